@@ -1,0 +1,169 @@
+/**
+ * Posts Cloud Storage object events to subscribers the way Eventarc does:
+ * binary-mode CloudEvents (`ce-*` headers, the object resource as JSON body),
+ * retried with exponential backoff when the subscriber does not answer 2xx.
+ */
+import {randomUUID} from 'node:crypto';
+import type {ChangeKind} from './store';
+
+export interface Subscriber {
+  url: string;
+  /** Only events of this bucket; all buckets when absent. */
+  bucket?: string;
+}
+
+export interface DeliveryOptions {
+  /** Attempts per event and subscriber, the first included. */
+  maxAttempts: number;
+  /** Delay before the second attempt, in ms; doubled each time, capped at 30 s. */
+  initialBackoffMs: number;
+  /** Per-attempt timeout, in ms. */
+  timeoutMs: number;
+  /** Events in flight at once per subscriber. */
+  concurrency: number;
+}
+
+export const DEFAULT_DELIVERY: DeliveryOptions = {
+  maxAttempts: 5,
+  initialBackoffMs: 1000,
+  timeoutMs: 60_000,
+  concurrency: 16,
+};
+
+export interface DeliveryRecord {
+  id: string;
+  type: string;
+  subject: string;
+  url: string;
+  attempts: number;
+  status: 'pending' | 'delivered' | 'failed';
+  lastError?: string;
+}
+
+const EVENT_TYPES: Record<ChangeKind, string> = {
+  finalized: 'google.cloud.storage.object.v1.finalized',
+  deleted: 'google.cloud.storage.object.v1.deleted',
+  metadataUpdated: 'google.cloud.storage.object.v1.metadataUpdated',
+};
+
+/** How many finished deliveries are kept for inspection. */
+const HISTORY = 1000;
+
+export class EventNotifier {
+  private readonly subscribers: Subscriber[] = [];
+  private readonly history: DeliveryRecord[] = [];
+  private readonly queues = new Map<string, Array<() => Promise<void>>>();
+  private readonly running = new Map<string, number>();
+  private counters = {delivered: 0, failed: 0, pending: 0};
+
+  constructor(
+    private readonly options: DeliveryOptions = DEFAULT_DELIVERY,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  subscribe(sub: Subscriber): void {
+    const url = new URL(sub.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`subscriber URL must be http(s): ${sub.url}`);
+    }
+    if (!this.subscribers.some(s => s.url === sub.url && s.bucket === sub.bucket)) {
+      this.subscribers.push(sub);
+    }
+  }
+
+  listSubscribers(): Subscriber[] {
+    return [...this.subscribers];
+  }
+
+  /** Queues one event per matching subscriber. */
+  publish(kind: ChangeKind, resource: {bucket: string; name: string; updated: string}): void {
+    const type = EVENT_TYPES[kind];
+    for (const sub of this.subscribers) {
+      if (sub.bucket !== undefined && sub.bucket !== resource.bucket) continue;
+      const record: DeliveryRecord = {
+        id: randomUUID(),
+        type,
+        subject: `objects/${resource.name}`,
+        url: sub.url,
+        attempts: 0,
+        status: 'pending',
+      };
+      this.counters.pending++;
+      this.enqueue(sub.url, () => this.deliver(record, resource));
+    }
+  }
+
+  stats(): {delivered: number; failed: number; pending: number; recent: DeliveryRecord[]} {
+    return {...this.counters, recent: this.history.slice(-100)};
+  }
+
+  private enqueue(url: string, task: () => Promise<void>): void {
+    const queue = this.queues.get(url) ?? [];
+    this.queues.set(url, queue);
+    queue.push(task);
+    this.pump(url);
+  }
+
+  private pump(url: string): void {
+    const queue = this.queues.get(url)!;
+    while ((this.running.get(url) ?? 0) < this.options.concurrency && queue.length > 0) {
+      const task = queue.shift()!;
+      this.running.set(url, (this.running.get(url) ?? 0) + 1);
+      void task().finally(() => {
+        this.running.set(url, this.running.get(url)! - 1);
+        this.pump(url);
+      });
+    }
+  }
+
+  private async deliver(
+    record: DeliveryRecord,
+    resource: {bucket: string; name: string; updated: string},
+  ): Promise<void> {
+    const body = JSON.stringify(resource);
+    let backoff = this.options.initialBackoffMs;
+    while (record.attempts < this.options.maxAttempts) {
+      record.attempts++;
+      try {
+        const res = await fetch(record.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'ce-specversion': '1.0',
+            'ce-id': record.id,
+            'ce-type': record.type,
+            'ce-source': `//storage.googleapis.com/projects/_/buckets/${resource.bucket}`,
+            'ce-subject': record.subject,
+            'ce-time': resource.updated,
+          },
+          body,
+          signal: AbortSignal.timeout(this.options.timeoutMs),
+        });
+        await res.arrayBuffer();
+        if (res.ok) {
+          this.finish(record, 'delivered');
+          return;
+        }
+        record.lastError = `HTTP ${res.status}`;
+      } catch (err) {
+        record.lastError = err instanceof Error ? err.message : String(err);
+      }
+      if (record.attempts < this.options.maxAttempts) {
+        await new Promise(r => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, 30_000);
+      }
+    }
+    this.log(
+      `event ${record.type} ${record.subject} to ${record.url} failed after ${record.attempts} attempts: ${record.lastError}`,
+    );
+    this.finish(record, 'failed');
+  }
+
+  private finish(record: DeliveryRecord, status: 'delivered' | 'failed'): void {
+    record.status = status;
+    this.counters.pending--;
+    this.counters[status]++;
+    this.history.push(record);
+    if (this.history.length > HISTORY) this.history.shift();
+  }
+}

@@ -1,0 +1,662 @@
+/**
+ * A Cloud Storage JSON API server for `@google-cloud/storage`, reached through
+ * `STORAGE_EMULATOR_HOST` (no `/storage/v1` prefix) or `apiEndpoint` (with it).
+ *
+ * Implements buckets (insert/get/list/delete), objects (get, media download
+ * with Range, patch, delete, list with prefix/delimiter/page tokens, copy and
+ * rewrite), uploads (media, multipart, resumable in one request or in chunks),
+ * preconditions, MD5/CRC32C over the stored bytes, errors in the JSON API's
+ * shape, and object-change CloudEvents. Admin API under `/_admin/`.
+ */
+import * as fs from 'node:fs';
+import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http';
+import {pipeline} from 'node:stream/promises';
+import {FileStore, ObjectProps, Preconditions, StoreError, StoredObject} from './store';
+import {NameError} from './names';
+import {
+  HashingStream,
+  MultipartError,
+  MultipartRelatedParser,
+  multipartBoundary,
+  parseGoogHash,
+} from './streams';
+import {EventNotifier} from './events';
+import {ResumableUploads} from './uploads';
+import {fsyncFile, verifyHashes} from './integrity';
+import {FaultInjector, serveFaultAdmin} from '../common/faults';
+import {readBody, sendJson} from '../common/http';
+
+export interface GcsServerOptions {
+  store: FileStore;
+  notifier: EventNotifier;
+  faults?: FaultInjector;
+}
+
+type Handler = (ctx: Ctx) => Promise<void>;
+
+interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  /** Decoded path segments after the API prefix. */
+  seg: string[];
+  base: string;
+}
+
+/** Raised for malformed requests (400). */
+class BadRequest extends Error {}
+
+export function createGcsServer(opts: GcsServerOptions): Server {
+  const {store, notifier} = opts;
+  const faults =
+    opts.faults ??
+    new FaultInjector(status => errorBody(status, 'injected', `Injected fault: HTTP ${status}`));
+  const uploads = new ResumableUploads(store);
+  store.onChange((kind, object) =>
+    notifier.publish(kind, objectResource(object, 'https://www.googleapis.com')),
+  );
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(err => {
+      if (err instanceof StoreError) return sendError(res, err.status, err.reason, err.message);
+      if (err instanceof NameError) return sendError(res, 400, err.reason, err.message);
+      if (
+        err instanceof BadRequest ||
+        err instanceof MultipartError ||
+        err instanceof SyntaxError
+      ) {
+        return sendError(res, 400, 'invalid', err.message);
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      if (!res.headersSent) sendError(res, 500, 'backendError', message);
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const base = `http://${req.headers.host ?? 'localhost'}`;
+    if (url.pathname.startsWith('/_admin/')) return admin(req, res, url);
+    if (await faults.apply(req, res)) return;
+
+    let p = url.pathname;
+    let upload = false;
+    for (const prefix of ['/upload/storage/v1', '/download/storage/v1', '/storage/v1']) {
+      if (p === prefix || p.startsWith(prefix + '/')) {
+        upload = prefix === '/upload/storage/v1';
+        p = p.slice(prefix.length);
+        break;
+      }
+    }
+    let seg: string[];
+    try {
+      seg = p
+        .split('/')
+        .filter(s => s !== '')
+        .map(decodeURIComponent);
+    } catch {
+      throw new BadRequest(`malformed percent-encoding in path ${p}`);
+    }
+    const ctx: Ctx = {req, res, url, seg, base};
+    const route = upload ? uploadRoute(ctx) : apiRoute(ctx);
+    if (!route) return sendError(res, 404, 'notFound', `Not Found: ${req.method} ${url.pathname}`);
+    await route(ctx);
+  }
+
+  function apiRoute({req, seg}: Ctx): Handler | undefined {
+    const m = req.method;
+    if (seg[0] !== 'b') return undefined;
+    if (seg.length === 1)
+      return m === 'GET' ? listBuckets : m === 'POST' ? insertBucket : undefined;
+    if (seg.length === 2)
+      return m === 'GET' ? getBucket : m === 'DELETE' ? deleteBucket : undefined;
+    if (seg[2] !== 'o') return undefined;
+    if (seg.length === 3) return m === 'GET' ? listObjects : undefined;
+    if (seg.length === 4) {
+      if (m === 'GET' || m === 'HEAD') return getObject;
+      if (m === 'PATCH' || m === 'PUT') return patchObject;
+      if (m === 'DELETE') return deleteObject;
+      return undefined;
+    }
+    if (
+      seg.length === 9 &&
+      (seg[4] === 'rewriteTo' || seg[4] === 'copyTo') &&
+      seg[5] === 'b' &&
+      seg[7] === 'o'
+    ) {
+      return m === 'POST' ? copyObject : undefined;
+    }
+    return undefined;
+  }
+
+  function uploadRoute({req, url, seg}: Ctx): Handler | undefined {
+    if (seg[0] !== 'b' || seg[2] !== 'o' || seg.length !== 3) return undefined;
+    if (url.searchParams.has('upload_id')) {
+      if (req.method === 'PUT' || req.method === 'POST') return resumableChunk;
+      if (req.method === 'DELETE') return resumableCancel;
+      return undefined;
+    }
+    return req.method === 'POST' ? startUpload : undefined;
+  }
+
+  // ---- buckets -------------------------------------------------------------
+
+  async function listBuckets({res}: Ctx): Promise<void> {
+    sendJson(res, 200, {kind: 'storage#buckets', items: store.listBuckets().map(bucketResource)});
+  }
+
+  async function insertBucket({req, res}: Ctx): Promise<void> {
+    const body = await readJsonObject(req);
+    if (typeof body.name !== 'string') throw new BadRequest('Required field "name" is missing.');
+    const bucket = store.createBucket(body.name, {
+      location: typeof body.location === 'string' ? body.location : undefined,
+      storageClass: typeof body.storageClass === 'string' ? body.storageClass : undefined,
+    });
+    sendJson(res, 200, bucketResource(bucket));
+  }
+
+  async function getBucket({res, seg}: Ctx): Promise<void> {
+    sendJson(res, 200, bucketResource(store.getBucket(seg[1]!)));
+  }
+
+  async function deleteBucket({res, seg}: Ctx): Promise<void> {
+    store.deleteBucket(seg[1]!);
+    res.writeHead(204).end();
+  }
+
+  // ---- objects -------------------------------------------------------------
+
+  async function listObjects({res, seg, url, base}: Ctx): Promise<void> {
+    const q = url.searchParams;
+    const maxRaw = q.get('maxResults');
+    const max = maxRaw === null ? undefined : Number(maxRaw);
+    if (max !== undefined && (!Number.isInteger(max) || max < 0)) {
+      throw new BadRequest(`Invalid value for maxResults: ${maxRaw}`);
+    }
+    const result = store.list(seg[1]!, {
+      prefix: q.get('prefix') ?? undefined,
+      delimiter: q.get('delimiter') ?? undefined,
+      maxResults: max || undefined,
+      pageToken: q.get('pageToken') ?? undefined,
+      startOffset: q.get('startOffset') ?? undefined,
+      endOffset: q.get('endOffset') ?? undefined,
+      includeTrailingDelimiter: q.get('includeTrailingDelimiter') === 'true',
+    });
+    sendJson(res, 200, {
+      kind: 'storage#objects',
+      ...(result.prefixes.length ? {prefixes: result.prefixes} : {}),
+      items: result.items.map(o => objectResource(o, base)),
+      ...(result.nextPageToken ? {nextPageToken: result.nextPageToken} : {}),
+    });
+  }
+
+  async function getObject({req, res, seg, url, base}: Ctx): Promise<void> {
+    const object = store.getObject(seg[1]!, seg[3]!, preconditions(url));
+    const generation = url.searchParams.get('generation');
+    if (generation !== null && generation !== object.generation) {
+      throw new StoreError(404, 'notFound', `No such object: ${seg[1]}/${seg[3]}#${generation}`);
+    }
+    if (url.searchParams.get('alt') !== 'media') {
+      return sendJson(res, 200, objectResource(object, base));
+    }
+    await download(req, res, object);
+  }
+
+  async function download(
+    req: IncomingMessage,
+    res: ServerResponse,
+    object: StoredObject,
+  ): Promise<void> {
+    const headers: Record<string, string | number> = {
+      'content-type': object.contentType,
+      'accept-ranges': 'bytes',
+      'x-goog-hash': `crc32c=${object.crc32c},md5=${object.md5Hash}`,
+      'x-goog-generation': object.generation,
+      'x-goog-metageneration': object.metageneration,
+      'x-goog-stored-content-length': object.size,
+      'x-goog-stored-content-encoding': object.contentEncoding ?? 'identity',
+      'x-goog-storage-class': object.storageClass,
+      etag: etag(object),
+      'last-modified': new Date(object.updated).toUTCString(),
+    };
+    if (object.contentEncoding) headers['content-encoding'] = object.contentEncoding;
+    if (object.contentDisposition) headers['content-disposition'] = object.contentDisposition;
+    if (object.cacheControl) headers['cache-control'] = object.cacheControl;
+    if (object.contentLanguage) headers['content-language'] = object.contentLanguage;
+
+    const range = parseRange(req.headers.range, object.size);
+    if (range === 'unsatisfiable') {
+      return sendError(
+        res,
+        416,
+        'requestedRangeNotSatisfiable',
+        'The requested range cannot be satisfied.',
+        {
+          'content-range': `bytes */${object.size}`,
+        },
+      );
+    }
+    const file = store.dataPath(object.bucket, object.name);
+    if (range) {
+      res.writeHead(206, {
+        ...headers,
+        'content-length': range.end - range.start + 1,
+        'content-range': `bytes ${range.start}-${range.end}/${object.size}`,
+      });
+    } else {
+      res.writeHead(200, {...headers, 'content-length': object.size});
+    }
+    if (req.method === 'HEAD' || object.size === 0) return void res.end();
+    await pipeline(
+      fs.createReadStream(file, range ? {start: range.start, end: range.end} : {}),
+      res,
+    );
+  }
+
+  async function patchObject({req, res, seg, url, base}: Ctx): Promise<void> {
+    const body = await readJsonObject(req);
+    const object = store.patch(seg[1]!, seg[3]!, objectProps(body), preconditions(url));
+    sendJson(res, 200, objectResource(object, base));
+  }
+
+  async function deleteObject({res, seg, url}: Ctx): Promise<void> {
+    store.delete(seg[1]!, seg[3]!, preconditions(url));
+    res.writeHead(204).end();
+  }
+
+  async function copyObject({req, res, seg, url, base}: Ctx): Promise<void> {
+    const [, srcBucket, , srcName, verb, , dstBucket, , dstName] = seg as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    const q = url.searchParams;
+    const source = store.getObject(srcBucket, srcName, {
+      ifGenerationMatch: q.get('ifSourceGenerationMatch') ?? undefined,
+      ifGenerationNotMatch: q.get('ifSourceGenerationNotMatch') ?? undefined,
+      ifMetagenerationMatch: q.get('ifSourceMetagenerationMatch') ?? undefined,
+      ifMetagenerationNotMatch: q.get('ifSourceMetagenerationNotMatch') ?? undefined,
+    });
+    const body = await readJsonObject(req, true);
+    const pre = preconditions(url);
+    store.getBucket(dstBucket);
+    store.checkWritable(dstBucket, dstName, pre);
+    const tmpPath = store.newTempPath();
+    await fs.promises.copyFile(store.dataPath(srcBucket, srcName), tmpPath);
+    const inherited: ObjectProps = {
+      contentType: source.contentType,
+      contentEncoding: source.contentEncoding,
+      contentDisposition: source.contentDisposition,
+      cacheControl: source.cacheControl,
+      contentLanguage: source.contentLanguage,
+      metadata: source.metadata,
+    };
+    const given = objectProps(body);
+    const props: ObjectProps = Object.keys(body).length
+      ? {...given, metadata: given.metadata}
+      : inherited;
+    let copied: StoredObject;
+    try {
+      copied = store.commit(
+        dstBucket,
+        dstName,
+        {tmpPath, size: source.size, md5Hash: source.md5Hash, crc32c: source.crc32c},
+        props,
+        pre,
+      );
+    } catch (err) {
+      await fs.promises.rm(tmpPath, {force: true});
+      throw err;
+    }
+    const resource = objectResource(copied, base);
+    if (verb === 'copyTo') return sendJson(res, 200, resource);
+    sendJson(res, 200, {
+      kind: 'storage#rewriteResponse',
+      totalBytesRewritten: String(copied.size),
+      objectSize: String(copied.size),
+      done: true,
+      resource,
+    });
+  }
+
+  // ---- uploads ---------------------------------------------------------------
+
+  async function startUpload(ctx: Ctx): Promise<void> {
+    const {req, res, seg, url, base} = ctx;
+    const bucket = seg[1]!;
+    store.getBucket(bucket);
+    const type = url.searchParams.get('uploadType');
+    const pre = preconditions(url);
+    if (type === 'resumable') {
+      const body = await readJsonObject(req, true);
+      const name =
+        url.searchParams.get('name') ?? (typeof body.name === 'string' ? body.name : undefined);
+      if (!name) throw new BadRequest('Required parameter "name" is missing.');
+      store.checkWritable(bucket, name, pre);
+      const props = objectProps(body);
+      const declared = req.headers['x-upload-content-type'];
+      if (!props.contentType && typeof declared === 'string') props.contentType = declared;
+      const lengthHeader = req.headers['x-upload-content-length'];
+      const session = await uploads.create({
+        bucket,
+        name,
+        props,
+        pre,
+        declaredSize: lengthHeader === undefined ? undefined : Number(lengthHeader),
+        expected: expectedHashes(body),
+      });
+      const location = new URL(`${base}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o`);
+      location.searchParams.set('uploadType', 'resumable');
+      location.searchParams.set('name', name);
+      location.searchParams.set('upload_id', session.id);
+      res.writeHead(200, {
+        location: location.toString(),
+        'x-guploader-uploadid': session.id,
+        'content-length': 0,
+      });
+      res.end();
+      return;
+    }
+    let name: string | undefined;
+    let props: ObjectProps;
+    let source: NodeJS.ReadableStream;
+    let expected: {md5?: string; crc32c?: string};
+    let parser: MultipartRelatedParser | undefined;
+    if (type === 'multipart') {
+      const boundary = multipartBoundary(req.headers['content-type']);
+      if (!boundary)
+        throw new BadRequest('uploadType=multipart needs a multipart/related body with a boundary');
+      parser = new MultipartRelatedParser(boundary);
+      req.pipe(parser);
+      req.on('error', err => parser!.destroy(err));
+      const {json, mediaHeaders} = await parser.metadata;
+      const meta = parseJsonObject(json.toString('utf8'));
+      name =
+        url.searchParams.get('name') ?? (typeof meta.name === 'string' ? meta.name : undefined);
+      props = objectProps(meta);
+      if (!props.contentType && mediaHeaders['content-type'])
+        props.contentType = mediaHeaders['content-type'];
+      expected = expectedHashes(meta);
+      source = parser;
+    } else if (type === 'media' || type === null) {
+      name = url.searchParams.get('name') ?? undefined;
+      props = {contentType: req.headers['content-type']};
+      expected = {};
+      source = req;
+    } else {
+      throw new BadRequest(`Unsupported uploadType: ${type}`);
+    }
+    if (!name) {
+      req.resume();
+      throw new BadRequest('Required parameter "name" is missing.');
+    }
+    try {
+      store.checkWritable(bucket, name, pre);
+    } catch (err) {
+      req.resume();
+      throw err;
+    }
+    const fromHeader = parseGoogHash(req.headers['x-goog-hash']);
+    const object = await stageAndCommit(source, bucket, name, props, pre, {
+      ...expected,
+      ...fromHeader,
+    });
+    sendJson(res, 200, objectResource(object, base));
+  }
+
+  async function stageAndCommit(
+    source: NodeJS.ReadableStream,
+    bucket: string,
+    name: string,
+    props: ObjectProps,
+    pre: Preconditions,
+    expected: {md5?: string; crc32c?: string},
+  ): Promise<StoredObject> {
+    const tmpPath = store.newTempPath();
+    const hasher = new HashingStream();
+    try {
+      await pipeline(source, hasher, fs.createWriteStream(tmpPath));
+      await fsyncFile(tmpPath);
+      const sums = hasher.sums.digests();
+      verifyHashes(expected, sums);
+      return store.commit(bucket, name, {tmpPath, size: hasher.sums.size, ...sums}, props, pre);
+    } catch (err) {
+      await fs.promises.rm(tmpPath, {force: true});
+      throw err;
+    }
+  }
+
+  async function resumableChunk({req, res, url, base}: Ctx): Promise<void> {
+    const result = await uploads.put(url.searchParams.get('upload_id')!, req);
+    if (result.kind === 'incomplete') {
+      const headers: Record<string, string | number> = {'content-length': 0};
+      if (result.received > 0) headers.range = `bytes=0-${result.received - 1}`;
+      res.writeHead(308, headers);
+      res.end();
+      return;
+    }
+    sendJson(res, 200, objectResource(result.object, base));
+  }
+
+  async function resumableCancel({res, url}: Ctx): Promise<void> {
+    await uploads.cancel(url.searchParams.get('upload_id')!);
+    res.writeHead(499, {'content-length': 0});
+    res.end();
+  }
+
+  // ---- admin -----------------------------------------------------------------
+
+  async function admin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (await serveFaultAdmin(req, res, faults, () => readJsonObject(req))) return;
+    if (url.pathname === '/_admin/events' && req.method === 'GET') {
+      return sendJson(res, 200, notifier.stats());
+    }
+    if (url.pathname === '/_admin/notifications') {
+      if (req.method === 'POST') {
+        const body = await readJsonObject(req);
+        if (typeof body.url !== 'string') throw new BadRequest('"url" is required');
+        try {
+          notifier.subscribe({
+            url: body.url,
+            bucket: typeof body.bucket === 'string' ? body.bucket : undefined,
+          });
+        } catch (err) {
+          throw new BadRequest((err as Error).message);
+        }
+      }
+      return sendJson(res, 200, {subscribers: notifier.listSubscribers()});
+    }
+    if (url.pathname === '/_admin/stats' && req.method === 'GET') {
+      const usage = process.resourceUsage();
+      return sendJson(res, 200, {
+        rssBytes: process.memoryUsage().rss,
+        maxRssBytes: usage.maxRSS * 1024,
+        dataDir: store.dataDir,
+        metaDir: store.metaDir,
+      });
+    }
+    sendError(res, 404, 'notFound', `unknown admin route ${req.method} ${url.pathname}`);
+  }
+
+  return server;
+}
+
+// ---- helpers -------------------------------------------------------------------
+
+function preconditions(url: URL): Preconditions {
+  const q = url.searchParams;
+  const out: Preconditions = {};
+  for (const key of [
+    'ifGenerationMatch',
+    'ifGenerationNotMatch',
+    'ifMetagenerationMatch',
+    'ifMetagenerationNotMatch',
+  ] as const) {
+    const v = q.get(key);
+    if (v === null) continue;
+    if (!/^\d+$/.test(v)) throw new BadRequest(`Invalid value for ${key}: '${v}'`);
+    out[key] = v;
+  }
+  return out;
+}
+
+function objectProps(body: Record<string, unknown>): ObjectProps {
+  const props: ObjectProps = {};
+  for (const key of [
+    'contentType',
+    'contentEncoding',
+    'contentDisposition',
+    'cacheControl',
+    'contentLanguage',
+  ] as const) {
+    const v = body[key];
+    if (v === null || typeof v === 'string') props[key] = v;
+    else if (v !== undefined) throw new BadRequest(`Invalid value for ${key}: must be a string`);
+  }
+  const md = body.metadata;
+  if (md === null) props.metadata = null;
+  else if (md !== undefined) {
+    if (typeof md !== 'object' || Array.isArray(md))
+      throw new BadRequest('Invalid value for metadata: must be an object');
+    const out: Record<string, string | null> = {};
+    for (const [k, v] of Object.entries(md as Record<string, unknown>)) {
+      out[k] = v === null ? null : typeof v === 'string' ? v : JSON.stringify(v);
+    }
+    props.metadata = out;
+  }
+  return props;
+}
+
+function expectedHashes(body: Record<string, unknown>): {md5?: string; crc32c?: string} {
+  return {
+    md5: typeof body.md5Hash === 'string' ? body.md5Hash : undefined,
+    crc32c: typeof body.crc32c === 'string' ? body.crc32c : undefined,
+  };
+}
+
+async function readJsonObject(
+  req: IncomingMessage,
+  allowEmpty = false,
+): Promise<Record<string, unknown>> {
+  const text = (await readBody(req, 1024 * 1024)).toString('utf8');
+  if (text.trim() === '') {
+    if (allowEmpty) return {};
+    throw new BadRequest('Request body must be a JSON object.');
+  }
+  return parseJsonObject(text);
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new BadRequest('Parse Error: the request body is not valid JSON.');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new BadRequest('Request body must be a JSON object.');
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Parses a single-range `Range` header against an object size. */
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): {start: number; end: number} | 'unsatisfiable' | undefined {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined; // ignored, as HTTP says
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    return {start: Math.max(0, size - suffix), end: size - 1};
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (start >= size || end < start) return 'unsatisfiable';
+  return {start, end};
+}
+
+function etag(o: StoredObject): string {
+  return Buffer.from(`${o.generation}/${o.metageneration}`).toString('base64');
+}
+
+export function objectResource(o: StoredObject, base: string) {
+  const b = encodeURIComponent(o.bucket);
+  const n = encodeURIComponent(o.name);
+  return {
+    kind: 'storage#object',
+    id: `${o.bucket}/${o.name}/${o.generation}`,
+    selfLink: `${base}/storage/v1/b/${b}/o/${n}`,
+    mediaLink: `${base}/download/storage/v1/b/${b}/o/${n}?generation=${o.generation}&alt=media`,
+    name: o.name,
+    bucket: o.bucket,
+    generation: o.generation,
+    metageneration: o.metageneration,
+    contentType: o.contentType,
+    storageClass: o.storageClass,
+    size: String(o.size),
+    md5Hash: o.md5Hash,
+    crc32c: o.crc32c,
+    etag: etag(o),
+    timeCreated: o.timeCreated,
+    updated: o.updated,
+    timeStorageClassUpdated: o.timeCreated,
+    ...(o.contentEncoding ? {contentEncoding: o.contentEncoding} : {}),
+    ...(o.contentDisposition ? {contentDisposition: o.contentDisposition} : {}),
+    ...(o.cacheControl ? {cacheControl: o.cacheControl} : {}),
+    ...(o.contentLanguage ? {contentLanguage: o.contentLanguage} : {}),
+    ...(o.metadata ? {metadata: o.metadata} : {}),
+  };
+}
+
+function bucketResource(b: {
+  name: string;
+  timeCreated: string;
+  updated: string;
+  location: string;
+  storageClass: string;
+  metageneration: string;
+}) {
+  return {
+    kind: 'storage#bucket',
+    id: b.name,
+    name: b.name,
+    projectNumber: '0',
+    metageneration: b.metageneration,
+    location: b.location,
+    storageClass: b.storageClass,
+    timeCreated: b.timeCreated,
+    updated: b.updated,
+    etag: 'CAE=',
+    iamConfiguration: {
+      uniformBucketLevelAccess: {enabled: true},
+      publicAccessPrevention: 'enforced',
+    },
+  };
+}
+
+function errorBody(code: number, reason: string, message: string) {
+  return {error: {code, message, errors: [{message, domain: 'global', reason}]}};
+}
+
+function sendError(
+  res: ServerResponse,
+  status: number,
+  reason: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, errorBody(status, reason, message), headers);
+}

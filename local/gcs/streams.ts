@@ -1,0 +1,220 @@
+/**
+ * Streaming building blocks for uploads: checksums computed on the fly, and a
+ * `multipart/related` parser that hands the media part on as a stream, so no
+ * upload ever sits in memory whatever its size.
+ */
+import {Transform, TransformCallback} from 'node:stream';
+import {createHash, Hash} from 'node:crypto';
+import {CRC32C} from '@google-cloud/storage';
+
+/** Byte count, MD5 and CRC32C of a byte sequence fed in pieces (base64, as GCS reports them). */
+export class Checksums {
+  size = 0;
+  private readonly md5: Hash = createHash('md5');
+  private readonly crc = new CRC32C();
+
+  update(chunk: Buffer): void {
+    this.size += chunk.length;
+    this.md5.update(chunk);
+    this.crc.update(chunk);
+  }
+
+  digests(): {md5Hash: string; crc32c: string} {
+    return {md5Hash: this.md5.copy().digest('base64'), crc32c: this.crc.toString()};
+  }
+}
+
+/** A pass-through that feeds every chunk to a Checksums. */
+export class HashingStream extends Transform {
+  constructor(readonly sums: Checksums = new Checksums()) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.sums.update(chunk);
+    done(null, chunk);
+  }
+}
+
+/** Drops the first `count` bytes (a resumable chunk that overlaps what is stored). */
+export class SkipBytes extends Transform {
+  constructor(private remaining: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.remaining >= chunk.length) {
+      this.remaining -= chunk.length;
+      done();
+      return;
+    }
+    const out = chunk.subarray(this.remaining);
+    this.remaining = 0;
+    done(null, out);
+  }
+}
+
+/** Parses an `X-Goog-Hash` header value (`crc32c=…,md5=…`). */
+export function parseGoogHash(header: string | string[] | undefined): {
+  md5?: string;
+  crc32c?: string;
+} {
+  const out: {md5?: string; crc32c?: string} = {};
+  const values = Array.isArray(header) ? header : header ? [header] : [];
+  for (const part of values.flatMap(v => v.split(','))) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const key = part.slice(0, eq).trim().toLowerCase();
+    const value = part.slice(eq + 1).trim();
+    if (key === 'md5') out.md5 = value;
+    if (key === 'crc32c') out.crc32c = value;
+  }
+  return out;
+}
+
+export class MultipartError extends Error {
+  override name = 'MultipartError' as const;
+}
+
+/** Largest metadata part accepted, in bytes. */
+const MAX_METADATA_PART_BYTES = 1024 * 1024;
+
+type State = 'preamble' | 'headers1' | 'body1' | 'between' | 'headers2' | 'body2' | 'epilogue';
+
+/**
+ * Reads a two-part `multipart/related` upload body (JSON metadata, then the
+ * media). Outputs only the media bytes; `metadata` resolves with the first
+ * part's body and the second part's headers as soon as they have been read.
+ */
+export class MultipartRelatedParser extends Transform {
+  readonly metadata: Promise<{json: Buffer; mediaHeaders: Record<string, string>}>;
+  private resolveMeta!: (v: {json: Buffer; mediaHeaders: Record<string, string>}) => void;
+  private rejectMeta!: (err: Error) => void;
+  private state: State = 'preamble';
+  private buf: Buffer = Buffer.alloc(0);
+  private json: Buffer = Buffer.alloc(0);
+  private readonly open: Buffer;
+  private readonly delimiter: Buffer;
+
+  constructor(boundary: string) {
+    super();
+    this.open = Buffer.from(`--${boundary}`);
+    this.delimiter = Buffer.from(`\r\n--${boundary}`);
+    this.metadata = new Promise((resolve, reject) => {
+      this.resolveMeta = resolve;
+      this.rejectMeta = reject;
+    });
+    // Nobody may be awaiting metadata when the body is malformed early.
+    this.metadata.catch(() => {});
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    try {
+      this.advance();
+      done();
+    } catch (err) {
+      this.rejectMeta(err as Error);
+      done(err as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.state !== 'epilogue') {
+      const err = new MultipartError('multipart body ended before its closing boundary');
+      this.rejectMeta(err);
+      done(err);
+      return;
+    }
+    done();
+  }
+
+  private advance(): void {
+    for (;;) {
+      switch (this.state) {
+        case 'preamble': {
+          const at = this.buf.indexOf(this.open);
+          if (at < 0) return this.guard(this.open.length);
+          this.buf = this.buf.subarray(at + this.open.length);
+          this.state = 'headers1';
+          break;
+        }
+        case 'headers1':
+        case 'headers2': {
+          const end = this.buf.indexOf('\r\n\r\n');
+          if (end < 0) return this.guard(16 * 1024);
+          const headers = parseHeaders(this.buf.subarray(0, end).toString('utf8'));
+          this.buf = this.buf.subarray(end + 4);
+          if (this.state === 'headers2') {
+            this.resolveMeta({json: this.json, mediaHeaders: headers});
+            this.state = 'body2';
+          } else {
+            this.state = 'body1';
+          }
+          break;
+        }
+        case 'body1': {
+          const at = this.buf.indexOf(this.delimiter);
+          if (at < 0) return this.guard(MAX_METADATA_PART_BYTES);
+          this.json = Buffer.from(this.buf.subarray(0, at));
+          this.buf = this.buf.subarray(at + this.delimiter.length);
+          this.state = 'between';
+          break;
+        }
+        case 'between': {
+          if (this.buf.length < 2) return;
+          if (this.buf.subarray(0, 2).toString() === '--') {
+            throw new MultipartError(
+              'multipart body has only one part; expected metadata and media',
+            );
+          }
+          this.state = 'headers2';
+          break;
+        }
+        case 'body2': {
+          const at = this.buf.indexOf(this.delimiter);
+          if (at >= 0) {
+            this.push(this.buf.subarray(0, at));
+            this.buf = Buffer.alloc(0);
+            this.state = 'epilogue';
+            return;
+          }
+          // Hold back what could be the start of the delimiter.
+          const keep = this.delimiter.length - 1;
+          if (this.buf.length > keep) {
+            this.push(this.buf.subarray(0, this.buf.length - keep));
+            this.buf = Buffer.from(this.buf.subarray(this.buf.length - keep));
+          }
+          return;
+        }
+        case 'epilogue':
+          this.buf = Buffer.alloc(0);
+          return;
+      }
+    }
+  }
+
+  private guard(limit: number): void {
+    if (this.buf.length > limit) {
+      throw new MultipartError(
+        `malformed multipart body (no boundary or header end within ${limit} bytes)`,
+      );
+    }
+  }
+}
+
+function parseHeaders(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) out[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return out;
+}
+
+/** The boundary parameter of a multipart content type, if any. */
+export function multipartBoundary(contentType: string | undefined): string | undefined {
+  if (!contentType || !/^multipart\/related/i.test(contentType)) return undefined;
+  const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
+  return m ? (m[1] ?? m[2])!.trim() : undefined;
+}

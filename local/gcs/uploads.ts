@@ -1,0 +1,238 @@
+/**
+ * Resumable upload sessions, as the JSON API defines them: a POST opens a
+ * session, PUTs carry the bytes (in one request or in chunks, each announced
+ * with `Content-Range`), a chunk that does not finish the object is answered
+ * with 308 and the persisted `Range`, and `Content-Range: bytes *\/N` asks for
+ * the status. Sessions and their bytes live on disk under META/uploads, so an
+ * upload survives a restart of the emulator.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {randomBytes} from 'node:crypto';
+import type {IncomingMessage} from 'node:http';
+import {pipeline} from 'node:stream/promises';
+import {Transform} from 'node:stream';
+import {FileStore, ObjectProps, Preconditions, StoreError, StoredObject} from './store';
+import {Checksums, HashingStream, SkipBytes, parseGoogHash} from './streams';
+import {fsyncFile, verifyHashes} from './integrity';
+
+interface SessionState {
+  id: string;
+  bucket: string;
+  name: string;
+  props: ObjectProps;
+  pre: Preconditions;
+  declaredSize?: number;
+  expected: {md5?: string; crc32c?: string};
+  received: number;
+  object?: StoredObject;
+}
+
+export type PutResult =
+  {kind: 'incomplete'; received: number} | {kind: 'complete'; object: StoredObject};
+
+interface ContentRange {
+  /** First byte of this request's body, or undefined for a status query. */
+  start?: number;
+  /** Last byte (inclusive) if stated. */
+  end?: number;
+  /** Total object size if known. */
+  total?: number;
+}
+
+/** Parses `Content-Range` of a resumable PUT; absent means "the whole object". */
+export function parseContentRange(header: string | undefined): ContentRange | 'invalid' {
+  if (header === undefined) return {start: 0};
+  const m = /^bytes (?:(\*)|(\d+)-(\d+|\*))\/(\d+|\*)$/.exec(header.trim());
+  if (!m) return 'invalid';
+  const total = m[4] === '*' ? undefined : Number(m[4]);
+  if (m[1] === '*') return {total};
+  const start = Number(m[2]);
+  const end = m[3] === '*' ? undefined : Number(m[3]);
+  if (end !== undefined && end < start) return 'invalid';
+  return {start, end, total};
+}
+
+export class ResumableUploads {
+  private readonly sessions = new Map<string, SessionState>();
+  /** Running checksums while chunks arrive in order; rebuilt from disk otherwise. */
+  private readonly sums = new Map<string, Checksums>();
+  private readonly busy = new Set<string>();
+  private readonly dir: string;
+  private loaded = false;
+
+  constructor(private readonly store: FileStore) {
+    this.dir = path.join(store.metaDir, 'uploads');
+  }
+
+  async create(init: Omit<SessionState, 'id' | 'received'>): Promise<SessionState> {
+    await this.load();
+    if (
+      init.declaredSize !== undefined &&
+      (!Number.isInteger(init.declaredSize) || init.declaredSize < 0)
+    ) {
+      throw new StoreError(
+        400,
+        'invalid',
+        'X-Upload-Content-Length must be a non-negative integer.',
+      );
+    }
+    const session: SessionState = {...init, id: randomBytes(16).toString('hex'), received: 0};
+    await fs.promises.writeFile(this.partPath(session.id), '');
+    this.sums.set(session.id, new Checksums());
+    await this.save(session);
+    this.sessions.set(session.id, session);
+    return session;
+  }
+
+  async cancel(id: string): Promise<void> {
+    await this.load();
+    this.get(id);
+    this.sessions.delete(id);
+    this.sums.delete(id);
+    await fs.promises.rm(this.partPath(id), {force: true});
+    await fs.promises.rm(this.statePath(id), {force: true});
+  }
+
+  async put(id: string, req: IncomingMessage): Promise<PutResult> {
+    await this.load();
+    const session = this.get(id);
+    if (this.busy.has(id)) {
+      req.resume();
+      throw new StoreError(409, 'conflict', 'Another request is writing to this upload session.');
+    }
+    this.busy.add(id);
+    try {
+      return await this.putLocked(session, req);
+    } finally {
+      this.busy.delete(id);
+    }
+  }
+
+  private async putLocked(session: SessionState, req: IncomingMessage): Promise<PutResult> {
+    if (session.object) {
+      req.resume();
+      return {kind: 'complete', object: session.object};
+    }
+    const range = parseContentRange(req.headers['content-range'] as string | undefined);
+    if (range === 'invalid') {
+      req.resume();
+      throw new StoreError(
+        400,
+        'invalid',
+        `Invalid Content-Range header: ${req.headers['content-range']}`,
+      );
+    }
+    const total = range.total ?? session.declaredSize;
+    if (range.start === undefined) {
+      // Status query ("bytes */N" or "bytes */*").
+      req.resume();
+      if (total !== undefined && total === session.received) return this.finish(session, req);
+      return {kind: 'incomplete', received: session.received};
+    }
+    if (range.start > session.received) {
+      req.resume();
+      throw new StoreError(
+        400,
+        'invalid',
+        `Invalid request. According to the Content-Range header, the upload offset is ${range.start} byte(s), ` +
+          `which exceeds already uploaded size of ${session.received} byte(s).`,
+      );
+    }
+    await this.append(session, req, session.received - range.start);
+    if (range.end !== undefined && session.received < range.end + 1) {
+      // The request ended before the bytes it announced: keep what arrived.
+      return {kind: 'incomplete', received: session.received};
+    }
+    const isLast = total !== undefined ? session.received >= total : range.end === undefined;
+    if (!isLast) return {kind: 'incomplete', received: session.received};
+    if (total !== undefined && session.received !== total) {
+      throw new StoreError(
+        400,
+        'invalid',
+        `Upload declared ${total} bytes but ${session.received} bytes were received.`,
+      );
+    }
+    return this.finish(session, req);
+  }
+
+  private async append(session: SessionState, req: IncomingMessage, skip: number): Promise<void> {
+    const part = this.partPath(session.id);
+    const running = skip === 0 ? this.sums.get(session.id) : undefined;
+    if (!running) this.sums.delete(session.id);
+    const hashing: Transform = running ? new HashingStream(running) : new SkipBytes(0);
+    try {
+      await pipeline(req, new SkipBytes(skip), hashing, fs.createWriteStream(part, {flags: 'a'}));
+    } catch {
+      // Whatever reached the file is kept; the running checksums may be off.
+      this.sums.delete(session.id);
+    }
+    session.received = (await fs.promises.stat(part)).size;
+    await this.save(session);
+  }
+
+  private async finish(session: SessionState, req: IncomingMessage): Promise<PutResult> {
+    const part = this.partPath(session.id);
+    let sums = this.sums.get(session.id);
+    if (!sums || sums.size !== session.received) sums = await checksumFile(part);
+    const digests = sums.digests();
+    verifyHashes({...session.expected, ...parseGoogHash(req.headers['x-goog-hash'])}, digests);
+    await fsyncFile(part);
+    try {
+      session.object = this.store.commit(
+        session.bucket,
+        session.name,
+        {tmpPath: part, size: session.received, ...digests},
+        session.props,
+        session.pre,
+      );
+    } catch (err) {
+      // A failed finalisation (412 and the like) ends the session.
+      await this.cancel(session.id);
+      throw err;
+    }
+    this.sums.delete(session.id);
+    // Kept in memory so a status query still answers with the object.
+    await fs.promises.rm(this.statePath(session.id), {force: true});
+    return {kind: 'complete', object: session.object};
+  }
+
+  private get(id: string): SessionState {
+    const session = this.sessions.get(id);
+    if (!session) throw new StoreError(404, 'notFound', `No such upload session: ${id}`);
+    return session;
+  }
+
+  private partPath(id: string): string {
+    return path.join(this.dir, `${id}.bin`);
+  }
+
+  private statePath(id: string): string {
+    return path.join(this.dir, `${id}.json`);
+  }
+
+  private async save(session: SessionState): Promise<void> {
+    const tmp = `${this.statePath(session.id)}.tmp`;
+    await fs.promises.writeFile(tmp, JSON.stringify(session));
+    await fs.promises.rename(tmp, this.statePath(session.id));
+  }
+
+  private async load(): Promise<void> {
+    if (this.loaded) return;
+    this.loaded = true;
+    await fs.promises.mkdir(this.dir, {recursive: true});
+    for (const file of await fs.promises.readdir(this.dir)) {
+      if (!file.endsWith('.json')) continue;
+      const session = JSON.parse(
+        await fs.promises.readFile(path.join(this.dir, file), 'utf8'),
+      ) as SessionState;
+      this.sessions.set(session.id, session);
+    }
+  }
+}
+
+async function checksumFile(file: string): Promise<Checksums> {
+  const sums = new Checksums();
+  for await (const chunk of fs.createReadStream(file)) sums.update(chunk as Buffer);
+  return sums;
+}

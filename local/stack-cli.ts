@@ -1,0 +1,54 @@
+/**
+ * `npm run stack [-- --keep-data] [--root DIR]`
+ *
+ * Starts the whole local stack, prints the environment to reach it and the
+ * function URLs, and on Ctrl-C or SIGTERM stops every process it started.
+ */
+import {parseFlags, flag, UsageError, usage} from './common/cli';
+import {Stack, startStack} from './stack';
+import {productFunctions, describeStack} from './product';
+
+const SPECS = [
+  {name: 'root', help: 'directory for local state (default .local)'},
+  {name: 'keep-data', help: 'keep GCS objects, mail and logs from the last run', boolean: true},
+  {name: 'help', help: 'print this help', boolean: true},
+];
+
+async function main(): Promise<void> {
+  let flags;
+  try {
+    flags = parseFlags(process.argv.slice(2), SPECS);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`stack: ${err.message}\n\n${usage('npm run stack -- [flags]', SPECS)}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (flags.has('help')) return void console.log(usage('npm run stack -- [flags]', SPECS));
+  console.log('Starting the local stack…');
+  const stack: Stack = await startStack({
+    root: flag(flags, 'root'),
+    fresh: !flags.has('keep-data'),
+    functions: productFunctions(),
+  });
+  console.log(describeStack(stack));
+  console.log('\nPress Ctrl-C to stop every process of the stack.');
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping the local stack…');
+    stack.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch(err => {
+  console.error(`stack: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,282 @@
+/**
+ * The whole local stack, started and wired in one call: the Pub/Sub emulator,
+ * the GCS emulator, the Secret Manager stand-in, the SendGrid sink and the
+ * Cloud Functions (each in its own Functions Framework process), on free
+ * loopback ports. `npm run stack`, `npm run demo` and the integration tests
+ * all use this code.
+ *
+ * Wiring, as in production (see infra/):
+ *   batches topic ──push (retry policy, dead-letter topic)──▶ worker function
+ *   bucket ──object finalize CloudEvents (Eventarc-style)──▶ checker function
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {PubSub} from '@google-cloud/pubsub';
+import {Child, spawnChild, tsNode, waitForReadyLine} from './common/processes';
+import {PubsubEmulator, startPubsubEmulator} from './pubsub/emulator';
+import {FunctionSpec, RunningFunction, startFunction} from './functions/runner';
+import type {SecretFile} from './secrets/server';
+
+/** The functions of the pipeline, by the role the stack wires them for. */
+export interface StackFunctions {
+  /** HTTP function Cloud Scheduler calls. */
+  planner?: FunctionSpec;
+  /** Pushed every message of the batches topic. */
+  worker?: FunctionSpec;
+  /** Sent every object-finalize event of the bucket. */
+  checker?: FunctionSpec;
+}
+
+export interface StackOptions {
+  /** Directory for all local state (default `.local`). */
+  root?: string;
+  /** Remove previous GCS data, mail and logs first (default true). */
+  fresh?: boolean;
+  project?: string;
+  bucket?: string;
+  topic?: string;
+  functions?: StackFunctions;
+  /** Secrets served by the Secret Manager stand-in. */
+  secrets?: SecretFile;
+  /** Environment added to every function. */
+  functionEnv?: Record<string, string>;
+  /** Delivery attempts before a batch message is dead-lettered (5..100). */
+  maxDeliveryAttempts?: number;
+  /** Attempts per finalize event before the GCS emulator gives up. */
+  gcsNotifyAttempts?: number;
+}
+
+export interface Stack {
+  readonly project: string;
+  readonly bucket: string;
+  readonly topic: string;
+  readonly deadLetterTopic: string;
+  readonly subscription: string;
+  readonly deadLetterSubscription: string;
+  readonly gcsUrl: string;
+  readonly pubsubHost: string;
+  readonly secretsEndpoint: string;
+  readonly sendgridUrl: string;
+  readonly functions: Partial<Record<keyof StackFunctions, RunningFunction>>;
+  readonly dirs: {root: string; gcsData: string; mail: string; logs: string};
+  /** What a developer exports to reach the stack from another shell. */
+  readonly env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export const LOCAL_DEFAULTS = {
+  project: 'demo-project',
+  bucket: 'genesys-recordings-local',
+  topic: 'recording-batches',
+  /** Stand-in API key for the SendGrid sink (not a secret). */
+  sendgridKey: 'SG.local-sink-key',
+} as const;
+
+interface StandIn {
+  child: Child;
+  info: Record<string, unknown>;
+}
+
+async function startStandIn(
+  name: string,
+  file: string,
+  args: string[],
+  logDir: string,
+): Promise<StandIn> {
+  const {command, args: full} = tsNode(path.join(__dirname, file), ['--port', '0', ...args]);
+  const child = spawnChild({name, command, args: full, logDir});
+  return {child, info: await waitForReadyLine(child)};
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  // Our own Google clients must not probe the GCE metadata server.
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
+  const root = path.resolve(opts.root ?? '.local');
+  const project = opts.project ?? LOCAL_DEFAULTS.project;
+  const bucket = opts.bucket ?? LOCAL_DEFAULTS.bucket;
+  const topic = opts.topic ?? LOCAL_DEFAULTS.topic;
+  const dirs = {
+    root,
+    gcsData: path.join(root, 'gcs'),
+    gcsMeta: path.join(root, 'gcs-meta'),
+    mail: path.join(root, 'mail'),
+    logs: path.join(root, 'logs'),
+    secrets: path.join(root, 'secrets.json'),
+  };
+  if (opts.fresh ?? true) {
+    for (const dir of [dirs.gcsData, dirs.gcsMeta, dirs.mail, dirs.logs])
+      fs.rmSync(dir, {recursive: true, force: true});
+  }
+  fs.mkdirSync(root, {recursive: true});
+  fs.writeFileSync(dirs.secrets, JSON.stringify(opts.secrets ?? {}, null, 2));
+
+  const stoppers: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    // Functions first (they talk to the rest), then the stand-ins.
+    for (const s of stoppers.reverse().splice(0)) await s().catch(() => {});
+  };
+  try {
+    const [pubsub, gcs, secrets, sendgrid] = await Promise.all([
+      startPubsubEmulator({logDir: dirs.logs}).then(p => {
+        stoppers.push(() => p.stop());
+        return p;
+      }),
+      startStandIn(
+        'gcs-emulator',
+        'gcs/main.ts',
+        [
+          '--data',
+          dirs.gcsData,
+          '--meta',
+          dirs.gcsMeta,
+          '--bucket',
+          bucket,
+          '--notify-attempts',
+          String(opts.gcsNotifyAttempts ?? 5),
+        ],
+        dirs.logs,
+      ).then(s => track(s)),
+      startStandIn('secret-manager', 'secrets/main.ts', ['--file', dirs.secrets], dirs.logs).then(
+        s => track(s),
+      ),
+      startStandIn('sendgrid-sink', 'sendgrid/main.ts', ['--dir', dirs.mail], dirs.logs).then(s =>
+        track(s),
+      ),
+    ]);
+    function track(s: StandIn): StandIn {
+      stoppers.push(() => s.child.stop());
+      return s;
+    }
+    const gcsUrl = String(gcs.info.url);
+    const sendgridUrl = String(sendgrid.info.url);
+    const secretsEndpoint = String(secrets.info.endpoint);
+
+    const env: Record<string, string> = {
+      GOOGLE_CLOUD_PROJECT: project,
+      PUBSUB_EMULATOR_HOST: pubsub.host,
+      STORAGE_EMULATOR_HOST: gcsUrl,
+      SECRET_MANAGER_EMULATOR_HOST: secretsEndpoint,
+      SENDGRID_API_URL: sendgridUrl,
+      METADATA_SERVER_DETECTION: 'none',
+    };
+
+    const names = {
+      deadLetterTopic: `${topic}-dead-letter`,
+      subscription: `${topic}-worker`,
+      deadLetterSubscription: `${topic}-dead-letter-keep`,
+    };
+    await createTopics(
+      pubsub,
+      project,
+      [topic, names.deadLetterTopic],
+      names.deadLetterSubscription,
+    );
+
+    const functions: Stack['functions'] = {};
+    const functionEnv = {
+      ...process.env,
+      ...env,
+      LOG_EXECUTION_ID: 'true',
+      ...(opts.functionEnv ?? {}),
+    };
+    const roles = Object.entries(opts.functions ?? {}) as Array<
+      [keyof StackFunctions, FunctionSpec | undefined]
+    >;
+    await Promise.all(
+      roles.map(async ([role, spec]) => {
+        if (!spec) return;
+        const fn = await startFunction(spec, {logDir: dirs.logs, env: functionEnv});
+        stoppers.push(() => fn.stop());
+        functions[role] = fn;
+      }),
+    );
+
+    if (functions.worker) {
+      await createPushSubscription(
+        pubsub,
+        project,
+        topic,
+        names,
+        functions.worker.url,
+        opts.maxDeliveryAttempts ?? 5,
+      );
+    }
+    if (functions.checker) {
+      const res = await fetch(`${gcsUrl}/_admin/notifications`, {
+        method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify({url: functions.checker.url, bucket}),
+      });
+      if (!res.ok)
+        throw new Error(`could not subscribe the checker to GCS events: HTTP ${res.status}`);
+    }
+    const stack: Stack = {
+      project,
+      bucket,
+      topic,
+      ...names,
+      gcsUrl,
+      pubsubHost: pubsub.host,
+      secretsEndpoint,
+      sendgridUrl,
+      functions,
+      dirs: {root, gcsData: dirs.gcsData, mail: dirs.mail, logs: dirs.logs},
+      env,
+      stop,
+    };
+    return stack;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function client(pubsub: PubsubEmulator, project: string): PubSub {
+  return new PubSub({projectId: project, apiEndpoint: pubsub.host});
+}
+
+async function createTopics(
+  pubsub: PubsubEmulator,
+  project: string,
+  topics: string[],
+  deadLetterKeep: string,
+): Promise<void> {
+  const ps = client(pubsub, project);
+  try {
+    for (const t of topics) await ps.createTopic(t);
+    // Dead letters need a subscription to be kept at all.
+    await ps.topic(topics[1]!).createSubscription(deadLetterKeep);
+  } finally {
+    await ps.close();
+  }
+}
+
+/**
+ * The worker's push subscription, configured as infra/ configures it in
+ * production: exponential retry backoff and a dead-letter topic. The push
+ * endpoint's path makes the Functions Framework report the topic as the
+ * CloudEvent source, as Eventarc does.
+ */
+async function createPushSubscription(
+  pubsub: PubsubEmulator,
+  project: string,
+  topic: string,
+  names: {subscription: string; deadLetterTopic: string},
+  workerUrl: string,
+  maxDeliveryAttempts: number,
+): Promise<void> {
+  const ps = client(pubsub, project);
+  try {
+    await ps.topic(topic).createSubscription(names.subscription, {
+      pushConfig: {pushEndpoint: `${workerUrl}/projects/${project}/topics/${topic}`},
+      ackDeadlineSeconds: 600,
+      retryPolicy: {minimumBackoff: {seconds: 1}, maximumBackoff: {seconds: 10}},
+      deadLetterPolicy: {
+        deadLetterTopic: `projects/${project}/topics/${names.deadLetterTopic}`,
+        maxDeliveryAttempts,
+      },
+    });
+  } finally {
+    await ps.close();
+  }
+}
