@@ -373,9 +373,17 @@ export function createGcsServer(opts: GcsServerOptions): Server {
       if (!boundary)
         throw new BadRequest('uploadType=multipart needs a multipart/related body with a boundary');
       parser = new MultipartRelatedParser(boundary);
+      // Parse errors reach us through `metadata` (before the media part) or
+      // the upload pipeline (after it); this listener only keeps an early
+      // error from being an unhandled 'error' event.
+      parser.on('error', () => {});
       req.pipe(parser);
       req.on('error', err => parser!.destroy(err));
-      const {json, mediaHeaders} = await parser.metadata;
+      const {json, mediaHeaders} = await parser.metadata.catch(err => {
+        req.unpipe(parser);
+        req.resume();
+        throw err;
+      });
       const meta = parseJsonObject(json.toString('utf8'));
       name =
         url.searchParams.get('name') ?? (typeof meta.name === 'string' ? meta.name : undefined);

@@ -29,9 +29,9 @@ const INSTALL_HELP =
   'it needs Java 11 or newer (`apt-get install openjdk-17-jre-headless`). ' +
   'Or set PUBSUB_EMULATOR_SCRIPT to the path of cloud-pubsub-emulator.';
 
-function hasCommand(cmd: string): boolean {
+function hasCommand(cmd: string, env: NodeJS.ProcessEnv): boolean {
   try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], {stdio: 'ignore'});
+    execFileSync('/bin/sh', ['-c', `command -v ${cmd}`], {stdio: 'ignore', env});
     return true;
   } catch {
     return false;
@@ -39,14 +39,18 @@ function hasCommand(cmd: string): boolean {
 }
 
 /** Finds the emulator's start script, or throws with install instructions. */
-export function findPubsubEmulator(env: NodeJS.ProcessEnv = process.env): string {
+export function findPubsubEmulator(
+  env: NodeJS.ProcessEnv = process.env,
+  sdkRoots: readonly string[] = SDK_ROOTS,
+): string {
   const candidates: string[] = [];
   if (env.PUBSUB_EMULATOR_SCRIPT) candidates.push(env.PUBSUB_EMULATOR_SCRIPT);
-  if (hasCommand('gcloud')) {
+  if (hasCommand('gcloud', env)) {
     try {
       const root = execFileSync('gcloud', ['info', '--format=value(installation.sdk_root)'], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'ignore'],
+        env,
         timeout: 30_000,
       }).trim();
       if (root) candidates.push(path.join(root, SCRIPT));
@@ -54,14 +58,14 @@ export function findPubsubEmulator(env: NodeJS.ProcessEnv = process.env): string
       // fall through to the usual locations
     }
   }
-  candidates.push(...SDK_ROOTS.map(root => path.join(root, SCRIPT)));
+  candidates.push(...sdkRoots.map(root => path.join(root, SCRIPT)));
   const script = candidates.find(c => fs.existsSync(c));
   if (!script) {
     throw new PubsubEmulatorMissingError(
       `The Pub/Sub emulator (cloud-pubsub-emulator) was not found; looked in: ${candidates.join(', ')}. ${INSTALL_HELP}`,
     );
   }
-  if (!hasCommand('java') && !env.JAVA_HOME) {
+  if (!hasCommand('java', env) && !env.JAVA_HOME) {
     throw new PubsubEmulatorMissingError(
       `The Pub/Sub emulator needs Java, and no java is on PATH. ${INSTALL_HELP}`,
     );

@@ -1,0 +1,690 @@
+/**
+ * Conformance of the GCS emulator, driven over HTTP by the official
+ * `@google-cloud/storage` client (both ways of pointing it at an emulator),
+ * plus raw requests where the client hides the protocol.
+ */
+import * as assert from 'node:assert';
+import {createHash} from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {Readable} from 'node:stream';
+import {pipeline} from 'node:stream/promises';
+import {Bucket, CRC32C, Storage} from '@google-cloud/storage';
+import {TestStack, eventually, useStack} from '../setup/stack';
+import {bytes, sink} from '../helpers';
+
+type Mode = 'STORAGE_EMULATOR_HOST' | 'apiEndpoint';
+
+function storageVia(mode: Mode, url: string): Storage {
+  if (mode === 'apiEndpoint') return new Storage({apiEndpoint: url, projectId: 'demo-project'});
+  const before = process.env.STORAGE_EMULATOR_HOST;
+  process.env.STORAGE_EMULATOR_HOST = url;
+  try {
+    return new Storage({projectId: 'demo-project'});
+  } finally {
+    if (before === undefined) delete process.env.STORAGE_EMULATOR_HOST;
+    else process.env.STORAGE_EMULATOR_HOST = before;
+  }
+}
+
+function sums(buf: Buffer): {md5Hash: string; crc32c: string} {
+  const crc = new CRC32C();
+  crc.update(buf);
+  return {md5Hash: createHash('md5').update(buf).digest('base64'), crc32c: crc.toString()};
+}
+
+function httpStatus(err: unknown): number | undefined {
+  const e = err as {code?: unknown; status?: unknown; response?: {status?: number}};
+  if (typeof e.code === 'number') return e.code;
+  if (typeof e.status === 'number') return e.status;
+  return e.response?.status;
+}
+
+async function rejectsWith(p: Promise<unknown>, status: number): Promise<void> {
+  await assert.rejects(p, err => {
+    assert.strictEqual(httpStatus(err), status, `expected HTTP ${status}, got ${String(err)}`);
+    return true;
+  });
+}
+
+describe('GCS emulator (official client over HTTP)', function () {
+  this.timeout(60_000);
+  let stack: TestStack;
+  let n = 0;
+  const unique = (p: string) => `${p}-${Date.now()}-${n++}`;
+
+  before(async function () {
+    this.timeout(120_000);
+    stack = await useStack();
+  });
+
+  for (const mode of ['STORAGE_EMULATOR_HOST', 'apiEndpoint'] as Mode[]) {
+    describe(`through ${mode}`, () => {
+      let storage: Storage;
+      let bucket: Bucket;
+
+      before(async () => {
+        storage = storageVia(mode, stack.gcsUrl);
+        [bucket] = await storage.createBucket(unique('conformance'));
+      });
+
+      it('should create, get, list and delete buckets', async () => {
+        const name = unique('tmp-bucket');
+        await storage.createBucket(name);
+        const [exists] = await storage.bucket(name).exists();
+        assert.ok(exists);
+        const [buckets] = await storage.getBuckets();
+        assert.ok(buckets.some(b => b.name === name));
+        await rejectsWith(storage.createBucket(name), 409);
+        await storage.bucket(name).delete();
+        const [after] = await storage.bucket(name).exists();
+        assert.ok(!after);
+      });
+
+      it('should refuse to delete a bucket that is not empty', async () => {
+        const [b] = await storage.createBucket(unique('full'));
+        await b.file('x').save('x', {resumable: false});
+        await rejectsWith(b.delete(), 409);
+      });
+
+      it('should store a multipart upload with content type, custom metadata and checksums', async () => {
+        const data = bytes(10_000);
+        const file = bucket.file('call/conv_rec.ogg');
+        await file.save(data, {
+          resumable: false,
+          contentType: 'audio/ogg',
+          metadata: {metadata: {conversationId: 'c1'}},
+        });
+        const [md] = await file.getMetadata();
+        assert.strictEqual(md.contentType, 'audio/ogg');
+        assert.strictEqual(md.size, String(data.length));
+        assert.deepStrictEqual(md.metadata, {conversationId: 'c1'});
+        assert.strictEqual(md.md5Hash, sums(data).md5Hash);
+        assert.strictEqual(md.crc32c, sums(data).crc32c);
+        const [down] = await file.download();
+        assert.ok(down.equals(data));
+      });
+
+      it('should store a resumable upload sent in one request', async () => {
+        const data = bytes(3 * 1024 * 1024 + 17, 2);
+        const file = bucket.file('one-shot.bin');
+        await file.save(data, {resumable: true, contentType: 'application/octet-stream'});
+        const [down] = await file.download();
+        assert.ok(down.equals(data));
+      });
+
+      it('should store a resumable upload sent in 256 KiB chunks', async () => {
+        const data = bytes(5 * 256 * 1024 + 1234, 3);
+        const file = bucket.file('chunked.bin');
+        await file.save(data, {resumable: true, chunkSize: 256 * 1024});
+        const [md] = await file.getMetadata();
+        assert.strictEqual(md.size, String(data.length));
+        assert.strictEqual(md.crc32c, sums(data).crc32c);
+      });
+
+      it('should stream a download with validation and serve byte ranges', async () => {
+        const data = bytes(100_000, 4);
+        const file = bucket.file('ranged.bin');
+        await file.save(data, {resumable: false});
+        const [part] = await file.download({start: 1000, end: 1999});
+        assert.ok(part.equals(data.subarray(1000, 2000)));
+        const chunks: Buffer[] = [];
+        await pipeline(
+          file.createReadStream({validation: 'crc32c'}),
+          sink(c => chunks.push(c)),
+        );
+        assert.ok(Buffer.concat(chunks).equals(data));
+      });
+
+      it('should list with prefix, delimiter and page tokens', async () => {
+        const [b] = await storage.createBucket(unique('listing'));
+        const names = [
+          'd/a.json',
+          'd/b.json',
+          'd/sub/c.json',
+          'd/sub/d.json',
+          'e/x.json',
+          'top.json',
+        ];
+        await Promise.all(names.map(name => b.file(name).save(name, {resumable: false})));
+        const [, , byPrefix] = await b.getFiles({
+          prefix: 'd/',
+          delimiter: '/',
+          autoPaginate: false,
+        });
+        const res = byPrefix as {items?: Array<{name: string}>; prefixes?: string[]};
+        assert.deepStrictEqual(
+          res.items?.map(i => i.name),
+          ['d/a.json', 'd/b.json'],
+        );
+        assert.deepStrictEqual(res.prefixes, ['d/sub/']);
+        const [top, , topRes] = await b.getFiles({delimiter: '/', autoPaginate: false});
+        assert.deepStrictEqual(
+          top.map(f => f.name),
+          ['top.json'],
+        );
+        assert.deepStrictEqual((topRes as {prefixes?: string[]}).prefixes, ['d/', 'e/']);
+        type Query = {maxResults: number; autoPaginate: false; pageToken?: string};
+        const seen: string[] = [];
+        let query: Query | null = {maxResults: 2, autoPaginate: false};
+        let pages = 0;
+        while (query) {
+          const page = (await b.getFiles(query)) as unknown as [
+            Array<{name: string}>,
+            Query | null,
+          ];
+          seen.push(...page[0].map(f => f.name));
+          pages++;
+          query = page[1];
+        }
+        assert.deepStrictEqual(seen, names);
+        assert.strictEqual(pages, 3);
+      });
+
+      it('should enforce ifGenerationMatch=0 on multipart and resumable uploads', async () => {
+        const file = bucket.file('write-once.json');
+        await file.save('{"v":1}', {resumable: false, preconditionOpts: {ifGenerationMatch: 0}});
+        await rejectsWith(
+          file.save('{"v":2}', {resumable: false, preconditionOpts: {ifGenerationMatch: 0}}),
+          412,
+        );
+        await rejectsWith(
+          file.save('{"v":3}', {resumable: true, preconditionOpts: {ifGenerationMatch: 0}}),
+          412,
+        );
+        const [down] = await file.download();
+        assert.strictEqual(down.toString(), '{"v":1}');
+      });
+
+      it('should honour generation and metageneration preconditions', async () => {
+        const file = bucket.file('gen.txt');
+        await file.save('one', {resumable: false});
+        const [md] = await file.getMetadata();
+        await file.save('two', {
+          resumable: false,
+          preconditionOpts: {ifGenerationMatch: Number(md.generation)},
+        });
+        await rejectsWith(
+          file.save('three', {
+            resumable: false,
+            preconditionOpts: {ifGenerationMatch: Number(md.generation)},
+          }),
+          412,
+        );
+        const [md2] = await file.getMetadata();
+        assert.ok(BigInt(md2.generation!) > BigInt(md.generation!));
+        await rejectsWith(file.setMetadata({metadata: {a: 'b'}}, {ifMetagenerationMatch: 99}), 412);
+        await file.setMetadata(
+          {metadata: {a: 'b'}},
+          {ifMetagenerationMatch: Number(md2.metageneration)},
+        );
+      });
+
+      it('should patch metadata, bump the metageneration and delete keys set to null', async () => {
+        const file = bucket.file('patch.txt');
+        await file.save('x', {resumable: false, metadata: {metadata: {keep: '1', drop: '2'}}});
+        const [before] = await file.getMetadata();
+        const [after] = await file.setMetadata({
+          contentType: 'text/plain',
+          metadata: {drop: null, added: '3'},
+        });
+        assert.strictEqual(after.metageneration, String(Number(before.metageneration) + 1));
+        assert.strictEqual(after.generation, before.generation);
+        assert.deepStrictEqual(after.metadata, {keep: '1', added: '3'});
+        assert.strictEqual(after.contentType, 'text/plain');
+      });
+
+      it('should copy and rewrite objects with their content type', async () => {
+        const data = bytes(4096, 5);
+        const src = bucket.file('src/rec.webm');
+        await src.save(data, {resumable: false, contentType: 'video/webm'});
+        const [copy] = await src.copy(bucket.file('dst/rec.webm'));
+        const [md] = await copy.getMetadata();
+        assert.strictEqual(md.contentType, 'video/webm');
+        assert.strictEqual(md.md5Hash, sums(data).md5Hash);
+        await src.move('moved/rec.webm');
+        const [srcExists] = await src.exists();
+        assert.ok(!srcExists);
+        const [moved] = await bucket.file('moved/rec.webm').download();
+        assert.ok(moved.equals(data));
+      });
+
+      it('should delete objects and answer 404 afterwards in the JSON API error shape', async () => {
+        const file = bucket.file('gone.txt');
+        await file.save('x', {resumable: false});
+        await file.delete();
+        await rejectsWith(file.download(), 404);
+        await rejectsWith(file.delete(), 404);
+        const res = await fetch(`${stack.gcsUrl}/storage/v1/b/${bucket.name}/o/gone.txt`);
+        assert.strictEqual(res.status, 404);
+        const body = (await res.json()) as {
+          error: {code: number; message: string; errors: Array<{reason: string}>};
+        };
+        assert.strictEqual(body.error.code, 404);
+        assert.strictEqual(body.error.errors[0]?.reason, 'notFound');
+      });
+    });
+  }
+
+  describe('protocol details', () => {
+    let bucketName: string;
+    before(async () => {
+      bucketName = unique('raw');
+      const res = await fetch(`${stack.gcsUrl}/storage/v1/b?project=demo-project`, {
+        method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify({name: bucketName}),
+      });
+      assert.strictEqual(res.status, 200);
+    });
+
+    async function openSession(name: string, extra: Record<string, string> = {}): Promise<string> {
+      const res = await fetch(
+        `${stack.gcsUrl}/upload/storage/v1/b/${bucketName}/o?uploadType=resumable&name=${name}`,
+        {
+          method: 'POST',
+          headers: {'content-type': 'application/json', ...extra},
+          body: '{}',
+        },
+      );
+      assert.strictEqual(res.status, 200);
+      return res.headers.get('location')!;
+    }
+
+    it('should resume an interrupted resumable upload from the persisted range', async () => {
+      const data = bytes(600_000, 6);
+      const location = await openSession('resumed.bin');
+      const first = await fetch(location, {
+        method: 'PUT',
+        headers: {'content-range': 'bytes 0-262143/*'},
+        body: data.subarray(0, 262_144),
+      });
+      assert.strictEqual(first.status, 308);
+      assert.strictEqual(first.headers.get('range'), 'bytes=0-262143');
+      const status = await fetch(location, {
+        method: 'PUT',
+        headers: {'content-range': 'bytes */*'},
+      });
+      assert.strictEqual(status.status, 308);
+      assert.strictEqual(status.headers.get('range'), 'bytes=0-262143');
+      // Re-sending an overlapping chunk is harmless: the overlap is skipped.
+      const rest = await fetch(location, {
+        method: 'PUT',
+        headers: {'content-range': `bytes 200000-${data.length - 1}/${data.length}`},
+        body: data.subarray(200_000),
+      });
+      assert.strictEqual(rest.status, 200);
+      const object = (await rest.json()) as {size: string; md5Hash: string};
+      assert.strictEqual(object.size, String(data.length));
+      assert.strictEqual(object.md5Hash, sums(data).md5Hash);
+      const again = await fetch(location, {method: 'PUT', headers: {'content-range': 'bytes */*'}});
+      assert.strictEqual(again.status, 200);
+    });
+
+    it('should reject a chunk that starts beyond what was received', async () => {
+      const location = await openSession('gap.bin');
+      const res = await fetch(location, {
+        method: 'PUT',
+        headers: {'content-range': 'bytes 10-19/20'},
+        body: bytes(10),
+      });
+      assert.strictEqual(res.status, 400);
+      assert.match(
+        ((await res.json()) as {error: {message: string}}).error.message,
+        /exceeds already uploaded size/,
+      );
+    });
+
+    it('should reject an upload whose bytes do not match the checksum the client sent', async () => {
+      const data = Buffer.from('recording bytes');
+      const wrong = sums(Buffer.from('other bytes'));
+      const boundary = 'b0undary';
+      const body = Buffer.concat([
+        Buffer.from(
+          `--${boundary}\r\ncontent-type: application/json\r\n\r\n${JSON.stringify({name: 'bad-crc', crc32c: wrong.crc32c})}\r\n` +
+            `--${boundary}\r\ncontent-type: text/plain\r\n\r\n`,
+        ),
+        data,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+      const res = await fetch(
+        `${stack.gcsUrl}/upload/storage/v1/b/${bucketName}/o?uploadType=multipart`,
+        {
+          method: 'POST',
+          headers: {'content-type': `multipart/related; boundary=${boundary}`},
+          body,
+        },
+      );
+      assert.strictEqual(res.status, 400);
+      assert.match(
+        ((await res.json()) as {error: {message: string}}).error.message,
+        /doesn't match calculated CRC32C/,
+      );
+      const head = await fetch(`${stack.gcsUrl}/storage/v1/b/${bucketName}/o/bad-crc`);
+      assert.strictEqual(head.status, 404);
+      const hashHeader = await fetch(await openSession('bad-hash-header'), {
+        method: 'PUT',
+        headers: {'x-goog-hash': `md5=${wrong.md5Hash}`},
+        body: data,
+      });
+      assert.strictEqual(hashHeader.status, 400);
+    });
+
+    it('should send x-goog-hash and generation headers with media', async () => {
+      const data = bytes(1000, 7);
+      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      await storage.bucket(bucketName).file('h.bin').save(data, {resumable: false});
+      const res = await fetch(
+        `${stack.gcsUrl}/download/storage/v1/b/${bucketName}/o/h.bin?alt=media`,
+      );
+      const expected = sums(data);
+      assert.strictEqual(
+        res.headers.get('x-goog-hash'),
+        `crc32c=${expected.crc32c},md5=${expected.md5Hash}`,
+      );
+      assert.match(res.headers.get('x-goog-generation') ?? '', /^\d+$/);
+      assert.strictEqual(res.headers.get('x-goog-stored-content-length'), '1000');
+      const unsatisfiable = await fetch(
+        `${stack.gcsUrl}/storage/v1/b/${bucketName}/o/h.bin?alt=media`,
+        {
+          headers: {range: 'bytes=5000-6000'},
+        },
+      );
+      assert.strictEqual(unsatisfiable.status, 416);
+    });
+
+    const badRequests: Array<{
+      name: string;
+      method: string;
+      path: string;
+      body?: string;
+      status: number;
+      message: RegExp;
+    }> = [
+      {
+        name: 'an invalid bucket name',
+        method: 'POST',
+        path: '/storage/v1/b',
+        body: '{"name":"Bad_Bucket!"}',
+        status: 400,
+        message: /Invalid bucket name/,
+      },
+      {
+        name: 'a body that is not JSON',
+        method: 'POST',
+        path: '/storage/v1/b',
+        body: '{nope',
+        status: 400,
+        message: /not valid JSON/,
+      },
+      {
+        name: 'a missing bucket',
+        method: 'GET',
+        path: '/storage/v1/b/no-such-bucket-xyz/o',
+        status: 404,
+        message: /bucket does not exist/,
+      },
+      {
+        name: 'an unknown route',
+        method: 'GET',
+        path: '/storage/v1/nothing',
+        status: 404,
+        message: /Not Found/,
+      },
+      {
+        name: 'a bad precondition value',
+        method: 'DELETE',
+        path: '/storage/v1/b/BUCKET/o/x?ifGenerationMatch=abc',
+        status: 400,
+        message: /ifGenerationMatch/,
+      },
+      {
+        name: 'an unsupported upload type',
+        method: 'POST',
+        path: '/upload/storage/v1/b/BUCKET/o?uploadType=weird&name=x',
+        body: 'x',
+        status: 400,
+        message: /Unsupported uploadType/,
+      },
+      {
+        name: 'an object name with an empty path segment',
+        method: 'POST',
+        path: '/upload/storage/v1/b/BUCKET/o?uploadType=media&name=a//b',
+        body: 'x',
+        status: 400,
+        message: /empty, '\.' or '\.\.' path segment/,
+      },
+      {
+        name: 'a malformed multipart body',
+        method: 'POST',
+        path: '/upload/storage/v1/b/BUCKET/o?uploadType=multipart',
+        body: '--x\r\n\r\n{}',
+        status: 400,
+        message: /closing boundary|multipart/,
+      },
+    ];
+    for (const t of badRequests) {
+      it(`should answer ${t.status} to ${t.name}`, async () => {
+        const headers: Record<string, string> = {
+          'content-type': t.path.includes('multipart')
+            ? 'multipart/related; boundary=x'
+            : 'application/json',
+        };
+        const res = await fetch(`${stack.gcsUrl}${t.path.replace('BUCKET', bucketName)}`, {
+          method: t.method,
+          headers,
+          body: t.body,
+        });
+        assert.strictEqual(res.status, t.status);
+        const body = (await res.json()) as {error: {code: number; message: string}};
+        assert.strictEqual(body.error.code, t.status);
+        assert.match(body.error.message, t.message);
+      });
+    }
+
+    it('should inject faults at runtime and clear them', async () => {
+      const add = await fetch(`${stack.gcsUrl}/_admin/faults`, {
+        method: 'POST',
+        body: JSON.stringify({
+          method: 'GET',
+          path: `/b/${bucketName}/o/h\\.bin`,
+          action: 'status',
+          status: 503,
+          times: 1,
+        }),
+      });
+      assert.strictEqual(add.status, 200);
+      const failed = await fetch(`${stack.gcsUrl}/storage/v1/b/${bucketName}/o/h.bin`);
+      assert.strictEqual(failed.status, 503);
+      const ok = await fetch(`${stack.gcsUrl}/storage/v1/b/${bucketName}/o/h.bin`);
+      assert.strictEqual(ok.status, 200);
+      // The official client retries a 503 by itself.
+      await fetch(`${stack.gcsUrl}/_admin/faults`, {
+        method: 'POST',
+        body: JSON.stringify({
+          method: 'GET',
+          path: 'h\\.bin',
+          action: 'status',
+          status: 503,
+          times: 2,
+        }),
+      });
+      const [md] = await storageVia('apiEndpoint', stack.gcsUrl)
+        .bucket(bucketName)
+        .file('h.bin')
+        .getMetadata();
+      assert.strictEqual(md.size, '1000');
+      const bad = await fetch(`${stack.gcsUrl}/_admin/faults`, {
+        method: 'POST',
+        body: '{"action":"explode"}',
+      });
+      assert.strictEqual(bad.status, 400);
+      await fetch(`${stack.gcsUrl}/_admin/faults`, {method: 'DELETE'});
+    });
+  });
+
+  describe('objects on disk', () => {
+    it('should keep exactly the objects as plain files under DATA/{bucket}/{name}', async () => {
+      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const [b] = await storage.createBucket(unique('disk'));
+      const objects: Record<string, Buffer> = {
+        'brave/2023-02-01/call/c1_r1.ogg': bytes(5000, 8),
+        'brave/2023-02-01/metadata/c1.json': Buffer.from('{"conversationId":"c1"}'),
+        'brave/2023-02-01/_SUCCESS': Buffer.from('{}'),
+      };
+      for (const [name, data] of Object.entries(objects))
+        await b.file(name).save(data, {resumable: name.endsWith('.ogg')});
+      await b.file('tmp/deleted.txt').save('x', {resumable: false});
+      await b.file('tmp/deleted.txt').delete();
+      const root = path.join(stack.dirs.gcsData, b.name);
+      const found: string[] = [];
+      const walk = (dir: string) => {
+        for (const entry of fs.readdirSync(dir, {withFileTypes: true})) {
+          const full = path.join(dir, entry.name);
+          if (entry.isDirectory()) walk(full);
+          else found.push(path.relative(root, full).split(path.sep).join('/'));
+        }
+      };
+      walk(root);
+      assert.deepStrictEqual(found.sort(), Object.keys(objects).sort());
+      for (const [name, data] of Object.entries(objects))
+        assert.ok(fs.readFileSync(path.join(root, name)).equals(data));
+      assert.ok(
+        !fs.existsSync(path.join(root, 'tmp')),
+        'empty directories of deleted objects are removed',
+      );
+    });
+  });
+
+  describe('large objects', () => {
+    it('should stream a 256 MiB upload and download without holding it in memory', async function () {
+      this.timeout(180_000);
+      const size = 256 * 1024 * 1024;
+      const stats = async () =>
+        (await (await fetch(`${stack.gcsUrl}/_admin/stats`)).json()) as {maxRssBytes: number};
+      const before = await stats();
+      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const [b] = await storage.createBucket(unique('large'));
+      const file = b.file('screen/big.webm');
+      const upHash = createHash('md5');
+      let produced = 0;
+      const block = bytes(1024 * 1024, 9);
+      const source = new Readable({
+        read() {
+          if (produced >= size) return void this.push(null);
+          produced += block.length;
+          upHash.update(block);
+          this.push(block);
+        },
+      });
+      await pipeline(source, file.createWriteStream({resumable: true, contentType: 'video/webm'}));
+      const downHash = createHash('md5');
+      let downloaded = 0;
+      await pipeline(
+        file.createReadStream(),
+        sink(c => {
+          downloaded += c.length;
+          downHash.update(c);
+        }),
+      );
+      assert.strictEqual(downloaded, size);
+      assert.strictEqual(downHash.digest('hex'), upHash.digest('hex'));
+      const after = await stats();
+      const growth = after.maxRssBytes - before.maxRssBytes;
+      assert.ok(
+        growth < 96 * 1024 * 1024,
+        `emulator peak memory grew by ${(growth / 1048576).toFixed(1)} MiB for a 256 MiB object`,
+      );
+      await file.delete();
+    });
+  });
+
+  describe('object-change CloudEvents', () => {
+    it('should post a finalized CloudEvent in binary mode to the subscribed function', async () => {
+      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const name = `events/${unique('obj')}.json`;
+      await storage
+        .bucket(stack.bucket)
+        .file(name)
+        .save('{"a":1}', {resumable: false, contentType: 'application/json'});
+      const event = await eventually('the finalize event', () =>
+        stack
+          .checkerEvents()
+          .find(e => e.subject === `objects/${name}` && e.type.endsWith('finalized')),
+      );
+      assert.strictEqual(event.type, 'google.cloud.storage.object.v1.finalized');
+      assert.strictEqual(
+        event.source,
+        `//storage.googleapis.com/projects/_/buckets/${stack.bucket}`,
+      );
+      assert.strictEqual(event.data.name, name);
+      assert.strictEqual(event.data.bucket, stack.bucket);
+      assert.strictEqual(event.data.size, '7');
+      assert.strictEqual(event.data.contentType, 'application/json');
+    });
+
+    it('should post a deleted CloudEvent when an object is deleted', async () => {
+      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const name = `events/${unique('del')}.txt`;
+      const file = storage.bucket(stack.bucket).file(name);
+      await file.save('x', {resumable: false});
+      await file.delete();
+      await eventually('the delete event', () =>
+        stack
+          .checkerEvents()
+          .find(
+            e =>
+              e.subject === `objects/${name}` &&
+              e.type === 'google.cloud.storage.object.v1.deleted',
+          ),
+      );
+    });
+
+    it('should retry a finalize event the function failed, with the same event id', async function () {
+      this.timeout(30_000);
+      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const name = `events/${unique('retry')}.txt`;
+      await storage
+        .bucket(stack.bucket)
+        .file(name)
+        .save('x', {resumable: false, metadata: {metadata: {failTimes: '2'}}});
+      const deliveries = await eventually('three deliveries', () => {
+        const got = stack
+          .checkerEvents()
+          .filter(e => e.subject === `objects/${name}` && e.type.endsWith('finalized'));
+        return got.length >= 3 ? got : undefined;
+      });
+      assert.deepStrictEqual(
+        deliveries.map(d => d.failed),
+        [true, true, false],
+      );
+      assert.strictEqual(new Set(deliveries.map(d => d.id)).size, 1);
+    });
+
+    it('should give up after the configured attempts and report the failure', async function () {
+      this.timeout(40_000);
+      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const name = `events/${unique('poison')}.txt`;
+      await storage
+        .bucket(stack.bucket)
+        .file(name)
+        .save('x', {resumable: false, metadata: {metadata: {failTimes: 'always'}}});
+      const record = await eventually(
+        'the failed delivery record',
+        async () => {
+          const stats = (await (await fetch(`${stack.gcsUrl}/_admin/events`)).json()) as {
+            recent: Array<{subject: string; status: string; attempts: number; type: string}>;
+          };
+          return stats.recent.find(
+            r =>
+              r.subject === `objects/${name}` &&
+              r.type.endsWith('finalized') &&
+              r.status === 'failed',
+          );
+        },
+        35_000,
+      );
+      assert.strictEqual(record.attempts, 4);
+    });
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * The local stack shared by every integration suite of a mocha run: started
+ * on first use, stopped once after all tests (see root-hooks.ts).
+ *
+ * Until the pipeline functions exist, the worker and checker roles are played
+ * by the recorder probe (test/fixtures/functions/recorder.ts), which writes
+ * every event it receives to a JSON-lines file the tests read.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {Stack, startStack} from '../../local/stack';
+
+const RECORDER = path.join(__dirname, '..', 'fixtures', 'functions', 'recorder.ts');
+
+export interface TestStack extends Stack {
+  /** Events the worker probe received (Pub/Sub push). */
+  workerEvents(): RecordedEvent[];
+  /** Events the checker probe received (GCS finalize and friends). */
+  checkerEvents(): RecordedEvent[];
+}
+
+export interface RecordedEvent {
+  kind: 'cloudevent';
+  id: string;
+  type: string;
+  source: string;
+  subject?: string;
+  data: Record<string, unknown> & {
+    message?: {data?: string; attributes?: Record<string, string>; messageId?: string};
+    name?: string;
+    bucket?: string;
+    size?: string;
+  };
+  attempt: number;
+  failed: boolean;
+}
+
+let starting: Promise<TestStack> | undefined;
+
+function readEvents(file: string): RecordedEvent[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(l => l.trim() !== '')
+    .map(l => JSON.parse(l) as RecordedEvent);
+}
+
+/** The run's shared stack (started on first call). */
+export function useStack(): Promise<TestStack> {
+  starting ??= (async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'grm-stack-'));
+    const workerFile = path.join(root, 'worker-events.jsonl');
+    const checkerFile = path.join(root, 'checker-events.jsonl');
+    const stack = await startStack({
+      root,
+      functions: {
+        worker: {
+          target: 'recordEvent',
+          signature: 'cloudevent',
+          source: RECORDER,
+          env: {RECORDER_FILE: workerFile},
+        },
+        checker: {
+          target: 'recordEvent',
+          signature: 'cloudevent',
+          source: RECORDER,
+          env: {RECORDER_FILE: checkerFile},
+        },
+      },
+      secrets: {'sendgrid-api-key': 'SG.test-key', 'genesys-clients': '[]'},
+      maxDeliveryAttempts: 5,
+      gcsNotifyAttempts: 4,
+    });
+    return {
+      ...stack,
+      workerEvents: () => readEvents(workerFile),
+      checkerEvents: () => readEvents(checkerFile),
+    };
+  })();
+  return starting;
+}
+
+/** Stops the shared stack if a suite started it. */
+export async function stopStack(): Promise<void> {
+  if (!starting) return;
+  const stack = await starting.catch(() => undefined);
+  starting = undefined;
+  await stack?.stop();
+}
+
+/** Polls `fn` until it returns a value that is not undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  fn: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise(r => setTimeout(r, 100));
+  }
+}
