@@ -10,7 +10,9 @@ import * as path from 'node:path';
 import {Readable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {Bucket, CRC32C, Storage} from '@google-cloud/storage';
+import * as os from 'node:os';
 import {TestStack, eventually, useStack} from '../setup/stack';
+import {spawnChild, tsNode, waitForReadyLine} from '../../local/common/processes';
 import {bytes, sink} from '../helpers';
 
 type Mode = 'STORAGE_EMULATOR_HOST' | 'apiEndpoint';
@@ -553,6 +555,68 @@ describe('GCS emulator (official client over HTTP)', function () {
         !fs.existsSync(path.join(root, 'tmp')),
         'empty directories of deleted objects are removed',
       );
+    });
+  });
+
+  describe('restarts', () => {
+    it('should keep objects, metadata and unfinished uploads across a restart', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'grm-gcs-restart-'));
+      const start = async () => {
+        const {command, args} = tsNode('local/gcs/main.ts', [
+          '--port',
+          '0',
+          '--data',
+          path.join(dir, 'data'),
+          '--meta',
+          path.join(dir, 'meta'),
+          '--bucket',
+          'persist',
+        ]);
+        const child = spawnChild({name: 'gcs-restart', command, args, logDir: dir});
+        const info = await waitForReadyLine(child);
+        return {child, url: String(info.url)};
+      };
+      const first = await start();
+      const data = bytes(300_000, 11);
+      await storageVia('apiEndpoint', first.url)
+        .bucket('persist')
+        .file('kept/rec.ogg')
+        .save(data, {resumable: false, contentType: 'audio/ogg', metadata: {metadata: {k: 'v'}}});
+      const open = await fetch(
+        `${first.url}/upload/storage/v1/b/persist/o?uploadType=resumable&name=half.bin`,
+        {
+          method: 'POST',
+          body: '{}',
+        },
+      );
+      const session = open.headers.get('location')!;
+      const half = await fetch(session, {
+        method: 'PUT',
+        headers: {'content-range': 'bytes 0-99/200'},
+        body: data.subarray(0, 100),
+      });
+      assert.strictEqual(half.status, 308);
+      await first.child.stop();
+
+      const second = await start();
+      try {
+        const file = storageVia('apiEndpoint', second.url).bucket('persist').file('kept/rec.ogg');
+        const [md] = await file.getMetadata();
+        assert.strictEqual(md.contentType, 'audio/ogg');
+        assert.deepStrictEqual(md.metadata, {k: 'v'});
+        const [down] = await file.download();
+        assert.ok(down.equals(data));
+        const resumed = session.replace(first.url, second.url);
+        const rest = await fetch(resumed, {
+          method: 'PUT',
+          headers: {'content-range': 'bytes 100-199/200'},
+          body: data.subarray(100, 200),
+        });
+        assert.strictEqual(rest.status, 200);
+        assert.strictEqual(((await rest.json()) as {size: string}).size, '200');
+      } finally {
+        await second.child.stop();
+      }
     });
   });
 

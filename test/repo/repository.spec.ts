@@ -1,0 +1,115 @@
+/**
+ * Repository-level promises that no other test covers: the toolchain pins,
+ * the Cloud Build pipeline's schema, and the Terraform's syntax and format.
+ */
+import * as assert from 'node:assert';
+import {execFileSync} from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {parse as parseYaml} from 'yaml';
+import {validateBuild} from './cloudbuild-schema';
+
+const ROOT = path.join(__dirname, '..', '..');
+const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
+
+function hasTerraform(): boolean {
+  try {
+    execFileSync('terraform', ['version'], {stdio: 'ignore'});
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('repository', () => {
+  it('should target Node.js 22 everywhere', () => {
+    const pkg = JSON.parse(read('package.json')) as {engines: {node: string}};
+    assert.match(pkg.engines.node, /22/);
+    assert.strictEqual(read('.nvmrc').trim(), '22');
+    assert.match(process.version, /^v22\./, 'tests must run on Node 22 (see .ci/run)');
+  });
+
+  it('should compile with strict TypeScript and unchecked-index safety', () => {
+    const tsconfig = JSON.parse(read('tsconfig.json')) as {
+      compilerOptions: Record<string, unknown>;
+    };
+    assert.strictEqual(tsconfig.compilerOptions.noUncheckedIndexedAccess, true);
+    const base = JSON.parse(read('node_modules/gts/tsconfig-google.json')) as {
+      compilerOptions: Record<string, unknown>;
+    };
+    assert.strictEqual(base.compilerOptions.strict, true);
+  });
+
+  describe('cloudbuild.yaml', () => {
+    it("should match Cloud Build's Build schema", () => {
+      assert.deepStrictEqual(validateBuild(parseYaml(read('cloudbuild.yaml'))), []);
+    });
+
+    it('should name every step', () => {
+      const doc = parseYaml(read('cloudbuild.yaml')) as {steps: Array<{id?: string}>};
+      assert.ok(doc.steps.length > 0);
+      for (const step of doc.steps) assert.ok(step.id, 'every step needs an id');
+    });
+
+    const broken: Array<[string, unknown, RegExp]> = [
+      [
+        'an unknown step field',
+        {steps: [{name: 'node:22', entrypointt: 'npm'}]},
+        /entrypointt: unknown field/,
+      ],
+      [
+        'args that are not a list',
+        {steps: [{name: 'node:22', args: 'ci'}]},
+        /args: expected a list/,
+      ],
+      [
+        'a timeout without unit',
+        {steps: [{name: 'node:22'}], timeout: '20m'},
+        /Duration must look like/,
+      ],
+      ['an unknown logging mode', {steps: [{name: 'x'}], options: {logging: 'LOUD'}}, /not one of/],
+    ];
+    for (const [name, doc, message] of broken) {
+      it(`should catch ${name}`, () => {
+        const problems = validateBuild(doc);
+        assert.ok(
+          problems.some(p => message.test(p)),
+          problems.join('\n'),
+        );
+      });
+    }
+  });
+
+  describe('infra/', () => {
+    const tfFiles = () =>
+      fs
+        .readdirSync(path.join(ROOT, 'infra'), {recursive: true})
+        .map(String)
+        .filter(f => f.endsWith('.tf'));
+
+    it('should parse as HCL and pin the google provider', async () => {
+      const {parse} = require('@cdktf/hcl2json') as {
+        parse: (name: string, src: string) => Promise<Record<string, unknown>>;
+      };
+      const files = tfFiles();
+      assert.ok(files.length > 0);
+      for (const f of files) await parse(f, read(path.join('infra', f)));
+      const versions = (await parse('versions.tf', read('infra/versions.tf'))) as {
+        terraform: Array<{required_providers: Array<Record<string, {source: string}>>}>;
+      };
+      assert.strictEqual(
+        versions.terraform[0]?.required_providers[0]?.google?.source,
+        'hashicorp/google',
+      );
+    });
+
+    it('should be formatted as terraform fmt wants', function () {
+      if (!hasTerraform()) this.skip();
+      execFileSync('terraform', ['fmt', '-check', '-diff', '-recursive', 'infra'], {
+        cwd: ROOT,
+        env: {...process.env, CHECKPOINT_DISABLE: '1', TF_CLI_CONFIG_FILE: '/dev/null'},
+        stdio: 'pipe',
+      });
+    });
+  });
+});
