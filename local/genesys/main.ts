@@ -1,0 +1,112 @@
+/**
+ * `npm run local:genesys -- --port N [--seed S] [--conversations-per-day N] …`
+ *
+ * Starts the Genesys Cloud simulator. Point the official SDK at it with
+ * `ApiClient.instance.setGateway({host: '127.0.0.1', port: N, protocol: 'http'})`
+ * and log in with a configured client (default `demo-client:demo-secret`).
+ */
+import * as fs from 'node:fs';
+import {generate} from 'selfsigned';
+import {Organisation, StateProfile} from './org';
+import {createSimulator} from './server';
+import {parseSettings} from './settings';
+import {UsageError, flag, numberFlag, portFlag} from '../common/cli';
+import {close, listen} from '../common/http';
+import {runService} from '../common/service-main';
+
+/** The OAuth client the simulator accepts when none is configured (not a secret). */
+export const DEFAULT_CLIENT = 'demo-client:demo-secret';
+
+export function parseClients(specs: readonly string[]): Map<string, string> {
+  const clients = new Map<string, string>();
+  for (const spec of specs.length ? specs : [DEFAULT_CLIENT]) {
+    const colon = spec.indexOf(':');
+    if (colon <= 0 || colon === spec.length - 1)
+      throw new UsageError(`--client must be ID:SECRET, got "${spec}"`);
+    clients.set(spec.slice(0, colon), spec.slice(colon + 1));
+  }
+  return clients;
+}
+
+runService(
+  'genesys-simulator',
+  'Genesys Cloud simulator (OAuth, analytics, recordings, batch downloads, media)',
+  [
+    {name: 'port', help: 'TCP port on 127.0.0.1 (default 0 = any free port)'},
+    {name: 'seed', help: 'organisation seed (default demo)'},
+    {name: 'conversations-per-day', help: 'conversations on every day (default 200)'},
+    {name: 'day', help: 'conversations on one day: YYYY-MM-DD=N', repeatable: true},
+    {
+      name: 'profile',
+      help: 'recording states: clean (exportable or deleted) or lossy (also archived, uploading, error)',
+    },
+    {name: 'audio-bytes', help: 'average call recording size in bytes (default 204800)'},
+    {name: 'screen-bytes', help: 'average screen recording size in bytes (default 1048576)'},
+    {name: 'client', help: `OAuth client ID:SECRET (default ${DEFAULT_CLIENT})`, repeatable: true},
+    {name: 'settings', help: 'JSON object of runtime settings (see GET /_admin/config)'},
+    {
+      name: 'https',
+      help: 'serve HTTPS with a self-signed certificate made at start',
+      boolean: true,
+    },
+    {name: 'cert-out', help: 'with --https: write the certificate (PEM) to this file'},
+  ],
+  async flags => {
+    const profile = flag(flags, 'profile', 'clean');
+    if (profile !== 'clean' && profile !== 'lossy')
+      throw new UsageError('--profile must be clean or lossy');
+    const perDay: Record<string, number> = {};
+    for (const spec of flags.get('day') ?? []) {
+      const m = /^(\d{4}-\d{2}-\d{2})=(\d+)$/.exec(spec);
+      if (!m) throw new UsageError(`--day must be YYYY-MM-DD=N, got "${spec}"`);
+      perDay[m[1]!] = Number(m[2]);
+    }
+    const org = new Organisation({
+      seed: flag(flags, 'seed', 'demo'),
+      conversationsPerDay: numberFlag(flags, 'conversations-per-day', 200),
+      perDay,
+      profile: profile as StateProfile,
+      audioBytes: numberFlag(flags, 'audio-bytes', 200 * 1024),
+      screenBytes: numberFlag(flags, 'screen-bytes', 1024 * 1024),
+    });
+    const settingsJson = flag(flags, 'settings');
+    const settings = settingsJson ? parseSettings(JSON.parse(settingsJson)) : {};
+    let tls: {key: string; cert: string} | undefined;
+    if (flags.has('https')) {
+      const pems = await generate([{name: 'commonName', value: '127.0.0.1'}], {
+        keyType: 'ec',
+        algorithm: 'sha256',
+        extensions: [
+          {name: 'basicConstraints', cA: true},
+          {
+            name: 'subjectAltName',
+            altNames: [
+              {type: 2, value: 'localhost'},
+              {type: 7, ip: '127.0.0.1'},
+            ],
+          },
+        ],
+      });
+      tls = {key: pems.private, cert: pems.cert};
+      const out = flag(flags, 'cert-out');
+      if (out) fs.writeFileSync(out, pems.cert);
+    }
+    const sim = createSimulator({
+      org,
+      clients: parseClients(flags.get('client') ?? []),
+      settings,
+      tls,
+    });
+    const port = await listen(sim.server, portFlag(flags));
+    const scheme = tls ? 'https' : 'http';
+    return {
+      port,
+      info: {
+        url: `${scheme}://127.0.0.1:${port}`,
+        seed: org.config.seed,
+        clients: [...parseClients(flags.get('client') ?? []).keys()],
+      },
+      stop: () => close(sim.server),
+    };
+  },
+);

@@ -1,0 +1,103 @@
+/**
+ * The simulator's runtime settings: platform limits and fault knobs. All of
+ * them can be changed while it runs (`PATCH /_admin/config`).
+ */
+import type {JsonShape} from './media';
+
+export interface Settings {
+  /** Requests per token per minute (Genesys: 300). */
+  rateLimitPerMinute: number;
+  /** `expires_in` of new tokens, in seconds (Genesys default: 86399). */
+  tokenTtlSeconds: number;
+  /** `recordingBatchDownloadUrlTtl` in minutes (2..60, default 60). */
+  urlTtlMinutes: number;
+  /** Overrides the URL TTL in seconds (for tests); 0 = use urlTtlMinutes. */
+  urlTtlSeconds: number;
+  /** Delay before a batch request has discovered all its recordings, in ms. */
+  batchDiscoveryMs: number;
+  /** Delay between two results of a batch request becoming available, in ms. */
+  batchPerResultMs: number;
+  /** Batch requests never complete (results stop at half). */
+  batchStall: boolean;
+  /** Share of otherwise good batch results turned into error results. */
+  batchErrorRate: number;
+  /** Drop recordings flagged sensitive from batch results (caller lacks viewSensitiveData). */
+  dropSensitive: boolean;
+  /** Share of media downloads cut off half-way. */
+  truncateMediaRate: number;
+  /** How far the analytics data-availability watermark lags behind now, in minutes. */
+  availabilityLagMinutes: number;
+  jobQueuedMs: number;
+  jobPendingMs: number;
+  /** How long analytics job results stay readable, in ms. */
+  jobExpiryMs: number;
+  /** The next N analytics jobs end FAILED. */
+  jobFailNext: number;
+  /** The next N analytics jobs end EXPIRED. */
+  jobExpireNext: number;
+  jobMaxPageSize: number;
+  jobDefaultPageSize: number;
+  queryMaxPageSize: number;
+  /** How long a single-recording GET answers 202 (transcoding), in ms. */
+  transcodeMs: number;
+  /** Shape of chat/messaging JSON media. */
+  jsonShape: JsonShape;
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  rateLimitPerMinute: 300,
+  tokenTtlSeconds: 86399,
+  urlTtlMinutes: 60,
+  urlTtlSeconds: 0,
+  batchDiscoveryMs: 100,
+  batchPerResultMs: 5,
+  batchStall: false,
+  batchErrorRate: 0,
+  dropSensitive: false,
+  truncateMediaRate: 0,
+  availabilityLagMinutes: 360,
+  jobQueuedMs: 100,
+  jobPendingMs: 300,
+  jobExpiryMs: 2 * 86_400_000,
+  jobFailNext: 0,
+  jobExpireNext: 0,
+  jobMaxPageSize: 1000,
+  jobDefaultPageSize: 100,
+  queryMaxPageSize: 100,
+  transcodeMs: 300,
+  jsonShape: 'mixed',
+};
+
+/** Validates a partial settings object from the admin API or the command line. */
+export function parseSettings(input: unknown): Partial<Settings> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new Error('settings must be a JSON object');
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (!(key in DEFAULT_SETTINGS)) throw new Error(`unknown setting "${key}"`);
+    const expected = typeof DEFAULT_SETTINGS[key as keyof Settings];
+    if (typeof value !== expected) throw new Error(`setting "${key}" must be a ${expected}`);
+    if (expected === 'number' && (!Number.isFinite(value) || (value as number) < 0)) {
+      throw new Error(`setting "${key}" must be a non-negative number`);
+    }
+    out[key] = value;
+  }
+  if (
+    out.jsonShape !== undefined &&
+    !['transcript', 'recording', 'mixed'].includes(out.jsonShape as string)
+  ) {
+    throw new Error('setting "jsonShape" must be transcript, recording or mixed');
+  }
+  if (
+    out.urlTtlMinutes !== undefined &&
+    ((out.urlTtlMinutes as number) < 2 || (out.urlTtlMinutes as number) > 60)
+  ) {
+    throw new Error('setting "urlTtlMinutes" must be between 2 and 60, as in Genesys Cloud');
+  }
+  for (const key of ['batchErrorRate', 'truncateMediaRate'] as const) {
+    if (out[key] !== undefined && (out[key] as number) > 1)
+      throw new Error(`setting "${key}" must be between 0 and 1`);
+  }
+  return out as Partial<Settings>;
+}
