@@ -8,6 +8,7 @@
 import {parseFlags, UsageError, usage} from './common/cli';
 import {startStack} from './stack';
 import {describeStack, productFunctions} from './product';
+import {DEFAULT_CLIENT} from './genesys/clients';
 
 const SPECS = [
   {name: 'keep', help: 'leave the stack running until Ctrl-C', boolean: true},
@@ -31,7 +32,7 @@ async function main(): Promise<number> {
   }
   const started = Date.now();
   console.log(
-    'Starting the local stack (Pub/Sub emulator, GCS emulator, Secret Manager, SendGrid sink)…',
+    'Starting the local stack (Pub/Sub emulator, GCS emulator, Secret Manager, SendGrid sink, Genesys simulator)…',
   );
   const stack = await startStack({functions: productFunctions()});
   try {
@@ -42,6 +43,11 @@ async function main(): Promise<number> {
       ),
       fetch(`http://${stack.pubsubHost}/`).then(r => ['Pub/Sub emulator', r.ok] as const),
       fetch(`${stack.sendgridUrl}/_admin/mail`).then(r => ['SendGrid sink', r.ok] as const),
+      fetch(`${stack.genesysUrl}/oauth/token`, {
+        method: 'POST',
+        headers: {authorization: `Basic ${Buffer.from(DEFAULT_CLIENT).toString('base64')}`},
+        body: 'grant_type=client_credentials',
+      }).then(r => ['Genesys simulator', r.ok] as const),
     ]);
     console.log('\nHealth:');
     for (const [name, ok] of checks) console.log(`  ${name.padEnd(18)} ${ok ? 'ok' : 'NOT OK'}`);

@@ -25,6 +25,7 @@ export function describeStack(stack: Stack): string {
     `  GCS emulator       ${stack.gcsUrl}  (bucket ${stack.bucket}; files under ${stack.dirs.gcsData})`,
     `  Secret Manager     ${stack.secretsEndpoint}  (gRPC)`,
     `  SendGrid sink      ${stack.sendgridUrl}  (emails under ${stack.dirs.mail}; list with npm run local:mail)`,
+    `  Genesys simulator  ${stack.genesysUrl}  (ground truth: ${stack.genesysUrl}/_admin/truth?day=YYYY-MM-DD)`,
   ];
   const fns = Object.entries(stack.functions);
   lines.push('', 'Functions:');

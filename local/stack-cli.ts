@@ -4,15 +4,23 @@
  * Starts the whole local stack, prints the environment to reach it and the
  * function URLs, and on Ctrl-C or SIGTERM stops every process it started.
  */
-import {parseFlags, flag, UsageError, usage} from './common/cli';
+import {parseFlags, flag, numberFlag, UsageError, usage} from './common/cli';
 import {Stack, startStack} from './stack';
 import {productFunctions, describeStack} from './product';
 
 const SPECS = [
   {name: 'root', help: 'directory for local state (default .local)'},
   {name: 'keep-data', help: 'keep GCS objects, mail and logs from the last run', boolean: true},
+  {name: 'seed', help: 'Genesys organisation seed (default demo)'},
+  {name: 'conversations-per-day', help: 'Genesys conversations per day (default 200)'},
+  {name: 'profile', help: 'Genesys recording states: clean or lossy (default clean)'},
   {name: 'help', help: 'print this help', boolean: true},
 ];
+
+function genesysProfile(value: string | undefined): 'clean' | 'lossy' | undefined {
+  if (value === undefined || value === 'clean' || value === 'lossy') return value;
+  throw new UsageError(`--profile must be clean or lossy, got "${value}"`);
+}
 
 async function main(): Promise<void> {
   let flags;
@@ -31,6 +39,13 @@ async function main(): Promise<void> {
     root: flag(flags, 'root'),
     fresh: !flags.has('keep-data'),
     functions: productFunctions(),
+    genesys: {
+      seed: flag(flags, 'seed'),
+      conversationsPerDay: flags.has('conversations-per-day')
+        ? numberFlag(flags, 'conversations-per-day', 200)
+        : undefined,
+      profile: genesysProfile(flag(flags, 'profile')),
+    },
   });
   console.log(describeStack(stack));
   console.log('\nPress Ctrl-C to stop every process of the stack.');

@@ -16,6 +16,22 @@ import {Child, spawnChild, tsNode, waitForReadyLine} from './common/processes';
 import {PubsubEmulator, startPubsubEmulator} from './pubsub/emulator';
 import {FunctionSpec, RunningFunction, startFunction} from './functions/runner';
 import type {SecretFile} from './secrets/server';
+import type {Settings as GenesysSettings} from './genesys/settings';
+
+/** The synthetic Genesys Cloud organisation the simulator serves. */
+export interface GenesysOptions {
+  seed?: string;
+  conversationsPerDay?: number;
+  /** Conversations on particular days (`YYYY-MM-DD` → count). */
+  perDay?: Record<string, number>;
+  /** clean (exportable or deleted recordings) or lossy (also archived, uploading, error). */
+  profile?: 'clean' | 'lossy';
+  /** OAuth clients as `ID:SECRET` (default: the simulator's demo client). */
+  clients?: string[];
+  audioBytes?: number;
+  screenBytes?: number;
+  settings?: Partial<GenesysSettings>;
+}
 
 /** The functions of the pipeline, by the role the stack wires them for. */
 export interface StackFunctions {
@@ -44,6 +60,7 @@ export interface StackOptions {
   maxDeliveryAttempts?: number;
   /** Attempts per finalize event before the GCS emulator gives up. */
   gcsNotifyAttempts?: number;
+  genesys?: GenesysOptions;
 }
 
 export interface Stack {
@@ -57,6 +74,7 @@ export interface Stack {
   readonly pubsubHost: string;
   readonly secretsEndpoint: string;
   readonly sendgridUrl: string;
+  readonly genesysUrl: string;
   readonly functions: Partial<Record<keyof StackFunctions, RunningFunction>>;
   readonly dirs: {root: string; gcsData: string; mail: string; logs: string};
   /** What a developer exports to reach the stack from another shell. */
@@ -116,7 +134,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     for (const s of stoppers.reverse().splice(0)) await s().catch(() => {});
   };
   try {
-    const [pubsub, gcs, secrets, sendgrid] = await Promise.all([
+    const [pubsub, gcs, secrets, sendgrid, genesys] = await Promise.all([
       startPubsubEmulator({logDir: dirs.logs}).then(p => {
         stoppers.push(() => p.stop());
         return p;
@@ -142,6 +160,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       startStandIn('sendgrid-sink', 'sendgrid/main.ts', ['--dir', dirs.mail], dirs.logs).then(s =>
         track(s),
       ),
+      startStandIn(
+        'genesys-simulator',
+        'genesys/main.ts',
+        genesysArgs(opts.genesys ?? {}),
+        dirs.logs,
+      ).then(s => track(s)),
     ]);
     function track(s: StandIn): StandIn {
       stoppers.push(() => s.child.stop());
@@ -150,6 +174,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const gcsUrl = String(gcs.info.url);
     const sendgridUrl = String(sendgrid.info.url);
     const secretsEndpoint = String(secrets.info.endpoint);
+    const genesysUrl = String(genesys.info.url);
 
     const env: Record<string, string> = {
       GOOGLE_CLOUD_PROJECT: project,
@@ -157,6 +182,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       STORAGE_EMULATOR_HOST: gcsUrl,
       SECRET_MANAGER_EMULATOR_HOST: secretsEndpoint,
       SENDGRID_API_URL: sendgridUrl,
+      GENESYS_SIMULATOR_URL: genesysUrl,
       METADATA_SERVER_DETECTION: 'none',
     };
 
@@ -219,6 +245,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       pubsubHost: pubsub.host,
       secretsEndpoint,
       sendgridUrl,
+      genesysUrl,
       functions,
       dirs: {root, gcsData: dirs.gcsData, mail: dirs.mail, logs: dirs.logs},
       env,
@@ -229,6 +256,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await stop();
     throw err;
   }
+}
+
+function genesysArgs(g: GenesysOptions): string[] {
+  const args: string[] = [];
+  if (g.seed !== undefined) args.push('--seed', g.seed);
+  if (g.conversationsPerDay !== undefined)
+    args.push('--conversations-per-day', String(g.conversationsPerDay));
+  for (const [day, n] of Object.entries(g.perDay ?? {})) args.push('--day', `${day}=${n}`);
+  if (g.profile) args.push('--profile', g.profile);
+  for (const c of g.clients ?? []) args.push('--client', c);
+  if (g.audioBytes !== undefined) args.push('--audio-bytes', String(g.audioBytes));
+  if (g.screenBytes !== undefined) args.push('--screen-bytes', String(g.screenBytes));
+  if (g.settings) args.push('--settings', JSON.stringify(g.settings));
+  return args;
 }
 
 function client(pubsub: PubsubEmulator, project: string): PubSub {

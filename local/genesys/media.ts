@@ -34,8 +34,13 @@ export type JsonShape = 'transcript' | 'recording' | 'mixed';
 
 // ---- keystream ------------------------------------------------------------------
 
-function keystream(recordingId: string, offset: number, length: number): Buffer {
-  const key = hashBytes('media-key', recordingId).subarray(0, 16);
+/** The AES key of a recording's payload bytes. */
+function mediaKey(recordingId: string): Buffer {
+  return hashBytes('media-key', recordingId).subarray(0, 16);
+}
+
+/** `length` pseudo-random bytes at `offset` of the recording's keystream. */
+function keystream(key: Buffer, offset: number, length: number): Buffer {
   const block = Math.floor(offset / 16);
   const iv = Buffer.alloc(16);
   iv.writeBigUInt64BE(BigInt(block), 8);
@@ -182,17 +187,18 @@ function opusLayout(rec: Recording, size: number): Layout {
   }
   const tailPackets = Math.floor((rest - 29) / (OPUS_PACKET + 1));
   const tailLast = rest - 28 - tailPackets * (OPUS_PACKET + 1);
-  const packet = (page: number, k: number, len: number) => {
-    const p = keystream(rec.id, (page * OPUS_PER_PAGE + k) * OPUS_PACKET, len);
-    p[0] = 0xf8; // TOC: CELT-only fullband 20 ms, mono, one frame
-    return p;
-  };
+  const key = mediaKey(rec.id);
   const audioPage = (page: number): Buffer => {
     const last = page === full;
     const count = last ? tailPackets + 1 : OPUS_PER_PAGE;
-    const packets = Array.from({length: count}, (_, k) =>
-      packet(page, k, last && k === count - 1 ? tailLast : OPUS_PACKET),
-    );
+    // One keystream draw per page, cut into packets.
+    const payload = keystream(key, page * OPUS_PER_PAGE * OPUS_PACKET, OPUS_PER_PAGE * OPUS_PACKET);
+    const packets = Array.from({length: count}, (_, k) => {
+      const len = last && k === count - 1 ? tailLast : OPUS_PACKET;
+      const p = payload.subarray(k * OPUS_PACKET, k * OPUS_PACKET + len);
+      p[0] = 0xf8; // TOC: CELT-only fullband 20 ms, mono, one frame
+      return p;
+    });
     const granule = BigInt((page * OPUS_PER_PAGE + count) * OPUS_SAMPLES);
     return oggPage(serial, page + 2, granule, last ? 0x04 : 0, packets);
   };
@@ -226,8 +232,9 @@ function wavLayout(rec: Recording, size: number): Layout {
   header.writeUInt16LE(16, 34);
   header.write('data', 36, 'ascii');
   header.writeUInt32LE(size - 44, 40);
+  const key = mediaKey(rec.id);
   return fixedPieces(header, size, CHUNK, (piece, len) => {
-    const data = keystream(rec.id, piece * CHUNK, len);
+    const data = keystream(key, piece * CHUNK, len);
     // Quiet noise: keep 16-bit samples within about +-2048.
     for (let i = 1; i < data.length; i += 2)
       data[i] = data[i]! & 0x80 ? data[i]! | 0xf8 : data[i]! & 0x07;
@@ -307,9 +314,10 @@ function webmLayout(rec: Recording, size: number): Layout {
     rest += clusterSize;
   }
   const clusters = full + (rest > 0 ? 1 : 0);
+  const key = mediaKey(rec.id);
   const cluster = (i: number): Buffer => {
     const frameLen = i < full ? WEBM_FRAME : rest - CLUSTER_OVERHEAD;
-    const frame = keystream(rec.id, i * WEBM_FRAME, frameLen);
+    const frame = keystream(key, i * WEBM_FRAME, frameLen);
     // VP8 key-frame tag, start code and 1280x720 dimensions.
     const tag = ((frameLen - 10) << 5) | 0x10; // key frame, version 0, show_frame
     frame.writeUIntLE(tag & 0xffffff, 0, 3);

@@ -138,3 +138,21 @@ describe('Pub/Sub emulator wiring', function () {
     );
   });
 });
+
+describe('Genesys simulator in the stack', function () {
+  this.timeout(60_000);
+
+  it('should start with the stack and accept the default demo client', async () => {
+    const stack = await useStack();
+    assert.strictEqual(stack.env.GENESYS_SIMULATOR_URL, stack.genesysUrl);
+    const res = await fetch(`${stack.genesysUrl}/oauth/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from('demo-client:demo-secret').toString('base64')}`,
+      },
+      body: 'grant_type=client_credentials',
+    });
+    assert.strictEqual(res.status, 200);
+    assert.strictEqual(((await res.json()) as {token_type: string}).token_type, 'bearer');
+  });
+});

@@ -1,0 +1,233 @@
+/**
+ * `npm run bench`: performance of the local stack's own parts, each figure
+ * reported next to a baseline measured in the same run (machines here are
+ * shared and noisy, so absolute numbers mean little on their own).
+ *
+ *   1. Simulator media generation (Ogg Opus) vs the raw AES-CTR keystream it is made from.
+ *   2. Simulator media over HTTP vs generating the same bytes in-process.
+ *   3. GCS emulator: a 256 MiB resumable upload through @google-cloud/storage vs writing
+ *      the same bytes to a local file.
+ *   4. Analytics jobs: reading a 100k-conversation day through the SDK (cursor pages of
+ *      1000) vs building the same detail records in-process.
+ */
+import {createCipheriv, randomBytes} from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {Readable, Writable} from 'node:stream';
+import {pipeline} from 'node:stream/promises';
+import {Storage} from '@google-cloud/storage';
+import platformClient from 'purecloud-platform-client-v2';
+import {Organisation} from '../local/genesys/org';
+import {mediaFor} from '../local/genesys/media';
+import {detailRecord} from '../local/genesys/analytics';
+import {spawnChild, tsNode, waitForReadyLine} from '../local/common/processes';
+
+const MiB = 1024 * 1024;
+const results: Array<{name: string; value: string; baseline: string; ratio: string}> = [];
+
+async function time<T>(fn: () => Promise<T>): Promise<{ms: number; value: T}> {
+  const start = process.hrtime.bigint();
+  const value = await fn();
+  return {ms: Number(process.hrtime.bigint() - start) / 1e6, value};
+}
+
+function drain(onBytes: (n: number) => void = () => {}): Writable {
+  return new Writable({
+    write(chunk: Buffer, _e, done) {
+      onBytes(chunk.length);
+      done();
+    },
+  });
+}
+
+function record(name: string, ms: number, baselineMs: number, unit: (ms: number) => string): void {
+  results.push({
+    name,
+    value: unit(ms),
+    baseline: unit(baselineMs),
+    ratio: (ms / baselineMs).toFixed(2),
+  });
+  console.log(
+    `  ${name}: ${unit(ms)} (baseline ${unit(baselineMs)}), ratio ${(ms / baselineMs).toFixed(2)}`,
+  );
+}
+
+async function startProcess(name: string, file: string, args: string[], dir: string) {
+  const {command, args: full} = tsNode(path.join(__dirname, '..', 'local', file), [
+    '--port',
+    '0',
+    ...args,
+  ]);
+  const child = spawnChild({name, command, args: full, logDir: dir});
+  const info = await waitForReadyLine(child);
+  return {child, url: String(info.url), port: Number(info.port)};
+}
+
+async function main(): Promise<void> {
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'grm-bench-'));
+  console.log(
+    `Benchmarks (node ${process.version}, ${os.cpus().length} cores); lower ratio is better.\n`,
+  );
+
+  // 1. media generation
+  const org = new Organisation({
+    seed: 'bench',
+    conversationsPerDay: 300,
+    audioBytes: 256 * MiB,
+    wavShare: 0,
+  });
+  const day = '2023-02-01';
+  let target:
+    | {
+        conv: ReturnType<Organisation['conversation']>;
+        rec: ReturnType<Organisation['conversation']>['recordings'][number];
+      }
+    | undefined;
+  for (let i = 0; !target; i++) {
+    const conv = org.conversation(day, i);
+    const rec = conv.recordings.find(r => r.contentType === 'audio/ogg');
+    if (rec) target = {conv, rec};
+  }
+  const media = mediaFor(target.conv, target.rec);
+  const mbps = (bytes: number) => (ms: number) => `${(bytes / MiB / (ms / 1000)).toFixed(0)} MiB/s`;
+  const perMiB = (bytes: number) => (ms: number) => `${(ms / (bytes / MiB)).toFixed(2)} ms/MiB`;
+  const keystream = await time(async () => {
+    const cipher = createCipheriv('aes-128-ctr', randomBytes(16), Buffer.alloc(16));
+    const zero = Buffer.alloc(MiB);
+    for (let done = 0; done < media.size; done += MiB) cipher.update(zero);
+  });
+  const generated = await time(() => pipeline(media.stream(), drain()));
+  console.log(
+    `1. Ogg Opus generation, ${(media.size / MiB).toFixed(0)} MiB (${mbps(media.size)(generated.ms)})`,
+  );
+  record('ogg generation', generated.ms, keystream.ms, perMiB(media.size));
+
+  // 2. media over HTTP
+  const sim = await startProcess(
+    'bench-genesys',
+    'genesys/main.ts',
+    [
+      '--seed',
+      'bench',
+      '--conversations-per-day',
+      '300',
+      '--audio-bytes',
+      String(256 * MiB),
+      '--day',
+      '2023-03-01=100000',
+    ],
+    dir,
+  );
+  try {
+    const client = new platformClient.ApiClientClass();
+    client.setGateway({host: '127.0.0.1', protocol: 'http', port: sim.port});
+    await client.loginClientCredentialsGrant('demo-client', 'demo-secret');
+    const recording = new platformClient.RecordingApi(client);
+    const {id} = await recording.postRecordingBatchrequests({
+      batchDownloadRequestList: [{conversationId: target.conv.id, recordingId: target.rec.id}],
+    });
+    await new Promise(r => setTimeout(r, 300));
+    const status = await recording.getRecordingBatchrequest(id!);
+    const url = status.results![0]!.resultUrl!;
+    const http = await time(async () => {
+      const res = await fetch(url);
+      await pipeline(Readable.fromWeb(res.body as never), drain());
+    });
+    console.log('2. The same recording downloaded from the simulator over HTTP');
+    record('media over HTTP', http.ms, generated.ms, perMiB(media.size));
+
+    // 4. analytics jobs, 100k conversations
+    const analytics = new platformClient.AnalyticsApi(client);
+    const bigDay = '2023-03-01';
+    const viaSdk = await time(async () => {
+      const {jobId} = await analytics.postAnalyticsConversationsDetailsJobs({
+        interval: `${bigDay}T00:00:00.000Z/2023-03-02T00:00:00.000Z`,
+        startOfDayIntervalMatching: true,
+      });
+      for (;;) {
+        const s = await analytics.getAnalyticsConversationsDetailsJob(jobId!);
+        if (s.state === 'FULFILLED') break;
+        await new Promise(r => setTimeout(r, 50));
+      }
+      let cursor: string | undefined;
+      let n = 0;
+      let requests = 0;
+      do {
+        const page = await analytics.getAnalyticsConversationsDetailsJobResults(jobId!, {
+          pageSize: 1000,
+          ...(cursor ? {cursor} : {}),
+        });
+        n += page.conversations?.length ?? 0;
+        cursor = page.cursor;
+        requests++;
+      } while (cursor);
+      return {n, requests};
+    });
+    const bigOrg = new Organisation({
+      seed: 'bench',
+      conversationsPerDay: 300,
+      perDay: {[bigDay]: 100_000},
+    });
+    const inProcess = await time(async () => {
+      const sk = bigOrg.skeleton(bigDay);
+      let bytes = 0;
+      for (const i of sk.order)
+        bytes += JSON.stringify(
+          detailRecord(bigOrg.conversation(bigDay, i), Date.now(), true),
+        ).length;
+      return bytes;
+    });
+    console.log(
+      `4. Analytics job over a 100k-conversation day: ${viaSdk.value.n} conversations in ${viaSdk.value.requests} requests`,
+    );
+    record(
+      'jobs API, 100k conversations',
+      viaSdk.ms,
+      inProcess.ms,
+      ms => `${(ms / 1000).toFixed(1)} s`,
+    );
+  } finally {
+    await sim.child.stop();
+  }
+
+  // 3. GCS emulator upload
+  const gcs = await startProcess(
+    'bench-gcs',
+    'gcs/main.ts',
+    ['--data', path.join(dir, 'data'), '--meta', path.join(dir, 'meta'), '--bucket', 'bench'],
+    dir,
+  );
+  try {
+    const size = 256 * MiB;
+    const block = randomBytes(MiB);
+    const source = () =>
+      Readable.from(
+        (function* () {
+          for (let i = 0; i < size / MiB; i++) yield block;
+        })(),
+      );
+    const baseline = await time(() =>
+      pipeline(source(), fs.createWriteStream(path.join(dir, 'baseline.bin'))),
+    );
+    const storage = new Storage({apiEndpoint: gcs.url, projectId: 'bench'});
+    const upload = await time(() =>
+      pipeline(
+        source(),
+        storage.bucket('bench').file('big.bin').createWriteStream({resumable: true}),
+      ),
+    );
+    console.log('3. 256 MiB resumable upload to the GCS emulator');
+    record('gcs upload', upload.ms, baseline.ms, perMiB(size));
+  } finally {
+    await gcs.child.stop();
+  }
+  fs.rmSync(dir, {recursive: true, force: true});
+  console.log('\n' + JSON.stringify({benchmarks: results}));
+}
+
+main().catch(err => {
+  console.error(`bench: ${err instanceof Error ? err.stack : String(err)}`);
+  process.exit(1);
+});
