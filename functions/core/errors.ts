@@ -1,0 +1,59 @@
+/**
+ * The pipeline's error hierarchy. Every error says what failed, carries the
+ * ids it concerns, and keeps its cause. What the platform does with it:
+ *
+ * - RetryableError: thrown out of an event handler so Pub/Sub or Eventarc
+ *   redelivers (429, 5xx, network errors, timeouts).
+ * - PermanentError: recorded and acknowledged; retrying cannot help.
+ * - InputError: bad input from outside (HTTP body, message); 4xx / ack.
+ * - ConfigError: the deployment is misconfigured; every problem at once.
+ */
+export class PipelineError extends Error {
+  override name: string = 'PipelineError';
+  constructor(
+    message: string,
+    readonly context: Record<string, string | number | undefined> = {},
+    options?: {cause?: unknown},
+  ) {
+    super(message, options);
+  }
+}
+
+export class RetryableError extends PipelineError {
+  override name = 'RetryableError' as const;
+  constructor(
+    message: string,
+    context: Record<string, string | number | undefined> = {},
+    options?: {cause?: unknown; retryAfterMs?: number},
+  ) {
+    super(message, context, options);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+  readonly retryAfterMs?: number;
+}
+
+export class PermanentError extends PipelineError {
+  override name = 'PermanentError' as const;
+}
+
+export class InputError extends PipelineError {
+  override name = 'InputError' as const;
+  constructor(
+    message: string,
+    /** HTTP status for callers of the planner (400, 405, 409, 413, 415). */
+    readonly status = 400,
+    context: Record<string, string | number | undefined> = {},
+  ) {
+    super(message, context);
+  }
+}
+
+export class ConfigError extends PipelineError {
+  override name = 'ConfigError' as const;
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+  }
+}
+
+export const isRetryable = (e: unknown): e is RetryableError => e instanceof RetryableError;
+export const isInputError = (e: unknown): e is InputError => e instanceof InputError;

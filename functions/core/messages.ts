@@ -1,0 +1,76 @@
+/**
+ * The batch message: what the planner publishes and what an operator types
+ * into `gcloud pubsub topics publish`. Strictly validated before use.
+ *
+ *   {"day":"2023-02-01","conversationIds":["…"],"runId":"…","batchId":"…"}
+ */
+import {InputError} from './errors';
+import {isGenesysId, isToken} from './ids';
+import {isValidDay} from './time-window';
+
+export interface BatchMessage {
+  day: string;
+  conversationIds: string[];
+  /** Present when the batch belongs to a planned run (replays keep it). */
+  runId?: string;
+  batchId?: string;
+}
+
+/** Most conversations one message may carry. */
+export const MAX_CONVERSATIONS_PER_MESSAGE = 1000;
+
+const FIELDS = new Set(['day', 'conversationIds', 'runId', 'batchId']);
+
+/** Parses and validates a decoded message body; throws InputError naming every problem. */
+export function parseBatchMessage(value: unknown): BatchMessage {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InputError(
+      'the batch message must be a JSON object {"day":"YYYY-MM-DD","conversationIds":[…]}',
+    );
+  }
+  const v = value as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const key of Object.keys(v)) {
+    if (!FIELDS.has(key)) problems.push(`unknown field "${key.slice(0, 40)}"`);
+  }
+  if (typeof v.day !== 'string' || !isValidDay(v.day))
+    problems.push('"day" must be a calendar date YYYY-MM-DD');
+  const ids = v.conversationIds;
+  if (!Array.isArray(ids) || ids.length === 0) {
+    problems.push('"conversationIds" must be a non-empty array');
+  } else {
+    if (ids.length > MAX_CONVERSATIONS_PER_MESSAGE) {
+      problems.push(
+        `"conversationIds" may hold at most ${MAX_CONVERSATIONS_PER_MESSAGE} ids, got ${ids.length}`,
+      );
+    }
+    const bad = ids.findIndex(id => !isGenesysId(id));
+    if (bad >= 0)
+      problems.push(`conversationIds[${bad}] is not a Genesys conversation id (lower-case UUID)`);
+    if (new Set(ids).size !== ids.length) problems.push('"conversationIds" holds duplicates');
+  }
+  if (v.runId !== undefined && !isToken(v.runId))
+    problems.push('"runId" must be 1-64 letters, digits, "-" or "_"');
+  if (v.batchId !== undefined && !isToken(v.batchId))
+    problems.push('"batchId" must be 1-64 letters, digits, "-" or "_"');
+  if ((v.runId === undefined) !== (v.batchId === undefined))
+    problems.push('"runId" and "batchId" go together');
+  if (problems.length > 0) throw new InputError(`invalid batch message: ${problems.join('; ')}`);
+  return {
+    day: v.day as string,
+    conversationIds: ids as string[],
+    ...(v.runId !== undefined ? {runId: v.runId as string, batchId: v.batchId as string} : {}),
+  };
+}
+
+/** Decodes the base64 `data` of a Pub/Sub message into JSON. */
+export function decodeMessageData(data: unknown): unknown {
+  if (typeof data !== 'string' || data === '')
+    throw new InputError('the Pub/Sub message has no data');
+  const text = Buffer.from(data, 'base64').toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InputError('the Pub/Sub message data is not JSON');
+  }
+}
