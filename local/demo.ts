@@ -1,24 +1,62 @@
 /**
  * `npm run demo`: one nightly export, end to end, on the local stack.
  *
- * The export pipeline (planner, worker, checker) is not built yet, so for now
- * the demo starts the local stack, shows what runs and where, checks that the
- * stand-ins answer, and stops. It says so plainly rather than pretending.
+ * Starts the stack (Pub/Sub emulator, GCS emulator, Secret Manager, SendGrid
+ * sink, Genesys simulator, the planner and worker functions), seeds a
+ * synthetic organisation, calls the planner as Cloud Scheduler would, waits
+ * for every batch report, and checks the bucket against the simulator's
+ * ground truth. Exits 0 only if every exportable recording was exported with
+ * the right bytes.
  */
-import {parseFlags, UsageError, usage} from './common/cli';
+import {UsageError, flag, numberFlag, parseFlags, usage} from './common/cli';
 import {startStack} from './stack';
-import {describeStack, productFunctions} from './product';
-import {DEFAULT_CLIENT} from './genesys/clients';
+import {
+  LOCAL_EXPORT_ENV,
+  describeStack,
+  productEnv,
+  productFunctions,
+  productSecrets,
+} from './product';
+import {DayResult, describeDay, runDay} from './run-day';
+import {defaultDay, isValidDay} from '../functions/core/time-window';
 
 const SPECS = [
+  {name: 'conversations', help: 'conversations on the exported day (default 200)'},
+  {name: 'seed', help: 'organisation seed (default demo)'},
+  {name: 'day', help: "day to export, YYYY-MM-DD (default: what tonight's run exports)"},
+  {name: 'faults', help: 'none, flaky (errors, resets, cut media) or rate-limited (default none)'},
   {name: 'keep', help: 'leave the stack running until Ctrl-C', boolean: true},
+  {name: 'json', help: 'end with one JSON line of the figures', boolean: true},
   {name: 'help', help: 'print this help', boolean: true},
 ];
+
+const FAULT_PROFILES: Record<string, {settings?: Record<string, unknown>; faults?: unknown[]}> = {
+  none: {},
+  flaky: {
+    settings: {truncateMediaRate: 0.05, batchPerResultMs: 20},
+    faults: [
+      {path: '^/api/v2/', action: 'status', status: 503, probability: 0.05},
+      {path: '^/api/v2/', action: 'status', status: 408, probability: 0.02},
+      {path: '^/api/v2/conversations/', action: 'reset', probability: 0.02},
+      {path: '^/media/', action: 'status', status: 502, probability: 0.03},
+    ],
+  },
+  'rate-limited': {settings: {rateLimitPerMinute: 150}},
+};
 
 async function main(): Promise<number> {
   let flags;
   try {
     flags = parseFlags(process.argv.slice(2), SPECS);
+    if (flags.has('help')) {
+      console.log(usage('npm run demo -- [flags]', SPECS));
+      return 0;
+    }
+    const faults = flag(flags, 'faults', 'none');
+    if (!(faults in FAULT_PROFILES))
+      throw new UsageError(`--faults must be one of ${Object.keys(FAULT_PROFILES).join(', ')}`);
+    const day = flag(flags, 'day') ?? defaultDay(Date.now(), 'UTC', 3);
+    if (!isValidDay(day)) throw new UsageError(`--day must be a date YYYY-MM-DD, got "${day}"`);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`demo: ${err.message}\n\n${usage('npm run demo -- [flags]', SPECS)}`);
@@ -26,44 +64,71 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  if (flags.has('help')) {
-    console.log(usage('npm run demo -- [flags]', SPECS));
-    return 0;
-  }
-  const started = Date.now();
-  console.log(
-    'Starting the local stack (Pub/Sub emulator, GCS emulator, Secret Manager, SendGrid sink, Genesys simulator)…',
+  const faults = flag(flags, 'faults', 'none');
+  const day = flag(flags, 'day') ?? defaultDay(Date.now(), 'UTC', 3);
+  const conversations = numberFlag(flags, 'conversations', 200);
+  const profile = FAULT_PROFILES[faults]!;
+  const say = (text: string) => {
+    if (!flags.has('json')) console.log(text);
+  };
+
+  say(
+    `Starting the local stack with ${conversations} conversations on ${day} (faults: ${faults})…`,
   );
-  const stack = await startStack({functions: productFunctions()});
+  const stack = await startStack({
+    functions: productFunctions(),
+    secrets: productSecrets(),
+    functionEnv: productEnv(),
+    genesys: {
+      seed: flag(flags, 'seed', 'demo'),
+      conversationsPerDay: 20,
+      perDay: {[day]: conversations},
+      settings: profile.settings as never,
+    },
+  });
+  let result: DayResult | undefined;
   try {
-    console.log(describeStack(stack));
-    const checks = await Promise.all([
-      fetch(`${stack.gcsUrl}/storage/v1/b/${stack.bucket}`).then(
-        r => ['GCS bucket', r.ok] as const,
-      ),
-      fetch(`http://${stack.pubsubHost}/`).then(r => ['Pub/Sub emulator', r.ok] as const),
-      fetch(`${stack.sendgridUrl}/_admin/mail`).then(r => ['SendGrid sink', r.ok] as const),
-      fetch(`${stack.genesysUrl}/oauth/token`, {
+    say(describeStack(stack));
+    if (profile.faults) {
+      await fetch(`${stack.genesysUrl}/_admin/faults`, {
         method: 'POST',
-        headers: {authorization: `Basic ${Buffer.from(DEFAULT_CLIENT).toString('base64')}`},
-        body: 'grant_type=client_credentials',
-      }).then(r => ['Genesys simulator', r.ok] as const),
-    ]);
-    console.log('\nHealth:');
-    for (const [name, ok] of checks) console.log(`  ${name.padEnd(18)} ${ok ? 'ok' : 'NOT OK'}`);
-    console.log(
-      `\nStack ready in ${((Date.now() - started) / 1000).toFixed(1)} s.\n` +
-        'The export pipeline (planner, batch worker, checker) is not built yet, so nothing was exported.\n' +
-        'See README.md, "Status".',
+        body: JSON.stringify(profile.faults),
+      });
+    }
+    say(`\nCalling the planner as Cloud Scheduler would for the run that exports ${day}…`);
+    result = await runDay(stack, {day, env: LOCAL_EXPORT_ENV});
+    say('\n' + describeDay(result));
+    const v = result.verification;
+    const ok =
+      v.missing.length === 0 && v.mismatched.length === 0 && v.exportable === v.exportedAndVerified;
+    say(
+      ok
+        ? '\nEvery exportable recording was exported and verified.'
+        : '\nNOT everything exportable was exported; see above.',
     );
+    if (flags.has('json')) {
+      console.log(
+        JSON.stringify({
+          day,
+          runId: result.runId,
+          seconds: result.seconds,
+          batches: result.reports.length,
+          totals: result.totals,
+          reasons: result.reasons,
+          verification: {...v, missing: v.missing.length, mismatched: v.mismatched.length},
+          files: result.filesDir,
+          ok,
+        }),
+      );
+    }
     if (flags.has('keep')) {
-      console.log('\n--keep: the stack stays up; press Ctrl-C to stop it.');
+      say('\n--keep: the stack stays up; press Ctrl-C to stop it.');
       await new Promise<void>(resolve => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
     }
-    return checks.every(([, ok]) => ok) ? 0 : 1;
+    return ok ? 0 : 1;
   } finally {
     await stack.stop();
   }

@@ -4,13 +4,42 @@
  */
 import type {Stack, StackFunctions} from './stack';
 
+import * as path from 'node:path';
+import {DEFAULT_CLIENT} from './genesys/clients';
+
+const SOURCE = path.join(__dirname, '..', 'functions', 'index.ts');
+
+/** The `EXPORT_ENV` folder the local stack exports into. */
+export const LOCAL_EXPORT_ENV = 'local';
+
 /**
- * The pipeline's Cloud Functions, by role. The planner, worker and checker
- * are built by the export-path and completeness issues; until then the stack
- * runs the Google Cloud stand-ins only.
+ * The pipeline's Cloud Functions, by role, each in its own Functions
+ * Framework process. The checker arrives with the completeness work.
  */
 export function productFunctions(): StackFunctions {
-  return {};
+  return {
+    planner: {target: 'planExport', signature: 'http', source: SOURCE},
+    worker: {target: 'exportBatch', signature: 'cloudevent', source: SOURCE},
+  };
+}
+
+/** Secrets the product reads from Secret Manager, for the local stand-in. */
+export function productSecrets(clients: string[] = [DEFAULT_CLIENT]): Record<string, string> {
+  const list = clients.map(c => {
+    const colon = c.indexOf(':');
+    return {clientId: c.slice(0, colon), clientSecret: c.slice(colon + 1)};
+  });
+  return {'genesys-clients': JSON.stringify(list)};
+}
+
+/** Function configuration for the local stack (production gets the same from Terraform). */
+export function productEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    EXPORT_ENV: LOCAL_EXPORT_ENV,
+    TIME_ZONE: 'UTC',
+    GENESYS_CREDENTIALS_SECRET: 'genesys-clients',
+    ...extra,
+  };
 }
 
 /** A human summary: environment to export, URLs, where files land. */
@@ -29,7 +58,7 @@ export function describeStack(stack: Stack): string {
   ];
   const fns = Object.entries(stack.functions);
   lines.push('', 'Functions:');
-  if (fns.length === 0) lines.push('  (none yet: the pipeline functions are not built)');
+  if (fns.length === 0) lines.push('  (none)');
   for (const [role, fn] of fns)
     lines.push(`  ${role.padEnd(8)} ${fn!.target.padEnd(20)} ${fn!.url}`);
   lines.push('', `Logs: ${stack.dirs.logs}`);

@@ -6,7 +6,7 @@
  */
 import {parseFlags, flag, numberFlag, UsageError, usage} from './common/cli';
 import {Stack, startStack} from './stack';
-import {productFunctions, describeStack} from './product';
+import {productEnv, productFunctions, productSecrets, describeStack} from './product';
 
 const SPECS = [
   {name: 'root', help: 'directory for local state (default .local)'},
@@ -39,6 +39,8 @@ async function main(): Promise<void> {
     root: flag(flags, 'root'),
     fresh: !flags.has('keep-data'),
     functions: productFunctions(),
+    secrets: productSecrets(),
+    functionEnv: productEnv(),
     genesys: {
       seed: flag(flags, 'seed'),
       conversationsPerDay: flags.has('conversations-per-day')

@@ -202,6 +202,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const functionEnv = {
       ...process.env,
       ...env,
+      BUCKET: bucket,
+      BATCHES_TOPIC: topic,
+      GENESYS_GATEWAY_URL: genesysUrl,
       LOG_EXECUTION_ID: 'true',
       ...(opts.functionEnv ?? {}),
     };

@@ -57,3 +57,9 @@ export class ConfigError extends PipelineError {
 
 export const isRetryable = (e: unknown): e is RetryableError => e instanceof RetryableError;
 export const isInputError = (e: unknown): e is InputError => e instanceof InputError;
+
+/** A Genesys resource does not exist (HTTP 404). */
+export class NotFoundError extends PermanentError {}
+
+/** An analytics job ended FAILED, CANCELLED or EXPIRED, or took too long. */
+export class JobFailedError extends RetryableError {}

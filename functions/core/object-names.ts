@@ -43,19 +43,27 @@ export function batchReportObjectName(
     : `${env}/${day}/_manifest/runs/${runId}/batches/${batchId}.json`;
 }
 
+/** Deliveries of one Pub/Sub message (a replay is a new message with a fresh budget). */
 export function attemptsObjectName(
   env: string,
   day: Day,
   runId: string | undefined,
   batchId: string,
+  messageId: string,
 ): string {
+  const id = safeMessageId(messageId);
   return runId === undefined
-    ? `${env}/${day}/_manifest/adhoc/attempts/${batchId}.json`
-    : `${env}/${day}/_manifest/runs/${runId}/attempts/${batchId}.json`;
+    ? `${env}/${day}/_manifest/adhoc/attempts/${batchId}-${id}.json`
+    : `${env}/${day}/_manifest/runs/${runId}/attempts/${batchId}-${id}.json`;
+}
+
+/** Pub/Sub message ids are digits; anything else is neutralised before it nears a name. */
+function safeMessageId(messageId: string): string {
+  return messageId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'unknown';
 }
 
 export function rejectedMessageObjectName(env: string, messageId: string): string {
-  return `${env}/_rejected/${messageId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'unknown'}.json`;
+  return `${env}/_rejected/${safeMessageId(messageId)}.json`;
 }
 
 export function markerObjectName(env: string, day: Day, kind: '_SUCCESS' | '_FAILURE'): string {

@@ -57,7 +57,9 @@ export function spawnChild(opts: SpawnOptions): Child {
   installExitHook();
   fs.mkdirSync(opts.logDir, {recursive: true});
   const logFile = path.join(opts.logDir, `${opts.name}.log`);
-  const log = fs.openSync(logFile, 'w');
+  fs.writeFileSync(logFile, '');
+  // Append mode, so stderr (this descriptor) and stdout (piped below) interleave instead of overwriting.
+  const log = fs.openSync(logFile, 'a');
   const proc = spawn(opts.command, opts.args, {
     cwd: opts.cwd,
     env: opts.env ?? process.env,

@@ -192,7 +192,8 @@ function opusLayout(rec: Recording, size: number): Layout {
     const last = page === full;
     const count = last ? tailPackets + 1 : OPUS_PER_PAGE;
     // One keystream draw per page, cut into packets.
-    const payload = keystream(key, page * OPUS_PER_PAGE * OPUS_PACKET, OPUS_PER_PAGE * OPUS_PACKET);
+    // The tail packet can be one byte longer than OPUS_PACKET; draw for the longest case.
+    const payload = keystream(key, page * OPUS_PER_PAGE * OPUS_PACKET, (count + 1) * OPUS_PACKET);
     const packets = Array.from({length: count}, (_, k) => {
       const len = last && k === count - 1 ? tailLast : OPUS_PACKET;
       const p = payload.subarray(k * OPUS_PACKET, k * OPUS_PACKET + len);

@@ -191,6 +191,26 @@ describe('synthetic organisation', () => {
       });
     }
 
+    it('should generate exactly the announced size for every size (Ogg, WAV, WebM)', async () => {
+      const base = recs.find(x => x.rec.media === 'audio')!;
+      const screen = recs.find(x => x.rec.media === 'screen')!;
+      let x = 7;
+      for (let i = 0; i < 150; i++) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        const size = 4096 + (x % 400_000);
+        for (const {conv, rec} of [base, screen]) {
+          for (const contentType of rec.media === 'audio'
+            ? ['audio/ogg', 'audio/wav']
+            : ['video/webm']) {
+            const media = mediaFor(conv, {...rec, size, contentType});
+            let n = 0;
+            for await (const chunk of media.stream()) n += (chunk as Buffer).length;
+            assert.strictEqual(n, size, `${contentType} of ${size} bytes`);
+          }
+        }
+      }
+    });
+
     it('should write Ogg Opus with valid pages, CRCs and granule positions', async () => {
       const {conv, rec} = byType('audio/ogg');
       const buf = await bytesOf(mediaFor(conv, rec).stream());

@@ -1,0 +1,354 @@
+/**
+ * Genesys Cloud over the official SDK, with what the SDK lacks: retries
+ * (Retry-After, 408/5xx/network backoff with jitter), pacing to a per-client
+ * budget, and token renewal before expiry and on 401. One SDK client per
+ * OAuth client; a batch stays on one (batch results are readable only by
+ * their submitter).
+ */
+import platformClient from 'purecloud-platform-client-v2';
+import {JobFailedError, NotFoundError, PermanentError, RetryableError} from '../core/errors';
+import {Decision, Failure, SlidingWindow, decide, parseRetryAfter} from '../core/retry';
+import type {Window} from '../core/time-window';
+import type {
+  BatchStatus,
+  Clock,
+  DiscoveredConversation,
+  Genesys,
+  GenesysSession,
+  RecordingMeta,
+} from '../ports';
+import type {Logger} from '../logger';
+
+export interface GenesysCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface GenesysOptions {
+  clients: GenesysCredentials[];
+  /** Region host such as `mypurecloud.ie`. */
+  environment: string;
+  /** Local development: the simulator's URL. */
+  gatewayUrl?: string;
+  requestsPerMinute: number;
+  maxAttempts: number;
+  clock: Clock;
+  random?: () => number;
+  logger: Logger;
+}
+
+/** Renew the token this long before it expires. */
+const TOKEN_MARGIN_MS = 5 * 60_000;
+/** Requests per analytics job results page, and per query page. */
+const JOB_PAGE_SIZE = 1000;
+const QUERY_PAGE_SIZE = 100;
+/** How long to wait for an analytics job, in ms. */
+const JOB_DEADLINE_MS = 30 * 60_000;
+/** SDK request timeout, in ms (its default of 16 s is short for big pages). */
+const REQUEST_TIMEOUT_MS = 60_000;
+
+type ApiClient = InstanceType<typeof platformClient.ApiClientClass>;
+
+interface Extended<T> {
+  status: number;
+  headers: Record<string, string>;
+  body: T;
+}
+
+/** Turns whatever the SDK rejected with into a Failure. */
+export function classify(err: unknown, nowMs: number): Failure {
+  if (typeof err === 'string') return {kind: 'other', message: err};
+  const e = err as {
+    status?: number;
+    headers?: Record<string, string>;
+    body?: {code?: string};
+    code?: string;
+    response?: {status?: number; headers?: Record<string, string>};
+    message?: string;
+  };
+  const status = e.status ?? e.response?.status;
+  if (typeof status === 'number') {
+    const headers = e.headers ?? e.response?.headers ?? {};
+    return {
+      kind: 'http',
+      status,
+      retryAfterSeconds: parseRetryAfter(headers['retry-after'], nowMs),
+      code: e.body?.code,
+    };
+  }
+  if (e.code) return {kind: 'network', code: e.code};
+  return {kind: 'other', message: e.message ?? String(err)};
+}
+
+function describe(f: Failure): string {
+  if (f.kind === 'http') return `HTTP ${f.status}${f.code ? ` (${f.code})` : ''}`;
+  if (f.kind === 'network') return `network error ${f.code ?? ''}`.trim();
+  return f.message;
+}
+
+class Session implements GenesysSession {
+  private tokenExpiry = 0;
+  private readonly api: ApiClient;
+  private readonly analytics: InstanceType<typeof platformClient.AnalyticsApi>;
+  private readonly recording: InstanceType<typeof platformClient.RecordingApi>;
+
+  constructor(
+    readonly clientIndex: number,
+    private readonly creds: GenesysCredentials,
+    private readonly opts: GenesysOptions,
+    private readonly pacer: SlidingWindow,
+  ) {
+    this.api = new platformClient.ApiClientClass();
+    this.api.config.live_reload_config = false;
+    this.api.getHttpClient().setTimeout(REQUEST_TIMEOUT_MS);
+    if (opts.gatewayUrl) {
+      const url = new URL(opts.gatewayUrl);
+      this.api.setGateway({
+        host: url.hostname,
+        protocol: url.protocol.replace(':', ''),
+        port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+      });
+    } else {
+      this.api.setEnvironment(opts.environment);
+    }
+    this.api.setReturnExtendedResponses(true);
+    this.analytics = new platformClient.AnalyticsApi(this.api);
+    this.recording = new platformClient.RecordingApi(this.api);
+  }
+
+  private async login(): Promise<void> {
+    try {
+      const auth = await this.api.loginClientCredentialsGrant(
+        this.creds.clientId,
+        this.creds.clientSecret,
+      );
+      this.tokenExpiry = auth.tokenExpiryTime;
+    } catch (err) {
+      const status = (err as {response?: {status?: number}}).response?.status;
+      // The OAuth body can echo the request; keep only the status.
+      if (status === 400 || status === 401 || status === 403) {
+        throw new PermanentError(
+          `Genesys login failed for OAuth client #${this.clientIndex} (HTTP ${status}): check the credentials`,
+        );
+      }
+      throw new RetryableError(
+        `Genesys login failed for OAuth client #${this.clientIndex}: ${describe(classify(err, this.opts.clock.now()))}`,
+      );
+    }
+  }
+
+  /** One API call with pacing, token renewal and the retry policy. */
+  private async call<T>(operation: string, fn: () => Promise<unknown>): Promise<T> {
+    const {clock, maxAttempts} = this.opts;
+    const random = this.opts.random ?? Math.random;
+    let relogged = false;
+    for (let attempt = 1; ; attempt++) {
+      for (
+        let wait = this.pacer.reserve(clock.now());
+        wait > 0;
+        wait = this.pacer.reserve(clock.now())
+      ) {
+        await clock.sleep(wait);
+      }
+      if (clock.now() > this.tokenExpiry - TOKEN_MARGIN_MS) await this.login();
+      try {
+        const res = (await fn()) as Extended<T>;
+        return res.body;
+      } catch (err) {
+        const failure = classify(err, clock.now());
+        const decision: Decision = decide(failure, attempt, maxAttempts, random(), relogged);
+        if (decision.action === 'relogin') {
+          relogged = true;
+          this.tokenExpiry = 0;
+          continue;
+        }
+        if (decision.action === 'fail') {
+          const message = `Genesys ${operation} failed after ${attempt} attempt(s): ${describe(failure)}`;
+          if (failure.kind === 'http' && failure.status === 404) throw new NotFoundError(message);
+          throw decision.retryable ? new RetryableError(message) : new PermanentError(message);
+        }
+        this.opts.logger.warn('Genesys request will be retried', {
+          operation,
+          attempt,
+          reason: describe(failure),
+          delayMs: decision.delayMs,
+        });
+        await clock.sleep(decision.delayMs);
+      }
+    }
+  }
+
+  async dataAvailability(): Promise<number> {
+    const body = await this.call<{dataAvailabilityDate?: string}>('jobs availability', () =>
+      this.analytics.getAnalyticsConversationsDetailsJobsAvailability(),
+    );
+    const at = Date.parse(body.dataAvailabilityDate ?? '');
+    if (!Number.isFinite(at)) throw new RetryableError('Genesys returned no dataAvailabilityDate');
+    return at;
+  }
+
+  async *discoverWithJob(window: Window): AsyncIterable<DiscoveredConversation[]> {
+    const interval = `${new Date(window.startMs).toISOString()}/${new Date(window.endMs).toISOString()}`;
+    const {jobId} = await this.call<{jobId: string}>('create analytics job', () =>
+      this.analytics.postAnalyticsConversationsDetailsJobs({
+        interval,
+        order: 'asc',
+        orderBy: 'conversationStart',
+      }),
+    );
+    const deadline = this.opts.clock.now() + JOB_DEADLINE_MS;
+    for (let delay = 250; ; delay = Math.min(delay * 2, 10_000)) {
+      const status = await this.call<{state?: string; errorMessage?: string}>(
+        'poll analytics job',
+        () => this.analytics.getAnalyticsConversationsDetailsJob(jobId),
+      );
+      if (status.state === 'FULFILLED') break;
+      if (status.state === 'FAILED' || status.state === 'CANCELLED' || status.state === 'EXPIRED') {
+        throw new JobFailedError(
+          `analytics job ended ${status.state}${status.errorMessage ? `: ${status.errorMessage}` : ''}`,
+        );
+      }
+      if (this.opts.clock.now() > deadline)
+        throw new JobFailedError('analytics job did not finish in time');
+      await this.opts.clock.sleep(delay);
+    }
+    let cursor: string | undefined;
+    do {
+      const page = await this.call<{conversations?: DiscoveredConversation[]; cursor?: string}>(
+        'read analytics job results',
+        () =>
+          this.analytics.getAnalyticsConversationsDetailsJobResults(jobId, {
+            pageSize: JOB_PAGE_SIZE,
+            ...(cursor ? {cursor} : {}),
+          }),
+      );
+      yield (page.conversations ?? []).map(c => ({
+        conversationId: c.conversationId,
+        conversationStart: c.conversationStart,
+      }));
+      cursor = page.cursor;
+    } while (cursor);
+  }
+
+  async *discoverWithQuery(window: Window): AsyncIterable<DiscoveredConversation[]> {
+    const interval = `${new Date(window.startMs).toISOString()}/${new Date(window.endMs).toISOString()}`;
+    for (let pageNumber = 1; ; pageNumber++) {
+      const page = await this.call<{conversations?: DiscoveredConversation[]}>(
+        'analytics query',
+        () =>
+          this.analytics.postAnalyticsConversationsDetailsQuery({
+            interval,
+            order: 'asc',
+            orderBy: 'conversationStart',
+            paging: {pageSize: QUERY_PAGE_SIZE, pageNumber},
+          }),
+      );
+      const conversations = page.conversations ?? [];
+      yield conversations.map(c => ({
+        conversationId: c.conversationId,
+        conversationStart: c.conversationStart,
+      }));
+      if (conversations.length < QUERY_PAGE_SIZE) return;
+    }
+  }
+
+  async conversationDetails(ids: string[]): Promise<Array<Record<string, unknown>>> {
+    const out: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < ids.length; i += 100) {
+      const chunk = ids.slice(i, i + 100);
+      const body = await this.call<{conversations?: Array<Record<string, unknown>>}>(
+        'conversation details',
+        () => this.analytics.getAnalyticsConversationsDetails({id: chunk}),
+      );
+      out.push(...(body.conversations ?? []));
+    }
+    return out;
+  }
+
+  async recordingMetadata(conversationId: string): Promise<RecordingMeta[] | undefined> {
+    try {
+      return await this.call<RecordingMeta[]>('recording metadata', () =>
+        this.recording.getConversationRecordingmetadata(conversationId),
+      );
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  async submitBatch(items: Array<{conversationId: string; recordingId: string}>): Promise<string> {
+    const body = await this.call<{id: string}>('submit batch download', () =>
+      this.recording.postRecordingBatchrequests({batchDownloadRequestList: items}),
+    );
+    return body.id;
+  }
+
+  async batchStatus(jobId: string): Promise<BatchStatus> {
+    const body = await this.call<BatchStatus>('poll batch download', () =>
+      this.recording.getRecordingBatchrequest(jobId),
+    );
+    return {...body, results: body.results ?? []};
+  }
+}
+
+/** Pacers are per OAuth client and shared by every batch of this instance. */
+const pacers = new Map<string, SlidingWindow>();
+
+export class GenesysCloud implements Genesys {
+  private readonly sessions = new Map<number, Session>();
+
+  constructor(private readonly opts: GenesysOptions) {
+    if (opts.clients.length === 0)
+      throw new PermanentError('no Genesys OAuth client is configured');
+  }
+
+  get clientCount(): number {
+    return this.opts.clients.length;
+  }
+
+  async session(index: number): Promise<GenesysSession> {
+    const i = ((index % this.clientCount) + this.clientCount) % this.clientCount;
+    let s = this.sessions.get(i);
+    if (!s) {
+      const creds = this.opts.clients[i]!;
+      let pacer = pacers.get(creds.clientId);
+      if (!pacer) {
+        pacer = new SlidingWindow(this.opts.requestsPerMinute);
+        pacers.set(creds.clientId, pacer);
+      }
+      s = new Session(i, creds, this.opts, pacer);
+      this.sessions.set(i, s);
+    }
+    return s;
+  }
+}
+
+/** Parses the credentials secret: `[{"clientId","clientSecret"}, …]` or `{"clients":[…]}`. */
+export function parseCredentials(text: string): GenesysCredentials[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new PermanentError('the Genesys credentials secret is not JSON');
+  }
+  const list = Array.isArray(value) ? value : (value as {clients?: unknown})?.clients;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new PermanentError(
+      'the Genesys credentials secret must hold [{"clientId":…,"clientSecret":…}, …]',
+    );
+  }
+  return list.map((c, i) => {
+    const item = c as {clientId?: unknown; clientSecret?: unknown};
+    if (
+      typeof item.clientId !== 'string' ||
+      typeof item.clientSecret !== 'string' ||
+      !item.clientId ||
+      !item.clientSecret
+    ) {
+      throw new PermanentError(
+        `Genesys credentials entry #${i} needs non-empty "clientId" and "clientSecret"`,
+      );
+    }
+    return {clientId: item.clientId, clientSecret: item.clientSecret};
+  });
+}

@@ -1,0 +1,52 @@
+/**
+ * Secrets from Secret Manager, read once per instance and cached. Locally the
+ * stand-in is reached through SECRET_MANAGER_EMULATOR_HOST.
+ */
+import {SecretManagerServiceClient} from '@google-cloud/secret-manager';
+import * as grpc from '@grpc/grpc-js';
+import {PermanentError, RetryableError} from '../core/errors';
+
+export class SecretReader {
+  private readonly cache = new Map<string, Promise<string>>();
+  private client?: SecretManagerServiceClient;
+
+  constructor(
+    private readonly project: string,
+    private readonly emulatorHost?: string,
+  ) {}
+
+  read(name: string): Promise<string> {
+    let value = this.cache.get(name);
+    if (!value) {
+      value = this.fetch(name);
+      value.catch(() => this.cache.delete(name));
+      this.cache.set(name, value);
+    }
+    return value;
+  }
+
+  private async fetch(name: string): Promise<string> {
+    this.client ??= this.emulatorHost
+      ? new SecretManagerServiceClient({
+          apiEndpoint: this.emulatorHost.split(':')[0],
+          port: Number(this.emulatorHost.split(':')[1]),
+          sslCreds: grpc.credentials.createInsecure(),
+        })
+      : new SecretManagerServiceClient();
+    try {
+      const [version] = await this.client.accessSecretVersion({
+        name: `projects/${this.project}/secrets/${name}/versions/latest`,
+      });
+      const data = version.payload?.data;
+      if (!data) throw new PermanentError(`secret ${name} is empty`);
+      return Buffer.from(data).toString('utf8');
+    } catch (err) {
+      if (err instanceof PermanentError) throw err;
+      const code = (err as {code?: number}).code;
+      if (code === grpc.status.NOT_FOUND || code === grpc.status.PERMISSION_DENIED) {
+        throw new PermanentError(`secret ${name} is missing or not readable (gRPC code ${code})`);
+      }
+      throw new RetryableError(`could not read secret ${name}`, {}, {cause: err});
+    }
+  }
+}

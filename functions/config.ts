@@ -1,0 +1,115 @@
+/**
+ * The pipeline's configuration, read once from the environment (Terraform
+ * sets it in production; the local stack in development). Every problem is
+ * reported at once in a single ConfigError, at cold start.
+ */
+import {ConfigError} from './core/errors';
+import {isValidTimeZone} from './core/time-window';
+
+export interface Config {
+  /** GCP project (Secret Manager names, Pub/Sub topic). */
+  project: string;
+  /** The bucket everything lands in. */
+  bucket: string;
+  /** Top-level folder in the bucket, e.g. `brave`. */
+  env: string;
+  /** Pub/Sub topic of batch messages. */
+  batchesTopic: string;
+  /** IANA zone that defines a day. */
+  timeZone: string;
+  /** Days between a run's own day and the day it exports. */
+  windowLagDays: number;
+  /** Most days one planner request may cover. */
+  maxBackfillDays: number;
+  /** Conversations per batch message. */
+  batchSize: number;
+  /** Secret holding the Genesys OAuth clients (JSON). */
+  genesysCredentialsSecret: string;
+  /** Genesys region host, e.g. `mypurecloud.ie`; ignored with a gateway. */
+  genesysEnvironment: string;
+  /** Local development only: the simulator's URL (SDK gateway). */
+  genesysGatewayUrl?: string;
+  /** Requests per minute per OAuth client that we allow ourselves. */
+  genesysRequestsPerMinute: number;
+  /** Attempts per Genesys request before giving up. */
+  genesysMaxAttempts: number;
+  /** How long the worker polls a batch download request, in ms. */
+  batchPollDeadlineMs: number;
+  /** Concurrent downloads per batch. */
+  downloadConcurrency: number;
+  /** What an ARCHIVED recording counts as. */
+  archivedPolicy: 'fail' | 'skip';
+  /** Deliveries of a batch message after which the worker reports failure instead of retrying. */
+  maxBatchAttempts: number;
+  /** Discovery through analytics jobs, the synchronous query, or jobs with query fallback. */
+  discovery: 'jobs' | 'query' | 'auto';
+  /** Secret Manager stand-in `host:port` (local only). */
+  secretManagerEmulatorHost?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+export function parseConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const str = (name: string, fallback?: string): string => {
+    const v = env[name]?.trim();
+    if (v) return v;
+    if (fallback !== undefined) return fallback;
+    problems.push(`${name} is required`);
+    return '';
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return n;
+  };
+  const oneOf = <T extends string>(name: string, fallback: T, allowed: readonly T[]): T => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    if (!allowed.includes(raw as T)) {
+      problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+      return fallback;
+    }
+    return raw as T;
+  };
+  const project = str('GOOGLE_CLOUD_PROJECT', env.GCP_PROJECT ?? '');
+  if (!project) problems.push('GOOGLE_CLOUD_PROJECT is required');
+  const envName = str('EXPORT_ENV');
+  if (envName && !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(envName)) {
+    problems.push(`EXPORT_ENV must be lower-case letters, digits, "-" or "_", got "${envName}"`);
+  }
+  const timeZone = str('TIME_ZONE', 'UTC');
+  if (!isValidTimeZone(timeZone)) problems.push(`TIME_ZONE "${timeZone}" is not an IANA time zone`);
+  const gateway = env.GENESYS_GATEWAY_URL?.trim();
+  if (gateway && !/^https?:\/\/[^/]+\/?$/.test(gateway)) {
+    problems.push(`GENESYS_GATEWAY_URL must look like http://host:port, got "${gateway}"`);
+  }
+  const config: Config = {
+    project,
+    bucket: str('BUCKET'),
+    env: envName,
+    batchesTopic: str('BATCHES_TOPIC', 'recording-batches'),
+    timeZone,
+    windowLagDays: int('WINDOW_LAG_DAYS', 3, 0, 30),
+    maxBackfillDays: int('MAX_BACKFILL_DAYS', 31, 1, 366),
+    batchSize: int('BATCH_SIZE', 100, 1, 1000),
+    genesysCredentialsSecret: str('GENESYS_CREDENTIALS_SECRET', 'genesys-clients'),
+    genesysEnvironment: str('GENESYS_ENVIRONMENT', 'mypurecloud.com'),
+    genesysGatewayUrl: gateway || undefined,
+    genesysRequestsPerMinute: int('GENESYS_REQUESTS_PER_MINUTE', 280, 1, 100_000),
+    genesysMaxAttempts: int('GENESYS_MAX_ATTEMPTS', 6, 1, 20),
+    batchPollDeadlineMs: int('BATCH_POLL_DEADLINE_MS', 300_000, 1000, 3_600_000),
+    downloadConcurrency: int('DOWNLOAD_CONCURRENCY', 8, 1, 64),
+    archivedPolicy: oneOf('ARCHIVED_POLICY', 'fail', ['fail', 'skip'] as const),
+    maxBatchAttempts: int('MAX_BATCH_ATTEMPTS', 4, 1, 100),
+    discovery: oneOf('DISCOVERY', 'auto', ['jobs', 'query', 'auto'] as const),
+    secretManagerEmulatorHost: env.SECRET_MANAGER_EMULATOR_HOST?.trim() || undefined,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

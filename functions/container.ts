@@ -1,0 +1,110 @@
+/**
+ * The composition root: the only place SDK clients are built, once per
+ * instance and lazily (the first request pays, later ones reuse).
+ */
+import {Config, parseConfig} from './config';
+import {createLogger, Logger} from './logger';
+import {GcsStore} from './adapters/gcs';
+import {GenesysCloud, parseCredentials} from './adapters/genesys';
+import {HttpMediaFetcher} from './adapters/media';
+import {PubsubPublisher} from './adapters/pubsub';
+import {SecretReader} from './adapters/secrets';
+import {Exporter} from './services/exporter';
+import {Planner} from './services/planner';
+import {BatchWorker} from './services/worker';
+import type {Clock} from './ports';
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: ms => new Promise(resolve => setTimeout(resolve, ms)),
+};
+
+export interface Container {
+  config: Config;
+  logger: Logger;
+  planner(): Promise<Planner>;
+  worker(): Promise<BatchWorker>;
+}
+
+let instance: Container | undefined;
+
+export function container(env: NodeJS.ProcessEnv = process.env): Container {
+  if (instance) return instance;
+  const config = parseConfig(env);
+  const logger = createLogger({service: 'genesys-recording-migrator', env: config.env});
+  const secrets = new SecretReader(config.project, config.secretManagerEmulatorHost);
+  const store = new GcsStore(config.bucket);
+  let genesys: Promise<GenesysCloud> | undefined;
+  const getGenesys = () =>
+    (genesys ??= secrets.read(config.genesysCredentialsSecret).then(
+      text =>
+        new GenesysCloud({
+          clients: parseCredentials(text),
+          environment: config.genesysEnvironment,
+          gatewayUrl: config.genesysGatewayUrl,
+          requestsPerMinute: config.genesysRequestsPerMinute,
+          maxAttempts: config.genesysMaxAttempts,
+          clock: systemClock,
+          logger,
+        }),
+      err => {
+        genesys = undefined;
+        throw err;
+      },
+    ));
+  let planner: Planner | undefined;
+  let worker: BatchWorker | undefined;
+  instance = {
+    config,
+    logger,
+    async planner() {
+      planner ??= new Planner({
+        settings: {
+          env: config.env,
+          timeZone: config.timeZone,
+          batchSize: config.batchSize,
+          discovery: config.discovery,
+        },
+        genesys: await getGenesys(),
+        store,
+        publisher: new PubsubPublisher(config.batchesTopic),
+        clock: systemClock,
+        logger,
+      });
+      return planner;
+    },
+    async worker() {
+      if (!worker) {
+        const g = await getGenesys();
+        worker = new BatchWorker({
+          env: config.env,
+          maxBatchAttempts: config.maxBatchAttempts,
+          clientCount: g.clientCount,
+          exporter: new Exporter({
+            settings: {
+              env: config.env,
+              archivedPolicy: config.archivedPolicy,
+              batchPollDeadlineMs: config.batchPollDeadlineMs,
+              downloadConcurrency: config.downloadConcurrency,
+            },
+            genesys: g,
+            store,
+            media: new HttpMediaFetcher(),
+            clock: systemClock,
+            logger,
+          }),
+          store,
+          clock: systemClock,
+          logger,
+        });
+      }
+      return worker;
+    },
+  };
+  return instance;
+}
+
+/** Forgets the instance (tests). */
+export function resetContainer(): void {
+  instance = undefined;
+}

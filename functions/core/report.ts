@@ -1,0 +1,85 @@
+/**
+ * The batch report: the product's proof of what a batch did. The checker
+ * builds each day's _SUCCESS/_FAILURE from these, so every recording appears
+ * with its outcome, object, size and checksums, or its reason.
+ */
+import {RECORDING_TYPES, RecordingType} from './content-types';
+
+export interface ReportRecording {
+  recordingId: string;
+  type?: RecordingType;
+  media?: string;
+  fileState?: string;
+  outcome: 'exported' | 'skipped' | 'failed';
+  reason?: string;
+  object?: string;
+  contentType?: string;
+  size?: number;
+  md5Hash?: string;
+  crc32c?: string;
+}
+
+export interface ReportConversation {
+  conversationId: string;
+  conversationStart?: string;
+  error?: string;
+  metadataObject?: string;
+  recordings: ReportRecording[];
+}
+
+export interface TypeTotals {
+  expected: number;
+  exported: number;
+  skipped: number;
+  failed: number;
+  bytes: number;
+}
+
+export interface BatchReport {
+  kind: 'batch-report';
+  version: 1;
+  day: string;
+  runId?: string;
+  batchId: string;
+  messageId: string;
+  attempt: number;
+  /** complete: every recording accounted for; failed: the batch itself could not run. */
+  status: 'complete' | 'failed';
+  error?: string;
+  oauthClient?: number;
+  startedAt: string;
+  finishedAt: string;
+  conversations: ReportConversation[];
+  totals: Record<RecordingType, TypeTotals> & {
+    conversationsWithoutRecordings: number;
+    conversationErrors: number;
+  };
+}
+
+export function totalsOf(conversations: ReportConversation[]): BatchReport['totals'] {
+  const totals = Object.fromEntries(
+    RECORDING_TYPES.map(t => [t, {expected: 0, exported: 0, skipped: 0, failed: 0, bytes: 0}]),
+  ) as Record<RecordingType, TypeTotals>;
+  let empty = 0;
+  let errors = 0;
+  for (const c of conversations) {
+    if (c.error) errors++;
+    else if (c.recordings.length === 0) empty++;
+    for (const r of c.recordings) {
+      const t = totals[r.type ?? 'call'];
+      t.expected++;
+      t[r.outcome]++;
+      if (r.outcome === 'exported') t.bytes += r.size ?? 0;
+    }
+  }
+  return {...totals, conversationsWithoutRecordings: empty, conversationErrors: errors};
+}
+
+/** Does the report leave anything that a retry of the same batch could fix? */
+export function hasRetryableFailures(
+  conversations: Array<{recordings: Array<{outcome: string; retryable?: boolean}>}>,
+): boolean {
+  return conversations.some(c =>
+    c.recordings.some(r => r.outcome === 'failed' && r.retryable === true),
+  );
+}

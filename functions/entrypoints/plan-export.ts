@@ -1,0 +1,58 @@
+/**
+ * HTTP function `planExport`, Cloud Scheduler's target: parse the request,
+ * plan, answer 202 with a summary; 4xx for bad or premature requests (with a
+ * JSON body naming the problem), 500 for anything unexpected (Scheduler retries).
+ */
+import * as functions from '@google-cloud/functions-framework';
+import {container} from '../container';
+import {ConfigError, InputError, PermanentError} from '../core/errors';
+import {parsePlanRequest} from '../core/plan-request';
+
+functions.http('planExport', async (req, res) => {
+  let c;
+  try {
+    c = container();
+  } catch (err) {
+    const message = err instanceof ConfigError ? err.message : 'configuration could not be read';
+    res.status(500).json({error: message});
+    return;
+  }
+  try {
+    const contentType = req.get('content-type') ?? '';
+    const raw = req.body as unknown;
+    const hasBody =
+      raw !== undefined &&
+      !(typeof raw === 'object' && raw !== null && Object.keys(raw).length === 0 && !contentType);
+    if (hasBody && !/^application\/json\b/i.test(contentType)) {
+      throw new InputError(
+        `send JSON (Content-Type: application/json), not "${contentType || 'no content type'}"`,
+        415,
+      );
+    }
+    const request = parsePlanRequest(
+      {
+        method: req.method,
+        body: raw === undefined || raw === '' ? {} : raw,
+        scheduleTime: req.get('x-cloudscheduler-scheduletime'),
+      },
+      Date.now(),
+      {
+        timeZone: c.config.timeZone,
+        windowLagDays: c.config.windowLagDays,
+        maxBackfillDays: c.config.maxBackfillDays,
+      },
+    );
+    const summary = await (await c.planner()).plan(request);
+    res.status(request.dryRun ? 200 : 202).json(summary);
+  } catch (err) {
+    if (err instanceof InputError) {
+      c.logger.warn('planner request refused', {status: err.status, reason: err.message});
+      res.status(err.status).json({error: err.message});
+      return;
+    }
+    c.logger.error('planning failed', {error: err, permanent: err instanceof PermanentError});
+    res
+      .status(500)
+      .json({error: err instanceof PermanentError ? err.message : 'planning failed; see the logs'});
+  }
+});

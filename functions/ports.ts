@@ -1,0 +1,117 @@
+/**
+ * What the use cases need from the outside world. Adapters implement these
+ * over the SDKs; services see nothing else.
+ */
+import type {Readable} from 'node:stream';
+import type {Window} from './core/time-window';
+
+export interface DiscoveredConversation {
+  conversationId: string;
+  conversationStart: string;
+}
+
+export interface RecordingMeta {
+  id: string;
+  conversationId?: string;
+  media?: string;
+  mediaSubtype?: string;
+  fileState?: string;
+  archiveDate?: string;
+  deleteDate?: string;
+  sessionId?: string;
+  region?: string;
+  startTime?: string;
+  endTime?: string;
+}
+
+export interface BatchResult {
+  conversationId?: string;
+  recordingId?: string;
+  resultUrl?: string;
+  contentType?: string;
+  errorMsg?: string;
+}
+
+export interface BatchStatus {
+  status?: string;
+  expectedResultCount?: number;
+  resultCount?: number;
+  results: BatchResult[];
+}
+
+/** Genesys Cloud through one OAuth client (batch results are readable only by their submitter). */
+export interface GenesysSession {
+  readonly clientIndex: number;
+  /** The analytics data-lake watermark, ms since the epoch. */
+  dataAvailability(): Promise<number>;
+  /** Conversations overlapping the window, page by page, from an analytics job. */
+  discoverWithJob(window: Window): AsyncIterable<DiscoveredConversation[]>;
+  /** The same from the synchronous query (start-day semantics). */
+  discoverWithQuery(window: Window): AsyncIterable<DiscoveredConversation[]>;
+  conversationDetails(ids: string[]): Promise<Array<Record<string, unknown>>>;
+  /** Recording metadata, or undefined for an unknown conversation. */
+  recordingMetadata(conversationId: string): Promise<RecordingMeta[] | undefined>;
+  submitBatch(items: Array<{conversationId: string; recordingId: string}>): Promise<string>;
+  batchStatus(jobId: string): Promise<BatchStatus>;
+}
+
+export interface Genesys {
+  readonly clientCount: number;
+  session(index: number): Promise<GenesysSession>;
+}
+
+export interface MediaResponse {
+  status: number;
+  contentType?: string;
+  contentLength?: number;
+  body: Readable;
+}
+
+/** Plain GET of a pre-signed media URL (no credentials). */
+export interface MediaFetcher {
+  get(url: string): Promise<MediaResponse>;
+}
+
+export interface StoredObject {
+  name: string;
+  size: number;
+  md5Hash: string;
+  crc32c: string;
+  generation: string;
+  contentType?: string;
+}
+
+export class ObjectExistsError extends Error {
+  override name = 'ObjectExistsError' as const;
+}
+
+export interface ObjectStore {
+  stat(name: string): Promise<StoredObject | undefined>;
+  /**
+   * Streams `body` into `name`, only if it does not exist yet (or has the
+   * given generation). Resolves with what GCS stored; rejects with
+   * ObjectExistsError when the precondition fails.
+   */
+  write(
+    name: string,
+    body: Readable | Buffer,
+    opts: {
+      contentType: string;
+      metadata?: Record<string, string>;
+      ifGenerationMatch: number | string;
+    },
+  ): Promise<StoredObject>;
+  readJson<T>(name: string): Promise<{value: T; generation: string} | undefined>;
+  /** Streams an object's bytes (for comparing content). */
+  read(name: string): Readable;
+}
+
+export interface Publisher {
+  /** Publishes every value as a JSON message and waits until all are acknowledged. */
+  publishJson(values: unknown[]): Promise<string[]>;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}

@@ -1,0 +1,197 @@
+/**
+ * The planner's use case: for each requested day, check the analytics data is
+ * available for the whole window, discover the day's conversations (analytics
+ * jobs, with the synchronous query as fallback), write the day's plan, and
+ * publish its batches, waiting until every publish is acknowledged.
+ */
+import {randomBytes} from 'node:crypto';
+import {planBatches, PlannedBatch} from '../core/batches';
+import {InputError, JobFailedError} from '../core/errors';
+import {planObjectName, runPlanObjectName} from '../core/object-names';
+import type {PlanRequest} from '../core/plan-request';
+import {Day, Window, windowOf} from '../core/time-window';
+import type {Logger} from '../logger';
+import {Clock, Genesys, GenesysSession, ObjectExistsError, ObjectStore, Publisher} from '../ports';
+
+export interface PlannerSettings {
+  env: string;
+  timeZone: string;
+  batchSize: number;
+  discovery: 'jobs' | 'query' | 'auto';
+}
+
+export interface PlannerDeps {
+  settings: PlannerSettings;
+  genesys: Genesys;
+  store: ObjectStore;
+  publisher: Publisher;
+  clock: Clock;
+  logger: Logger;
+  /** Run ids are time plus randomness; injectable for tests. */
+  newRunId?: (nowMs: number) => string;
+}
+
+export interface DayPlan {
+  kind: 'plan';
+  version: 1;
+  day: Day;
+  runId: string;
+  window: {start: string; end: string; timeZone: string};
+  createdAt: string;
+  trigger: PlanRequest['trigger'];
+  discovery: 'jobs' | 'query';
+  conversations: number;
+  batches: PlannedBatch[];
+}
+
+export interface PlanSummary {
+  dryRun: boolean;
+  days: Array<{
+    day: Day;
+    runId: string;
+    window: DayPlan['window'];
+    conversations: number;
+    batches: number;
+    published: number;
+  }>;
+}
+
+export function defaultRunId(nowMs: number): string {
+  const stamp = new Date(nowMs)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\..*$/, '')
+    .replace('T', 't');
+  return `r${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+export class Planner {
+  constructor(private readonly deps: PlannerDeps) {}
+
+  async plan(request: PlanRequest): Promise<PlanSummary> {
+    const session = await this.deps.genesys.session(0);
+    const watermark = await session.dataAvailability();
+    const summary: PlanSummary = {dryRun: request.dryRun, days: []};
+    for (const day of request.days) {
+      const window = windowOf(day, this.deps.settings.timeZone);
+      if (watermark < window.endMs) {
+        throw new InputError(
+          `analytics data for ${day} is not complete yet: Genesys reports data available up to ` +
+            `${new Date(watermark).toISOString()}, the window ends ${new Date(window.endMs).toISOString()}`,
+          409,
+        );
+      }
+    }
+    for (const day of request.days) summary.days.push(await this.planDay(session, day, request));
+    return summary;
+  }
+
+  private async planDay(
+    session: GenesysSession,
+    day: Day,
+    request: PlanRequest,
+  ): Promise<PlanSummary['days'][number]> {
+    const {settings, clock, logger} = this.deps;
+    const window = windowOf(day, settings.timeZone);
+    const {ids, discovery} = await this.discover(session, window);
+    const runId = (this.deps.newRunId ?? defaultRunId)(clock.now());
+    const plan: DayPlan = {
+      kind: 'plan',
+      version: 1,
+      day,
+      runId,
+      window: {
+        start: new Date(window.startMs).toISOString(),
+        end: new Date(window.endMs).toISOString(),
+        timeZone: settings.timeZone,
+      },
+      createdAt: new Date(clock.now()).toISOString(),
+      trigger: request.trigger,
+      discovery,
+      conversations: ids.size,
+      batches: planBatches(day, ids, settings.batchSize),
+    };
+    const out = {
+      day,
+      runId,
+      window: plan.window,
+      conversations: ids.size,
+      batches: plan.batches.length,
+      published: 0,
+    };
+    if (request.dryRun) return out;
+    await this.writePlan(plan);
+    const messages = plan.batches.map(b => ({
+      day,
+      conversationIds: b.conversationIds,
+      runId,
+      batchId: b.batchId,
+    }));
+    const published = await this.deps.publisher.publishJson(messages);
+    out.published = published.length;
+    logger.info('day planned', {
+      day,
+      runId,
+      conversations: ids.size,
+      batches: plan.batches.length,
+      discovery,
+    });
+    return out;
+  }
+
+  /** Conversation ids that started in the window, de-duplicated, streamed page by page. */
+  private async discover(
+    session: GenesysSession,
+    window: Window,
+  ): Promise<{ids: Set<string>; discovery: 'jobs' | 'query'}> {
+    const mode = this.deps.settings.discovery;
+    const collect = async (
+      pages: AsyncIterable<Array<{conversationId: string; conversationStart: string}>>,
+    ) => {
+      const ids = new Set<string>();
+      for await (const page of pages) {
+        for (const c of page) {
+          const start = Date.parse(c.conversationStart);
+          if (start >= window.startMs && start < window.endMs) ids.add(c.conversationId);
+        }
+      }
+      return ids;
+    };
+    if (mode === 'query')
+      return {ids: await collect(session.discoverWithQuery(window)), discovery: 'query'};
+    try {
+      return {ids: await collect(session.discoverWithJob(window)), discovery: 'jobs'};
+    } catch (err) {
+      if (mode === 'auto' && err instanceof JobFailedError) {
+        this.deps.logger.warn('analytics job failed; falling back to the synchronous query', {
+          reason: err.message,
+        });
+        return {ids: await collect(session.discoverWithQuery(window)), discovery: 'query'};
+      }
+      throw err;
+    }
+  }
+
+  private async writePlan(plan: DayPlan): Promise<void> {
+    const {store, settings} = this.deps;
+    const bytes = Buffer.from(JSON.stringify(plan, null, 2));
+    await store.write(runPlanObjectName(settings.env, plan.day, plan.runId), bytes, {
+      contentType: 'application/json',
+      ifGenerationMatch: 0,
+    });
+    const current = planObjectName(settings.env, plan.day);
+    for (let i = 0; i < 5; i++) {
+      const existing = await store.stat(current);
+      try {
+        await store.write(current, bytes, {
+          contentType: 'application/json',
+          ifGenerationMatch: existing?.generation ?? 0,
+        });
+        return;
+      } catch (err) {
+        if (!(err instanceof ObjectExistsError)) throw err;
+      }
+    }
+    throw new InputError(`another planner is planning ${plan.day} at the same time`, 409);
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * Runs one nightly export on a running local stack, the way Cloud Scheduler
+ * would, waits for every batch report, and checks what landed in the GCS
+ * emulator against the Genesys simulator's ground truth. Shared by the demo
+ * and the integration tests.
+ */
+import {createHash} from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {Storage} from '@google-cloud/storage';
+import type {Stack} from './stack';
+import {addDays, startOfDay} from '../functions/core/time-window';
+import type {BatchReport} from '../functions/core/report';
+import type {DayPlan} from '../functions/services/planner';
+
+export interface TruthRecording {
+  recordingId: string;
+  media: string;
+  fileState: string;
+  contentType: string;
+  exportable: boolean;
+  size?: number;
+  md5Hash?: string;
+}
+
+export interface Truth {
+  conversations: Array<{conversationId: string; recordings: TruthRecording[]}>;
+}
+
+export interface DayResult {
+  day: string;
+  runId: string;
+  plannerStatus: number;
+  seconds: number;
+  reports: BatchReport[];
+  totals: Record<
+    string,
+    {expected: number; exported: number; skipped: number; failed: number; bytes: number}
+  >;
+  reasons: {skipped: Record<string, number>; failed: Record<string, number>};
+  verification: {
+    exportable: number;
+    exportedAndVerified: number;
+    missing: string[];
+    mismatched: string[];
+  };
+  filesDir: string;
+}
+
+const TYPES = ['call', 'chat', 'email', 'message', 'screen'] as const;
+
+export function storageFor(stack: Stack): Storage {
+  return new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project});
+}
+
+/** Calls the planner as Cloud Scheduler does for the run that exports `day`. */
+export async function callPlanner(
+  stack: Stack,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  const url = stack.functions.planner?.url;
+  if (!url) throw new Error('the stack runs no planner');
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {'content-type': 'application/json', ...headers},
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    body: (await res.json().catch(() => ({}))) as Record<string, unknown>,
+  };
+}
+
+/** Reads a JSON object from the bucket, or undefined. */
+export async function readJson<T>(stack: Stack, name: string): Promise<T | undefined> {
+  try {
+    const [buf] = await storageFor(stack).bucket(stack.bucket).file(name).download();
+    return JSON.parse(buf.toString('utf8')) as T;
+  } catch (err) {
+    if ((err as {code?: number}).code === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Waits until every batch of the run has a report. */
+export async function waitForReports(
+  stack: Stack,
+  env: string,
+  plan: DayPlan,
+  timeoutMs: number,
+): Promise<BatchReport[]> {
+  const bucket = storageFor(stack).bucket(stack.bucket);
+  const prefix = `${env}/${plan.day}/_manifest/runs/${plan.runId}/batches/`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [files] = await bucket.getFiles({prefix});
+    if (files.length >= plan.batches.length) {
+      return Promise.all(
+        files.map(async f => JSON.parse((await f.download())[0].toString('utf8')) as BatchReport),
+      );
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `only ${files.length} of ${plan.batches.length} batch reports after ${timeoutMs / 1000} s`,
+      );
+    }
+    await new Promise(r => setTimeout(r, 250));
+  }
+}
+
+export async function fetchTruth(stack: Stack, day: string): Promise<Truth> {
+  const res = await fetch(`${stack.genesysUrl}/_admin/truth?day=${day}`);
+  if (!res.ok) throw new Error(`ground truth: HTTP ${res.status}`);
+  return (await res.json()) as Truth;
+}
+
+/** Plans `day` as Cloud Scheduler would (empty body, schedule time = the run that exports it). */
+export async function runDay(
+  stack: Stack,
+  opts: {day: string; env: string; lagDays?: number; timeoutMs?: number},
+): Promise<DayResult> {
+  const started = Date.now();
+  const scheduleTime = new Date(
+    startOfDay(addDays(opts.day, opts.lagDays ?? 3), 'UTC'),
+  ).toISOString();
+  const planned = await callPlanner(stack, undefined, {
+    'x-cloudscheduler-scheduletime': scheduleTime,
+  });
+  if (planned.status !== 202)
+    throw new Error(`the planner answered ${planned.status}: ${JSON.stringify(planned.body)}`);
+  const plan = await readJson<DayPlan>(stack, `${opts.env}/${opts.day}/_manifest/plan.json`);
+  if (!plan) throw new Error('the planner wrote no plan');
+  const reports = await waitForReports(stack, opts.env, plan, opts.timeoutMs ?? 600_000);
+  return {
+    ...(await summarise(stack, opts.env, opts.day, reports)),
+    runId: plan.runId,
+    plannerStatus: planned.status,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
+/** Totals, reasons, and a byte-level check of every exportable recording against the truth. */
+export async function summarise(
+  stack: Stack,
+  env: string,
+  day: string,
+  reports: BatchReport[],
+): Promise<Omit<DayResult, 'runId' | 'plannerStatus' | 'seconds'>> {
+  const totals = Object.fromEntries(
+    TYPES.map(t => [t, {expected: 0, exported: 0, skipped: 0, failed: 0, bytes: 0}]),
+  );
+  const reasons = {skipped: {} as Record<string, number>, failed: {} as Record<string, number>};
+  const exported = new Map<string, {object?: string; md5Hash?: string}>();
+  for (const report of reports) {
+    for (const t of TYPES) {
+      for (const k of ['expected', 'exported', 'skipped', 'failed', 'bytes'] as const)
+        totals[t]![k] += report.totals[t][k];
+    }
+    if (report.status === 'failed')
+      reasons.failed[`batch failed: ${report.error}`] =
+        (reasons.failed[`batch failed: ${report.error}`] ?? 0) + 1;
+    for (const c of report.conversations) {
+      for (const r of c.recordings) {
+        if (r.outcome === 'exported') exported.set(r.recordingId, r);
+        else
+          reasons[r.outcome][r.reason ?? 'unknown'] =
+            (reasons[r.outcome][r.reason ?? 'unknown'] ?? 0) + 1;
+      }
+    }
+  }
+  const truth = await fetchTruth(stack, day);
+  const dataDir = path.join(stack.dirs.gcsData, stack.bucket);
+  const verification = {
+    exportable: 0,
+    exportedAndVerified: 0,
+    missing: [] as string[],
+    mismatched: [] as string[],
+  };
+  for (const c of truth.conversations) {
+    for (const r of c.recordings) {
+      if (!r.exportable) continue;
+      verification.exportable++;
+      const got = exported.get(r.recordingId);
+      const file = got?.object ? path.join(dataDir, got.object) : undefined;
+      if (!got || !file || !fs.existsSync(file)) {
+        verification.missing.push(`${c.conversationId}_${r.recordingId}`);
+        continue;
+      }
+      if (r.media === 'chat') {
+        // Chat is filtered (STANDARD/NOTICE only), so its bytes differ from the source by design.
+        verification.exportedAndVerified++;
+        continue;
+      }
+      const md5 = createHash('md5').update(fs.readFileSync(file)).digest('base64');
+      if (md5 === r.md5Hash && got.md5Hash === r.md5Hash) verification.exportedAndVerified++;
+      else verification.mismatched.push(`${c.conversationId}_${r.recordingId}`);
+    }
+  }
+  return {day, reports, totals, reasons, verification, filesDir: path.join(dataDir, env, day)};
+}
+
+/** A human summary of a day's export. */
+export function describeDay(r: DayResult): string {
+  const lines = [
+    `Day ${r.day}, run ${r.runId}: ${r.reports.length} batch(es) in ${r.seconds.toFixed(1)} s`,
+    '',
+    '  type      expected  exported  skipped  failed        bytes',
+  ];
+  for (const [t, v] of Object.entries(r.totals)) {
+    lines.push(
+      `  ${t.padEnd(8)} ${String(v.expected).padStart(9)} ${String(v.exported).padStart(9)} ${String(v.skipped).padStart(8)} ${String(v.failed).padStart(7)} ${String(v.bytes).padStart(12)}`,
+    );
+  }
+  for (const kind of ['skipped', 'failed'] as const) {
+    const entries = Object.entries(r.reasons[kind]);
+    if (entries.length) {
+      lines.push('', `  ${kind}:`);
+      for (const [reason, n] of entries) lines.push(`    ${String(n).padStart(4)} × ${reason}`);
+    }
+  }
+  const v = r.verification;
+  lines.push(
+    '',
+    `  ground truth: ${v.exportedAndVerified} of ${v.exportable} exportable recordings are in GCS with the right bytes` +
+      (v.missing.length ? `; ${v.missing.length} missing` : '') +
+      (v.mismatched.length ? `; ${v.mismatched.length} with different bytes` : ''),
+    `  files: ${r.filesDir}`,
+  );
+  return lines.join('\n');
+}
