@@ -105,3 +105,42 @@ export async function eventually<T>(
     await new Promise(r => setTimeout(r, 100));
   }
 }
+
+import {productEnv, productFunctions, productSecrets} from '../../local/product';
+
+const productStacks = new Map<string, Promise<Stack>>();
+
+/**
+ * A stack running the real pipeline functions against a simulator with the
+ * given organisation; one per profile per run, stopped after all tests.
+ */
+export function useProductStack(
+  profile: 'clean' | 'lossy',
+  perDay: Record<string, number>,
+): Promise<Stack> {
+  let s = productStacks.get(profile);
+  if (!s) {
+    s = startStack({
+      root: fs.mkdtempSync(path.join(os.tmpdir(), `grm-product-${profile}-`)),
+      functions: productFunctions(),
+      secrets: productSecrets(['demo-client:demo-secret', 'second-client:second-secret']),
+      functionEnv: productEnv({MAX_BATCH_ATTEMPTS: '3', BATCH_SIZE: '25'}),
+      genesys: {
+        seed: `e2e-${profile}`,
+        conversationsPerDay: 5,
+        perDay,
+        profile,
+        clients: ['demo-client:demo-secret', 'second-client:second-secret'],
+        settings: {batchPerResultMs: 1},
+      },
+      maxDeliveryAttempts: 5,
+    });
+    productStacks.set(profile, s);
+  }
+  return s;
+}
+
+export async function stopProductStacks(): Promise<void> {
+  for (const s of productStacks.values()) await (await s.catch(() => undefined))?.stop();
+  productStacks.clear();
+}

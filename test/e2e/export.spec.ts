@@ -1,0 +1,348 @@
+/**
+ * The export path end to end on the real stack: Cloud Scheduler's call to
+ * the planner, batches through the Pub/Sub emulator to the worker function,
+ * recordings streamed from the Genesys simulator into the GCS emulator, all
+ * compared with the simulator's ground truth byte for byte.
+ */
+import * as assert from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {PubSub} from '@google-cloud/pubsub';
+import type {Stack} from '../../local/stack';
+import {LOCAL_EXPORT_ENV} from '../../local/product';
+import {
+  DayResult,
+  callPlanner,
+  fetchTruth,
+  readJson,
+  runDay,
+  storageFor,
+} from '../../local/run-day';
+import {eventually, useProductStack} from '../setup/stack';
+import {addDays, defaultDay} from '../../functions/core/time-window';
+import type {BatchReport} from '../../functions/core/report';
+
+const ENV = LOCAL_EXPORT_ENV;
+const today = defaultDay(Date.now(), 'UTC', 0);
+const DAY = addDays(today, -5);
+const DAY_FAULTS = addDays(today, -6);
+const DAY_REPLAY = addDays(today, -7);
+
+async function generations(stack: Stack, prefix: string): Promise<Map<string, string>> {
+  const [files] = await storageFor(stack).bucket(stack.bucket).getFiles({prefix});
+  return new Map(
+    files
+      .filter(f => !f.name.includes('/_manifest/'))
+      .map(f => [f.name, String(f.metadata.generation)]),
+  );
+}
+
+describe('export path (real functions on the local stack)', function () {
+  this.timeout(180_000);
+  let stack: Stack;
+  let first: DayResult;
+
+  before(async function () {
+    this.timeout(120_000);
+    stack = await useProductStack('clean', {[DAY]: 60, [DAY_FAULTS]: 30, [DAY_REPLAY]: 12});
+    first = await runDay(stack, {day: DAY, env: ENV, timeoutMs: 120_000});
+  });
+
+  it('should export every exportable recording of the day with the right bytes', () => {
+    const v = first.verification;
+    assert.ok(v.exportable > 50, `only ${v.exportable} exportable recordings`);
+    assert.deepStrictEqual(v.missing, []);
+    assert.deepStrictEqual(v.mismatched, []);
+    assert.strictEqual(v.exportedAndVerified, v.exportable);
+    assert.strictEqual(first.reports.length, Math.ceil(60 / 25));
+    assert.ok(first.reports.every(r => r.status === 'complete'));
+  });
+
+  it('should skip deleted recordings with their reason and fail none', async () => {
+    const truth = await fetchTruth(stack, DAY);
+    const deleted = truth.conversations
+      .flatMap(c => c.recordings)
+      .filter(r => r.fileState === 'DELETED').length;
+    const totals = Object.values(first.totals);
+    assert.strictEqual(
+      totals.reduce((n, t) => n + t.skipped, 0),
+      deleted,
+    );
+    assert.strictEqual(
+      totals.reduce((n, t) => n + t.failed, 0),
+      0,
+    );
+    if (deleted > 0) assert.ok(first.reasons.skipped['deleted at the source (fileState DELETED)']);
+  });
+
+  it('should name objects {env}/{day}/{type}/{conversation}_{recording}.{ext} with the content type kept', async () => {
+    const [files] = await storageFor(stack)
+      .bucket(stack.bucket)
+      .getFiles({prefix: `${ENV}/${DAY}/`});
+    const media = files.filter(
+      f => !f.name.includes('/_manifest/') && !f.name.includes('/metadata/'),
+    );
+    const pattern = new RegExp(
+      `^${ENV}/${DAY}/(call|chat|email|message|screen)/[0-9a-f-]{36}_[0-9a-f-]{36}\\.(ogg|wav|json|zip|webm)$`,
+    );
+    const expectedType: Record<string, string[]> = {
+      call: ['audio/ogg', 'audio/wav'],
+      chat: ['application/json'],
+      email: ['application/zip'],
+      message: ['application/json'],
+      screen: ['video/webm'],
+    };
+    for (const f of media) {
+      const m = pattern.exec(f.name);
+      assert.ok(m, `unexpected object name ${f.name}`);
+      assert.ok(
+        expectedType[m[1]!]!.includes(String(f.metadata.contentType)),
+        `${f.name} is ${f.metadata.contentType}`,
+      );
+    }
+    assert.ok(new Set(media.map(f => f.name.split('/')[2])).size === 5, 'all five types exported');
+  });
+
+  it('should keep only STANDARD and NOTICE chat messages', () => {
+    const dir = path.join(first.filesDir, 'chat');
+    const files = fs.readdirSync(dir);
+    assert.ok(files.length > 0);
+    let messages = 0;
+    for (const f of files) {
+      const list = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Array<{
+        bodyType: string;
+      }>;
+      for (const m of list)
+        assert.ok(['STANDARD', 'NOTICE'].includes(m.bodyType.toUpperCase()), m.bodyType);
+      messages += list.length;
+    }
+    assert.ok(messages > 0);
+  });
+
+  it('should write metadata per conversation with analytics details, recording metadata and export facts', async () => {
+    const report = first.reports[0]!;
+    const conv = report.conversations.find(c => c.recordings.some(r => r.outcome === 'exported'))!;
+    const doc = await readJson<{
+      conversation: {conversationId: string; participants: unknown[]};
+      recordings: Array<{
+        metadata: {id: string; fileState: string};
+        export: {outcome: string; object?: string; md5Hash?: string; size?: number};
+      }>;
+    }>(stack, `${ENV}/${DAY}/metadata/${conv.conversationId}.json`);
+    assert.ok(doc);
+    assert.strictEqual(doc.conversation.conversationId, conv.conversationId);
+    assert.ok(doc.conversation.participants.length > 0);
+    const exported = doc.recordings.find(r => r.export.outcome === 'exported')!;
+    assert.ok(exported.export.object && exported.export.md5Hash && exported.export.size);
+  });
+
+  it('should change nothing when the day is planned and exported again', async () => {
+    const before = await generations(stack, `${ENV}/${DAY}/`);
+    const again = await callPlanner(stack, {day: DAY});
+    assert.strictEqual(again.status, 202);
+    const runId = (again.body.days as Array<{runId: string; batches: number}>)[0]!;
+    await eventually(
+      'the rerun reports',
+      async () => {
+        const [files] = await storageFor(stack)
+          .bucket(stack.bucket)
+          .getFiles({prefix: `${ENV}/${DAY}/_manifest/runs/${runId.runId}/batches/`});
+        return files.length >= runId.batches ? files : undefined;
+      },
+      90_000,
+    );
+    const after = await generations(stack, `${ENV}/${DAY}/`);
+    assert.deepStrictEqual(
+      [...after.entries()].sort(),
+      [...before.entries()].sort(),
+      'no object was rewritten or added',
+    );
+  });
+
+  it('should survive a flaky Genesys (errors, resets, 429 with Retry-After, cut media) and still export everything', async () => {
+    await fetch(`${stack.genesysUrl}/_admin/faults`, {
+      method: 'POST',
+      body: JSON.stringify([
+        {
+          path: '^/api/v2/conversations/.*/recordingmetadata',
+          action: 'status',
+          status: 503,
+          times: 4,
+        },
+        {
+          path: '^/api/v2/recording/batchrequests',
+          action: 'status',
+          status: 429,
+          headers: {'Retry-After': '1'},
+          times: 2,
+        },
+        {path: '^/api/v2/analytics/conversations/details\\?', action: 'reset', times: 1},
+        {path: '^/media/', action: 'status', status: 502, times: 3},
+      ]),
+    });
+    await fetch(`${stack.genesysUrl}/_admin/config`, {
+      method: 'PATCH',
+      body: JSON.stringify({truncateMediaRate: 0.1}),
+    });
+    try {
+      const result = await runDay(stack, {day: DAY_FAULTS, env: ENV, timeoutMs: 150_000});
+      assert.deepStrictEqual(result.verification.missing, []);
+      assert.deepStrictEqual(result.verification.mismatched, []);
+      assert.strictEqual(result.verification.exportedAndVerified, result.verification.exportable);
+      const faults = (await (await fetch(`${stack.genesysUrl}/_admin/faults`)).json()) as {
+        rules: Array<{fired: number}>;
+      };
+      assert.ok(
+        faults.rules.every(r => r.fired > 0),
+        'every injected fault fired',
+      );
+    } finally {
+      await fetch(`${stack.genesysUrl}/_admin/faults`, {method: 'DELETE'});
+      await fetch(`${stack.genesysUrl}/_admin/config`, {
+        method: 'PATCH',
+        body: JSON.stringify({truncateMediaRate: 0}),
+      });
+    }
+  });
+
+  describe('batch messages', () => {
+    let pubsub: PubSub;
+    before(() => {
+      pubsub = new PubSub({projectId: stack.project, apiEndpoint: stack.pubsubHost});
+    });
+    after(async () => {
+      await pubsub.close();
+    });
+
+    it('should export an operator replay, and a duplicate delivery changes nothing', async () => {
+      const truth = await fetchTruth(stack, DAY_REPLAY);
+      const ids = truth.conversations.map(c => c.conversationId).slice(0, 6);
+      const message = {day: DAY_REPLAY, conversationIds: ids};
+      await pubsub.topic(stack.topic).publishMessage({json: message});
+      const reportName = async () => {
+        const [files] = await storageFor(stack)
+          .bucket(stack.bucket)
+          .getFiles({prefix: `${ENV}/${DAY_REPLAY}/_manifest/adhoc/`});
+        return files.find(f => /\/adhoc\/adhoc-[0-9a-f]+\.json$/.test(f.name))?.name;
+      };
+      const name = await eventually('the ad-hoc report', reportName, 60_000);
+      const report = (await readJson<BatchReport>(stack, name))!;
+      assert.strictEqual(report.status, 'complete');
+      const exported = report.conversations
+        .flatMap(c => c.recordings)
+        .filter(r => r.outcome === 'exported');
+      assert.ok(exported.length > 0);
+      const before = await generations(stack, `${ENV}/${DAY_REPLAY}/`);
+      await pubsub.topic(stack.topic).publishMessage({json: message});
+      await eventually(
+        'the duplicate to be handled',
+        async () => {
+          const r = await readJson<BatchReport>(stack, name);
+          return r && r.messageId !== report.messageId ? r : undefined;
+        },
+        60_000,
+      );
+      const after = await generations(stack, `${ENV}/${DAY_REPLAY}/`);
+      assert.deepStrictEqual([...after.entries()].sort(), [...before.entries()].sort());
+    });
+
+    it('should record and acknowledge a malformed message, without turning it into object names', async () => {
+      const id = await pubsub
+        .topic(stack.topic)
+        .publishMessage({json: {day: '2023-02-30', conversationIds: ['../../etc/passwd']}});
+      const name = `${ENV}/_rejected/${id}.json`;
+      const rejected = await eventually(
+        'the rejection record',
+        () => readJson<{reason: string}>(stack, name),
+        30_000,
+      );
+      assert.match(rejected.reason, /"day" must be a calendar date/);
+      assert.match(rejected.reason, /not a Genesys conversation id/);
+      const [files] = await storageFor(stack)
+        .bucket(stack.bucket)
+        .getFiles({prefix: `${ENV}/2023-02-30`});
+      assert.strictEqual(files.length, 0);
+    });
+  });
+
+  describe('planner input', () => {
+    const cases: Array<{name: string; init: RequestInit; status: number; message: RegExp}> = [
+      {name: 'a GET', init: {method: 'GET'}, status: 405, message: /use POST/},
+      {
+        name: 'a body that is not JSON',
+        init: {method: 'POST', headers: {'content-type': 'text/plain'}, body: 'day=2023-02-01'},
+        status: 415,
+        message: /send JSON/,
+      },
+      {
+        name: 'an impossible day',
+        init: {
+          method: 'POST',
+          headers: {'content-type': 'application/json'},
+          body: '{"day":"2023-02-30"}',
+        },
+        status: 400,
+        message: /calendar date/,
+      },
+      {
+        name: 'an unknown field',
+        init: {
+          method: 'POST',
+          headers: {'content-type': 'application/json'},
+          body: '{"day":"2023-02-01","bucket":"x"}',
+        },
+        status: 400,
+        message: /unknown field/,
+      },
+      {
+        name: 'a day inside the lag',
+        init: {
+          method: 'POST',
+          headers: {'content-type': 'application/json'},
+          body: JSON.stringify({day: today}),
+        },
+        status: 409,
+        message: /too recent/,
+      },
+      {
+        name: 'a range that is too long',
+        init: {
+          method: 'POST',
+          headers: {'content-type': 'application/json'},
+          body: '{"from":"2023-01-01","to":"2023-03-01"}',
+        },
+        status: 413,
+        message: /at most 31/,
+      },
+      {
+        name: 'times that are not midnights',
+        init: {
+          method: 'POST',
+          headers: {'content-type': 'application/json'},
+          body: '{"startTime":"2023-02-01T01:00:00Z","endTime":"2023-02-02T00:00:00Z"}',
+        },
+        status: 400,
+        message: /midnights/,
+      },
+    ];
+    for (const c of cases) {
+      it(`should answer ${c.status} to ${c.name}`, async () => {
+        const res = await fetch(stack.functions.planner!.url, c.init);
+        assert.strictEqual(res.status, c.status);
+        assert.match(((await res.json()) as {error: string}).error, c.message);
+      });
+    }
+
+    it('should plan without publishing on a dry run', async () => {
+      const day = addDays(today, -9);
+      const res = await callPlanner(stack, {day, dryRun: true});
+      assert.strictEqual(res.status, 200);
+      const d = (
+        res.body.days as Array<{conversations: number; batches: number; published: number}>
+      )[0]!;
+      assert.strictEqual(d.conversations, 5);
+      assert.strictEqual(d.published, 0);
+      assert.strictEqual(await readJson(stack, `${ENV}/${day}/_manifest/plan.json`), undefined);
+    });
+  });
+});
