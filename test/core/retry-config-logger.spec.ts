@@ -1,0 +1,190 @@
+/** The retry policy, the request pacer, configuration parsing and log redaction. */
+import * as assert from 'node:assert';
+import {SlidingWindow, backoffMs, decide, parseRetryAfter} from '../../functions/core/retry';
+import {parseConfig} from '../../functions/config';
+import {ConfigError} from '../../functions/core/errors';
+import {createLogger, redact} from '../../functions/logger';
+import {classify, parseCredentials} from '../../functions/adapters/genesys';
+
+describe('retry policy', () => {
+  it('should wait exactly Retry-After (plus a little jitter) on a 429', () => {
+    assert.deepStrictEqual(
+      decide({kind: 'http', status: 429, retryAfterSeconds: 42}, 1, 6, 0, false),
+      {action: 'retry', delayMs: 42_000},
+    );
+    assert.deepStrictEqual(
+      decide({kind: 'http', status: 429, retryAfterSeconds: 1}, 2, 6, 0.5, false),
+      {action: 'retry', delayMs: 1125},
+    );
+  });
+
+  it('should back off on 408, 5xx and network errors, with equal jitter, capped', () => {
+    for (const f of [
+      {kind: 'http', status: 408},
+      {kind: 'http', status: 503},
+      {kind: 'network', code: 'ECONNRESET'},
+    ] as const) {
+      assert.deepStrictEqual(decide(f, 1, 6, 0, false), {action: 'retry', delayMs: 250});
+      assert.deepStrictEqual(decide(f, 3, 6, 0.999, false), {action: 'retry', delayMs: 1999});
+    }
+    assert.ok(backoffMs(20, 1) <= 30_000);
+  });
+
+  it('should log in again once on a 401, then give up', () => {
+    assert.deepStrictEqual(decide({kind: 'http', status: 401}, 1, 6, 0, false), {
+      action: 'relogin',
+    });
+    assert.deepStrictEqual(decide({kind: 'http', status: 401}, 2, 6, 0, true), {
+      action: 'fail',
+      retryable: true,
+    });
+  });
+
+  it('should not retry other 4xx, and give up transient errors after the last attempt', () => {
+    assert.deepStrictEqual(decide({kind: 'http', status: 400}, 1, 6, 0, false), {
+      action: 'fail',
+      retryable: false,
+    });
+    assert.deepStrictEqual(decide({kind: 'http', status: 404}, 1, 6, 0, false), {
+      action: 'fail',
+      retryable: false,
+    });
+    assert.deepStrictEqual(decide({kind: 'http', status: 503}, 6, 6, 0, false), {
+      action: 'fail',
+      retryable: true,
+    });
+    assert.deepStrictEqual(
+      decide({kind: 'other', message: 'Missing the required parameter'}, 1, 6, 0, false),
+      {action: 'fail', retryable: false},
+    );
+  });
+
+  it('should read Retry-After as seconds or a date', () => {
+    assert.strictEqual(parseRetryAfter('7', 0), 7);
+    assert.strictEqual(parseRetryAfter(new Date(10_500).toUTCString(), 0), 10);
+    assert.strictEqual(parseRetryAfter(undefined, 0), undefined);
+    assert.strictEqual(parseRetryAfter('soon', 0), undefined);
+  });
+
+  it('should classify what the SDK rejects with', () => {
+    assert.deepStrictEqual(
+      classify(
+        {status: 429, headers: {'retry-after': '3'}, body: {code: 'too.many.requests.retry.after'}},
+        0,
+      ),
+      {
+        kind: 'http',
+        status: 429,
+        retryAfterSeconds: 3,
+        code: 'too.many.requests.retry.after',
+      },
+    );
+    assert.deepStrictEqual(
+      classify(Object.assign(new Error('timeout'), {code: 'ECONNABORTED'}), 0),
+      {kind: 'network', code: 'ECONNABORTED'},
+    );
+    assert.deepStrictEqual(classify('Missing the required parameter "jobId"', 0), {
+      kind: 'other',
+      message: 'Missing the required parameter "jobId"',
+    });
+  });
+
+  it('should pace to a budget per sliding minute', () => {
+    const w = new SlidingWindow(3);
+    assert.deepStrictEqual([w.reserve(0), w.reserve(10), w.reserve(20)], [0, 0, 0]);
+    assert.strictEqual(w.reserve(30), 59_970);
+    assert.strictEqual(w.reserve(60_000), 0);
+  });
+});
+
+describe('configuration', () => {
+  const base = {GOOGLE_CLOUD_PROJECT: 'p', BUCKET: 'b', EXPORT_ENV: 'brave'};
+
+  it('should apply the documented defaults', () => {
+    const c = parseConfig(base);
+    assert.strictEqual(c.timeZone, 'UTC');
+    assert.strictEqual(c.windowLagDays, 3);
+    assert.strictEqual(c.batchSize, 100);
+    assert.strictEqual(c.archivedPolicy, 'fail');
+    assert.strictEqual(c.discovery, 'auto');
+  });
+
+  it('should report every problem at once', () => {
+    assert.throws(
+      () =>
+        parseConfig({
+          BUCKET: '',
+          EXPORT_ENV: 'Brave Env',
+          TIME_ZONE: 'Mars/Base',
+          WINDOW_LAG_DAYS: '-1',
+          BATCH_SIZE: 'many',
+          ARCHIVED_POLICY: 'maybe',
+          GENESYS_GATEWAY_URL: 'ftp://x',
+        }),
+      (e: Error) => {
+        assert.ok(e instanceof ConfigError);
+        for (const p of [
+          'GOOGLE_CLOUD_PROJECT',
+          'BUCKET',
+          'EXPORT_ENV',
+          'TIME_ZONE',
+          'WINDOW_LAG_DAYS',
+          'BATCH_SIZE',
+          'ARCHIVED_POLICY',
+          'GENESYS_GATEWAY_URL',
+        ]) {
+          assert.ok(
+            e.problems.some(x => x.startsWith(p)),
+            `missing a problem about ${p}: ${e.problems.join(' | ')}`,
+          );
+        }
+        return true;
+      },
+    );
+  });
+
+  it('should read the Genesys credentials secret and refuse malformed ones without echoing them', () => {
+    assert.deepStrictEqual(parseCredentials('[{"clientId":"a","clientSecret":"s"}]'), [
+      {clientId: 'a', clientSecret: 's'},
+    ]);
+    assert.deepStrictEqual(
+      parseCredentials('{"clients":[{"clientId":"a","clientSecret":"s"}]}').length,
+      1,
+    );
+    for (const bad of ['nope', '[]', '[{"clientId":"a"}]', '{"clientSecret":"hunter2"}']) {
+      assert.throws(
+        () => parseCredentials(bad),
+        (e: Error) => !e.message.includes('hunter2'),
+      );
+    }
+  });
+});
+
+describe('logger', () => {
+  it('should write one JSON line with severity, ERROR to stderr', () => {
+    const lines: Array<[string, string]> = [];
+    const log = createLogger({service: 's'}, (sev, line) => lines.push([sev, line]));
+    log.info('hello', {batchId: 'b1'});
+    log.error('bad', {batchId: 'b2'});
+    assert.deepStrictEqual(JSON.parse(lines[0]![1]), {
+      severity: 'INFO',
+      message: 'hello',
+      service: 's',
+      batchId: 'b1',
+    });
+    assert.strictEqual(lines[1]![0], 'ERROR');
+  });
+
+  it('should never print secrets, tokens or signed URLs', () => {
+    const out = JSON.stringify(
+      redact({
+        clientSecret: 'hunter2',
+        authorization: 'Bearer abc.def',
+        note: 'sent with Bearer abc.def to https://api.example/media/x?Expires=1&Signature=zzz and key SG.abcdef',
+        error: new Error('GET https://h/media/a?Signature=zzz failed'),
+      }),
+    );
+    for (const leak of ['hunter2', 'abc.def', 'Signature=zzz', 'SG.abcdef'])
+      assert.ok(!out.includes(leak), `leaked ${leak}: ${out}`);
+  });
+});
