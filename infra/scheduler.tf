@@ -1,0 +1,24 @@
+# The nightly run: Cloud Scheduler calls the planner with an OIDC token.
+resource "google_cloud_scheduler_job" "nightly" {
+  name             = "${local.prefix}nightly-export"
+  region           = var.region
+  schedule         = var.schedule
+  time_zone        = var.time_zone
+  attempt_deadline = "1800s"
+  retry_config {
+    retry_count          = 3
+    min_backoff_duration = "60s"
+    max_backoff_duration = "600s"
+  }
+  http_target {
+    http_method = "POST"
+    uri         = google_cloudfunctions2_function.planner.service_config[0].uri
+    headers     = { "Content-Type" = "application/json" }
+    body        = base64encode("{}")
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = google_cloudfunctions2_function.planner.service_config[0].uri
+    }
+  }
+  depends_on = [google_project_service.apis]
+}

@@ -1,0 +1,124 @@
+/**
+ * The Terraform, checked offline (no Google provider can be downloaded here):
+ * it parses, and it agrees with the code — entry points with what
+ * functions/ registers, environment variables with what config.ts reads,
+ * the scheduler calling the planner with OIDC, and the worker's push
+ * subscription carrying a retry policy and a dead-letter topic.
+ */
+import * as assert from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const ROOT = path.join(__dirname, '..', '..');
+type Block = Record<string, unknown>;
+type Hcl = {
+  resource?: Record<string, Record<string, Block[]>>;
+  locals?: Block[];
+  variable?: Record<string, Block[]>;
+};
+
+async function loadInfra(): Promise<Hcl[]> {
+  const {parse} = require('@cdktf/hcl2json') as {
+    parse: (name: string, src: string) => Promise<Hcl>;
+  };
+  const dir = path.join(ROOT, 'infra');
+  const files = fs.readdirSync(dir).filter(f => f.endsWith('.tf'));
+  return Promise.all(files.map(f => parse(f, fs.readFileSync(path.join(dir, f), 'utf8'))));
+}
+
+function resource(docs: Hcl[], type: string, name: string): Block {
+  for (const d of docs) {
+    const found = d.resource?.[type]?.[name]?.[0];
+    if (found) return found;
+  }
+  throw new Error(`no resource ${type}.${name}`);
+}
+
+function registeredFunctions(): string[] {
+  const dir = path.join(ROOT, 'functions', 'entrypoints');
+  return fs
+    .readdirSync(dir)
+    .flatMap(f =>
+      [
+        ...fs
+          .readFileSync(path.join(dir, f), 'utf8')
+          .matchAll(/functions\.(?:http|cloudEvent)\('([A-Za-z]+)'/g),
+      ].map(m => m[1]!),
+    );
+}
+
+function configVariables(): Set<string> {
+  const src = fs.readFileSync(path.join(ROOT, 'functions', 'config.ts'), 'utf8');
+  return new Set(
+    [...src.matchAll(/(?:str|int|oneOf)\('([A-Z_]+)'|env\.([A-Z_]+)/g)].map(m => (m[1] ?? m[2])!),
+  );
+}
+
+describe('infra/ (Terraform)', () => {
+  let docs: Hcl[];
+  before(async () => {
+    docs = await loadInfra();
+  });
+
+  it('should deploy every registered function on nodejs22 with its entry point', () => {
+    const entryPoints = docs
+      .flatMap(d => Object.values(d.resource?.google_cloudfunctions2_function ?? {}))
+      .map(([fn]) => fn as {build_config: Array<{runtime: string; entry_point: string}>})
+      .map(fn => fn.build_config[0]!);
+    for (const bc of entryPoints) assert.strictEqual(bc.runtime, 'nodejs22');
+    const locals = JSON.stringify(docs.flatMap(d => d.locals ?? []));
+    for (const name of registeredFunctions())
+      assert.ok(locals.includes(`"entry_point":"${name}"`), `${name} is not deployed`);
+  });
+
+  it('should set only environment variables the code reads, including the required ones', () => {
+    const env = docs.flatMap(d => d.locals ?? []).find(l => 'function_env' in l)!
+      .function_env as Record<string, string>;
+    const known = configVariables();
+    known.add('LOG_EXECUTION_ID'); // read by the Functions Framework
+    for (const key of Object.keys(env))
+      assert.ok(known.has(key), `${key} is set by Terraform but never read`);
+    for (const required of ['GOOGLE_CLOUD_PROJECT', 'BUCKET', 'EXPORT_ENV'])
+      assert.ok(required in env, `${required} is not set`);
+  });
+
+  it('should have Cloud Scheduler call the planner with an OIDC token for its URL', () => {
+    const job = resource(docs, 'google_cloud_scheduler_job', 'nightly') as {
+      http_target: Array<{uri: string; oidc_token: Array<{audience: string}>}>;
+    };
+    const target = job.http_target[0]!;
+    assert.match(target.uri, /google_cloudfunctions2_function\.planner/);
+    assert.strictEqual(target.oidc_token[0]!.audience, target.uri);
+  });
+
+  it('should push batches to the worker with a retry policy and a dead-letter topic', () => {
+    const sub = resource(docs, 'google_pubsub_subscription', 'worker') as {
+      push_config: Array<{push_endpoint: string; oidc_token: unknown[]}>;
+      retry_policy: unknown[];
+      dead_letter_policy: Array<{dead_letter_topic: string}>;
+    };
+    assert.match(sub.push_config[0]!.push_endpoint, /google_cloudfunctions2_function\.worker/);
+    assert.match(sub.push_config[0]!.push_endpoint, /\/projects\/.*\/topics\//);
+    assert.strictEqual(sub.push_config[0]!.oidc_token.length, 1);
+    assert.strictEqual(sub.retry_policy.length, 1);
+    assert.match(sub.dead_letter_policy[0]!.dead_letter_topic, /google_pubsub_topic\.dead_letter/);
+  });
+
+  it('should give each function its own service account and grant access on resources, not the project', () => {
+    const planner = resource(docs, 'google_cloudfunctions2_function', 'planner');
+    const worker = resource(docs, 'google_cloudfunctions2_function', 'worker');
+    assert.ok(
+      JSON.stringify(planner).includes('functions.planner.sa') ||
+        JSON.stringify(planner).includes('service_account.planner'),
+    );
+    assert.ok(
+      JSON.stringify(worker).includes('functions.worker.sa') ||
+        JSON.stringify(worker).includes('service_account.worker'),
+    );
+    const projectRoles = docs
+      .flatMap(d => Object.values(d.resource?.google_project_iam_member ?? {}))
+      .map(([b]) => (b as {role: string}).role);
+    for (const role of projectRoles)
+      assert.ok(['roles/logging.logWriter', 'roles/monitoring.metricWriter'].includes(role), role);
+  });
+});
