@@ -41,22 +41,32 @@ const FAULT_PROFILES: Record<string, {settings?: Record<string, unknown>; faults
       {path: '^/media/', action: 'status', status: 502, probability: 0.03},
     ],
   },
-  'rate-limited': {settings: {rateLimitPerMinute: 150}},
+  'rate-limited': {settings: {rateLimitPerMinute: 100}},
 };
 
+interface DemoOptions {
+  flags: ReturnType<typeof parseFlags>;
+  faults: string;
+  day: string;
+  conversations: number;
+}
+
+/** Reads and checks the flags once; a UsageError names the bad one. */
+function demoOptions(argv: string[]): DemoOptions {
+  const flags = parseFlags(argv, SPECS);
+  const faults = flag(flags, 'faults', 'none');
+  if (!(faults in FAULT_PROFILES)) {
+    throw new UsageError(`--faults must be one of ${Object.keys(FAULT_PROFILES).join(', ')}`);
+  }
+  const day = flag(flags, 'day') ?? defaultDay(Date.now(), 'UTC', 3);
+  if (!isValidDay(day)) throw new UsageError(`--day must be a date YYYY-MM-DD, got "${day}"`);
+  return {flags, faults, day, conversations: numberFlag(flags, 'conversations', 200)};
+}
+
 async function main(): Promise<number> {
-  let flags;
+  let options: DemoOptions;
   try {
-    flags = parseFlags(process.argv.slice(2), SPECS);
-    if (flags.has('help')) {
-      console.log(usage('npm run demo -- [flags]', SPECS));
-      return 0;
-    }
-    const faults = flag(flags, 'faults', 'none');
-    if (!(faults in FAULT_PROFILES))
-      throw new UsageError(`--faults must be one of ${Object.keys(FAULT_PROFILES).join(', ')}`);
-    const day = flag(flags, 'day') ?? defaultDay(Date.now(), 'UTC', 3);
-    if (!isValidDay(day)) throw new UsageError(`--day must be a date YYYY-MM-DD, got "${day}"`);
+    options = demoOptions(process.argv.slice(2));
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`demo: ${err.message}\n\n${usage('npm run demo -- [flags]', SPECS)}`);
@@ -64,9 +74,11 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  const faults = flag(flags, 'faults', 'none');
-  const day = flag(flags, 'day') ?? defaultDay(Date.now(), 'UTC', 3);
-  const conversations = numberFlag(flags, 'conversations', 200);
+  const {flags, faults, day, conversations} = options;
+  if (flags.has('help')) {
+    console.log(usage('npm run demo -- [flags]', SPECS));
+    return 0;
+  }
   const profile = FAULT_PROFILES[faults]!;
   const say = (text: string) => {
     if (!flags.has('json')) console.log(text);

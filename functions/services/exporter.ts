@@ -26,6 +26,7 @@ import {
   ObjectExistsError,
   ObjectStore,
   RecordingMeta,
+  StoredObject,
 } from '../ports';
 
 export type Outcome = 'exported' | 'skipped' | 'failed';
@@ -403,7 +404,7 @@ export class Exporter {
         }
         const existing = await store.stat(name);
         if (existing) {
-          await this.compareExisting(name, existing.md5Hash, body, r);
+          await this.compareExisting(existing, body, r);
         } else {
           try {
             const stored = await store.write(name, body, {
@@ -450,27 +451,25 @@ export class Exporter {
   }
 
   private async compareExisting(
-    name: string,
-    storedMd5: string,
+    existing: StoredObject,
     body: Readable | Buffer,
     r: RecordingOutcome,
   ): Promise<void> {
     const {md5, size} = Buffer.isBuffer(body)
       ? {md5: createHash('md5').update(body).digest('base64'), size: body.length}
       : await md5Of(body);
-    const stat = await this.deps.store.stat(name);
-    if (md5 !== storedMd5) {
+    if (md5 !== existing.md5Hash) {
       throw new PermanentError(
-        `gs object ${name} already exists with different content; it was left untouched`,
+        `gs object ${existing.name} already exists with different content; it was left untouched`,
       );
     }
     Object.assign(r, {
       outcome: 'exported',
-      object: name,
-      contentType: stat?.contentType,
+      object: existing.name,
+      contentType: existing.contentType,
       size,
-      md5Hash: storedMd5,
-      crc32c: stat?.crc32c,
+      md5Hash: existing.md5Hash,
+      crc32c: existing.crc32c,
     });
   }
 

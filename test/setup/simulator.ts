@@ -36,7 +36,6 @@ export async function startSimulator(args: string[] = []): Promise<TestSimulator
       const res = await fetch(`${url}/_admin/${route}`, {
         method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
-        ...(url.startsWith('https') ? {} : {}),
       });
       const body = (await res.json()) as T;
       if (!res.ok) throw new Error(`admin ${route}: HTTP ${res.status} ${JSON.stringify(body)}`);
