@@ -44,7 +44,12 @@ describe('export path (real functions on the local stack)', function () {
 
   before(async function () {
     this.timeout(120_000);
-    stack = await useProductStack('clean', {[DAY]: 60, [DAY_FAULTS]: 30, [DAY_REPLAY]: 12});
+    stack = await useProductStack('clean', {
+      [DAY]: 60,
+      [DAY_FAULTS]: 30,
+      [DAY_REPLAY]: 12,
+      [addDays(today, -13)]: 4,
+    });
     first = await runDay(stack, {day: DAY, env: ENV, timeoutMs: 120_000});
   });
 
@@ -262,6 +267,96 @@ describe('export path (real functions on the local stack)', function () {
         .bucket(stack.bucket)
         .getFiles({prefix: `${ENV}/2023-02-30`});
       assert.strictEqual(files.length, 0);
+    });
+  });
+
+  describe('planner against Genesys', () => {
+    const admin = (route: string, body: unknown, method = 'POST') =>
+      fetch(`${stack.genesysUrl}/_admin/${route}`, {method, body: JSON.stringify(body)});
+
+    it('should refuse a day past the analytics data-availability watermark with 409', async () => {
+      await admin('config', {availabilityLagMinutes: 12 * 24 * 60}, 'PATCH');
+      try {
+        const res = await callPlanner(stack, {day: addDays(today, -10)});
+        assert.strictEqual(res.status, 409);
+        assert.match(
+          String(res.body.error),
+          /not complete yet: Genesys reports data available up to/,
+        );
+      } finally {
+        await admin('config', {availabilityLagMinutes: 360}, 'PATCH');
+      }
+    });
+
+    it('should fall back to the synchronous query when the analytics job fails', async () => {
+      const day = addDays(today, -11);
+      await admin('config', {jobFailNext: 1}, 'PATCH');
+      const res = await callPlanner(stack, {day, dryRun: false});
+      assert.strictEqual(res.status, 202);
+      const plan = await readJson<{discovery: string; conversations: number}>(
+        stack,
+        `${ENV}/${day}/_manifest/plan.json`,
+      );
+      assert.strictEqual(plan?.discovery, 'query');
+      assert.strictEqual(plan?.conversations, 5);
+    });
+
+    it('should answer 500 when Genesys fails in a way retrying cannot fix', async () => {
+      await admin('faults', {path: 'jobs/availability', action: 'status', status: 400});
+      try {
+        const res = await callPlanner(stack, {day: addDays(today, -12)});
+        assert.strictEqual(res.status, 500);
+        assert.match(
+          String(res.body.error),
+          /jobs availability failed after 1 attempt\(s\): HTTP 400/,
+        );
+      } finally {
+        await admin('faults', {}, 'DELETE');
+      }
+    });
+  });
+
+  describe('a batch that keeps failing', () => {
+    it('should write a report with the failures after MAX_BATCH_ATTEMPTS deliveries instead of retrying forever', async () => {
+      const day = addDays(today, -13);
+      const truth = await fetchTruth(stack, day);
+      const ids = truth.conversations
+        .filter(c => c.recordings.some(r => r.exportable))
+        .map(c => c.conversationId);
+      await fetch(`${stack.genesysUrl}/_admin/faults`, {
+        method: 'POST',
+        body: JSON.stringify({path: '^/media/', action: 'status', status: 502}),
+      });
+      try {
+        const pubsub = new PubSub({projectId: stack.project, apiEndpoint: stack.pubsubHost});
+        const id = await pubsub
+          .topic(stack.topic)
+          .publishMessage({json: {day, conversationIds: ids}});
+        await pubsub.close();
+        const name = await eventually(
+          'the final report',
+          async () => {
+            const [files] = await storageFor(stack)
+              .bucket(stack.bucket)
+              .getFiles({prefix: `${ENV}/${day}/_manifest/adhoc/`});
+            return files.find(f => /\/adhoc\/adhoc-[0-9a-f]+\.json$/.test(f.name))?.name;
+          },
+          90_000,
+        );
+        const report = (await readJson<BatchReport>(stack, name))!;
+        assert.strictEqual(report.messageId, id);
+        assert.strictEqual(report.attempt, 3, 'MAX_BATCH_ATTEMPTS is 3 on this stack');
+        const failed = report.conversations
+          .flatMap(c => c.recordings)
+          .filter(r => r.outcome === 'failed');
+        assert.ok(failed.length > 0);
+        assert.ok(
+          failed.every(r => /HTTP 502/.test(r.reason ?? '')),
+          failed.map(r => r.reason).join('; '),
+        );
+      } finally {
+        await fetch(`${stack.genesysUrl}/_admin/faults`, {method: 'DELETE'});
+      }
     });
   });
 
