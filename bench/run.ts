@@ -9,6 +9,10 @@
  *      the same bytes to a local file.
  *   4. Analytics jobs: reading a 100k-conversation day through the SDK (cursor pages of
  *      1000) vs building the same detail records in-process.
+ *   5. The export path on the local stack: the planner discovering a 100k-conversation day
+ *      (dry run; time and the planner process's peak memory), and exporting a 300-conversation
+ *      day end to end vs copying the same recordings' bytes straight from the simulator into
+ *      the GCS emulator.
  */
 import {createCipheriv, randomBytes} from 'node:crypto';
 import * as fs from 'node:fs';
@@ -22,6 +26,108 @@ import {Organisation} from '../local/genesys/org';
 import {mediaFor} from '../local/genesys/media';
 import {detailRecord} from '../local/genesys/analytics';
 import {spawnChild, tsNode, waitForReadyLine} from '../local/common/processes';
+import {startStack} from '../local/stack';
+import {LOCAL_EXPORT_ENV, productEnv, productFunctions, productSecrets} from '../local/product';
+import {callPlanner, fetchTruth, runDay} from '../local/run-day';
+import {addDays, defaultDay} from '../functions/core/time-window';
+
+/** Peak resident memory of a process, from /proc (Linux). */
+function peakRssBytes(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+async function exportPath(dir: string): Promise<void> {
+  const today = defaultDay(Date.now(), 'UTC', 0);
+  const bigDay = addDays(today, -5);
+  const day = addDays(today, -6);
+  const stack = await startStack({
+    root: path.join(dir, 'stack'),
+    functions: productFunctions(),
+    secrets: productSecrets(),
+    functionEnv: productEnv(),
+    genesys: {seed: 'bench', conversationsPerDay: 10, perDay: {[bigDay]: 100_000, [day]: 300}},
+  });
+  try {
+    const plannerPid = stack.functions.planner!.child.proc.pid!;
+    const before = peakRssBytes(plannerPid);
+    const discovery = await time(() => callPlanner(stack, {day: bigDay, dryRun: true}));
+    const conversations = (discovery.value.body.days as Array<{conversations: number}>)[0]!
+      .conversations;
+    const growth = peakRssBytes(plannerPid) - before;
+    console.log(
+      `5a. Planner dry run of a ${conversations}-conversation day: ${(discovery.ms / 1000).toFixed(1)} s, planner peak memory +${(growth / MiB).toFixed(0)} MiB`,
+    );
+    results.push({
+      name: 'planner discovery, 100k conversations',
+      value: `${(discovery.ms / 1000).toFixed(1)} s`,
+      baseline: `peak RSS +${(growth / MiB).toFixed(0)} MiB`,
+      ratio: '-',
+    });
+
+    const exported = await runDay(stack, {day, env: LOCAL_EXPORT_ENV});
+    const bytes = Object.values(exported.totals).reduce((n, t) => n + t.bytes, 0);
+    const recordings = Object.values(exported.totals).reduce((n, t) => n + t.exported, 0);
+    // Baseline: the same bytes copied straight from the simulator into the GCS emulator.
+    const truth = await fetchTruth(stack, day);
+    const client = new platformClient.ApiClientClass();
+    client.setGateway({
+      host: '127.0.0.1',
+      protocol: 'http',
+      port: Number(new URL(stack.genesysUrl).port),
+    });
+    await client.loginClientCredentialsGrant('demo-client', 'demo-secret');
+    const recording = new platformClient.RecordingApi(client);
+    const items = truth.conversations.flatMap(c =>
+      c.recordings
+        .filter(r => r.exportable)
+        .map(r => ({conversationId: c.conversationId, recordingId: r.recordingId})),
+    );
+    const urls: string[] = [];
+    for (let i = 0; i < items.length; i += 100) {
+      const {id} = await recording.postRecordingBatchrequests({
+        batchDownloadRequestList: items.slice(i, i + 100),
+      });
+      for (;;) {
+        const st = await recording.getRecordingBatchrequest(id!);
+        if (st.status === 'Completed') {
+          urls.push(...st.results!.flatMap(r => (r.resultUrl ? [r.resultUrl] : [])));
+          break;
+        }
+        await new Promise(r => setTimeout(r, 100));
+      }
+    }
+    const bucket = new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}).bucket(
+      stack.bucket,
+    );
+    const copy = await time(async () => {
+      let next = 0;
+      await Promise.all(
+        Array.from({length: 8}, async () => {
+          while (next < urls.length) {
+            const i = next++;
+            const res = await fetch(urls[i]!);
+            await pipeline(
+              Readable.fromWeb(res.body as never),
+              bucket.file(`baseline/${i}`).createWriteStream({resumable: true}),
+            );
+          }
+        }),
+      );
+    });
+    console.log(
+      `5b. Export of ${recordings} recordings (${(bytes / MiB).toFixed(0)} MiB) through planner, Pub/Sub and worker vs a direct copy of the same media`,
+    );
+    record(
+      'export path, 300 conversations',
+      exported.seconds * 1000,
+      copy.ms,
+      ms => `${(ms / 1000).toFixed(1)} s`,
+    );
+  } finally {
+    await stack.stop();
+  }
+}
 
 const MiB = 1024 * 1024;
 const results: Array<{name: string; value: string; baseline: string; ratio: string}> = [];
@@ -223,6 +329,7 @@ async function main(): Promise<void> {
   } finally {
     await gcs.child.stop();
   }
+  await exportPath(dir);
   fs.rmSync(dir, {recursive: true, force: true});
   console.log('\n' + JSON.stringify({benchmarks: results}));
 }
