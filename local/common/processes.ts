@@ -22,12 +22,31 @@ export interface Child {
 const live = new Set<Child>();
 let exitHookInstalled = false;
 
+const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = {
+  SIGHUP: 129,
+  SIGINT: 130,
+  SIGTERM: 143,
+};
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
     for (const child of live) killGroup(child.proc, 'SIGKILL');
   });
+  // A signal that kills this process skips 'exit' handlers, and the children
+  // live in their own process groups: stop them here unless the program
+  // handles the signal itself (npm run stack stops its stack gracefully).
+  for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES) as Array<
+    [NodeJS.Signals, number]
+  >) {
+    process.on(signal, () => {
+      if (process.listenerCount(signal) > 1) return;
+      for (const child of live) killGroup(child.proc, 'SIGTERM');
+      setTimeout(() => process.exit(code), 200).unref();
+      process.exitCode = code;
+    });
+  }
 }
 
 function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {

@@ -56,4 +56,34 @@ describe('npm run stack', function () {
         assert.ok(!(await tcpOpen(port)), `port ${port} is still open after ${signal}`);
     });
   }
+
+  it('should leave no process behind when the demo is interrupted with Ctrl-C', async () => {
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'local/demo.ts', '--conversations', '20'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${out}`)), 90_000);
+      proc.stdout.on('data', () => {
+        if (out.includes('Calling the planner')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const ports = [...out.matchAll(/127\.0\.0\.1:(\d+)/g)].map(m => Number(m[1]));
+    assert.ok(ports.length >= 5, out);
+    const exited = new Promise<number | null>(resolve => proc.once('exit', code => resolve(code)));
+    proc.kill('SIGINT');
+    assert.strictEqual(await exited, 130);
+    await new Promise(r => setTimeout(r, 1500));
+    for (const port of ports)
+      assert.ok(!(await tcpOpen(port)), `port ${port} is still open after Ctrl-C`);
+  });
 });
