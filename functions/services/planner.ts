@@ -11,7 +11,8 @@ import {planObjectName, runPlanObjectName} from '../core/object-names';
 import type {PlanRequest} from '../core/plan-request';
 import {Day, Window, windowOf} from '../core/time-window';
 import type {Logger} from '../logger';
-import {Clock, Genesys, GenesysSession, ObjectExistsError, ObjectStore, Publisher} from '../ports';
+import {Clock, Genesys, GenesysSession, ObjectStore, Publisher} from '../ports';
+import {replaceObject} from './objects';
 
 export interface PlannerSettings {
   env: string;
@@ -179,19 +180,15 @@ export class Planner {
       contentType: 'application/json',
       ifGenerationMatch: 0,
     });
-    const current = planObjectName(settings.env, plan.day);
-    for (let i = 0; i < 5; i++) {
-      const existing = await store.stat(current);
-      try {
-        await store.write(current, bytes, {
-          contentType: 'application/json',
-          ifGenerationMatch: existing?.generation ?? 0,
-        });
-        return;
-      } catch (err) {
-        if (!(err instanceof ObjectExistsError)) throw err;
-      }
+    if (
+      !(await replaceObject(
+        store,
+        planObjectName(settings.env, plan.day),
+        bytes,
+        'application/json',
+      ))
+    ) {
+      throw new InputError(`another planner is planning ${plan.day} at the same time`, 409);
     }
-    throw new InputError(`another planner is planning ${plan.day} at the same time`, 409);
   }
 }

@@ -17,6 +17,7 @@ import {BatchReport, hasRetryableFailures, totalsOf} from '../core/report';
 import type {Logger} from '../logger';
 import {Clock, ObjectExistsError, ObjectStore} from '../ports';
 import {Exporter} from './exporter';
+import {replaceObject} from './objects';
 
 export interface WorkerDeps {
   env: string;
@@ -157,21 +158,17 @@ export class BatchWorker {
 
   private async writeReport(report: BatchReport): Promise<void> {
     const name = batchReportObjectName(this.deps.env, report.day, report.runId, report.batchId);
-    const bytes = Buffer.from(JSON.stringify(report, null, 2));
-    for (let i = 0; i < 5; i++) {
-      const existing = await this.deps.store.stat(name);
-      try {
-        // A replay rewrites the report; the generation precondition keeps racing writers honest.
-        await this.deps.store.write(name, bytes, {
-          contentType: 'application/json',
-          ifGenerationMatch: existing?.generation ?? 0,
-        });
-        return;
-      } catch (err) {
-        if (!(err instanceof ObjectExistsError)) throw err;
-      }
+    // A replay rewrites the report; the generation precondition keeps racing writers honest.
+    if (
+      !(await replaceObject(
+        this.deps.store,
+        name,
+        Buffer.from(JSON.stringify(report, null, 2)),
+        'application/json',
+      ))
+    ) {
+      throw new RetryableError(`could not write the batch report ${name}: it kept changing`);
     }
-    throw new RetryableError(`could not write the batch report ${name}: it kept changing`);
   }
 
   /** Increments the batch's delivery counter in GCS and returns this attempt's number. */
