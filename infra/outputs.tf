@@ -21,5 +21,5 @@ output "genesys_clients_secret" {
 
 output "planner_url" {
   description = "URL of the planner (callable by the scheduler identity)."
-  value       = google_cloudfunctions2_function.planner.service_config[0].uri
+  value       = google_cloudfunctions2_function.fn["planner"].service_config[0].uri
 }

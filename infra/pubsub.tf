@@ -21,7 +21,7 @@ resource "google_pubsub_subscription" "worker" {
   ack_deadline_seconds = 600
   push_config {
     # The path makes the Functions Framework report the topic as the event source.
-    push_endpoint = "${google_cloudfunctions2_function.worker.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.batches.name}"
+    push_endpoint = "${google_cloudfunctions2_function.fn["worker"].service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.batches.name}"
     oidc_token {
       service_account_email = google_service_account.pusher.email
     }

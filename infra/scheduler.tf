@@ -12,12 +12,12 @@ resource "google_cloud_scheduler_job" "nightly" {
   }
   http_target {
     http_method = "POST"
-    uri         = google_cloudfunctions2_function.planner.service_config[0].uri
+    uri         = google_cloudfunctions2_function.fn["planner"].service_config[0].uri
     headers     = { "Content-Type" = "application/json" }
     body        = base64encode("{}")
     oidc_token {
       service_account_email = google_service_account.scheduler.email
-      audience              = google_cloudfunctions2_function.planner.service_config[0].uri
+      audience              = google_cloudfunctions2_function.fn["planner"].service_config[0].uri
     }
   }
   depends_on = [google_project_service.apis]

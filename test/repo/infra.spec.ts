@@ -87,7 +87,7 @@ describe('infra/ (Terraform)', () => {
       http_target: Array<{uri: string; oidc_token: Array<{audience: string}>}>;
     };
     const target = job.http_target[0]!;
-    assert.match(target.uri, /google_cloudfunctions2_function\.planner/);
+    assert.match(target.uri, /google_cloudfunctions2_function\.fn\["planner"\]/);
     assert.strictEqual(target.oidc_token[0]!.audience, target.uri);
   });
 
@@ -97,7 +97,10 @@ describe('infra/ (Terraform)', () => {
       retry_policy: unknown[];
       dead_letter_policy: Array<{dead_letter_topic: string}>;
     };
-    assert.match(sub.push_config[0]!.push_endpoint, /google_cloudfunctions2_function\.worker/);
+    assert.match(
+      sub.push_config[0]!.push_endpoint,
+      /google_cloudfunctions2_function\.fn\["worker"\]/,
+    );
     assert.match(sub.push_config[0]!.push_endpoint, /\/projects\/.*\/topics\//);
     assert.strictEqual(sub.push_config[0]!.oidc_token.length, 1);
     assert.strictEqual(sub.retry_policy.length, 1);
@@ -105,15 +108,18 @@ describe('infra/ (Terraform)', () => {
   });
 
   it('should give each function its own service account and grant access on resources, not the project', () => {
-    const planner = resource(docs, 'google_cloudfunctions2_function', 'planner');
-    const worker = resource(docs, 'google_cloudfunctions2_function', 'worker');
+    const fn = resource(docs, 'google_cloudfunctions2_function', 'fn') as {
+      service_config: Array<{service_account_email: string}>;
+    };
+    assert.strictEqual(fn.service_config[0]!.service_account_email, '${each.value.sa}');
+    const locals = JSON.stringify(docs.flatMap(d => d.locals ?? []));
     assert.ok(
-      JSON.stringify(planner).includes('functions.planner.sa') ||
-        JSON.stringify(planner).includes('service_account.planner'),
+      locals.includes('"sa":"${google_service_account.planner.email}"'),
+      'the planner runs as its own account',
     );
     assert.ok(
-      JSON.stringify(worker).includes('functions.worker.sa') ||
-        JSON.stringify(worker).includes('service_account.worker'),
+      locals.includes('"sa":"${google_service_account.worker.email}"'),
+      'the worker runs as its own account',
     );
     const projectRoles = docs
       .flatMap(d => Object.values(d.resource?.google_project_iam_member ?? {}))
