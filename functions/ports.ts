@@ -81,6 +81,13 @@ export interface StoredObject {
   contentType?: string;
 }
 
+/** How an object is written: its content type, custom metadata and generation precondition (0 = create only). */
+export interface WriteOptions {
+  contentType: string;
+  metadata?: Record<string, string>;
+  ifGenerationMatch: number | string;
+}
+
 export class ObjectExistsError extends Error {
   override name = 'ObjectExistsError' as const;
 }
@@ -92,15 +99,7 @@ export interface ObjectStore {
    * given generation). Resolves with what GCS stored; rejects with
    * ObjectExistsError when the precondition fails.
    */
-  write(
-    name: string,
-    body: Readable | Buffer,
-    opts: {
-      contentType: string;
-      metadata?: Record<string, string>;
-      ifGenerationMatch: number | string;
-    },
-  ): Promise<StoredObject>;
+  write(name: string, body: Readable | Buffer, opts: WriteOptions): Promise<StoredObject>;
   readJson<T>(name: string): Promise<{value: T; generation: string} | undefined>;
   /** Streams an object's bytes (for comparing content). */
   read(name: string): Readable;

@@ -8,7 +8,7 @@ import {Readable, Transform} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {Bucket, CRC32C, Storage} from '@google-cloud/storage';
 import {PermanentError, RetryableError} from '../core/errors';
-import {ObjectExistsError, ObjectStore, StoredObject} from '../ports';
+import {ObjectExistsError, ObjectStore, StoredObject, WriteOptions} from '../ports';
 
 function statusOf(err: unknown): number | undefined {
   const e = err as {code?: unknown; status?: unknown; response?: {status?: number}};
@@ -48,15 +48,7 @@ export class GcsStore implements ObjectStore {
     }
   }
 
-  async write(
-    name: string,
-    body: Readable | Buffer,
-    opts: {
-      contentType: string;
-      metadata?: Record<string, string>;
-      ifGenerationMatch: number | string;
-    },
-  ): Promise<StoredObject> {
+  async write(name: string, body: Readable | Buffer, opts: WriteOptions): Promise<StoredObject> {
     const md5 = createHash('md5');
     const crc = new CRC32C();
     let size = 0;
