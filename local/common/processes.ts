@@ -43,8 +43,9 @@ function installExitHook(): void {
     process.on(signal, () => {
       if (process.listenerCount(signal) > 1) return;
       for (const child of live) killGroup(child.proc, 'SIGTERM');
-      setTimeout(() => process.exit(code), 200).unref();
-      process.exitCode = code;
+      // The children are signalled already; exiting now keeps the program's
+      // own error paths (its requests to them now fail) from racing the exit code.
+      process.exit(code);
     });
   }
 }
