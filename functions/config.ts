@@ -45,6 +45,35 @@ export interface Config {
   discovery: 'jobs' | 'query' | 'auto';
   /** Secret Manager stand-in `host:port` (local only). */
   secretManagerEmulatorHost?: string;
+  /** Who is told about gaps and reruns. */
+  developerEmails: string[];
+  /** The sender address (a verified SendGrid sender). */
+  mailFrom: string;
+  /** Secret holding the SendGrid API key. */
+  sendgridKeySecret: string;
+  /** Local development only: the SendGrid sink's URL. */
+  sendgridApiUrl?: string;
+  /** Gaps listed in an email body (all of them are in `_FAILURE`). */
+  emailMaxGaps: number;
+  /** Days before the planned day that the scheduled run checks for `_SUCCESS` (0: none). */
+  checkPreviousDays: number;
+  /** Automatic reruns of one day by check-previous, at most. */
+  maxAutoReruns: number;
+  /** A run younger than this without a marker is taken to be still running, in minutes. */
+  runGraceMinutes: number;
+  /** Pub/Sub emulator `host:port` (local only): replay commands then target it. */
+  pubsubEmulatorHost?: string;
+}
+
+const EMAIL = /^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/;
+
+/** Splits a comma- or space-separated address list; returns the bad entries too. */
+export function parseEmailList(raw: string): {emails: string[]; invalid: string[]} {
+  const items = raw
+    .split(/[\s,;]+/)
+    .map(s => s.trim())
+    .filter(Boolean);
+  return {emails: items.filter(e => EMAIL.test(e)), invalid: items.filter(e => !EMAIL.test(e))};
 }
 
 type Env = Record<string, string | undefined>;
@@ -89,6 +118,18 @@ export function parseConfig(env: Env = process.env): Config {
   if (gateway && !/^https?:\/\/[^/]+\/?$/.test(gateway)) {
     problems.push(`GENESYS_GATEWAY_URL must look like http://host:port, got "${gateway}"`);
   }
+  const developers = parseEmailList(str('DEVELOPER_EMAILS'));
+  if (developers.invalid.length > 0) {
+    problems.push(`DEVELOPER_EMAILS holds invalid addresses: ${developers.invalid.join(', ')}`);
+  }
+  const mailFrom = str('MAIL_FROM');
+  if (mailFrom && !EMAIL.test(mailFrom)) {
+    problems.push(`MAIL_FROM must be one email address, got "${mailFrom}"`);
+  }
+  const sendgridApiUrl = env.SENDGRID_API_URL?.trim();
+  if (sendgridApiUrl && !/^https?:\/\/[^/]+\/?$/.test(sendgridApiUrl)) {
+    problems.push(`SENDGRID_API_URL must look like http://host:port, got "${sendgridApiUrl}"`);
+  }
   const config: Config = {
     project,
     bucket: str('BUCKET'),
@@ -109,6 +150,15 @@ export function parseConfig(env: Env = process.env): Config {
     maxBatchAttempts: int('MAX_BATCH_ATTEMPTS', 4, 1, 100),
     discovery: oneOf('DISCOVERY', 'auto', ['jobs', 'query', 'auto'] as const),
     secretManagerEmulatorHost: env.SECRET_MANAGER_EMULATOR_HOST?.trim() || undefined,
+    developerEmails: developers.emails,
+    mailFrom,
+    sendgridKeySecret: str('SENDGRID_KEY_SECRET', 'sendgrid-api-key'),
+    sendgridApiUrl: sendgridApiUrl || undefined,
+    emailMaxGaps: int('EMAIL_MAX_GAPS', 25, 1, 1000),
+    checkPreviousDays: int('CHECK_PREVIOUS_DAYS', 1, 0, 14),
+    maxAutoReruns: int('MAX_AUTO_RERUNS', 2, 0, 10),
+    runGraceMinutes: int('RUN_GRACE_MINUTES', 720, 0, 10_080),
+    pubsubEmulatorHost: env.PUBSUB_EMULATOR_HOST?.trim() || undefined,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

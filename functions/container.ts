@@ -9,10 +9,12 @@ import {GenesysCloud, parseCredentials} from './adapters/genesys';
 import {HttpMediaFetcher} from './adapters/media';
 import {PubsubPublisher} from './adapters/pubsub';
 import {SecretReader} from './adapters/secrets';
+import {SendGridMailer} from './adapters/sendgrid';
+import {Checker} from './services/checker';
 import {Exporter} from './services/exporter';
 import {Planner} from './services/planner';
 import {BatchWorker} from './services/worker';
-import type {Clock} from './ports';
+import type {Clock, Mailer} from './ports';
 
 export const systemClock: Clock = {
   now: () => Date.now(),
@@ -24,6 +26,7 @@ export interface Container {
   logger: Logger;
   planner(): Promise<Planner>;
   worker(): Promise<BatchWorker>;
+  checker(): Promise<Checker>;
 }
 
 let instance: Container | undefined;
@@ -52,8 +55,30 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
         throw err;
       },
     ));
+  let mailer: Promise<Mailer> | undefined;
+  const getMailer = () =>
+    (mailer ??= secrets.read(config.sendgridKeySecret).then(
+      key =>
+        new SendGridMailer({
+          apiKey: key.trim(),
+          from: config.mailFrom,
+          apiUrl: config.sendgridApiUrl,
+          clock: systemClock,
+          logger,
+        }),
+      err => {
+        mailer = undefined;
+        throw err;
+      },
+    ));
+  const replayTarget = {
+    project: config.project,
+    topic: config.batchesTopic,
+    emulatorHost: config.pubsubEmulatorHost,
+  };
   let planner: Planner | undefined;
   let worker: BatchWorker | undefined;
+  let checker: Checker | undefined;
   instance = {
     config,
     logger,
@@ -99,6 +124,22 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
         });
       }
       return worker;
+    },
+    async checker() {
+      checker ??= new Checker({
+        settings: {
+          env: config.env,
+          bucket: config.bucket,
+          developers: config.developerEmails,
+          emailMaxGaps: config.emailMaxGaps,
+          replay: replayTarget,
+        },
+        store,
+        mailer: getMailer,
+        clock: systemClock,
+        logger,
+      });
+      return checker;
     },
   };
   return instance;

@@ -5,3 +5,4 @@
  */
 import './entrypoints/plan-export';
 import './entrypoints/export-batch';
+import './entrypoints/check-day';

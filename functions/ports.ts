@@ -79,6 +79,8 @@ export interface StoredObject {
   crc32c: string;
   generation: string;
   contentType?: string;
+  /** Custom metadata. */
+  metadata?: Record<string, string>;
 }
 
 /** How an object is written: its content type, custom metadata and generation precondition (0 = create only). */
@@ -103,6 +105,28 @@ export interface ObjectStore {
   readJson<T>(name: string): Promise<{value: T; generation: string} | undefined>;
   /** Streams an object's bytes (for comparing content). */
   read(name: string): Readable;
+  /** Every object whose name starts with `prefix`, all pages. */
+  list(prefix: string): Promise<StoredObject[]>;
+  /**
+   * Deletes `name` only if it still has `generation`. Resolves false when it
+   * was already gone; rejects with ObjectExistsError when it changed.
+   */
+  delete(name: string, generation: string): Promise<boolean>;
+}
+
+/** One email, ready to send. */
+export interface Mail {
+  to: string[];
+  subject: string;
+  text: string;
+  html: string;
+  /** Groups related emails in the provider's records (SendGrid custom_args). */
+  tags?: Record<string, string>;
+}
+
+export interface Mailer {
+  /** Sends `mail`, retrying transient provider failures; rejects when it could not. */
+  send(mail: Mail): Promise<void>;
 }
 
 export interface Publisher {

@@ -2,7 +2,7 @@
  * What the local stack runs of the product itself, and how the stack is
  * described to a person.
  */
-import type {Stack, StackFunctions} from './stack';
+import {LOCAL_DEFAULTS, Stack, StackFunctions} from './stack';
 
 import * as path from 'node:path';
 import {DEFAULT_CLIENT} from './genesys/clients';
@@ -12,14 +12,15 @@ const SOURCE = path.join(__dirname, '..', 'functions', 'index.ts');
 /** The `EXPORT_ENV` folder the local stack exports into. */
 export const LOCAL_EXPORT_ENV = 'local';
 
-/**
- * The pipeline's Cloud Functions, by role, each in its own Functions
- * Framework process. The checker arrives with the completeness work.
- */
+/** Where the local stack's developer emails go (the SendGrid sink keeps them). */
+export const LOCAL_DEVELOPERS = 'developers@example.com';
+
+/** The pipeline's Cloud Functions, by role, each in its own Functions Framework process. */
 export function productFunctions(): StackFunctions {
   return {
     planner: {target: 'planExport', signature: 'http', source: SOURCE},
     worker: {target: 'exportBatch', signature: 'cloudevent', source: SOURCE},
+    checker: {target: 'checkDay', signature: 'cloudevent', source: SOURCE},
   };
 }
 
@@ -29,7 +30,10 @@ export function productSecrets(clients: string[] = [DEFAULT_CLIENT]): Record<str
     const colon = c.indexOf(':');
     return {clientId: c.slice(0, colon), clientSecret: c.slice(colon + 1)};
   });
-  return {'genesys-clients': JSON.stringify(list)};
+  return {
+    'genesys-clients': JSON.stringify(list),
+    'sendgrid-api-key': LOCAL_DEFAULTS.sendgridKey,
+  };
 }
 
 /** Function configuration for the local stack (production gets the same from Terraform). */
@@ -38,6 +42,9 @@ export function productEnv(extra: Record<string, string> = {}): Record<string, s
     EXPORT_ENV: LOCAL_EXPORT_ENV,
     TIME_ZONE: 'UTC',
     GENESYS_CREDENTIALS_SECRET: 'genesys-clients',
+    SENDGRID_KEY_SECRET: 'sendgrid-api-key',
+    DEVELOPER_EMAILS: LOCAL_DEVELOPERS,
+    MAIL_FROM: 'genesys-recording-migrator@example.com',
     ...extra,
   };
 }

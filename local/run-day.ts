@@ -11,7 +11,18 @@ import {Storage} from '@google-cloud/storage';
 import type {Stack} from './stack';
 import {addDays, startOfDay} from '../functions/core/time-window';
 import type {BatchReport} from '../functions/core/report';
-import type {DayPlan} from '../functions/services/planner';
+import type {DayPlan} from '../functions/core/day-plan';
+import type {DayOutcome} from '../functions/core/day-outcome';
+import type {Ledger} from '../functions/services/checker';
+
+/** A `_SUCCESS` or `_FAILURE` as the checker writes it. */
+export type DayMarker = Omit<DayOutcome, 'kind'> & {
+  kind: 'day-marker';
+  marker: '_SUCCESS' | '_FAILURE';
+  env: string;
+  decidedAt: string;
+  replaces?: Ledger['previous'];
+};
 
 export interface TruthRecording {
   recordingId: string;
@@ -45,6 +56,10 @@ export interface DayResult {
     mismatched: string[];
   };
   filesDir: string;
+  /** The day's marker for this run, when the stack runs the checker. */
+  marker?: DayMarker;
+  /** The checker's ledger once the marker's email (if any) is settled. */
+  ledger?: Ledger;
 }
 
 const TYPES = ['call', 'chat', 'email', 'message', 'screen'] as const;
@@ -109,6 +124,45 @@ export async function waitForReports(
   }
 }
 
+/**
+ * Waits until the day's marker belongs to `runId` (and, with `want`, is that
+ * marker) and the checker's ledger shows its email sent or not needed.
+ */
+export async function waitForMarker(
+  stack: Stack,
+  env: string,
+  day: string,
+  opts: {runId: string; want?: DayMarker['marker']; fingerprintNot?: string; timeoutMs?: number},
+): Promise<{marker: DayMarker; ledger: Ledger}> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  let seen = 'nothing';
+  for (;;) {
+    const ledger = await readJson<Ledger>(stack, `${env}/${day}/_manifest/decision.json`);
+    if (ledger && ledger.runId === opts.runId && ledger.fingerprint !== opts.fingerprintNot) {
+      const name = ledger.status === 'success' ? '_SUCCESS' : '_FAILURE';
+      const marker = await readJson<DayMarker>(stack, `${env}/${day}/${name}`);
+      const other = await readJson<DayMarker>(
+        stack,
+        `${env}/${day}/${name === '_SUCCESS' ? '_FAILURE' : '_SUCCESS'}`,
+      );
+      const settled = ledger.email.state === 'sent' || ledger.email.state === 'not-needed';
+      seen = `${name} (email ${ledger.email.state}${other ? `, ${other.marker} still present` : ''})`;
+      if (
+        marker?.fingerprint === ledger.fingerprint &&
+        !other &&
+        settled &&
+        (!opts.want || opts.want === name)
+      ) {
+        return {marker, ledger};
+      }
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`no settled marker for ${day} run ${opts.runId}: saw ${seen}`);
+    }
+    await new Promise(r => setTimeout(r, 250));
+  }
+}
+
 export async function fetchTruth(stack: Stack, day: string): Promise<Truth> {
   const res = await fetch(`${stack.genesysUrl}/_admin/truth?day=${day}`);
   if (!res.ok) throw new Error(`ground truth: HTTP ${res.status}`);
@@ -132,8 +186,12 @@ export async function runDay(
   const plan = await readJson<DayPlan>(stack, `${opts.env}/${opts.day}/_manifest/plan.json`);
   if (!plan) throw new Error('the planner wrote no plan');
   const reports = await waitForReports(stack, opts.env, plan, opts.timeoutMs ?? 600_000);
+  const decided = stack.functions.checker
+    ? await waitForMarker(stack, opts.env, opts.day, {runId: plan.runId})
+    : undefined;
   return {
     ...(await summarise(stack, opts.env, opts.day, reports)),
+    ...(decided ?? {}),
     runId: plan.runId,
     plannerStatus: planned.status,
     seconds: (Date.now() - started) / 1000,

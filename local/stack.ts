@@ -54,6 +54,8 @@ export interface StackOptions {
   functions?: StackFunctions;
   /** Secrets served by the Secret Manager stand-in. */
   secrets?: SecretFile;
+  /** The only API key the SendGrid sink accepts (default LOCAL_DEFAULTS.sendgridKey). */
+  sendgridKey?: string;
   /** Environment added to every function. */
   functionEnv?: Record<string, string>;
   /** Delivery attempts before a batch message is dead-lettered (5..100). */
@@ -157,9 +159,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       startStandIn('secret-manager', 'secrets/main.ts', ['--file', dirs.secrets], dirs.logs).then(
         s => track(s),
       ),
-      startStandIn('sendgrid-sink', 'sendgrid/main.ts', ['--dir', dirs.mail], dirs.logs).then(s =>
-        track(s),
-      ),
+      startStandIn(
+        'sendgrid-sink',
+        'sendgrid/main.ts',
+        ['--dir', dirs.mail, '--api-key', opts.sendgridKey ?? LOCAL_DEFAULTS.sendgridKey],
+        dirs.logs,
+      ).then(s => track(s)),
       startStandIn(
         'genesys-simulator',
         'genesys/main.ts',

@@ -30,14 +30,7 @@ export class GcsStore implements ObjectStore {
   async stat(name: string): Promise<StoredObject | undefined> {
     try {
       const [md] = await this.bucket.file(name).getMetadata();
-      return {
-        name,
-        size: Number(md.size),
-        md5Hash: String(md.md5Hash),
-        crc32c: String(md.crc32c),
-        generation: String(md.generation),
-        contentType: md.contentType,
-      };
+      return toStored(name, md);
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw new RetryableError(
@@ -119,4 +112,59 @@ export class GcsStore implements ObjectStore {
   read(name: string): Readable {
     return this.bucket.file(name).createReadStream({validation: false});
   }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    try {
+      const [files] = await this.bucket.getFiles({prefix, autoPaginate: true});
+      return files.map(f => toStored(f.name, f.metadata));
+    } catch (err) {
+      throw new RetryableError(
+        `could not list gs://${this.bucket.name}/${prefix}`,
+        {prefix},
+        {cause: err},
+      );
+    }
+  }
+
+  async delete(name: string, generation: string): Promise<boolean> {
+    try {
+      await this.bucket.file(name).delete({ifGenerationMatch: Number(generation)});
+      return true;
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404) return false;
+      if (status === 412)
+        throw new ObjectExistsError(`gs://${this.bucket.name}/${name} changed before deletion`);
+      throw new RetryableError(
+        `could not delete gs://${this.bucket.name}/${name}`,
+        {object: name},
+        {cause: err},
+      );
+    }
+  }
+}
+
+function toStored(
+  name: string,
+  md: {
+    size?: string | number;
+    md5Hash?: string;
+    crc32c?: string;
+    generation?: string | number;
+    contentType?: string;
+    metadata?: Record<string, unknown>;
+  },
+): StoredObject {
+  const custom = Object.entries(md.metadata ?? {}).filter(
+    (e): e is [string, string] => typeof e[1] === 'string',
+  );
+  return {
+    name,
+    size: Number(md.size),
+    md5Hash: String(md.md5Hash),
+    crc32c: String(md.crc32c),
+    generation: String(md.generation),
+    contentType: md.contentType,
+    ...(custom.length > 0 ? {metadata: Object.fromEntries(custom)} : {}),
+  };
 }

@@ -3,7 +3,7 @@
  * configuration (env), validated days and validated Genesys ids.
  */
 import type {RecordingType} from './content-types';
-import type {Day} from './time-window';
+import {Day, isValidDay} from './time-window';
 
 export function dayPrefix(env: string, day: Day): string {
   return `${env}/${day}/`;
@@ -68,4 +68,32 @@ export function rejectedMessageObjectName(env: string, messageId: string): strin
 
 export function markerObjectName(env: string, day: Day, kind: '_SUCCESS' | '_FAILURE'): string {
   return `${env}/${day}/${kind}`;
+}
+
+/** The checker's ledger of the day's current decision (its outcome and email state). */
+export function decisionObjectName(env: string, day: Day): string {
+  return `${env}/${day}/_manifest/decision.json`;
+}
+
+export function batchReportsPrefix(env: string, day: Day, runId: string): string {
+  return `${env}/${day}/_manifest/runs/${runId}/batches/`;
+}
+
+/** The objects whose creation can complete a day: its plan and its runs' batch reports. */
+export type DecisiveObject =
+  {kind: 'plan'; day: Day} | {kind: 'report'; day: Day; runId: string; batchId: string};
+
+const DECISIVE =
+  /^(\d{4}-\d{2}-\d{2})\/_manifest\/(?:(plan)\.json|runs\/([A-Za-z0-9_-]{1,64})\/batches\/([A-Za-z0-9_-]{1,64})\.json)$/;
+
+/** What an object name means to the checker; undefined for everything it ignores. */
+export function classifyObject(env: string, name: string): DecisiveObject | undefined {
+  if (!name.startsWith(`${env}/`) || !name.endsWith('.json') || !name.includes('/_manifest/'))
+    return undefined;
+  const m = DECISIVE.exec(name.slice(env.length + 1));
+  if (!m) return undefined;
+  const day = m[1]!;
+  if (!isValidDay(day)) return undefined;
+  if (m[2]) return {kind: 'plan', day};
+  return {kind: 'report', day, runId: m[3]!, batchId: m[4]!};
 }

@@ -17,6 +17,7 @@ import {PermanentError, RetryableError} from '../core/errors';
 import type {BatchMessage} from '../core/messages';
 import {metadataObjectName, recordingObjectName} from '../core/object-names';
 import type {Logger} from '../logger';
+import {mapLimit} from './objects';
 import {
   BatchResult,
   Clock,
@@ -82,24 +83,6 @@ const MAX_DOWNLOAD_ATTEMPTS = 3;
 const MAX_CHAT_BYTES = 64 * 1024 * 1024;
 /** Concurrent recording-metadata requests. */
 const METADATA_CONCURRENCY = 8;
-
-/** Runs `fn` over items with at most `limit` in flight. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({length: Math.min(limit, items.length)}, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}
 
 /** The outcome a recording gets from its file state alone, or undefined if it should be downloaded. */
 export function outcomeFromState(

@@ -5,12 +5,14 @@
  * publish its batches, waiting until every publish is acknowledged.
  */
 import {randomBytes} from 'node:crypto';
-import {planBatches, PlannedBatch} from '../core/batches';
+import {planBatches} from '../core/batches';
+import type {DayPlan} from '../core/day-plan';
 import {InputError, JobFailedError} from '../core/errors';
 import {planObjectName, runPlanObjectName} from '../core/object-names';
 import type {PlanRequest} from '../core/plan-request';
 import {Day, Window, windowOf} from '../core/time-window';
 import type {Logger} from '../logger';
+export type {DayPlan} from '../core/day-plan';
 import {Clock, Genesys, GenesysSession, ObjectStore, Publisher} from '../ports';
 import {replaceObject} from './objects';
 
@@ -30,19 +32,6 @@ export interface PlannerDeps {
   logger: Logger;
   /** Run ids are time plus randomness; injectable for tests. */
   newRunId?: (nowMs: number) => string;
-}
-
-export interface DayPlan {
-  kind: 'plan';
-  version: 1;
-  day: Day;
-  runId: string;
-  window: {start: string; end: string; timeZone: string};
-  createdAt: string;
-  trigger: PlanRequest['trigger'];
-  discovery: 'jobs' | 'query';
-  conversations: number;
-  batches: PlannedBatch[];
 }
 
 export interface PlanSummary {

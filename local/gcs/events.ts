@@ -46,6 +46,23 @@ const EVENT_TYPES: Record<ChangeKind, string> = {
   metadataUpdated: 'google.cloud.storage.object.v1.metadataUpdated',
 };
 
+/** The binary-mode CloudEvent headers Eventarc sends with an object resource. */
+export function storageEventHeaders(
+  id: string,
+  type: string,
+  resource: {bucket: string; name: string; updated: string},
+): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'ce-specversion': '1.0',
+    'ce-id': id,
+    'ce-type': type,
+    'ce-source': `//storage.googleapis.com/projects/_/buckets/${resource.bucket}`,
+    'ce-subject': `objects/${resource.name}`,
+    'ce-time': resource.updated,
+  };
+}
+
 /** How many finished deliveries are kept for inspection. */
 const HISTORY = 1000;
 
@@ -127,15 +144,7 @@ export class EventNotifier {
       try {
         const res = await fetch(record.url, {
           method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'ce-specversion': '1.0',
-            'ce-id': record.id,
-            'ce-type': record.type,
-            'ce-source': `//storage.googleapis.com/projects/_/buckets/${resource.bucket}`,
-            'ce-subject': record.subject,
-            'ce-time': resource.updated,
-          },
+          headers: storageEventHeaders(record.id, record.type, resource),
           body,
           signal: AbortSignal.timeout(this.options.timeoutMs),
         });

@@ -149,6 +149,8 @@ const SUBJECTS = [
 export class Organisation {
   readonly config: OrgConfig;
   private readonly skeletons = new Map<string, DaySkeleton>();
+  /** File states changed at runtime (a restore finished, an upload completed), by recording id. */
+  private readonly changedStates = new Map<string, FileState>();
   readonly users: Person[];
   readonly queues: Person[];
   readonly wrapUpCodes: Person[];
@@ -213,6 +215,30 @@ export class Organisation {
     const day = dayOfNumber(decoded.dayNumber);
     if (decoded.index >= this.countFor(day)) return undefined;
     return this.conversation(day, decoded.index);
+  }
+
+  /**
+   * The source recovers for `day`: archived recordings are restored, uploads
+   * finish and errored recordings become available. Returns how many changed,
+   * by their previous state.
+   */
+  recoverDay(day: string): Record<string, number> {
+    const recovered: Partial<Record<FileState, FileState>> = {
+      ARCHIVED: 'RESTORED',
+      RESTORING: 'RESTORED',
+      UPLOADING: 'AVAILABLE',
+      ERROR: 'AVAILABLE',
+    };
+    const changed: Record<string, number> = {};
+    for (let i = 0; i < this.countFor(day); i++) {
+      for (const r of this.conversation(day, i).recordings) {
+        const to = recovered[r.fileState];
+        if (!to) continue;
+        this.changedStates.set(r.id, to);
+        changed[r.fileState] = (changed[r.fileState] ?? 0) + 1;
+      }
+    }
+    return changed;
   }
 
   /** The full conversation `index` of `day`. */
@@ -294,7 +320,9 @@ export class Organisation {
             RESTORING: 0,
             ERROR: 5,
           };
-    const fileState = rng.weighted(weights);
+    const drawn = rng.weighted(weights);
+    const id = uuid(c.seed, 'recording-id', conv.id, k);
+    const fileState = this.changedStates.get(id) ?? drawn;
     let contentType: string;
     let size: number;
     switch (media) {
@@ -316,7 +344,7 @@ export class Organisation {
     }
     const start = new Date(conv.startMs).toISOString();
     return {
-      id: uuid(c.seed, 'recording-id', conv.id, k),
+      id,
       conversationId: conv.id,
       media,
       mediaSubtype: subtype,

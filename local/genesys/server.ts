@@ -7,7 +7,9 @@
  * Platform behaviour: bearer tokens that expire, a per-token sliding-window
  * rate limit answered with the documented 429 body and `Retry-After`,
  * `inin-ratelimit-*` and `ININ-Correlation-Id` headers on every API response,
- * errors in the ErrorBody shape. Admin API (not Genesys): `/_admin/…`.
+ * errors in the ErrorBody shape. Admin API (not Genesys): `/_admin/…`
+ * (`recover?day=` turns a day's archived, uploading and errored recordings
+ * into restored or available ones, as if the source had recovered).
  */
 import {createHash, randomBytes, randomUUID} from 'node:crypto';
 import {createServer as createHttpServer, IncomingMessage, Server, ServerResponse} from 'node:http';
@@ -547,6 +549,12 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
       return sendJson(res, 200, {expired: tokens.size});
     }
     if (p === '/_admin/truth') return truth(res, url);
+    if (p === '/_admin/recover' && req.method === 'POST') {
+      const day = url.searchParams.get('day') ?? '';
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(day))
+        return sendJson(res, 400, {error: 'recover needs ?day=YYYY-MM-DD'});
+      return sendJson(res, 200, {day, recovered: org.recoverDay(day)});
+    }
     sendJson(res, 404, {error: `unknown admin route ${req.method} ${p}`});
   }
 

@@ -98,7 +98,13 @@ describe('retry policy', () => {
 });
 
 describe('configuration', () => {
-  const base = {GOOGLE_CLOUD_PROJECT: 'p', BUCKET: 'b', EXPORT_ENV: 'brave'};
+  const base = {
+    GOOGLE_CLOUD_PROJECT: 'p',
+    BUCKET: 'b',
+    EXPORT_ENV: 'brave',
+    DEVELOPER_EMAILS: 'dev@example.com',
+    MAIL_FROM: 'archive@example.com',
+  };
 
   it('should apply the documented defaults', () => {
     const c = parseConfig(base);
@@ -107,6 +113,23 @@ describe('configuration', () => {
     assert.strictEqual(c.batchSize, 100);
     assert.strictEqual(c.archivedPolicy, 'fail');
     assert.strictEqual(c.discovery, 'auto');
+    assert.strictEqual(c.checkPreviousDays, 1);
+    assert.strictEqual(c.maxAutoReruns, 2);
+    assert.strictEqual(c.sendgridKeySecret, 'sendgrid-api-key');
+  });
+
+  it('should read the developer list in any separator and name every bad address', () => {
+    const c = parseConfig({...base, DEVELOPER_EMAILS: ' a@x.io, b@y.org;c@z.com  d@w.net'});
+    assert.deepStrictEqual(c.developerEmails, ['a@x.io', 'b@y.org', 'c@z.com', 'd@w.net']);
+    assert.throws(
+      () => parseConfig({...base, DEVELOPER_EMAILS: 'a@x.io, nobody, <x@y.z>', MAIL_FROM: 'me'}),
+      (e: Error) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, /DEVELOPER_EMAILS holds invalid addresses: nobody, <x@y.z>/);
+        assert.match(e.message, /MAIL_FROM must be one email address, got "me"/);
+        return true;
+      },
+    );
   });
 
   it('should report every problem at once', () => {
@@ -120,6 +143,8 @@ describe('configuration', () => {
           BATCH_SIZE: 'many',
           ARCHIVED_POLICY: 'maybe',
           GENESYS_GATEWAY_URL: 'ftp://x',
+          SENDGRID_API_URL: 'smtp://x',
+          CHECK_PREVIOUS_DAYS: '99',
         }),
       (e: Error) => {
         assert.ok(e instanceof ConfigError);
@@ -132,6 +157,10 @@ describe('configuration', () => {
           'BATCH_SIZE',
           'ARCHIVED_POLICY',
           'GENESYS_GATEWAY_URL',
+          'DEVELOPER_EMAILS',
+          'MAIL_FROM',
+          'SENDGRID_API_URL',
+          'CHECK_PREVIOUS_DAYS',
         ]) {
           assert.ok(
             e.problems.some(x => x.startsWith(p)),

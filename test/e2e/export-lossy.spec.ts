@@ -7,10 +7,11 @@ import * as assert from 'node:assert';
 import type {Stack} from '../../local/stack';
 import {LOCAL_EXPORT_ENV} from '../../local/product';
 import {DayResult, fetchTruth, runDay} from '../../local/run-day';
-import {useProductStack} from '../setup/stack';
+import {declareProductDays, useProductStack} from '../setup/stack';
 import {addDays, defaultDay} from '../../functions/core/time-window';
 
 const DAY = addDays(defaultDay(Date.now(), 'UTC', 0), -4);
+declareProductDays('lossy', {[DAY]: 80});
 
 describe('export path with unavailable recordings (lossy organisation)', function () {
   this.timeout(180_000);

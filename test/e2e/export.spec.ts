@@ -18,7 +18,7 @@ import {
   runDay,
   storageFor,
 } from '../../local/run-day';
-import {eventually, useProductStack} from '../setup/stack';
+import {declareProductDays, eventually, useProductStack} from '../setup/stack';
 import {addDays, defaultDay} from '../../functions/core/time-window';
 import type {BatchReport} from '../../functions/core/report';
 
@@ -27,6 +27,8 @@ const today = defaultDay(Date.now(), 'UTC', 0);
 const DAY = addDays(today, -5);
 const DAY_FAULTS = addDays(today, -6);
 const DAY_REPLAY = addDays(today, -7);
+const PER_DAY = {[DAY]: 60, [DAY_FAULTS]: 30, [DAY_REPLAY]: 12, [addDays(today, -13)]: 4};
+declareProductDays('clean', PER_DAY);
 
 async function generations(stack: Stack, prefix: string): Promise<Map<string, string>> {
   const [files] = await storageFor(stack).bucket(stack.bucket).getFiles({prefix});
@@ -44,12 +46,7 @@ describe('export path (real functions on the local stack)', function () {
 
   before(async function () {
     this.timeout(120_000);
-    stack = await useProductStack('clean', {
-      [DAY]: 60,
-      [DAY_FAULTS]: 30,
-      [DAY_REPLAY]: 12,
-      [addDays(today, -13)]: 4,
-    });
+    stack = await useProductStack('clean', PER_DAY);
     first = await runDay(stack, {day: DAY, env: ENV, timeoutMs: 120_000});
   });
 

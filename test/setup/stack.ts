@@ -70,6 +70,7 @@ export function useStack(): Promise<TestStack> {
         },
       },
       secrets: {'sendgrid-api-key': 'SG.test-key', 'genesys-clients': '[]'},
+      sendgridKey: 'SG.test-key',
       maxDeliveryAttempts: 5,
       gcsNotifyAttempts: 4,
     });
@@ -109,6 +110,20 @@ export async function eventually<T>(
 import {productEnv, productFunctions, productSecrets} from '../../local/product';
 
 const productStacks = new Map<string, Promise<Stack>>();
+const productDays: Record<'clean' | 'lossy', Record<string, number>> = {clean: {}, lossy: {}};
+
+/**
+ * Declares the days (and their conversation counts) a spec needs from a
+ * product stack. Call it at the top level of the spec file: mocha loads every
+ * file before any hook runs, so the stack starts with all of them, whichever
+ * spec starts it. Other days hold 5 conversations.
+ */
+export function declareProductDays(
+  profile: 'clean' | 'lossy',
+  perDay: Record<string, number>,
+): void {
+  Object.assign(productDays[profile], perDay);
+}
 
 /**
  * A stack running the real pipeline functions against a simulator with the
@@ -116,8 +131,14 @@ const productStacks = new Map<string, Promise<Stack>>();
  */
 export function useProductStack(
   profile: 'clean' | 'lossy',
-  perDay: Record<string, number>,
+  perDay: Record<string, number> = {},
 ): Promise<Stack> {
+  const missing = Object.entries(perDay).filter(([d, n]) => productDays[profile][d] !== n);
+  if (missing.length > 0) {
+    throw new Error(
+      `declare ${missing.map(([d]) => d).join(', ')} with declareProductDays() at the top of the spec`,
+    );
+  }
   let s = productStacks.get(profile);
   if (!s) {
     s = startStack({
@@ -128,7 +149,7 @@ export function useProductStack(
       genesys: {
         seed: `e2e-${profile}`,
         conversationsPerDay: 5,
-        perDay,
+        perDay: productDays[profile],
         profile,
         clients: ['demo-client:demo-secret', 'second-client:second-secret'],
         settings: {batchPerResultMs: 1},

@@ -1,0 +1,184 @@
+/**
+ * The day's verdict, computed from its plan and one report per planned
+ * batch: every recording exported (checksums verified by the worker) or
+ * skipped for a permanent reason → success; anything else → failure, with
+ * every gap, its reason and the command that replays its batch.
+ *
+ * Pure: the checker reads the objects, this decides.
+ */
+import {createHash} from 'node:crypto';
+import {RECORDING_TYPES, RecordingType} from './content-types';
+import type {DayPlan} from './day-plan';
+import {ReplayTarget, replayCommand} from './replay';
+import type {BatchReport, TypeTotals} from './report';
+
+export interface ReportRef {
+  object: string;
+  generation: string;
+  report: BatchReport;
+}
+
+/** A recording (or a whole conversation, when its recordings could not be read) that is not in GCS. */
+export interface Gap {
+  batchId: string;
+  conversationId: string;
+  recordingId?: string;
+  type?: RecordingType;
+  reason: string;
+}
+
+export interface Skipped {
+  conversationId: string;
+  recordingId: string;
+  type?: RecordingType;
+  reason: string;
+}
+
+export interface BatchReplay {
+  batchId: string;
+  conversations: number;
+  gaps: number;
+  command: string;
+}
+
+export interface DayOutcome {
+  kind: 'day-outcome';
+  version: 1;
+  status: 'success' | 'failure';
+  day: string;
+  runId: string;
+  window: DayPlan['window'];
+  plannedAt: string;
+  /** When the last batch report was written. */
+  finishedAt: string;
+  /** From the plan to the last report. */
+  seconds: number;
+  conversations: number;
+  batches: number;
+  totals: Record<RecordingType | 'all', TypeTotals>;
+  missing: {recordings: number; conversations: number};
+  gaps: Gap[];
+  skipped: Skipped[];
+  replay: BatchReplay[];
+  /** The batch reports this verdict was computed from: the manifest behind the marker. */
+  reports: Array<{batchId: string; object: string; generation: string; status: string}>;
+  /** Same gaps, counts and run → same fingerprint; identifies one outcome of one run. */
+  fingerprint: string;
+}
+
+function emptyTotals(): TypeTotals {
+  return {expected: 0, exported: 0, skipped: 0, failed: 0, bytes: 0};
+}
+
+/**
+ * @param reports - exactly one report per planned batch (the caller waits until there is)
+ * @throws Error when a planned batch has no report (a caller bug, not a gap)
+ */
+export function decideDay(plan: DayPlan, reports: ReportRef[], replay: ReplayTarget): DayOutcome {
+  const byBatch = new Map(reports.map(r => [r.report.batchId, r]));
+  const totals = Object.fromEntries(
+    [...RECORDING_TYPES, 'all'].map(t => [t, emptyTotals()]),
+  ) as DayOutcome['totals'];
+  const gaps: Gap[] = [];
+  const skipped: Skipped[] = [];
+  const replays: BatchReplay[] = [];
+  let finished = Date.parse(plan.createdAt);
+  for (const batch of plan.batches) {
+    const ref = byBatch.get(batch.batchId);
+    if (!ref) throw new Error(`batch ${batch.batchId} has no report yet`);
+    const report = ref.report;
+    finished = Math.max(finished, Date.parse(report.finishedAt) || 0);
+    const before = gaps.length;
+    const seen = new Set<string>();
+    for (const c of report.conversations) {
+      seen.add(c.conversationId);
+      if (c.error) {
+        gaps.push({batchId: batch.batchId, conversationId: c.conversationId, reason: c.error});
+      }
+      for (const r of c.recordings) {
+        const type = r.type ?? 'call';
+        for (const t of [totals[type], totals.all]) {
+          t.expected++;
+          t[r.outcome]++;
+          if (r.outcome === 'exported') t.bytes += r.size ?? 0;
+        }
+        const where = {conversationId: c.conversationId, recordingId: r.recordingId, type};
+        if (r.outcome === 'failed') {
+          gaps.push({batchId: batch.batchId, ...where, reason: r.reason ?? 'failed'});
+        } else if (r.outcome === 'skipped') {
+          skipped.push({...where, reason: r.reason ?? 'skipped'});
+        }
+      }
+    }
+    for (const id of batch.conversationIds) {
+      if (!seen.has(id)) {
+        gaps.push({
+          batchId: batch.batchId,
+          conversationId: id,
+          reason:
+            report.status === 'failed'
+              ? `batch failed: ${report.error ?? 'no reason given'}`
+              : 'planned but missing from the batch report',
+        });
+      }
+    }
+    if (gaps.length > before || report.status === 'failed') {
+      replays.push({
+        batchId: batch.batchId,
+        conversations: batch.conversationIds.length,
+        gaps: gaps.length - before,
+        command: replayCommand(replay, {
+          day: plan.day,
+          conversationIds: batch.conversationIds,
+          runId: plan.runId,
+          batchId: batch.batchId,
+        }),
+      });
+    }
+  }
+  const status = gaps.length === 0 ? 'success' : 'failure';
+  const missing = {
+    recordings: gaps.filter(g => g.recordingId !== undefined).length,
+    conversations: new Set(gaps.filter(g => g.recordingId === undefined).map(g => g.conversationId))
+      .size,
+  };
+  const fingerprint = createHash('sha256')
+    .update(
+      JSON.stringify({
+        runId: plan.runId,
+        status,
+        totals,
+        gaps: gaps.map(g => [g.conversationId, g.recordingId ?? '', g.reason]),
+      }),
+    )
+    .digest('hex')
+    .slice(0, 32);
+  return {
+    kind: 'day-outcome',
+    version: 1,
+    status,
+    day: plan.day,
+    runId: plan.runId,
+    window: plan.window,
+    plannedAt: plan.createdAt,
+    finishedAt: new Date(finished).toISOString(),
+    seconds: Math.max(0, Math.round((finished - Date.parse(plan.createdAt)) / 100) / 10),
+    conversations: plan.conversations,
+    batches: plan.batches.length,
+    totals,
+    missing,
+    gaps,
+    skipped,
+    replay: replays,
+    reports: plan.batches.map(b => {
+      const ref = byBatch.get(b.batchId)!;
+      return {
+        batchId: b.batchId,
+        object: ref.object,
+        generation: ref.generation,
+        status: ref.report.status,
+      };
+    }),
+    fingerprint,
+  };
+}

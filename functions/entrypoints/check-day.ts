@@ -1,0 +1,33 @@
+/**
+ * CloudEvent function `checkDay`, fed the bucket's object-finalize events by
+ * Eventarc. Everything but plans and batch reports (recordings, metadata, its
+ * own markers and ledger) returns at once. A malformed event is logged and
+ * acknowledged; a thrown error means "redeliver" (e.g. an email not sent yet).
+ */
+import * as functions from '@google-cloud/functions-framework';
+import type {CloudEvent} from '@google-cloud/functions-framework';
+import {container} from '../container';
+import {InputError} from '../core/errors';
+import {classifyObject} from '../core/object-names';
+import {parseFinalizedEvent} from '../core/storage-event';
+
+functions.cloudEvent('checkDay', async (event: CloudEvent<unknown>) => {
+  const c = container();
+  let object;
+  try {
+    object = parseFinalizedEvent(event);
+  } catch (err) {
+    if (err instanceof InputError) {
+      c.logger.error('ignored a malformed storage event', {eventId: event.id, reason: err.message});
+      return;
+    }
+    throw err;
+  }
+  if (!classifyObject(c.config.env, object.name)) return; // the common case: nothing to do
+  if (object.bucket !== c.config.bucket) {
+    c.logger.warn('ignored an event of another bucket', {bucket: object.bucket});
+    return;
+  }
+  const result = await (await c.checker()).handle(object.name);
+  c.logger.info('checked', {object: object.name, ...result});
+});

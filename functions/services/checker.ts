@@ -1,0 +1,461 @@
+/**
+ * The checker's use case, run for every object-finalize event of the bucket:
+ * when the day's current run has a report for every planned batch, decide
+ * `_SUCCESS` or `_FAILURE`, write the marker, and email the developers.
+ *
+ * Exactly one decision and one email per outcome, however invocations race
+ * or repeat. The day's ledger (`_manifest/decision.json`) is the single point
+ * of agreement, and every change to it is a compare-and-swap on its GCS
+ * generation:
+ *   1. read the ledger, then the reports; compute the outcome;
+ *   2. a new outcome replaces the ledger only if the ledger is unchanged
+ *      (a loser starts again from 1, so the last writer saw the newest reports);
+ *   3. write the marker (custom metadata carries the outcome's fingerprint) and
+ *      delete the other one; then re-read the ledger: if a newer outcome
+ *      arrived meanwhile, start again, so markers always converge on it;
+ *   4. the email is claimed in the ledger (compare-and-swap) before it is sent,
+ *      and recorded as sent after. A failed send leaves the marker in place,
+ *      puts the email back to pending and throws, so the event is redelivered.
+ */
+import {createHash} from 'node:crypto';
+import {DayOutcome, ReportRef, decideDay} from '../core/day-outcome';
+import type {DayPlan} from '../core/day-plan';
+import {MailContext, failureMail, recoveredMail} from '../core/emails';
+import {RetryableError} from '../core/errors';
+import {
+  batchReportsPrefix,
+  classifyObject,
+  decisionObjectName,
+  markerObjectName,
+  planObjectName,
+} from '../core/object-names';
+import type {ReplayTarget} from '../core/replay';
+import type {BatchReport} from '../core/report';
+import type {Logger} from '../logger';
+import {Clock, Mailer, ObjectExistsError, ObjectStore} from '../ports';
+import {mapLimit} from './objects';
+
+export interface CheckerSettings {
+  env: string;
+  bucket: string;
+  developers: string[];
+  emailMaxGaps: number;
+  replay: ReplayTarget;
+  /** A claim on the email older than this is taken to be abandoned (the claimer crashed). */
+  emailClaimMs?: number;
+  /** How long a duplicate invocation waits for another one's email before asking for a redelivery. */
+  emailWaitMs?: number;
+}
+
+export interface CheckerDeps {
+  settings: CheckerSettings;
+  store: ObjectStore;
+  /** Built on first use (the API key comes from Secret Manager). */
+  mailer: () => Promise<Mailer>;
+  clock: Clock;
+  logger: Logger;
+}
+
+type Marker = '_SUCCESS' | '_FAILURE';
+
+export interface EmailState {
+  needed: boolean;
+  kind?: 'failure' | 'recovered';
+  state: 'pending' | 'sending' | 'sent' | 'not-needed';
+  attempts: number;
+  claimedAt?: string;
+  sentAt?: string;
+  lastError?: string;
+}
+
+/** The day's ledger: the current decision and what became of its email. */
+export interface Ledger {
+  kind: 'decision';
+  version: 1;
+  day: string;
+  runId: string;
+  status: DayOutcome['status'];
+  fingerprint: string;
+  decidedAt: string;
+  missing: DayOutcome['missing'];
+  /** The decision this one replaced. */
+  previous?: {
+    runId: string;
+    status: DayOutcome['status'];
+    fingerprint: string;
+    missing: DayOutcome['missing'];
+    emailed: boolean;
+  };
+  email: EmailState;
+  /** Short digests of this outcome's gaps. */
+  gapKeys: string[];
+  /** Gaps of this run that a sent email already told the developers about. */
+  notified: string[];
+}
+
+export type CheckResult =
+  | {action: 'ignored'; reason: string}
+  | {action: 'waiting'; day: string; runId: string; reported: number; batches: number}
+  | {
+      action: 'decided' | 'unchanged';
+      day: string;
+      runId: string;
+      status: DayOutcome['status'];
+      email: EmailState['state'];
+    };
+
+/** Rounds of read–decide–swap before the checker asks for a redelivery. */
+const MAX_ROUNDS = 8;
+const REPORT_READ_CONCURRENCY = 16;
+const FINGERPRINT_KEY = 'outcome-fingerprint';
+
+export class Checker {
+  constructor(private readonly deps: CheckerDeps) {}
+
+  async handle(objectName: string): Promise<CheckResult> {
+    const {settings, store} = this.deps;
+    const target = classifyObject(settings.env, objectName);
+    if (!target) return {action: 'ignored', reason: 'not a plan or batch report'};
+    const planRead = await store.readJson<DayPlan>(planObjectName(settings.env, target.day));
+    if (!planRead) return {action: 'ignored', reason: `no plan for ${target.day}`};
+    const plan = planRead.value;
+    if (target.kind === 'report' && target.runId !== plan.runId) {
+      return {action: 'ignored', reason: `report of run ${target.runId}, not the current run`};
+    }
+    const prefix = batchReportsPrefix(settings.env, plan.day, plan.runId);
+    const planned = new Set(plan.batches.map(b => b.batchId));
+    const listed = (await store.list(prefix)).filter(o =>
+      planned.has(o.name.slice(prefix.length, -'.json'.length)),
+    );
+    if (listed.length < planned.size) {
+      return {
+        action: 'waiting',
+        day: plan.day,
+        runId: plan.runId,
+        reported: listed.length,
+        batches: planned.size,
+      };
+    }
+    return this.decide(plan);
+  }
+
+  private async decide(plan: DayPlan): Promise<CheckResult> {
+    const {settings, store, logger, clock} = this.deps;
+    const ledgerName = decisionObjectName(settings.env, plan.day);
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const before = await store.readJson<Ledger>(ledgerName);
+      const outcome = decideDay(plan, await this.readReports(plan), settings.replay);
+      let ledger = before;
+      let action: 'decided' | 'unchanged' = 'unchanged';
+      if (before?.value.fingerprint !== outcome.fingerprint) {
+        const value = newLedger(outcome, before?.value, clock.now());
+        try {
+          const stored = await store.write(ledgerName, json(value), {
+            contentType: 'application/json',
+            ifGenerationMatch: before?.generation ?? 0,
+          });
+          ledger = {value, generation: stored.generation};
+          action = 'decided';
+          logger.info('day decided', {
+            day: plan.day,
+            runId: plan.runId,
+            status: outcome.status,
+            missing: outcome.missing,
+            previous: value.previous?.status,
+          });
+        } catch (err) {
+          if (err instanceof ObjectExistsError) continue; // someone decided first: look again
+          throw err;
+        }
+      }
+      await this.writeMarkers(outcome, ledger!.value);
+      const after = await store.readJson<Ledger>(ledgerName);
+      if (after?.value.fingerprint !== outcome.fingerprint) continue; // superseded meanwhile
+      const email = await this.email(outcome, after, ledgerName);
+      return {
+        action,
+        day: plan.day,
+        runId: plan.runId,
+        status: outcome.status,
+        email,
+      };
+    }
+    throw new RetryableError(`the decision for ${plan.day} kept changing; retrying later`);
+  }
+
+  private async readReports(plan: DayPlan): Promise<ReportRef[]> {
+    const {settings, store} = this.deps;
+    const prefix = batchReportsPrefix(settings.env, plan.day, plan.runId);
+    return mapLimit(plan.batches, REPORT_READ_CONCURRENCY, async b => {
+      const object = `${prefix}${b.batchId}.json`;
+      let read: {value: BatchReport; generation: string} | undefined;
+      let problem: string | undefined;
+      try {
+        read = await store.readJson<BatchReport>(object);
+      } catch (err) {
+        if (err instanceof RetryableError) throw err;
+        problem = err instanceof Error ? err.message : String(err);
+      }
+      if (read && isReport(read.value, b.batchId)) return {object, ...read, report: read.value};
+      // An unreadable report is a failed batch: its conversations become gaps, a replay rewrites it.
+      const error = `the batch report is unreadable: ${problem ?? 'not a batch report'}`;
+      return {
+        object,
+        generation: read?.generation ?? '0',
+        report: unreadableReport(plan, b.batchId, error),
+      };
+    });
+  }
+
+  /** Writes the outcome's marker (unless it already holds this outcome) and removes the other. */
+  private async writeMarkers(outcome: DayOutcome, ledger: Ledger): Promise<void> {
+    const {settings, store} = this.deps;
+    const mine: Marker = outcome.status === 'success' ? '_SUCCESS' : '_FAILURE';
+    const other: Marker = mine === '_SUCCESS' ? '_FAILURE' : '_SUCCESS';
+    const name = markerObjectName(settings.env, outcome.day, mine);
+    const body = json({
+      ...outcome,
+      kind: 'day-marker',
+      marker: mine,
+      env: settings.env,
+      decidedAt: ledger.decidedAt,
+      ...(ledger.previous ? {replaces: ledger.previous} : {}),
+    });
+    for (let i = 0; i < MAX_ROUNDS; i++) {
+      const existing = await store.stat(name);
+      if (existing?.metadata?.[FINGERPRINT_KEY] === outcome.fingerprint) break;
+      try {
+        await store.write(name, body, {
+          contentType: 'application/json',
+          metadata: {[FINGERPRINT_KEY]: outcome.fingerprint, 'run-id': outcome.runId},
+          ifGenerationMatch: existing?.generation ?? 0,
+        });
+        break;
+      } catch (err) {
+        if (!(err instanceof ObjectExistsError)) throw err;
+      }
+    }
+    const otherName = markerObjectName(settings.env, outcome.day, other);
+    for (let i = 0; i < MAX_ROUNDS; i++) {
+      const existing = await store.stat(otherName);
+      if (!existing) return;
+      try {
+        await store.delete(otherName, existing.generation);
+        this.deps.logger.info(`${other} removed`, {day: outcome.day, replacedBy: mine});
+        return;
+      } catch (err) {
+        if (!(err instanceof ObjectExistsError)) throw err;
+      }
+    }
+    throw new RetryableError(`${otherName} kept changing; retrying later`);
+  }
+
+  /** Sends the outcome's email once: claim, send, record. Returns the email's final state. */
+  private async email(
+    outcome: DayOutcome,
+    current: {value: Ledger; generation: string},
+    ledgerName: string,
+  ): Promise<EmailState['state']> {
+    const {settings, store, clock, logger} = this.deps;
+    const claimMs = settings.emailClaimMs ?? 10 * 60_000;
+    const waitUntil = clock.now() + (settings.emailWaitMs ?? 60_000);
+    let ledger = current;
+    for (;;) {
+      const e = ledger.value.email;
+      if (!e.needed || e.state === 'sent' || e.state === 'not-needed') return e.state;
+      const claimAge = clock.now() - Date.parse(e.claimedAt ?? '1970-01-01T00:00:00Z');
+      if (e.state === 'sending' && claimAge < claimMs) {
+        if (clock.now() >= waitUntil) {
+          throw new RetryableError('another invocation is sending this email; retrying later');
+        }
+        await clock.sleep(1000);
+      } else {
+        const claim: Ledger = {
+          ...ledger.value,
+          email: {
+            ...e,
+            state: 'sending',
+            attempts: e.attempts + 1,
+            claimedAt: new Date(clock.now()).toISOString(),
+          },
+        };
+        const claimed = await this.swap(ledgerName, claim, ledger.generation);
+        if (claimed) {
+          await this.send(outcome, claim, ledgerName, claimed);
+          logger.info('developer email sent', {
+            day: outcome.day,
+            runId: outcome.runId,
+            kind: e.kind,
+            to: settings.developers.length,
+          });
+          return 'sent';
+        }
+      }
+      const reread = await store.readJson<Ledger>(ledgerName);
+      if (!reread || reread.value.fingerprint !== outcome.fingerprint) return 'not-needed'; // superseded
+      ledger = reread;
+    }
+  }
+
+  private async send(
+    outcome: DayOutcome,
+    claim: Ledger,
+    ledgerName: string,
+    generation: string,
+  ): Promise<void> {
+    const {settings} = this.deps;
+    const ctx: MailContext = {
+      env: settings.env,
+      bucket: settings.bucket,
+      maxGaps: settings.emailMaxGaps,
+    };
+    const rendered =
+      claim.email.kind === 'recovered' && claim.previous
+        ? recoveredMail(outcome, ctx, claim.previous)
+        : failureMail(outcome, ctx);
+    try {
+      const mailer = await this.deps.mailer();
+      await mailer.send({
+        to: settings.developers,
+        ...rendered,
+        tags: {day: outcome.day, runId: outcome.runId, outcome: outcome.fingerprint},
+      });
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.deps.logger.error(
+        'developer email failed; the marker stands, the email will be retried',
+        {
+          day: outcome.day,
+          runId: outcome.runId,
+          reason,
+        },
+      );
+      await this.swap(
+        ledgerName,
+        {...claim, email: {...claim.email, state: 'pending', lastError: reason.slice(0, 500)}},
+        generation,
+      );
+      throw new RetryableError(`the developer email for ${outcome.day} was not sent: ${reason}`);
+    }
+    const sent: Ledger = {
+      ...claim,
+      email: {...claim.email, state: 'sent', sentAt: new Date(this.deps.clock.now()).toISOString()},
+    };
+    if (!(await this.swap(ledgerName, sent, generation))) {
+      this.deps.logger.warn('the ledger changed while the email was sent; not recording it', {
+        day: outcome.day,
+      });
+    }
+  }
+
+  /** Compare-and-swap of the ledger; resolves the new generation, or undefined if it had changed. */
+  private async swap(name: string, value: Ledger, generation: string): Promise<string | undefined> {
+    try {
+      const stored = await this.deps.store.write(name, json(value), {
+        contentType: 'application/json',
+        ifGenerationMatch: generation,
+      });
+      return stored.generation;
+    } catch (err) {
+      if (err instanceof ObjectExistsError) return undefined;
+      throw err;
+    }
+  }
+}
+
+function json(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value, null, 2));
+}
+
+function gapKey(g: DayOutcome['gaps'][number]): string {
+  return createHash('sha256')
+    .update(`${g.conversationId}/${g.recordingId ?? ''}`)
+    .digest('hex')
+    .slice(0, 12);
+}
+
+/**
+ * The ledger of a new outcome. A failure is emailed when it holds a gap no
+ * sent email of this run mentioned (a replay that fixes some gaps updates
+ * `_FAILURE` quietly); a success is emailed when it follows an emailed failure.
+ */
+export function newLedger(
+  outcome: DayOutcome,
+  previous: Ledger | undefined,
+  nowMs: number,
+): Ledger {
+  const gapKeys = outcome.gaps.map(gapKey);
+  const previousSent = previous?.email.state === 'sent';
+  const notified =
+    previous && previous.runId === outcome.runId
+      ? [...new Set([...previous.notified, ...(previousSent ? previous.gapKeys : [])])]
+      : [];
+  const known = new Set(notified);
+  const recovered =
+    outcome.status === 'success' &&
+    previous?.status === 'failure' &&
+    (previousSent || previous.notified.length > 0);
+  const needed = (outcome.status === 'failure' && gapKeys.some(k => !known.has(k))) || recovered;
+  return {
+    kind: 'decision',
+    version: 1,
+    day: outcome.day,
+    runId: outcome.runId,
+    status: outcome.status,
+    fingerprint: outcome.fingerprint,
+    decidedAt: new Date(nowMs).toISOString(),
+    missing: outcome.missing,
+    ...(previous
+      ? {
+          previous: {
+            runId: previous.runId,
+            status: previous.status,
+            fingerprint: previous.fingerprint,
+            missing: previous.missing,
+            emailed: previous.email.state === 'sent',
+          },
+        }
+      : {}),
+    email: needed
+      ? {
+          needed,
+          kind: outcome.status === 'failure' ? 'failure' : 'recovered',
+          state: 'pending',
+          attempts: 0,
+        }
+      : {needed, state: 'not-needed', attempts: 0},
+    gapKeys,
+    notified,
+  };
+}
+
+function isReport(value: unknown, batchId: string): value is BatchReport {
+  const r = value as Partial<BatchReport> | null;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    r.kind === 'batch-report' &&
+    r.batchId === batchId &&
+    Array.isArray(r.conversations) &&
+    (r.status === 'complete' || r.status === 'failed')
+  );
+}
+
+function unreadableReport(plan: DayPlan, batchId: string, error: string): BatchReport {
+  const now = plan.createdAt;
+  return {
+    kind: 'batch-report',
+    version: 1,
+    day: plan.day,
+    runId: plan.runId,
+    batchId,
+    messageId: 'unknown',
+    attempt: 0,
+    status: 'failed',
+    error,
+    startedAt: now,
+    finishedAt: now,
+    conversations: [],
+    totals: {} as BatchReport['totals'],
+  };
+}
