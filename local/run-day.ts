@@ -169,18 +169,23 @@ export async function fetchTruth(stack: Stack, day: string): Promise<Truth> {
   return (await res.json()) as Truth;
 }
 
-/** Plans `day` as Cloud Scheduler would (empty body, schedule time = the run that exports it). */
+/** Plans `day` as Cloud Scheduler would (schedule time = the run that exports it), waits for its reports and marker. */
+export function scheduleTimeFor(day: string, lagDays = 3): string {
+  return new Date(startOfDay(addDays(day, lagDays), 'UTC')).toISOString();
+}
+
 export async function runDay(
   stack: Stack,
-  opts: {day: string; env: string; lagDays?: number; timeoutMs?: number},
+  opts: {day: string; env: string; lagDays?: number; timeoutMs?: number; checkPrevious?: boolean},
 ): Promise<DayResult> {
   const started = Date.now();
-  const scheduleTime = new Date(
-    startOfDay(addDays(opts.day, opts.lagDays ?? 3), 'UTC'),
-  ).toISOString();
-  const planned = await callPlanner(stack, undefined, {
-    'x-cloudscheduler-scheduletime': scheduleTime,
-  });
+  const scheduleTime = scheduleTimeFor(opts.day, opts.lagDays);
+  // Check-previous is the planner's business, not this day's: it is off unless asked for.
+  const planned = await callPlanner(
+    stack,
+    {checkPrevious: opts.checkPrevious ?? false},
+    {'x-cloudscheduler-scheduletime': scheduleTime},
+  );
   if (planned.status !== 202)
     throw new Error(`the planner answered ${planned.status}: ${JSON.stringify(planned.body)}`);
   const plan = await readJson<DayPlan>(stack, `${opts.env}/${opts.day}/_manifest/plan.json`);

@@ -2,7 +2,8 @@
  * What the planner is asked to do, from Cloud Scheduler (no body: the default
  * day, with `X-CloudScheduler-ScheduleTime` as the run time) or from an
  * operator (`{"day"}`, `{"from","to"}` or `{"startTime","endTime"}`), with an
- * optional `"dryRun": true`. Every malformed or premature request is an
+ * optional `"dryRun": true` and `"checkPrevious": true|false` (default: true
+ * on the schedule, false otherwise). Every malformed or premature request is an
  * InputError naming the problem.
  */
 import {InputError} from './errors';
@@ -14,6 +15,8 @@ export interface PlanRequest {
   /** The run time used for defaults and the lag check. */
   runMs: number;
   trigger: 'schedule' | 'explicit';
+  /** Check the days before for `_SUCCESS` first (default: only on the schedule). */
+  checkPrevious: boolean;
 }
 
 export interface PlanLimits {
@@ -22,7 +25,7 @@ export interface PlanLimits {
   maxBackfillDays: number;
 }
 
-const FIELDS = new Set(['day', 'from', 'to', 'startTime', 'endTime', 'dryRun']);
+const FIELDS = new Set(['day', 'from', 'to', 'startTime', 'endTime', 'dryRun', 'checkPrevious']);
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export function parsePlanRequest(
@@ -49,6 +52,8 @@ export function parsePlanRequest(
   if (b.dryRun !== undefined && typeof b.dryRun !== 'boolean')
     throw new InputError('"dryRun" must be true or false');
   const dryRun = b.dryRun === true;
+  if (b.checkPrevious !== undefined && typeof b.checkPrevious !== 'boolean')
+    throw new InputError('"checkPrevious" must be true or false');
   const forms = [
     b.day !== undefined,
     b.from !== undefined || b.to !== undefined,
@@ -121,5 +126,7 @@ export function parsePlanRequest(
       409,
     );
   }
-  return {days, dryRun, runMs, trigger};
+  const checkPrevious =
+    typeof b.checkPrevious === 'boolean' ? b.checkPrevious : trigger === 'schedule';
+  return {days, dryRun, runMs, trigger, checkPrevious};
 }

@@ -6,21 +6,30 @@
  */
 import {randomBytes} from 'node:crypto';
 import {planBatches} from '../core/batches';
-import type {DayPlan} from '../core/day-plan';
+import type {AutoRerun, DayPlan} from '../core/day-plan';
+import {PreviousDayFinding, previousDayMail} from '../core/emails';
 import {InputError, JobFailedError} from '../core/errors';
 import {planObjectName, runPlanObjectName} from '../core/object-names';
 import type {PlanRequest} from '../core/plan-request';
-import {Day, Window, windowOf} from '../core/time-window';
+import {Day, Window, addDays, windowOf} from '../core/time-window';
 import type {Logger} from '../logger';
 export type {DayPlan} from '../core/day-plan';
-import {Clock, Genesys, GenesysSession, ObjectStore, Publisher} from '../ports';
+import {Clock, Genesys, GenesysSession, Mailer, ObjectStore, Publisher} from '../ports';
 import {replaceObject} from './objects';
+import {inspectDay} from './previous-days';
 
 export interface PlannerSettings {
   env: string;
   timeZone: string;
   batchSize: number;
   discovery: 'jobs' | 'query' | 'auto';
+  /** Check-previous: days before the planned day to check (0: none). */
+  checkPreviousDays: number;
+  maxAutoReruns: number;
+  /** A plan younger than this without a marker is still running, in minutes. */
+  runGraceMinutes: number;
+  bucket: string;
+  developers: string[];
 }
 
 export interface PlannerDeps {
@@ -28,14 +37,30 @@ export interface PlannerDeps {
   genesys: Genesys;
   store: ObjectStore;
   publisher: Publisher;
+  /** Built on first use (the API key comes from Secret Manager). */
+  mailer: () => Promise<Mailer>;
   clock: Clock;
   logger: Logger;
   /** Run ids are time plus randomness; injectable for tests. */
   newRunId?: (nowMs: number) => string;
 }
 
+/** What check-previous found for an earlier day and did about it. */
+export interface PreviousDayResult {
+  day: Day;
+  state: 'success' | 'failure' | 'incomplete' | 'not-planned';
+  detail?: string;
+  runId?: string;
+  action: 'none' | 'rerun' | 'in-progress' | 'cap-reached';
+  newRunId?: string;
+  autoReruns?: number;
+  email?: 'sent' | 'failed';
+}
+
 export interface PlanSummary {
   dryRun: boolean;
+  /** Check-previous, when it ran: one entry per earlier day checked. */
+  previous?: PreviousDayResult[];
   days: Array<{
     day: Day;
     runId: string;
@@ -72,14 +97,108 @@ export class Planner {
         );
       }
     }
+    const {checkPreviousDays} = this.deps.settings;
+    if (request.checkPrevious && !request.dryRun && checkPreviousDays > 0) {
+      summary.previous = await this.checkPrevious(session, request);
+    }
     for (const day of request.days) summary.days.push(await this.planDay(session, day, request));
     return summary;
+  }
+
+  /**
+   * The days before each requested day without `_SUCCESS` are planned again
+   * (at most `maxAutoReruns` times each) and the developers told. A run that
+   * is younger than the grace period and has no marker yet is left to finish.
+   */
+  private async checkPrevious(
+    session: GenesysSession,
+    request: PlanRequest,
+  ): Promise<PreviousDayResult[]> {
+    const {settings, store, clock, logger} = this.deps;
+    const days = new Set<Day>();
+    for (const d of request.days)
+      for (let k = settings.checkPreviousDays; k >= 1; k--) days.add(addDays(d, -k));
+    for (const d of request.days) days.delete(d);
+    const results: PreviousDayResult[] = [];
+    for (const day of [...days].sort()) {
+      const found = await inspectDay(store, settings.env, day, clock.now());
+      if (found.state === 'success') {
+        results.push({day, state: 'success', runId: found.runId, action: 'none'});
+        continue;
+      }
+      const base = {
+        day,
+        state: found.state,
+        detail: found.detail,
+        runId: found.runId,
+        autoReruns: found.autoReruns,
+      };
+      if (
+        found.state === 'incomplete' &&
+        (found.planAgeMs ?? Infinity) < settings.runGraceMinutes * 60_000
+      ) {
+        results.push({...base, action: 'in-progress'});
+        continue;
+      }
+      let result: PreviousDayResult;
+      if (found.autoReruns >= settings.maxAutoReruns) {
+        result = {...base, action: 'cap-reached'};
+      } else {
+        const rerun = await this.planDay(session, day, request, {
+          of: found.runId ?? 'none',
+          state: found.state,
+          count: found.autoReruns + 1,
+        });
+        result = {
+          ...base,
+          action: 'rerun',
+          newRunId: rerun.runId,
+          autoReruns: found.autoReruns + 1,
+        };
+      }
+      logger.warn('previous day has no _SUCCESS', {...result});
+      result.email = await this.tell({
+        day,
+        state: found.state,
+        detail: found.detail,
+        runId: found.runId,
+        action: result.action === 'rerun' ? 'rerun' : 'cap-reached',
+        newRunId: result.newRunId,
+        autoReruns: result.autoReruns ?? found.autoReruns,
+        maxAutoReruns: settings.maxAutoReruns,
+      });
+      results.push(result);
+    }
+    return results;
+  }
+
+  /** Emails a check-previous finding; a mail failure is logged, never fatal to the night's plan. */
+  private async tell(finding: PreviousDayFinding): Promise<'sent' | 'failed'> {
+    const {settings, logger} = this.deps;
+    try {
+      const mail = previousDayMail(finding, {env: settings.env, bucket: settings.bucket});
+      await (
+        await this.deps.mailer()
+      ).send({
+        to: settings.developers,
+        ...mail,
+        tags: {day: finding.day, kind: 'check-previous'},
+      });
+      return 'sent';
+    } catch (err) {
+      logger.error('could not email the check-previous finding', {
+        day: finding.day,
+        reason: err instanceof Error ? err.message : String(err),
+      });
+      return 'failed';
+    }
   }
 
   private async planDay(
     session: GenesysSession,
     day: Day,
     request: PlanRequest,
+    autoRerun?: AutoRerun,
   ): Promise<PlanSummary['days'][number]> {
     const {settings, clock, logger} = this.deps;
     const window = windowOf(day, settings.timeZone);
@@ -96,10 +215,11 @@ export class Planner {
         timeZone: settings.timeZone,
       },
       createdAt: new Date(clock.now()).toISOString(),
-      trigger: request.trigger,
+      trigger: autoRerun ? 'check-previous' : request.trigger,
       discovery,
       conversations: ids.size,
       batches: planBatches(day, ids, settings.batchSize),
+      ...(autoRerun ? {autoRerun} : {}),
     };
     const out = {
       day,
