@@ -6,13 +6,7 @@
 import * as assert from 'node:assert';
 import type {Stack} from '../../local/stack';
 import {LOCAL_EXPORT_ENV} from '../../local/product';
-import {
-  callPlanner,
-  readJson,
-  runDay,
-  scheduleTimeFor,
-  waitForMarker,
-} from '../../local/run-day';
+import {callPlanner, readJson, runDay, scheduleTimeFor, waitForMarker} from '../../local/run-day';
 import type {DayPlan} from '../../functions/core/day-plan';
 import type {PlanSummary} from '../../functions/services/planner';
 import {declareProductDays, useProductStack} from '../setup/stack';
