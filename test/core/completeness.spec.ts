@@ -1,0 +1,408 @@
+/** The pure parts of the completeness work: verdicts, names, events, commands, emails, ledgers. */
+import * as assert from 'node:assert';
+import {execFileSync} from 'node:child_process';
+import {decideDay, ReportRef} from '../../functions/core/day-outcome';
+import type {DayPlan} from '../../functions/core/day-plan';
+import {escapeHtml, failureMail, previousDayMail} from '../../functions/core/emails';
+import {classifyObject} from '../../functions/core/object-names';
+import {parsePlanRequest} from '../../functions/core/plan-request';
+import {replayCommand, shellQuote} from '../../functions/core/replay';
+import {BatchReport, ReportConversation, totalsOf} from '../../functions/core/report';
+import {parseFinalizedEvent} from '../../functions/core/storage-event';
+import {newLedger} from '../../functions/services/checker';
+
+const DAY = '2026-03-29';
+const RUN = 'r20260401t000000-0a0b0c';
+const id = (n: number) => `${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`;
+
+function plan(batches: Record<string, number[]>): DayPlan {
+  return {
+    kind: 'plan',
+    version: 1,
+    day: DAY,
+    runId: RUN,
+    window: {
+      start: '2026-03-28T23:00:00.000Z',
+      end: '2026-03-29T22:00:00.000Z',
+      timeZone: 'Europe/Brussels',
+    },
+    createdAt: '2026-04-01T00:00:00.000Z',
+    trigger: 'schedule',
+    discovery: 'jobs',
+    conversations: Object.values(batches).flat().length,
+    batches: Object.entries(batches).map(([batchId, ids]) => ({
+      batchId,
+      conversationIds: ids.map(id),
+    })),
+  };
+}
+
+function ref(
+  batchId: string,
+  conversations: ReportConversation[],
+  extra: Partial<BatchReport> = {},
+): ReportRef {
+  return {
+    object: `x/${batchId}.json`,
+    generation: '7',
+    report: {
+      kind: 'batch-report',
+      version: 1,
+      day: DAY,
+      runId: RUN,
+      batchId,
+      messageId: '1',
+      attempt: 1,
+      status: 'complete',
+      startedAt: '2026-04-01T00:00:01.000Z',
+      finishedAt: '2026-04-01T00:01:30.000Z',
+      conversations,
+      totals: totalsOf(conversations),
+      ...extra,
+    },
+  };
+}
+
+const exported = (n: number, type: 'call' | 'screen' = 'call') => ({
+  recordingId: id(100 + n),
+  type,
+  outcome: 'exported' as const,
+  size: 1000,
+  object: `o/${n}`,
+});
+const target = {project: 'acme-archive', topic: 'recording-batches'};
+
+describe('day verdict (decideDay)', () => {
+  it('should succeed when everything is exported or skipped, listing the skipped with reasons', () => {
+    const o = decideDay(
+      plan({b1: [1, 2]}),
+      [
+        ref('b1', [
+          {conversationId: id(1), recordings: [exported(1), exported(2, 'screen')]},
+          {
+            conversationId: id(2),
+            recordings: [{recordingId: id(9), type: 'call', outcome: 'skipped', reason: 'DELETED'}],
+          },
+        ]),
+      ],
+      target,
+    );
+    assert.strictEqual(o.status, 'success');
+    assert.deepStrictEqual(o.totals.all, {
+      expected: 3,
+      exported: 2,
+      skipped: 1,
+      failed: 0,
+      bytes: 2000,
+    });
+    assert.deepStrictEqual(o.totals.screen, {
+      expected: 1,
+      exported: 1,
+      skipped: 0,
+      failed: 0,
+      bytes: 1000,
+    });
+    assert.deepStrictEqual(o.skipped, [
+      {conversationId: id(2), recordingId: id(9), type: 'call', reason: 'DELETED'},
+    ]);
+    assert.deepStrictEqual(o.gaps, []);
+    assert.deepStrictEqual(o.replay, []);
+    assert.strictEqual(o.seconds, 90);
+    assert.strictEqual(o.window.timeZone, 'Europe/Brussels');
+    assert.deepStrictEqual(o.reports, [
+      {batchId: 'b1', object: 'x/b1.json', generation: '7', status: 'complete'},
+    ]);
+  });
+
+  it('should list failed recordings, conversation errors, failed batches and conversations a report lacks', () => {
+    const o = decideDay(
+      plan({b1: [1, 2, 3], b2: [4, 5]}),
+      [
+        ref('b1', [
+          {
+            conversationId: id(1),
+            recordings: [
+              {recordingId: id(11), type: 'chat', outcome: 'failed', reason: 'ARCHIVED'},
+            ],
+          },
+          {conversationId: id(2), error: 'recordingmetadata: HTTP 500', recordings: []},
+        ]),
+        ref('b2', [], {status: 'failed', error: 'gave up after 4 attempts'}),
+      ],
+      target,
+    );
+    assert.strictEqual(o.status, 'failure');
+    assert.deepStrictEqual(
+      o.gaps.map(g => [g.conversationId, g.recordingId, g.reason]),
+      [
+        [id(1), id(11), 'ARCHIVED'],
+        [id(2), undefined, 'recordingmetadata: HTTP 500'],
+        [id(3), undefined, 'planned but missing from the batch report'],
+        [id(4), undefined, 'batch failed: gave up after 4 attempts'],
+        [id(5), undefined, 'batch failed: gave up after 4 attempts'],
+      ],
+    );
+    assert.deepStrictEqual(o.missing, {recordings: 1, conversations: 4});
+    assert.deepStrictEqual(
+      o.replay.map(r => [r.batchId, r.gaps, r.conversations]),
+      [
+        ['b1', 3, 3],
+        ['b2', 2, 2],
+      ],
+    );
+    assert.strictEqual(
+      o.replay[1]!.command,
+      `gcloud pubsub topics publish recording-batches --project=acme-archive --message='{"day":"${DAY}","conversationIds":["${id(4)}","${id(5)}"],"runId":"${RUN}","batchId":"b2"}'`,
+    );
+  });
+
+  it('should give the same outcome the same fingerprint and a different outcome another', () => {
+    const p = plan({b1: [1]});
+    const failing = [
+      ref('b1', [
+        {conversationId: id(1), recordings: [{recordingId: id(2), outcome: 'failed', reason: 'x'}]},
+      ]),
+    ];
+    const a = decideDay(p, failing, target);
+    const b = decideDay(p, [{...failing[0]!, generation: '99'}], target);
+    const c = decideDay(
+      p,
+      [ref('b1', [{conversationId: id(1), recordings: [exported(2)]}])],
+      target,
+    );
+    assert.strictEqual(a.fingerprint, b.fingerprint);
+    assert.notStrictEqual(a.fingerprint, c.fingerprint);
+  });
+
+  it('should refuse to decide while a planned batch has no report', () => {
+    assert.throws(
+      () => decideDay(plan({b1: [1], b2: [2]}), [ref('b1', [])], target),
+      /b2 has no report/,
+    );
+  });
+
+  it('should decide an empty day (no conversations) as success at once', () => {
+    const o = decideDay(plan({}), [], target);
+    assert.strictEqual(o.status, 'success');
+    assert.strictEqual(o.totals.all.expected, 0);
+  });
+});
+
+describe('what the checker looks at (classifyObject)', () => {
+  it('should recognise plans and run batch reports and nothing else', () => {
+    assert.deepStrictEqual(classifyObject('brave', `brave/${DAY}/_manifest/plan.json`), {
+      kind: 'plan',
+      day: DAY,
+    });
+    assert.deepStrictEqual(
+      classifyObject('brave', `brave/${DAY}/_manifest/runs/${RUN}/batches/b0001-ab.json`),
+      {
+        kind: 'report',
+        day: DAY,
+        runId: RUN,
+        batchId: 'b0001-ab',
+      },
+    );
+    for (const name of [
+      `brave/${DAY}/_SUCCESS`,
+      `brave/${DAY}/_FAILURE`,
+      `brave/${DAY}/_manifest/decision.json`,
+      `brave/${DAY}/_manifest/adhoc/adhoc-1.json`,
+      `brave/${DAY}/_manifest/runs/${RUN}/plan.json`,
+      `brave/${DAY}/_manifest/runs/${RUN}/batches/../plan.json`,
+      `brave/${DAY}/metadata/x.json`,
+      'brave/2026-02-30/_manifest/plan.json',
+      `bravely/${DAY}/_manifest/plan.json`,
+      `other/brave/${DAY}/_manifest/plan.json`,
+    ])
+      assert.strictEqual(classifyObject('brave', name), undefined, name);
+  });
+});
+
+describe('storage events (parseFinalizedEvent)', () => {
+  const type = 'google.cloud.storage.object.v1.finalized';
+  it('should accept a finalize event and name every problem of a malformed one', () => {
+    assert.deepStrictEqual(
+      parseFinalizedEvent({type, data: {bucket: 'b', name: 'n', generation: '12'}}),
+      {
+        bucket: 'b',
+        name: 'n',
+        generation: '12',
+      },
+    );
+    assert.throws(
+      () => parseFinalizedEvent({type: 'google.cloud.storage.object.v1.deleted', data: {}}),
+      /expected a google\.cloud\.storage\.object\.v1\.finalized event/,
+    );
+    assert.throws(() => parseFinalizedEvent({type, data: 'x'}), /no object resource/);
+    assert.throws(
+      () => parseFinalizedEvent({type, data: {bucket: '', name: 7, generation: 'g'}}),
+      (e: Error) => {
+        assert.match(e.message, /data\.bucket/);
+        assert.match(e.message, /data\.name/);
+        assert.match(e.message, /data\.generation/);
+        return true;
+      },
+    );
+  });
+});
+
+describe('replay commands', () => {
+  it('should quote for the shell so bash hands gcloud the exact message', () => {
+    for (const v of ["it's", 'a b', '{"x":["y"]}', '$(rm -rf /)', 'plain-word']) {
+      const echoed = execFileSync('bash', ['-c', `printf %s ${shellQuote(v)}`]).toString();
+      assert.strictEqual(echoed, v);
+    }
+  });
+
+  it('should point gcloud at the emulator when running locally', () => {
+    const cmd = replayCommand(
+      {...target, emulatorHost: '127.0.0.1:8085'},
+      {day: DAY, conversationIds: [id(1)]},
+    );
+    assert.ok(
+      cmd.startsWith(
+        'CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB=http://127.0.0.1:8085/ CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true gcloud ',
+      ),
+    );
+    assert.ok(cmd.endsWith(`--message='{"day":"${DAY}","conversationIds":["${id(1)}"]}'`));
+  });
+});
+
+describe('developer emails', () => {
+  const failing = decideDay(
+    plan({b1: [1, 2, 3]}),
+    [
+      ref(
+        'b1',
+        [1, 2, 3].map(n => ({
+          conversationId: id(n),
+          recordings: [
+            {
+              recordingId: id(20 + n),
+              type: 'call' as const,
+              outcome: 'failed' as const,
+              reason: `<b>broken</b> ${n}`,
+            },
+          ],
+        })),
+      ),
+    ],
+    target,
+  );
+
+  it('should state env, day and the missing count in the subject, list the first gaps and count the rest', () => {
+    const m = failureMail(failing, {env: 'brave', bucket: 'acme', maxGaps: 2});
+    assert.strictEqual(
+      m.subject,
+      `[genesys-recording-migrator] brave ${DAY}: _FAILURE, 3 recordings missing`,
+    );
+    assert.ok(m.text.includes('Gaps (2 of 3):'));
+    assert.ok(m.text.includes('… and 1 more, all listed in _FAILURE.'));
+    assert.ok(m.text.includes(failing.replay[0]!.command));
+    assert.ok(m.text.includes(`gs://acme/brave/${DAY}/_FAILURE`));
+    assert.ok(!m.html.includes('<b>broken</b>'), 'reasons are escaped in HTML');
+    assert.ok(m.html.includes('&lt;b&gt;broken&lt;/b&gt; 1'));
+    assert.ok(m.html.includes(escapeHtml(failing.replay[0]!.command)));
+  });
+
+  it('should say which day check-previous found, in what state, and what it did', () => {
+    const m = previousDayMail(
+      {
+        day: DAY,
+        state: 'incomplete',
+        detail: '3 of 40 batch reports written, no marker',
+        runId: RUN,
+        action: 'rerun',
+        newRunId: 'r2',
+        autoReruns: 1,
+        maxAutoReruns: 2,
+      },
+      {env: 'brave', bucket: 'acme'},
+    );
+    assert.strictEqual(
+      m.subject,
+      `[genesys-recording-migrator] brave ${DAY}: no _SUCCESS (incomplete); rerun started`,
+    );
+    assert.ok(
+      m.text.includes('planned but without a marker (3 of 40 batch reports written, no marker'),
+    );
+    assert.ok(m.text.includes('run r2 (automatic rerun 1 of at most 2)'));
+  });
+});
+
+describe('the ledger: which outcomes are emailed', () => {
+  const p = plan({b1: [1, 2]});
+  const fail = (ids: number[]) =>
+    decideDay(
+      p,
+      [
+        ref(
+          'b1',
+          [1, 2].map(n => ({
+            conversationId: id(n),
+            recordings: [
+              ids.includes(n)
+                ? {recordingId: id(30 + n), outcome: 'failed' as const, reason: 'x'}
+                : exported(n),
+            ],
+          })),
+        ),
+      ],
+      target,
+    );
+  const sent = (l: ReturnType<typeof newLedger>) => ({
+    ...l,
+    email: {...l.email, state: 'sent' as const},
+  });
+
+  it('should email a first failure, not a failure whose gaps were all emailed, and a later new gap', () => {
+    const first = newLedger(fail([1, 2]), undefined, 0);
+    assert.strictEqual(first.email.kind, 'failure');
+    const fewer = newLedger(fail([2]), sent(first), 0);
+    assert.strictEqual(fewer.email.state, 'not-needed');
+    const other = newLedger(fail([1]), fewer, 0);
+    assert.strictEqual(other.email.state, 'not-needed', 'gap 1 was in the first email');
+    const firstOnly = newLedger(fail([1]), undefined, 0);
+    const grown = newLedger(fail([1, 2]), sent(firstOnly), 0);
+    assert.deepStrictEqual([grown.email.kind, grown.email.state], ['failure', 'pending']);
+    const success = newLedger(fail([]), other, 0);
+    assert.deepStrictEqual([success.email.kind, success.email.state], ['recovered', 'pending']);
+  });
+
+  it('should not email a success that follows nothing or an un-emailed failure', () => {
+    assert.strictEqual(newLedger(fail([]), undefined, 0).email.state, 'not-needed');
+    const unsent = newLedger(fail([1]), undefined, 0);
+    assert.strictEqual(newLedger(fail([]), unsent, 0).email.state, 'not-needed');
+  });
+});
+
+describe('plan requests: checkPrevious', () => {
+  const limits = {timeZone: 'UTC', windowLagDays: 3, maxBackfillDays: 31};
+  const now = Date.parse('2026-04-10T00:00:00Z');
+  it('should check previous days on the schedule only, unless told', () => {
+    assert.strictEqual(
+      parsePlanRequest({method: 'POST', body: {}}, now, limits).checkPrevious,
+      true,
+    );
+    assert.strictEqual(
+      parsePlanRequest({method: 'POST', body: {day: DAY}}, now, limits).checkPrevious,
+      false,
+    );
+    assert.strictEqual(
+      parsePlanRequest({method: 'POST', body: {day: DAY, checkPrevious: true}}, now, limits)
+        .checkPrevious,
+      true,
+    );
+    const off = parsePlanRequest(
+      {method: 'POST', body: {checkPrevious: false}, scheduleTime: '2026-04-10T00:00:00Z'},
+      now,
+      limits,
+    );
+    assert.deepStrictEqual([off.trigger, off.checkPrevious], ['schedule', false]);
+    assert.throws(
+      () => parsePlanRequest({method: 'POST', body: {checkPrevious: 'yes'}}, now, limits),
+      /"checkPrevious" must be true or false/,
+    );
+  });
+});

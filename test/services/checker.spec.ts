@@ -1,0 +1,322 @@
+/**
+ * The checker service in-process against the real GCS emulator (through
+ * GcsStore and @google-cloud/storage) and the SendGrid sink (through
+ * SendGridMailer and @sendgrid/mail): concurrent invocations, a stale view
+ * racing a fresh one, SendGrid outages, unreadable reports and recovery.
+ * Each test works under its own env folder.
+ */
+import * as assert from 'node:assert';
+import {randomBytes} from 'node:crypto';
+import {Storage} from '@google-cloud/storage';
+import * as sinon from 'sinon';
+import {GcsStore} from '../../functions/adapters/gcs';
+import {SendGridMailer} from '../../functions/adapters/sendgrid';
+import type {DayPlan} from '../../functions/core/day-plan';
+import {RetryableError} from '../../functions/core/errors';
+import type {BatchReport, ReportRecording} from '../../functions/core/report';
+import {totalsOf} from '../../functions/core/report';
+import {createLogger} from '../../functions/logger';
+import {systemClock} from '../../functions/container';
+import {CheckResult, Checker, CheckerSettings, Ledger} from '../../functions/services/checker';
+import type {ObjectStore} from '../../functions/ports';
+import {TestStack, useStack} from '../setup/stack';
+import {mailAbout} from '../helpers';
+
+const DAY = '2026-05-06';
+const RUN = 'r20260509t000000-abcdef';
+const quiet = createLogger({}, () => {});
+
+function conv(i: number): string {
+  return `0000000${i}-0000-4000-8000-000000000000`.slice(-36);
+}
+
+function recording(i: number, outcome: ReportRecording['outcome']): ReportRecording {
+  return {
+    recordingId: `1000000${i}-0000-4000-8000-000000000000`.slice(-36),
+    type: 'call',
+    outcome,
+    ...(outcome === 'exported'
+      ? {object: `x/${i}.ogg`, size: 100 * i, md5Hash: 'm', crc32c: 'c'}
+      : {reason: outcome === 'failed' ? 'archived at the source (fileState ARCHIVED)' : 'DELETED'}),
+  };
+}
+
+function report(batchId: string, ids: number[], failed: number[] = []): BatchReport {
+  const conversations = ids.map(i => ({
+    conversationId: conv(i),
+    recordings: [recording(i, failed.includes(i) ? 'failed' : 'exported')],
+  }));
+  return {
+    kind: 'batch-report',
+    version: 1,
+    day: DAY,
+    runId: RUN,
+    batchId,
+    messageId: '1',
+    attempt: 1,
+    status: 'complete',
+    startedAt: '2026-05-09T00:00:01.000Z',
+    finishedAt: '2026-05-09T00:00:05.000Z',
+    conversations,
+    totals: totalsOf(conversations),
+  };
+}
+
+describe('checker (in-process, real GCS emulator and SendGrid sink)', function () {
+  this.timeout(60_000);
+  let stack: TestStack;
+  let store: GcsStore;
+  let env: string;
+
+  before(async () => {
+    stack = await useStack();
+    store = new GcsStore(
+      stack.bucket,
+      new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}),
+    );
+  });
+
+  beforeEach(() => {
+    env = `chk-${randomBytes(4).toString('hex')}`;
+  });
+
+  afterEach(async () => {
+    sinon.restore();
+    await fetch(`${stack.sendgridUrl}/_admin/faults`, {method: 'DELETE'});
+  });
+
+  function checker(s: ObjectStore = store, extra: Partial<CheckerSettings> = {}) {
+    return new Checker({
+      settings: {
+        env,
+        bucket: stack.bucket,
+        developers: ['dev@example.com'],
+        emailMaxGaps: 10,
+        replay: {project: 'p', topic: 't'},
+        emailWaitMs: 20_000,
+        ...extra,
+      },
+      store: s,
+      mailer: async () =>
+        new SendGridMailer({
+          apiKey: 'SG.test-key',
+          from: 'archive@example.com',
+          apiUrl: stack.sendgridUrl,
+          maxAttempts: 2,
+          clock: {...systemClock, sleep: () => Promise.resolve()},
+          logger: quiet,
+        }),
+      clock: systemClock,
+      logger: quiet,
+    });
+  }
+
+  const reportName = (b: string) => `${env}/${DAY}/_manifest/runs/${RUN}/batches/${b}.json`;
+  const write = (name: string, value: unknown) =>
+    store.write(name, Buffer.from(JSON.stringify(value)), {
+      contentType: 'application/json',
+      ifGenerationMatch: 0,
+    });
+  const replace = async (name: string, value: unknown) => {
+    const existing = await store.stat(name);
+    return store.write(name, Buffer.from(JSON.stringify(value)), {
+      contentType: 'application/json',
+      ifGenerationMatch: existing?.generation ?? 0,
+    });
+  };
+  const ledger = async () =>
+    (await store.readJson<Ledger>(`${env}/${DAY}/_manifest/decision.json`))?.value;
+  const mails = async () =>
+    (await mailAbout(stack, DAY)).filter(m => m.text.includes(`/${env}/${DAY}/`));
+
+  async function seed(batches: Record<string, {ids: number[]; failed?: number[]}>, write2 = true) {
+    const plan: DayPlan = {
+      kind: 'plan',
+      version: 1,
+      day: DAY,
+      runId: RUN,
+      window: {start: `${DAY}T00:00:00.000Z`, end: '2026-05-07T00:00:00.000Z', timeZone: 'UTC'},
+      createdAt: '2026-05-09T00:00:00.000Z',
+      trigger: 'schedule',
+      discovery: 'jobs',
+      conversations: Object.values(batches).reduce((n, b) => n + b.ids.length, 0),
+      batches: Object.entries(batches).map(([batchId, b]) => ({
+        batchId,
+        conversationIds: b.ids.map(conv),
+      })),
+    };
+    await write(`${env}/${DAY}/_manifest/plan.json`, plan);
+    if (write2) {
+      for (const [batchId, b] of Object.entries(batches))
+        await write(reportName(batchId), report(batchId, b.ids, b.failed));
+    }
+    return plan;
+  }
+
+  it('should wait until every planned batch has reported', async () => {
+    await seed({b1: {ids: [1, 2]}, b2: {ids: [3]}}, false);
+    await write(reportName('b1'), report('b1', [1, 2]));
+    const r = await checker().handle(reportName('b1'));
+    assert.deepStrictEqual(r, {action: 'waiting', day: DAY, runId: RUN, reported: 1, batches: 2});
+    assert.strictEqual(await store.stat(`${env}/${DAY}/_SUCCESS`), undefined);
+    assert.strictEqual(await ledger(), undefined);
+  });
+
+  it('should ignore recordings, metadata, markers, its ledger and ad-hoc reports without touching the bucket', async () => {
+    const spy = sinon.spy(store);
+    const c = checker(spy as unknown as ObjectStore);
+    for (const name of [
+      `${env}/${DAY}/call/${conv(1)}_${conv(2)}.ogg`,
+      `${env}/${DAY}/metadata/${conv(1)}.json`,
+      `${env}/${DAY}/_SUCCESS`,
+      `${env}/${DAY}/_FAILURE`,
+      `${env}/${DAY}/_manifest/decision.json`,
+      `${env}/${DAY}/_manifest/adhoc/adhoc-1234.json`,
+      `${env}/${DAY}/_manifest/runs/${RUN}/plan.json`,
+      `${env}/${DAY}/_manifest/runs/${RUN}/attempts/b1-1.json`,
+      `other-env/${DAY}/_manifest/plan.json`,
+    ]) {
+      const r = await c.handle(name);
+      assert.strictEqual(r.action, 'ignored', name);
+    }
+    for (const m of ['stat', 'readJson', 'list', 'write', 'delete'] as const)
+      assert.strictEqual(spy[m].callCount, 0, m);
+  });
+
+  it('should ignore a report of a run that is no longer the current one', async () => {
+    await seed({b1: {ids: [1]}});
+    const stale = `${env}/${DAY}/_manifest/runs/r20260101t000000-000000/batches/b1.json`;
+    const r = await checker().handle(stale);
+    assert.strictEqual(r.action, 'ignored');
+    assert.strictEqual(await ledger(), undefined);
+  });
+
+  it('should decide once and email once when ten instances race on the same day', async () => {
+    await seed({b1: {ids: [1, 2, 3], failed: [2]}, b2: {ids: [4, 5], failed: [5]}});
+    const results = await Promise.all(
+      Array.from({length: 10}, (_, i) => checker().handle(reportName(i % 2 ? 'b1' : 'b2'))),
+    );
+    const decided = results.filter(r => r.action === 'decided');
+    assert.strictEqual(decided.length, 1, JSON.stringify(results));
+    for (const r of results) {
+      assert.ok(r.action === 'decided' || r.action === 'unchanged');
+      assert.strictEqual((r as Extract<CheckResult, {status: string}>).status, 'failure');
+    }
+    const marker = await store.readJson<{gaps: unknown[]; replay: unknown[]; missing: unknown}>(
+      `${env}/${DAY}/_FAILURE`,
+    );
+    assert.strictEqual(marker?.value.gaps.length, 2);
+    assert.strictEqual(marker?.value.replay.length, 2);
+    assert.deepStrictEqual(marker?.value.missing, {recordings: 2, conversations: 0});
+    assert.strictEqual((await ledger())?.email.state, 'sent');
+    const sent = await mails();
+    assert.strictEqual(sent.length, 1);
+    assert.match(sent[0]!.subject, new RegExp(`${env} ${DAY}: _FAILURE, 2 recordings missing`));
+  });
+
+  it('should converge on the newest reports when a stale invocation finishes last', async () => {
+    await seed({b1: {ids: [1, 2], failed: [2]}});
+    // Instance A has read the failing report and is held just before it writes its decision.
+    let release!: () => void;
+    const gate = new Promise<void>(r => (release = r));
+    let held!: () => void;
+    const reachedWrite = new Promise<void>(r => (held = r));
+    const slow = Object.create(store) as GcsStore;
+    slow.write = async (name, body, opts) => {
+      if (name.endsWith('/_manifest/decision.json')) {
+        held();
+        await gate;
+      }
+      return store.write(name, body, opts);
+    };
+    const a = checker(slow).handle(reportName('b1'));
+    await reachedWrite;
+    // Meanwhile the batch is replayed successfully and instance B decides.
+    await replace(reportName('b1'), report('b1', [1, 2]));
+    const b = await checker().handle(reportName('b1'));
+    assert.strictEqual(b.action, 'decided');
+    release();
+    const late = await a;
+    assert.strictEqual((late as {status?: string}).status, 'success');
+    assert.ok(await store.stat(`${env}/${DAY}/_SUCCESS`));
+    assert.strictEqual(await store.stat(`${env}/${DAY}/_FAILURE`), undefined);
+    assert.strictEqual((await ledger())?.status, 'success');
+    assert.strictEqual((await mails()).length, 0, 'no failure was ever decided, so no email');
+  });
+
+  it('should keep the marker and retry the email when SendGrid fails, then send it exactly once', async () => {
+    await seed({b1: {ids: [1, 2], failed: [1]}});
+    await fetch(`${stack.sendgridUrl}/_admin/faults`, {
+      method: 'POST',
+      body: JSON.stringify({path: '^/v3/mail/send', action: 'status', status: 503}),
+    });
+    await assert.rejects(checker().handle(reportName('b1')), (e: Error) => {
+      assert.ok(e instanceof RetryableError);
+      assert.match(
+        e.message,
+        /email .* was not sent: SendGrid refused the email after 2 attempt\(s\): HTTP 503/,
+      );
+      assert.ok(!e.message.includes('SG.test-key'));
+      return true;
+    });
+    assert.ok(await store.stat(`${env}/${DAY}/_FAILURE`), 'the marker stands');
+    const pending = await ledger();
+    assert.strictEqual(pending?.email.state, 'pending');
+    assert.match(pending?.email.lastError ?? '', /HTTP 503/);
+    assert.strictEqual((await mails()).length, 0);
+    await fetch(`${stack.sendgridUrl}/_admin/faults`, {method: 'DELETE'});
+    // The redelivered event (and a duplicate of it).
+    const [r1, r2] = await Promise.all([
+      checker().handle(reportName('b1')),
+      checker().handle(reportName('b1')),
+    ]);
+    assert.deepStrictEqual(
+      [r1, r2].map(r => (r as {email?: string}).email),
+      ['sent', 'sent'],
+    );
+    assert.strictEqual((await ledger())?.email.attempts, 2);
+    assert.strictEqual((await mails()).length, 1);
+  });
+
+  it('should count an unreadable report as a failed batch whose conversations are all gaps', async () => {
+    await seed({b1: {ids: [1, 2]}}, false);
+    await store.write(reportName('b1'), Buffer.from('{not json'), {
+      contentType: 'application/json',
+      ifGenerationMatch: 0,
+    });
+    const r = await checker().handle(reportName('b1'));
+    assert.strictEqual((r as {status?: string}).status, 'failure');
+    const marker = await store.readJson<{gaps: Array<{conversationId: string; reason: string}>}>(
+      `${env}/${DAY}/_FAILURE`,
+    );
+    assert.deepStrictEqual(
+      marker?.value.gaps.map(g => g.conversationId),
+      [conv(1), conv(2)],
+    );
+    assert.match(marker!.value.gaps[0]!.reason, /batch failed: the batch report is unreadable/);
+  });
+
+  it('should replace an emailed _FAILURE with _SUCCESS after a replay and say so by email', async () => {
+    await seed({b1: {ids: [1, 2], failed: [2]}, b2: {ids: [3], failed: [3]}});
+    await checker().handle(reportName('b1'));
+    assert.strictEqual((await mails()).length, 1);
+    // Replaying b1 fixes one gap: _FAILURE is updated, but no gap is new, so no email.
+    await replace(reportName('b1'), report('b1', [1, 2]));
+    const partial = await checker().handle(reportName('b1'));
+    assert.deepStrictEqual(
+      [partial.action, (partial as {email?: string}).email],
+      ['decided', 'not-needed'],
+    );
+    const marker = await store.readJson<{gaps: unknown[]}>(`${env}/${DAY}/_FAILURE`);
+    assert.strictEqual(marker?.value.gaps.length, 1);
+    assert.strictEqual((await mails()).length, 1);
+    await replace(reportName('b2'), report('b2', [3]));
+    const done = await checker().handle(reportName('b2'));
+    assert.strictEqual((done as {status?: string}).status, 'success');
+    assert.strictEqual(await store.stat(`${env}/${DAY}/_FAILURE`), undefined);
+    const sent = await mails();
+    assert.strictEqual(sent.length, 2);
+    assert.match(sent[1]!.subject, /_SUCCESS, the earlier _FAILURE is resolved/);
+    assert.ok(sent[1]!.text.includes('1 recording missing'), sent[1]!.text);
+  });
+});
