@@ -4,9 +4,11 @@
  * Starts the stack (Pub/Sub emulator, GCS emulator, Secret Manager, SendGrid
  * sink, Genesys simulator, the planner and worker functions), seeds a
  * synthetic organisation, calls the planner as Cloud Scheduler would, waits
- * for every batch report, and checks the bucket against the simulator's
- * ground truth. Exits 0 only if every exportable recording was exported with
- * the right bytes.
+ * for every batch report and the checker's marker, and checks the bucket
+ * against the simulator's ground truth. With `--faults lossy` the day ends in
+ * `_FAILURE` (with its email in the SendGrid sink); the source then recovers,
+ * the replay commands from `_FAILURE` are run, and the day turns `_SUCCESS`.
+ * Exits 0 only on `_SUCCESS` with every exportable recording verified.
  */
 import {UsageError, flag, numberFlag, parseFlags, usage} from './common/cli';
 import {startStack} from './stack';
@@ -17,21 +19,40 @@ import {
   productFunctions,
   productSecrets,
 } from './product';
-import {DayResult, describeDay, runDay} from './run-day';
+import {
+  DayResult,
+  describeDay,
+  describeMarker,
+  refresh,
+  replay,
+  runDay,
+  waitForMarker,
+} from './run-day';
 import {defaultDay, isValidDay} from '../functions/core/time-window';
 
 const SPECS = [
   {name: 'conversations', help: 'conversations on the exported day (default 200)'},
   {name: 'seed', help: 'organisation seed (default demo)'},
   {name: 'day', help: "day to export, YYYY-MM-DD (default: what tonight's run exports)"},
-  {name: 'faults', help: 'none, flaky (errors, resets, cut media) or rate-limited (default none)'},
+  {
+    name: 'faults',
+    help: 'none, lossy (archived/uploading/erroring recordings: _FAILURE, email, replay, _SUCCESS), flaky (errors, resets, cut media) or rate-limited (default none)',
+  },
   {name: 'keep', help: 'leave the stack running until Ctrl-C', boolean: true},
   {name: 'json', help: 'end with one JSON line of the figures', boolean: true},
   {name: 'help', help: 'print this help', boolean: true},
 ];
 
-const FAULT_PROFILES: Record<string, {settings?: Record<string, unknown>; faults?: unknown[]}> = {
+interface FaultProfile {
+  settings?: Record<string, unknown>;
+  faults?: unknown[];
+  /** The organisation's recording states (lossy: also archived, uploading and erroring ones). */
+  org?: 'clean' | 'lossy';
+}
+
+const FAULT_PROFILES: Record<string, FaultProfile> = {
   none: {},
+  lossy: {org: 'lossy'},
   flaky: {
     settings: {truncateMediaRate: 0.05, batchPerResultMs: 20},
     faults: [
@@ -95,6 +116,7 @@ async function main(): Promise<number> {
       seed: flag(flags, 'seed', 'demo'),
       conversationsPerDay: 20,
       perDay: {[day]: conversations},
+      profile: profile.org,
       settings: profile.settings as never,
     },
   });
@@ -110,13 +132,33 @@ async function main(): Promise<number> {
     say(`\nCalling the planner as Cloud Scheduler would for the run that exports ${day}…`);
     result = await runDay(stack, {day, env: LOCAL_EXPORT_ENV});
     say('\n' + describeDay(result));
+    let marker = result.marker!;
+    say('\n' + (await describeMarker(stack, marker)));
+    if (marker.marker === '_FAILURE' && profile.org === 'lossy') {
+      say(
+        '\nThe source recovers (the simulator restores archived recordings, finishes uploads and clears errors);' +
+          ` replaying the ${marker.replay.length} failed batch(es) with the commands from _FAILURE…`,
+      );
+      await fetch(`${stack.genesysUrl}/_admin/recover?day=${day}`, {method: 'POST'});
+      for (const line of await replay(stack, marker)) say(`  ${line}`);
+      marker = (
+        await waitForMarker(stack, LOCAL_EXPORT_ENV, day, {
+          runId: marker.runId,
+          fingerprintNot: marker.fingerprint,
+        })
+      ).marker;
+      result = await refresh(stack, result);
+      say('\n' + describeDay(result));
+      say('\n' + (await describeMarker(stack, marker)));
+    }
     const v = result.verification;
-    const ok =
+    const verified =
       v.missing.length === 0 && v.mismatched.length === 0 && v.exportable === v.exportedAndVerified;
+    const ok = verified && marker.marker === '_SUCCESS';
     say(
       ok
-        ? '\nEvery exportable recording was exported and verified.'
-        : '\nNOT everything exportable was exported; see above.',
+        ? `\n_SUCCESS: every exportable recording of ${day} was exported and verified.`
+        : `\n${marker.marker}: NOT everything exportable was exported; see above.`,
     );
     if (flags.has('json')) {
       console.log(
@@ -129,6 +171,7 @@ async function main(): Promise<number> {
           reasons: result.reasons,
           verification: {...v, missing: v.missing.length, mismatched: v.mismatched.length},
           files: result.filesDir,
+          marker: marker.marker,
           ok,
         }),
       );

@@ -292,3 +292,74 @@ export function describeDay(r: DayResult): string {
   );
   return lines.join('\n');
 }
+
+/** The marker in a few lines, with the developer email the sink kept for it (if any). */
+export async function describeMarker(stack: Stack, marker: DayMarker): Promise<string> {
+  const lines = [
+    `${marker.marker} written for ${marker.day} (run ${marker.runId}): ` +
+      `${marker.totals.all.exported} exported, ${marker.totals.all.skipped} skipped, ` +
+      `${marker.totals.all.failed} failed of ${marker.totals.all.expected}` +
+      (marker.gaps.length
+        ? `; ${marker.gaps.length} gap(s), ${marker.replay.length} batch(es) to replay`
+        : ''),
+  ];
+  const res = await fetch(`${stack.sendgridUrl}/_admin/mail`);
+  const {mail} = (await res.json()) as {mail: Array<{subject: string; files: {text?: string}}>};
+  const mine = mail.filter(m => m.subject.includes(` ${marker.day}:`));
+  const last = mine[mine.length - 1];
+  if (last && (marker.marker === '_FAILURE' || /_SUCCESS/.test(last.subject))) {
+    lines.push(`  email to the developers: "${last.subject}"`);
+    if (last.files.text) lines.push(`  (in the SendGrid sink: ${last.files.text})`);
+  } else {
+    lines.push('  no email: nothing for the developers to do');
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Runs the replay commands of a `_FAILURE` exactly as written, through the
+ * gcloud CLI; without gcloud, publishes the same messages with the Pub/Sub client.
+ */
+export async function replay(stack: Stack, marker: DayMarker): Promise<string[]> {
+  const {execFile} = await import('node:child_process');
+  const run = (cmd: string, args: string[]) =>
+    new Promise<string>((resolve, reject) =>
+      execFile(cmd, args, {timeout: 120_000}, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+  const hasGcloud = await run('gcloud', ['--version']).then(
+    () => true,
+    () => false,
+  );
+  const out: string[] = [];
+  if (hasGcloud) {
+    for (const r of marker.replay) {
+      await run('bash', ['-c', r.command]);
+      out.push(`$ ${r.command.length > 160 ? r.command.slice(0, 157) + '…' : r.command}`);
+    }
+    return out;
+  }
+  const {PubSub} = await import('@google-cloud/pubsub');
+  const ps = new PubSub({projectId: stack.project, apiEndpoint: stack.pubsubHost});
+  try {
+    for (const r of marker.replay) {
+      const message = /--message='(.*)'$/.exec(r.command)?.[1];
+      if (!message) throw new Error(`unexpected replay command: ${r.command}`);
+      await ps.topic(stack.topic).publishMessage({data: Buffer.from(message)});
+      out.push(`published batch ${r.batchId} (gcloud is not installed; same message)`);
+    }
+  } finally {
+    await ps.close();
+  }
+  return out;
+}
+
+/** Reads the run's reports again (after a replay) and re-checks the bucket against the truth. */
+export async function refresh(stack: Stack, result: DayResult): Promise<DayResult> {
+  const env = result.marker?.env ?? 'local';
+  const plan = await readJson<DayPlan>(stack, `${env}/${result.day}/_manifest/plan.json`);
+  if (!plan) throw new Error('the plan disappeared');
+  const reports = await waitForReports(stack, env, plan, 60_000);
+  return {...result, ...(await summarise(stack, env, result.day, reports))};
+}
