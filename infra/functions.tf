@@ -3,20 +3,33 @@
 locals {
   functions = {
     planner = {
-      entry_point   = "planExport"
-      sa            = google_service_account.planner.email
-      timeout       = 1800
-      memory        = "1Gi"
-      max_instances = 2
-      invoker       = google_service_account.scheduler.member
+      entry_point     = "planExport"
+      sa              = google_service_account.planner.email
+      timeout         = 1800
+      memory          = "1Gi"
+      max_instances   = 2
+      invoker         = google_service_account.scheduler.member
+      storage_trigger = false
     }
     worker = {
-      entry_point   = "exportBatch"
-      sa            = google_service_account.worker.email
-      timeout       = 600
-      memory        = "2Gi"
-      max_instances = 20
-      invoker       = google_service_account.pusher.member
+      entry_point     = "exportBatch"
+      sa              = google_service_account.worker.email
+      timeout         = 600
+      memory          = "2Gi"
+      max_instances   = 20
+      invoker         = google_service_account.pusher.member
+      storage_trigger = false
+    }
+    # Fed every object-finalize event of the recordings bucket by Eventarc;
+    # returns at once for anything but plans and batch reports.
+    checker = {
+      entry_point     = "checkDay"
+      sa              = google_service_account.checker.email
+      timeout         = 540
+      memory          = "1Gi"
+      max_instances   = 10
+      invoker         = google_service_account.eventarc.member
+      storage_trigger = true
     }
   }
 }
@@ -43,10 +56,25 @@ resource "google_cloudfunctions2_function" "fn" {
     ingress_settings      = "ALLOW_ALL"
     environment_variables = local.function_env
   }
-  depends_on = [google_project_service.apis]
+  # At-least-once: a checker that throws (an email not sent yet) gets the event again.
+  dynamic "event_trigger" {
+    for_each = each.value.storage_trigger ? [1] : []
+    content {
+      trigger_region        = var.region
+      event_type            = "google.cloud.storage.object.v1.finalized"
+      retry_policy          = "RETRY_POLICY_RETRY"
+      service_account_email = google_service_account.eventarc.email
+      event_filters {
+        attribute = "bucket"
+        value     = google_storage_bucket.recordings.name
+      }
+    }
+  }
+  depends_on = [google_project_service.apis, google_project_iam_member.gcs_pubsub]
 }
 
-# Only Cloud Scheduler may call the planner; only Pub/Sub push may call the worker.
+# Only Cloud Scheduler may call the planner, only Pub/Sub push the worker, only
+# the Eventarc trigger's identity the checker.
 resource "google_cloud_run_service_iam_member" "invoker" {
   for_each = local.functions
   location = var.region

@@ -5,6 +5,7 @@ locals {
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
     "cloudscheduler.googleapis.com",
+    "eventarc.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
@@ -15,11 +16,16 @@ locals {
     BATCHES_TOPIC              = google_pubsub_topic.batches.name
     BATCH_SIZE                 = tostring(var.batch_size)
     BUCKET                     = google_storage_bucket.recordings.name
+    CHECK_PREVIOUS_DAYS        = tostring(var.check_previous_days)
+    DEVELOPER_EMAILS           = join(",", var.developer_emails)
     EXPORT_ENV                 = var.export_env
     GENESYS_CREDENTIALS_SECRET = google_secret_manager_secret.genesys_clients.secret_id
     GENESYS_ENVIRONMENT        = var.genesys_environment
     GOOGLE_CLOUD_PROJECT       = var.project_id
     LOG_EXECUTION_ID           = "true"
+    MAIL_FROM                  = var.mail_from
+    MAX_AUTO_RERUNS            = tostring(var.max_auto_reruns)
+    SENDGRID_KEY_SECRET        = google_secret_manager_secret.sendgrid_api_key.secret_id
     TIME_ZONE                  = var.time_zone
     WINDOW_LAG_DAYS            = tostring(var.window_lag_days)
   }

@@ -19,6 +19,11 @@ output "genesys_clients_secret" {
   value       = google_secret_manager_secret.genesys_clients.secret_id
 }
 
+output "sendgrid_api_key_secret" {
+  description = "Secret to add the SendGrid API key to."
+  value       = google_secret_manager_secret.sendgrid_api_key.secret_id
+}
+
 output "planner_url" {
   description = "URL of the planner (callable by the scheduler identity)."
   value       = google_cloudfunctions2_function.fn["planner"].service_config[0].uri

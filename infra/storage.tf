@@ -40,3 +40,11 @@ resource "google_storage_bucket_iam_member" "worker" {
   role   = "roles/storage.objectAdmin"
   member = google_service_account.worker.member
 }
+
+# The checker reads plans and reports, writes the ledger and markers, and
+# deletes a _FAILURE that a _SUCCESS replaces.
+resource "google_storage_bucket_iam_member" "checker" {
+  bucket = google_storage_bucket.recordings.name
+  role   = "roles/storage.objectAdmin"
+  member = google_service_account.checker.member
+}

@@ -1,5 +1,5 @@
-# Inputs, alphabetical. Only project_id, bucket_name, export_env and
-# function_source_dir have no default.
+# Inputs, alphabetical. Only project_id, bucket_name, developer_emails,
+# export_env, function_source_dir and mail_from have no default.
 
 variable "batch_size" {
   description = "Conversations per batch message (BATCH_SIZE)."
@@ -14,6 +14,25 @@ variable "batch_size" {
 variable "bucket_name" {
   description = "Bucket the recordings land in (created here)."
   type        = string
+}
+
+variable "check_previous_days" {
+  description = "Days before the planned day the nightly run checks for _SUCCESS; 0 turns check-previous off (CHECK_PREVIOUS_DAYS)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.check_previous_days >= 0 && var.check_previous_days <= 14
+    error_message = "check_previous_days must be between 0 and 14."
+  }
+}
+
+variable "developer_emails" {
+  description = "Who is emailed about gaps, recoveries and reruns (DEVELOPER_EMAILS)."
+  type        = list(string)
+  validation {
+    condition     = length(var.developer_emails) > 0 && alltrue([for e in var.developer_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "developer_emails must hold at least one email address."
+  }
 }
 
 variable "export_env" {
@@ -34,6 +53,17 @@ variable "genesys_environment" {
   description = "Genesys Cloud region host, e.g. mypurecloud.ie (GENESYS_ENVIRONMENT)."
   type        = string
   default     = "mypurecloud.com"
+}
+
+variable "mail_from" {
+  description = "Sender of the developer emails, a verified SendGrid sender (MAIL_FROM)."
+  type        = string
+}
+
+variable "max_auto_reruns" {
+  description = "Automatic reruns of one day by check-previous, at most (MAX_AUTO_RERUNS)."
+  type        = number
+  default     = 2
 }
 
 variable "max_delivery_attempts" {

@@ -78,7 +78,14 @@ describe('infra/ (Terraform)', () => {
     known.add('LOG_EXECUTION_ID'); // read by the Functions Framework
     for (const key of Object.keys(env))
       assert.ok(known.has(key), `${key} is set by Terraform but never read`);
-    for (const required of ['GOOGLE_CLOUD_PROJECT', 'BUCKET', 'EXPORT_ENV'])
+    for (const required of [
+      'GOOGLE_CLOUD_PROJECT',
+      'BUCKET',
+      'EXPORT_ENV',
+      'DEVELOPER_EMAILS',
+      'MAIL_FROM',
+      'SENDGRID_KEY_SECRET',
+    ])
       assert.ok(required in env, `${required} is not set`);
   });
 
@@ -121,10 +128,66 @@ describe('infra/ (Terraform)', () => {
       locals.includes('"sa":"${google_service_account.worker.email}"'),
       'the worker runs as its own account',
     );
+    assert.ok(
+      locals.includes('"sa":"${google_service_account.checker.email}"'),
+      'the checker runs as its own account',
+    );
+    // Project-level roles: logs and metrics for the functions, and the two
+    // that Eventarc's Cloud Storage triggers exist only at that level for.
     const projectRoles = docs
       .flatMap(d => Object.values(d.resource?.google_project_iam_member ?? {}))
-      .map(([b]) => (b as {role: string}).role);
-    for (const role of projectRoles)
-      assert.ok(['roles/logging.logWriter', 'roles/monitoring.metricWriter'].includes(role), role);
+      .map(([b]) => b as {role: string; member: string});
+    for (const {role, member} of projectRoles) {
+      const allowed =
+        ['roles/logging.logWriter', 'roles/monitoring.metricWriter'].includes(role) ||
+        (role === 'roles/eventarc.eventReceiver' &&
+          member === '${google_service_account.eventarc.member}') ||
+        (role === 'roles/pubsub.publisher' &&
+          member.includes('google_storage_project_service_account'));
+      assert.ok(allowed, `${role} for ${member}`);
+    }
+  });
+
+  it('should feed the checker every finalize event of the recordings bucket, with retries', () => {
+    const fn = resource(docs, 'google_cloudfunctions2_function', 'fn') as {
+      dynamic: {
+        event_trigger: Array<{
+          for_each: string;
+          content: Array<{
+            event_type: string;
+            retry_policy: string;
+            service_account_email: string;
+            event_filters: Array<{attribute: string; value: string}>;
+          }>;
+        }>;
+      };
+    };
+    const trigger = fn.dynamic.event_trigger[0]!;
+    assert.match(trigger.for_each, /each\.value\.storage_trigger/);
+    const c = trigger.content[0]!;
+    assert.strictEqual(c.event_type, 'google.cloud.storage.object.v1.finalized');
+    assert.strictEqual(c.retry_policy, 'RETRY_POLICY_RETRY');
+    assert.deepStrictEqual(c.event_filters, [
+      {attribute: 'bucket', value: '${google_storage_bucket.recordings.name}'},
+    ]);
+    const locals = docs.flatMap(d => d.locals ?? []).find(l => 'functions' in l)!
+      .functions as Record<string, {storage_trigger: boolean; invoker: string}>;
+    assert.deepStrictEqual(
+      Object.entries(locals)
+        .filter(([, f]) => f.storage_trigger)
+        .map(([k]) => k),
+      ['checker'],
+    );
+    assert.strictEqual(locals.checker!.invoker, '${google_service_account.eventarc.member}');
+  });
+
+  it('should let only the planner and the checker read the SendGrid key', () => {
+    const grant = resource(docs, 'google_secret_manager_secret_iam_member', 'sendgrid_api_key') as {
+      for_each: Record<string, string>;
+    };
+    assert.deepStrictEqual(grant.for_each, {
+      checker: '${google_service_account.checker.member}',
+      planner: '${google_service_account.planner.member}',
+    });
   });
 });
