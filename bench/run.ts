@@ -13,6 +13,8 @@
  *      (dry run; time and the planner process's peak memory), and exporting a 300-conversation
  *      day end to end vs copying the same recordings' bytes straight from the simulator into
  *      the GCS emulator.
+ *   6. The checker deciding a 50k-conversation day from 500 reports vs only reading them;
+ *      a duplicate event; ignoring a recording's event (bench/checker.ts).
  */
 import {createCipheriv, randomBytes} from 'node:crypto';
 import * as fs from 'node:fs';
@@ -30,6 +32,7 @@ import {startStack} from '../local/stack';
 import {LOCAL_EXPORT_ENV, productEnv, productFunctions, productSecrets} from '../local/product';
 import {callPlanner, fetchTruth, runDay} from '../local/run-day';
 import {addDays, defaultDay} from '../functions/core/time-window';
+import {checkerBench} from './checker';
 
 /** Peak resident memory of a process, from /proc (Linux). */
 function peakRssBytes(pid: number): number {
@@ -326,6 +329,7 @@ async function main(): Promise<void> {
     );
     console.log('3. 256 MiB resumable upload to the GCS emulator');
     record('gcs upload', upload.ms, baseline.ms, perMiB(size));
+    await checkerBench(gcs.url, 'bench', time, record);
   } finally {
     await gcs.child.stop();
   }

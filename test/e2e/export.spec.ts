@@ -17,6 +17,7 @@ import {
   readJson,
   runDay,
   storageFor,
+  waitForMarker,
 } from '../../local/run-day';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
 import {addDays, defaultDay} from '../../functions/core/time-window';
@@ -30,11 +31,14 @@ const DAY_REPLAY = addDays(today, -7);
 const PER_DAY = {[DAY]: 60, [DAY_FAULTS]: 30, [DAY_REPLAY]: 12, [addDays(today, -13)]: 4};
 declareProductDays('clean', PER_DAY);
 
+const isMarker = (name: string) => /\/_(SUCCESS|FAILURE)$/.test(name);
+
+/** Generations of the exported objects (the bookkeeping and markers excluded). */
 async function generations(stack: Stack, prefix: string): Promise<Map<string, string>> {
   const [files] = await storageFor(stack).bucket(stack.bucket).getFiles({prefix});
   return new Map(
     files
-      .filter(f => !f.name.includes('/_manifest/'))
+      .filter(f => !f.name.includes('/_manifest/') && !isMarker(f.name))
       .map(f => [f.name, String(f.metadata.generation)]),
   );
 }
@@ -82,7 +86,11 @@ describe('export path (real functions on the local stack)', function () {
       .bucket(stack.bucket)
       .getFiles({prefix: `${ENV}/${DAY}/`});
     const media = files.filter(
-      f => !f.name.includes('/_manifest/') && !f.name.includes('/metadata/'),
+      f => !f.name.includes('/_manifest/') && !f.name.includes('/metadata/') && !isMarker(f.name),
+    );
+    assert.deepStrictEqual(
+      files.filter(f => isMarker(f.name)).map(f => f.name),
+      [`${ENV}/${DAY}/_SUCCESS`],
     );
     const pattern = new RegExp(
       `^${ENV}/${DAY}/(call|chat|email|message|screen)/[0-9a-f-]{36}_[0-9a-f-]{36}\\.(ogg|wav|json|zip|webm)$`,
@@ -158,6 +166,12 @@ describe('export path (real functions on the local stack)', function () {
       [...after.entries()].sort(),
       [...before.entries()].sort(),
       'no object was rewritten or added',
+    );
+    // The day's marker now describes the new run.
+    const {marker} = await waitForMarker(stack, ENV, DAY, {runId: runId.runId});
+    assert.deepStrictEqual(
+      [marker.marker, marker.totals.all],
+      ['_SUCCESS', first.marker!.totals.all],
     );
   });
 
