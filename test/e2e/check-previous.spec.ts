@@ -6,7 +6,14 @@
 import * as assert from 'node:assert';
 import type {Stack} from '../../local/stack';
 import {LOCAL_EXPORT_ENV} from '../../local/product';
-import {callPlanner, readJson, runDay, scheduleTimeFor, waitForMarker} from '../../local/run-day';
+import {
+  callPlanner,
+  readJson,
+  runDay,
+  scheduleTimeFor,
+  storageFor,
+  waitForMarker,
+} from '../../local/run-day';
 import type {DayPlan} from '../../functions/core/day-plan';
 import type {PlanSummary} from '../../functions/services/planner';
 import {declareProductDays, useProductStack} from '../setup/stack';
@@ -104,5 +111,74 @@ describe('check-previous: a day without _SUCCESS is emailed about and rerun, up 
     ]);
     assert.strictEqual((await mailAbout(stack, DAY)).length, mailsBefore);
     await waitForMarker(stack, env, '2026-08-05', {runId: summary.days[0]!.runId});
+  });
+
+  describe('a previous day that is incomplete or was never planned', () => {
+    const conv = (n: number) => `${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`;
+    async function writePlan(day: string, createdAt: string): Promise<void> {
+      const storage = storageFor(stack);
+      const plan: DayPlan = {
+        kind: 'plan',
+        version: 1,
+        day,
+        runId: 'r20260101t000000-aaaaaa',
+        window: {start: `${day}T00:00:00.000Z`, end: `${day}T23:59:59.999Z`, timeZone: 'UTC'},
+        createdAt,
+        trigger: 'schedule',
+        discovery: 'jobs',
+        conversations: 1,
+        batches: [{batchId: 'b0000-000000000000', conversationIds: [conv(1)]}],
+      };
+      await storage
+        .bucket(stack.bucket)
+        .file(`${env}/${day}/_manifest/plan.json`)
+        .save(JSON.stringify(plan), {contentType: 'application/json'});
+    }
+
+    it('should leave a run younger than RUN_GRACE_MINUTES alone, without an email', async () => {
+      await writePlan('2026-07-01', new Date().toISOString());
+      const res = await callPlanner(stack, {day: '2026-07-02', checkPrevious: true});
+      assert.strictEqual(res.status, 202, JSON.stringify(res.body));
+      assert.deepStrictEqual((res.body as unknown as PlanSummary).previous, [
+        {
+          day: '2026-07-01',
+          state: 'incomplete',
+          detail: '0 of 1 batch reports written, no marker',
+          runId: 'r20260101t000000-aaaaaa',
+          autoReruns: 0,
+          action: 'in-progress',
+        },
+      ]);
+      assert.strictEqual((await mailAbout(stack, '2026-07-01')).length, 0);
+    });
+
+    it('should rerun a stale incomplete run and a day that was never planned', async () => {
+      await writePlan('2026-07-10', '2026-07-11T00:00:00.000Z');
+      const res = await callPlanner(stack, {day: '2026-07-11', checkPrevious: true});
+      const [stale] = (res.body as unknown as PlanSummary).previous!;
+      assert.deepStrictEqual(
+        [stale!.state, stale!.action, stale!.email],
+        ['incomplete', 'rerun', 'sent'],
+      );
+      const never = await callPlanner(stack, {day: '2026-07-21', checkPrevious: true});
+      const [missing] = (never.body as unknown as PlanSummary).previous!;
+      assert.deepStrictEqual(
+        [missing!.day, missing!.state, missing!.action],
+        ['2026-07-20', 'not-planned', 'rerun'],
+      );
+      const plan20 = await plan(stack, '2026-07-20');
+      assert.deepStrictEqual(plan20.autoRerun, {of: 'none', state: 'not-planned', count: 1});
+      const mails = (await mailAbout(stack, '2026-07-20')).filter(m =>
+        /no _SUCCESS/.test(m.subject),
+      );
+      assert.strictEqual(mails.length, 1);
+      assert.match(mails[0]!.text, /never planned/);
+      for (const [day, runId] of [
+        ['2026-07-10', stale!.newRunId!],
+        ['2026-07-20', missing!.newRunId!],
+      ] as const) {
+        await waitForMarker(stack, env, day, {runId});
+      }
+    });
   });
 });

@@ -20,6 +20,7 @@ import {
   waitForMarker,
 } from '../../local/run-day';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
+import {mailAbout} from '../helpers';
 import {addDays, defaultDay} from '../../functions/core/time-window';
 import type {BatchReport} from '../../functions/core/report';
 
@@ -62,6 +63,29 @@ describe('export path (real functions on the local stack)', function () {
     assert.strictEqual(v.exportedAndVerified, v.exportable);
     assert.strictEqual(first.reports.length, Math.ceil(60 / 25));
     assert.ok(first.reports.every(r => r.status === 'complete'));
+  });
+
+  it('should end the day in _SUCCESS: a manifest of what was exported, and no email', async () => {
+    const m = first.marker!;
+    const v = first.verification;
+    assert.strictEqual(m.marker, '_SUCCESS');
+    assert.deepStrictEqual([m.day, m.runId, m.env], [DAY, first.runId, ENV]);
+    assert.strictEqual(m.totals.all.exported, v.exportable);
+    assert.strictEqual(m.totals.all.failed, 0);
+    assert.strictEqual(m.skipped.length, m.totals.all.skipped);
+    assert.ok(m.skipped.every(r => /DELETED/.test(r.reason)));
+    assert.deepStrictEqual(m.gaps, []);
+    assert.deepStrictEqual(m.replay, []);
+    const types = ['call', 'chat', 'email', 'message', 'screen'] as const;
+    let bytes = 0;
+    for (const r of first.reports) for (const t of types) bytes += r.totals[t].bytes;
+    assert.strictEqual(m.totals.all.bytes, bytes);
+    assert.deepStrictEqual(
+      m.reports.map(r => r.batchId).sort(),
+      first.reports.map(r => r.batchId).sort(),
+    );
+    assert.strictEqual(first.ledger!.email.state, 'not-needed');
+    assert.deepStrictEqual(await mailAbout(stack, DAY), []);
   });
 
   it('should skip deleted recordings with their reason and fail none', async () => {
