@@ -1,5 +1,6 @@
 /** Small builders and stream helpers shared by the tests. */
 import {Writable} from 'node:stream';
+import {BatchReport, ReportConversation, totalsOf} from '../functions/core/report';
 
 /** A Writable that hands every chunk to `onChunk` (the end of a pipeline). */
 export function sink(onChunk: (chunk: Buffer) => void): Writable {
@@ -65,4 +66,25 @@ export async function requireGcloud(): Promise<void> {
         : resolve(),
     ),
   );
+}
+
+/** A complete batch report of `conversations` (the parts a test cares about given). */
+export function batchReportOf(
+  ids: {day: string; runId: string; batchId: string},
+  conversations: ReportConversation[],
+  times: {startedAt: string; finishedAt: string},
+  extra: Partial<BatchReport> = {},
+): BatchReport {
+  return {
+    kind: 'batch-report',
+    version: 1,
+    ...ids,
+    messageId: '1',
+    attempt: 1,
+    status: 'complete',
+    ...times,
+    conversations,
+    totals: totalsOf(conversations),
+    ...extra,
+  };
 }

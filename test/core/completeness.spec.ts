@@ -7,7 +7,8 @@ import {escapeHtml, failureMail, previousDayMail} from '../../functions/core/ema
 import {classifyObject} from '../../functions/core/object-names';
 import {parsePlanRequest} from '../../functions/core/plan-request';
 import {replayCommand, shellQuote} from '../../functions/core/replay';
-import {BatchReport, ReportConversation, totalsOf} from '../../functions/core/report';
+import type {BatchReport, ReportConversation} from '../../functions/core/report';
+import {batchReportOf} from '../helpers';
 import {parseFinalizedEvent} from '../../functions/core/storage-event';
 import {newLedger} from '../../functions/services/checker';
 
@@ -45,21 +46,12 @@ function ref(
   return {
     object: `x/${batchId}.json`,
     generation: '7',
-    report: {
-      kind: 'batch-report',
-      version: 1,
-      day: DAY,
-      runId: RUN,
-      batchId,
-      messageId: '1',
-      attempt: 1,
-      status: 'complete',
-      startedAt: '2026-04-01T00:00:01.000Z',
-      finishedAt: '2026-04-01T00:01:30.000Z',
+    report: batchReportOf(
+      {day: DAY, runId: RUN, batchId},
       conversations,
-      totals: totalsOf(conversations),
-      ...extra,
-    },
+      {startedAt: '2026-04-01T00:00:01.000Z', finishedAt: '2026-04-01T00:01:30.000Z'},
+      extra,
+    ),
   };
 }
 

@@ -14,13 +14,12 @@ import {SendGridMailer} from '../../functions/adapters/sendgrid';
 import type {DayPlan} from '../../functions/core/day-plan';
 import {RetryableError} from '../../functions/core/errors';
 import type {BatchReport, ReportRecording} from '../../functions/core/report';
-import {totalsOf} from '../../functions/core/report';
 import {createLogger} from '../../functions/logger';
 import {systemClock} from '../../functions/container';
 import {CheckResult, Checker, CheckerSettings, Ledger} from '../../functions/services/checker';
 import type {ObjectStore} from '../../functions/ports';
 import {TestStack, useStack} from '../setup/stack';
-import {mailAbout} from '../helpers';
+import {batchReportOf, mailAbout} from '../helpers';
 
 const DAY = '2026-05-06';
 const RUN = 'r20260509t000000-abcdef';
@@ -46,20 +45,10 @@ function report(batchId: string, ids: number[], failed: number[] = []): BatchRep
     conversationId: conv(i),
     recordings: [recording(i, failed.includes(i) ? 'failed' : 'exported')],
   }));
-  return {
-    kind: 'batch-report',
-    version: 1,
-    day: DAY,
-    runId: RUN,
-    batchId,
-    messageId: '1',
-    attempt: 1,
-    status: 'complete',
+  return batchReportOf({day: DAY, runId: RUN, batchId}, conversations, {
     startedAt: '2026-05-09T00:00:01.000Z',
     finishedAt: '2026-05-09T00:00:05.000Z',
-    conversations,
-    totals: totalsOf(conversations),
-  };
+  });
 }
 
 describe('checker (in-process, real GCS emulator and SendGrid sink)', function () {
