@@ -221,20 +221,24 @@ export class Checker {
       decidedAt: ledger.decidedAt,
       ...(ledger.previous ? {replaces: ledger.previous} : {}),
     });
-    for (let i = 0; i < MAX_ROUNDS; i++) {
+    let written = false;
+    for (let i = 0; i < MAX_ROUNDS && !written; i++) {
       const existing = await store.stat(name);
-      if (existing?.metadata?.[FINGERPRINT_KEY] === outcome.fingerprint) break;
-      try {
-        await store.write(name, body, {
-          contentType: 'application/json',
-          metadata: {[FINGERPRINT_KEY]: outcome.fingerprint, 'run-id': outcome.runId},
-          ifGenerationMatch: existing?.generation ?? 0,
-        });
-        break;
-      } catch (err) {
-        if (!(err instanceof ObjectExistsError)) throw err;
+      if (existing?.metadata?.[FINGERPRINT_KEY] === outcome.fingerprint) written = true;
+      else {
+        try {
+          await store.write(name, body, {
+            contentType: 'application/json',
+            metadata: {[FINGERPRINT_KEY]: outcome.fingerprint, 'run-id': outcome.runId},
+            ifGenerationMatch: existing?.generation ?? 0,
+          });
+          written = true;
+        } catch (err) {
+          if (!(err instanceof ObjectExistsError)) throw err;
+        }
       }
     }
+    if (!written) throw new RetryableError(`${name} kept changing; retrying later`);
     const otherName = markerObjectName(settings.env, outcome.day, other);
     for (let i = 0; i < MAX_ROUNDS; i++) {
       const existing = await store.stat(otherName);

@@ -31,6 +31,9 @@ const env = LOCAL_EXPORT_ENV;
 /** A fixed past day: the organisation is deterministic, so its gaps are too. */
 const DAY = '2026-09-14';
 declareProductDays('lossy', {[DAY]: 30});
+/** A second failing day, for the SendGrid outage. */
+const DAY_OUTAGE = '2026-09-16';
+declareProductDays('lossy', {[DAY_OUTAGE]: 30});
 
 describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS', function () {
   this.timeout(240_000);
@@ -198,5 +201,36 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
     const truth = await fetchTruth(stack, DAY);
     const exportable = truth.conversations.flatMap(c => c.recordings).filter(r => r.exportable);
     assert.strictEqual(marker.totals.all.exported, exportable.length);
+  });
+
+  it('should keep _FAILURE through a SendGrid outage and send the email once on the redelivered event', async () => {
+    await fetch(`${stack.sendgridUrl}/_admin/faults`, {
+      method: 'POST',
+      body: JSON.stringify({path: '^/v3/mail/send', action: 'status', status: 503, times: 4}),
+    });
+    try {
+      const outage = await runDay(stack, {day: DAY_OUTAGE, env, timeoutMs: 150_000});
+      assert.strictEqual(outage.marker?.marker, '_FAILURE');
+      // The first invocation spent its 4 in-process attempts and threw; the event came back.
+      assert.strictEqual(outage.ledger?.email.state, 'sent');
+      assert.strictEqual(outage.ledger?.email.attempts, 2);
+      assert.match(outage.ledger?.email.lastError ?? '', /HTTP 503/);
+      const events = (await (await fetch(`${stack.gcsUrl}/_admin/events`)).json()) as {
+        recent: Array<{subject: string; url: string; attempts: number; status: string}>;
+      };
+      assert.ok(
+        events.recent.some(
+          e =>
+            e.url === stack.functions.checker!.url &&
+            e.subject.includes(`/${DAY_OUTAGE}/_manifest/runs/`) &&
+            e.attempts > 1 &&
+            e.status === 'delivered',
+        ),
+        'a batch report event was redelivered to the checker',
+      );
+      assert.strictEqual((await mailAbout(stack, DAY_OUTAGE)).length, 1);
+    } finally {
+      await fetch(`${stack.sendgridUrl}/_admin/faults`, {method: 'DELETE'});
+    }
   });
 });
