@@ -203,6 +203,35 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
     assert.match(sent[0]!.subject, new RegExp(`${env} ${DAY}: _FAILURE, 2 recordings missing`));
   });
 
+  it('should answer a repeated event of a settled day from the ledger, without reading reports', async () => {
+    await seed({b1: {ids: [1, 2], failed: [2]}, b2: {ids: [3]}});
+    const first = await checker().handle(reportName('b2'));
+    assert.strictEqual(first.action, 'decided');
+    const spy = sinon.spy(store);
+    const again = await checker(spy as unknown as ObjectStore).handle(reportName('b1'));
+    assert.deepStrictEqual(again, {
+      action: 'unchanged',
+      day: DAY,
+      runId: RUN,
+      status: 'failure',
+      email: 'sent',
+    });
+    const read = spy.readJson.getCalls().map(c => String(c.args[0]));
+    assert.deepStrictEqual(
+      read.map(n => n.slice(env.length + DAY.length + 2)),
+      ['_manifest/plan.json', '_manifest/decision.json'],
+    );
+    assert.strictEqual(spy.write.callCount, 0);
+    sinon.restore();
+    // A rewritten report (a replay) changes the basis: the slow path runs and finds the news.
+    await replace(reportName('b1'), report('b1', [1, 2]));
+    const fixed = await checker().handle(reportName('b1'));
+    assert.deepStrictEqual(
+      [fixed.action, (fixed as {status?: string}).status],
+      ['decided', 'success'],
+    );
+  });
+
   it('should converge on the newest reports when a stale invocation finishes last', async () => {
     await seed({b1: {ids: [1, 2], failed: [2]}});
     // Instance A has read the failing report and is held just before it writes its decision.
