@@ -180,5 +180,25 @@ describe('check-previous: a day without _SUCCESS is emailed about and rerun, up 
         await waitForMarker(stack, env, day, {runId});
       }
     });
+
+    it('should still plan the night when the email cannot be sent, and say so', async () => {
+      await fetch(`${stack.sendgridUrl}/_admin/faults`, {
+        method: 'POST',
+        body: JSON.stringify({path: '^/v3/mail/send', action: 'status', status: 503}),
+      });
+      try {
+        const res = await callPlanner(stack, {day: '2026-07-31', checkPrevious: true});
+        assert.strictEqual(res.status, 202, JSON.stringify(res.body));
+        const summary = res.body as unknown as PlanSummary;
+        assert.deepStrictEqual(
+          [summary.previous![0]!.action, summary.previous![0]!.email],
+          ['rerun', 'failed'],
+        );
+        assert.strictEqual(summary.days[0]!.day, '2026-07-31');
+        assert.ok(summary.days[0]!.published > 0);
+      } finally {
+        await fetch(`${stack.sendgridUrl}/_admin/faults`, {method: 'DELETE'});
+      }
+    });
   });
 });
