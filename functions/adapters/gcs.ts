@@ -4,7 +4,7 @@
  * against what GCS stored, JSON reads.
  */
 import {createHash} from 'node:crypto';
-import {Readable, Transform} from 'node:stream';
+import {Readable, Transform, Writable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {Bucket, CRC32C, Storage} from '@google-cloud/storage';
 import {PermanentError, RetryableError} from '../core/errors';
@@ -92,20 +92,47 @@ export class GcsStore implements ObjectStore {
     return stored;
   }
 
+  /**
+   * The object's JSON and the generation it belongs to, from one request:
+   * the generation comes from the download's own `x-goog-generation` header,
+   * so a compare-and-swap on it never acts on content it did not see.
+   */
   async readJson<T>(name: string): Promise<{value: T; generation: string} | undefined> {
+    const chunks: Buffer[] = [];
+    let generation: string | undefined;
     try {
-      const file = this.bucket.file(name);
-      const [[content], [md]] = await Promise.all([file.download(), file.getMetadata()]);
-      return {value: JSON.parse(content.toString('utf8')) as T, generation: String(md.generation)};
+      await pipeline(
+        this.bucket
+          .file(name)
+          .createReadStream()
+          .on('response', (res: {headers?: Record<string, string | string[] | undefined>}) => {
+            const g = res.headers?.['x-goog-generation'];
+            generation = Array.isArray(g) ? g[0] : g;
+          }),
+        new Writable({
+          write(chunk: Buffer, _e, done) {
+            chunks.push(chunk);
+            done();
+          },
+        }),
+      );
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
-      if (err instanceof SyntaxError)
-        throw new PermanentError(`gs://${this.bucket.name}/${name} is not JSON`);
       throw new RetryableError(
         `could not read gs://${this.bucket.name}/${name}`,
         {object: name},
         {cause: err},
       );
+    }
+    if (!generation || !/^\d+$/.test(generation)) {
+      throw new RetryableError(`gs://${this.bucket.name}/${name} came without its generation`, {
+        object: name,
+      });
+    }
+    try {
+      return {value: JSON.parse(Buffer.concat(chunks).toString('utf8')) as T, generation};
+    } catch {
+      throw new PermanentError(`gs://${this.bucket.name}/${name} is not JSON`);
     }
   }
 
