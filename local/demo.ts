@@ -39,6 +39,7 @@ const SPECS = [
     help: 'none, lossy (archived/uploading/erroring recordings: _FAILURE, email, replay, _SUCCESS), flaky (errors, resets, cut media) or rate-limited (default none)',
   },
   {name: 'keep', help: 'leave the stack running until Ctrl-C', boolean: true},
+  {name: 'root', help: 'directory for the local state (default .local)'},
   {name: 'json', help: 'end with one JSON line of the figures', boolean: true},
   {name: 'help', help: 'print this help', boolean: true},
 ];
@@ -109,6 +110,7 @@ async function main(): Promise<number> {
     `Starting the local stack with ${conversations} conversations on ${day} (faults: ${faults})…`,
   );
   const stack = await startStack({
+    root: flag(flags, 'root'),
     functions: productFunctions(),
     secrets: productSecrets(),
     functionEnv: productEnv(),
@@ -141,12 +143,14 @@ async function main(): Promise<number> {
       );
       await fetch(`${stack.genesysUrl}/_admin/recover?day=${day}`, {method: 'POST'});
       for (const line of await replay(stack, marker)) say(`  ${line}`);
-      marker = (
-        await waitForMarker(stack, LOCAL_EXPORT_ENV, day, {
-          runId: marker.runId,
-          fingerprintNot: marker.fingerprint,
-        })
-      ).marker;
+      // Each replayed batch rewrites its report and the checker decides again; wait for the
+      // verdict once all of them are in (or show where the day stands after two minutes).
+      const runId = marker.runId;
+      marker = await waitForMarker(stack, LOCAL_EXPORT_ENV, day, {runId, want: '_SUCCESS'}).then(
+        settled => settled.marker,
+        async () =>
+          (await waitForMarker(stack, LOCAL_EXPORT_ENV, day, {runId, timeoutMs: 10_000})).marker,
+      );
       result = await refresh(stack, result);
       say('\n' + describeDay(result));
       say('\n' + (await describeMarker(stack, marker)));

@@ -132,13 +132,13 @@ export async function waitForMarker(
   stack: Stack,
   env: string,
   day: string,
-  opts: {runId: string; want?: DayMarker['marker']; fingerprintNot?: string; timeoutMs?: number},
+  opts: {runId: string; want?: DayMarker['marker']; timeoutMs?: number},
 ): Promise<{marker: DayMarker; ledger: Ledger}> {
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
   let seen = 'nothing';
   for (;;) {
     const ledger = await readJson<Ledger>(stack, `${env}/${day}/_manifest/decision.json`);
-    if (ledger && ledger.runId === opts.runId && ledger.fingerprint !== opts.fingerprintNot) {
+    if (ledger && ledger.runId === opts.runId) {
       const name = ledger.status === 'success' ? '_SUCCESS' : '_FAILURE';
       const marker = await readJson<DayMarker>(stack, `${env}/${day}/${name}`);
       const other = await readJson<DayMarker>(
