@@ -199,6 +199,19 @@ export class Checker {
           if (err instanceof ObjectExistsError) continue; // someone decided first: look again
           throw err;
         }
+      } else if (
+        before.value.basis !== basisOf(reports) &&
+        (before.value.email.state === 'sent' || before.value.email.state === 'not-needed')
+      ) {
+        // Same outcome from rewritten reports (a replay that changed nothing): remember the
+        // new basis so later duplicates take the fast path. Losing this race costs nothing.
+        // Never while an email is in flight: its "sent" swap must find the claim's generation.
+        const moved = await this.swap(
+          ledgerName,
+          {...before.value, basis: basisOf(reports)},
+          before.generation,
+        );
+        if (moved) ledger = {value: {...before.value, basis: basisOf(reports)}, generation: moved};
       }
       await this.writeMarkers(outcome, ledger!.value);
       const after = await store.readJson<Ledger>(ledgerName);

@@ -223,6 +223,15 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
     );
     assert.strictEqual(spy.write.callCount, 0);
     sinon.restore();
+    // A replay that changes nothing rewrites a report: one slow pass records the new basis,
+    // after which duplicates are answered from the ledger again.
+    await replace(reportName('b2'), report('b2', [3]));
+    assert.strictEqual((await checker().handle(reportName('b2'))).action, 'unchanged');
+    const spy2 = sinon.spy(store);
+    await checker(spy2 as unknown as ObjectStore).handle(reportName('b2'));
+    assert.strictEqual(spy2.readJson.callCount, 2, 'plan and ledger only');
+    sinon.restore();
+    assert.strictEqual((await mails()).length, 1, 'no second email for the same outcome');
     // A rewritten report (a replay) changes the basis: the slow path runs and finds the news.
     await replace(reportName('b1'), report('b1', [1, 2]));
     const fixed = await checker().handle(reportName('b1'));
