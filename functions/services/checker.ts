@@ -30,10 +30,10 @@ import {
   planObjectName,
 } from '../core/object-names';
 import type {ReplayTarget} from '../core/replay';
-import type {BatchReport} from '../core/report';
+import {BatchReport, totalsOf} from '../core/report';
 import type {Logger} from '../logger';
 import {Clock, Mailer, ObjectExistsError, ObjectStore} from '../ports';
-import {mapLimit} from './objects';
+import {mapLimit, removeObject, replaceObject} from './objects';
 
 export interface CheckerSettings {
   env: string;
@@ -57,6 +57,16 @@ export interface CheckerDeps {
 }
 
 type Marker = '_SUCCESS' | '_FAILURE';
+
+/** The outcome's marker, and the one it replaces. */
+function markersFor(status: DayOutcome['status']): [Marker, Marker] {
+  return status === 'success' ? ['_SUCCESS', '_FAILURE'] : ['_FAILURE', '_SUCCESS'];
+}
+
+/** Nothing left to do about the email: sent, or never needed. */
+function emailSettled(e: EmailState): boolean {
+  return e.state === 'sent' || e.state === 'not-needed';
+}
 
 export interface EmailState {
   needed: boolean;
@@ -153,9 +163,8 @@ export class Checker {
     const ledger = (await store.readJson<Ledger>(decisionObjectName(settings.env, plan.day)))
       ?.value;
     if (!ledger || ledger.basis !== basis || ledger.runId !== plan.runId) return undefined;
-    if (ledger.email.state !== 'sent' && ledger.email.state !== 'not-needed') return undefined;
-    const mine: Marker = ledger.status === 'success' ? '_SUCCESS' : '_FAILURE';
-    const other: Marker = mine === '_SUCCESS' ? '_FAILURE' : '_SUCCESS';
+    if (!emailSettled(ledger.email)) return undefined;
+    const [mine, other] = markersFor(ledger.status);
     const [m, o] = await Promise.all([
       store.stat(markerObjectName(settings.env, plan.day, mine)),
       store.stat(markerObjectName(settings.env, plan.day, other)),
@@ -177,10 +186,11 @@ export class Checker {
       const before = await store.readJson<Ledger>(ledgerName);
       const reports = await this.readReports(plan);
       const outcome = decideDay(plan, reports, settings.replay);
+      const basis = basisOf(reports.map(r => ({name: r.object, generation: r.generation})));
       let ledger = before;
       let action: 'decided' | 'unchanged' = 'unchanged';
       if (before?.value.fingerprint !== outcome.fingerprint) {
-        const value = newLedger(outcome, before?.value, clock.now(), basisOf(reports));
+        const value = newLedger(outcome, before?.value, clock.now(), basis);
         try {
           const stored = await store.write(ledgerName, json(value), {
             contentType: 'application/json',
@@ -199,19 +209,13 @@ export class Checker {
           if (err instanceof ObjectExistsError) continue; // someone decided first: look again
           throw err;
         }
-      } else if (
-        before.value.basis !== basisOf(reports) &&
-        (before.value.email.state === 'sent' || before.value.email.state === 'not-needed')
-      ) {
+      } else if (before.value.basis !== basis && emailSettled(before.value.email)) {
         // Same outcome from rewritten reports (a replay that changed nothing): remember the
         // new basis so later duplicates take the fast path. Losing this race costs nothing.
         // Never while an email is in flight: its "sent" swap must find the claim's generation.
-        const moved = await this.swap(
-          ledgerName,
-          {...before.value, basis: basisOf(reports)},
-          before.generation,
-        );
-        if (moved) ledger = {value: {...before.value, basis: basisOf(reports)}, generation: moved};
+        const value = {...before.value, basis};
+        const moved = await this.swap(ledgerName, value, before.generation);
+        if (moved) ledger = {value, generation: moved};
       }
       await this.writeMarkers(outcome, ledger!.value);
       const after = await store.readJson<Ledger>(ledgerName);
@@ -241,7 +245,8 @@ export class Checker {
         if (err instanceof RetryableError) throw err;
         problem = err instanceof Error ? err.message : String(err);
       }
-      if (read && isReport(read.value, b.batchId)) return {object, ...read, report: read.value};
+      if (read && isReport(read.value, b.batchId))
+        return {object, generation: read.generation, report: read.value};
       // An unreadable report is a failed batch: its conversations become gaps, a replay rewrites it.
       const error = `the batch report is unreadable: ${problem ?? 'not a batch report'}`;
       return {
@@ -255,8 +260,7 @@ export class Checker {
   /** Writes the outcome's marker (unless it already holds this outcome) and removes the other. */
   private async writeMarkers(outcome: DayOutcome, ledger: Ledger): Promise<void> {
     const {settings, store} = this.deps;
-    const mine: Marker = outcome.status === 'success' ? '_SUCCESS' : '_FAILURE';
-    const other: Marker = mine === '_SUCCESS' ? '_FAILURE' : '_SUCCESS';
+    const [mine, other] = markersFor(outcome.status);
     const name = markerObjectName(settings.env, outcome.day, mine);
     const body = json({
       ...outcome,
@@ -266,37 +270,16 @@ export class Checker {
       decidedAt: ledger.decidedAt,
       ...(ledger.previous ? {replaces: ledger.previous} : {}),
     });
-    let written = false;
-    for (let i = 0; i < MAX_ROUNDS && !written; i++) {
-      const existing = await store.stat(name);
-      if (existing?.metadata?.[FINGERPRINT_KEY] === outcome.fingerprint) written = true;
-      else {
-        try {
-          await store.write(name, body, {
-            contentType: 'application/json',
-            metadata: {[FINGERPRINT_KEY]: outcome.fingerprint, 'run-id': outcome.runId},
-            ifGenerationMatch: existing?.generation ?? 0,
-          });
-          written = true;
-        } catch (err) {
-          if (!(err instanceof ObjectExistsError)) throw err;
-        }
-      }
-    }
+    const written = await replaceObject(store, name, body, 'application/json', {
+      metadata: {[FINGERPRINT_KEY]: outcome.fingerprint, 'run-id': outcome.runId},
+      current: existing => existing.metadata?.[FINGERPRINT_KEY] === outcome.fingerprint,
+      attempts: MAX_ROUNDS,
+    });
     if (!written) throw new RetryableError(`${name} kept changing; retrying later`);
     const otherName = markerObjectName(settings.env, outcome.day, other);
-    for (let i = 0; i < MAX_ROUNDS; i++) {
-      const existing = await store.stat(otherName);
-      if (!existing) return;
-      try {
-        await store.delete(otherName, existing.generation);
-        this.deps.logger.info(`${other} removed`, {day: outcome.day, replacedBy: mine});
-        return;
-      } catch (err) {
-        if (!(err instanceof ObjectExistsError)) throw err;
-      }
+    if (!(await removeObject(store, otherName, MAX_ROUNDS))) {
+      throw new RetryableError(`${otherName} kept changing; retrying later`);
     }
-    throw new RetryableError(`${otherName} kept changing; retrying later`);
   }
 
   /** Sends the outcome's email once: claim, send, record. Returns the email's final state. */
@@ -311,7 +294,7 @@ export class Checker {
     let ledger = current;
     for (;;) {
       const e = ledger.value.email;
-      if (!e.needed || e.state === 'sent' || e.state === 'not-needed') return e.state;
+      if (!e.needed || emailSettled(e)) return e.state;
       const claimAge = clock.now() - Date.parse(e.claimedAt ?? '1970-01-01T00:00:00Z');
       if (e.state === 'sending' && claimAge < claimMs) {
         if (clock.now() >= waitUntil) {
@@ -481,8 +464,8 @@ export function newLedger(
 }
 
 /** Digest of which version of which report: equal digests, equal reports. */
-function basisOf(reports: Array<{name?: string; object?: string; generation: string}>): string {
-  const lines = reports.map(r => `${r.object ?? r.name ?? ''}#${r.generation}`).sort();
+function basisOf(reports: Array<{name: string; generation: string}>): string {
+  const lines = reports.map(r => `${r.name}#${r.generation}`).sort();
   return createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 32);
 }
 
@@ -513,6 +496,6 @@ function unreadableReport(plan: DayPlan, batchId: string, error: string): BatchR
     startedAt: now,
     finishedAt: now,
     conversations: [],
-    totals: {} as BatchReport['totals'],
+    totals: totalsOf([]),
   };
 }

@@ -1,22 +1,56 @@
 /** Object-store idioms the use cases share. */
-import {ObjectExistsError, ObjectStore} from '../ports';
+import {ObjectExistsError, ObjectStore, StoredObject} from '../ports';
 
 /**
  * Writes `bytes` to `name` whether it exists or not, each attempt guarded by
  * the generation just read, so a concurrent writer's version is never
- * overwritten unseen. Resolves false if the object kept changing.
+ * overwritten unseen. With `current`, an existing object it accepts is left
+ * as it is. Resolves false if the object kept changing.
  */
 export async function replaceObject(
   store: ObjectStore,
   name: string,
   bytes: Buffer,
   contentType: string,
+  opts: {
+    metadata?: Record<string, string>;
+    /** True when the existing object already holds what would be written. */
+    current?: (existing: StoredObject) => boolean;
+    attempts?: number;
+  } = {},
+): Promise<boolean> {
+  for (let i = 0; i < (opts.attempts ?? 5); i++) {
+    const existing = await store.stat(name);
+    if (existing && opts.current?.(existing)) return true;
+    try {
+      await store.write(name, bytes, {
+        contentType,
+        ...(opts.metadata ? {metadata: opts.metadata} : {}),
+        ifGenerationMatch: existing?.generation ?? 0,
+      });
+      return true;
+    } catch (err) {
+      if (!(err instanceof ObjectExistsError)) throw err;
+    }
+  }
+  return false;
+}
+
+/**
+ * Deletes whatever version of `name` exists, each attempt guarded by the
+ * generation just read. Resolves true once it is gone (whether or not this
+ * call removed it), false if it kept changing.
+ */
+export async function removeObject(
+  store: ObjectStore,
+  name: string,
   attempts = 5,
 ): Promise<boolean> {
   for (let i = 0; i < attempts; i++) {
     const existing = await store.stat(name);
+    if (!existing) return true;
     try {
-      await store.write(name, bytes, {contentType, ifGenerationMatch: existing?.generation ?? 0});
+      await store.delete(name, existing.generation);
       return true;
     } catch (err) {
       if (!(err instanceof ObjectExistsError)) throw err;
