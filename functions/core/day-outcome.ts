@@ -10,7 +10,7 @@ import {createHash} from 'node:crypto';
 import {RECORDING_TYPES, RecordingType} from './content-types';
 import type {DayPlan} from './day-plan';
 import {ReplayTarget, replayCommand} from './replay';
-import type {BatchReport, TypeTotals} from './report';
+import {BatchReport, TypeTotals, countRecording, emptyTotals} from './report';
 
 export interface ReportRef {
   object: string;
@@ -66,10 +66,6 @@ export interface DayOutcome {
   fingerprint: string;
 }
 
-function emptyTotals(): TypeTotals {
-  return {expected: 0, exported: 0, skipped: 0, failed: 0, bytes: 0};
-}
-
 /**
  * @param reports - exactly one report per planned batch (the caller waits until there is)
  * @throws Error when a planned batch has no report (a caller bug, not a gap)
@@ -97,11 +93,8 @@ export function decideDay(plan: DayPlan, reports: ReportRef[], replay: ReplayTar
       }
       for (const r of c.recordings) {
         const type = r.type ?? 'call';
-        for (const t of [totals[type], totals.all]) {
-          t.expected++;
-          t[r.outcome]++;
-          if (r.outcome === 'exported') t.bytes += r.size ?? 0;
-        }
+        countRecording(totals[type], r);
+        countRecording(totals.all, r);
         const where = {conversationId: c.conversationId, recordingId: r.recordingId, type};
         if (r.outcome === 'failed') {
           gaps.push({batchId: batch.batchId, ...where, reason: r.reason ?? 'failed'});

@@ -56,21 +56,31 @@ export interface BatchReport {
   };
 }
 
+export function emptyTotals(): TypeTotals {
+  return {expected: 0, exported: 0, skipped: 0, failed: 0, bytes: 0};
+}
+
+/** Counts one recording into `totals`. */
+export function countRecording(
+  totals: TypeTotals,
+  r: Pick<ReportRecording, 'outcome' | 'size'>,
+): void {
+  totals.expected++;
+  totals[r.outcome]++;
+  if (r.outcome === 'exported') totals.bytes += r.size ?? 0;
+}
+
 export function totalsOf(conversations: ReportConversation[]): BatchReport['totals'] {
-  const totals = Object.fromEntries(
-    RECORDING_TYPES.map(t => [t, {expected: 0, exported: 0, skipped: 0, failed: 0, bytes: 0}]),
-  ) as Record<RecordingType, TypeTotals>;
+  const totals = Object.fromEntries(RECORDING_TYPES.map(t => [t, emptyTotals()])) as Record<
+    RecordingType,
+    TypeTotals
+  >;
   let empty = 0;
   let errors = 0;
   for (const c of conversations) {
     if (c.error) errors++;
     else if (c.recordings.length === 0) empty++;
-    for (const r of c.recordings) {
-      const t = totals[r.type ?? 'call'];
-      t.expected++;
-      t[r.outcome]++;
-      if (r.outcome === 'exported') t.bytes += r.size ?? 0;
-    }
+    for (const r of c.recordings) countRecording(totals[r.type ?? 'call'], r);
   }
   return {...totals, conversationsWithoutRecordings: empty, conversationErrors: errors};
 }
