@@ -4,6 +4,7 @@
  * emulator against the Genesys simulator's ground truth. Shared by the demo
  * and the integration tests.
  */
+import {execFile} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -293,6 +294,32 @@ export function describeDay(r: DayResult): string {
   return lines.join('\n');
 }
 
+/** An email the stack's SendGrid sink kept, with its text and HTML bodies. */
+export interface KeptMail {
+  to: string[];
+  subject: string;
+  text: string;
+  html: string;
+  request: Record<string, unknown>;
+  files: {json: string; text?: string; html?: string};
+}
+
+/** Every email the SendGrid sink kept whose subject names `day`, oldest first. */
+export async function mailAbout(stack: {sendgridUrl: string}, day: string): Promise<KeptMail[]> {
+  const res = await fetch(`${stack.sendgridUrl}/_admin/mail`);
+  const {mail} = (await res.json()) as {mail: Array<Omit<KeptMail, 'text' | 'html'>>};
+  return mail
+    .filter(m => m.subject.includes(` ${day}:`))
+    .map(m => {
+      const content = (m.request.content ?? []) as Array<{type: string; value: string}>;
+      return {
+        ...m,
+        text: content.find(c => c.type === 'text/plain')?.value ?? '',
+        html: content.find(c => c.type === 'text/html')?.value ?? '',
+      };
+    });
+}
+
 /** The marker in a few lines, with the developer email the sink kept for it (if any). */
 export async function describeMarker(stack: Stack, marker: DayMarker): Promise<string> {
   const lines = [
@@ -303,9 +330,7 @@ export async function describeMarker(stack: Stack, marker: DayMarker): Promise<s
         ? `; ${marker.gaps.length} gap(s), ${marker.replay.length} batch(es) to replay`
         : ''),
   ];
-  const res = await fetch(`${stack.sendgridUrl}/_admin/mail`);
-  const {mail} = (await res.json()) as {mail: Array<{subject: string; files: {text?: string}}>};
-  const mine = mail.filter(m => m.subject.includes(` ${marker.day}:`));
+  const mine = await mailAbout(stack, marker.day);
   const last = mine[mine.length - 1];
   if (last && (marker.marker === '_FAILURE' || /_SUCCESS/.test(last.subject))) {
     lines.push(`  email to the developers: "${last.subject}"`);
@@ -316,24 +341,27 @@ export async function describeMarker(stack: Stack, marker: DayMarker): Promise<s
   return lines.join('\n');
 }
 
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(cmd, args, {timeout: 120_000}, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
+}
+
+/** Is the Google Cloud CLI installed? */
+export function hasGcloud(): Promise<boolean> {
+  return run('gcloud', ['--version']).then(
+    () => true,
+    () => false,
+  );
+}
+
 /**
  * Runs the replay commands of a `_FAILURE` exactly as written, through the
  * gcloud CLI; without gcloud, publishes the same messages with the Pub/Sub client.
  */
 export async function replay(stack: Stack, marker: DayMarker): Promise<string[]> {
-  const {execFile} = await import('node:child_process');
-  const run = (cmd: string, args: string[]) =>
-    new Promise<string>((resolve, reject) =>
-      execFile(cmd, args, {timeout: 120_000}, (err, stdout) =>
-        err ? reject(err) : resolve(stdout),
-      ),
-    );
-  const hasGcloud = await run('gcloud', ['--version']).then(
-    () => true,
-    () => false,
-  );
   const out: string[] = [];
-  if (hasGcloud) {
+  if (await hasGcloud()) {
     for (const r of marker.replay) {
       await run('bash', ['-c', r.command]);
       out.push(`$ ${r.command.length > 160 ? r.command.slice(0, 157) + '…' : r.command}`);
