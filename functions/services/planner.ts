@@ -140,34 +140,28 @@ export class Planner {
         results.push({...base, action: 'in-progress'});
         continue;
       }
-      let result: PreviousDayResult;
-      if (found.autoReruns >= settings.maxAutoReruns) {
-        result = {...base, action: 'cap-reached'};
+      const maxAutoReruns = settings.maxAutoReruns;
+      let finding: PreviousDayFinding;
+      if (found.autoReruns >= maxAutoReruns) {
+        finding = {...base, action: 'cap-reached', maxAutoReruns};
       } else {
+        const count = found.autoReruns + 1;
         const rerun = await this.planDay(session, day, request, {
           of: found.runId ?? 'none',
           state: found.state,
-          count: found.autoReruns + 1,
+          count,
         });
-        result = {
+        finding = {
           ...base,
           action: 'rerun',
           newRunId: rerun.runId,
-          autoReruns: found.autoReruns + 1,
+          autoReruns: count,
+          maxAutoReruns,
         };
       }
-      logger.warn('previous day has no _SUCCESS', {...result});
-      result.email = await this.tell({
-        day,
-        state: found.state,
-        detail: found.detail,
-        runId: found.runId,
-        action: result.action === 'rerun' ? 'rerun' : 'cap-reached',
-        newRunId: result.newRunId,
-        autoReruns: result.autoReruns ?? found.autoReruns,
-        maxAutoReruns: settings.maxAutoReruns,
-      });
-      results.push(result);
+      const {maxAutoReruns: _cap, ...result} = finding;
+      logger.warn('previous day has no _SUCCESS', result);
+      results.push({...result, email: await this.tell(finding)});
     }
     return results;
   }
