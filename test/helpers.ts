@@ -56,3 +56,21 @@ export function batchReportOf(
     ...extra,
   };
 }
+
+/** Runs `fn` with fault `rules` active on a stand-in (its `/_admin/faults`), then clears them. */
+export async function withFaults<T>(
+  standInUrl: string,
+  rules: object | object[],
+  fn: () => Promise<T>,
+): Promise<T> {
+  const res = await fetch(`${standInUrl}/_admin/faults`, {
+    method: 'POST',
+    body: JSON.stringify(rules),
+  });
+  if (!res.ok) throw new Error(`fault rules refused: HTTP ${res.status} ${await res.text()}`);
+  try {
+    return await fn();
+  } finally {
+    await fetch(`${standInUrl}/_admin/faults`, {method: 'DELETE'});
+  }
+}

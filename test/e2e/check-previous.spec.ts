@@ -17,7 +17,7 @@ import {
 import type {DayPlan} from '../../functions/core/day-plan';
 import type {PlanSummary} from '../../functions/services/planner';
 import {declareProductDays, useProductStack} from '../setup/stack';
-import {mailAbout} from '../helpers';
+import {mailAbout, withFaults} from '../helpers';
 
 const env = LOCAL_EXPORT_ENV;
 const PREV = '2026-08-03';
@@ -182,11 +182,8 @@ describe('check-previous: a day without _SUCCESS is emailed about and rerun, up 
     });
 
     it('should still plan the night when the email cannot be sent, and say so', async () => {
-      await fetch(`${stack.sendgridUrl}/_admin/faults`, {
-        method: 'POST',
-        body: JSON.stringify({path: '^/v3/mail/send', action: 'status', status: 503}),
-      });
-      try {
+      const rule = {path: '^/v3/mail/send', action: 'status', status: 503};
+      await withFaults(stack.sendgridUrl, rule, async () => {
         const res = await callPlanner(stack, {day: '2026-07-31', checkPrevious: true});
         assert.strictEqual(res.status, 202, JSON.stringify(res.body));
         const summary = res.body as unknown as PlanSummary;
@@ -196,9 +193,7 @@ describe('check-previous: a day without _SUCCESS is emailed about and rerun, up 
         );
         assert.strictEqual(summary.days[0]!.day, '2026-07-31');
         assert.ok(summary.days[0]!.published > 0);
-      } finally {
-        await fetch(`${stack.sendgridUrl}/_admin/faults`, {method: 'DELETE'});
-      }
+      });
     });
   });
 });

@@ -24,7 +24,7 @@ import {
 import {storageEventHeaders} from '../../local/gcs/events';
 import type {Ledger} from '../../functions/services/checker';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
-import {mailAbout, requireGcloud} from '../helpers';
+import {mailAbout, requireGcloud, withFaults} from '../helpers';
 
 const run = promisify(execFile);
 const env = LOCAL_EXPORT_ENV;
@@ -204,11 +204,8 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
   });
 
   it('should keep _FAILURE through a SendGrid outage and send the email once on the redelivered event', async () => {
-    await fetch(`${stack.sendgridUrl}/_admin/faults`, {
-      method: 'POST',
-      body: JSON.stringify({path: '^/v3/mail/send', action: 'status', status: 503, times: 4}),
-    });
-    try {
+    const rule = {path: '^/v3/mail/send', action: 'status', status: 503, times: 4};
+    await withFaults(stack.sendgridUrl, rule, async () => {
       const outage = await runDay(stack, {day: DAY_OUTAGE, env, timeoutMs: 150_000});
       assert.strictEqual(outage.marker?.marker, '_FAILURE');
       // The first invocation spent its 4 in-process attempts and threw; the event came back.
@@ -229,8 +226,6 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
         'a batch report event was redelivered to the checker',
       );
       assert.strictEqual((await mailAbout(stack, DAY_OUTAGE)).length, 1);
-    } finally {
-      await fetch(`${stack.sendgridUrl}/_admin/faults`, {method: 'DELETE'});
-    }
+    });
   });
 });

@@ -20,7 +20,7 @@ import {
   waitForMarker,
 } from '../../local/run-day';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
-import {mailAbout} from '../helpers';
+import {mailAbout, withFaults} from '../helpers';
 import {addDays, defaultDay} from '../../functions/core/time-window';
 import type {BatchReport} from '../../functions/core/report';
 
@@ -358,11 +358,8 @@ describe('export path (real functions on the local stack)', function () {
       const ids = truth.conversations
         .filter(c => c.recordings.some(r => r.exportable))
         .map(c => c.conversationId);
-      await fetch(`${stack.genesysUrl}/_admin/faults`, {
-        method: 'POST',
-        body: JSON.stringify({path: '^/media/', action: 'status', status: 502}),
-      });
-      try {
+      const rule = {path: '^/media/', action: 'status', status: 502};
+      await withFaults(stack.genesysUrl, rule, async () => {
         const pubsub = new PubSub({projectId: stack.project, apiEndpoint: stack.pubsubHost});
         const id = await pubsub
           .topic(stack.topic)
@@ -389,9 +386,7 @@ describe('export path (real functions on the local stack)', function () {
           failed.every(r => /HTTP 502/.test(r.reason ?? '')),
           failed.map(r => r.reason).join('; '),
         );
-      } finally {
-        await fetch(`${stack.genesysUrl}/_admin/faults`, {method: 'DELETE'});
-      }
+      });
     });
   });
 
