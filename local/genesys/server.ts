@@ -28,6 +28,9 @@ import {parseRange} from '../gcs/server';
 import {Checksums} from '../gcs/streams';
 import {Rng} from './random';
 
+/** A `?day=` parameter of the admin API. */
+const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+
 export interface SimulatorOptions {
   org: Organisation;
   /** OAuth clients: id → secret. */
@@ -551,8 +554,7 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     if (p === '/_admin/truth') return truth(res, url);
     if (p === '/_admin/recover' && req.method === 'POST') {
       const day = url.searchParams.get('day') ?? '';
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(day))
-        return sendJson(res, 400, {error: 'recover needs ?day=YYYY-MM-DD'});
+      if (!DAY_RE.test(day)) return sendJson(res, 400, {error: 'recover needs ?day=YYYY-MM-DD'});
       return sendJson(res, 200, {day, recovered: org.recoverDay(day)});
     }
     sendJson(res, 404, {error: `unknown admin route ${req.method} ${p}`});
@@ -568,7 +570,7 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     const day = q.get('day');
     let fromMs: number;
     let toMs: number;
-    if (day && /^\d{4}-\d{2}-\d{2}$/.test(day)) {
+    if (day && DAY_RE.test(day)) {
       fromMs = Date.parse(`${day}T00:00:00Z`);
       toMs = fromMs + 86_400_000;
     } else {
