@@ -4,11 +4,12 @@
  * against what GCS stored, JSON reads.
  */
 import {createHash} from 'node:crypto';
-import {Readable, Transform, Writable} from 'node:stream';
+import {Readable, Transform} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {Bucket, CRC32C, Storage} from '@google-cloud/storage';
 import {PermanentError, RetryableError} from '../core/errors';
 import {ObjectExistsError, ObjectStore, StoredObject, WriteOptions} from '../ports';
+import {readAll} from '../streams';
 
 function statusOf(err: unknown): number | undefined {
   const e = err as {code?: unknown; status?: unknown; response?: {status?: number}};
@@ -98,10 +99,10 @@ export class GcsStore implements ObjectStore {
    * so a compare-and-swap on it never acts on content it did not see.
    */
   async readJson<T>(name: string): Promise<{value: T; generation: string} | undefined> {
-    const chunks: Buffer[] = [];
     let generation: string | undefined;
+    let content: Buffer;
     try {
-      await pipeline(
+      content = await readAll(
         this.bucket
           .file(name)
           .createReadStream()
@@ -109,12 +110,6 @@ export class GcsStore implements ObjectStore {
             const g = res.headers?.['x-goog-generation'];
             generation = Array.isArray(g) ? g[0] : g;
           }),
-        new Writable({
-          write(chunk: Buffer, _e, done) {
-            chunks.push(chunk);
-            done();
-          },
-        }),
       );
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
@@ -130,7 +125,7 @@ export class GcsStore implements ObjectStore {
       });
     }
     try {
-      return {value: JSON.parse(Buffer.concat(chunks).toString('utf8')) as T, generation};
+      return {value: JSON.parse(content.toString('utf8')) as T, generation};
     } catch {
       throw new PermanentError(`gs://${this.bucket.name}/${name} is not JSON`);
     }

@@ -18,6 +18,7 @@ import type {BatchMessage} from '../core/messages';
 import {metadataObjectName, recordingObjectName} from '../core/object-names';
 import type {Logger} from '../logger';
 import {mapLimit} from './objects';
+import {readAll} from '../streams';
 import {
   BatchResult,
   Clock,
@@ -135,17 +136,6 @@ function lengthGuard(expected: number | undefined): Transform {
       }
     },
   });
-}
-
-async function readAll(body: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new PermanentError(`transcript exceeds ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 async function md5Of(body: Readable): Promise<{md5: string; size: number}> {
@@ -374,7 +364,7 @@ export class Exporter {
       try {
         let body: Readable | Buffer;
         if (isChat) {
-          const raw = await readAll(guarded, MAX_CHAT_BYTES);
+          const raw = await readAll(guarded, MAX_CHAT_BYTES, 'transcript');
           let json: unknown;
           try {
             json = JSON.parse(raw.toString('utf8'));
