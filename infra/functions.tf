@@ -3,44 +3,55 @@
 locals {
   functions = {
     planner = {
-      entry_point     = "planExport"
-      sa              = google_service_account.planner.email
-      timeout         = 1800
-      memory          = "1Gi"
-      max_instances   = 2
-      invoker         = google_service_account.scheduler.member
-      storage_trigger = false
+      entry_point   = "planExport"
+      timeout       = 1800
+      memory        = "1Gi"
+      cpu           = null
+      concurrency   = 1
+      max_instances = 2
+      ingress       = var.planner_ingress
+      invoker       = "scheduler"
+      trigger       = false
     }
     worker = {
-      entry_point     = "exportBatch"
-      sa              = google_service_account.worker.email
-      timeout         = 600
-      memory          = "2Gi"
-      max_instances   = 20
-      invoker         = google_service_account.pusher.member
-      storage_trigger = false
+      entry_point   = "exportBatch"
+      timeout       = 600
+      memory        = "2Gi"
+      cpu           = null
+      concurrency   = 1
+      max_instances = var.worker_max_instances
+      ingress       = "ALLOW_INTERNAL_ONLY"
+      invoker       = "pusher"
+      trigger       = false
     }
     # Fed every object-finalize event of the recordings bucket by Eventarc;
-    # returns at once for anything but plans and batch reports.
+    # returns at once for anything but plans and batch reports, so one
+    # instance takes many events at a time (which needs a whole vCPU).
     checker = {
-      entry_point     = "checkDay"
-      sa              = google_service_account.checker.email
-      timeout         = 540
-      memory          = "1Gi"
-      max_instances   = 10
-      invoker         = google_service_account.eventarc.member
-      storage_trigger = true
+      entry_point   = "checkDay"
+      timeout       = 540
+      memory        = "1Gi"
+      cpu           = "1"
+      concurrency   = var.checker_concurrency
+      max_instances = 10
+      ingress       = "ALLOW_INTERNAL_ONLY"
+      invoker       = "eventarc"
+      trigger       = true
     }
   }
 }
 
 resource "google_cloudfunctions2_function" "fn" {
   for_each = local.functions
+  project  = var.project_id
   name     = "${local.prefix}${each.key}"
   location = var.region
+  labels   = local.labels
   build_config {
-    runtime     = "nodejs22"
-    entry_point = each.value.entry_point
+    runtime           = "nodejs22"
+    entry_point       = each.value.entry_point
+    service_account   = google_service_account.sa["build"].id
+    docker_repository = google_artifact_registry_repository.functions.id
     source {
       storage_source {
         bucket = google_storage_bucket.source.name
@@ -49,36 +60,55 @@ resource "google_cloudfunctions2_function" "fn" {
     }
   }
   service_config {
-    available_memory      = each.value.memory
-    timeout_seconds       = each.value.timeout
-    max_instance_count    = each.value.max_instances
-    service_account_email = each.value.sa
-    ingress_settings      = "ALLOW_ALL"
-    environment_variables = local.function_env
+    available_memory                 = each.value.memory
+    available_cpu                    = each.value.cpu
+    timeout_seconds                  = each.value.timeout
+    max_instance_count               = each.value.max_instances
+    max_instance_request_concurrency = each.value.concurrency
+    service_account_email            = google_service_account.sa[each.key].email
+    ingress_settings                 = each.value.ingress
+    all_traffic_on_latest_revision   = true
+    environment_variables            = local.function_env
   }
   # At-least-once: a checker that throws (an email not sent yet) gets the event again.
   dynamic "event_trigger" {
-    for_each = each.value.storage_trigger ? [1] : []
+    for_each = each.value.trigger ? [1] : []
     content {
       trigger_region        = var.region
       event_type            = "google.cloud.storage.object.v1.finalized"
       retry_policy          = "RETRY_POLICY_RETRY"
-      service_account_email = google_service_account.eventarc.email
+      service_account_email = google_service_account.sa["eventarc"].email
       event_filters {
         attribute = "bucket"
         value     = google_storage_bucket.recordings.name
       }
     }
   }
-  depends_on = [google_project_service.apis, google_project_iam_member.gcs_pubsub]
+  lifecycle {
+    precondition {
+      condition     = var.batch_poll_deadline_ms < (local.functions.worker.timeout - 120) * 1000
+      error_message = "batch_poll_deadline_ms must leave the worker 2 minutes of its ${local.functions.worker.timeout} s timeout to download and report."
+    }
+    precondition {
+      condition     = var.max_batch_attempts < var.max_delivery_attempts
+      error_message = "max_batch_attempts must be below max_delivery_attempts, or Pub/Sub dead-letters a batch before the worker reports it failed and the day can never be decided."
+    }
+  }
+  depends_on = [
+    time_sleep.build_grants,
+    google_project_iam_member.eventarc_receiver,
+    google_project_iam_member.gcs_pubsub,
+  ]
 }
 
-# Only Cloud Scheduler may call the planner, only Pub/Sub push the worker, only
-# the Eventarc trigger's identity the checker.
+# Only Cloud Scheduler (and operator_members, see operators.tf) may call the
+# planner, only Pub/Sub push the worker, only the Eventarc trigger's identity
+# the checker.
 resource "google_cloud_run_service_iam_member" "invoker" {
   for_each = local.functions
+  project  = var.project_id
   location = var.region
   service  = google_cloudfunctions2_function.fn[each.key].name
   role     = "roles/run.invoker"
-  member   = each.value.invoker
+  member   = google_service_account.sa[each.value.invoker].member
 }

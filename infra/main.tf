@@ -1,33 +1,57 @@
-# Locals and the APIs the pipeline needs.
+# Providers, shared locals and the APIs. Every other resource depends on the
+# APIs (directly or through a reference), so a first apply on a fresh project
+# never races their enablement; test/repo/infra.spec.ts checks that.
 locals {
   prefix = "${var.prefix}-"
   apis = toset([
+    "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
     "cloudscheduler.googleapis.com",
     "eventarc.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
+    "serviceusage.googleapis.com",
     "storage.googleapis.com",
   ])
-  # The configuration every function reads (see functions/config.ts).
+  labels = merge(
+    { app = "genesys-recording-migrator", export_env = var.export_env },
+    var.labels,
+  )
+  # The configuration every function reads (functions/config.ts); the
+  # local-stack-only settings (GENESYS_GATEWAY_URL, SECRET_MANAGER_EMULATOR_HOST,
+  # SENDGRID_API_URL, PUBSUB_EMULATOR_HOST) are never set here.
   function_env = {
-    BATCHES_TOPIC              = google_pubsub_topic.batches.name
-    BATCH_SIZE                 = tostring(var.batch_size)
-    BUCKET                     = google_storage_bucket.recordings.name
-    CHECK_PREVIOUS_DAYS        = tostring(var.check_previous_days)
-    DEVELOPER_EMAILS           = join(",", var.developer_emails)
-    EXPORT_ENV                 = var.export_env
-    GENESYS_CREDENTIALS_SECRET = google_secret_manager_secret.genesys_clients.secret_id
-    GENESYS_ENVIRONMENT        = var.genesys_environment
-    GOOGLE_CLOUD_PROJECT       = var.project_id
-    LOG_EXECUTION_ID           = "true"
-    MAIL_FROM                  = var.mail_from
-    MAX_AUTO_RERUNS            = tostring(var.max_auto_reruns)
-    SENDGRID_KEY_SECRET        = google_secret_manager_secret.sendgrid_api_key.secret_id
-    TIME_ZONE                  = var.time_zone
-    WINDOW_LAG_DAYS            = tostring(var.window_lag_days)
+    ARCHIVED_POLICY             = var.archived_policy
+    BATCHES_TOPIC               = google_pubsub_topic.batches.name
+    BATCH_POLL_DEADLINE_MS      = tostring(var.batch_poll_deadline_ms)
+    BATCH_SIZE                  = tostring(var.batch_size)
+    BUCKET                      = google_storage_bucket.recordings.name
+    CHECK_PREVIOUS_DAYS         = tostring(var.check_previous_days)
+    DEVELOPER_EMAILS            = join(",", var.developer_emails)
+    DISCOVERY                   = var.discovery
+    DOWNLOAD_CONCURRENCY        = tostring(var.download_concurrency)
+    EMAIL_MAX_GAPS              = tostring(var.email_max_gaps)
+    EXPORT_ENV                  = var.export_env
+    GENESYS_CREDENTIALS_SECRET  = google_secret_manager_secret.secret["genesys_clients"].secret_id
+    GENESYS_ENVIRONMENT         = var.genesys_environment
+    GENESYS_MAX_ATTEMPTS        = tostring(var.genesys_max_attempts)
+    GENESYS_REQUESTS_PER_MINUTE = tostring(var.genesys_requests_per_minute)
+    GOOGLE_CLOUD_PROJECT        = var.project_id
+    LOG_EXECUTION_ID            = "true"
+    MAIL_FROM                   = var.mail_from
+    MAX_AUTO_RERUNS             = tostring(var.max_auto_reruns)
+    MAX_BACKFILL_DAYS           = tostring(var.max_backfill_days)
+    MAX_BATCH_ATTEMPTS          = tostring(var.max_batch_attempts)
+    RUN_GRACE_MINUTES           = tostring(var.run_grace_minutes)
+    SENDGRID_KEY_SECRET         = google_secret_manager_secret.secret["sendgrid_api_key"].secret_id
+    TIME_ZONE                   = var.time_zone
+    WINDOW_LAG_DAYS             = tostring(var.window_lag_days)
   }
 }
 
@@ -36,10 +60,31 @@ provider "google" {
   region  = var.region
 }
 
-data "google_project" "this" {}
+# Only for google_project_service_identity, which the GA provider lacks.
+provider "google-beta" {
+  project = var.project_id
+  region  = var.region
+}
+
+data "google_project" "this" {
+  project_id = var.project_id
+  depends_on = [google_project_service.apis]
+}
 
 resource "google_project_service" "apis" {
-  for_each           = local.apis
-  service            = each.value
-  disable_on_destroy = false
+  for_each                   = local.apis
+  project                    = var.project_id
+  service                    = each.value
+  disable_on_destroy         = false
+  disable_dependent_services = false
+}
+
+# The Pub/Sub service agent forwards dead letters. It does not exist on a
+# fresh project until something asks for it; this creates it and gives its
+# address instead of building it by hand.
+resource "google_project_service_identity" "pubsub" {
+  provider   = google-beta
+  project    = var.project_id
+  service    = "pubsub.googleapis.com"
+  depends_on = [google_project_service.apis]
 }

@@ -1,6 +1,11 @@
 # Outputs, alphabetical.
+output "artifact_repository" {
+  description = "Artifact Registry repository the function builds push to."
+  value       = google_artifact_registry_repository.functions.id
+}
+
 output "batches_topic" {
-  description = "Topic to publish replays to."
+  description = "Topic to publish replays to (gcloud pubsub topics publish TOPIC --project=...)."
   value       = google_pubsub_topic.batches.name
 }
 
@@ -9,22 +14,62 @@ output "bucket" {
   value       = google_storage_bucket.recordings.name
 }
 
+output "checker_url" {
+  description = "URL of the checker (internal only; called by Eventarc)."
+  value       = google_cloudfunctions2_function.fn["checker"].service_config[0].uri
+}
+
 output "dead_letter_subscription" {
-  description = "Subscription holding batch messages that kept failing."
+  description = "Subscription holding batch messages that kept failing (pull it to read them)."
   value       = google_pubsub_subscription.dead_letter_keep.name
+}
+
+output "dead_letter_topic" {
+  description = "Topic Pub/Sub moves undeliverable batch messages to."
+  value       = google_pubsub_topic.dead_letter.name
+}
+
+output "export_prefix" {
+  description = "Where a day's objects and markers land: gs://BUCKET/ENV/DAY/..."
+  value       = "gs://${google_storage_bucket.recordings.name}/${var.export_env}/"
 }
 
 output "genesys_clients_secret" {
   description = "Secret to add the Genesys OAuth clients to."
-  value       = google_secret_manager_secret.genesys_clients.secret_id
+  value       = google_secret_manager_secret.secret["genesys_clients"].secret_id
+}
+
+output "planner_url" {
+  description = "URL of the planner (callable by the scheduler identity and operator_members)."
+  value       = google_cloudfunctions2_function.fn["planner"].service_config[0].uri
+}
+
+output "scheduler_job" {
+  description = "Cloud Scheduler job of the nightly run (gcloud scheduler jobs run NAME --location=REGION)."
+  value       = google_cloud_scheduler_job.nightly.name
 }
 
 output "sendgrid_api_key_secret" {
   description = "Secret to add the SendGrid API key to."
-  value       = google_secret_manager_secret.sendgrid_api_key.secret_id
+  value       = google_secret_manager_secret.secret["sendgrid_api_key"].secret_id
 }
 
-output "planner_url" {
-  description = "URL of the planner (callable by the scheduler identity)."
-  value       = google_cloudfunctions2_function.fn["planner"].service_config[0].uri
+output "service_accounts" {
+  description = "Service account emails: planner, worker, checker, build, eventarc, scheduler, pusher."
+  value       = { for k, sa in google_service_account.sa : k => sa.email }
+}
+
+output "source_bucket" {
+  description = "Bucket holding the functions' source archives (empty it before terraform destroy)."
+  value       = google_storage_bucket.source.name
+}
+
+output "worker_subscription" {
+  description = "Push subscription that delivers batches to the worker."
+  value       = google_pubsub_subscription.worker.name
+}
+
+output "worker_url" {
+  description = "URL of the worker (internal only; called by Pub/Sub push)."
+  value       = google_cloudfunctions2_function.fn["worker"].service_config[0].uri
 }

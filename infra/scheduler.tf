@@ -1,6 +1,10 @@
-# The nightly run: Cloud Scheduler calls the planner with an OIDC token.
+# The nightly run: Cloud Scheduler calls the planner with an OIDC token. The
+# planner takes the window from the X-CloudScheduler-ScheduleTime header, so a
+# retried or late attempt still plans the intended day.
 resource "google_cloud_scheduler_job" "nightly" {
+  project          = var.project_id
   name             = "${local.prefix}nightly-export"
+  description      = "Plans the nightly export of genesys-recording-migrator (${var.export_env})"
   region           = var.region
   schedule         = var.schedule
   time_zone        = var.time_zone
@@ -16,9 +20,9 @@ resource "google_cloud_scheduler_job" "nightly" {
     headers     = { "Content-Type" = "application/json" }
     body        = base64encode("{}")
     oidc_token {
-      service_account_email = google_service_account.scheduler.email
+      service_account_email = google_service_account.sa["scheduler"].email
       audience              = google_cloudfunctions2_function.fn["planner"].service_config[0].uri
     }
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [google_cloud_run_service_iam_member.invoker]
 }

@@ -1,31 +1,53 @@
-# Secret containers; their values are added outside Terraform:
-#   gcloud secrets versions add grm-genesys-clients --data-file=clients.json
-#   printf %s "$SENDGRID_API_KEY" | gcloud secrets versions add grm-sendgrid-api-key --data-file=-
-resource "google_secret_manager_secret" "genesys_clients" {
-  secret_id = "${local.prefix}genesys-clients"
-  replication {
-    auto {}
+# Secret containers; their values are added outside Terraform (infra/README.md):
+#   gcloud secrets versions add grm-genesys-clients --project=P --data-file=clients.json
+#   printf %s "$SENDGRID_API_KEY" | gcloud secrets versions add grm-sendgrid-api-key --project=P --data-file=-
+# Replication is automatic unless secret_replica_locations names the regions
+# the secrets may live in (for data-residency rules).
+locals {
+  secrets = {
+    genesys_clients  = "${local.prefix}genesys-clients"
+    sendgrid_api_key = "${local.prefix}sendgrid-api-key"
+  }
+  # Who reads which secret: the Genesys clients are used by the planner
+  # (discovery) and the worker (export); the planner emails about earlier days
+  # (check-previous) and the checker about each day's outcome.
+  secret_readers = {
+    "genesys_clients/planner"  = { secret = "genesys_clients", sa = "planner" }
+    "genesys_clients/worker"   = { secret = "genesys_clients", sa = "worker" }
+    "sendgrid_api_key/planner" = { secret = "sendgrid_api_key", sa = "planner" }
+    "sendgrid_api_key/checker" = { secret = "sendgrid_api_key", sa = "checker" }
   }
 }
 
-resource "google_secret_manager_secret_iam_member" "genesys_clients" {
-  for_each  = { planner = google_service_account.planner.member, worker = google_service_account.worker.member }
-  secret_id = google_secret_manager_secret.genesys_clients.id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = each.value
-}
-
-resource "google_secret_manager_secret" "sendgrid_api_key" {
-  secret_id = "${local.prefix}sendgrid-api-key"
+resource "google_secret_manager_secret" "secret" {
+  for_each  = local.secrets
+  project   = var.project_id
+  secret_id = each.value
+  labels    = local.labels
   replication {
-    auto {}
+    dynamic "auto" {
+      for_each = length(var.secret_replica_locations) == 0 ? [1] : []
+      content {}
+    }
+    dynamic "user_managed" {
+      for_each = length(var.secret_replica_locations) == 0 ? [] : [1]
+      content {
+        dynamic "replicas" {
+          for_each = toset(var.secret_replica_locations)
+          content {
+            location = replicas.value
+          }
+        }
+      }
+    }
   }
+  depends_on = [google_project_service.apis]
 }
 
-# The planner emails about earlier days (check-previous); the checker about each day's outcome.
-resource "google_secret_manager_secret_iam_member" "sendgrid_api_key" {
-  for_each  = { planner = google_service_account.planner.member, checker = google_service_account.checker.member }
-  secret_id = google_secret_manager_secret.sendgrid_api_key.id
+resource "google_secret_manager_secret_iam_member" "reader" {
+  for_each  = local.secret_readers
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.secret[each.value.secret].id
   role      = "roles/secretmanager.secretAccessor"
-  member    = each.value
+  member    = google_service_account.sa[each.value.sa].member
 }

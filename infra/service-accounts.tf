@@ -1,56 +1,42 @@
-# One service account per function, one for Cloud Scheduler, one for Pub/Sub
-# push. Project-level roles: logging and metrics only; everything else is
-# granted on the resource.
-resource "google_service_account" "planner" {
-  account_id   = "${local.prefix}planner"
-  display_name = "genesys-recording-migrator planner"
-}
-
-resource "google_service_account" "worker" {
-  account_id   = "${local.prefix}worker"
-  display_name = "genesys-recording-migrator batch worker"
-}
-
-resource "google_service_account" "checker" {
-  account_id   = "${local.prefix}checker"
-  display_name = "genesys-recording-migrator completeness checker"
-}
-
-resource "google_service_account" "eventarc" {
-  account_id   = "${local.prefix}eventarc"
-  display_name = "Eventarc trigger identity for the checker"
-}
-
-resource "google_service_account" "scheduler" {
-  account_id   = "${local.prefix}scheduler"
-  display_name = "Cloud Scheduler caller of the planner"
-}
-
-resource "google_service_account" "pusher" {
-  account_id   = "${local.prefix}pusher"
-  display_name = "Pub/Sub push identity for the worker"
-}
-
+# Identities: one service account per function, one that builds them, one
+# each for Cloud Scheduler, Pub/Sub push and the Eventarc trigger. Project-level
+# roles are only those that exist at no narrower level (logs, metrics, and
+# what Eventarc's Cloud Storage triggers require); everything else is granted
+# on the resource it is about.
 locals {
-  function_members = {
-    planner = google_service_account.planner.member
-    worker  = google_service_account.worker.member
-    checker = google_service_account.checker.member
+  service_accounts = {
+    planner   = "genesys-recording-migrator planner"
+    worker    = "genesys-recording-migrator batch worker"
+    checker   = "genesys-recording-migrator completeness checker"
+    build     = "genesys-recording-migrator function builds"
+    eventarc  = "Eventarc trigger identity for the checker"
+    scheduler = "Cloud Scheduler caller of the planner"
+    pusher    = "Pub/Sub push identity for the worker"
   }
+  # Who writes logs: the three functions, and the builds (build logs).
+  log_writers = toset(["planner", "worker", "checker", "build"])
 }
 
-resource "google_project_iam_member" "logging" {
-  for_each = local.function_members
+resource "google_service_account" "sa" {
+  for_each     = local.service_accounts
+  project      = var.project_id
+  account_id   = "${local.prefix}${each.key}"
+  display_name = each.value
+  depends_on   = [google_project_service.apis]
+}
+
+resource "google_project_iam_member" "log_writer" {
+  for_each = local.log_writers
   project  = var.project_id
   role     = "roles/logging.logWriter"
-  member   = each.value
+  member   = google_service_account.sa[each.key].member
 }
 
-resource "google_project_iam_member" "metrics" {
-  for_each = local.function_members
+resource "google_project_iam_member" "metric_writer" {
+  for_each = toset(["planner", "worker", "checker"])
   project  = var.project_id
   role     = "roles/monitoring.metricWriter"
-  member   = each.value
+  member   = google_service_account.sa[each.key].member
 }
 
 # Eventarc's requirements for Cloud Storage triggers, which exist only at the
@@ -59,10 +45,13 @@ resource "google_project_iam_member" "metrics" {
 resource "google_project_iam_member" "eventarc_receiver" {
   project = var.project_id
   role    = "roles/eventarc.eventReceiver"
-  member  = google_service_account.eventarc.member
+  member  = google_service_account.sa["eventarc"].member
 }
 
-data "google_storage_project_service_account" "gcs" {}
+data "google_storage_project_service_account" "gcs" {
+  project    = var.project_id
+  depends_on = [google_project_service.apis]
+}
 
 resource "google_project_iam_member" "gcs_pubsub" {
   project = var.project_id

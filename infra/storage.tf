@@ -1,50 +1,103 @@
-# The recordings bucket and the bucket holding the functions' source.
+# The recordings bucket and who may do what in it. Every function is confined
+# to its export_env folder by IAM Conditions on the object name, and only the
+# bookkeeping it owns may be replaced or deleted by it: nobody but an operator
+# with their own rights can delete or replace a recording.
+#
+# Overwriting an object needs storage.objects.delete as well as create, so the
+# "replace" grants below are roles/storage.objectUser on exactly the names that
+# are rewritten by design (plans, batch reports, attempt counters, the
+# checker's ledger and markers, a conversation's metadata when its export
+# outcome changes). test/repo/infra-iam.spec.ts evaluates these conditions on
+# the names functions/core/object-names.ts builds.
 resource "google_storage_bucket" "recordings" {
+  project                     = var.project_id
   name                        = var.bucket_name
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
+  labels                      = local.labels
   versioning {
     enabled = true
   }
+  depends_on = [google_project_service.apis]
 }
 
-resource "google_storage_bucket" "source" {
-  name                        = "${local.prefix}${var.project_id}-fn-source"
-  location                    = var.region
-  uniform_bucket_level_access = true
-  public_access_prevention    = "enforced"
+locals {
+  # Object names in IAM Conditions: projects/_/buckets/BUCKET/objects/NAME.
+  objects = "projects/_/buckets/${google_storage_bucket.recordings.name}/objects/${var.export_env}/"
+  in_env  = "resource.name.startsWith(\"${local.objects}\")"
+  # Listing is checked on the bucket itself, reading on each object.
+  readable = "resource.type == \"storage.googleapis.com/Bucket\" || ${local.in_env}"
+  # The checker's and the planner's objects, which the worker never writes.
+  decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || resource.name.endsWith(\"/_manifest/decision.json\") || resource.name.endsWith(\"/plan.json\"))"
+  bucket_grants = {
+    # Reads and lists its folder: plans, markers and reports of earlier days.
+    planner_reads = {
+      sa    = "planner"
+      role  = "roles/storage.objectViewer"
+      title = "read own export_env"
+      when  = local.readable
+    }
+    # Creates each run's plan, once.
+    planner_creates_runs = {
+      sa    = "planner"
+      role  = "roles/storage.objectCreator"
+      title = "create run plans"
+      when  = "${local.in_env} && resource.name.extract(\"${local.objects}{day}/_manifest/runs/\") != \"\""
+    }
+    # Replaces the day's current plan.
+    planner_replaces_plan = {
+      sa    = "planner"
+      role  = "roles/storage.objectUser"
+      title = "replace the day plan"
+      when  = "${local.in_env} && resource.name.endsWith(\"/_manifest/plan.json\")"
+    }
+    # Reads what it wrote (idempotent redelivery) and its attempt counters.
+    worker_reads = {
+      sa    = "worker"
+      role  = "roles/storage.objectViewer"
+      title = "read own export_env"
+      when  = local.in_env
+    }
+    # Creates recordings, metadata, reports and rejected messages; never replaces a recording.
+    worker_creates = {
+      sa    = "worker"
+      role  = "roles/storage.objectCreator"
+      title = "create in own export_env"
+      when  = "${local.in_env} && !${local.decisions}"
+    }
+    # Rewrites batch reports and attempt counters, and a conversation's metadata.
+    worker_replaces_bookkeeping = {
+      sa    = "worker"
+      role  = "roles/storage.objectUser"
+      title = "replace bookkeeping and metadata"
+      when  = "${local.in_env} && !${local.decisions} && (resource.name.extract(\"${local.objects}{day}/_manifest/\") != \"\" || resource.name.extract(\"${local.objects}{day}/metadata/\") != \"\")"
+    }
+    # Reads plans and reports and lists a run's reports.
+    checker_reads = {
+      sa    = "checker"
+      role  = "roles/storage.objectViewer"
+      title = "read own export_env"
+      when  = local.readable
+    }
+    # Writes the ledger and the day's marker, and removes the marker it replaces.
+    checker_replaces_markers = {
+      sa    = "checker"
+      role  = "roles/storage.objectUser"
+      title = "write the ledger and markers"
+      when  = "${local.in_env} && (resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || resource.name.endsWith(\"/_manifest/decision.json\"))"
+    }
+  }
 }
 
-data "archive_file" "source" {
-  type        = "zip"
-  source_dir  = var.function_source_dir
-  output_path = "${path.module}/.build/source.zip"
-  excludes    = [".git", ".local", ".tools", "node_modules", "build", "test", "bench", "local", "infra"]
-}
-
-resource "google_storage_bucket_object" "source" {
-  name   = "source-${data.archive_file.source.output_md5}.zip"
-  bucket = google_storage_bucket.source.name
-  source = data.archive_file.source.output_path
-}
-
-resource "google_storage_bucket_iam_member" "planner" {
-  bucket = google_storage_bucket.recordings.name
-  role   = "roles/storage.objectAdmin"
-  member = google_service_account.planner.member
-}
-
-resource "google_storage_bucket_iam_member" "worker" {
-  bucket = google_storage_bucket.recordings.name
-  role   = "roles/storage.objectAdmin"
-  member = google_service_account.worker.member
-}
-
-# The checker reads plans and reports, writes the ledger and markers, and
-# deletes a _FAILURE that a _SUCCESS replaces.
-resource "google_storage_bucket_iam_member" "checker" {
-  bucket = google_storage_bucket.recordings.name
-  role   = "roles/storage.objectAdmin"
-  member = google_service_account.checker.member
+resource "google_storage_bucket_iam_member" "functions" {
+  for_each = local.bucket_grants
+  bucket   = google_storage_bucket.recordings.name
+  role     = each.value.role
+  member   = google_service_account.sa[each.value.sa].member
+  condition {
+    title       = each.value.title
+    description = "genesys-recording-migrator ${each.value.sa}: ${each.key}"
+    expression  = each.value.when
+  }
 }

@@ -1,19 +1,56 @@
-# Inputs, alphabetical. Only project_id, bucket_name, developer_emails,
-# export_env, function_source_dir and mail_from have no default.
+# Inputs, alphabetical. Only bucket_name, developer_emails, export_env,
+# mail_from and project_id have no default. A variable named after a function
+# setting (archived_policy for ARCHIVED_POLICY, ...) has that setting's
+# default and range from functions/config.ts, so a value the functions would
+# refuse at cold start is refused at plan time instead.
+
+variable "alert_emails" {
+  description = "Addresses that get the Cloud Monitoring alerts (an email notification channel is created for them). Combine with or replace by notification_channels."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for e in var.alert_emails : can(regex("^[^@\\s<>\",;]+@[^@\\s<>\",;]+\\.[^@\\s<>\",;]+$", e))])
+    error_message = "alert_emails must hold email addresses."
+  }
+}
+
+variable "archived_policy" {
+  description = "What an ARCHIVED recording counts as: fail (a gap to fix) or skip (ARCHIVED_POLICY)."
+  type        = string
+  default     = "fail"
+  validation {
+    condition     = contains(["fail", "skip"], var.archived_policy)
+    error_message = "archived_policy must be one of fail, skip."
+  }
+}
+
+variable "batch_poll_deadline_ms" {
+  description = "How long the worker polls a Genesys batch download request, in ms; must stay well below worker_timeout_seconds (BATCH_POLL_DEADLINE_MS)."
+  type        = number
+  default     = 300000
+  validation {
+    condition     = floor(var.batch_poll_deadline_ms) == var.batch_poll_deadline_ms && var.batch_poll_deadline_ms >= 1000 && var.batch_poll_deadline_ms <= 3600000
+    error_message = "batch_poll_deadline_ms must be an integer from 1000 to 3600000."
+  }
+}
 
 variable "batch_size" {
   description = "Conversations per batch message (BATCH_SIZE)."
   type        = number
   default     = 100
   validation {
-    condition     = var.batch_size >= 1 && var.batch_size <= 1000
-    error_message = "batch_size must be between 1 and 1000."
+    condition     = floor(var.batch_size) == var.batch_size && var.batch_size >= 1 && var.batch_size <= 1000
+    error_message = "batch_size must be an integer from 1 to 1000."
   }
 }
 
 variable "bucket_name" {
-  description = "Bucket the recordings land in (created here)."
+  description = "Bucket the recordings land in (created here; globally unique)."
   type        = string
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$", var.bucket_name)) && !startswith(var.bucket_name, "goog")
+    error_message = "bucket_name must be 3-63 lower-case letters, digits, '-', '_' or '.', and not start with goog."
+  }
 }
 
 variable "check_previous_days" {
@@ -21,8 +58,28 @@ variable "check_previous_days" {
   type        = number
   default     = 1
   validation {
-    condition     = var.check_previous_days >= 0 && var.check_previous_days <= 14
-    error_message = "check_previous_days must be between 0 and 14."
+    condition     = floor(var.check_previous_days) == var.check_previous_days && var.check_previous_days >= 0 && var.check_previous_days <= 14
+    error_message = "check_previous_days must be an integer from 0 to 14."
+  }
+}
+
+variable "checker_concurrency" {
+  description = "Events one checker instance handles at once. The checker is fed every object-finalize event of the bucket and returns at once for all but plans and reports, so it shares instances (with 1 vCPU)."
+  type        = number
+  default     = 40
+  validation {
+    condition     = floor(var.checker_concurrency) == var.checker_concurrency && var.checker_concurrency >= 1 && var.checker_concurrency <= 1000
+    error_message = "checker_concurrency must be an integer from 1 to 1000."
+  }
+}
+
+variable "dead_letter_retention_days" {
+  description = "Days the dead-letter subscription keeps a batch message that kept failing (Pub/Sub allows 1 to 31)."
+  type        = number
+  default     = 31
+  validation {
+    condition     = floor(var.dead_letter_retention_days) == var.dead_letter_retention_days && var.dead_letter_retention_days >= 1 && var.dead_letter_retention_days <= 31
+    error_message = "dead_letter_retention_days must be an integer from 1 to 31."
   }
 }
 
@@ -30,8 +87,38 @@ variable "developer_emails" {
   description = "Who is emailed about gaps, recoveries and reruns (DEVELOPER_EMAILS)."
   type        = list(string)
   validation {
-    condition     = length(var.developer_emails) > 0 && alltrue([for e in var.developer_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
-    error_message = "developer_emails must hold at least one email address."
+    condition     = length(var.developer_emails) > 0 && alltrue([for e in var.developer_emails : can(regex("^[^@\\s<>\",;]+@[^@\\s<>\",;]+\\.[^@\\s<>\",;]+$", e))])
+    error_message = "developer_emails must hold at least one email address, and only email addresses."
+  }
+}
+
+variable "discovery" {
+  description = "How conversations are found: jobs (analytics jobs), query (synchronous query) or auto (jobs, falling back to the query) (DISCOVERY)."
+  type        = string
+  default     = "auto"
+  validation {
+    condition     = contains(["jobs", "query", "auto"], var.discovery)
+    error_message = "discovery must be one of jobs, query, auto."
+  }
+}
+
+variable "download_concurrency" {
+  description = "Recording downloads in flight per batch (DOWNLOAD_CONCURRENCY)."
+  type        = number
+  default     = 8
+  validation {
+    condition     = floor(var.download_concurrency) == var.download_concurrency && var.download_concurrency >= 1 && var.download_concurrency <= 64
+    error_message = "download_concurrency must be an integer from 1 to 64."
+  }
+}
+
+variable "email_max_gaps" {
+  description = "Gaps listed in one email; all of them are in _FAILURE (EMAIL_MAX_GAPS)."
+  type        = number
+  default     = 25
+  validation {
+    condition     = floor(var.email_max_gaps) == var.email_max_gaps && var.email_max_gaps >= 1 && var.email_max_gaps <= 1000
+    error_message = "email_max_gaps must be an integer from 1 to 1000."
   }
 }
 
@@ -40,36 +127,139 @@ variable "export_env" {
   type        = string
   validation {
     condition     = can(regex("^[a-z0-9][a-z0-9_-]{0,62}$", var.export_env))
-    error_message = "export_env must be lower-case letters, digits, '-' or '_'."
+    error_message = "export_env must be 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit."
+  }
+}
+
+variable "function_error_threshold" {
+  description = "Failed function requests (HTTP 5xx) in 10 minutes above which the error alert fires. Transient Genesys errors make the worker fail a delivery on purpose (Pub/Sub retries it), so a few are normal."
+  type        = number
+  default     = 20
+  validation {
+    condition     = var.function_error_threshold >= 0
+    error_message = "function_error_threshold must not be negative."
   }
 }
 
 variable "function_source_dir" {
-  description = "Path of the repository root to package as the functions' source."
+  description = "Repository root to package the functions from; null means the directory above infra/."
   type        = string
+  default     = null
 }
 
 variable "genesys_environment" {
-  description = "Genesys Cloud region host, e.g. mypurecloud.ie (GENESYS_ENVIRONMENT)."
+  description = "Genesys Cloud region host, e.g. mypurecloud.ie or euw2.pure.cloud (GENESYS_ENVIRONMENT)."
   type        = string
   default     = "mypurecloud.com"
+  validation {
+    condition     = can(regex("^[a-z0-9-]+(\\.[a-z0-9-]+)+$", var.genesys_environment))
+    error_message = "genesys_environment must be a host name such as mypurecloud.ie, without scheme or path."
+  }
+}
+
+variable "genesys_max_attempts" {
+  description = "Attempts per Genesys request before giving up (GENESYS_MAX_ATTEMPTS)."
+  type        = number
+  default     = 6
+  validation {
+    condition     = floor(var.genesys_max_attempts) == var.genesys_max_attempts && var.genesys_max_attempts >= 1 && var.genesys_max_attempts <= 20
+    error_message = "genesys_max_attempts must be an integer from 1 to 20."
+  }
+}
+
+variable "genesys_requests_per_minute" {
+  description = "Requests per minute per Genesys OAuth client we allow ourselves; Genesys allows 300 (GENESYS_REQUESTS_PER_MINUTE)."
+  type        = number
+  default     = 280
+  validation {
+    condition     = floor(var.genesys_requests_per_minute) == var.genesys_requests_per_minute && var.genesys_requests_per_minute >= 1 && var.genesys_requests_per_minute <= 100000
+    error_message = "genesys_requests_per_minute must be an integer from 1 to 100000."
+  }
+}
+
+variable "labels" {
+  description = "Labels added to every resource that takes labels (app and export_env are always set)."
+  type        = map(string)
+  default     = {}
 }
 
 variable "mail_from" {
   description = "Sender of the developer emails, a verified SendGrid sender (MAIL_FROM)."
   type        = string
+  validation {
+    condition     = can(regex("^[^@\\s<>\",;]+@[^@\\s<>\",;]+\\.[^@\\s<>\",;]+$", var.mail_from))
+    error_message = "mail_from must be one email address."
+  }
 }
 
 variable "max_auto_reruns" {
   description = "Automatic reruns of one day by check-previous, at most (MAX_AUTO_RERUNS)."
   type        = number
   default     = 2
+  validation {
+    condition     = floor(var.max_auto_reruns) == var.max_auto_reruns && var.max_auto_reruns >= 0 && var.max_auto_reruns <= 10
+    error_message = "max_auto_reruns must be an integer from 0 to 10."
+  }
+}
+
+variable "max_backfill_days" {
+  description = "Most days one planner request may cover (MAX_BACKFILL_DAYS)."
+  type        = number
+  default     = 31
+  validation {
+    condition     = floor(var.max_backfill_days) == var.max_backfill_days && var.max_backfill_days >= 1 && var.max_backfill_days <= 366
+    error_message = "max_backfill_days must be an integer from 1 to 366."
+  }
+}
+
+variable "max_batch_attempts" {
+  description = "Deliveries of one batch message after which the worker writes a failed report instead of retrying (MAX_BATCH_ATTEMPTS); keep it below max_delivery_attempts so the day is concluded before Pub/Sub dead-letters the message."
+  type        = number
+  default     = 4
+  validation {
+    condition     = floor(var.max_batch_attempts) == var.max_batch_attempts && var.max_batch_attempts >= 1 && var.max_batch_attempts <= 100
+    error_message = "max_batch_attempts must be an integer from 1 to 100."
+  }
 }
 
 variable "max_delivery_attempts" {
-  description = "Deliveries of a batch message before it goes to the dead-letter topic (5..100)."
+  description = "Deliveries of a batch message before Pub/Sub moves it to the dead-letter topic (Pub/Sub allows 5 to 100)."
   type        = number
   default     = 10
+  validation {
+    condition     = floor(var.max_delivery_attempts) == var.max_delivery_attempts && var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts must be an integer from 5 to 100."
+  }
+}
+
+variable "notification_channels" {
+  description = "Existing Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) for the alerts."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
+    error_message = "notification_channels must hold ids like projects/my-project/notificationChannels/123."
+  }
+}
+
+variable "operator_members" {
+  description = "Who operates the export (user:, group: or serviceAccount: members): may call the planner (reruns), publish replays, read the bucket, pull the dead letters and read the logs."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for m in var.operator_members : can(regex("^(user|group|serviceAccount):[^@\\s]+@[^@\\s]+$", m))])
+    error_message = "operator_members must hold IAM members like user:ana@example.com or group:ops@example.com."
+  }
+}
+
+variable "planner_ingress" {
+  description = "Who can reach the planner over the network: ALLOW_ALL (default; still only callers with run.invoker, i.e. the scheduler and operator_members), ALLOW_INTERNAL_ONLY (Cloud Scheduler and your VPC only; operators then rerun from inside the VPC) or ALLOW_INTERNAL_AND_GCLB. The worker and the checker are always internal-only."
+  type        = string
+  default     = "ALLOW_ALL"
+  validation {
+    condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.planner_ingress)
+    error_message = "planner_ingress must be one of ALLOW_ALL, ALLOW_INTERNAL_ONLY, ALLOW_INTERNAL_AND_GCLB."
+  }
 }
 
 variable "prefix" {
@@ -85,28 +275,66 @@ variable "prefix" {
 variable "project_id" {
   description = "Project to deploy into."
   type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a project ID (6-30 lower-case letters, digits or '-'), not a project name or number."
+  }
 }
 
 variable "region" {
-  description = "Region of the functions, the scheduler job and the bucket."
+  description = "Region of the functions, the scheduler job, the bucket and the build repository."
   type        = string
   default     = "europe-west1"
 }
 
+variable "run_grace_minutes" {
+  description = "A run younger than this without a marker is taken to be still running by check-previous, in minutes (RUN_GRACE_MINUTES)."
+  type        = number
+  default     = 720
+  validation {
+    condition     = floor(var.run_grace_minutes) == var.run_grace_minutes && var.run_grace_minutes >= 0 && var.run_grace_minutes <= 10080
+    error_message = "run_grace_minutes must be an integer from 0 to 10080."
+  }
+}
+
 variable "schedule" {
-  description = "Cron schedule of the nightly run (Cloud Scheduler syntax)."
+  description = "Cron schedule of the nightly run (Cloud Scheduler syntax), in time_zone."
   type        = string
   default     = "0 0 * * *"
 }
 
+variable "secret_replica_locations" {
+  description = "Regions that hold the secrets (user-managed replication), e.g. [\"europe-west1\", \"europe-west4\"] for data that must stay in the EU; empty lets Google choose (automatic replication)."
+  type        = list(string)
+  default     = []
+}
+
 variable "time_zone" {
-  description = "IANA zone that defines a day (TIME_ZONE) and the schedule's zone."
+  description = "IANA zone that defines a day (TIME_ZONE), also the schedule's zone."
   type        = string
   default     = "Etc/UTC"
+  validation {
+    condition     = can(regex("^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$", var.time_zone))
+    error_message = "time_zone must be an IANA zone name such as Etc/UTC or Europe/Brussels."
+  }
 }
 
 variable "window_lag_days" {
   description = "A run exports the day this many days before its own (WINDOW_LAG_DAYS)."
   type        = number
   default     = 3
+  validation {
+    condition     = floor(var.window_lag_days) == var.window_lag_days && var.window_lag_days >= 0 && var.window_lag_days <= 30
+    error_message = "window_lag_days must be an integer from 0 to 30."
+  }
+}
+
+variable "worker_max_instances" {
+  description = "Most worker instances at once; each exports one batch at a time."
+  type        = number
+  default     = 20
+  validation {
+    condition     = floor(var.worker_max_instances) == var.worker_max_instances && var.worker_max_instances >= 1 && var.worker_max_instances <= 1000
+    error_message = "worker_max_instances must be an integer from 1 to 1000."
+  }
 }

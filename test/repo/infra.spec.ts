@@ -1,38 +1,19 @@
 /**
- * The Terraform, checked offline (no Google provider can be downloaded here):
- * it parses, and it agrees with the code — entry points with what
- * functions/ registers, environment variables with what config.ts reads,
- * the scheduler calling the planner with OIDC, and the worker's push
- * subscription carrying a retry policy and a dead-letter topic.
+ * The Terraform, checked offline (no Google provider can be downloaded here;
+ * terraform-schema.spec.ts checks every argument against the provider's own
+ * schema): it agrees with the code — entry points with what functions/
+ * registers, every setting of config.ts reachable from a variable with the
+ * same default and range — and keeps the deployment's promises: APIs first,
+ * internal-only worker and checker, least-privilege identities, dead letters
+ * kept, a source archive that holds only what the functions need.
  */
 import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {Block, Hcl, loadInfra, locals, resource, resources, variable} from './terraform';
 
 const ROOT = path.join(__dirname, '..', '..');
-type Block = Record<string, unknown>;
-type Hcl = {
-  resource?: Record<string, Record<string, Block[]>>;
-  locals?: Block[];
-  variable?: Record<string, Block[]>;
-};
-
-async function loadInfra(): Promise<Hcl[]> {
-  const {parse} = require('@cdktf/hcl2json') as {
-    parse: (name: string, src: string) => Promise<Hcl>;
-  };
-  const dir = path.join(ROOT, 'infra');
-  const files = fs.readdirSync(dir).filter(f => f.endsWith('.tf'));
-  return Promise.all(files.map(f => parse(f, fs.readFileSync(path.join(dir, f), 'utf8'))));
-}
-
-function resource(docs: Hcl[], type: string, name: string): Block {
-  for (const d of docs) {
-    const found = d.resource?.[type]?.[name]?.[0];
-    if (found) return found;
-  }
-  throw new Error(`no resource ${type}.${name}`);
-}
+const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
 
 function registeredFunctions(): string[] {
   const dir = path.join(ROOT, 'functions', 'entrypoints');
@@ -47,104 +28,289 @@ function registeredFunctions(): string[] {
     );
 }
 
-function configVariables(): Set<string> {
-  const src = fs.readFileSync(path.join(ROOT, 'functions', 'config.ts'), 'utf8');
-  return new Set(
-    [...src.matchAll(/(?:str|int|oneOf)\('([A-Z_]+)'|env\.([A-Z_]+)/g)].map(m => (m[1] ?? m[2])!),
+const CONFIG = read('functions/config.ts');
+/** Every environment variable config.ts reads. */
+const configVariables = () =>
+  new Set(
+    [...CONFIG.matchAll(/(?:str|int|oneOf)\('([A-Z_]+)'|env\.([A-Z_]+)/g)].map(
+      m => (m[1] ?? m[2])!,
+    ),
   );
+/** The numeric settings: name, default, min, max. */
+const intSettings = () =>
+  [...CONFIG.matchAll(/int\('([A-Z_]+)', ([\d_]+), ([\d_]+), ([\d_]+)\)/g)].map(m => ({
+    name: m[1]!,
+    fallback: Number(m[2]!.replace(/_/g, '')),
+    min: Number(m[3]!.replace(/_/g, '')),
+    max: Number(m[4]!.replace(/_/g, '')),
+  }));
+/** The settings with a fixed set of values: name, default, values. */
+const choiceSettings = () =>
+  [...CONFIG.matchAll(/oneOf\('([A-Z_]+)', '([a-z]+)', \[([^\]]+)\]/g)].map(m => ({
+    name: m[1]!,
+    fallback: m[2]!,
+    values: [...m[3]!.matchAll(/'([a-z]+)'/g)].map(v => v[1]!),
+  }));
+/** Settings only the local stack uses (emulator and simulator addresses). */
+const LOCAL_ONLY = [
+  'GENESYS_GATEWAY_URL',
+  'SECRET_MANAGER_EMULATOR_HOST',
+  'SENDGRID_API_URL',
+  'PUBSUB_EMULATOR_HOST',
+  'GCP_PROJECT',
+];
+
+interface FunctionSpec {
+  entry_point: string;
+  ingress: string;
+  invoker: string;
+  trigger: boolean;
+  concurrency: number | string;
+  cpu: string | null;
 }
 
 describe('infra/ (Terraform)', () => {
   let docs: Hcl[];
+  let all: Block;
+  let fns: Record<string, FunctionSpec>;
   before(async () => {
     docs = await loadInfra();
+    all = locals(docs);
+    fns = all.functions as Record<string, FunctionSpec>;
   });
+  const env = () => all.function_env as Record<string, string>;
+  const validation = (name: string) =>
+    ((variable(docs, name).validation as Array<{condition: string}> | undefined) ?? [])
+      .map(v => v.condition)
+      .join(' && ');
 
   it('should deploy every registered function on nodejs22 with its entry point', () => {
-    const entryPoints = docs
-      .flatMap(d => Object.values(d.resource?.google_cloudfunctions2_function ?? {}))
-      .map(([fn]) => fn as {build_config: Array<{runtime: string; entry_point: string}>})
-      .map(fn => fn.build_config[0]!);
-    for (const bc of entryPoints) assert.strictEqual(bc.runtime, 'nodejs22');
-    const locals = JSON.stringify(docs.flatMap(d => d.locals ?? []));
-    for (const name of registeredFunctions())
-      assert.ok(locals.includes(`"entry_point":"${name}"`), `${name} is not deployed`);
+    const fn = resource(docs, 'google_cloudfunctions2_function', 'fn') as {
+      build_config: Array<{runtime: string; entry_point: string}>;
+    };
+    assert.strictEqual(fn.build_config[0]!.runtime, 'nodejs22');
+    assert.strictEqual(fn.build_config[0]!.entry_point, '${each.value.entry_point}');
+    assert.deepStrictEqual(
+      Object.values(fns)
+        .map(f => f.entry_point)
+        .sort(),
+      registeredFunctions().sort(),
+    );
   });
 
-  it('should set only environment variables the code reads, including the required ones', () => {
-    const env = docs.flatMap(d => d.locals ?? []).find(l => 'function_env' in l)!
-      .function_env as Record<string, string>;
+  it('should set only environment variables the code reads, and every setting it reads', () => {
     const known = configVariables();
     known.add('LOG_EXECUTION_ID'); // read by the Functions Framework
-    for (const key of Object.keys(env))
+    for (const key of Object.keys(env()))
       assert.ok(known.has(key), `${key} is set by Terraform but never read`);
-    for (const required of [
-      'GOOGLE_CLOUD_PROJECT',
-      'BUCKET',
-      'EXPORT_ENV',
-      'DEVELOPER_EMAILS',
-      'MAIL_FROM',
-      'SENDGRID_KEY_SECRET',
+    for (const name of known)
+      assert.ok(name in env() || LOCAL_ONLY.includes(name), `${name} cannot be set from Terraform`);
+  });
+
+  it('should give every numeric setting a variable with the default and range of config.ts', () => {
+    const settings = intSettings();
+    assert.ok(settings.length >= 10, 'config.ts parsed');
+    for (const {name, fallback, min, max} of settings) {
+      const v = name.toLowerCase();
+      assert.strictEqual(env()[name], `\${tostring(var.${v})}`, `${name} comes from var.${v}`);
+      assert.strictEqual(variable(docs, v).default, fallback, `var.${v} default`);
+      const condition = validation(v);
+      assert.ok(
+        condition.includes(`floor(var.${v}) == var.${v}`),
+        `var.${v} must be an integer: ${condition}`,
+      );
+      assert.ok(condition.includes(`var.${v} >= ${min}`), `var.${v} >= ${min}: ${condition}`);
+      assert.ok(condition.includes(`var.${v} <= ${max}`), `var.${v} <= ${max}: ${condition}`);
+    }
+  });
+
+  it('should give every choice setting a variable with the default and values of config.ts', () => {
+    const settings = choiceSettings();
+    assert.ok(settings.length >= 2, 'config.ts parsed');
+    for (const {name, fallback, values} of settings) {
+      const v = name.toLowerCase();
+      assert.strictEqual(env()[name], `\${var.${v}}`);
+      assert.strictEqual(variable(docs, v).default, fallback);
+      assert.ok(
+        validation(v).includes(`contains([${values.map(x => `"${x}"`).join(', ')}], var.${v})`),
+        validation(v),
+      );
+    }
+  });
+
+  it('should refuse at plan time a dead-letter budget Pub/Sub would reject (5 to 100)', () => {
+    const c = validation('max_delivery_attempts');
+    assert.ok(
+      c.includes('var.max_delivery_attempts >= 5') &&
+        c.includes('var.max_delivery_attempts <= 100'),
+      c,
+    );
+  });
+
+  it('should have every resource depend on the APIs, directly or through what it references', () => {
+    const graph = dependencyGraph(docs, all);
+    const apis = 'google_project_service.apis';
+    const reaches = (node: string, seen = new Set<string>()): boolean => {
+      if (node === apis) return true;
+      if (seen.has(node)) return false;
+      seen.add(node);
+      return [...(graph.get(node) ?? [])].some(next => reaches(next, seen));
+    };
+    // An archive is made on the machine running Terraform and calls no API.
+    const local = new Set([apis, 'data.archive_file.source']);
+    const missing = [...graph.keys()].filter(n => !local.has(n) && !reaches(n));
+    assert.deepStrictEqual(missing, [], 'these can race the API enablement on a first apply');
+    assert.ok(graph.size > 30);
+  });
+
+  it('should make the worker and the checker internal-only, and the planner a validated choice', () => {
+    assert.strictEqual(fns.worker!.ingress, 'ALLOW_INTERNAL_ONLY');
+    assert.strictEqual(fns.checker!.ingress, 'ALLOW_INTERNAL_ONLY');
+    assert.strictEqual(fns.planner!.ingress, '${var.planner_ingress}');
+    assert.ok(validation('planner_ingress').includes('ALLOW_INTERNAL_ONLY'));
+    const fn = resource(docs, 'google_cloudfunctions2_function', 'fn') as {
+      service_config: Array<Record<string, string>>;
+    };
+    assert.strictEqual(fn.service_config[0]!.ingress_settings, '${each.value.ingress}');
+  });
+
+  it('should build as a dedicated service account into its own repository', () => {
+    const fn = resource(docs, 'google_cloudfunctions2_function', 'fn') as {
+      build_config: Array<Record<string, string>>;
+      depends_on: string[];
+    };
+    assert.strictEqual(
+      fn.build_config[0]!.service_account,
+      '${google_service_account.sa["build"].id}',
+    );
+    assert.strictEqual(
+      fn.build_config[0]!.docker_repository,
+      '${google_artifact_registry_repository.functions.id}',
+    );
+    for (const d of [
+      'time_sleep.build_grants',
+      'google_project_iam_member.eventarc_receiver',
+      'google_project_iam_member.gcs_pubsub',
     ])
-      assert.ok(required in env, `${required} is not set`);
+      assert.ok(
+        fn.depends_on.some(x => x.includes(d)),
+        `the functions wait for ${d}`,
+      );
+  });
+
+  it('should let the checker take many events per instance (with the vCPU that needs)', () => {
+    assert.strictEqual(fns.checker!.concurrency, '${var.checker_concurrency}');
+    assert.strictEqual(fns.checker!.cpu, '1');
+    assert.strictEqual(fns.worker!.concurrency, 1);
   });
 
   it('should have Cloud Scheduler call the planner with an OIDC token for its URL', () => {
     const job = resource(docs, 'google_cloud_scheduler_job', 'nightly') as {
-      http_target: Array<{uri: string; oidc_token: Array<{audience: string}>}>;
+      http_target: Array<{
+        uri: string;
+        oidc_token: Array<{audience: string; service_account_email: string}>;
+      }>;
     };
     const target = job.http_target[0]!;
-    assert.match(target.uri, /google_cloudfunctions2_function\.fn\["planner"\]/);
+    assert.match(
+      target.uri,
+      /google_cloudfunctions2_function\.fn\["planner"\]\.service_config\[0\]\.uri/,
+    );
     assert.strictEqual(target.oidc_token[0]!.audience, target.uri);
+    assert.strictEqual(
+      target.oidc_token[0]!.service_account_email,
+      '${google_service_account.sa["scheduler"].email}',
+    );
   });
 
-  it('should push batches to the worker with a retry policy and a dead-letter topic', () => {
+  it('should push batches to the worker with an OIDC audience, a retry policy and a dead-letter topic, and never expire', () => {
     const sub = resource(docs, 'google_pubsub_subscription', 'worker') as {
-      push_config: Array<{push_endpoint: string; oidc_token: unknown[]}>;
+      push_config: Array<{push_endpoint: string; oidc_token: Array<{audience: string}>}>;
       retry_policy: unknown[];
+      expiration_policy: Array<{ttl: string}>;
       dead_letter_policy: Array<{dead_letter_topic: string}>;
     };
+    const push = sub.push_config[0]!;
     assert.match(
-      sub.push_config[0]!.push_endpoint,
-      /google_cloudfunctions2_function\.fn\["worker"\]/,
+      push.push_endpoint,
+      /google_cloudfunctions2_function\.fn\["worker"\]\.service_config\[0\]\.uri/,
     );
-    assert.match(sub.push_config[0]!.push_endpoint, /\/projects\/.*\/topics\//);
-    assert.strictEqual(sub.push_config[0]!.oidc_token.length, 1);
+    assert.match(push.push_endpoint, /\/projects\/.*\/topics\//);
+    assert.strictEqual(
+      push.oidc_token[0]!.audience,
+      '${google_cloudfunctions2_function.fn["worker"].service_config[0].uri}',
+    );
     assert.strictEqual(sub.retry_policy.length, 1);
+    assert.deepStrictEqual(sub.expiration_policy, [{ttl: ''}]);
     assert.match(sub.dead_letter_policy[0]!.dead_letter_topic, /google_pubsub_topic\.dead_letter/);
   });
 
-  it('should give each function its own service account and grant access on resources, not the project', () => {
-    const fn = resource(docs, 'google_cloudfunctions2_function', 'fn') as {
-      service_config: Array<{service_account_email: string}>;
+  it('should keep dead letters for the retention asked, with a subscription that never expires', () => {
+    const keep = resource(docs, 'google_pubsub_subscription', 'dead_letter_keep') as {
+      topic: string;
+      message_retention_duration: string;
+      expiration_policy: Array<{ttl: string}>;
     };
-    assert.strictEqual(fn.service_config[0]!.service_account_email, '${each.value.sa}');
-    const locals = JSON.stringify(docs.flatMap(d => d.locals ?? []));
-    assert.ok(
-      locals.includes('"sa":"${google_service_account.planner.email}"'),
-      'the planner runs as its own account',
+    assert.match(keep.topic, /google_pubsub_topic\.dead_letter\.id/);
+    assert.strictEqual(
+      keep.message_retention_duration,
+      '${var.dead_letter_retention_days * 86400}s',
     );
-    assert.ok(
-      locals.includes('"sa":"${google_service_account.worker.email}"'),
-      'the worker runs as its own account',
+    assert.deepStrictEqual(keep.expiration_policy, [{ttl: ''}]);
+    assert.strictEqual(variable(docs, 'dead_letter_retention_days').default, 31);
+    const grant = resource(docs, 'google_pubsub_topic_iam_member', 'dead_letter_publisher') as {
+      member: string;
+    };
+    assert.match(
+      grant.member,
+      /google_project_service_identity\.pubsub\.email/,
+      'the agent is created, not spelled out',
     );
-    assert.ok(
-      locals.includes('"sa":"${google_service_account.checker.email}"'),
-      'the checker runs as its own account',
+  });
+
+  it('should run each function as its own service account and invoke each only from its caller', () => {
+    const fn = resource(docs, 'google_cloudfunctions2_function', 'fn') as {
+      service_config: Array<Record<string, string>>;
+    };
+    assert.strictEqual(
+      fn.service_config[0]!.service_account_email,
+      '${google_service_account.sa[each.key].email}',
     );
-    // Project-level roles: logs and metrics for the functions, and the two
-    // that Eventarc's Cloud Storage triggers exist only at that level for.
-    const projectRoles = docs
-      .flatMap(d => Object.values(d.resource?.google_project_iam_member ?? {}))
-      .map(([b]) => b as {role: string; member: string});
-    for (const {role, member} of projectRoles) {
-      const allowed =
-        ['roles/logging.logWriter', 'roles/monitoring.metricWriter'].includes(role) ||
-        (role === 'roles/eventarc.eventReceiver' &&
-          member === '${google_service_account.eventarc.member}') ||
-        (role === 'roles/pubsub.publisher' &&
-          member.includes('google_storage_project_service_account'));
-      assert.ok(allowed, `${role} for ${member}`);
+    const invokers = Object.fromEntries(Object.entries(fns).map(([k, f]) => [k, f.invoker]));
+    assert.deepStrictEqual(invokers, {planner: 'scheduler', worker: 'pusher', checker: 'eventarc'});
+    const sas = Object.keys(all.service_accounts as Block).sort();
+    assert.deepStrictEqual(sas, [
+      'build',
+      'checker',
+      'eventarc',
+      'planner',
+      'pusher',
+      'scheduler',
+      'worker',
+    ]);
+  });
+
+  it('should grant project-level roles only where no narrower level exists', () => {
+    const allowed: Record<string, RegExp> = {
+      'roles/logging.logWriter': /google_service_account\.sa\[each\.key\]\.member/,
+      'roles/monitoring.metricWriter': /google_service_account\.sa\[each\.key\]\.member/,
+      'roles/eventarc.eventReceiver': /google_service_account\.sa\["eventarc"\]\.member/,
+      'roles/pubsub.publisher': /google_storage_project_service_account\.gcs/,
+      'roles/logging.viewer': /^\$\{each\.value\}$/, // operators read logs
+      'roles/storage.objectViewer': /google_service_account\.sa\["build"\]\.member/,
+    };
+    for (const [type, name, body] of resources(docs)) {
+      if (type !== 'google_project_iam_member') continue;
+      const {role, member} = body as {role: string; member: string};
+      assert.ok(allowed[role]?.test(member), `${name}: ${role} for ${member}`);
+      if (role === 'roles/storage.objectViewer') {
+        const cond = (body.condition as Array<{expression: string}>)[0]!.expression;
+        assert.match(
+          cond,
+          /^resource\.name\.startsWith\("projects\/_\/buckets\/gcf-v2-sources-/,
+          'only the function sources',
+        );
+      }
     }
   });
 
@@ -163,31 +329,131 @@ describe('infra/ (Terraform)', () => {
       };
     };
     const trigger = fn.dynamic.event_trigger[0]!;
-    assert.match(trigger.for_each, /each\.value\.storage_trigger/);
+    assert.match(trigger.for_each, /each\.value\.trigger/);
     const c = trigger.content[0]!;
     assert.strictEqual(c.event_type, 'google.cloud.storage.object.v1.finalized');
     assert.strictEqual(c.retry_policy, 'RETRY_POLICY_RETRY');
+    assert.strictEqual(c.service_account_email, '${google_service_account.sa["eventarc"].email}');
     assert.deepStrictEqual(c.event_filters, [
       {attribute: 'bucket', value: '${google_storage_bucket.recordings.name}'},
     ]);
-    const locals = docs.flatMap(d => d.locals ?? []).find(l => 'functions' in l)!
-      .functions as Record<string, {storage_trigger: boolean; invoker: string}>;
     assert.deepStrictEqual(
-      Object.entries(locals)
-        .filter(([, f]) => f.storage_trigger)
+      Object.entries(fns)
+        .filter(([, f]) => f.trigger)
         .map(([k]) => k),
       ['checker'],
     );
-    assert.strictEqual(locals.checker!.invoker, '${google_service_account.eventarc.member}');
   });
 
-  it('should let only the planner and the checker read the SendGrid key', () => {
-    const grant = resource(docs, 'google_secret_manager_secret_iam_member', 'sendgrid_api_key') as {
-      for_each: Record<string, string>;
+  it('should let only the planner and the worker read the Genesys clients, and only the planner and the checker the SendGrid key', () => {
+    const readers = all.secret_readers as Record<string, {secret: string; sa: string}>;
+    const who = (secret: string) =>
+      Object.values(readers)
+        .filter(r => r.secret === secret)
+        .map(r => r.sa)
+        .sort();
+    assert.deepStrictEqual(who('genesys_clients'), ['planner', 'worker']);
+    assert.deepStrictEqual(who('sendgrid_api_key'), ['checker', 'planner']);
+    const secret = resource(docs, 'google_secret_manager_secret', 'secret') as {
+      replication: Array<{dynamic: Block}>;
     };
-    assert.deepStrictEqual(grant.for_each, {
-      checker: '${google_service_account.checker.member}',
-      planner: '${google_service_account.planner.member}',
-    });
+    assert.deepStrictEqual(Object.keys(secret.replication[0]!.dynamic).sort(), [
+      'auto',
+      'user_managed',
+    ]);
+  });
+
+  it('should package only the functions and what their build needs (an allow-list)', () => {
+    const archive = resource(docs, 'archive_file', 'source', 'data');
+    assert.ok(!('source_dir' in archive) && !('excludes' in archive), 'no directory deny-list');
+    const files = all.source_files as string;
+    for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'])
+      assert.ok(files.includes(`"${f}"`), f);
+    assert.ok(files.includes('fileset(local.source_root, "functions/**/*.ts")'), files);
+    // What the build compiles (tsconfig.build.json) is inside the allow-list.
+    const build = JSON.parse(read('tsconfig.build.json')) as {include: string[]};
+    assert.deepStrictEqual(build.include, ['functions/**/*.ts']);
+  });
+
+  it('should give operators a path for reruns, replays, reading the archive and the dead letters', () => {
+    const byType = (type: string) =>
+      resources(docs).filter(([t, n]) => t === type && n.startsWith('operator'));
+    const invoke = resource(
+      docs,
+      'google_cloud_run_service_iam_member',
+      'operator_invokes_planner',
+    ) as Block;
+    assert.strictEqual(invoke.service, '${google_cloudfunctions2_function.fn["planner"].name}');
+    assert.strictEqual(
+      (resource(docs, 'google_pubsub_topic_iam_member', 'operator_publishes') as Block).topic,
+      '${google_pubsub_topic.batches.name}',
+    );
+    assert.strictEqual(
+      (resource(docs, 'google_storage_bucket_iam_member', 'operator_reads') as Block).role,
+      'roles/storage.objectViewer',
+    );
+    assert.match(
+      String(
+        (resource(docs, 'google_pubsub_subscription_iam_member', 'operator_dead_letters') as Block)
+          .subscription,
+      ),
+      /dead_letter_keep/,
+    );
+    for (const [, , body] of [
+      ...byType('google_cloud_run_service_iam_member'),
+      ...byType('google_pubsub_topic_iam_member'),
+    ])
+      assert.strictEqual(body.for_each, '${toset(var.operator_members)}');
+  });
+
+  it('should output every URL, topic, subscription, service account and bucket', () => {
+    const outputs = docs
+      .flatMap(d => Object.values(d.output ?? {}))
+      .map(([o]) => String(o!.value))
+      .join('\n');
+    for (const ref of [
+      'fn["planner"].service_config[0].uri',
+      'fn["worker"].service_config[0].uri',
+      'fn["checker"].service_config[0].uri',
+      'google_pubsub_topic.batches.name',
+      'google_pubsub_topic.dead_letter.name',
+      'google_pubsub_subscription.worker.name',
+      'google_pubsub_subscription.dead_letter_keep.name',
+      'google_service_account.sa',
+      'google_storage_bucket.recordings.name',
+      'google_storage_bucket.source.name',
+      'google_cloud_scheduler_job.nightly.name',
+    ])
+      assert.ok(outputs.includes(ref), ref);
   });
 });
+
+/** Resource and data-source addresses and what each refers to (references, depends_on, locals). */
+function dependencyGraph(docs: Hcl[], all: Block): Map<string, Set<string>> {
+  const REF = /\b(data\.)?((?:google|time|archive)_[a-z0-9_]+)\.([a-z0-9_]+)/g;
+  const localRefs = (text: string, seen: Set<string>): string[] =>
+    [...text.matchAll(/\blocal\.([a-z_]+)/g)].flatMap(([, name]) => {
+      if (seen.has(name!)) return [];
+      seen.add(name!);
+      const value = JSON.stringify(all[name!] ?? '');
+      return [value, ...localRefs(value, seen)];
+    });
+  const refs = (body: Block): Set<string> => {
+    const text = JSON.stringify(body);
+    const texts = [text, ...localRefs(text, new Set())];
+    return new Set(
+      texts.flatMap(t => [...t.matchAll(REF)].map(m => `${m[1] ?? ''}${m[2]}.${m[3]}`)),
+    );
+  };
+  const graph = new Map<string, Set<string>>();
+  for (const d of docs) {
+    for (const [kind, blocks] of [
+      ['', d.resource],
+      ['data.', d.data],
+    ] as const)
+      for (const [type, byName] of Object.entries(blocks ?? {}))
+        for (const [name, [body]] of Object.entries(byName))
+          graph.set(`${kind}${type}.${name}`, refs(body!));
+  }
+  return graph;
+}
