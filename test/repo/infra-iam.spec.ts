@@ -1,0 +1,180 @@
+/**
+ * Least privilege in the recordings bucket: the IAM Conditions of
+ * infra/storage.tf evaluated on the object names the functions really build
+ * (functions/core/object-names.ts), for every operation each function
+ * performs and some it must never be able to.
+ */
+import * as assert from 'node:assert';
+import {RECORDING_TYPES} from '../../functions/core/content-types';
+import * as names from '../../functions/core/object-names';
+import {evaluate, extract, Resource} from './iam-condition';
+import {Block, Hcl, interpolate, loadInfra, locals, resource} from './terraform';
+
+const BUCKET = 'rec-bucket';
+const ENV = 'brave';
+const DAY = '2026-03-29';
+const RUN = 'r20260401t000000-ab12cd';
+const CONV = '0a1b2c3d-0000-4000-8000-000000000001';
+const REC = '9f8e7d6c-0000-4000-8000-000000000002';
+
+/** Permissions of the predefined roles the grants use (Cloud Storage IAM roles). */
+const ROLE_PERMISSIONS: Record<string, string[]> = {
+  'roles/storage.objectViewer': ['get', 'list'],
+  'roles/storage.objectCreator': ['create'],
+  'roles/storage.objectUser': ['get', 'list', 'create', 'delete'],
+};
+
+type Op = 'read' | 'list' | 'create' | 'replace' | 'delete';
+/** Overwriting an object needs delete as well as create. */
+const NEEDS: Record<Op, string[]> = {
+  read: ['get'],
+  list: ['list'],
+  create: ['create'],
+  replace: ['create', 'delete'],
+  delete: ['delete'],
+};
+
+interface Grant {
+  sa: string;
+  role: string;
+  when: string;
+}
+
+const recording = (type: (typeof RECORDING_TYPES)[number]) =>
+  names.recordingObjectName(ENV, DAY, type, CONV, REC, 'bin');
+const n = {
+  recording: recording('call'),
+  metadata: names.metadataObjectName(ENV, DAY, CONV),
+  plan: names.planObjectName(ENV, DAY),
+  runPlan: names.runPlanObjectName(ENV, DAY, RUN),
+  report: names.batchReportObjectName(ENV, DAY, RUN, 'b0001'),
+  adhocReport: names.batchReportObjectName(ENV, DAY, undefined, 'adhoc-1'),
+  attempts: names.attemptsObjectName(ENV, DAY, RUN, 'b0001', '123'),
+  adhocAttempts: names.attemptsObjectName(ENV, DAY, undefined, 'adhoc-1', '124'),
+  rejected: names.rejectedMessageObjectName(ENV, '125'),
+  success: names.markerObjectName(ENV, DAY, '_SUCCESS'),
+  failure: names.markerObjectName(ENV, DAY, '_FAILURE'),
+  ledger: names.decisionObjectName(ENV, DAY),
+  otherEnvReport: names.batchReportObjectName('other', DAY, RUN, 'b0001'),
+  otherEnvMarker: names.markerObjectName('other', DAY, '_SUCCESS'),
+};
+
+describe('infra/ bucket IAM (conditions evaluated on real object names)', () => {
+  let grants: Grant[];
+
+  before(async () => {
+    const docs: Hcl[] = await loadInfra();
+    const all = locals(docs);
+    const values = {
+      'var.prefix': 'grm',
+      'var.export_env': ENV,
+      'google_storage_bucket.recordings.name': BUCKET,
+    };
+    const table = all.bucket_grants as Record<string, Grant>;
+    grants = Object.values(table).map(g => ({...g, when: interpolate(g.when, values, all)}));
+    const iam = resource(docs, 'google_storage_bucket_iam_member', 'functions') as {
+      role: string;
+      member: string;
+      condition: Block[];
+    };
+    assert.strictEqual(iam.role, '${each.value.role}');
+    assert.strictEqual(iam.member, '${google_service_account.sa[each.value.sa].member}');
+    assert.strictEqual((iam.condition[0] as {expression: string}).expression, '${each.value.when}');
+  });
+
+  function can(sa: string, op: Op, name: string): boolean {
+    const target: Resource =
+      op === 'list'
+        ? {name: `projects/_/buckets/${BUCKET}`, type: 'storage.googleapis.com/Bucket'}
+        : {
+            name: `projects/_/buckets/${BUCKET}/objects/${name}`,
+            type: 'storage.googleapis.com/Object',
+          };
+    return NEEDS[op].every(permission =>
+      grants.some(
+        g =>
+          g.sa === sa &&
+          (ROLE_PERMISSIONS[g.role] ?? assert.fail(`unknown role ${g.role}`)).includes(
+            permission,
+          ) &&
+          evaluate(g.when, target),
+      ),
+    );
+  }
+
+  const cases: Array<[string, Op, keyof typeof n, boolean]> = [
+    // The planner: reads earlier days, writes each run's plan once and the day's plan.
+    ['planner', 'list', 'plan', true],
+    ['planner', 'read', 'success', true],
+    ['planner', 'read', 'failure', true],
+    ['planner', 'read', 'plan', true],
+    ['planner', 'create', 'runPlan', true],
+    ['planner', 'replace', 'runPlan', false],
+    ['planner', 'replace', 'plan', true],
+    ['planner', 'create', 'recording', false],
+    ['planner', 'create', 'success', false],
+    ['planner', 'replace', 'report', false],
+    ['planner', 'read', 'otherEnvReport', false],
+    // The worker: creates recordings, rewrites its bookkeeping and metadata, nothing else.
+    ['worker', 'read', 'recording', true],
+    ['worker', 'create', 'recording', true],
+    ['worker', 'replace', 'recording', false],
+    ['worker', 'delete', 'recording', false],
+    ['worker', 'create', 'metadata', true],
+    ['worker', 'replace', 'metadata', true],
+    ['worker', 'replace', 'report', true],
+    ['worker', 'replace', 'adhocReport', true],
+    ['worker', 'replace', 'attempts', true],
+    ['worker', 'replace', 'adhocAttempts', true],
+    ['worker', 'read', 'attempts', true],
+    ['worker', 'create', 'rejected', true],
+    ['worker', 'create', 'success', false],
+    ['worker', 'create', 'failure', false],
+    ['worker', 'replace', 'ledger', false],
+    ['worker', 'create', 'plan', false],
+    ['worker', 'create', 'runPlan', false],
+    ['worker', 'create', 'otherEnvReport', false],
+    // The checker: reads plans and reports, owns the ledger and the markers.
+    ['checker', 'list', 'report', true],
+    ['checker', 'read', 'plan', true],
+    ['checker', 'read', 'report', true],
+    ['checker', 'replace', 'ledger', true],
+    ['checker', 'replace', 'success', true],
+    ['checker', 'replace', 'failure', true],
+    ['checker', 'delete', 'failure', true],
+    ['checker', 'delete', 'success', true],
+    ['checker', 'replace', 'report', false],
+    ['checker', 'replace', 'plan', false],
+    ['checker', 'create', 'recording', false],
+    ['checker', 'delete', 'recording', false],
+    ['checker', 'replace', 'otherEnvMarker', false],
+  ];
+  for (const [sa, op, name, allowed] of cases) {
+    it(`should ${allowed ? 'let' : 'not let'} the ${sa} ${op} ${name}`, () => {
+      assert.strictEqual(can(sa, op, n[name]), allowed, n[name]);
+    });
+  }
+
+  it('should let no function replace or delete a recording of any type', () => {
+    for (const type of RECORDING_TYPES)
+      for (const sa of ['planner', 'worker', 'checker'])
+        for (const op of ['replace', 'delete'] as const)
+          assert.strictEqual(can(sa, op, recording(type)), false, `${sa} ${op} ${type}`);
+  });
+
+  it('should grant the functions nothing in the bucket without a condition', () => {
+    for (const g of grants)
+      assert.match(g.when, /startsWith\("projects\/_\/buckets\/rec-bucket\/objects\/brave\/"\)/);
+  });
+
+  it('should read extract() templates as the IAM docs describe', () => {
+    const name = 'projects/_/buckets/b/objects/brave/2026-01-01/_manifest/runs/r1/plan.json';
+    assert.strictEqual(extract(name, 'objects/brave/{day}/_manifest/'), '2026-01-01');
+    assert.strictEqual(extract(name, '/runs/{run}/'), 'r1');
+    assert.strictEqual(extract(name, 'objects/other/{day}/'), '');
+    assert.strictEqual(extract(name, '/plan.json{x}'), '');
+    assert.throws(() =>
+      evaluate('resource.name.matches("x")', {name, type: 'storage.googleapis.com/Object'}),
+    );
+  });
+});
