@@ -198,7 +198,9 @@ export class Checker {
           });
           ledger = {value, generation: stored.generation};
           action = 'decided';
+          // The fields Cloud Monitoring filters on (infra/monitoring.tf): event, status, day.
           logger.info('day decided', {
+            event: 'day_decided',
             day: plan.day,
             runId: plan.runId,
             status: outcome.status,

@@ -14,12 +14,14 @@ import {SendGridMailer} from '../../functions/adapters/sendgrid';
 import type {DayPlan} from '../../functions/core/day-plan';
 import {RetryableError} from '../../functions/core/errors';
 import type {BatchReport, ReportRecording} from '../../functions/core/report';
-import {createLogger} from '../../functions/logger';
+import {createLogger, Logger} from '../../functions/logger';
 import {systemClock} from '../../functions/container';
 import {CheckResult, Checker, CheckerSettings, Ledger} from '../../functions/services/checker';
 import type {ObjectStore} from '../../functions/ports';
 import {TestStack, useStack} from '../setup/stack';
 import {batchReportOf, mailAbout} from '../helpers';
+import {LogEntry, matches} from '../repo/log-filter';
+import {interpolate, loadInfra, locals} from '../repo/terraform';
 
 const DAY = '2026-05-06';
 const RUN = 'r20260509t000000-abcdef';
@@ -74,7 +76,11 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
     await fetch(`${stack.sendgridUrl}/_admin/faults`, {method: 'DELETE'});
   });
 
-  function checker(s: ObjectStore = store, extra: Partial<CheckerSettings> = {}) {
+  function checker(
+    s: ObjectStore = store,
+    extra: Partial<CheckerSettings> = {},
+    logger: Logger = quiet,
+  ) {
     return new Checker({
       settings: {
         env,
@@ -96,7 +102,7 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
           logger: quiet,
         }),
       clock: systemClock,
-      logger: quiet,
+      logger,
     });
   }
 
@@ -141,6 +147,40 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
     }
     return plan;
   }
+
+  it('should log each decision with the fields the Cloud Monitoring filters of infra/ select', async () => {
+    const entries: LogEntry[] = [];
+    const logger = createLogger({service: 'genesys-recording-migrator', env}, (severity, line) =>
+      entries.push({
+        resource: {type: 'cloud_run_revision', labels: {service_name: 'grm-checker'}},
+        severity,
+        jsonPayload: JSON.parse(line) as Record<string, unknown>,
+      }),
+    );
+    await seed({b1: {ids: [1, 2], failed: [2]}});
+    await checker(store, {}, logger).handle(reportName('b1'));
+    await replace(reportName('b1'), report('b1', [1, 2]));
+    await checker(store, {}, logger).handle(reportName('b1'));
+    const all = locals(await loadInfra());
+    const filter = (name: string) => interpolate(`\${local.${name}}`, {'var.prefix': 'grm'}, all);
+    const decided = entries.filter(e => matches(filter('days_decided'), e));
+    assert.deepStrictEqual(
+      decided.map(e => [e.jsonPayload.day, e.jsonPayload.status]),
+      [
+        [DAY, 'failure'],
+        [DAY, 'success'],
+      ],
+    );
+    const failed = entries.filter(e => matches(filter('day_failed'), e));
+    assert.deepStrictEqual(failed, [decided[0]]);
+    assert.ok(entries.length > decided.length, 'other lines were logged and not selected');
+    // Another deployment's checker in the same project is not counted.
+    const elsewhere = {
+      ...decided[0]!,
+      resource: {type: 'cloud_run_revision', labels: {service_name: 'prod-checker'}},
+    };
+    assert.strictEqual(matches(filter('days_decided'), elsewhere), false);
+  });
 
   it('should wait until every planned batch has reported', async () => {
     await seed({b1: {ids: [1, 2]}, b2: {ids: [3]}}, false);
