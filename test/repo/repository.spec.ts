@@ -51,6 +51,54 @@ describe('repository', () => {
       for (const step of doc.steps) assert.ok(step.id, 'every step needs an id');
     });
 
+    interface Step {
+      id: string;
+      name: string;
+      args?: string[];
+      entrypoint?: string;
+    }
+    const build = () =>
+      parseYaml(read('cloudbuild.yaml')) as {
+        steps: Step[];
+        substitutions: Record<string, string>;
+        options: {machineType?: string};
+        timeout: string;
+      };
+    const stepIndex = (id: string) => build().steps.findIndex(s => s.id === id);
+
+    it('should run every step in an image pinned by digest', () => {
+      const {steps, substitutions} = build();
+      for (const step of steps) {
+        const image = /^\$\{(_[A-Z_]+_IMAGE)\}$/.exec(step.name)?.[1];
+        assert.ok(image, `${step.id}: the image comes from an _..._IMAGE substitution`);
+        assert.match(substitutions[image]!, /^[a-z0-9./-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$/, image);
+      }
+    });
+
+    it('should run the test suite (.ci/run) before any Terraform step', () => {
+      const test = build().steps[stepIndex('Test')]!;
+      assert.ok(test.args?.join(' ').includes('bash .ci/run'));
+      assert.ok(stepIndex('Test') < stepIndex('Terraform init'));
+    });
+
+    it('should init Terraform on the GCS backend, validate, plan and apply exactly that plan on the deploy branch only', () => {
+      const {steps, substitutions, options, timeout} = build();
+      const args = (id: string) => steps[stepIndex(id)]!.args!.join(' ');
+      assert.match(
+        args('Terraform init'),
+        /-backend-config=bucket=\$\{_TF_STATE_BUCKET\} -backend-config=prefix=\$\{_TF_STATE_PREFIX\}/,
+      );
+      assert.match(args('Terraform validate'), /-chdir=infra validate/);
+      assert.match(args('Terraform plan'), /-out=tfplan/);
+      const apply = args('Terraform apply');
+      assert.match(apply, /"\$BRANCH_NAME" = "\$\{_DEPLOY_BRANCH\}" \] && \[ -z "\$_PR_NUMBER" \]/);
+      assert.match(apply, /apply -input=false -lock-timeout=300s tfplan/);
+      assert.ok(stepIndex('Terraform plan') < stepIndex('Terraform apply'));
+      assert.strictEqual(substitutions._DEPLOY_BRANCH, 'main');
+      assert.ok(options.machineType, 'a machine type that runs the suite in time');
+      assert.ok(parseInt(timeout, 10) >= 1800 && parseInt(timeout, 10) <= 7200, timeout);
+    });
+
     const broken: Array<[string, unknown, RegExp]> = [
       [
         'an unknown step field',
