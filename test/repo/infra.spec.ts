@@ -406,6 +406,19 @@ describe('infra/ (Terraform)', () => {
       assert.strictEqual(body.for_each, '${toset(var.operator_members)}');
   });
 
+  it('should have a terraform.tfvars.example that sets every required variable and only declared ones', async () => {
+    const {parse} = require('@cdktf/hcl2json') as {parse: (n: string, s: string) => Promise<Block>};
+    const example = await parse('example.tfvars', read('infra/terraform.tfvars.example'));
+    const declared = new Map(
+      docs.flatMap(d => Object.entries(d.variable ?? {})).map(([k, [v]]) => [k, v!]),
+    );
+    for (const key of Object.keys(example))
+      assert.ok(declared.has(key), `${key} is not a variable`);
+    for (const [name, v] of declared)
+      if (!('default' in v)) assert.ok(name in example, `the example lacks the required ${name}`);
+    assert.ok(read('infra/terraform.tfvars.example').split('\n').length <= 15, 'about ten lines');
+  });
+
   it('should output every URL, topic, subscription, service account and bucket', () => {
     const outputs = docs
       .flatMap(d => Object.values(d.output ?? {}))
