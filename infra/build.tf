@@ -35,6 +35,8 @@ resource "google_storage_bucket" "source" {
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
   labels                      = local.labels
+  # Only build archives live here: terraform destroy may empty it.
+  force_destroy = true
   # Old archives are dead weight once a newer one is deployed.
   lifecycle_rule {
     condition {

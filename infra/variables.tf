@@ -25,7 +25,7 @@ variable "archived_policy" {
 }
 
 variable "batch_poll_deadline_ms" {
-  description = "How long the worker polls a Genesys batch download request, in ms; must stay well below worker_timeout_seconds (BATCH_POLL_DEADLINE_MS)."
+  description = "How long the worker polls a Genesys batch download request, in ms; must leave the worker 2 minutes of its 600 s timeout (BATCH_POLL_DEADLINE_MS)."
   type        = number
   default     = 300000
   validation {

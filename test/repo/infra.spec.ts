@@ -419,6 +419,23 @@ describe('infra/ (Terraform)', () => {
     assert.ok(read('infra/terraform.tfvars.example').split('\n').length <= 15, 'about ten lines');
   });
 
+  it('should document every variable (with its default) and every output in infra/README.md', () => {
+    const readme = read('infra/README.md');
+    for (const d of docs) {
+      for (const [name, [v]] of Object.entries(d.variable ?? {})) {
+        const fallback = !('default' in v!)
+          ? '**required**'
+          : `\`${v!.default === null ? 'null' : JSON.stringify(v!.default)}\``;
+        assert.ok(
+          readme.includes(`| \`${name}\` | ${fallback} |`),
+          `variable ${name} (${fallback})`,
+        );
+      }
+      for (const name of Object.keys(d.output ?? {}))
+        assert.ok(readme.includes(`| \`${name}\` |`), `output ${name}`);
+    }
+  });
+
   it('should output every URL, topic, subscription, service account and bucket', () => {
     const outputs = docs
       .flatMap(d => Object.values(d.output ?? {}))
