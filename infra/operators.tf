@@ -1,8 +1,13 @@
-# What operator_members may do (infra/README.md, "Operating it"): rerun a day
-# through the planner, replay batches by publishing to the batches topic,
-# read everything in the bucket (markers, reports, recordings), pull and
-# acknowledge dead letters, and read the functions' logs. They cannot write
-# to the bucket: fixes go through the pipeline.
+# What operator_members may do (infra/README.md, "Who may do what"): rerun a
+# day through the planner (and look up its URL) or the scheduler job, replay
+# batches by publishing to the batches topic, read the markers, reports,
+# plans and metadata of the export_env folder (not the recordings: that is
+# archive_reader_members), pull and acknowledge dead letters, and read logs
+# and alerts. They cannot write to the bucket: fixes go through the pipeline.
+locals {
+  operator_project_roles = ["roles/logging.viewer", "roles/monitoring.viewer", "roles/cloudscheduler.jobRunner"]
+}
+
 resource "google_cloud_run_service_iam_member" "operator_invokes_planner" {
   for_each = toset(var.operator_members)
   project  = var.project_id
@@ -20,8 +25,31 @@ resource "google_pubsub_topic_iam_member" "operator_publishes" {
   member   = each.value
 }
 
+resource "google_cloud_run_service_iam_member" "operator_views_planner" {
+  for_each = toset(var.operator_members)
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.fn["planner"].name
+  role     = "roles/run.viewer"
+  member   = each.value
+}
+
 resource "google_storage_bucket_iam_member" "operator_reads" {
   for_each = toset(var.operator_members)
+  bucket   = google_storage_bucket.recordings.name
+  role     = "roles/storage.objectViewer"
+  member   = each.value
+  condition {
+    title       = "bookkeeping of own export_env"
+    description = "genesys-recording-migrator operators: markers, manifests, metadata, rejected messages"
+    expression  = "${local.listing} || (${local.in_env} && ${local.bookkeeping})"
+  }
+}
+
+# Reading the recordings themselves (call audio, transcripts, emails, screens)
+# is a separate, audited right.
+resource "google_storage_bucket_iam_member" "archive_readers" {
+  for_each = toset(var.archive_reader_members)
   bucket   = google_storage_bucket.recordings.name
   role     = "roles/storage.objectViewer"
   member   = each.value
@@ -38,10 +66,13 @@ resource "google_pubsub_subscription_iam_member" "operator_dead_letters" {
   member       = each.value.member
 }
 
-resource "google_project_iam_member" "operator_logs" {
-  for_each   = toset(var.operator_members)
+resource "google_project_iam_member" "operator" {
+  for_each = {
+    for pair in setproduct(var.operator_members, local.operator_project_roles) :
+    "${pair[0]} ${pair[1]}" => { member = pair[0], role = pair[1] }
+  }
   project    = var.project_id
-  role       = "roles/logging.viewer"
-  member     = each.value
+  role       = each.value.role
+  member     = each.value.member
   depends_on = [google_project_service.apis]
 }

@@ -19,6 +19,11 @@ resource "google_storage_bucket" "recordings" {
   versioning {
     enabled = true
   }
+  # The archive outlives any change to this configuration: a plan that would
+  # replace or destroy the bucket stops here (infra/README.md, "Teardown").
+  lifecycle {
+    prevent_destroy = true
+  }
   depends_on = [google_project_service.apis]
 }
 
@@ -27,23 +32,31 @@ locals {
   objects = "projects/_/buckets/${google_storage_bucket.recordings.name}/objects/${var.export_env}/"
   in_env  = "resource.name.startsWith(\"${local.objects}\")"
   # Listing is checked on the bucket itself, reading on each object.
-  readable = "resource.type == \"storage.googleapis.com/Bucket\" || ${local.in_env}"
+  listing  = "resource.type == \"storage.googleapis.com/Bucket\""
+  readable = "${local.listing} || ${local.in_env}"
+  markers  = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\"))"
+  manifest = "resource.name.extract(\"${local.objects}{day}/_manifest/\") != \"\""
+  metadata = "resource.name.extract(\"${local.objects}{day}/metadata/\") != \"\""
+  rejected = "resource.name.startsWith(\"${local.objects}_rejected/\")"
+  # Everything in the folder but the recordings themselves: markers, plans,
+  # reports, ledger, metadata, rejected messages.
+  bookkeeping = "(${local.markers} || ${local.manifest} || ${local.metadata} || ${local.rejected})"
   # The checker's and the planner's objects, which the worker never writes.
   decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || resource.name.endsWith(\"/_manifest/decision.json\") || resource.name.endsWith(\"/plan.json\"))"
   bucket_grants = {
-    # Reads and lists its folder: plans, markers and reports of earlier days.
+    # Lists and reads earlier days' markers, plans and reports (never a recording).
     planner_reads = {
       sa    = "planner"
       role  = "roles/storage.objectViewer"
-      title = "read own export_env"
-      when  = local.readable
+      title = "read own markers and manifests"
+      when  = "${local.listing} || (${local.in_env} && (${local.markers} || ${local.manifest}))"
     }
     # Creates each run's plan, once.
     planner_creates_runs = {
       sa    = "planner"
       role  = "roles/storage.objectCreator"
       title = "create run plans"
-      when  = "${local.in_env} && resource.name.extract(\"${local.objects}{day}/_manifest/runs/\") != \"\""
+      when  = "${local.in_env} && resource.name.endsWith(\"/plan.json\") && resource.name.extract(\"${local.objects}{day}/_manifest/runs/\") != \"\""
     }
     # Replaces the day's current plan.
     planner_replaces_plan = {
@@ -66,12 +79,13 @@ locals {
       title = "create in own export_env"
       when  = "${local.in_env} && !${local.decisions}"
     }
-    # Rewrites batch reports and attempt counters, and a conversation's metadata.
+    # Rewrites batch reports, attempt counters and rejected-message records, and
+    # a conversation's metadata.
     worker_replaces_bookkeeping = {
       sa    = "worker"
       role  = "roles/storage.objectUser"
       title = "replace bookkeeping and metadata"
-      when  = "${local.in_env} && !${local.decisions} && (resource.name.extract(\"${local.objects}{day}/_manifest/\") != \"\" || resource.name.extract(\"${local.objects}{day}/metadata/\") != \"\")"
+      when  = "${local.in_env} && !${local.decisions} && (${local.manifest} || ${local.metadata} || ${local.rejected})"
     }
     # Reads plans and reports and lists a run's reports.
     checker_reads = {
@@ -85,7 +99,7 @@ locals {
       sa    = "checker"
       role  = "roles/storage.objectUser"
       title = "write the ledger and markers"
-      when  = "${local.in_env} && (resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || resource.name.endsWith(\"/_manifest/decision.json\"))"
+      when  = "${local.in_env} && (${local.markers} || resource.name.endsWith(\"/_manifest/decision.json\"))"
     }
   }
 }

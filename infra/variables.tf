@@ -14,6 +14,16 @@ variable "alert_emails" {
   }
 }
 
+variable "archive_reader_members" {
+  description = "Who may read the recordings themselves (call audio, transcripts, emails, screen recordings) in the bucket; kept apart from operator_members so that access to the archive's content is a separate, audited right."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for m in var.archive_reader_members : can(regex("^((user|group|serviceAccount):[^@\\s]+@[^@\\s]+|principal(Set)?://\\S+)$", m))])
+    error_message = "archive_reader_members must hold IAM members like group:archive-auditors@example.com."
+  }
+}
+
 variable "archived_policy" {
   description = "What an ARCHIVED recording counts as: fail (a gap to fix) or skip (ARCHIVED_POLICY)."
   type        = string
@@ -223,9 +233,9 @@ variable "max_batch_attempts" {
 }
 
 variable "max_delivery_attempts" {
-  description = "Deliveries of a batch message before Pub/Sub moves it to the dead-letter topic (Pub/Sub allows 5 to 100)."
+  description = "Deliveries of a batch message before Pub/Sub moves it to the dead-letter topic (Pub/Sub allows 5 to 100). Pushes refused while every worker instance is busy count too, so keep it high: the worker itself reports a batch failed after max_batch_attempts real attempts."
   type        = number
-  default     = 10
+  default     = 100
   validation {
     condition     = floor(var.max_delivery_attempts) == var.max_delivery_attempts && var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
     error_message = "max_delivery_attempts must be an integer from 5 to 100."
@@ -243,12 +253,12 @@ variable "notification_channels" {
 }
 
 variable "operator_members" {
-  description = "Who operates the export (user:, group: or serviceAccount: members): may call the planner (reruns), publish replays, read the bucket, pull the dead letters and read the logs."
+  description = "Who operates the export (IAM members: user:, group:, serviceAccount:, principal:// or principalSet://): may call the planner (reruns) and run the scheduler job, publish replays, read the bookkeeping in the bucket (not the recordings), pull the dead letters, and read logs and alerts."
   type        = list(string)
   default     = []
   validation {
-    condition     = alltrue([for m in var.operator_members : can(regex("^(user|group|serviceAccount):[^@\\s]+@[^@\\s]+$", m))])
-    error_message = "operator_members must hold IAM members like user:ana@example.com or group:ops@example.com."
+    condition     = alltrue([for m in var.operator_members : can(regex("^((user|group|serviceAccount):[^@\\s]+@[^@\\s]+|principal(Set)?://\\S+)$", m))])
+    error_message = "operator_members must hold IAM members like user:ana@example.com, group:ops@example.com or principalSet://iam.googleapis.com/..."
   }
 }
 
@@ -287,6 +297,16 @@ variable "region" {
   default     = "europe-west1"
 }
 
+variable "rollout_id" {
+  description = "Change it (e.g. to the date) to start new instances of every function without redeploying them, for example after adding a new version of a secret: functions read each secret once per instance."
+  type        = string
+  default     = "1"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{1,64}$", var.rollout_id))
+    error_message = "rollout_id must be 1-64 letters, digits, '.', '_' or '-'."
+  }
+}
+
 variable "run_grace_minutes" {
   description = "A run younger than this without a marker is taken to be still running by check-previous, in minutes (RUN_GRACE_MINUTES)."
   type        = number
@@ -314,7 +334,7 @@ variable "time_zone" {
   type        = string
   default     = "Etc/UTC"
   validation {
-    condition     = can(regex("^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$", var.time_zone))
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$", var.time_zone))
     error_message = "time_zone must be an IANA zone name such as Etc/UTC or Europe/Brussels."
   }
 }

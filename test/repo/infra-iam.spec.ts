@@ -80,6 +80,19 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
     assert.strictEqual(iam.role, '${each.value.role}');
     assert.strictEqual(iam.member, '${google_service_account.sa[each.value.sa].member}');
     assert.strictEqual((iam.condition[0] as {expression: string}).expression, '${each.value.when}');
+    // Operators read bookkeeping under a condition; archive readers read everything.
+    const operators = resource(docs, 'google_storage_bucket_iam_member', 'operator_reads') as {
+      role: string;
+      condition: Array<{expression: string}>;
+    };
+    grants.push({
+      sa: 'operator',
+      role: operators.role,
+      when: interpolate(operators.condition[0]!.expression, values, all),
+    });
+    const readers = resource(docs, 'google_storage_bucket_iam_member', 'archive_readers');
+    assert.ok(!('condition' in readers));
+    grants.push({sa: 'archive reader', role: String(readers.role), when: ''});
   });
 
   function can(sa: string, op: Op, name: string): boolean {
@@ -97,7 +110,7 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
           (ROLE_PERMISSIONS[g.role] ?? assert.fail(`unknown role ${g.role}`)).includes(
             permission,
           ) &&
-          evaluate(g.when, target),
+          (g.when === '' || evaluate(g.when, target)),
       ),
     );
   }
@@ -108,8 +121,13 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
     ['planner', 'read', 'success', true],
     ['planner', 'read', 'failure', true],
     ['planner', 'read', 'plan', true],
+    ['planner', 'read', 'report', true],
+    ['planner', 'read', 'recording', false],
+    ['planner', 'read', 'metadata', false],
     ['planner', 'create', 'runPlan', true],
     ['planner', 'replace', 'runPlan', false],
+    ['planner', 'create', 'report', false],
+    ['planner', 'create', 'attempts', false],
     ['planner', 'replace', 'plan', true],
     ['planner', 'create', 'recording', false],
     ['planner', 'create', 'success', false],
@@ -128,6 +146,7 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
     ['worker', 'replace', 'adhocAttempts', true],
     ['worker', 'read', 'attempts', true],
     ['worker', 'create', 'rejected', true],
+    ['worker', 'replace', 'rejected', true],
     ['worker', 'create', 'success', false],
     ['worker', 'create', 'failure', false],
     ['worker', 'replace', 'ledger', false],
@@ -148,6 +167,18 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
     ['checker', 'create', 'recording', false],
     ['checker', 'delete', 'recording', false],
     ['checker', 'replace', 'otherEnvMarker', false],
+    // Operators: the bookkeeping, not the recordings, and nothing to write.
+    ['operator', 'list', 'report', true],
+    ['operator', 'read', 'failure', true],
+    ['operator', 'read', 'report', true],
+    ['operator', 'read', 'metadata', true],
+    ['operator', 'read', 'rejected', true],
+    ['operator', 'read', 'recording', false],
+    ['operator', 'create', 'report', false],
+    ['operator', 'delete', 'failure', false],
+    ['operator', 'read', 'otherEnvReport', false],
+    ['archive reader', 'read', 'recording', true],
+    ['archive reader', 'delete', 'recording', false],
   ];
   for (const [sa, op, name, allowed] of cases) {
     it(`should ${allowed ? 'let' : 'not let'} the ${sa} ${op} ${name}`, () => {
@@ -163,7 +194,7 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
   });
 
   it('should grant the functions nothing in the bucket without a condition', () => {
-    for (const g of grants)
+    for (const g of grants.filter(g => ['planner', 'worker', 'checker'].includes(g.sa)))
       assert.match(g.when, /startsWith\("projects\/_\/buckets\/rec-bucket\/objects\/brave\/"\)/);
   });
 
