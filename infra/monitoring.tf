@@ -5,7 +5,7 @@
 #
 # The log filters match what the functions log: the checker logs
 # {"event":"day_decided","status":"success"|"failure","day":...} for every
-# decision. test/repo/infra-monitoring.spec.ts runs these filters over the
+# decision. test/services/checker.spec.ts runs these filters over the
 # checker's real log lines.
 locals {
   metric_prefix    = replace(local.prefix, "-", "_")
@@ -53,19 +53,6 @@ resource "google_logging_metric" "days_decided" {
   depends_on = [google_project_service.apis]
 }
 
-resource "google_logging_metric" "scheduler_failures" {
-  project     = var.project_id
-  name        = "${local.metric_prefix}scheduler_failures"
-  description = "Failed attempts of the nightly Cloud Scheduler job."
-  filter      = local.scheduler_failed
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
-    unit        = "1"
-  }
-  depends_on = [google_project_service.apis]
-}
-
 # Fires once per decided _FAILURE with the day in the incident.
 resource "google_monitoring_alert_policy" "day_failed" {
   project               = var.project_id
@@ -89,11 +76,26 @@ resource "google_monitoring_alert_policy" "day_failed" {
       period = "300s"
     }
   }
+  lifecycle {
+    precondition {
+      condition     = length(local.alert_channels) > 0
+      error_message = "Set alert_emails or notification_channels: otherwise every alert fires to nobody."
+    }
+  }
   documentation {
     mime_type = "text/markdown"
     content   = "A day is incomplete: gs://${var.bucket_name}/${var.export_env}/DAY/_FAILURE lists every gap and the replay commands, and the developers got an email. ${local.alert_docs}"
   }
   depends_on = [google_project_service.apis]
+}
+
+# Monitoring sees a new log-based metric only some minutes after it is
+# created; the policy that queries it waits (on the first apply only).
+resource "time_sleep" "days_decided_visible" {
+  create_duration = "300s"
+  triggers = {
+    metric_name = google_logging_metric.days_decided.name
+  }
 }
 
 # A night that never decides (the scheduler did not run, the planner failed,
@@ -108,7 +110,7 @@ resource "google_monitoring_alert_policy" "no_day_decided" {
   conditions {
     display_name = "no _SUCCESS or _FAILURE decision in 36 h"
     condition_prometheus_query_language {
-      query               = "sum(increase(logging_googleapis_com:user_${google_logging_metric.days_decided.name}[36h])) < 1 or on() absent_over_time(logging_googleapis_com:user_${google_logging_metric.days_decided.name}[36h])"
+      query               = "sum(increase(logging_googleapis_com:user_${time_sleep.days_decided_visible.triggers.metric_name}[36h])) < 1 or on() absent_over_time(logging_googleapis_com:user_${time_sleep.days_decided_visible.triggers.metric_name}[36h])"
       duration            = "0s"
       evaluation_interval = "300s"
     }
@@ -181,6 +183,8 @@ resource "google_monitoring_alert_policy" "function_errors" {
   depends_on = [google_project_service.apis]
 }
 
+# A log-match alert, not a metric: an alert on a log-based metric created in
+# the same apply is refused until the metric is visible to Monitoring.
 resource "google_monitoring_alert_policy" "scheduler_failed" {
   project               = var.project_id
   display_name          = "${local.prefix}nightly scheduler attempt failed"
@@ -189,22 +193,19 @@ resource "google_monitoring_alert_policy" "scheduler_failed" {
   user_labels           = local.labels
   conditions {
     display_name = "a ${local.prefix}nightly-export attempt failed"
-    condition_threshold {
-      filter          = "resource.type=\"cloud_scheduler_job\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.scheduler_failures.name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
-      aggregations {
-        alignment_period   = "300s"
-        per_series_aligner = "ALIGN_SUM"
-      }
+    condition_matched_log {
+      filter = local.scheduler_failed
     }
   }
   alert_strategy {
     auto_close = "86400s"
+    notification_rate_limit {
+      period = "3600s"
+    }
   }
   documentation {
     mime_type = "text/markdown"
     content   = "Cloud Scheduler could not run the planner (it retries 3 times). Check the job's logs and the planner's answer; rerun the night with the planner once fixed. ${local.alert_docs}"
   }
+  depends_on = [google_project_service.apis]
 }
