@@ -37,16 +37,7 @@ resource "google_storage_bucket" "source" {
   labels                      = local.labels
   # Only build archives live here: terraform destroy may empty it.
   force_destroy = true
-  # Old archives are dead weight once a newer one is deployed.
-  lifecycle_rule {
-    condition {
-      age = 30
-    }
-    action {
-      type = "Delete"
-    }
-  }
-  depends_on = [google_project_service.apis]
+  depends_on    = [google_project_service.apis]
 }
 
 resource "google_storage_bucket_object" "source" {
@@ -108,8 +99,11 @@ resource "google_artifact_registry_repository_iam_member" "build_pushes" {
 resource "time_sleep" "build_grants" {
   create_duration = "60s"
   triggers = {
-    source   = google_project_iam_member.build_reads_sources.etag
-    registry = google_artifact_registry_repository_iam_member.build_pushes.etag
-    logs     = google_project_iam_member.log_writer["build"].etag
+    build = google_service_account.sa["build"].member
   }
+  depends_on = [
+    google_project_iam_member.build_reads_sources,
+    google_artifact_registry_repository_iam_member.build_pushes,
+    google_project_iam_member.log_writer,
+  ]
 }

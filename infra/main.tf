@@ -48,10 +48,12 @@ locals {
     MAX_AUTO_RERUNS             = tostring(var.max_auto_reruns)
     MAX_BACKFILL_DAYS           = tostring(var.max_backfill_days)
     MAX_BATCH_ATTEMPTS          = tostring(var.max_batch_attempts)
-    RUN_GRACE_MINUTES           = tostring(var.run_grace_minutes)
-    SENDGRID_KEY_SECRET         = google_secret_manager_secret.secret["sendgrid_api_key"].secret_id
-    TIME_ZONE                   = var.time_zone
-    WINDOW_LAG_DAYS             = tostring(var.window_lag_days)
+    # Read by nobody: changing it rolls new instances of every function.
+    ROLLOUT_ID          = var.rollout_id
+    RUN_GRACE_MINUTES   = tostring(var.run_grace_minutes)
+    SENDGRID_KEY_SECRET = google_secret_manager_secret.secret["sendgrid_api_key"].secret_id
+    TIME_ZONE           = var.time_zone
+    WINDOW_LAG_DAYS     = tostring(var.window_lag_days)
   }
 }
 
@@ -66,9 +68,11 @@ provider "google-beta" {
   region  = var.region
 }
 
+# Read at plan time, so Resource Manager is enabled before the first apply
+# (infra/README.md); a depends_on here would make its values unknown, and
+# grants built from them replaced, whenever the API set changes.
 data "google_project" "this" {
   project_id = var.project_id
-  depends_on = [google_project_service.apis]
 }
 
 resource "google_project_service" "apis" {

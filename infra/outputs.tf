@@ -60,7 +60,7 @@ output "service_accounts" {
 }
 
 output "source_bucket" {
-  description = "Bucket holding the functions' source archives (empty it before terraform destroy)."
+  description = "Bucket holding the functions' source archives (emptied by terraform destroy)."
   value       = google_storage_bucket.source.name
 }
 

@@ -1,6 +1,6 @@
 # Identities: one service account per function, one that builds them, one
 # each for Cloud Scheduler, Pub/Sub push and the Eventarc trigger. Project-level
-# roles are only those that exist at no narrower level (logs, metrics, and
+# roles are only those that exist at no narrower level (writing logs, and
 # what Eventarc's Cloud Storage triggers require); everything else is granted
 # on the resource it is about.
 locals {
@@ -32,13 +32,6 @@ resource "google_project_iam_member" "log_writer" {
   member   = google_service_account.sa[each.key].member
 }
 
-resource "google_project_iam_member" "metric_writer" {
-  for_each = toset(["planner", "worker", "checker"])
-  project  = var.project_id
-  role     = "roles/monitoring.metricWriter"
-  member   = google_service_account.sa[each.key].member
-}
-
 # Eventarc's requirements for Cloud Storage triggers, which exist only at the
 # project level: the trigger's identity receives events, and the Cloud
 # Storage service agent publishes them.
@@ -48,13 +41,15 @@ resource "google_project_iam_member" "eventarc_receiver" {
   member  = google_service_account.sa["eventarc"].member
 }
 
+# Read at plan time: the Cloud Storage API is on in every project, and
+# Resource Manager is enabled before the first apply (infra/README.md).
 data "google_storage_project_service_account" "gcs" {
-  project    = var.project_id
-  depends_on = [google_project_service.apis]
+  project = var.project_id
 }
 
 resource "google_project_iam_member" "gcs_pubsub" {
-  project = var.project_id
-  role    = "roles/pubsub.publisher"
-  member  = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+  project    = var.project_id
+  role       = "roles/pubsub.publisher"
+  member     = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+  depends_on = [google_project_service.apis]
 }
