@@ -10,7 +10,7 @@
 import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {Block, Hcl, loadInfra, locals, resource, resources, variable} from './terraform';
+import {Block, Hcl, loadInfra, locals, parseHcl, resource, resources, variable} from './terraform';
 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
@@ -422,8 +422,7 @@ describe('infra/ (Terraform)', () => {
   });
 
   it('should have a terraform.tfvars.example that sets every required variable and only declared ones', async () => {
-    const {parse} = require('@cdktf/hcl2json') as {parse: (n: string, s: string) => Promise<Block>};
-    const example = await parse('example.tfvars', read('infra/terraform.tfvars.example'));
+    const example = await parseHcl<Block>('example.tfvars', read('infra/terraform.tfvars.example'));
     const declared = new Map(
       docs.flatMap(d => Object.entries(d.variable ?? {})).map(([k, [v]]) => [k, v!]),
     );

@@ -9,25 +9,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {validateTerraform, type Hcl, type SchemaFile} from './terraform-schema';
+import {parseHcl, parseTerraformDir} from './terraform';
 
 const INFRA = path.join(__dirname, '..', '..', 'infra');
 const schema = JSON.parse(
   fs.readFileSync(path.join(__dirname, 'terraform-provider-schema.json'), 'utf8'),
 ) as SchemaFile;
-const {parse} = require('@cdktf/hcl2json') as {
-  parse: (name: string, src: string) => Promise<Hcl>;
-};
-
-async function validateDir(dir: string): Promise<string[]> {
-  const files: Record<string, Hcl> = {};
-  const names = fs.readdirSync(dir).filter(f => f.endsWith('.tf'));
-  for (const f of names.sort())
-    files[f] = await parse(f, fs.readFileSync(path.join(dir, f), 'utf8'));
-  return validateTerraform(files, schema);
-}
+const validateDir = async (dir: string) =>
+  validateTerraform(await parseTerraformDir<Hcl>(dir), schema);
 
 const validateSource = async (src: string) =>
-  validateTerraform({'main.tf': await parse('main.tf', src)}, schema);
+  validateTerraform({'main.tf': await parseHcl<Hcl>('main.tf', src)}, schema);
 
 function assertFound(problems: string[], expected: RegExp): void {
   assert.ok(

@@ -17,12 +17,27 @@ export interface Hcl {
   output?: Record<string, Block[]>;
 }
 
-export async function loadInfra(dir = INFRA): Promise<Hcl[]> {
+/** One HCL source parsed to JSON. */
+export function parseHcl<T = Hcl>(name: string, src: string): Promise<T> {
   const {parse} = require('@cdktf/hcl2json') as {
-    parse: (name: string, src: string) => Promise<Hcl>;
+    parse: (name: string, src: string) => Promise<T>;
   };
-  const files = fs.readdirSync(dir).filter(f => f.endsWith('.tf'));
-  return Promise.all(files.map(f => parse(f, fs.readFileSync(path.join(dir, f), 'utf8'))));
+  return parse(name, src);
+}
+
+/** Every .tf file of a directory, parsed, by file name (in name order). */
+export async function parseTerraformDir<T = Hcl>(dir: string): Promise<Record<string, T>> {
+  const files: Record<string, T> = {};
+  for (const f of fs
+    .readdirSync(dir)
+    .filter(f => f.endsWith('.tf'))
+    .sort())
+    files[f] = await parseHcl<T>(f, fs.readFileSync(path.join(dir, f), 'utf8'));
+  return files;
+}
+
+export async function loadInfra(dir = INFRA): Promise<Hcl[]> {
+  return Object.values(await parseTerraformDir(dir));
 }
 
 /** The body of `resource "type" "name"` (or a data source with kind 'data'). */
