@@ -433,20 +433,20 @@ describe('infra/ (Terraform)', () => {
     assert.ok(read('infra/terraform.tfvars.example').split('\n').length <= 15, 'about ten lines');
   });
 
-  it('should document every variable (with its default) and every output in infra/README.md', () => {
+  it('should document every variable (default, description) and every output in infra/README.md', () => {
     const readme = read('infra/README.md');
     for (const d of docs) {
       for (const [name, [v]] of Object.entries(d.variable ?? {})) {
         const fallback = !('default' in v!)
           ? '**required**'
           : `\`${v!.default === null ? 'null' : JSON.stringify(v!.default)}\``;
-        assert.ok(
-          readme.includes(`| \`${name}\` | ${fallback} |`),
-          `variable ${name} (${fallback})`,
-        );
+        const row = `| \`${name}\` | ${fallback} | ${String(v!.description).replace(/\|/g, '\\|')} |`;
+        assert.ok(readme.includes(row), `infra/README.md lacks the row ${row}`);
       }
-      for (const name of Object.keys(d.output ?? {}))
-        assert.ok(readme.includes(`| \`${name}\` |`), `output ${name}`);
+      for (const [name, [o]] of Object.entries(d.output ?? {})) {
+        const row = `| \`${name}\` | ${String(o!.description)} |`;
+        assert.ok(readme.includes(row), `infra/README.md lacks the row ${row}`);
+      }
     }
   });
 
