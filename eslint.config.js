@@ -24,6 +24,10 @@ module.exports = [
     languageOptions: {sourceType: 'commonjs', globals: {module: 'writable', require: 'readonly'}},
   },
   {
+    files: ['local/require-node.cjs'],
+    languageOptions: {sourceType: 'commonjs', globals: {process: 'readonly'}},
+  },
+  {
     files: ['**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',

@@ -3,8 +3,9 @@
  * the Cloud Build pipeline's schema, and the Terraform's syntax and format.
  */
 import * as assert from 'node:assert';
-import {execFileSync} from 'node:child_process';
+import {execFileSync, spawnSync} from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import {parse as parseYaml} from 'yaml';
 import {validateBuild} from './cloudbuild-schema';
@@ -27,6 +28,55 @@ describe('repository', () => {
     assert.match(pkg.engines.node, /22/);
     assert.strictEqual(read('.nvmrc').trim(), '22');
     assert.match(process.version, /^v22\./, 'tests must run on Node 22 (see .ci/run)');
+  });
+
+  describe('on another Node.js than 22', () => {
+    // The machines' system Node (20) stands in for a user's wrong Node.
+    const otherNode = ['/usr/bin/node', '/usr/local/bin/node'].find(n => {
+      try {
+        return !/^v22\./.test(execFileSync(n, ['--version'], {encoding: 'utf8'}));
+      } catch {
+        return false;
+      }
+    });
+
+    it('should stop npm test and the demo at once, with one line that says how to get Node 22', function () {
+      if (!otherNode) this.skip();
+      const run = spawnSync(otherNode!, ['local/require-node.cjs'], {cwd: ROOT, encoding: 'utf8'});
+      assert.strictEqual(run.status, 1);
+      assert.match(
+        run.stderr,
+        /^genesys-recording-migrator needs Node\.js 22, this is v\d+\.[^\n]*nvm install 22[^\n]*node@22[^\n]*\n$/,
+      );
+      const pkg = JSON.parse(read('package.json')) as {scripts: Record<string, string>};
+      assert.match(pkg.scripts.pretest!, /^node local\/require-node\.cjs && /);
+      assert.match(pkg.scripts.predemo!, /^node local\/require-node\.cjs$/);
+      assert.strictEqual(
+        spawnSync(process.execPath, ['local/require-node.cjs'], {cwd: ROOT}).status,
+        0,
+      );
+    });
+
+    it('should make npm ci refuse to install (engine-strict), not print warnings and go on', function () {
+      this.timeout(120_000);
+      if (!otherNode) this.skip();
+      const npm = path.join(path.dirname(otherNode!), 'npm');
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'engines-'));
+      for (const f of ['package.json', 'package-lock.json', '.npmrc'])
+        fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+      const run = spawnSync(
+        npm,
+        ['ci', '--dry-run', '--ignore-scripts', '--no-audit', '--no-fund'],
+        {
+          cwd: dir,
+          encoding: 'utf8',
+          env: {...process.env, PATH: `${path.dirname(otherNode!)}:${process.env.PATH}`},
+        },
+      );
+      fs.rmSync(dir, {recursive: true, force: true});
+      assert.notStrictEqual(run.status, 0, run.stdout + run.stderr);
+      assert.match(run.stderr, /notsup|EBADENGINE/);
+    });
   });
 
   it('should compile with strict TypeScript and unchecked-index safety', () => {
