@@ -3,6 +3,9 @@
  * registers itself with the Functions Framework under the name Terraform
  * uses as `entry_point`.
  */
+import {checkConfigAtStartup} from './entrypoints/startup';
 import './entrypoints/plan-export';
 import './entrypoints/export-batch';
 import './entrypoints/check-day';
+
+checkConfigAtStartup();

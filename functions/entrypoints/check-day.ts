@@ -6,13 +6,13 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import type {CloudEvent} from '@google-cloud/functions-framework';
-import {container} from '../container';
+import {configuredContainer} from './startup';
 import {InputError} from '../core/errors';
 import {classifyObject} from '../core/object-names';
 import {parseFinalizedEvent} from '../core/storage-event';
 
 functions.cloudEvent('checkDay', async (event: CloudEvent<unknown>) => {
-  const c = container();
+  const c = configuredContainer();
   let object;
   try {
     object = parseFinalizedEvent(event);

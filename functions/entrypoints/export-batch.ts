@@ -5,7 +5,7 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import type {CloudEvent} from '@google-cloud/functions-framework';
-import {container} from '../container';
+import {configuredContainer} from './startup';
 import {InputError} from '../core/errors';
 import {decodeMessageData, parseBatchMessage} from '../core/messages';
 
@@ -14,7 +14,7 @@ interface MessagePublishedData {
 }
 
 functions.cloudEvent('exportBatch', async (event: CloudEvent<MessagePublishedData>) => {
-  const c = container();
+  const c = configuredContainer();
   const worker = await c.worker();
   const messageId = event.data?.message?.messageId ?? event.id ?? 'unknown';
   let raw: unknown;

@@ -5,15 +5,16 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import {container} from '../container';
-import {ConfigError, InputError, PermanentError} from '../core/errors';
+import {InputError, PermanentError} from '../core/errors';
 import {parsePlanRequest} from '../core/plan-request';
+import {logConfigProblems} from './startup';
 
 functions.http('planExport', async (req, res) => {
   let c;
   try {
     c = container();
   } catch (err) {
-    const message = err instanceof ConfigError ? err.message : 'configuration could not be read';
+    const message = logConfigProblems(err) ? err.message : 'configuration could not be read';
     res.status(500).json({error: message});
     return;
   }
