@@ -29,6 +29,7 @@ import {
   waitForMarker,
 } from './run-day';
 import {defaultDay, isValidDay} from '../functions/core/time-window';
+import {plural} from '../functions/core/units';
 
 const SPECS = [
   {name: 'conversations', help: 'conversations on the exported day (default 200)'},
@@ -139,7 +140,7 @@ async function main(): Promise<number> {
     if (marker.marker === '_FAILURE' && profile.org === 'lossy') {
       say(
         '\nThe source recovers (the simulator restores archived recordings, finishes uploads and clears errors);' +
-          ` replaying the ${marker.replay.length} failed batch(es) with the commands from _FAILURE…`,
+          ` replaying the ${plural(marker.replay.length, 'failed batch')} with the commands from _FAILURE…`,
       );
       await fetch(`${stack.genesysUrl}/_admin/recover?day=${day}`, {method: 'POST'});
       for (const line of await replay(stack, marker)) say(`  ${line}`);

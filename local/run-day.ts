@@ -15,6 +15,7 @@ import type {BatchReport} from '../functions/core/report';
 import type {DayPlan} from '../functions/core/day-plan';
 import type {DayOutcome} from '../functions/core/day-outcome';
 import type {Ledger} from '../functions/services/checker';
+import {formatBytes, plural} from '../functions/core/units';
 
 /** A `_SUCCESS` or `_FAILURE` as the checker writes it. */
 export type DayMarker = Omit<DayOutcome, 'kind'> & {
@@ -267,13 +268,13 @@ export async function summarise(
 /** A human summary of a day's export. */
 export function describeDay(r: DayResult): string {
   const lines = [
-    `Day ${r.day}, run ${r.runId}: ${r.reports.length} batch(es) in ${r.seconds.toFixed(1)} s`,
+    `Day ${r.day}, run ${r.runId}: ${plural(r.reports.length, 'batch')} in ${r.seconds.toFixed(1)} s`,
     '',
-    '  type      expected  exported  skipped  failed        bytes',
+    '  recordings  expected  exported  skipped  failed        size',
   ];
   for (const [t, v] of Object.entries(r.totals)) {
     lines.push(
-      `  ${t.padEnd(8)} ${String(v.expected).padStart(9)} ${String(v.exported).padStart(9)} ${String(v.skipped).padStart(8)} ${String(v.failed).padStart(7)} ${String(v.bytes).padStart(12)}`,
+      `  ${t.padEnd(10)} ${String(v.expected).padStart(9)} ${String(v.exported).padStart(9)} ${String(v.skipped).padStart(8)} ${String(v.failed).padStart(7)} ${formatBytes(v.bytes).padStart(11)}`,
     );
   }
   for (const kind of ['skipped', 'failed'] as const) {
@@ -327,7 +328,7 @@ export async function describeMarker(stack: Stack, marker: DayMarker): Promise<s
       `${marker.totals.all.exported} exported, ${marker.totals.all.skipped} skipped, ` +
       `${marker.totals.all.failed} failed of ${marker.totals.all.expected}` +
       (marker.gaps.length
-        ? `; ${marker.gaps.length} gap(s), ${marker.replay.length} batch(es) to replay`
+        ? `; ${plural(marker.gaps.length, 'gap')}, ${plural(marker.replay.length, 'batch')} to replay`
         : ''),
   ];
   const mine = await mailAbout(stack, marker.day);

@@ -6,6 +6,7 @@
  */
 import {RECORDING_TYPES} from './content-types';
 import type {DayOutcome} from './day-outcome';
+import {formatBytes, plural} from './units';
 
 export interface RenderedMail {
   subject: string;
@@ -31,10 +32,6 @@ export function escapeHtml(value: string): string {
     .replace(/'/g, '&#39;');
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
 export function missingPhrase(o: Pick<DayOutcome, 'missing'>): string {
   const parts = [`${plural(o.missing.recordings, 'recording')} missing`];
   if (o.missing.conversations > 0)
@@ -43,11 +40,15 @@ export function missingPhrase(o: Pick<DayOutcome, 'missing'>): string {
 }
 
 function summaryRows(o: DayOutcome): string[][] {
-  const rows = [['type', 'expected', 'exported', 'skipped', 'failed', 'bytes']];
+  const rows = [['recordings', 'expected', 'exported', 'skipped', 'failed', 'size']];
   for (const t of [...RECORDING_TYPES, 'all'] as const) {
     const v = o.totals[t];
     if (t !== 'all' && v.expected === 0) continue;
-    rows.push([t, v.expected, v.exported, v.skipped, v.failed, v.bytes].map(String));
+    rows.push([
+      t === 'all' ? 'all types' : t,
+      ...[v.expected, v.exported, v.skipped, v.failed].map(String),
+      formatBytes(v.bytes),
+    ]);
   }
   return rows;
 }

@@ -4,6 +4,7 @@ import {execFileSync} from 'node:child_process';
 import {decideDay, ReportRef} from '../../functions/core/day-outcome';
 import type {DayPlan} from '../../functions/core/day-plan';
 import {escapeHtml, failureMail, previousDayMail} from '../../functions/core/emails';
+import {formatBytes, plural} from '../../functions/core/units';
 import {classifyObject} from '../../functions/core/object-names';
 import {parsePlanRequest} from '../../functions/core/plan-request';
 import {replayCommand, shellQuote} from '../../functions/core/replay';
@@ -296,6 +297,51 @@ describe('developer emails', () => {
     assert.ok(!m.html.includes('<b>broken</b>'), 'reasons are escaped in HTML');
     assert.ok(m.html.includes('&lt;b&gt;broken&lt;/b&gt; 1'));
     assert.ok(m.html.includes(escapeHtml(failing.replay[0]!.command)));
+  });
+
+  it('should count in English and sizes in human units, and say that the table counts recordings', () => {
+    const twoBatches = decideDay(
+      plan({b1: [1], b2: [2]}),
+      [1, 2].map(n =>
+        ref(`b${n}`, [
+          {
+            conversationId: id(n),
+            recordings: [
+              {
+                recordingId: id(20 + n),
+                type: 'call' as const,
+                outcome: n === 1 ? ('exported' as const) : ('failed' as const),
+                ...(n === 1
+                  ? {object: 'x.ogg', size: 18_817_603, md5Hash: 'm', crc32c: 'c'}
+                  : {reason: 'archived'}),
+              },
+            ],
+          },
+        ]),
+      ),
+      target,
+    );
+    const m = failureMail(twoBatches, {env: 'brave', bucket: 'acme', maxGaps: 5});
+    assert.match(m.text, /2 conversations in 2 batches,/);
+    assert.match(m.text, /To replay the 1 failed batch \(/);
+    assert.doesNotMatch(m.text + m.html, /batchs/);
+    assert.match(m.text, /^ {2}recordings +expected +exported +skipped +failed +size$/m);
+    assert.match(m.text, /^ {2}all types +2 +1 +0 +1 +17\.9 MiB$/m);
+    assert.ok(m.html.includes('>17.9 MiB<'));
+  });
+
+  it('should pluralise and format sizes like a person would (units)', () => {
+    assert.deepStrictEqual(
+      [plural(1, 'batch'), plural(2, 'batch'), plural(0, 'recording'), plural(3, 'failed batch')],
+      ['1 batch', '2 batches', '0 recordings', '3 failed batches'],
+    );
+    assert.deepStrictEqual([0, 512, 1536, 18_817_603, 5 * 1024 ** 4].map(formatBytes), [
+      '0 B',
+      '512 B',
+      '1.5 KiB',
+      '17.9 MiB',
+      '5.0 TiB',
+    ]);
   });
 
   it('should say which day check-previous found, in what state, and what it did', () => {
