@@ -4,9 +4,10 @@
  * against what GCS stored, JSON reads.
  */
 import {createHash} from 'node:crypto';
+import type {EventEmitter} from 'node:events';
 import {Readable, Transform} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
-import {Bucket, CRC32C, Storage} from '@google-cloud/storage';
+import {Bucket, CRC32C, CreateReadStreamOptions, File, Storage} from '@google-cloud/storage';
 import {PermanentError, RetryableError} from '../core/errors';
 import {ObjectExistsError, ObjectStore, StoredObject, WriteOptions} from '../ports';
 import {readAll} from '../streams';
@@ -16,6 +17,29 @@ function statusOf(err: unknown): number | undefined {
   if (typeof e.code === 'number') return e.code;
   if (typeof e.status === 'number') return e.status;
   return e.response?.status;
+}
+
+/**
+ * A streamed download's HTTP response body (which @google-cloud/storage also
+ * hands out as the `response`) legitimately carries 11 'error' and 'close'
+ * listeners: node-fetch 3's own pipeline, teeny-request's forwarding and its
+ * pipe into the request stream, and storage's pipe into the stream we read.
+ * The default limit of 10 makes every download of a body that is still
+ * arriving warn "MaxListenersExceededWarning … 11 error listeners added to
+ * [PassThrough]", although nothing leaks (the stream lives for one request).
+ * Upstream: https://github.com/googleapis/google-cloud-node/issues/9185 (fix
+ * proposed in https://github.com/googleapis/google-cloud-node/pull/9254).
+ * Until it ships, raise the limit of exactly that short-lived emitter, and
+ * nothing else, as soon as the response arrives (before those pipes).
+ */
+const RESPONSE_BODY_MAX_LISTENERS = 20;
+
+function download(file: File, options?: CreateReadStreamOptions): Readable {
+  return file.createReadStream(options).on('response', (res: unknown) => {
+    const body = res as Partial<EventEmitter>;
+    if (typeof body.setMaxListeners === 'function' && typeof body.getMaxListeners === 'function')
+      body.setMaxListeners(Math.max(body.getMaxListeners(), RESPONSE_BODY_MAX_LISTENERS));
+  });
 }
 
 /** Objects below this size go in one multipart request. */
@@ -103,13 +127,13 @@ export class GcsStore implements ObjectStore {
     let content: Buffer;
     try {
       content = await readAll(
-        this.bucket
-          .file(name)
-          .createReadStream()
-          .on('response', (res: {headers?: Record<string, string | string[] | undefined>}) => {
+        download(this.bucket.file(name)).on(
+          'response',
+          (res: {headers?: Record<string, string | string[] | undefined>}) => {
             const g = res.headers?.['x-goog-generation'];
             generation = Array.isArray(g) ? g[0] : g;
-          }),
+          },
+        ),
       );
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
@@ -132,7 +156,7 @@ export class GcsStore implements ObjectStore {
   }
 
   read(name: string): Readable {
-    return this.bucket.file(name).createReadStream({validation: false});
+    return download(this.bucket.file(name), {validation: false});
   }
 
   async list(prefix: string): Promise<StoredObject[]> {

@@ -4,10 +4,13 @@
  */
 import * as assert from 'node:assert';
 import {randomBytes} from 'node:crypto';
+import {Readable} from 'node:stream';
 import {Storage} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
 import {ObjectExistsError} from '../../functions/ports';
+import {mapLimit} from '../../functions/services/objects';
 import {TestStack, useStack} from '../setup/stack';
+import {bytes} from '../helpers';
 
 describe('GcsStore (official client, GCS emulator)', () => {
   let stack: TestStack;
@@ -76,5 +79,58 @@ describe('GcsStore (official client, GCS emulator)', () => {
     await assert.rejects(store.delete(object, first.generation), ObjectExistsError);
     assert.strictEqual(await store.delete(object, second.generation), true);
     assert.strictEqual(await store.stat(object), undefined);
+  });
+  it('should emit no MaxListenersExceededWarning under a concurrent workload of reads, writes, stats and lists', async function () {
+    this.timeout(60_000);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const prefix = `store-load/${randomBytes(6).toString('hex')}/`;
+      // Batch reports are tens of KB: big enough that the body is still streaming when piped.
+      const report = (i: number) =>
+        Buffer.from(JSON.stringify({i, conversations: bytes(60_000, i + 1).toString('base64')}));
+      const names = Array.from({length: 24}, (_, i) => `${prefix}reports/b${i}.json`);
+      await mapLimit(names, 8, n =>
+        store.write(n, report(names.indexOf(n)), {
+          contentType: 'application/json',
+          ifGenerationMatch: 0,
+        }),
+      );
+      const media = Array.from({length: 6}, (_, i) => `${prefix}media/${i}.ogg`);
+      await Promise.all([
+        // The checker reads reports 8 at a time, several invocations at once.
+        ...Array.from({length: 3}, () => mapLimit(names, 8, n => store.readJson(n))),
+        mapLimit(names, 8, n => store.stat(n)),
+        mapLimit(names, 4, n => store.readJson(n)),
+        // The worker streams recordings in (resumable and multipart) and reads them back.
+        mapLimit(media, 4, n =>
+          store.write(n, Readable.from([bytes(700_000, 7), bytes(700_000, 8)]), {
+            contentType: 'audio/ogg',
+            ifGenerationMatch: 0,
+          }),
+        ),
+        store.list(prefix),
+      ]);
+      const read = await mapLimit(media, 6, async n => {
+        let size = 0;
+        for await (const chunk of store.read(n)) size += (chunk as Buffer).length;
+        return size;
+      });
+      assert.deepStrictEqual(
+        read,
+        media.map(() => 1_400_000),
+      );
+      // process.emitWarning reports on a later tick.
+      await new Promise(resolve => setTimeout(resolve, 50));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const leaks = warnings.filter(w => w.name === 'MaxListenersExceededWarning');
+    assert.deepStrictEqual(
+      leaks.map(w => w.message),
+      [],
+      'the storage client warned about listeners',
+    );
   });
 });
