@@ -2,12 +2,21 @@
  * HTTP function `planExport`, Cloud Scheduler's target: parse the request,
  * plan, answer 202 with a summary; 4xx for bad or premature requests (with a
  * JSON body naming the problem), 500 for anything unexpected (Scheduler retries).
+ * Requests the Functions Framework refuses before this handler runs (malformed
+ * JSON, an unsupported charset or encoding) are answered in JSON too (json-errors.ts).
  */
 import * as functions from '@google-cloud/functions-framework';
 import {container} from '../container';
 import {InputError, PermanentError} from '../core/errors';
 import {parsePlanRequest} from '../core/plan-request';
+import {formatBytes} from '../core/units';
+import {installJsonErrors} from './json-errors';
 import {logConfigProblems} from './startup';
+
+/** A plan request is a few fields; anything bigger is refused before it is looked at. */
+export const MAX_PLAN_REQUEST_BYTES = 64 * 1024;
+
+installJsonErrors();
 
 functions.http('planExport', async (req, res) => {
   let c;
@@ -20,6 +29,13 @@ functions.http('planExport', async (req, res) => {
   }
   try {
     const contentType = req.get('content-type') ?? '';
+    const size = req.rawBody?.length ?? (Number(req.get('content-length')) || 0);
+    if (size > MAX_PLAN_REQUEST_BYTES) {
+      throw new InputError(
+        `the request body is ${formatBytes(size)}; at most ${MAX_PLAN_REQUEST_BYTES / 1024} KiB`,
+        413,
+      );
+    }
     const raw = req.body as unknown;
     const hasBody =
       raw !== undefined &&
