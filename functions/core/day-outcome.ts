@@ -9,6 +9,7 @@
 import {createHash} from 'node:crypto';
 import {RECORDING_TYPES, RecordingType} from './content-types';
 import type {DayPlan} from './day-plan';
+import type {BatchMessage} from './messages';
 import {ReplayTarget, replayCommand} from './replay';
 import {BatchReport, TypeTotals, countRecording, emptyTotals} from './report';
 
@@ -34,10 +35,13 @@ export interface Skipped {
   reason: string;
 }
 
+/** How to replay a batch's gaps: its message with only the conversations that have gaps. */
 export interface BatchReplay {
   batchId: string;
+  /** Conversations in the replay (those of the batch with a gap). */
   conversations: number;
   gaps: number;
+  message: BatchMessage;
   command: string;
 }
 
@@ -116,16 +120,22 @@ export function decideDay(plan: DayPlan, reports: ReportRef[], replay: ReplayTar
       }
     }
     if (gaps.length > before || report.status === 'failed') {
+      // Only the conversations with a gap: the worker merges their new
+      // outcomes over this report, so what was exported stays counted.
+      const gapped = new Set(gaps.slice(before).map(g => g.conversationId));
+      const ids = batch.conversationIds.filter(id => gapped.has(id));
+      const message: BatchMessage = {
+        day: plan.day,
+        conversationIds: ids.length > 0 ? ids : batch.conversationIds,
+        runId: plan.runId,
+        batchId: batch.batchId,
+      };
       replays.push({
         batchId: batch.batchId,
-        conversations: batch.conversationIds.length,
+        conversations: message.conversationIds.length,
         gaps: gaps.length - before,
-        command: replayCommand(replay, {
-          day: plan.day,
-          conversationIds: batch.conversationIds,
-          runId: plan.runId,
-          batchId: batch.batchId,
-        }),
+        message,
+        command: replayCommand(replay, message),
       });
     }
   }

@@ -93,3 +93,21 @@ export function hasRetryableFailures(
     c.recordings.some(r => r.outcome === 'failed' && r.retryable === true),
   );
 }
+
+/**
+ * The report a replay of some of a batch's conversations leaves: the fresh
+ * outcomes of those conversations over the batch's earlier report of the same
+ * run, so a replay of the gaps alone never drops what was already exported.
+ */
+export function mergeReplayReport(
+  existing: BatchReport | undefined,
+  fresh: BatchReport,
+): BatchReport {
+  if (!existing || existing.runId !== fresh.runId || existing.batchId !== fresh.batchId)
+    return fresh;
+  const replayed = new Set(fresh.conversations.map(c => c.conversationId));
+  const kept = existing.conversations.filter(c => !replayed.has(c.conversationId));
+  if (kept.length === 0) return fresh;
+  const conversations = [...kept, ...fresh.conversations];
+  return {...fresh, conversations, totals: totalsOf(conversations)};
+}

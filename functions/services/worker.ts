@@ -13,11 +13,10 @@ import {
   batchReportObjectName,
   rejectedMessageObjectName,
 } from '../core/object-names';
-import {BatchReport, hasRetryableFailures, totalsOf} from '../core/report';
+import {BatchReport, hasRetryableFailures, mergeReplayReport, totalsOf} from '../core/report';
 import type {Logger} from '../logger';
 import {Clock, ObjectExistsError, ObjectStore} from '../ports';
 import {Exporter} from './exporter';
-import {replaceObject} from './objects';
 
 export interface WorkerDeps {
   env: string;
@@ -86,7 +85,7 @@ export class BatchWorker {
         reason,
       );
     }
-    await this.writeReport(report);
+    report = await this.writeReport(report);
     deps.logger.info('batch report written', {
       ...log,
       status: report.status,
@@ -156,19 +155,34 @@ export class BatchWorker {
     };
   }
 
-  private async writeReport(report: BatchReport): Promise<void> {
+  /**
+   * Writes the batch's report. A replay of some of a run's batch (the
+   * conversations that still had gaps) is merged over the report it replays,
+   * each attempt guarded by the generation just read, so racing writers never
+   * drop each other's outcomes.
+   */
+  private async writeReport(report: BatchReport): Promise<BatchReport> {
+    const {store} = this.deps;
     const name = batchReportObjectName(this.deps.env, report.day, report.runId, report.batchId);
-    // A replay rewrites the report; the generation precondition keeps racing writers honest.
-    if (
-      !(await replaceObject(
-        this.deps.store,
-        name,
-        Buffer.from(JSON.stringify(report, null, 2)),
-        'application/json',
-      ))
-    ) {
-      throw new RetryableError(`could not write the batch report ${name}: it kept changing`);
+    for (let i = 0; i < 5; i++) {
+      let existing: {value: BatchReport; generation: string} | undefined;
+      try {
+        if (report.runId !== undefined) existing = await store.readJson<BatchReport>(name);
+      } catch (err) {
+        if (!(err instanceof PermanentError)) throw err; // unreadable: replaced whole
+      }
+      const merged = mergeReplayReport(existing?.value, report);
+      try {
+        await store.write(name, Buffer.from(JSON.stringify(merged, null, 2)), {
+          contentType: 'application/json',
+          ifGenerationMatch: existing?.generation ?? (await store.stat(name))?.generation ?? 0,
+        });
+        return merged;
+      } catch (err) {
+        if (!(err instanceof ObjectExistsError)) throw err;
+      }
     }
+    throw new RetryableError(`could not write the batch report ${name}: it kept changing`);
   }
 
   /** Increments the batch's delivery counter in GCS and returns this attempt's number. */

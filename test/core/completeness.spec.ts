@@ -8,6 +8,7 @@ import {formatBytes, plural} from '../../functions/core/units';
 import {classifyObject} from '../../functions/core/object-names';
 import {parsePlanRequest} from '../../functions/core/plan-request';
 import {replayCommand, shellQuote} from '../../functions/core/replay';
+import {mergeReplayReport} from '../../functions/core/report';
 import type {BatchReport, ReportConversation} from '../../functions/core/report';
 import {batchReportOf} from '../helpers';
 import {parseFinalizedEvent} from '../../functions/core/storage-event';
@@ -237,6 +238,53 @@ describe('storage events (parseFinalizedEvent)', () => {
         return true;
       },
     );
+  });
+});
+
+describe('replaying only the gaps', () => {
+  const failedOne = (n: number) => ({
+    recordingId: id(100 + n),
+    type: 'call' as const,
+    outcome: 'failed' as const,
+    reason: 'archived',
+  });
+  const three = [1, 2, 3].map(n => ({
+    conversationId: id(n),
+    recordings: [n === 2 ? failedOne(n) : exported(n)],
+  }));
+
+  it('should replay a batch with only its conversations that have gaps', () => {
+    const o = decideDay(plan({b1: [1, 2, 3]}), [ref('b1', three)], target);
+    assert.strictEqual(o.replay.length, 1);
+    assert.deepStrictEqual(o.replay[0]!.message, {
+      day: DAY,
+      conversationIds: [id(2)],
+      runId: RUN,
+      batchId: 'b1',
+    });
+    assert.strictEqual(o.replay[0]!.conversations, 1);
+    assert.ok(o.replay[0]!.command.includes(id(2)) && !o.replay[0]!.command.includes(id(1)));
+  });
+
+  it('should merge a replay of some conversations over the batch report of the same run', () => {
+    const before = ref('b1', three).report;
+    const fresh = ref('b1', [{conversationId: id(2), recordings: [exported(2)]}]).report;
+    const merged = mergeReplayReport(before, fresh);
+    assert.deepStrictEqual(
+      merged.conversations.map(c => [c.conversationId, c.recordings[0]!.outcome]),
+      [
+        [id(1), 'exported'],
+        [id(3), 'exported'],
+        [id(2), 'exported'],
+      ],
+    );
+    assert.strictEqual(merged.totals.call.exported, 3);
+    assert.strictEqual(merged.totals.call.failed, 0);
+    const o = decideDay(plan({b1: [1, 2, 3]}), [{...ref('b1', []), report: merged}], target);
+    assert.strictEqual(o.status, 'success');
+    // Another run's report, or a whole-batch replay, replaces rather than merges.
+    assert.strictEqual(mergeReplayReport({...before, runId: 'r-other'}, fresh), fresh);
+    assert.strictEqual(mergeReplayReport(undefined, fresh), fresh);
   });
 });
 
