@@ -342,9 +342,14 @@ export async function describeMarker(stack: Stack, marker: DayMarker): Promise<s
   return lines.join('\n');
 }
 
-function run(cmd: string, args: string[]): Promise<string> {
+function run(cmd: string, args: string[], env?: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(cmd, args, {timeout: 120_000}, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    execFile(
+      cmd,
+      args,
+      {timeout: 120_000, ...(env ? {env: {...process.env, ...env}} : {})},
+      (err, stdout) => (err ? reject(err) : resolve(stdout)),
+    ),
   );
 }
 
@@ -358,14 +363,17 @@ export function hasGcloud(): Promise<boolean> {
 
 /**
  * Runs the replay commands of a `_FAILURE` exactly as written, through the
- * gcloud CLI; without gcloud, publishes the same messages with the Pub/Sub client.
+ * gcloud CLI, in a shell with the stack's environment (the commands take the
+ * emulator's address from `$PUBSUB_EMULATOR_HOST`, as an operator's shell
+ * has it after pasting the `export` lines); without gcloud, publishes the
+ * same messages with the Pub/Sub client.
  */
 export async function replay(stack: Stack, marker: DayMarker): Promise<string[]> {
   const out: string[] = [];
   if (await hasGcloud()) {
     for (const r of marker.replay) {
-      await run('bash', ['-c', r.command]);
-      out.push(`$ ${r.command.length > 160 ? r.command.slice(0, 157) + '…' : r.command}`);
+      await run('bash', ['-c', r.command], stack.env);
+      out.push(`$ ${r.command.length > 240 ? r.command.slice(0, 237) + '…' : r.command}`);
     }
     return out;
   }

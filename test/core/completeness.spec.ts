@@ -296,16 +296,18 @@ describe('replay commands', () => {
     }
   });
 
-  it('should point gcloud at the emulator when running locally', () => {
+  it('should point gcloud at the emulator of $PUBSUB_EMULATOR_HOST when running locally', () => {
     const cmd = replayCommand(
       {...target, emulatorHost: '127.0.0.1:8085'},
       {day: DAY, conversationIds: [id(1)]},
     );
     assert.ok(
       cmd.startsWith(
-        'CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB=http://127.0.0.1:8085/ CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true gcloud ',
+        'CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB="http://${PUBSUB_EMULATOR_HOST:?set it from npm run stack}/" CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true gcloud ',
       ),
+      cmd,
     );
+    assert.ok(!cmd.includes('8085'), 'no port of the stack that wrote it');
     assert.ok(cmd.endsWith(`--message='{"day":"${DAY}","conversationIds":["${id(1)}"]}'`));
   });
 });

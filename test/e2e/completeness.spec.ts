@@ -78,10 +78,12 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
     assert.ok(failure.seconds > 0);
     assert.ok(failure.replay.length >= 1);
     for (const r of failure.replay) {
+      // The emulator's address is the shell's $PUBSUB_EMULATOR_HOST, never this stack's port.
       assert.match(
         r.command,
-        /^CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB=http:\/\/127\.0\.0\.1:\d+\//,
+        /^CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB="http:\/\/\$\{PUBSUB_EMULATOR_HOST:\?[^}]*\}\/" /,
       );
+      assert.ok(!r.command.includes(stack.pubsubHost), r.command);
       assert.match(
         r.command,
         /gcloud pubsub topics publish recording-batches --project=demo-project/,
@@ -182,7 +184,11 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
     });
     assert.strictEqual(recovered.status, 200);
     for (const r of failure.replay) {
-      const {stdout} = await run('bash', ['-c', r.command], {timeout: 60_000});
+      // In a shell with the stack's environment (the export lines npm run stack prints).
+      const {stdout} = await run('bash', ['-c', r.command], {
+        timeout: 60_000,
+        env: {...process.env, ...stack.env},
+      });
       assert.match(stdout, /messageIds:/);
     }
     const {marker, ledger} = await waitForMarker(stack, env, DAY, {
