@@ -24,8 +24,8 @@ module.exports = [
     languageOptions: {sourceType: 'commonjs', globals: {module: 'writable', require: 'readonly'}},
   },
   {
-    files: ['local/require-node.cjs'],
-    languageOptions: {sourceType: 'commonjs', globals: {process: 'readonly'}},
+    files: ['local/require-node.cjs', 'functions/ops/grm.cjs'],
+    languageOptions: {sourceType: 'commonjs', globals: {process: 'readonly', require: 'readonly'}},
   },
   {
     files: ['**/*.ts'],
@@ -56,7 +56,7 @@ module.exports = [
   },
   {
     // Use cases: core + ports only.
-    files: ['functions/services/**/*.ts'],
+    files: ['functions/services/**/*.ts', 'functions/ops/operator.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

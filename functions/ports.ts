@@ -134,6 +134,24 @@ export interface Publisher {
   publishJson(values: unknown[]): Promise<string[]>;
 }
 
+/** A message in the dead-letter subscription. */
+export interface DeadLetter {
+  ackId: string;
+  messageId: string;
+  publishTime?: string;
+  /** Deliveries before Pub/Sub gave up (CloudPubSubDeadLetterSourceDeliveryCount). */
+  deliveries?: number;
+  data: string;
+}
+
+export interface DeadLetterQueue {
+  /** Up to `max` messages, held for the ack deadline; they come back unless acknowledged. */
+  pull(max: number): Promise<DeadLetter[]>;
+  ack(ackIds: string[]): Promise<void>;
+  /** Makes pulled messages available again at once. */
+  release(ackIds: string[]): Promise<void>;
+}
+
 export interface Clock {
   now(): number;
   sleep(ms: number): Promise<void>;

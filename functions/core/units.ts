@@ -3,7 +3,11 @@
 /** "1 batch", "2 batches", "0 recordings": English plurals of the words we use. */
 export function plural(n: number, word: string): string {
   if (n === 1) return `${n} ${word}`;
-  const many = /(?:s|x|z|ch|sh)$/.test(word) ? `${word}es` : `${word}s`;
+  const many = /(?:s|x|z|ch|sh)$/.test(word)
+    ? `${word}es`
+    : /[^aeiou]y$/.test(word)
+      ? `${word.slice(0, -1)}ies`
+      : `${word}s`;
   return `${n} ${many}`;
 }
 

@@ -382,8 +382,15 @@ describe('developer emails', () => {
 
   it('should pluralise and format sizes like a person would (units)', () => {
     assert.deepStrictEqual(
-      [plural(1, 'batch'), plural(2, 'batch'), plural(0, 'recording'), plural(3, 'failed batch')],
-      ['1 batch', '2 batches', '0 recordings', '3 failed batches'],
+      [
+        plural(1, 'batch'),
+        plural(2, 'batch'),
+        plural(0, 'recording'),
+        plural(3, 'failed batch'),
+        plural(2, 'delivery'),
+        plural(2, 'day'),
+      ],
+      ['1 batch', '2 batches', '0 recordings', '3 failed batches', '2 deliveries', '2 days'],
     );
     assert.deepStrictEqual([0, 512, 1536, 18_817_603, 5 * 1024 ** 4].map(formatBytes), [
       '0 B',

@@ -1,0 +1,423 @@
+/**
+ * `grm`: the operator's command. Against a deployment with Application
+ * Default Credentials (names from flags or GRM_* variables, as Terraform's
+ * outputs print them), or against the local stack with `--local` (endpoints
+ * from the variables `npm run stack` prints). People get tables, machines
+ * `--json`; exit 0 when all is well, 1 when not (or on an error), 2 on a
+ * usage error. Expected errors are one line, never a stack trace.
+ */
+import {Storage} from '@google-cloud/storage';
+import {PubSub} from '@google-cloud/pubsub';
+import {GcsStore} from '../adapters/gcs';
+import {PubsubDeadLetterQueue} from '../adapters/dead-letters';
+import {idTokenFor} from '../adapters/id-token';
+import {PubsubPublisher} from '../adapters/pubsub';
+import {InputError, PipelineError} from '../core/errors';
+import {renderTable, statusTable, typeBreakdown} from '../core/operations';
+import {addDays, isValidDay} from '../core/time-window';
+import {formatBytes, plural} from '../core/units';
+import {Operator} from './operator';
+
+export class UsageError extends Error {
+  override name = 'UsageError' as const;
+}
+
+interface Flag {
+  name: string;
+  help: string;
+  value?: string;
+}
+
+const COMMON: Flag[] = [
+  {
+    name: 'local',
+    help: 'the local stack (npm run stack): emulator endpoints from its exported variables',
+  },
+  {name: 'project', value: 'ID', help: 'project (GRM_PROJECT; --local: demo-project)'},
+  {name: 'bucket', value: 'NAME', help: 'recordings bucket (GRM_BUCKET; terraform output bucket)'},
+  {name: 'env', value: 'NAME', help: 'export_env folder (GRM_ENV)'},
+  {name: 'topic', value: 'NAME', help: 'batches topic (GRM_TOPIC; default grm-recording-batches)'},
+  {name: 'json', help: 'print JSON instead of a table'},
+  {name: 'help', help: 'show this help'},
+];
+
+interface Command {
+  args: string;
+  summary: string;
+  flags: Flag[];
+}
+
+const COMMANDS: Record<string, Command> = {
+  status: {
+    args: '',
+    summary:
+      'one row per day: marker, run, counts, size, reruns, email; exit 1 unless every day is _SUCCESS',
+    flags: [
+      {name: 'from', value: 'DAY', help: 'first day (default: 6 days before --to)'},
+      {name: 'to', value: 'DAY', help: 'last day (default: 3 days ago, the newest nightly window)'},
+    ],
+  },
+  gaps: {
+    args: 'DAY',
+    summary: 'every gap of the day with its reason and the action that fixes it',
+    flags: [],
+  },
+  replay: {
+    args: 'DAY',
+    summary: "publish the replay of the day's gaps (only the conversations that still have gaps)",
+    flags: [
+      {name: 'dry-run', help: 'print the messages without publishing them'},
+      {name: 'wait', value: 'SECONDS', help: 'wait that long for the new verdict and print it'},
+    ],
+  },
+  rerun: {
+    args: 'DAY|FROM..TO',
+    summary: 'ask the planner for a new run of a day or a range (your own identity)',
+    flags: [
+      {
+        name: 'planner-url',
+        value: 'URL',
+        help: 'planner URL (GRM_PLANNER_URL; --local: PLANNER_URL)',
+      },
+    ],
+  },
+  'dead-letters': {
+    args: '',
+    summary: 'list the batch messages in the dead-letter subscription, and replay them on request',
+    flags: [
+      {name: 'replay', help: 'publish each batch message again and acknowledge it'},
+      {name: 'max', value: 'N', help: 'at most N messages (default 100)'},
+      {
+        name: 'subscription',
+        value: 'NAME',
+        help: 'dead-letter subscription (GRM_DEAD_LETTER_SUBSCRIPTION; default TOPIC-dead-letter-keep)',
+      },
+    ],
+  },
+};
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  env: NodeJS.ProcessEnv;
+  /** Today, for default ranges. */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+function help(command?: string): string {
+  const flagLines = (flags: Flag[]) =>
+    flags.map(f => `  --${f.name}${f.value ? ` ${f.value}` : ''}`.padEnd(30) + f.help);
+  if (command && COMMANDS[command]) {
+    const c = COMMANDS[command];
+    return [
+      `usage: grm ${command}${c.args ? ` ${c.args}` : ''} [flags]`,
+      '',
+      c.summary,
+      '',
+      ...flagLines([...c.flags, ...COMMON]),
+    ].join('\n');
+  }
+  return [
+    'usage: grm COMMAND [ARGS] [flags]',
+    '',
+    ...Object.entries(COMMANDS).map(
+      ([name, c]) => `  ${`${name}${c.args ? ` ${c.args}` : ''}`.padEnd(26)}${c.summary}`,
+    ),
+    '',
+    'Flags of every command:',
+    ...flagLines(COMMON),
+    '',
+    'grm COMMAND --help shows the flags of one command.',
+  ].join('\n');
+}
+
+/** Splits argv into positionals and flags, checked against the command's flags. */
+function parse(argv: string[], flags: Flag[]): {positional: string[]; flags: Map<string, string>} {
+  const known = new Map(flags.map(f => [f.name, f]));
+  const positional: string[] = [];
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const flag = known.get(name);
+    if (!flag) throw new UsageError(`unknown flag --${name} (grm --help lists them)`);
+    if (out.has(name)) throw new UsageError(`--${name} given more than once`);
+    if (!flag.value) {
+      if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
+      out.set(name, 'true');
+    } else {
+      const value = inline ?? argv[++i];
+      if (value === undefined || value.startsWith('--'))
+        throw new UsageError(`--${name} needs a value (${flag.value})`);
+      out.set(name, value);
+    }
+  }
+  return {positional, flags: out};
+}
+
+function day(value: string | undefined, what: string): string {
+  if (!value) throw new UsageError(`${what} is missing (YYYY-MM-DD)`);
+  if (!isValidDay(value)) throw new UsageError(`${what} "${value}" is not a day (YYYY-MM-DD)`);
+  return value;
+}
+
+function daysBetween(from: string, to: string): string[] {
+  if (from > to) throw new UsageError(`--from ${from} is after --to ${to}`);
+  const days: string[] = [];
+  for (let d = from; d <= to; d = addDays(d, 1)) {
+    days.push(d);
+    if (days.length > 366) throw new UsageError('at most 366 days at once');
+  }
+  return days;
+}
+
+interface Target {
+  project: string;
+  bucket: string;
+  env: string;
+  topic: string;
+  deadLetterSubscription: string;
+  plannerUrl?: string;
+  local: boolean;
+  gcsEndpoint?: string;
+  pubsubEndpoint?: string;
+}
+
+function target(flags: Map<string, string>, env: NodeJS.ProcessEnv): Target {
+  const local = flags.has('local');
+  const pick = (flag: string, variable: string, localDefault?: string, fallback?: string) =>
+    flags.get(flag) ?? env[variable] ?? (local ? localDefault : undefined) ?? fallback;
+  const project = pick('project', 'GRM_PROJECT', env.GOOGLE_CLOUD_PROJECT ?? 'demo-project');
+  const bucket = pick('bucket', 'GRM_BUCKET', 'genesys-recordings-local');
+  const folder = pick('env', 'GRM_ENV', 'local');
+  const topic = pick('topic', 'GRM_TOPIC', 'recording-batches', 'grm-recording-batches')!;
+  const missing = [
+    ...(project ? [] : ['--project (or GRM_PROJECT)']),
+    ...(bucket ? [] : ['--bucket (or GRM_BUCKET)']),
+    ...(folder ? [] : ['--env (or GRM_ENV)']),
+  ];
+  if (missing.length > 0) throw new UsageError(`say which deployment: ${missing.join(', ')}`);
+  if (local && (!env.STORAGE_EMULATOR_HOST || !env.PUBSUB_EMULATOR_HOST)) {
+    throw new UsageError(
+      '--local needs the variables `npm run stack` prints (STORAGE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST)',
+    );
+  }
+  const plannerUrl = pick('planner-url', 'GRM_PLANNER_URL', env.PLANNER_URL);
+  return {
+    project: project!,
+    bucket: bucket!,
+    env: folder!,
+    topic,
+    deadLetterSubscription: pick(
+      'subscription',
+      'GRM_DEAD_LETTER_SUBSCRIPTION',
+      undefined,
+      `${topic}-dead-letter-keep`,
+    )!,
+    ...(plannerUrl ? {plannerUrl} : {}),
+    local,
+    ...(local
+      ? {gcsEndpoint: env.STORAGE_EMULATOR_HOST, pubsubEndpoint: env.PUBSUB_EMULATOR_HOST}
+      : {}),
+  };
+}
+
+function operatorFor(t: Target, closers: Array<() => Promise<void>>): Operator {
+  const storage = new Storage({
+    projectId: t.project,
+    ...(t.gcsEndpoint ? {apiEndpoint: t.gcsEndpoint} : {}),
+  });
+  const pubsub = new PubSub({
+    projectId: t.project,
+    ...(t.pubsubEndpoint ? {apiEndpoint: t.pubsubEndpoint} : {}),
+  });
+  const deadLetters = new PubsubDeadLetterQueue(t.project, t.deadLetterSubscription, pubsub);
+  closers.push(
+    () => deadLetters.close(),
+    () => pubsub.close(),
+  );
+  return new Operator({
+    env: t.env,
+    store: new GcsStore(t.bucket, storage),
+    publisher: new PubsubPublisher(t.topic, pubsub),
+    deadLetters,
+    ...(t.plannerUrl
+      ? {
+          callPlanner: async (body: unknown) => {
+            const headers: Record<string, string> = {'content-type': 'application/json'};
+            if (!t.local) headers.authorization = `Bearer ${await idTokenFor(t.plannerUrl!)}`;
+            const res = await fetch(t.plannerUrl!, {
+              method: 'POST',
+              headers,
+              body: JSON.stringify(body),
+              signal: AbortSignal.timeout(30 * 60_000),
+            });
+            const text = await res.text();
+            let parsed: unknown = text;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              // not JSON: shown as text
+            }
+            return {status: res.status, body: parsed};
+          },
+        }
+      : {}),
+  });
+}
+
+/** Runs one grm command line; resolves the exit code. */
+export async function grm(argv: string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === 'help') {
+    io.out(help());
+    return command ? 0 : 2;
+  }
+  const spec = COMMANDS[command];
+  if (!spec) {
+    io.err(`grm: unknown command "${command}"\n\n${help()}`);
+    return 2;
+  }
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    const {positional, flags} = parse(rest, [...spec.flags, ...COMMON]);
+    if (flags.has('help')) {
+      io.out(help(command));
+      return 0;
+    }
+    const maxArgs = spec.args ? 1 : 0;
+    if (positional.length > maxArgs)
+      throw new UsageError(`unexpected argument "${positional[maxArgs]}"`);
+    const t = target(flags, io.env);
+    const op = operatorFor(t, closers);
+    const json = flags.has('json');
+    const print = (value: unknown, text: () => string) =>
+      io.out(json ? JSON.stringify(value, null, 2) : text());
+    switch (command) {
+      case 'status': {
+        const to = flags.has('to')
+          ? day(flags.get('to'), '--to')
+          : addDays(new Date(io.now()).toISOString().slice(0, 10), -3);
+        const from = flags.has('from') ? day(flags.get('from'), '--from') : addDays(to, -6);
+        const states = await op.status(daysBetween(from, to));
+        print(states, () =>
+          [
+            renderTable(statusTable(states, formatBytes)),
+            ...states
+              .filter(s => s.gapsByReason?.length)
+              .map(
+                s =>
+                  `\n${s.day} gaps: ` +
+                  s.gapsByReason!.map(g => `${g.count} × ${g.reason}`).join('; '),
+              ),
+          ].join('\n'),
+        );
+        return states.every(s => s.state === 'success') ? 0 : 1;
+      }
+      case 'gaps': {
+        const d = day(positional[0], 'DAY');
+        const found = await op.gaps(d);
+        if (!found) {
+          print({day: d, gaps: []}, () => `${d} has no _FAILURE (grm status ${d} says why)`);
+          return 0;
+        }
+        print({day: d, runId: found.marker.runId, gaps: found.gaps}, () =>
+          [
+            `${d} (run ${found.marker.runId}): ${plural(found.gaps.length, 'gap')}; ${typeBreakdown(found.marker.totals)}`,
+            '',
+            ...found.gaps.map(
+              g =>
+                `${g.conversationId}${g.recordingId ? ` / ${g.recordingId} (${g.type ?? 'call'})` : ''}\n` +
+                `  why: ${g.reason}\n  fix: ${g.action}`,
+            ),
+          ].join('\n'),
+        );
+        return 0;
+      }
+      case 'replay': {
+        const d = day(positional[0], 'DAY');
+        const wait = flags.has('wait') ? Number(flags.get('wait')) : 0;
+        if (!Number.isFinite(wait) || wait < 0) throw new UsageError('--wait takes seconds');
+        const before = (await op.status([d]))[0]!;
+        const result = await op.replay(d, {dryRun: flags.has('dry-run')});
+        const verb = flags.has('dry-run') ? 'would publish' : 'published';
+        print(result, () =>
+          [
+            `${verb} ${plural(result.messages.length, 'message')} for ${d} (run ${result.runId}):`,
+            ...result.messages.map(
+              m =>
+                `  ${m.batchId}: ${plural(m.conversationIds.length, 'conversation')}${m.messageId ? ` (message ${m.messageId})` : ''}`,
+            ),
+          ].join('\n'),
+        );
+        if (!wait || flags.has('dry-run')) return 0;
+        const deadline = io.now() + wait * 1000;
+        for (;;) {
+          const now = (await op.status([d]))[0]!;
+          const changed =
+            now.state === 'success' || JSON.stringify(now.totals) !== JSON.stringify(before.totals);
+          if (changed || io.now() >= deadline) {
+            print(now, () =>
+              changed
+                ? `${d} is now ${now.state === 'success' ? '_SUCCESS' : '_FAILURE'}: ${typeBreakdown(now.totals ?? {})}`
+                : `no new verdict for ${d} after ${wait} s (the worker may still be retrying; grm status ${d})`,
+            );
+            return now.state === 'success' ? 0 : 1;
+          }
+          await io.sleep(1000);
+        }
+      }
+      case 'rerun': {
+        const arg = positional[0];
+        if (!arg) throw new UsageError('DAY or FROM..TO is missing');
+        const [from, to] = arg.includes('..') ? arg.split('..', 2) : [arg, arg];
+        const res = await op.rerun(day(from, 'FROM'), day(to, 'TO'));
+        print(res, () => `planner answered ${res.status}:\n${JSON.stringify(res.body, null, 2)}`);
+        return res.status >= 200 && res.status < 300 ? 0 : 1;
+      }
+      case 'dead-letters': {
+        const max = flags.has('max') ? Number(flags.get('max')) : 100;
+        if (!Number.isInteger(max) || max < 1 || max > 10_000)
+          throw new UsageError('--max takes a count from 1 to 10000');
+        const replay = flags.has('replay');
+        const views = await op.deadLetters({max, replay});
+        print(views, () =>
+          views.length === 0
+            ? `no dead letters in ${t.deadLetterSubscription}`
+            : [
+                `${plural(views.length, 'dead letter')} in ${t.deadLetterSubscription}${replay ? ' (valid ones replayed and acknowledged)' : ''}:`,
+                ...views.map(
+                  v =>
+                    `  ${v.messageId}: ${v.invalid ? `invalid (${v.invalid})` : `${v.day} ${v.batchId ?? 'ad-hoc'}, ${plural(v.conversations ?? 0, 'conversation')}`}` +
+                    `${v.deliveries ? `, ${plural(v.deliveries, 'delivery')}` : ''} — ${v.why}`,
+                ),
+              ].join('\n'),
+        );
+        return 0;
+      }
+    }
+    return 2;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`grm ${command}: ${err.message}`);
+      return 2;
+    }
+    const message =
+      err instanceof InputError || err instanceof PipelineError
+        ? err.message
+        : err instanceof Error
+          ? err.message
+          : String(err);
+    const cause =
+      err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+    io.err(`grm ${command}: ${message}${cause}`);
+    return 1;
+  } finally {
+    await Promise.allSettled(closers.map(c => c()));
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * `grm` end to end against the local stack (`--local`, the variables
+ * `npm run stack` prints): status over a range with a failed, a running and
+ * a never-planned day; gaps with their fixes; a replay of only the gapped
+ * conversations turning `_FAILURE` into `_SUCCESS`; a rerun through the
+ * planner; dead letters listed, left in place, and replayed.
+ */
+import * as assert from 'node:assert';
+import {execFile} from 'node:child_process';
+import * as path from 'node:path';
+import {promisify} from 'node:util';
+import {PubSub} from '@google-cloud/pubsub';
+import type {Stack} from '../../local/stack';
+import {LOCAL_EXPORT_ENV} from '../../local/product';
+import {DayMarker, readJson, runDay, storageFor} from '../../local/run-day';
+import type {DayState} from '../../functions/core/operations';
+import type {GapView} from '../../functions/ops/operator';
+import {grm} from '../../functions/ops/grm';
+import {declareProductDays, eventually, useProductStack} from '../setup/stack';
+
+const env = LOCAL_EXPORT_ENV;
+const FAILED = '2026-10-05';
+const RUNNING = '2026-10-06';
+const NEVER = '2026-10-07';
+const RERUN = '2026-10-08';
+declareProductDays('lossy', {[FAILED]: 24, [RERUN]: 6});
+
+describe('grm against the local stack', function () {
+  this.timeout(300_000);
+  let stack: Stack;
+  let failure: DayMarker;
+
+  before(async function () {
+    this.timeout(240_000);
+    stack = await useProductStack('lossy', {[FAILED]: 24, [RERUN]: 6});
+    failure = (await runDay(stack, {day: FAILED, env, timeoutMs: 150_000})).marker!;
+    assert.strictEqual(failure.marker, '_FAILURE');
+    // A day whose run is planned but has no report yet.
+    await storageFor(stack)
+      .bucket(stack.bucket)
+      .file(`${env}/${RUNNING}/_manifest/plan.json`)
+      .save(
+        JSON.stringify({
+          kind: 'plan',
+          version: 1,
+          day: RUNNING,
+          runId: 'r20261009t000000-aaaaaa',
+          createdAt: '2026-10-09T00:00:00.000Z',
+          batches: [{batchId: 'b0001-x', conversationIds: []}],
+        }),
+      );
+  });
+
+  /** Runs grm in-process with the stack's exported environment; returns exit code and output. */
+  async function run(...argv: string[]): Promise<{code: number; out: string; err: string}> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await grm([...argv, '--local'], {
+      out: l => out.push(l),
+      err: l => err.push(l),
+      env: {...stack.env, PLANNER_URL: stack.functions.planner!.url},
+      now: () => Date.parse('2026-10-12T06:00:00Z'),
+      sleep: ms => new Promise(r => setTimeout(r, ms)),
+    });
+    return {code, out: out.join('\n'), err: err.join('\n')};
+  }
+
+  it('should show a range with a failed, a running and a never-planned day, and exit 1', async () => {
+    const table = await run('status', '--from', FAILED, '--to', NEVER);
+    assert.strictEqual(table.code, 1, table.err);
+    assert.match(table.out, new RegExp(`^${FAILED} +_FAILURE +${failure.runId} +\\d+/\\d+`, 'm'));
+    assert.match(
+      table.out,
+      new RegExp(`^${RUNNING} +running since 2026-10-09T00:00:00.000Z \\(0/1 batches\\)`, 'm'),
+    );
+    assert.match(table.out, new RegExp(`^${NEVER} +never planned`, 'm'));
+    assert.match(table.out, /(KiB|MiB)/, 'sizes in human units');
+    assert.match(table.out, new RegExp(`${FAILED} gaps: \\d+ × `));
+    const json = await run('status', '--from', FAILED, '--to', NEVER, '--json');
+    const states = JSON.parse(json.out) as DayState[];
+    assert.deepStrictEqual(
+      states.map(s => [s.day, s.state]),
+      [
+        [FAILED, 'failure'],
+        [RUNNING, 'running'],
+        [NEVER, 'never planned'],
+      ],
+    );
+    assert.strictEqual(states[0]!.totals!.all!.failed, failure.totals.all.failed);
+    assert.match(states[0]!.email!, /^sent\b/, 'the developers were emailed');
+    const counted = states[0]!.gapsByReason!.reduce((n, g) => n + g.count, 0);
+    assert.strictEqual(counted, failure.gaps.length);
+  });
+
+  it('should list every gap with its reason and the action that fixes it', async () => {
+    const {code, out} = await run('gaps', FAILED, '--json');
+    assert.strictEqual(code, 0);
+    const gaps = (JSON.parse(out) as {gaps: GapView[]}).gaps;
+    assert.strictEqual(gaps.length, failure.gaps.length);
+    for (const g of gaps) {
+      assert.ok(g.action.length > 20, g.action);
+      if (/ARCHIVED/.test(g.reason))
+        assert.match(g.action, /restore the recording from the archive/);
+      if (/UPLOADING/.test(g.reason)) assert.match(g.action, /wait until the upload/);
+      if (/fileState ERROR/.test(g.reason)) assert.match(g.action, /grm waive/);
+    }
+    const text = await run('gaps', FAILED);
+    assert.match(text.out, /why: .*\n {2}fix: /);
+  });
+
+  it('should refuse bad input with exit 2 and one line, never a stack trace', async () => {
+    for (const argv of [
+      ['gaps'],
+      ['gaps', '2026-13-01'],
+      ['status', '--from'],
+      ['status', '--frm', FAILED],
+      ['replay', FAILED, 'extra'],
+      ['frobnicate'],
+    ]) {
+      const r = await run(...argv);
+      assert.strictEqual(r.code, 2, `${argv.join(' ')}: ${r.err}`);
+      assert.ok(!/\n\s+at /.test(r.err), r.err);
+    }
+    const none = await run('replay', NEVER);
+    assert.strictEqual(none.code, 1);
+    assert.match(none.err, /has no _FAILURE: nothing to replay/);
+  });
+
+  it('should replay only the conversations that still have gaps, and turn _FAILURE into _SUCCESS', async () => {
+    const dry = await run('replay', FAILED, '--dry-run', '--json');
+    assert.strictEqual(dry.code, 0, dry.err);
+    const {messages} = JSON.parse(dry.out) as {
+      messages: Array<{conversationIds: string[]; batchId: string}>;
+    };
+    const gapped = new Set(failure.gaps.map(g => g.conversationId));
+    const replayed = messages.flatMap(m => m.conversationIds);
+    assert.deepStrictEqual(new Set(replayed), gapped, 'exactly the conversations with gaps');
+    assert.ok(replayed.length < failure.conversations, 'fewer than the whole batches');
+    const recovered = await fetch(`${stack.genesysUrl}/_admin/recover?day=${FAILED}`, {
+      method: 'POST',
+    });
+    assert.strictEqual(recovered.status, 200);
+    const r = await run('replay', FAILED, '--wait', '150');
+    assert.strictEqual(r.code, 0, r.out + r.err);
+    assert.match(r.out, /^published \d+ messages? for /m);
+    assert.match(r.out, new RegExp(`${FAILED} is now _SUCCESS`));
+    const success = await readJson<DayMarker>(stack, `${env}/${FAILED}/_SUCCESS`);
+    assert.strictEqual(success?.totals.all.failed, 0);
+    assert.strictEqual(
+      success?.totals.all.expected,
+      failure.totals.all.expected,
+      'nothing dropped',
+    );
+    const status = await run('status', '--from', FAILED, '--to', FAILED);
+    assert.strictEqual(status.code, 0, status.out);
+  });
+
+  it('should rerun a day through the planner and print its answer', async () => {
+    const r = await run('rerun', RERUN, '--json');
+    assert.strictEqual(r.code, 0, r.out + r.err);
+    const res = JSON.parse(r.out) as {status: number; body: unknown};
+    assert.strictEqual(res.status, 202);
+    assert.match(JSON.stringify(res.body), new RegExp(RERUN));
+    const backwards = await run('rerun', `${RERUN}..2026-10-07`);
+    assert.strictEqual(backwards.code, 1, 'the planner refuses a range that ends before it starts');
+    assert.match(backwards.out, /planner answered 400/);
+  });
+
+  it('should list dead letters without consuming them, and replay the valid ones', async () => {
+    const pubsub = new PubSub({projectId: stack.project, apiEndpoint: stack.pubsubHost});
+    const bucket = storageFor(stack).bucket(stack.bucket);
+    const ids = failure.gaps.slice(0, 1).map(g => g.conversationId);
+    try {
+      await pubsub.topic(stack.deadLetterTopic).publishMessage({
+        json: {day: FAILED, conversationIds: ids},
+        attributes: {CloudPubSubDeadLetterSourceDeliveryCount: '100'},
+      });
+      await pubsub.topic(stack.deadLetterTopic).publishMessage({data: Buffer.from('not json')});
+    } finally {
+      await pubsub.close();
+    }
+    const first = await run('dead-letters', '--json');
+    assert.strictEqual(first.code, 0, first.err);
+    const listed = JSON.parse(first.out) as Array<{
+      invalid?: string;
+      day?: string;
+      deliveries?: number;
+      why: string;
+    }>;
+    assert.strictEqual(listed.length, 2);
+    const valid = listed.find(v => !v.invalid)!;
+    assert.strictEqual(valid.day, FAILED);
+    assert.strictEqual(valid.deliveries, 100);
+    assert.match(valid.why, /no batch report|report says/);
+    assert.strictEqual(
+      JSON.parse((await run('dead-letters', '--json')).out).length,
+      2,
+      'still there',
+    );
+    const replayed = await run('dead-letters', '--replay');
+    assert.strictEqual(replayed.code, 0, replayed.err);
+    assert.match(replayed.out, /2 dead letters in .*replayed/);
+    await eventually(
+      'the replayed ad-hoc report',
+      async () => {
+        const [files] = await bucket.getFiles({prefix: `${env}/${FAILED}/_manifest/adhoc/`});
+        return files.length > 0 ? true : undefined;
+      },
+      60_000,
+    );
+    const left = JSON.parse((await run('dead-letters', '--json')).out) as Array<{invalid?: string}>;
+    assert.strictEqual(left.length, 1);
+    assert.ok(left[0]!.invalid, 'the invalid one stays for a person to look at');
+  });
+
+  it('should run as npx grm, with help on every command', async () => {
+    const root = path.join(__dirname, '..', '..');
+    const bin = path.join(root, 'functions', 'ops', 'grm.cjs');
+    const {stdout} = await promisify(execFile)(process.execPath, [bin, 'replay', '--help'], {
+      cwd: root,
+    });
+    assert.match(stdout, /^usage: grm replay DAY \[flags\]/);
+    assert.match(stdout, /--dry-run/);
+    await assert.rejects(
+      promisify(execFile)(process.execPath, [bin, 'status', '--bogus'], {cwd: root}),
+      (e: {code: number; stderr: string}) => {
+        assert.strictEqual(e.code, 2);
+        assert.match(e.stderr, /^grm status: unknown flag --bogus/);
+        return true;
+      },
+    );
+  });
+});
