@@ -18,6 +18,7 @@ import {
   productEnv,
   productFunctions,
   productSecrets,
+  shellExports,
 } from './product';
 import {
   DayResult,
@@ -125,7 +126,13 @@ async function main(): Promise<number> {
   });
   let result: DayResult | undefined;
   try {
-    say(describeStack(stack));
+    // Only a stack that stays up is worth pasting into another shell.
+    say(describeStack(stack, {exports: flags.has('keep')}));
+    if (!flags.has('keep')) {
+      say(
+        '\nThe stack stops when the demo ends; to reach it from another shell, run the demo with --keep (or use npm run stack).',
+      );
+    }
     if (profile.faults) {
       await fetch(`${stack.genesysUrl}/_admin/faults`, {
         method: 'POST',
@@ -182,7 +189,12 @@ async function main(): Promise<number> {
       );
     }
     if (flags.has('keep')) {
-      say('\n--keep: the stack stays up; press Ctrl-C to stop it.');
+      say(
+        [
+          '\n--keep: the stack stays up; press Ctrl-C to stop it. Environment (paste into another shell):',
+          ...shellExports(stack).map(l => `  ${l}`),
+        ].join('\n'),
+      );
       await new Promise<void>(resolve => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

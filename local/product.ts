@@ -5,6 +5,7 @@
 import {LOCAL_DEFAULTS, Stack, StackFunctions} from './stack';
 
 import * as path from 'node:path';
+import {shellQuote} from '../functions/core/replay';
 import {DEFAULT_CLIENT} from './genesys/clients';
 
 const SOURCE = path.join(__dirname, '..', 'functions', 'index.ts');
@@ -49,18 +50,38 @@ export function productEnv(extra: Record<string, string> = {}): Record<string, s
   };
 }
 
-/** A human summary: environment to export, URLs, where files land. */
-export function describeStack(stack: Stack): string {
+/**
+ * The `export` lines that reach the running stack from another shell: its
+ * environment, the planner's URL as `PLANNER_URL`, and gcloud pointed at the
+ * Pub/Sub emulator (the README's local commands use all of them).
+ */
+export function shellExports(stack: Stack): string[] {
+  const vars: Record<string, string> = {
+    ...stack.env,
+    ...(stack.functions.planner ? {PLANNER_URL: stack.functions.planner.url} : {}),
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB: `http://${stack.pubsubHost}/`,
+    CLOUDSDK_AUTH_DISABLE_CREDENTIALS: 'true',
+  };
+  return Object.entries(vars).map(([k, v]) => `export ${k}=${shellQuote(v)}`);
+}
+
+/**
+ * A human summary: URLs, where files land and, for a stack that stays up
+ * (`exports`, the default), the environment to paste into another shell.
+ */
+export function describeStack(stack: Stack, opts: {exports?: boolean} = {}): string {
   const lines = [
-    '',
-    'Environment (paste into another shell):',
-    ...Object.entries(stack.env).map(([k, v]) => `  export ${k}=${v}`),
+    ...(opts.exports === false
+      ? []
+      : ['', 'Environment (paste into another shell):', ...shellExports(stack).map(l => `  ${l}`)]),
     '',
     'Services:',
     `  Pub/Sub emulator   ${stack.pubsubHost}  (topic ${stack.topic}, dead letters ${stack.deadLetterTopic})`,
     `  GCS emulator       ${stack.gcsUrl}  (bucket ${stack.bucket}; files under ${stack.dirs.gcsData})`,
     `  Secret Manager     ${stack.secretsEndpoint}  (gRPC)`,
-    `  SendGrid sink      ${stack.sendgridUrl}  (emails under ${stack.dirs.mail}; list with npm run local:mail)`,
+    `  SendGrid sink      ${stack.sendgridUrl}  (emails under ${stack.dirs.mail}; list with npm run local:mail${
+      stack.dirs.root === path.resolve('.local') ? '' : ` -- --root ${shellQuote(stack.dirs.root)}`
+    })`,
     `  Genesys simulator  ${stack.genesysUrl}  (ground truth: ${stack.genesysUrl}/_admin/truth?day=YYYY-MM-DD)`,
   ];
   const fns = Object.entries(stack.functions);
