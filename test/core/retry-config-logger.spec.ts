@@ -2,8 +2,8 @@
 import * as assert from 'node:assert';
 import {SlidingWindow, backoffMs, decide, parseRetryAfter} from '../../functions/core/retry';
 import {parseConfig} from '../../functions/config';
-import {ConfigError} from '../../functions/core/errors';
-import {createLogger, redact} from '../../functions/logger';
+import {ConfigError, RetryableError} from '../../functions/core/errors';
+import {createLogger, redact, withLogContext} from '../../functions/logger';
 import {classify, parseCredentials} from '../../functions/adapters/genesys';
 
 describe('retry policy', () => {
@@ -202,6 +202,64 @@ describe('logger', () => {
       batchId: 'b1',
     });
     assert.strictEqual(lines[1]![0], 'ERROR');
+  });
+
+  it('should add the log context to every line of its work only, concurrent work kept apart', async () => {
+    const lines: string[] = [];
+    const log = createLogger({service: 's'}, (_s, line) => lines.push(line));
+    const work = (batchId: string) =>
+      withLogContext({batchId}, async () => {
+        await new Promise(resolve => setTimeout(resolve, batchId === 'b1' ? 5 : 0));
+        log.warn('retrying');
+        log.info('done');
+      });
+    await Promise.all([work('b1'), work('b2')]);
+    log.info('outside');
+    const seen = lines.map(l => JSON.parse(l) as {message: string; batchId?: string});
+    assert.deepStrictEqual(seen.map(l => `${l.message}:${l.batchId ?? '-'}`).sort(), [
+      'done:b1',
+      'done:b2',
+      'outside:-',
+      'retrying:b1',
+      'retrying:b2',
+    ]);
+  });
+
+  it('should log errors as fields (name, message, ids, cause chain), a stack only for unexpected ones', async () => {
+    const lines: string[] = [];
+    const log = createLogger({}, (_s, line) => lines.push(line));
+    const io = Object.assign(new Error('socket hang up at https://h/x?Signature=zzz'), {
+      code: 'ECONNRESET',
+    });
+    const err = new RetryableError('could not read gs://b/o', {object: 'o'}, {cause: io});
+    log.warn('will retry', {error: err});
+    log.error('bug', {error: new TypeError('x is undefined')});
+    const [retry, bug] = lines.map(l => JSON.parse(l) as Record<string, Record<string, unknown>>);
+    assert.deepStrictEqual(retry!.error, {
+      name: 'RetryableError',
+      message: 'could not read gs://b/o',
+      context: {object: 'o'},
+      cause: {
+        name: 'Error',
+        message: 'socket hang up at https://h/x?[redacted]',
+        code: 'ECONNRESET',
+      },
+    });
+    assert.strictEqual(bug!.error!.name, 'TypeError');
+    assert.ok(Array.isArray(bug!.error!.stack) && (bug!.error!.stack as string[]).length > 0);
+    assert.ok(lines.every(l => !l.includes('\n')));
+    // An error thrown out of a context remembers it, for the line the platform prints.
+    const thrown = await withLogContext({batchId: 'b9', attempt: 3}, async () => {
+      throw err;
+    }).catch((e: unknown) => e);
+    const printed = JSON.parse(String(log.failure(thrown, 'redeliver').stack)) as Record<
+      string,
+      unknown
+    >;
+    assert.deepStrictEqual(
+      [printed.severity, printed.message, printed.batchId, printed.attempt],
+      ['WARNING', 'redeliver', 'b9', 3],
+    );
   });
 
   it('should never print secrets, tokens or signed URLs', () => {
