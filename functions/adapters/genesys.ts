@@ -167,10 +167,13 @@ class Session implements GenesysSession {
           if (failure.kind === 'http' && failure.status === 404) throw new NotFoundError(message);
           throw decision.retryable ? new RetryableError(message) : new PermanentError(message);
         }
+        // `requestAttempt`: a batch's own `attempt` comes with every line logged for it.
         this.opts.logger.warn('Genesys request will be retried', {
           operation,
-          attempt,
+          clientIndex: this.clientIndex,
+          requestAttempt: attempt,
           reason: describe(failure),
+          failure,
           delayMs: decision.delayMs,
         });
         await clock.sleep(decision.delayMs);

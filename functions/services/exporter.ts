@@ -410,11 +410,13 @@ export class Exporter {
         guarded.destroy();
         res.body.destroy();
         if (err instanceof RetryableError && attempt < MAX_DOWNLOAD_ATTEMPTS) {
+          // `downloadAttempt`: the batch's own `attempt` comes with every line of the batch.
           this.deps.logger.warn('recording download will be retried', {
             conversationId: c.conversationId,
             recordingId: r.recordingId,
-            attempt,
+            downloadAttempt: attempt,
             reason: err.message,
+            error: err,
           });
           continue;
         }

@@ -14,7 +14,7 @@ import {
   rejectedMessageObjectName,
 } from '../core/object-names';
 import {BatchReport, hasRetryableFailures, mergeReplayReport, totalsOf} from '../core/report';
-import type {Logger} from '../logger';
+import {Logger, addLogContext, withLogContext} from '../logger';
 import {Clock, ObjectExistsError, ObjectStore} from '../ports';
 import {Exporter} from './exporter';
 
@@ -31,11 +31,26 @@ export interface WorkerDeps {
 export class BatchWorker {
   constructor(private readonly deps: WorkerDeps) {}
 
-  /** Handles one delivery. Resolves when the report is written; throws to get a redelivery. */
-  async handle(message: BatchMessage, messageId: string): Promise<BatchReport> {
-    const {deps} = this;
+  /**
+   * Handles one delivery. Resolves when the report is written; throws to get a redelivery.
+   * Every line logged meanwhile, by any service or adapter, carries the batch's day, run id,
+   * batch id, message id and (once counted) attempt.
+   */
+  handle(message: BatchMessage, messageId: string): Promise<BatchReport> {
     const batchId = message.batchId ?? adhocBatchId(message.day, message.conversationIds);
+    return withLogContext({day: message.day, runId: message.runId, batchId, messageId}, () =>
+      this.process(message, messageId, batchId),
+    );
+  }
+
+  private async process(
+    message: BatchMessage,
+    messageId: string,
+    batchId: string,
+  ): Promise<BatchReport> {
+    const {deps} = this;
     const attempt = await this.countAttempt(message, batchId, messageId);
+    addLogContext({attempt});
     const final = attempt >= deps.maxBatchAttempts;
     const startedAt = new Date(deps.clock.now()).toISOString();
     const clientIndex =
@@ -64,7 +79,7 @@ export class BatchWorker {
       );
     } catch (err) {
       if (err instanceof RetryableError && !final) {
-        deps.logger.warn('batch will be retried', {...log, reason: err.message});
+        deps.logger.warn('batch will be retried', {...log, reason: err.message, error: err});
         throw err;
       }
       const reason = err instanceof Error ? err.message : String(err);
@@ -72,6 +87,7 @@ export class BatchWorker {
         ...log,
         reason,
         permanent: err instanceof PermanentError,
+        error: err,
       });
       report = this.report(
         message,

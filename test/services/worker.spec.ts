@@ -1,0 +1,249 @@
+/**
+ * The batch worker in-process: the real Genesys adapter against a private
+ * Genesys simulator with faults injected, the real GcsStore against the GCS
+ * emulator, and a capturing logger. What it checks is the logging contract
+ * (SPEC §5): every line written while a batch is processed carries the day,
+ * run id, batch id and attempt, and failures are logged as JSON with the
+ * error as fields, never as a raw stack.
+ */
+import * as assert from 'node:assert';
+import {randomBytes} from 'node:crypto';
+import {Storage} from '@google-cloud/storage';
+import {GcsStore} from '../../functions/adapters/gcs';
+import {GenesysCloud} from '../../functions/adapters/genesys';
+import {HttpMediaFetcher} from '../../functions/adapters/media';
+import {RetryableError} from '../../functions/core/errors';
+import type {BatchMessage} from '../../functions/core/messages';
+import {Logger, Severity, createLogger} from '../../functions/logger';
+import {Exporter} from '../../functions/services/exporter';
+import {BatchWorker} from '../../functions/services/worker';
+import type {Clock} from '../../functions/ports';
+import {TestStack, useStack} from '../setup/stack';
+import {TestSimulator, startSimulator} from '../setup/simulator';
+import {withFaults} from '../helpers';
+
+const DAY = '2023-03-07';
+const RUN = 'r20230310t000000-abcdef';
+const BATCH = 'b0000-0123456789ab';
+
+interface Truth {
+  conversations: Array<{
+    conversationId: string;
+    recordings: Array<{recordingId: string; media: string; exportable: boolean}>;
+  }>;
+}
+
+interface Line {
+  severity: Severity;
+  message: string;
+  [field: string]: unknown;
+}
+
+/** Sleeps at most a few ms: retries and Retry-After waits happen, quickly. */
+const fastClock: Clock = {
+  now: () => Date.now(),
+  sleep: ms => new Promise(resolve => setTimeout(resolve, Math.min(ms, 10))),
+};
+
+describe('worker logs (in-process: Genesys simulator with faults, GCS emulator)', function () {
+  this.timeout(120_000);
+  let stack: TestStack;
+  let sim: TestSimulator;
+  let store: GcsStore;
+  let truth: Truth;
+
+  before(async () => {
+    stack = await useStack();
+    sim = await startSimulator([
+      '--conversations-per-day',
+      '0',
+      '--day',
+      `${DAY}=4`,
+      '--audio-bytes',
+      '20000',
+      '--screen-bytes',
+      '40000',
+    ]);
+    store = new GcsStore(
+      stack.bucket,
+      new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}),
+    );
+    truth = await sim.admin<Truth>(`truth?day=${DAY}&checksums=false`);
+  });
+
+  after(async () => {
+    await sim?.stop();
+  });
+
+  function worker(env: string, logger: Logger): BatchWorker {
+    const genesys = new GenesysCloud({
+      clients: [{clientId: 'demo-client', clientSecret: 'demo-secret'}],
+      environment: 'mypurecloud.ie',
+      gatewayUrl: sim.url,
+      requestsPerMinute: 100_000,
+      maxAttempts: 3,
+      clock: fastClock,
+      logger,
+    });
+    return new BatchWorker({
+      env,
+      maxBatchAttempts: 2,
+      clientCount: 1,
+      exporter: new Exporter({
+        settings: {
+          env,
+          archivedPolicy: 'fail',
+          batchPollDeadlineMs: 30_000,
+          downloadConcurrency: 4,
+        },
+        genesys,
+        store,
+        media: new HttpMediaFetcher(),
+        clock: fastClock,
+        logger,
+      }),
+      store,
+      clock: fastClock,
+      logger,
+    });
+  }
+
+  it('should put day, run id, batch id and attempt on every line of a retried batch, and log failures as structured JSON', async () => {
+    const env = `wlog-${randomBytes(4).toString('hex')}`;
+    const raw: string[] = [];
+    const logger = createLogger({service: 'genesys-recording-migrator', env}, (_s, line) =>
+      raw.push(line),
+    );
+    const w = worker(env, logger);
+    const message: BatchMessage = {
+      day: DAY,
+      runId: RUN,
+      batchId: BATCH,
+      conversationIds: truth.conversations.map(c => c.conversationId),
+    };
+    const conv = truth.conversations.find(c => c.recordings.some(r => r.exportable))!;
+    const broken = conv.recordings.find(r => r.exportable)!;
+    const upload = `${env}%2F${DAY}%2F(call|screen|chat|email|message)%2F`;
+
+    // Delivery 1: Genesys 503s and a 429 with Retry-After (the adapter retries), an upload
+    // the store refuses once (the exporter retries the download), and one recording whose
+    // media always answers 500: the batch throws for a redelivery.
+    const thrown = await withFaults(
+      sim.url,
+      [
+        {path: '/recordingmetadata', action: 'status', status: 503, times: 2},
+        {
+          method: 'POST',
+          path: '^/api/v2/recording/batchrequests$',
+          action: 'status',
+          status: 429,
+          headers: {'Retry-After': '1'},
+          times: 1,
+        },
+        {
+          path: `^/media/${conv.conversationId}/${broken.recordingId}`,
+          action: 'status',
+          status: 500,
+        },
+      ],
+      () =>
+        withFaults(
+          stack.gcsUrl,
+          {
+            method: 'POST',
+            path: `^/upload/storage/v1/b/[^/?]+/o\\?.*name=${upload}`,
+            action: 'status',
+            status: 400,
+            times: 1,
+          },
+          () =>
+            w.handle(message, 'm-1').then(
+              () => undefined,
+              (err: unknown) => err,
+            ),
+        ),
+    );
+    assert.ok(thrown instanceof RetryableError, `expected a RetryableError, got ${String(thrown)}`);
+    const first = raw.splice(0);
+
+    // Delivery 2, the last attempt: conversation details keep failing, so the batch ends in a
+    // failed report, logged as an ERROR.
+    const report = await withFaults(
+      sim.url,
+      {path: '^/api/v2/analytics/conversations/details\\?', action: 'status', status: 503},
+      () => w.handle(message, 'm-1'),
+    );
+    assert.strictEqual(report.status, 'failed');
+    const second = raw.splice(0);
+
+    const parse = (lines: string[], attempt: number) =>
+      lines.map(l => {
+        assert.ok(!l.includes('\n'), `a log line spans several lines: ${l}`);
+        const entry = JSON.parse(l) as Line;
+        assert.deepStrictEqual(
+          {day: entry.day, runId: entry.runId, batchId: entry.batchId, attempt: entry.attempt},
+          {day: DAY, runId: RUN, batchId: BATCH, attempt},
+          `a line lacks the batch's fields: ${l}`,
+        );
+        return entry;
+      });
+    const lines = [...parse(first, 1), ...parse(second, 2)];
+    const messages = lines.map(l => l.message);
+    for (const expected of [
+      'Genesys request will be retried',
+      'recording download will be retried',
+      'batch will be retried',
+      'batch failed; writing a failed report',
+    ])
+      assert.ok(messages.includes(expected), `no "${expected}" line in ${messages.join(' | ')}`);
+
+    // Failures are fields: the error's name and message (and its cause chain), no raw stack.
+    const failures = lines.filter(l => l.severity === 'WARNING' || l.severity === 'ERROR');
+    for (const f of failures) {
+      const err = (f.error ?? f.failure) as {name?: unknown; message?: unknown; kind?: unknown};
+      assert.ok(
+        err && typeof err === 'object',
+        `failure line without error fields: ${JSON.stringify(f)}`,
+      );
+      assert.ok(
+        (typeof err.name === 'string' && typeof err.message === 'string') ||
+          typeof err.kind === 'string',
+        `unstructured error in ${JSON.stringify(f)}`,
+      );
+    }
+    const retried = lines.find(l => l.message === 'batch will be retried')!;
+    assert.strictEqual((retried.error as {name: string}).name, 'RetryableError');
+    const failed = lines.find(l => l.message === 'batch failed; writing a failed report')!;
+    assert.strictEqual(failed.severity, 'ERROR');
+    assert.match(
+      (failed.error as {message: string}).message,
+      /conversation details failed after 3 attempt\(s\): HTTP 503/,
+    );
+    const genesysRetry = lines.find(l => l.message === 'Genesys request will be retried')!;
+    assert.strictEqual(genesysRetry.requestAttempt, 1);
+
+    // What the worker's CloudEvent handler throws (the Functions Framework prints its stack):
+    // one JSON line about the redelivery, with the fields of the batch it escaped from.
+    const platform = logger.failure(thrown, 'batch not done; Pub/Sub will redeliver the message');
+    const printed = String(platform.stack);
+    assert.ok(!printed.includes('\n'), `the thrown error prints as several lines: ${printed}`);
+    const entry = JSON.parse(printed) as Line;
+    assert.strictEqual(entry.severity, 'WARNING');
+    assert.deepStrictEqual(
+      [entry.day, entry.runId, entry.batchId, entry.attempt],
+      [DAY, RUN, BATCH, 1],
+    );
+    assert.deepStrictEqual(
+      {
+        name: (entry.error as {name: string}).name,
+        message: (entry.error as {message: string}).message,
+      },
+      {name: 'RetryableError', message: 'some recordings failed with errors a retry may fix'},
+    );
+
+    // And still no secrets: no client secret, bearer token or signed media URL.
+    const all = [...first, ...second, printed].join('\n');
+    for (const leak of ['demo-secret', 'Signature=', 'Expires=', 'Bearer ey'])
+      assert.ok(!all.includes(leak), `a log line leaks ${leak}`);
+  });
+});
