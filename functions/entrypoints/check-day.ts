@@ -28,6 +28,14 @@ functions.cloudEvent('checkDay', async (event: CloudEvent<unknown>) => {
     c.logger.warn('ignored an event of another bucket', {bucket: object.bucket});
     return;
   }
-  const result = await (await c.checker()).handle(object.name);
+  let result;
+  try {
+    result = await (await c.checker()).handle(object.name);
+  } catch (err) {
+    // The framework prints a thrown error's stack as raw text: throw one structured line instead.
+    throw c.logger.failure(err, 'check not done; Eventarc will redeliver the event', {
+      object: object.name,
+    });
+  }
   c.logger.info('checked', {object: object.name, ...result});
 });

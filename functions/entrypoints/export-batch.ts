@@ -5,6 +5,7 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import type {CloudEvent} from '@google-cloud/functions-framework';
+import type {Container} from '../container';
 import {configuredContainer} from './startup';
 import {InputError} from '../core/errors';
 import {decodeMessageData, parseBatchMessage} from '../core/messages';
@@ -15,8 +16,21 @@ interface MessagePublishedData {
 
 functions.cloudEvent('exportBatch', async (event: CloudEvent<MessagePublishedData>) => {
   const c = configuredContainer();
-  const worker = await c.worker();
   const messageId = event.data?.message?.messageId ?? event.id ?? 'unknown';
+  try {
+    await exportBatch(c, event, messageId);
+  } catch (err) {
+    // The framework prints a thrown error's stack as raw text: throw one structured line instead.
+    throw c.logger.failure(err, 'batch not done; Pub/Sub will redeliver the message', {messageId});
+  }
+});
+
+async function exportBatch(
+  c: Container,
+  event: CloudEvent<MessagePublishedData>,
+  messageId: string,
+): Promise<void> {
+  const worker = await c.worker();
   let raw: unknown;
   try {
     if (event.type !== 'google.cloud.pubsub.topic.v1.messagePublished') {
@@ -32,4 +46,4 @@ functions.cloudEvent('exportBatch', async (event: CloudEvent<MessagePublishedDat
     }
     throw err;
   }
-});
+}
