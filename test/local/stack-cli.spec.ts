@@ -215,10 +215,12 @@ describe('npm run local:mail', function () {
   this.timeout(30_000);
   let root: string;
 
-  before(() => {
+  before(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'grm-mail-'));
     const box = new MailBox(path.join(root, 'mail'));
     for (const subject of ['first subject', 'second subject']) {
+      // Emails sort by the millisecond they arrived: keep these two apart.
+      await new Promise(r => setTimeout(r, 5));
       box.save({
         from: {email: 'from@example.com'},
         personalizations: [{to: [{email: 'dev@example.com'}]}],
