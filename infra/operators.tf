@@ -46,6 +46,20 @@ resource "google_storage_bucket_iam_member" "operator_reads" {
   }
 }
 
+# Waivers (grm waive): append-only objects under a day's _manifest/waivers/,
+# which the checker reads to decide the day again.
+resource "google_storage_bucket_iam_member" "operator_waives" {
+  for_each = toset(var.operator_members)
+  bucket   = google_storage_bucket.recordings.name
+  role     = "roles/storage.objectCreator"
+  member   = each.value
+  condition {
+    title       = "waivers of own export_env"
+    description = "genesys-recording-migrator operators: create waivers, never replace them"
+    expression  = "${local.in_env} && ${local.waivers}"
+  }
+}
+
 # Reading the recordings themselves (call audio, transcripts, emails, screens)
 # is a separate, audited right.
 resource "google_storage_bucket_iam_member" "archive_readers" {

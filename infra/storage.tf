@@ -41,6 +41,8 @@ locals {
   # Everything in the folder but the recordings themselves: markers, plans,
   # reports, ledger, metadata, rejected messages.
   bookkeeping = "(${local.markers} || ${local.manifest} || ${local.metadata} || ${local.rejected})"
+  # Operators' waivers: only operators create them (operators.tf).
+  waivers = "resource.name.extract(\"${local.objects}{day}/_manifest/waivers/\") != \"\""
   # The checker's and the planner's objects, which the worker never writes.
   decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || resource.name.endsWith(\"/_manifest/decision.json\") || resource.name.endsWith(\"/plan.json\"))"
   bucket_grants = {
@@ -77,7 +79,7 @@ locals {
       sa    = "worker"
       role  = "roles/storage.objectCreator"
       title = "create in own export_env"
-      when  = "${local.in_env} && !${local.decisions}"
+      when  = "${local.in_env} && !${local.decisions} && !(${local.waivers})"
     }
     # Rewrites batch reports, attempt counters and rejected-message records, and
     # a conversation's metadata.
@@ -85,7 +87,7 @@ locals {
       sa    = "worker"
       role  = "roles/storage.objectUser"
       title = "replace bookkeeping and metadata"
-      when  = "${local.in_env} && !${local.decisions} && (${local.manifest} || ${local.metadata} || ${local.rejected})"
+      when  = "${local.in_env} && !${local.decisions} && !(${local.waivers}) && (${local.manifest} || ${local.metadata} || ${local.rejected})"
     }
     # Reads plans and reports and lists a run's reports.
     checker_reads = {

@@ -12,6 +12,7 @@ import type {DayPlan} from './day-plan';
 import type {BatchMessage} from './messages';
 import {ReplayTarget, replayCommand} from './replay';
 import {BatchReport, TypeTotals, countRecording, emptyTotals} from './report';
+import {WaiverRef, waivedRecordings} from './waivers';
 
 export interface ReportRef {
   object: string;
@@ -26,6 +27,16 @@ export interface Gap {
   recordingId?: string;
   type?: RecordingType;
   reason: string;
+}
+
+/** A recording that failed and that an operator waived: accepted as never exportable. */
+export interface Waived {
+  conversationId: string;
+  recordingId: string;
+  type?: RecordingType;
+  /** Why it could not be exported. */
+  reason: string;
+  waiver: {object: string; reason: string; by: string; at: string};
 }
 
 export interface Skipped {
@@ -63,6 +74,8 @@ export interface DayOutcome {
   missing: {recordings: number; conversations: number};
   gaps: Gap[];
   skipped: Skipped[];
+  /** Failed recordings an operator waived (counted as waived in totals, never as exported). */
+  waived: Waived[];
   replay: BatchReplay[];
   /** The batch reports this verdict was computed from: the manifest behind the marker. */
   reports: Array<{batchId: string; object: string; generation: string; status: string}>;
@@ -74,7 +87,14 @@ export interface DayOutcome {
  * @param reports - exactly one report per planned batch (the caller waits until there is)
  * @throws Error when a planned batch has no report (a caller bug, not a gap)
  */
-export function decideDay(plan: DayPlan, reports: ReportRef[], replay: ReplayTarget): DayOutcome {
+export function decideDay(
+  plan: DayPlan,
+  reports: ReportRef[],
+  replay: ReplayTarget,
+  waivers: WaiverRef[] = [],
+): DayOutcome {
+  const waivedBy = waivedRecordings(waivers);
+  const waived: Waived[] = [];
   const byBatch = new Map(reports.map(r => [r.report.batchId, r]));
   const totals = Object.fromEntries(
     [...RECORDING_TYPES, 'all'].map(t => [t, emptyTotals()]),
@@ -100,7 +120,19 @@ export function decideDay(plan: DayPlan, reports: ReportRef[], replay: ReplayTar
         countRecording(totals[type], r);
         countRecording(totals.all, r);
         const where = {conversationId: c.conversationId, recordingId: r.recordingId, type};
-        if (r.outcome === 'failed') {
+        const waiver = r.outcome === 'failed' ? waivedBy.get(r.recordingId) : undefined;
+        if (waiver) {
+          for (const t of [totals[type], totals.all]) {
+            t.failed--;
+            t.waived = (t.waived ?? 0) + 1;
+          }
+          const {reason, by, at} = waiver.waiver;
+          waived.push({
+            ...where,
+            reason: r.reason ?? 'failed',
+            waiver: {object: waiver.object, reason, by, at},
+          });
+        } else if (r.outcome === 'failed') {
           gaps.push({batchId: batch.batchId, ...where, reason: r.reason ?? 'failed'});
         } else if (r.outcome === 'skipped') {
           skipped.push({...where, reason: r.reason ?? 'skipped'});
@@ -152,6 +184,7 @@ export function decideDay(plan: DayPlan, reports: ReportRef[], replay: ReplayTar
         status,
         totals,
         gaps: gaps.map(g => [g.conversationId, g.recordingId ?? '', g.reason]),
+        waived: waived.map(w => [w.recordingId, w.waiver.object]),
       }),
     )
     .digest('hex')
@@ -172,6 +205,7 @@ export function decideDay(plan: DayPlan, reports: ReportRef[], replay: ReplayTar
     missing,
     gaps,
     skipped,
+    waived,
     replay: replays,
     reports: plan.batches.map(b => {
       const ref = byBatch.get(b.batchId)!;

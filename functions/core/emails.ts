@@ -40,13 +40,25 @@ export function missingPhrase(o: Pick<DayOutcome, 'missing'>): string {
 }
 
 function summaryRows(o: DayOutcome): string[][] {
-  const rows = [['recordings', 'expected', 'exported', 'skipped', 'failed', 'size']];
+  const anyWaived = (o.totals.all.waived ?? 0) > 0;
+  const rows = [
+    [
+      'recordings',
+      'expected',
+      'exported',
+      'skipped',
+      'failed',
+      ...(anyWaived ? ['waived'] : []),
+      'size',
+    ],
+  ];
   for (const t of [...RECORDING_TYPES, 'all'] as const) {
     const v = o.totals[t];
     if (t !== 'all' && v.expected === 0) continue;
     rows.push([
       t === 'all' ? 'all types' : t,
       ...[v.expected, v.exported, v.skipped, v.failed].map(String),
+      ...(anyWaived ? [String(v.waived ?? 0)] : []),
       formatBytes(v.bytes),
     ]);
   }
@@ -133,9 +145,13 @@ export function recoveredMail(
   const subject = `[${PRODUCT}] ${ctx.env} ${o.day}: _SUCCESS, the earlier _FAILURE is resolved`;
   const rows = summaryRows(o);
   const before = `Earlier outcome (run ${previous.runId}): ${missingPhrase({missing: previous.missing})}.`;
+  const waived = (o.waived ?? []).length
+    ? `${plural(o.waived.length, 'recording')} waived by operators (never exported; who, when and why are in _SUCCESS).`
+    : '';
   const text = [
     `${o.day} (${ctx.env}) is now complete: _SUCCESS replaced _FAILURE.`,
     before,
+    ...(waived ? [waived] : []),
     `Details: ${where(ctx, o, '_SUCCESS')}`,
     runLine(o),
     '',
@@ -143,7 +159,7 @@ export function recoveredMail(
   ].join('\n');
   const html = [
     `<p><b>${escapeHtml(o.day)}</b> (${escapeHtml(ctx.env)}) is now complete: <code>_SUCCESS</code> replaced <code>_FAILURE</code>.</p>`,
-    `<p>${escapeHtml(before)}<br>Details: <code>${escapeHtml(where(ctx, o, '_SUCCESS'))}</code><br>${escapeHtml(runLine(o))}</p>`,
+    `<p>${escapeHtml(before)}${waived ? `<br>${escapeHtml(waived)}` : ''}<br>Details: <code>${escapeHtml(where(ctx, o, '_SUCCESS'))}</code><br>${escapeHtml(runLine(o))}</p>`,
     htmlTable(rows),
   ].join('\n');
   return {subject, text, html};

@@ -70,6 +70,15 @@ export function markerObjectName(env: string, day: Day, kind: '_SUCCESS' | '_FAI
   return `${env}/${day}/${kind}`;
 }
 
+/** An operator's waiver of recordings of the day that can never be exported (append-only). */
+export function waiverObjectName(env: string, day: Day, waiverId: string): string {
+  return `${env}/${day}/_manifest/waivers/${waiverId}.json`;
+}
+
+export function waiversPrefix(env: string, day: Day): string {
+  return `${env}/${day}/_manifest/waivers/`;
+}
+
 /** The checker's ledger of the day's current decision (its outcome and email state). */
 export function decisionObjectName(env: string, day: Day): string {
   return `${env}/${day}/_manifest/decision.json`;
@@ -79,12 +88,14 @@ export function batchReportsPrefix(env: string, day: Day, runId: string): string
   return `${env}/${day}/_manifest/runs/${runId}/batches/`;
 }
 
-/** The objects whose creation can complete a day: its plan and its runs' batch reports. */
+/** The objects whose creation can decide a day: its plan, its runs' batch reports, its waivers. */
 export type DecisiveObject =
-  {kind: 'plan'; day: Day} | {kind: 'report'; day: Day; runId: string; batchId: string};
+  | {kind: 'plan'; day: Day}
+  | {kind: 'waiver'; day: Day}
+  | {kind: 'report'; day: Day; runId: string; batchId: string};
 
 const DECISIVE =
-  /^(\d{4}-\d{2}-\d{2})\/_manifest\/(?:(plan)\.json|runs\/([A-Za-z0-9_-]{1,64})\/batches\/([A-Za-z0-9_-]{1,64})\.json)$/;
+  /^(\d{4}-\d{2}-\d{2})\/_manifest\/(?:(plan)\.json|runs\/([A-Za-z0-9_-]{1,64})\/batches\/([A-Za-z0-9_-]{1,64})\.json|(waivers)\/[A-Za-z0-9_-]{1,64}\.json)$/;
 
 /** What an object name means to the checker; undefined for everything it ignores. */
 export function classifyObject(env: string, name: string): DecisiveObject | undefined {
@@ -95,5 +106,6 @@ export function classifyObject(env: string, name: string): DecisiveObject | unde
   const day = m[1]!;
   if (!isValidDay(day)) return undefined;
   if (m[2]) return {kind: 'plan', day};
+  if (m[5]) return {kind: 'waiver', day};
   return {kind: 'report', day, runId: m[3]!, batchId: m[4]!};
 }

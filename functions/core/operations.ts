@@ -126,7 +126,7 @@ export function gapAction(reason: string, day: string): string {
 /** The rows of `grm status` as a table for people. */
 export function statusTable(states: DayState[], formatBytes: (n: number) => string): string[][] {
   const rows = [
-    ['day', 'state', 'run', 'exported', 'skipped', 'failed', 'size', 'reruns', 'email'],
+    ['day', 'state', 'run', 'exported', 'skipped', 'failed', 'waived', 'size', 'reruns', 'email'],
   ];
   for (const s of states) {
     const all = s.totals?.all;
@@ -145,6 +145,7 @@ export function statusTable(states: DayState[], formatBytes: (n: number) => stri
       all ? `${all.exported}/${all.expected}` : '',
       all ? String(all.skipped) : '',
       all ? String(all.failed) : '',
+      all ? String(all.waived ?? 0) : '',
       all ? formatBytes(all.bytes) : '',
       String(s.autoReruns),
       s.email ?? '',
@@ -158,7 +159,12 @@ export function typeBreakdown(totals: Record<string, TypeTotals>): string {
   return RECORDING_TYPES.filter(t => (totals[t]?.expected ?? 0) > 0)
     .map(t => {
       const v = totals[t]!;
-      return `${t} ${v.exported}/${v.expected}${v.skipped ? ` (${v.skipped} skipped)` : ''}${v.failed ? ` (${v.failed} failed)` : ''}`;
+      const notes = [
+        ...(v.skipped ? [`${v.skipped} skipped`] : []),
+        ...(v.failed ? [`${v.failed} failed`] : []),
+        ...(v.waived ? [`${v.waived} waived`] : []),
+      ];
+      return `${t} ${v.exported}/${v.expected}${notes.length ? ` (${notes.join(', ')})` : ''}`;
     })
     .join(', ');
 }

@@ -32,6 +32,8 @@ export interface TypeTotals {
   exported: number;
   skipped: number;
   failed: number;
+  /** Day totals only: failed recordings an operator waived (not in `failed`). */
+  waived?: number;
   bytes: number;
 }
 

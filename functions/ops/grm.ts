@@ -6,6 +6,7 @@
  * `--json`; exit 0 when all is well, 1 when not (or on an error), 2 on a
  * usage error. Expected errors are one line, never a stack trace.
  */
+import {randomBytes} from 'node:crypto';
 import {Storage} from '@google-cloud/storage';
 import {PubSub} from '@google-cloud/pubsub';
 import {GcsStore} from '../adapters/gcs';
@@ -13,7 +14,7 @@ import {PubsubDeadLetterQueue} from '../adapters/dead-letters';
 import {idTokenFor} from '../adapters/id-token';
 import {PubsubPublisher} from '../adapters/pubsub';
 import {InputError, PipelineError} from '../core/errors';
-import {renderTable, statusTable, typeBreakdown} from '../core/operations';
+import {DayState, renderTable, statusTable, typeBreakdown} from '../core/operations';
 import {addDays, isValidDay} from '../core/time-window';
 import {formatBytes, plural} from '../core/units';
 import {Operator} from './operator';
@@ -26,6 +27,8 @@ interface Flag {
   name: string;
   help: string;
   value?: string;
+  /** May be given more than once (values are joined with newlines). */
+  repeatable?: boolean;
 }
 
 const COMMON: Flag[] = [
@@ -79,6 +82,22 @@ const COMMANDS: Record<string, Command> = {
         value: 'URL',
         help: 'planner URL (GRM_PLANNER_URL; --local: PLANNER_URL)',
       },
+    ],
+  },
+  waive: {
+    args: 'DAY',
+    summary:
+      "accept recordings of the day's _FAILURE that can never be exported; the day is decided again",
+    flags: [
+      {
+        name: 'recording',
+        value: 'ID',
+        repeatable: true,
+        help: 'a recording id from grm gaps (repeat it)',
+      },
+      {name: 'reason', value: 'TEXT', help: 'why it can never be exported (kept in _SUCCESS)'},
+      {name: 'by', value: 'EMAIL', help: 'who waives it'},
+      {name: 'wait', value: 'SECONDS', help: 'wait that long for the new verdict and print it'},
     ],
   },
   'dead-letters': {
@@ -146,7 +165,7 @@ function parse(argv: string[], flags: Flag[]): {positional: string[]; flags: Map
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     const flag = known.get(name);
     if (!flag) throw new UsageError(`unknown flag --${name} (grm --help lists them)`);
-    if (out.has(name)) throw new UsageError(`--${name} given more than once`);
+    if (out.has(name) && !flag.repeatable) throw new UsageError(`--${name} given more than once`);
     if (!flag.value) {
       if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
       out.set(name, 'true');
@@ -154,7 +173,7 @@ function parse(argv: string[], flags: Flag[]): {positional: string[]; flags: Map
       const value = inline ?? argv[++i];
       if (value === undefined || value.startsWith('--'))
         throw new UsageError(`--${name} needs a value (${flag.value})`);
-      out.set(name, value);
+      out.set(name, out.has(name) ? `${out.get(name)}\n${value}` : value);
     }
   }
   return {positional, flags: out};
@@ -227,7 +246,7 @@ function target(flags: Map<string, string>, env: NodeJS.ProcessEnv): Target {
   };
 }
 
-function operatorFor(t: Target, closers: Array<() => Promise<void>>): Operator {
+function operatorFor(t: Target, io: Io, closers: Array<() => Promise<void>>): Operator {
   const storage = new Storage({
     projectId: t.project,
     ...(t.gcsEndpoint ? {apiEndpoint: t.gcsEndpoint} : {}),
@@ -243,6 +262,9 @@ function operatorFor(t: Target, closers: Array<() => Promise<void>>): Operator {
   );
   return new Operator({
     env: t.env,
+    now: io.now,
+    newId: () =>
+      `w${new Date(io.now()).toISOString().replace(/\D/g, '').slice(0, 14)}-${randomBytes(4).toString('hex')}`,
     store: new GcsStore(t.bucket, storage),
     publisher: new PubsubPublisher(t.topic, pubsub),
     deadLetters,
@@ -271,6 +293,40 @@ function operatorFor(t: Target, closers: Array<() => Promise<void>>): Operator {
   });
 }
 
+function seconds(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 3600)
+    throw new UsageError('--wait takes 0 to 3600 seconds');
+  return n;
+}
+
+/** Polls the day until its verdict changes (or `_SUCCESS`), then prints it; exit 0 on _SUCCESS. */
+async function waitForVerdict(
+  op: Operator,
+  io: Io,
+  d: string,
+  before: DayState,
+  wait: number,
+  print: (value: unknown, text: () => string) => void,
+): Promise<number> {
+  const deadline = io.now() + wait * 1000;
+  for (;;) {
+    const now = (await op.status([d]))[0]!;
+    const changed =
+      now.state === 'success' || JSON.stringify(now.totals) !== JSON.stringify(before.totals);
+    if (changed || io.now() >= deadline) {
+      print(now, () =>
+        changed
+          ? `${d} is now ${now.state === 'success' ? '_SUCCESS' : '_FAILURE'}: ${typeBreakdown(now.totals ?? {})}`
+          : `no new verdict for ${d} after ${wait} s (the worker may still be retrying; grm status)`,
+      );
+      return now.state === 'success' ? 0 : 1;
+    }
+    await io.sleep(1000);
+  }
+}
+
 /** Runs one grm command line; resolves the exit code. */
 export async function grm(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
@@ -294,7 +350,7 @@ export async function grm(argv: string[], io: Io): Promise<number> {
     if (positional.length > maxArgs)
       throw new UsageError(`unexpected argument "${positional[maxArgs]}"`);
     const t = target(flags, io.env);
-    const op = operatorFor(t, closers);
+    const op = operatorFor(t, io, closers);
     const json = flags.has('json');
     const print = (value: unknown, text: () => string) =>
       io.out(json ? JSON.stringify(value, null, 2) : text());
@@ -341,8 +397,7 @@ export async function grm(argv: string[], io: Io): Promise<number> {
       }
       case 'replay': {
         const d = day(positional[0], 'DAY');
-        const wait = flags.has('wait') ? Number(flags.get('wait')) : 0;
-        if (!Number.isFinite(wait) || wait < 0) throw new UsageError('--wait takes seconds');
+        const wait = seconds(flags.get('wait'));
         const before = (await op.status([d]))[0]!;
         const result = await op.replay(d, {dryRun: flags.has('dry-run')});
         const verb = flags.has('dry-run') ? 'would publish' : 'published';
@@ -356,21 +411,24 @@ export async function grm(argv: string[], io: Io): Promise<number> {
           ].join('\n'),
         );
         if (!wait || flags.has('dry-run')) return 0;
-        const deadline = io.now() + wait * 1000;
-        for (;;) {
-          const now = (await op.status([d]))[0]!;
-          const changed =
-            now.state === 'success' || JSON.stringify(now.totals) !== JSON.stringify(before.totals);
-          if (changed || io.now() >= deadline) {
-            print(now, () =>
-              changed
-                ? `${d} is now ${now.state === 'success' ? '_SUCCESS' : '_FAILURE'}: ${typeBreakdown(now.totals ?? {})}`
-                : `no new verdict for ${d} after ${wait} s (the worker may still be retrying; grm status ${d})`,
-            );
-            return now.state === 'success' ? 0 : 1;
-          }
-          await io.sleep(1000);
-        }
+        return waitForVerdict(op, io, d, before, wait, print);
+      }
+      case 'waive': {
+        const d = day(positional[0], 'DAY');
+        const recordingIds = flags.get('recording')?.split('\n') ?? [];
+        const reason = flags.get('reason');
+        const by = flags.get('by');
+        if (!recordingIds.length || !reason || !by)
+          throw new UsageError('--recording, --reason and --by are required');
+        const wait = seconds(flags.get('wait'));
+        const before = (await op.status([d]))[0]!;
+        const result = await op.waive(d, {recordingIds, reason, by});
+        print(
+          result,
+          () =>
+            `waived ${plural(result.waiver.recordingIds.length, 'recording')} of ${d}: ${result.object}`,
+        );
+        return wait ? waitForVerdict(op, io, d, before, wait, print) : 0;
       }
       case 'rerun': {
         const arg = positional[0];

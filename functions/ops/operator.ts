@@ -13,14 +13,19 @@ import {
   decisionObjectName,
   markerObjectName,
   planObjectName,
+  waiverObjectName,
 } from '../core/object-names';
 import {DayMarker, DayState, EmailView, dayState, gapAction} from '../core/operations';
 import type {DayPlan} from '../core/day-plan';
 import type {BatchReport} from '../core/report';
+import {Waiver, newWaiver} from '../core/waivers';
 import type {DeadLetter, DeadLetterQueue, ObjectStore, Publisher} from '../ports';
 
 export interface OperatorDeps {
   env: string;
+  now: () => number;
+  /** A fresh, unique, path-safe id (for waiver objects). */
+  newId: () => string;
   store: ObjectStore;
   publisher: Publisher;
   deadLetters?: DeadLetterQueue;
@@ -180,5 +185,33 @@ export class Operator {
       why,
       message,
     };
+  }
+
+  /**
+   * Waives recordings of the day's `_FAILURE` that can never be exported:
+   * an append-only waiver object the checker reads to decide the day again.
+   * Only recordings that are gaps of the current `_FAILURE` can be waived.
+   */
+  async waive(
+    day: string,
+    request: {recordingIds: string[]; reason: string; by: string},
+  ): Promise<{object: string; waiver: Waiver}> {
+    const found = await this.gaps(day);
+    if (!found) throw new InputError(`${day} has no _FAILURE: there is nothing to waive`, 404);
+    const waiver = newWaiver({day, ...request, at: new Date(this.deps.now()).toISOString()});
+    const gapIds = new Set(found.gaps.flatMap(g => (g.recordingId ? [g.recordingId] : [])));
+    const unknown = waiver.recordingIds.filter(id => !gapIds.has(id));
+    if (unknown.length > 0) {
+      throw new InputError(
+        `not gaps of ${day}'s _FAILURE (grm gaps ${day} lists them): ${unknown.join(', ')}`,
+        409,
+      );
+    }
+    const object = waiverObjectName(this.deps.env, day, this.deps.newId());
+    await this.deps.store.write(object, Buffer.from(JSON.stringify(waiver, null, 2)), {
+      contentType: 'application/json',
+      ifGenerationMatch: 0,
+    });
+    return {object, waiver};
   }
 }

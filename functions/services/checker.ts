@@ -28,9 +28,11 @@ import {
   decisionObjectName,
   markerObjectName,
   planObjectName,
+  waiversPrefix,
 } from '../core/object-names';
 import type {ReplayTarget} from '../core/replay';
 import {BatchReport, totalsOf} from '../core/report';
+import {WaiverRef, isWaiverOf} from '../core/waivers';
 import type {Logger} from '../logger';
 import {Clock, Mailer, ObjectExistsError, ObjectStore} from '../ports';
 import {mapLimit, removeObject, replaceObject} from './objects';
@@ -120,6 +122,8 @@ export type CheckResult =
 const MAX_ROUNDS = 8;
 const REPORT_READ_CONCURRENCY = 16;
 const FINGERPRINT_KEY = 'outcome-fingerprint';
+/** Waivers one day's decision reads at most. */
+const MAX_WAIVERS = 500;
 
 export class Checker {
   constructor(private readonly deps: CheckerDeps) {}
@@ -148,9 +152,37 @@ export class Checker {
         batches: planned.size,
       };
     }
-    const settled = await this.alreadySettled(plan, basisOf(listed));
+    const waivers = await store.list(waiversPrefix(settings.env, plan.day));
+    const settled = await this.alreadySettled(plan, basisOf([...listed, ...waivers]));
     if (settled) return settled;
     return this.decide(plan);
+  }
+
+  /** The day's waivers (at most MAX_WAIVERS); objects that are not waivers of the day are ignored. */
+  private async readWaivers(day: string): Promise<{refs: WaiverRef[]; basis: StoredName[]}> {
+    const {settings, store, logger} = this.deps;
+    const listed = (await store.list(waiversPrefix(settings.env, day))).slice(0, MAX_WAIVERS);
+    const read = await mapLimit(listed, REPORT_READ_CONCURRENCY, async o => {
+      try {
+        const r = await store.readJson<unknown>(o.name);
+        return r && isWaiverOf(r.value, day)
+          ? {ref: {object: o.name, waiver: r.value}, name: {name: o.name, generation: r.generation}}
+          : undefined;
+      } catch (err) {
+        if (err instanceof RetryableError) throw err;
+        return undefined;
+      }
+    });
+    const usable = read.filter(<T>(x: T | undefined): x is T => x !== undefined);
+    if (usable.length < listed.length)
+      logger.warn('ignored objects under waivers/ that are not waivers of the day', {
+        day,
+        ignored: listed.length - usable.length,
+      });
+    return {
+      refs: usable.map(u => u.ref),
+      basis: listed.map(o => ({name: o.name, generation: o.generation})),
+    };
   }
 
   /**
@@ -185,8 +217,12 @@ export class Checker {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const before = await store.readJson<Ledger>(ledgerName);
       const reports = await this.readReports(plan);
-      const outcome = decideDay(plan, reports, settings.replay);
-      const basis = basisOf(reports.map(r => ({name: r.object, generation: r.generation})));
+      const waivers = await this.readWaivers(plan.day);
+      const outcome = decideDay(plan, reports, settings.replay, waivers.refs);
+      const basis = basisOf([
+        ...reports.map(r => ({name: r.object, generation: r.generation})),
+        ...waivers.basis,
+      ]);
       let ledger = before;
       let action: 'decided' | 'unchanged' = 'unchanged';
       if (before?.value.fingerprint !== outcome.fingerprint) {
@@ -465,8 +501,13 @@ export function newLedger(
   };
 }
 
-/** Digest of which version of which report: equal digests, equal reports. */
-function basisOf(reports: Array<{name: string; generation: string}>): string {
+interface StoredName {
+  name: string;
+  generation: string;
+}
+
+/** Digest of which version of which report and waiver: equal digests, equal inputs. */
+function basisOf(reports: StoredName[]): string {
   const lines = reports.map(r => `${r.name}#${r.generation}`).sort();
   return createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 32);
 }

@@ -5,6 +5,7 @@ import {decideDay, ReportRef} from '../../functions/core/day-outcome';
 import type {DayPlan} from '../../functions/core/day-plan';
 import {escapeHtml, failureMail, previousDayMail} from '../../functions/core/emails';
 import {formatBytes, plural} from '../../functions/core/units';
+import {isWaiverOf, newWaiver} from '../../functions/core/waivers';
 import {classifyObject} from '../../functions/core/object-names';
 import {parsePlanRequest} from '../../functions/core/plan-request';
 import {replayCommand, shellQuote} from '../../functions/core/replay';
@@ -285,6 +286,84 @@ describe('replaying only the gaps', () => {
     // Another run's report, or a whole-batch replay, replaces rather than merges.
     assert.strictEqual(mergeReplayReport({...before, runId: 'r-other'}, fresh), fresh);
     assert.strictEqual(mergeReplayReport(undefined, fresh), fresh);
+  });
+});
+
+describe('waivers', () => {
+  const failedRec = (n: number) => ({
+    recordingId: id(100 + n),
+    type: 'call' as const,
+    outcome: 'failed' as const,
+    reason: 'in an error state at the source (fileState ERROR)',
+  });
+  const convs = [1, 2].map(n => ({
+    conversationId: id(n),
+    recordings: [n === 1 ? exported(n) : failedRec(n)],
+  }));
+  const waiver = newWaiver({
+    day: DAY,
+    recordingIds: [id(102)],
+    reason: 'broken at the source, Genesys case 42',
+    by: 'ops@example.com',
+    at: '2026-04-02T08:00:00.000Z',
+  });
+
+  it('should count a waived recording apart, never as exported, list it, and let the day succeed', () => {
+    const o = decideDay(plan({b1: [1, 2]}), [ref('b1', convs)], target, [
+      {object: 'w/1.json', waiver},
+    ]);
+    assert.strictEqual(o.status, 'success');
+    assert.deepStrictEqual(
+      [o.totals.all.exported, o.totals.all.failed, o.totals.all.waived, o.totals.all.expected],
+      [1, 0, 1, 2],
+    );
+    assert.deepStrictEqual(o.waived, [
+      {
+        conversationId: id(2),
+        recordingId: id(102),
+        type: 'call',
+        reason: 'in an error state at the source (fileState ERROR)',
+        waiver: {object: 'w/1.json', reason: waiver.reason, by: waiver.by, at: waiver.at},
+      },
+    ]);
+    const without = decideDay(plan({b1: [1, 2]}), [ref('b1', convs)], target);
+    assert.strictEqual(without.status, 'failure');
+    assert.notStrictEqual(o.fingerprint, without.fingerprint);
+  });
+
+  it('should never waive an exported or skipped recording', () => {
+    const all = newWaiver({...waiver, recordingIds: [id(101), id(102)]});
+    const o = decideDay(plan({b1: [1, 2]}), [ref('b1', convs)], target, [
+      {object: 'w', waiver: all},
+    ]);
+    assert.strictEqual(o.totals.all.exported, 1);
+    assert.deepStrictEqual(
+      o.waived.map(w => w.recordingId),
+      [id(102)],
+    );
+  });
+
+  it('should refuse a waiver without recordings, with a vague reason, or without who', () => {
+    assert.throws(
+      () => newWaiver({day: DAY, recordingIds: ['x/../y'], reason: 'bad', by: 'me', at: 'now'}),
+      /not recording ids: x\/\.\.\/y; the reason must say why.*--by must be the email/,
+    );
+    assert.throws(() => newWaiver({...waiver, recordingIds: []}), /name at least one recording/);
+  });
+
+  it('should trust only well-formed waivers of the same day, and decide again when one is written', () => {
+    assert.ok(isWaiverOf(waiver, DAY));
+    assert.ok(!isWaiverOf(waiver, '2026-03-30'));
+    assert.ok(!isWaiverOf({...waiver, recordingIds: ['../x']}, DAY));
+    assert.ok(!isWaiverOf('text', DAY));
+    assert.deepStrictEqual(classifyObject('brave', `brave/${DAY}/_manifest/waivers/w1-ab.json`), {
+      kind: 'waiver',
+      day: DAY,
+    });
+    assert.strictEqual(
+      classifyObject('brave', `brave/${DAY}/_manifest/waivers/x/y.json`),
+      undefined,
+    );
   });
 });
 

@@ -17,13 +17,15 @@ import type {DayState} from '../../functions/core/operations';
 import type {GapView} from '../../functions/ops/operator';
 import {grm} from '../../functions/ops/grm';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
+import {mailAbout} from '../helpers';
 
 const env = LOCAL_EXPORT_ENV;
 const FAILED = '2026-10-05';
 const RUNNING = '2026-10-06';
 const NEVER = '2026-10-07';
 const RERUN = '2026-10-08';
-declareProductDays('lossy', {[FAILED]: 24, [RERUN]: 6});
+const WAIVE = '2026-10-10';
+declareProductDays('lossy', {[FAILED]: 24, [RERUN]: 6, [WAIVE]: 8});
 
 describe('grm against the local stack', function () {
   this.timeout(300_000);
@@ -32,7 +34,7 @@ describe('grm against the local stack', function () {
 
   before(async function () {
     this.timeout(240_000);
-    stack = await useProductStack('lossy', {[FAILED]: 24, [RERUN]: 6});
+    stack = await useProductStack('lossy', {[FAILED]: 24, [RERUN]: 6, [WAIVE]: 8});
     failure = (await runDay(stack, {day: FAILED, env, timeoutMs: 150_000})).marker!;
     assert.strictEqual(failure.marker, '_FAILURE');
     // A day whose run is planned but has no report yet.
@@ -211,6 +213,60 @@ describe('grm against the local stack', function () {
     const left = JSON.parse((await run('dead-letters', '--json')).out) as Array<{invalid?: string}>;
     assert.strictEqual(left.length, 1);
     assert.ok(left[0]!.invalid, 'the invalid one stays for a person to look at');
+  });
+
+  it('should waive gaps that can never be exported: _SUCCESS lists them with reason, who and when, never as exported', async () => {
+    const before = (await runDay(stack, {day: WAIVE, env, timeoutMs: 150_000})).marker!;
+    assert.strictEqual(before.marker, '_FAILURE');
+    const ids = before.gaps.map(g => g.recordingId!);
+    assert.ok(ids.length > 0 && ids.every(Boolean), 'recording-level gaps');
+    const reason = 'broken at the source, Genesys case 00123456';
+    const by = 'oncall@example.com';
+    const notAGap = await run(
+      'waive',
+      WAIVE,
+      '--recording',
+      '11111111-2222-4333-8444-555555555555',
+      '--reason',
+      reason,
+      '--by',
+      by,
+    );
+    assert.strictEqual(notAGap.code, 1);
+    assert.match(notAGap.err, /not gaps of 2026-10-10's _FAILURE/);
+    const vague = await run('waive', WAIVE, '--recording', ids[0]!, '--reason', 'x', '--by', 'me');
+    assert.strictEqual(vague.code, 1);
+    assert.match(vague.err, /the reason must say why.*--by must be the email/);
+    const args = ids.flatMap(id => ['--recording', id]);
+    const r = await run('waive', WAIVE, ...args, '--reason', reason, '--by', by, '--wait', '120');
+    assert.strictEqual(r.code, 0, r.out + r.err);
+    assert.match(r.out, new RegExp(`waived ${ids.length} recordings? of ${WAIVE}`));
+    assert.match(r.out, new RegExp(`${WAIVE} is now _SUCCESS: .*waived`));
+    const success = (await readJson<
+      DayMarker & {
+        waived: Array<{recordingId: string; waiver: {reason: string; by: string; at: string}}>;
+      }
+    >(stack, `${env}/${WAIVE}/_SUCCESS`))!;
+    assert.deepStrictEqual(success.waived.map(w => w.recordingId).sort(), [...ids].sort());
+    for (const w of success.waived) {
+      assert.strictEqual(w.waiver.reason, reason);
+      assert.strictEqual(w.waiver.by, by);
+      assert.ok(Date.parse(w.waiver.at) > 0);
+    }
+    assert.strictEqual(success.totals.all.waived, ids.length);
+    assert.strictEqual(success.totals.all.failed, 0);
+    assert.strictEqual(
+      success.totals.all.exported,
+      before.totals.all.exported,
+      'waived is never exported',
+    );
+    const mails = await mailAbout(stack, WAIVE);
+    assert.match(
+      mails[mails.length - 1]!.text,
+      new RegExp(`${ids.length} recordings? waived by operators`),
+    );
+    const status = await run('status', '--from', WAIVE, '--to', WAIVE, '--json');
+    assert.strictEqual(status.code, 0);
   });
 
   it('should run as npx grm, with help on every command', async () => {

@@ -55,6 +55,7 @@ const n = {
   success: names.markerObjectName(ENV, DAY, '_SUCCESS'),
   failure: names.markerObjectName(ENV, DAY, '_FAILURE'),
   ledger: names.decisionObjectName(ENV, DAY),
+  waiver: names.waiverObjectName(ENV, DAY, 'w20260401000000-ab12cd34'),
   otherEnvReport: names.batchReportObjectName('other', DAY, RUN, 'b0001'),
   otherEnvMarker: names.markerObjectName('other', DAY, '_SUCCESS'),
 };
@@ -93,6 +94,15 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
     const readers = resource(docs, 'google_storage_bucket_iam_member', 'archive_readers');
     assert.ok(!('condition' in readers));
     grants.push({sa: 'archive reader', role: String(readers.role), when: ''});
+    const waives = resource(docs, 'google_storage_bucket_iam_member', 'operator_waives') as {
+      role: string;
+      condition: Array<{expression: string}>;
+    };
+    grants.push({
+      sa: 'operator',
+      role: waives.role,
+      when: interpolate(waives.condition[0]!.expression, values, all),
+    });
   });
 
   function can(sa: string, op: Op, name: string): boolean {
@@ -177,6 +187,13 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
     ['operator', 'create', 'report', false],
     ['operator', 'delete', 'failure', false],
     ['operator', 'read', 'otherEnvReport', false],
+    ['operator', 'create', 'waiver', true],
+    ['operator', 'replace', 'waiver', false],
+    ['operator', 'read', 'waiver', true],
+    ['checker', 'read', 'waiver', true],
+    ['worker', 'create', 'waiver', false],
+    ['worker', 'replace', 'waiver', false],
+    ['planner', 'create', 'waiver', false],
     ['archive reader', 'read', 'recording', true],
     ['archive reader', 'delete', 'recording', false],
   ];
