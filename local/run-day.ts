@@ -23,7 +23,7 @@ export type DayMarker = Omit<DayOutcome, 'kind'> & {
   marker: '_SUCCESS' | '_FAILURE';
   env: string;
   decidedAt: string;
-  replaces?: Ledger['previous'];
+  history?: Ledger['history'];
 };
 
 export interface TruthRecording {

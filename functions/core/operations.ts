@@ -14,7 +14,8 @@ export type DayMarker = Omit<DayOutcome, 'kind'> & {
   marker: '_SUCCESS' | '_FAILURE';
   env: string;
   decidedAt: string;
-  replaces?: {runId: string; status: string; missing: DayOutcome['missing']; emailed: boolean};
+  /** Earlier decisions of the day, oldest first, and whether each was emailed. */
+  history?: Array<{runId: string; status: string; missing: DayOutcome['missing']; emailed: boolean}>;
 };
 
 /** The email part of the checker's ledger that operators care about. */

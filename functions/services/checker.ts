@@ -91,13 +91,12 @@ export interface Ledger {
   decidedAt: string;
   missing: DayOutcome['missing'];
   /** The decision this one replaced. */
-  previous?: {
-    runId: string;
-    status: DayOutcome['status'];
-    fingerprint: string;
-    missing: DayOutcome['missing'];
-    emailed: boolean;
-  };
+  previous?: DecisionSummary;
+  /**
+   * Every earlier decision of the day, oldest first, each with whether the
+   * developers were emailed about it: what the markers have said, in order.
+   */
+  history?: DecisionSummary[];
   email: EmailState;
   /** Short digests of this outcome's gaps. */
   gapKeys: string[];
@@ -105,6 +104,24 @@ export interface Ledger {
   notified: string[];
   /** Digest of the report generations this outcome was computed from. */
   basis?: string;
+}
+
+/** One decision of the day as later ones remember it. */
+export interface DecisionSummary {
+  runId: string;
+  status: DayOutcome['status'];
+  fingerprint: string;
+  missing: DayOutcome['missing'];
+  decidedAt?: string;
+  emailed: boolean;
+}
+
+/** Decisions a ledger remembers at most. */
+const MAX_HISTORY = 100;
+
+/** The last outcome the developers were emailed about, if any (what they were told). */
+export function lastEmailed(ledger: Pick<Ledger, 'history'>): DecisionSummary | undefined {
+  return [...(ledger.history ?? [])].reverse().find(h => h.emailed);
 }
 
 export type CheckResult =
@@ -306,7 +323,7 @@ export class Checker {
       marker: mine,
       env: settings.env,
       decidedAt: ledger.decidedAt,
-      ...(ledger.previous ? {replaces: ledger.previous} : {}),
+      ...(ledger.history?.length ? {history: ledger.history} : {}),
     });
     const written = await replaceObject(store, name, body, 'application/json', {
       metadata: {[FINGERPRINT_KEY]: outcome.fingerprint, 'run-id': outcome.runId},
@@ -379,9 +396,10 @@ export class Checker {
       bucket: settings.bucket,
       maxGaps: settings.emailMaxGaps,
     };
+    const told = lastEmailed(claim);
     const rendered =
-      claim.email.kind === 'recovered' && claim.previous
-        ? recoveredMail(outcome, ctx, claim.previous)
+      claim.email.kind === 'recovered' && told
+        ? recoveredMail(outcome, ctx, told)
         : failureMail(outcome, ctx);
     try {
       const mailer = await this.deps.mailer();
@@ -444,6 +462,17 @@ function gapKey(g: DayOutcome['gaps'][number]): string {
     .slice(0, 12);
 }
 
+function summaryOf(ledger: Ledger): DecisionSummary {
+  return {
+    runId: ledger.runId,
+    status: ledger.status,
+    fingerprint: ledger.fingerprint,
+    missing: ledger.missing,
+    decidedAt: ledger.decidedAt,
+    emailed: ledger.email.state === 'sent',
+  };
+}
+
 /**
  * The ledger of a new outcome. A failure is emailed when it holds a gap no
  * sent email of this run mentioned (a replay that fixes some gaps updates
@@ -478,13 +507,8 @@ export function newLedger(
     missing: outcome.missing,
     ...(previous
       ? {
-          previous: {
-            runId: previous.runId,
-            status: previous.status,
-            fingerprint: previous.fingerprint,
-            missing: previous.missing,
-            emailed: previous.email.state === 'sent',
-          },
+          previous: summaryOf(previous),
+          history: [...(previous.history ?? []), summaryOf(previous)].slice(-MAX_HISTORY),
         }
       : {}),
     email: needed

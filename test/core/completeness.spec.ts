@@ -3,7 +3,7 @@ import * as assert from 'node:assert';
 import {execFileSync} from 'node:child_process';
 import {decideDay, ReportRef} from '../../functions/core/day-outcome';
 import type {DayPlan} from '../../functions/core/day-plan';
-import {escapeHtml, failureMail, previousDayMail} from '../../functions/core/emails';
+import {escapeHtml, failureMail, previousDayMail, recoveredMail} from '../../functions/core/emails';
 import {formatBytes, plural} from '../../functions/core/units';
 import {isWaiverOf, newWaiver} from '../../functions/core/waivers';
 import {classifyObject} from '../../functions/core/object-names';
@@ -13,7 +13,7 @@ import {mergeReplayReport} from '../../functions/core/report';
 import type {BatchReport, ReportConversation} from '../../functions/core/report';
 import {batchReportOf} from '../helpers';
 import {parseFinalizedEvent} from '../../functions/core/storage-event';
-import {newLedger} from '../../functions/services/checker';
+import {lastEmailed, newLedger} from '../../functions/services/checker';
 
 const DAY = '2026-03-29';
 const RUN = 'r20260401t000000-0a0b0c';
@@ -543,6 +543,23 @@ describe('the ledger: which outcomes are emailed', () => {
     assert.deepStrictEqual([grown.email.kind, grown.email.state], ['failure', 'pending']);
     const success = newLedger(fail([]), other, 0);
     assert.deepStrictEqual([success.email.kind, success.email.state], ['recovered', 'pending']);
+  });
+
+  it('should remember every decision in order, and tell the developers what their email said was resolved', () => {
+    const emailed = sent(newLedger(fail([1, 2]), undefined, 1000)); // 2 missing, emailed
+    const quieter = newLedger(fail([2]), emailed, 2000); // a partial replay: 1 missing, not emailed
+    const success = newLedger(fail([]), quieter, 3000);
+    assert.deepStrictEqual(
+      success.history!.map(h => [h.missing.recordings, h.emailed, h.decidedAt]),
+      [
+        [2, true, new Date(1000).toISOString()],
+        [1, false, new Date(2000).toISOString()],
+      ],
+    );
+    const told = lastEmailed(success)!;
+    assert.strictEqual(told.missing.recordings, 2, 'not the intermediate, un-emailed state');
+    const mail = recoveredMail(fail([]), {env: 'brave', bucket: 'acme', maxGaps: 5}, told);
+    assert.match(mail.text, /Earlier outcome \(run [^)]+\): 2 recordings missing\./);
   });
 
   it('should not email a success that follows nothing or an un-emailed failure', () => {

@@ -198,12 +198,20 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
     });
     assert.strictEqual(marker.totals.all.failed, 0);
     assert.strictEqual(marker.gaps.length, 0);
-    assert.strictEqual(marker.replaces?.status, 'failure');
+    // The history is every decision the markers showed, the first one emailed.
+    assert.ok(marker.history!.length >= 1);
+    assert.deepStrictEqual(marker.history![0]!.missing, failure.missing);
+    assert.strictEqual(marker.history![0]!.emailed, true);
+    for (const h of marker.history!) assert.strictEqual(h.status, 'failure');
     assert.strictEqual(ledger.email.kind, 'recovered');
     assert.strictEqual(await readJson(stack, `${env}/${DAY}/_FAILURE`), undefined);
     const mails = await mailAbout(stack, DAY);
     assert.strictEqual(mails.length, 2);
     assert.match(mails[1]!.subject, /_SUCCESS, the earlier _FAILURE is resolved/);
+    assert.ok(
+      mails[1]!.text.includes(`: ${failure.missing.recordings} recording`),
+      'the resolved email cites what the first email said',
+    );
     const truth = await fetchTruth(stack, DAY);
     const exportable = truth.conversations.flatMap(c => c.recordings).filter(r => r.exportable);
     assert.strictEqual(marker.totals.all.exported, exportable.length);
