@@ -188,7 +188,7 @@ export function previousDayMail(
   const did =
     f.action === 'rerun'
       ? `A rerun of the whole day was started: run ${f.newRunId ?? '?'} (automatic rerun ${f.autoReruns} of at most ${f.maxAutoReruns}).`
-      : `No rerun was started: the day was already rerun automatically ${plural(f.autoReruns, 'time')} (the limit is ${f.maxAutoReruns}). An operator must look at it; see the README's replay section.`;
+      : `No rerun was started: the day was already rerun automatically ${plural(f.autoReruns, 'time')} (the limit is ${f.maxAutoReruns}). An operator must look at it; see docs/operations.md (grm status, gaps, replay, waive).`;
   const subject =
     f.action === 'rerun'
       ? `[${PRODUCT}] ${ctx.env} ${f.day}: no _SUCCESS (${f.state}); rerun started`

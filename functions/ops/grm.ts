@@ -19,6 +19,9 @@ import {addDays, isValidDay} from '../core/time-window';
 import {formatBytes, plural} from '../core/units';
 import {Operator} from './operator';
 
+/** The batches topic Terraform creates with the default prefix (test/repo/docs.spec.ts checks). */
+export const DEFAULT_TOPIC = 'grm-recording-batches';
+
 export class UsageError extends Error {
   override name = 'UsageError' as const;
 }
@@ -214,7 +217,7 @@ function target(flags: Map<string, string>, env: NodeJS.ProcessEnv): Target {
   const project = pick('project', 'GRM_PROJECT', env.GOOGLE_CLOUD_PROJECT ?? 'demo-project');
   const bucket = pick('bucket', 'GRM_BUCKET', 'genesys-recordings-local');
   const folder = pick('env', 'GRM_ENV', 'local');
-  const topic = pick('topic', 'GRM_TOPIC', 'recording-batches', 'grm-recording-batches')!;
+  const topic = pick('topic', 'GRM_TOPIC', 'recording-batches', DEFAULT_TOPIC)!;
   const missing = [
     ...(project ? [] : ['--project (or GRM_PROJECT)']),
     ...(bucket ? [] : ['--bucket (or GRM_BUCKET)']),

@@ -1,0 +1,130 @@
+/**
+ * The docs say what the product does: every resource name in a documented
+ * gcloud command is one Terraform creates (or the local stack's, for
+ * commands against it), grm's defaults are Terraform's names, every
+ * documented grm command and flag exists, and every relative link and
+ * anchor resolves.
+ */
+import * as assert from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {LOCAL_DEFAULTS} from '../../local/stack';
+import {DEFAULT_TOPIC, grm} from '../../functions/ops/grm';
+import {Block, interpolate, loadInfra, locals, resources, variable} from './terraform';
+
+const ROOT = path.join(__dirname, '..', '..');
+const DOCS = [
+  'README.md',
+  'infra/README.md',
+  ...fs.readdirSync(path.join(ROOT, 'docs')).map(f => `docs/${f}`),
+].filter(f => f.endsWith('.md'));
+const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
+
+/** Shell commands in fenced blocks and inline code, with `\` continuations joined. */
+function commands(text: string): string[] {
+  const blocks = [...text.matchAll(/```(?:sh|bash)?\n([\s\S]*?)```/g)].map(m => m[1]!);
+  const inline = [...text.matchAll(/`([^`\n]+)`/g)].map(m => m[1]!);
+  return [
+    ...blocks
+      .join('\n')
+      .replace(/\\\n\s*/g, ' ')
+      .split('\n'),
+    ...inline,
+  ].map(l => l.trim());
+}
+
+/** GitHub's anchor for a heading. */
+function slug(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
+}
+
+describe('docs', () => {
+  let deployed: Set<string>;
+  before(async () => {
+    const docs = await loadInfra();
+    const all = locals(docs);
+    const values = {'var.prefix': String(variable(docs, 'prefix').default)};
+    deployed = new Set<string>();
+    const add = (text: string) => {
+      try {
+        deployed.add(interpolate(text, values, all));
+      } catch {
+        // a name built from other inputs (the project id): not one the docs spell out
+      }
+    };
+    for (const [, , body] of resources(docs))
+      for (const key of ['name', 'account_id', 'secret_id', 'repository_id'])
+        if (typeof body[key] === 'string') add(String(body[key]));
+    for (const value of Object.values(all.secrets as Record<string, string>)) add(value);
+    for (const fn of Object.keys(all.functions as Block)) add(`\${local.prefix}${fn}`);
+  });
+
+  it("should use in every documented gcloud command the names Terraform creates, or the local stack's", () => {
+    const local = new Set([LOCAL_DEFAULTS.topic, `${LOCAL_DEFAULTS.topic}-dead-letter-keep`]);
+    const named =
+      /gcloud (?:pubsub topics publish|pubsub subscriptions pull|scheduler jobs run|run services describe|secrets versions add) ([a-z][a-z0-9-]*)/;
+    let checked = 0;
+    for (const file of DOCS)
+      for (const cmd of commands(read(file))) {
+        const name = named.exec(cmd)?.[1];
+        if (!name) continue;
+        checked++;
+        const where = cmd.includes('--project=demo-project') ? local : deployed;
+        assert.ok(
+          where.has(name),
+          `${file}: "${name}" is not a name ${where === local ? 'the local stack' : 'Terraform'} creates: ${cmd}`,
+        );
+      }
+    assert.ok(checked >= 8, `only ${checked} commands found`);
+  });
+
+  it('should default grm to the topic and dead-letter subscription Terraform creates', () => {
+    assert.ok(deployed.has(DEFAULT_TOPIC), DEFAULT_TOPIC);
+    assert.ok(deployed.has(`${DEFAULT_TOPIC}-dead-letter-keep`));
+  });
+
+  it('should document only grm commands and flags that exist', async () => {
+    let checked = 0;
+    for (const file of DOCS)
+      for (const cmd of commands(read(file))) {
+        const m = /(?:npx grm|npm run grm --) (.*)$/.exec(cmd);
+        if (!m) continue;
+        // Words as a shell splits them (quotes removed), up to a redirection or pipe.
+        const words = [...m[1]!.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map(
+          w => w[1] ?? w[2] ?? w[3]!,
+        );
+        const end = words.findIndex(w => w === '>' || w === '|');
+        const err: string[] = [];
+        const code = await grm([...(end < 0 ? words : words.slice(0, end)), '--help'], {
+          out: () => {},
+          err: l => err.push(l),
+          env: {},
+          now: () => 0,
+          sleep: () => Promise.resolve(),
+        });
+        assert.strictEqual(code, 0, `${file}: ${cmd}\n${err.join('\n')}`);
+        checked++;
+      }
+    assert.ok(checked >= 8, `only ${checked} grm commands found`);
+  });
+
+  it('should have every relative link and anchor resolve', () => {
+    for (const file of DOCS) {
+      const text = read(file);
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target!)) continue;
+        const [rel, anchor] = target!.split('#', 2) as [string, string | undefined];
+        const dest = rel ? path.normalize(path.join(path.dirname(file), rel)) : file;
+        assert.ok(fs.existsSync(path.join(ROOT, dest)), `${file}: ${target} does not exist`);
+        if (anchor && dest.endsWith('.md')) {
+          const anchors = [...read(dest).matchAll(/^#+ (.*)$/gm)].map(m => slug(m[1]!));
+          assert.ok(anchors.includes(anchor), `${file}: #${anchor} is not a heading of ${dest}`);
+        }
+      }
+    }
+  });
+});
