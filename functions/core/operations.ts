@@ -15,7 +15,12 @@ export type DayMarker = Omit<DayOutcome, 'kind'> & {
   env: string;
   decidedAt: string;
   /** Earlier decisions of the day, oldest first, and whether each was emailed. */
-  history?: Array<{runId: string; status: string; missing: DayOutcome['missing']; emailed: boolean}>;
+  history?: Array<{
+    runId: string;
+    status: string;
+    missing: DayOutcome['missing'];
+    emailed: boolean;
+  }>;
 };
 
 /** The email part of the checker's ledger that operators care about. */
