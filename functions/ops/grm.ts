@@ -305,15 +305,17 @@ function seconds(value: string | undefined): number {
 }
 
 /** Polls the day until its verdict changes (or `_SUCCESS`), then prints it; exit 0 on _SUCCESS. */
-async function waitForVerdict(
-  op: Operator,
+export async function waitForVerdict(
+  op: Pick<Operator, 'status'>,
   io: Io,
   d: string,
   before: DayState,
   wait: number,
   print: (value: unknown, text: () => string) => void,
 ): Promise<number> {
-  const deadline = io.now() + wait * 1000;
+  const start = io.now();
+  const deadline = start + wait * 1000;
+  let lastNote = start;
   for (;;) {
     const now = (await op.status([d]))[0]!;
     const changed =
@@ -325,6 +327,17 @@ async function waitForVerdict(
           : `no new verdict for ${d} after ${wait} s (the worker may still be retrying; grm status)`,
       );
       return now.state === 'success' ? 0 : 1;
+    }
+    // Progress on stderr every 10 s, so a long wait is never silent (stdout stays the result).
+    if (io.now() - lastNote >= 10_000) {
+      lastNote = io.now();
+      const where =
+        now.state === 'running'
+          ? `a new run, ${now.reported}/${now.batches} batches reported`
+          : `still ${now.state === 'failure' ? '_FAILURE' : now.state}, ${now.totals?.all?.failed ?? 0} failed`;
+      io.err(
+        `waiting for ${d}: ${where} (${Math.round((lastNote - start) / 1000)} s of ${wait} s)`,
+      );
     }
     await io.sleep(1000);
   }

@@ -6,6 +6,7 @@ import type {DayPlan} from '../../functions/core/day-plan';
 import {escapeHtml, failureMail, previousDayMail, recoveredMail} from '../../functions/core/emails';
 import {formatBytes, plural} from '../../functions/core/units';
 import {isWaiverOf, newWaiver} from '../../functions/core/waivers';
+import {waitForVerdict} from '../../functions/ops/grm';
 import {classifyObject} from '../../functions/core/object-names';
 import {parsePlanRequest} from '../../functions/core/plan-request';
 import {replayCommand, shellQuote} from '../../functions/core/replay';
@@ -596,5 +597,51 @@ describe('plan requests: checkPrevious', () => {
       () => parsePlanRequest({method: 'POST', body: {checkPrevious: 'yes'}}, now, limits),
       /"checkPrevious" must be true or false/,
     );
+  });
+});
+
+describe('grm: waiting for a verdict', () => {
+  it('should say where the day stands every 10 s on stderr, then print the verdict', async () => {
+    let t = 0;
+    const err: string[] = [];
+    const out: string[] = [];
+    const failing = {
+      day: DAY,
+      state: 'failure' as const,
+      autoReruns: 0,
+      totals: {all: {expected: 3, exported: 1, skipped: 0, failed: 2, bytes: 0}},
+    };
+    let calls = 0;
+    const op = {
+      status: async () => [
+        ++calls < 25
+          ? failing
+          : {
+              ...failing,
+              state: 'success' as const,
+              totals: {all: {...failing.totals.all, exported: 3, failed: 0}},
+            },
+      ],
+    };
+    const code = await waitForVerdict(
+      op,
+      {
+        out: l => out.push(l),
+        err: l => err.push(l),
+        env: {},
+        now: () => t,
+        sleep: async ms => void (t += ms),
+      },
+      DAY,
+      failing,
+      60,
+      (_v, text) => out.push(text()),
+    );
+    assert.strictEqual(code, 0);
+    assert.deepStrictEqual(err, [
+      `waiting for ${DAY}: still _FAILURE, 2 failed (10 s of 60 s)`,
+      `waiting for ${DAY}: still _FAILURE, 2 failed (20 s of 60 s)`,
+    ]);
+    assert.match(out.join('\n'), new RegExp(`${DAY} is now _SUCCESS`));
   });
 });
