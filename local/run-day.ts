@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {Storage} from '@google-cloud/storage';
 import type {Stack} from './stack';
+import {GcsStore} from '../functions/adapters/gcs';
 import {addDays, startOfDay} from '../functions/core/time-window';
 import type {BatchReport} from '../functions/core/report';
 import type {DayPlan} from '../functions/core/day-plan';
@@ -89,15 +90,25 @@ export async function callPlanner(
   };
 }
 
+const stores = new WeakMap<Stack, GcsStore>();
+
+/**
+ * The stack's bucket through the product's own GCS adapter, whose downloads
+ * carry the workaround for googleapis/google-cloud-node#9185 (a bare
+ * `file.download()` makes every JSON read warn MaxListenersExceededWarning).
+ */
+export function storeFor(stack: Stack): GcsStore {
+  let store = stores.get(stack);
+  if (!store) {
+    store = new GcsStore(stack.bucket, storageFor(stack));
+    stores.set(stack, store);
+  }
+  return store;
+}
+
 /** Reads a JSON object from the bucket, or undefined. */
 export async function readJson<T>(stack: Stack, name: string): Promise<T | undefined> {
-  try {
-    const [buf] = await storageFor(stack).bucket(stack.bucket).file(name).download();
-    return JSON.parse(buf.toString('utf8')) as T;
-  } catch (err) {
-    if ((err as {code?: number}).code === 404) return undefined;
-    throw err;
-  }
+  return (await storeFor(stack).readJson<T>(name))?.value;
 }
 
 /** Waits until every batch of the run has a report. */
@@ -107,15 +118,14 @@ export async function waitForReports(
   plan: DayPlan,
   timeoutMs: number,
 ): Promise<BatchReport[]> {
-  const bucket = storageFor(stack).bucket(stack.bucket);
+  const store = storeFor(stack);
   const prefix = `${env}/${plan.day}/_manifest/runs/${plan.runId}/batches/`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const [files] = await bucket.getFiles({prefix});
+    const files = await store.list(prefix);
     if (files.length >= plan.batches.length) {
-      return Promise.all(
-        files.map(async f => JSON.parse((await f.download())[0].toString('utf8')) as BatchReport),
-      );
+      const reports = await Promise.all(files.map(f => store.readJson<BatchReport>(f.name)));
+      if (reports.every(r => r !== undefined)) return reports.map(r => r.value);
     }
     if (Date.now() > deadline) {
       throw new Error(
