@@ -4,7 +4,8 @@
  * Starts the stack (Pub/Sub emulator, GCS emulator, Secret Manager, SendGrid
  * sink, Genesys simulator, the planner and worker functions), seeds a
  * synthetic organisation, calls the planner as Cloud Scheduler would, waits
- * for every batch report and the checker's marker, and checks the bucket
+ * for every batch report (showing batches reported, recordings exported and
+ * retries so far) and the checker's marker, and checks the bucket
  * against the simulator's ground truth. With `--faults lossy` the day ends in
  * `_FAILURE` (with its email in the SendGrid sink); the source then recovers,
  * the replay commands from `_FAILURE` are run, and the day turns `_SUCCESS`.
@@ -140,7 +141,13 @@ async function main(): Promise<number> {
       });
     }
     say(`\nCalling the planner as Cloud Scheduler would for the run that exports ${day}…`);
-    result = await runDay(stack, {day, env: LOCAL_EXPORT_ENV});
+    // Progress while the batches run: one line rewritten in place on a terminal, a plain
+    // line when something changed (at most every few seconds) anywhere else.
+    result = await runDay(stack, {
+      day,
+      env: LOCAL_EXPORT_ENV,
+      progress: flags.has('json') ? undefined : process.stdout,
+    });
     say('\n' + describeDay(result));
     let marker = result.marker!;
     say('\n' + (await describeMarker(stack, marker)));

@@ -10,7 +10,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {Storage} from '@google-cloud/storage';
 import type {Stack} from './stack';
+import {DayProgress, ProgressOutput} from './common/progress';
 import {GcsStore} from '../functions/adapters/gcs';
+import type {StoredObject} from '../functions/ports';
 import {addDays, startOfDay} from '../functions/core/time-window';
 import type {BatchReport} from '../functions/core/report';
 import type {DayPlan} from '../functions/core/day-plan';
@@ -111,29 +113,60 @@ export async function readJson<T>(stack: Stack, name: string): Promise<T | undef
   return (await storeFor(stack).readJson<T>(name))?.value;
 }
 
-/** Waits until every batch of the run has a report. */
+/**
+ * Waits until every batch of the run has a report; with `progress`, shows
+ * the reports so far (each read once per generation) as they appear.
+ */
 export async function waitForReports(
   stack: Stack,
   env: string,
   plan: DayPlan,
   timeoutMs: number,
+  progress?: DayProgress,
 ): Promise<BatchReport[]> {
   const store = storeFor(stack);
   const prefix = `${env}/${plan.day}/_manifest/runs/${plan.runId}/batches/`;
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const files = await store.list(prefix);
-    if (files.length >= plan.batches.length) {
-      const reports = await Promise.all(files.map(f => store.readJson<BatchReport>(f.name)));
-      if (reports.every(r => r !== undefined)) return reports.map(r => r.value);
+  const total = plan.batches.length;
+  // Each report is read once per generation (a replay rewrites it).
+  const read = new Map<string, {generation: string; report: BatchReport}>();
+  const reportsIn = async (objects: StoredObject[]): Promise<BatchReport[]> => {
+    const got = await Promise.all(
+      objects.map(async o => {
+        const known = read.get(o.name);
+        if (known?.generation === o.generation) return known.report;
+        const fresh = await store.readJson<BatchReport>(o.name);
+        if (fresh) read.set(o.name, {generation: fresh.generation, report: fresh.value});
+        return fresh?.value;
+      }),
+    );
+    return got.filter((r): r is BatchReport => r !== undefined);
+  };
+  try {
+    for (;;) {
+      const objects = await store.list(prefix);
+      // Without progress to show, nothing is read before every report is there.
+      const reports = progress || objects.length >= total ? await reportsIn(objects) : [];
+      const exported = reports.reduce((n, r) => n + exportedIn(r), 0);
+      if (objects.length >= total && reports.length >= total) {
+        progress?.done(reports.length, total, exported);
+        return reports;
+      }
+      progress?.update(reports.length, total, exported);
+      if (Date.now() > deadline) {
+        throw new Error(
+          `only ${objects.length} of ${total} batch reports after ${timeoutMs / 1000} s`,
+        );
+      }
+      await new Promise(r => setTimeout(r, 250));
     }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `only ${files.length} of ${plan.batches.length} batch reports after ${timeoutMs / 1000} s`,
-      );
-    }
-    await new Promise(r => setTimeout(r, 250));
+  } finally {
+    progress?.close();
   }
+}
+
+function exportedIn(report: BatchReport): number {
+  return TYPES.reduce((n, t) => n + (report.totals[t]?.exported ?? 0), 0);
 }
 
 /**
@@ -188,9 +221,23 @@ export function scheduleTimeFor(day: string, lagDays = 3): string {
 
 export async function runDay(
   stack: Stack,
-  opts: {day: string; env: string; lagDays?: number; timeoutMs?: number; checkPrevious?: boolean},
+  opts: {
+    day: string;
+    env: string;
+    lagDays?: number;
+    timeoutMs?: number;
+    checkPrevious?: boolean;
+    /** Where to show progress while the batches run (none when absent). */
+    progress?: ProgressOutput;
+    /** Plain (non-TTY) progress: at most one line per this many ms (default 5000). */
+    progressIntervalMs?: number;
+  },
 ): Promise<DayResult> {
   const started = Date.now();
+  // Created before the planner runs, so no retry logged from here on is missed.
+  const progress = opts.progress
+    ? new DayProgress(opts.progress, stack.dirs.logs, {plainIntervalMs: opts.progressIntervalMs})
+    : undefined;
   const scheduleTime = scheduleTimeFor(opts.day, opts.lagDays);
   // Check-previous is the planner's business, not this day's: it is off unless asked for.
   const planned = await callPlanner(
@@ -202,7 +249,7 @@ export async function runDay(
     throw new Error(`the planner answered ${planned.status}: ${JSON.stringify(planned.body)}`);
   const plan = await readJson<DayPlan>(stack, `${opts.env}/${opts.day}/_manifest/plan.json`);
   if (!plan) throw new Error('the planner wrote no plan');
-  const reports = await waitForReports(stack, opts.env, plan, opts.timeoutMs ?? 600_000);
+  const reports = await waitForReports(stack, opts.env, plan, opts.timeoutMs ?? 600_000, progress);
   const decided = stack.functions.checker
     ? await waitForMarker(stack, opts.env, opts.day, {runId: plan.runId})
     : undefined;
