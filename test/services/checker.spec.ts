@@ -384,6 +384,17 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
     const sent = await mails();
     assert.strictEqual(sent.length, 2);
     assert.match(sent[1]!.subject, /_SUCCESS, the earlier _FAILURE is resolved/);
-    assert.ok(sent[1]!.text.includes('1 recording missing'), sent[1]!.text);
+    // What the developers were told (2 missing), not the quiet intermediate state (1 missing).
+    assert.ok(sent[1]!.text.includes(': 2 recordings missing.'), sent[1]!.text);
+    const success = await store.readJson<{
+      history: Array<{missing: {recordings: number}; emailed: boolean}>;
+    }>(`${env}/${DAY}/_SUCCESS`);
+    assert.deepStrictEqual(
+      success?.value.history.map(h => [h.missing.recordings, h.emailed]),
+      [
+        [2, true],
+        [1, false],
+      ],
+    );
   });
 });
