@@ -4,6 +4,7 @@
  * reported at once in a single ConfigError, at cold start.
  */
 import {ConfigError} from './core/errors';
+import {EMAIL_RE} from './core/ids';
 import {isValidTimeZone} from './core/time-window';
 
 export interface Config {
@@ -65,7 +66,7 @@ export interface Config {
   pubsubEmulatorHost?: string;
 }
 
-const EMAIL = /^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/;
+const EMAIL = EMAIL_RE;
 
 /** Splits a comma- or space-separated address list; returns the bad entries too. */
 export function parseEmailList(raw: string): {emails: string[]; invalid: string[]} {

@@ -6,6 +6,7 @@
  */
 import {RECORDING_TYPES} from './content-types';
 import type {DayOutcome} from './day-outcome';
+import {renderTable} from './tables';
 import {formatBytes, plural} from './units';
 
 export interface RenderedMail {
@@ -65,14 +66,6 @@ function summaryRows(o: DayOutcome): string[][] {
   return rows;
 }
 
-function textTable(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map(r => r[i]!.length)));
-  return rows
-    .map(r => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))))
-    .map(r => '  ' + r.join('  '))
-    .join('\n');
-}
-
 function htmlTable(rows: string[][]): string {
   const [head, ...body] = rows;
   const cell = (tag: string, v: string, i: number) =>
@@ -110,7 +103,7 @@ export function failureMail(o: DayOutcome, ctx: MailContext): RenderedMail {
     `Details: ${where(ctx, o, '_FAILURE')}`,
     runLine(o),
     '',
-    textTable(rows),
+    renderTable(rows, {indent: '  ', numeric: true}),
     '',
     `Gaps (${shown.length} of ${o.gaps.length}):`,
     ...shown.map(g => `  - ${gapText(g)}`),
@@ -155,7 +148,7 @@ export function recoveredMail(
     `Details: ${where(ctx, o, '_SUCCESS')}`,
     runLine(o),
     '',
-    textTable(rows),
+    renderTable(rows, {indent: '  ', numeric: true}),
   ].join('\n');
   const html = [
     `<p><b>${escapeHtml(o.day)}</b> (${escapeHtml(ctx.env)}) is now complete: <code>_SUCCESS</code> replaced <code>_FAILURE</code>.</p>`,

@@ -10,6 +10,9 @@ export function isGenesysId(value: unknown): value is string {
   return typeof value === 'string' && GENESYS_ID_RE.test(value);
 }
 
+/** One email address (no display name, no list separators). */
+export const EMAIL_RE = /^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/;
+
 export function isToken(value: unknown): value is string {
   return typeof value === 'string' && TOKEN_RE.test(value);
 }

@@ -174,16 +174,3 @@ export function typeBreakdown(totals: Record<string, TypeTotals>): string {
     })
     .join(', ');
 }
-
-/** Renders rows as an aligned plain-text table. */
-export function renderTable(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map(r => (r[i] ?? '').length)));
-  return rows
-    .map(r =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}

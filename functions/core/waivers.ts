@@ -6,7 +6,7 @@
  * them in `_SUCCESS`.
  */
 import {InputError} from './errors';
-import {isGenesysId} from './ids';
+import {EMAIL_RE, isGenesysId} from './ids';
 
 export interface Waiver {
   kind: 'waiver';
@@ -24,7 +24,6 @@ export interface WaiverRef {
   waiver: Waiver;
 }
 
-const EMAIL = /^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/;
 const MAX_RECORDINGS = 1000;
 
 /** Checks what an operator asks to waive; throws InputError naming what is wrong. */
@@ -44,7 +43,7 @@ export function newWaiver(input: {
   const reason = input.reason.trim();
   if (reason.length < 10 || reason.length > 1000)
     problems.push('the reason must say why, in 10 to 1000 characters');
-  if (!EMAIL.test(input.by))
+  if (!EMAIL_RE.test(input.by))
     problems.push(`--by must be the email of who waives, got "${input.by}"`);
   if (problems.length > 0) throw new InputError(problems.join('; '));
   return {
