@@ -155,6 +155,12 @@ describe('grm against the local stack', function () {
     );
     const status = await run('status', '--from', FAILED, '--to', FAILED);
     assert.strictEqual(status.code, 0, status.out);
+    const range = await run('status', '--from', FAILED, '--to', NEVER, '--json');
+    assert.strictEqual(range.code, 1, 'a running and a never-planned day remain');
+    assert.deepStrictEqual(
+      (JSON.parse(range.out) as DayState[]).map(s => s.state),
+      ['success', 'running', 'never planned'],
+    );
   });
 
   it('should rerun a day through the planner and print its answer', async () => {
