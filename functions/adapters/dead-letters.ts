@@ -7,6 +7,18 @@ import {PubSub, v1} from '@google-cloud/pubsub';
 import {RetryableError} from '../core/errors';
 import type {DeadLetter, DeadLetterQueue} from '../ports';
 
+/** How long one pull waits for messages (the server holds an empty pull open). */
+const PULL_WAIT_MS = 5000;
+const DEADLINE_EXCEEDED = 4;
+
+type PulledMessage = {
+  messageId?: string | null;
+  data?: Uint8Array | string | null;
+  attributes?: Record<string, string> | null;
+  publishTime?: {seconds?: number | string | Long | null} | null;
+};
+type Long = {toString(): string};
+
 export class PubsubDeadLetterQueue implements DeadLetterQueue {
   private readonly client: v1.SubscriberClient;
   private readonly subscription: string;
@@ -21,36 +33,32 @@ export class PubsubDeadLetterQueue implements DeadLetterQueue {
     this.subscription = `projects/${project}/subscriptions/${subscription}`;
   }
 
+  /** One synchronous pull of up to `max`; empty when nothing arrives within a few seconds. */
   async pull(max: number): Promise<DeadLetter[]> {
-    const out: DeadLetter[] = [];
+    let received: Array<{ackId?: string | null; message?: PulledMessage | null}>;
     try {
-      // Pull until the subscription has nothing more to give or `max` is reached.
-      while (out.length < max) {
-        const [res] = await this.client.pull({
-          subscription: this.subscription,
-          maxMessages: Math.min(max - out.length, 1000),
-          returnImmediately: true,
-        });
-        const received = res.receivedMessages ?? [];
-        if (received.length === 0) break;
-        for (const r of received) {
-          const m = r.message ?? {};
-          const count = m.attributes?.CloudPubSubDeadLetterSourceDeliveryCount;
-          out.push({
-            ackId: r.ackId ?? '',
-            messageId: m.messageId ?? '',
-            ...(m.publishTime?.seconds
-              ? {publishTime: new Date(Number(m.publishTime.seconds) * 1000).toISOString()}
-              : {}),
-            ...(count ? {deliveries: Number(count)} : {}),
-            data: Buffer.from(m.data ?? '').toString('utf8'),
-          });
-        }
-      }
+      const [res] = await this.client.pull(
+        {subscription: this.subscription, maxMessages: max},
+        {timeout: PULL_WAIT_MS, retry: null},
+      );
+      received = res.receivedMessages ?? [];
     } catch (err) {
+      if ((err as {code?: number}).code === DEADLINE_EXCEEDED) return [];
       throw new RetryableError(`could not pull from ${this.subscription}`, {}, {cause: err});
     }
-    return out;
+    return received.map(r => {
+      const m = r.message ?? {};
+      const count = m.attributes?.CloudPubSubDeadLetterSourceDeliveryCount;
+      return {
+        ackId: r.ackId ?? '',
+        messageId: m.messageId ?? '',
+        ...(m.publishTime?.seconds
+          ? {publishTime: new Date(Number(m.publishTime.seconds) * 1000).toISOString()}
+          : {}),
+        ...(count ? {deliveries: Number(count)} : {}),
+        data: Buffer.from(m.data ?? '').toString('utf8'),
+      };
+    });
   }
 
   async ack(ackIds: string[]): Promise<void> {

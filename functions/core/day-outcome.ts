@@ -110,7 +110,10 @@ export function decideDay(
     finished = Math.max(finished, Date.parse(report.finishedAt) || 0);
     const before = gaps.length;
     const seen = new Set<string>();
+    const planned = new Set(batch.conversationIds);
     for (const c of report.conversations) {
+      // A report may hold conversations a hand-made message added: not this batch's, not counted.
+      if (!planned.has(c.conversationId) || seen.has(c.conversationId)) continue;
       seen.add(c.conversationId);
       if (c.error) {
         gaps.push({batchId: batch.batchId, conversationId: c.conversationId, reason: c.error});
@@ -120,7 +123,12 @@ export function decideDay(
         countRecording(totals[type], r);
         countRecording(totals.all, r);
         const where = {conversationId: c.conversationId, recordingId: r.recordingId, type};
-        const waiver = r.outcome === 'failed' ? waivedBy.get(r.recordingId) : undefined;
+        const candidate = r.outcome === 'failed' ? waivedBy.get(r.recordingId) : undefined;
+        // A waiver covers the failure it was written for, not a later, different one.
+        const waiver =
+          candidate && candidate.waiver.reasons[r.recordingId] === (r.reason ?? 'failed')
+            ? candidate
+            : undefined;
         if (waiver) {
           for (const t of [totals[type], totals.all]) {
             t.failed--;

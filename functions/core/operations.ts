@@ -46,6 +46,9 @@ export interface DayState {
   gapsByReason?: Array<{reason: string; count: number}>;
   autoReruns: number;
   email?: string;
+  /** The decided outcome's fingerprint and the report generations behind it. */
+  fingerprint?: string;
+  reports?: Array<{batchId: string; generation: string}>;
 }
 
 /** Reads a day's state from what is in the bucket. */
@@ -72,6 +75,8 @@ export function dayState(input: {
       totals: marker.totals,
       gapsByReason: gapsByReason(marker.gaps),
       autoReruns,
+      fingerprint: marker.fingerprint,
+      reports: marker.reports.map(r => ({batchId: r.batchId, generation: r.generation})),
       ...(email ? {email} : {}),
     };
   }

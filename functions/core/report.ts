@@ -113,3 +113,16 @@ export function mergeReplayReport(
   const conversations = [...kept, ...fresh.conversations];
   return {...fresh, conversations, totals: totalsOf(conversations)};
 }
+
+/** Whether a stored object is a usable report of `batchId` (anything else is not trusted). */
+export function isReport(value: unknown, batchId: string): value is BatchReport {
+  const r = value as Partial<BatchReport> | null;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    r.kind === 'batch-report' &&
+    r.batchId === batchId &&
+    Array.isArray(r.conversations) &&
+    (r.status === 'complete' || r.status === 'failed')
+  );
+}

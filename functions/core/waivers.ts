@@ -3,7 +3,8 @@
  * example `fileState ERROR` at the source), with a reason, who and when.
  * Each waiver is an append-only object under the day's `_manifest/waivers/`;
  * the checker counts waived recordings apart (never as exported) and lists
- * them in `_SUCCESS`.
+ * them in `_SUCCESS`. A waiver covers a recording only while it fails for the
+ * reason that was waived: a later, different failure is a gap again.
  */
 import {InputError} from './errors';
 import {EMAIL_RE, isGenesysId} from './ids';
@@ -13,6 +14,8 @@ export interface Waiver {
   version: 1;
   day: string;
   recordingIds: string[];
+  /** Per recording, the gap reason that was waived. */
+  reasons: Record<string, string>;
   reason: string;
   by: string;
   at: string;
@@ -26,51 +29,58 @@ export interface WaiverRef {
 
 const MAX_RECORDINGS = 1000;
 
-/** Checks what an operator asks to waive; throws InputError naming what is wrong. */
+/** Gap reasons nothing can fix: the only ones waived without `anyReason`. */
+export const PERMANENT_REASON = /fileState ERROR|unexpected fileState|unsupported media type/;
+
+/** Every rule a waiver must meet, as problems (empty: a valid waiver of `day`). */
+export function waiverProblems(value: unknown, day: string): string[] {
+  const w = value as Partial<Waiver> | null;
+  if (typeof w !== 'object' || w === null || w.kind !== 'waiver') return ['not a waiver'];
+  const problems: string[] = [];
+  if (w.day !== day) problems.push(`a waiver of ${String(w.day)}, not ${day}`);
+  const ids = Array.isArray(w.recordingIds) ? w.recordingIds : [];
+  if (ids.length === 0) problems.push('name at least one recording');
+  if (ids.length > MAX_RECORDINGS) problems.push(`at most ${MAX_RECORDINGS} recordings per waiver`);
+  const bad = ids.filter(id => !isGenesysId(id));
+  if (bad.length > 0) problems.push(`not recording ids: ${bad.slice(0, 5).map(String).join(', ')}`);
+  const reasons = typeof w.reasons === 'object' && w.reasons !== null ? w.reasons : {};
+  if (ids.some(id => typeof reasons[id as string] !== 'string'))
+    problems.push('every recording needs the gap reason it waives');
+  const reason = typeof w.reason === 'string' ? w.reason.trim() : '';
+  if (reason.length < 10 || reason.length > 1000)
+    problems.push('the reason must say why, in 10 to 1000 characters');
+  if (typeof w.by !== 'string' || !EMAIL_RE.test(w.by))
+    problems.push(`--by must be the email of who waives, got "${String(w.by)}"`);
+  if (typeof w.at !== 'string' || Number.isNaN(Date.parse(w.at))) problems.push('no valid time');
+  return problems;
+}
+
+/** Builds a waiver from what an operator asks; throws InputError naming every problem. */
 export function newWaiver(input: {
   day: string;
-  recordingIds: string[];
+  reasons: Record<string, string>;
   reason: string;
   by: string;
   at: string;
 }): Waiver {
-  const problems: string[] = [];
-  const ids = [...new Set(input.recordingIds)];
-  if (ids.length === 0) problems.push('name at least one recording');
-  if (ids.length > MAX_RECORDINGS) problems.push(`at most ${MAX_RECORDINGS} recordings per waiver`);
-  const bad = ids.filter(id => !isGenesysId(id));
-  if (bad.length > 0) problems.push(`not recording ids: ${bad.slice(0, 5).join(', ')}`);
-  const reason = input.reason.trim();
-  if (reason.length < 10 || reason.length > 1000)
-    problems.push('the reason must say why, in 10 to 1000 characters');
-  if (!EMAIL_RE.test(input.by))
-    problems.push(`--by must be the email of who waives, got "${input.by}"`);
-  if (problems.length > 0) throw new InputError(problems.join('; '));
-  return {
+  const waiver: Waiver = {
     kind: 'waiver',
     version: 1,
     day: input.day,
-    recordingIds: ids,
-    reason,
+    recordingIds: Object.keys(input.reasons),
+    reasons: input.reasons,
+    reason: input.reason.trim(),
     by: input.by,
     at: input.at,
   };
+  const problems = waiverProblems(waiver, input.day);
+  if (problems.length > 0) throw new InputError(problems.join('; '));
+  return waiver;
 }
 
-/** Whether a stored object is a usable waiver of `day` (anything else is ignored, not trusted). */
+/** Whether a stored object is a valid waiver of `day` (anything else is ignored, not trusted). */
 export function isWaiverOf(value: unknown, day: string): value is Waiver {
-  const w = value as Partial<Waiver> | null;
-  return (
-    typeof w === 'object' &&
-    w !== null &&
-    w.kind === 'waiver' &&
-    w.day === day &&
-    Array.isArray(w.recordingIds) &&
-    w.recordingIds.every(isGenesysId) &&
-    typeof w.reason === 'string' &&
-    typeof w.by === 'string' &&
-    typeof w.at === 'string'
-  );
+  return waiverProblems(value, day).length === 0;
 }
 
 /** Recording id → the earliest waiver that covers it. */

@@ -11,12 +11,19 @@ import {InputError, PermanentError} from '../core/errors';
 import {parsePlanRequest} from '../core/plan-request';
 import {formatBytes} from '../core/units';
 import {installJsonErrors} from './json-errors';
+import {createLogger} from '../logger';
 import {logConfigProblems} from './startup';
 
 /** A plan request is a few fields; anything bigger is refused before it is looked at. */
 export const MAX_PLAN_REQUEST_BYTES = 64 * 1024;
 
-installJsonErrors();
+if (!installJsonErrors()) {
+  // Express is not shaped as expected (a Functions Framework upgrade): say so once, loudly.
+  createLogger({service: 'genesys-recording-migrator'}).error(
+    'could not install JSON error answers: malformed requests may get HTML error pages',
+    {event: 'json_errors_not_installed'},
+  );
+}
 
 functions.http('planExport', async (req, res) => {
   let c;

@@ -102,6 +102,10 @@ const COMMANDS: Record<string, Command> = {
       {name: 'reason', value: 'TEXT', help: 'why it can never be exported (kept in _SUCCESS)'},
       {name: 'by', value: 'EMAIL', help: 'who waives it'},
       {name: 'wait', value: 'SECONDS', help: 'wait that long for the new verdict and print it'},
+      {
+        name: 'any-reason',
+        help: 'also waive gaps a fix could still close (archived, uploading, errors): only if they truly never will be',
+      },
     ],
   },
   'dead-letters': {
@@ -230,6 +234,13 @@ function target(flags: Map<string, string>, env: NodeJS.ProcessEnv): Target {
       '--local needs the variables `npm run stack` prints (STORAGE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST)',
     );
   }
+  if (!local) {
+    const emulators = ['STORAGE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST'].filter(v => env[v]);
+    if (emulators.length > 0)
+      throw new UsageError(
+        `${emulators.join(' and ')} ${emulators.length > 1 ? 'are' : 'is'} set, so the Google clients would talk to the local stack: add --local, or unset ${emulators.join(' ')} to reach the real deployment`,
+      );
+  }
   const plannerUrl = pick('planner-url', 'GRM_PLANNER_URL', env.PLANNER_URL);
   return {
     project: project!,
@@ -305,13 +316,18 @@ function seconds(value: string | undefined): number {
   return n;
 }
 
-/** Polls the day until its verdict changes (or `_SUCCESS`), then prints it; exit 0 on _SUCCESS. */
+/**
+ * Polls the day until `decided` says the verdict it waits for is in (or a
+ * new run started, or time ran out), printing where it stands on stderr every
+ * 10 s and the verdict on stdout; exit 0 on `_SUCCESS`.
+ */
 export async function waitForVerdict(
   op: Pick<Operator, 'status'>,
   io: Io,
   d: string,
   before: DayState,
   wait: number,
+  decided: (now: DayState) => boolean,
   print: (value: unknown, text: () => string) => void,
 ): Promise<number> {
   const start = io.now();
@@ -319,29 +335,40 @@ export async function waitForVerdict(
   let lastNote = start;
   for (;;) {
     const now = (await op.status([d]))[0]!;
-    const changed =
-      now.state === 'success' || JSON.stringify(now.totals) !== JSON.stringify(before.totals);
-    if (changed || io.now() >= deadline) {
+    if (now.runId !== before.runId) {
+      print(
+        now,
+        () => `a new run ${now.runId ?? ''} of ${d} started meanwhile; follow it with grm status`,
+      );
+      return 1;
+    }
+    if (decided(now) || io.now() >= deadline) {
       print(now, () =>
-        changed
+        decided(now)
           ? `${d} is now ${now.state === 'success' ? '_SUCCESS' : '_FAILURE'}: ${typeBreakdown(now.totals ?? {})}`
           : `no new verdict for ${d} after ${wait} s (the worker may still be retrying; grm status)`,
       );
-      return now.state === 'success' ? 0 : 1;
+      return now.state === 'success' && decided(now) ? 0 : 1;
     }
     // Progress on stderr every 10 s, so a long wait is never silent (stdout stays the result).
     if (io.now() - lastNote >= 10_000) {
       lastNote = io.now();
-      const where =
-        now.state === 'running'
-          ? `a new run, ${now.reported}/${now.batches} batches reported`
-          : `still ${now.state === 'failure' ? '_FAILURE' : now.state}, ${now.totals?.all?.failed ?? 0} failed`;
       io.err(
-        `waiting for ${d}: ${where} (${Math.round((lastNote - start) / 1000)} s of ${wait} s)`,
+        `waiting for ${d}: still ${now.state === 'failure' ? '_FAILURE' : now.state}, ` +
+          `${now.totals?.all?.failed ?? 0} failed (${Math.round((lastNote - start) / 1000)} s of ${wait} s)`,
       );
     }
     await io.sleep(1000);
   }
+}
+
+/** Decided again from new reports of every one of `batchIds`. */
+function reportsRewritten(before: DayState, batchIds: string[]): (now: DayState) => boolean {
+  const was = new Map((before.reports ?? []).map(r => [r.batchId, r.generation]));
+  return now => {
+    const is = new Map((now.reports ?? []).map(r => [r.batchId, r.generation]));
+    return batchIds.every(b => is.has(b) && is.get(b) !== was.get(b));
+  };
 }
 
 /** Runs one grm command line; resolves the exit code. */
@@ -410,7 +437,7 @@ export async function grm(argv: string[], io: Io): Promise<number> {
             ),
           ].join('\n'),
         );
-        return 0;
+        return found.gaps.length > 0 ? 1 : 0;
       }
       case 'replay': {
         const d = day(positional[0], 'DAY');
@@ -428,7 +455,8 @@ export async function grm(argv: string[], io: Io): Promise<number> {
           ].join('\n'),
         );
         if (!wait || flags.has('dry-run')) return 0;
-        return waitForVerdict(op, io, d, before, wait, print);
+        const batches = result.messages.flatMap(m => (m.batchId ? [m.batchId] : []));
+        return waitForVerdict(op, io, d, before, wait, reportsRewritten(before, batches), print);
       }
       case 'waive': {
         const d = day(positional[0], 'DAY');
@@ -439,13 +467,19 @@ export async function grm(argv: string[], io: Io): Promise<number> {
           throw new UsageError('--recording, --reason and --by are required');
         const wait = seconds(flags.get('wait'));
         const before = (await op.status([d]))[0]!;
-        const result = await op.waive(d, {recordingIds, reason, by});
+        const result = await op.waive(d, {
+          recordingIds,
+          reason,
+          by,
+          anyReason: flags.has('any-reason'),
+        });
         print(
           result,
           () =>
             `waived ${plural(result.waiver.recordingIds.length, 'recording')} of ${d}: ${result.object}`,
         );
-        return wait ? waitForVerdict(op, io, d, before, wait, print) : 0;
+        const redecided = (now: DayState) => now.fingerprint !== before.fingerprint;
+        return wait ? waitForVerdict(op, io, d, before, wait, redecided, print) : 0;
       }
       case 'rerun': {
         const arg = positional[0];
@@ -473,7 +507,7 @@ export async function grm(argv: string[], io: Io): Promise<number> {
                 ),
               ].join('\n'),
         );
-        return 0;
+        return views.some(v => !v.replayed) ? 1 : 0;
       }
     }
     return 2;

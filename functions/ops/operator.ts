@@ -4,6 +4,7 @@
  * handle dead letters. I/O goes through ports; the rules are in
  * core/operations.ts.
  */
+import {adhocBatchId} from '../core/batches';
 import {InputError} from '../core/errors';
 import type {BatchMessage} from '../core/messages';
 import {parseBatchMessage} from '../core/messages';
@@ -18,8 +19,9 @@ import {
 import {DayMarker, DayState, EmailView, dayState, gapAction} from '../core/operations';
 import type {DayPlan} from '../core/day-plan';
 import type {BatchReport} from '../core/report';
-import {Waiver, newWaiver} from '../core/waivers';
+import {PERMANENT_REASON, Waiver, newWaiver} from '../core/waivers';
 import type {DeadLetter, DeadLetterQueue, ObjectStore, Publisher} from '../ports';
+import {mapLimit} from '../services/objects';
 
 export interface OperatorDeps {
   env: string;
@@ -55,13 +57,18 @@ export interface DeadLetterView {
   /** Set when the message is not a batch message. */
   invalid?: string;
   message?: BatchMessage;
+  /** Published again and acknowledged (dead-letters --replay). */
+  replayed?: boolean;
 }
+
+/** Dead letters handled per pull: far inside the subscription's 60 s ack deadline. */
+const DEAD_LETTER_CHUNK = 100;
 
 export class Operator {
   constructor(private readonly deps: OperatorDeps) {}
 
   async status(days: string[]): Promise<DayState[]> {
-    return Promise.all(days.map(day => this.dayStatus(day)));
+    return mapLimit(days, 8, day => this.dayStatus(day));
   }
 
   private async dayStatus(day: string): Promise<DayState> {
@@ -89,10 +96,18 @@ export class Operator {
 
   /** The day's `_FAILURE` with every gap and its fix; undefined when the day has none. */
   async gaps(day: string): Promise<{marker: DayMarker; gaps: GapView[]} | undefined> {
-    const failure = await this.deps.store.readJson<DayMarker>(
-      markerObjectName(this.deps.env, day, '_FAILURE'),
-    );
+    const [failure, plan] = await Promise.all([
+      this.deps.store.readJson<DayMarker>(markerObjectName(this.deps.env, day, '_FAILURE')),
+      this.deps.store.readJson<DayPlan>(planObjectName(this.deps.env, day)),
+    ]);
     if (!failure) return undefined;
+    if (plan && plan.value.runId !== failure.value.runId) {
+      throw new InputError(
+        `run ${plan.value.runId} of ${day} (planned ${plan.value.createdAt}) has not been decided yet; ` +
+          `this _FAILURE is from run ${failure.value.runId}: wait for the new verdict (grm status)`,
+        409,
+      );
+    }
     return {
       marker: failure.value,
       gaps: failure.value.gaps.map(g => ({...g, action: gapAction(g.reason, day)})),
@@ -140,16 +155,32 @@ export class Operator {
   async deadLetters(opts: {max?: number; replay?: boolean} = {}): Promise<DeadLetterView[]> {
     const queue = this.deps.deadLetters;
     if (!queue) throw new InputError('no dead-letter subscription is configured', 400);
-    const pulled = await queue.pull(opts.max ?? 100);
-    const views = await Promise.all(pulled.map(m => this.describeDeadLetter(m)));
-    if (!opts.replay) {
-      await queue.release(pulled.map(m => m.ackId));
-      return views;
+    const max = opts.max ?? 100;
+    const views: DeadLetterView[] = [];
+    const held: string[] = [];
+    try {
+      // In chunks well inside the subscription's ack deadline: pull, describe, (publish, ack).
+      while (views.length < max) {
+        const pulled = await queue.pull(Math.min(DEAD_LETTER_CHUNK, max - views.length));
+        if (pulled.length === 0) break;
+        const described = await mapLimit(pulled, 8, m => this.describeDeadLetter(m));
+        views.push(...described);
+        if (!opts.replay) {
+          held.push(...pulled.map(m => m.ackId));
+          continue;
+        }
+        const replayable = pulled.filter((_, i) => described[i]!.message);
+        await this.deps.publisher.publishJson(
+          described.flatMap(v => (v.message ? [v.message] : [])),
+        );
+        await queue.ack(replayable.map(m => m.ackId));
+        for (const v of described) if (v.message) v.replayed = true;
+        held.push(...pulled.filter((_, i) => !described[i]!.message).map(m => m.ackId));
+      }
+    } finally {
+      // What was listed and not replayed goes back at once, for the next look.
+      await queue.release(held);
     }
-    const replayable = views.flatMap((v, i) => (v.message ? [{v, m: pulled[i]!}] : []));
-    await this.deps.publisher.publishJson(replayable.map(({v}) => v.message));
-    await queue.ack(replayable.map(({m}) => m.ackId));
-    await queue.release(pulled.filter(m => !replayable.some(r => r.m === m)).map(m => m.ackId));
     return views;
   }
 
@@ -166,13 +197,12 @@ export class Operator {
       const invalid = err instanceof Error ? err.message : String(err);
       return {...base, why: 'not a batch message', invalid};
     }
-    const batchId = message.batchId;
-    const report =
-      batchId === undefined
-        ? undefined
-        : await this.deps.store.readJson<BatchReport>(
-            batchReportObjectName(this.deps.env, message.day, message.runId, batchId),
-          );
+    const batchId = message.batchId ?? adhocBatchId(message.day, message.conversationIds);
+    const report = await this.deps.store
+      .readJson<BatchReport>(
+        batchReportObjectName(this.deps.env, message.day, message.runId, batchId),
+      )
+      .catch(() => undefined);
     const why = !report
       ? 'no batch report was written: the worker never finished it (see its logs)'
       : `its report says ${report.value.status}${report.value.error ? `: ${report.value.error}` : ''}`;
@@ -180,7 +210,7 @@ export class Operator {
       ...base,
       day: message.day,
       ...(message.runId ? {runId: message.runId} : {}),
-      ...(batchId ? {batchId} : {}),
+      batchId,
       conversations: message.conversationIds.length,
       why,
       message,
@@ -194,19 +224,40 @@ export class Operator {
    */
   async waive(
     day: string,
-    request: {recordingIds: string[]; reason: string; by: string},
+    request: {recordingIds: string[]; reason: string; by: string; anyReason?: boolean},
   ): Promise<{object: string; waiver: Waiver}> {
     const found = await this.gaps(day);
     if (!found) throw new InputError(`${day} has no _FAILURE: there is nothing to waive`, 404);
-    const waiver = newWaiver({day, ...request, at: new Date(this.deps.now()).toISOString()});
-    const gapIds = new Set(found.gaps.flatMap(g => (g.recordingId ? [g.recordingId] : [])));
-    const unknown = waiver.recordingIds.filter(id => !gapIds.has(id));
+    const gapReasons = new Map(
+      found.gaps.flatMap(g => (g.recordingId ? [[g.recordingId, g.reason] as const] : [])),
+    );
+    const unknown = request.recordingIds.filter(id => !gapReasons.has(id));
     if (unknown.length > 0) {
       throw new InputError(
         `not gaps of ${day}'s _FAILURE (grm gaps ${day} lists them): ${unknown.join(', ')}`,
         409,
       );
     }
+    const fixable = request.anyReason
+      ? []
+      : request.recordingIds.filter(id => !PERMANENT_REASON.test(gapReasons.get(id)!));
+    if (fixable.length > 0) {
+      throw new InputError(
+        `these gaps may still be fixed, so they are not waived: ${fixable
+          .map(id => `${id} (${gapReasons.get(id)})`)
+          .join(
+            '; ',
+          )}. Fix and replay them (grm gaps ${day}), or pass --any-reason if they truly never will be`,
+        409,
+      );
+    }
+    const waiver = newWaiver({
+      day,
+      reasons: Object.fromEntries(request.recordingIds.map(id => [id, gapReasons.get(id)!])),
+      reason: request.reason,
+      by: request.by,
+      at: new Date(this.deps.now()).toISOString(),
+    });
     const object = waiverObjectName(this.deps.env, day, this.deps.newId());
     await this.deps.store.write(object, Buffer.from(JSON.stringify(waiver, null, 2)), {
       contentType: 'application/json',

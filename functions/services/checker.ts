@@ -31,10 +31,10 @@ import {
   waiversPrefix,
 } from '../core/object-names';
 import type {ReplayTarget} from '../core/replay';
-import {BatchReport, totalsOf} from '../core/report';
+import {BatchReport, isReport, totalsOf} from '../core/report';
 import {WaiverRef, isWaiverOf} from '../core/waivers';
 import type {Logger} from '../logger';
-import {Clock, Mailer, ObjectExistsError, ObjectStore} from '../ports';
+import {Clock, Mailer, ObjectExistsError, ObjectStore, StoredObject} from '../ports';
 import {mapLimit, removeObject, replaceObject} from './objects';
 
 export interface CheckerSettings {
@@ -141,6 +141,8 @@ const REPORT_READ_CONCURRENCY = 16;
 const FINGERPRINT_KEY = 'outcome-fingerprint';
 /** Waivers one day's decision reads at most. */
 const MAX_WAIVERS = 500;
+/** Bytes of one waiver object read at most (a waiver of 1000 recordings is ~90 KB). */
+const MAX_WAIVER_BYTES = 256 * 1024;
 
 export class Checker {
   constructor(private readonly deps: CheckerDeps) {}
@@ -169,35 +171,46 @@ export class Checker {
         batches: planned.size,
       };
     }
-    const waivers = await store.list(waiversPrefix(settings.env, plan.day));
+    const waivers = await this.waiverObjects(plan.day);
     const settled = await this.alreadySettled(plan, basisOf([...listed, ...waivers]));
     if (settled) return settled;
     return this.decide(plan);
   }
 
-  /** The day's waivers (at most MAX_WAIVERS); objects that are not waivers of the day are ignored. */
-  private async readWaivers(day: string): Promise<{refs: WaiverRef[]; basis: StoredName[]}> {
+  /**
+   * The day's waiver objects: names a waiver may have (nothing nested),
+   * at most MAX_WAIVER_BYTES each, at most MAX_WAIVERS (the rest is logged).
+   */
+  private async waiverObjects(day: string): Promise<StoredObject[]> {
     const {settings, store, logger} = this.deps;
-    const listed = (await store.list(waiversPrefix(settings.env, day))).slice(0, MAX_WAIVERS);
+    const all = await store.list(waiversPrefix(settings.env, day));
+    const usable = all.filter(
+      o => classifyObject(settings.env, o.name)?.kind === 'waiver' && o.size <= MAX_WAIVER_BYTES,
+    );
+    if (usable.length < all.length || usable.length > MAX_WAIVERS)
+      logger.warn('not every object under waivers/ is read as a waiver', {
+        day,
+        objects: all.length,
+        read: Math.min(usable.length, MAX_WAIVERS),
+      });
+    return usable.slice(0, MAX_WAIVERS);
+  }
+
+  /** The day's valid waivers; anything else under waivers/ is ignored, not trusted. */
+  private async readWaivers(day: string): Promise<{refs: WaiverRef[]; basis: StoredName[]}> {
+    const {store} = this.deps;
+    const listed = await this.waiverObjects(day);
     const read = await mapLimit(listed, REPORT_READ_CONCURRENCY, async o => {
       try {
         const r = await store.readJson<unknown>(o.name);
-        return r && isWaiverOf(r.value, day)
-          ? {ref: {object: o.name, waiver: r.value}, name: {name: o.name, generation: r.generation}}
-          : undefined;
+        return r && isWaiverOf(r.value, day) ? {object: o.name, waiver: r.value} : undefined;
       } catch (err) {
         if (err instanceof RetryableError) throw err;
         return undefined;
       }
     });
-    const usable = read.filter(<T>(x: T | undefined): x is T => x !== undefined);
-    if (usable.length < listed.length)
-      logger.warn('ignored objects under waivers/ that are not waivers of the day', {
-        day,
-        ignored: listed.length - usable.length,
-      });
     return {
-      refs: usable.map(u => u.ref),
+      refs: read.filter(<T>(x: T | undefined): x is T => x !== undefined),
       basis: listed.map(o => ({name: o.name, generation: o.generation})),
     };
   }
@@ -534,18 +547,6 @@ interface StoredName {
 function basisOf(reports: StoredName[]): string {
   const lines = reports.map(r => `${r.name}#${r.generation}`).sort();
   return createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 32);
-}
-
-function isReport(value: unknown, batchId: string): value is BatchReport {
-  const r = value as Partial<BatchReport> | null;
-  return (
-    typeof r === 'object' &&
-    r !== null &&
-    r.kind === 'batch-report' &&
-    r.batchId === batchId &&
-    Array.isArray(r.conversations) &&
-    (r.status === 'complete' || r.status === 'failed')
-  );
 }
 
 function unreadableReport(plan: DayPlan, batchId: string, error: string): BatchReport {

@@ -13,7 +13,13 @@ import {
   batchReportObjectName,
   rejectedMessageObjectName,
 } from '../core/object-names';
-import {BatchReport, hasRetryableFailures, mergeReplayReport, totalsOf} from '../core/report';
+import {
+  BatchReport,
+  hasRetryableFailures,
+  isReport,
+  mergeReplayReport,
+  totalsOf,
+} from '../core/report';
 import {Logger, addLogContext, withLogContext} from '../logger';
 import {Clock, ObjectExistsError, ObjectStore} from '../ports';
 import {Exporter} from './exporter';
@@ -181,17 +187,25 @@ export class BatchWorker {
     const {store} = this.deps;
     const name = batchReportObjectName(this.deps.env, report.day, report.runId, report.batchId);
     for (let i = 0; i < 5; i++) {
-      let existing: {value: BatchReport; generation: string} | undefined;
+      let existing: {value: unknown; generation: string} | undefined;
       try {
-        if (report.runId !== undefined) existing = await store.readJson<BatchReport>(name);
+        existing =
+          report.runId === undefined
+            ? await store.stat(name).then(o => o && {value: undefined, generation: o.generation})
+            : await store.readJson<unknown>(name);
       } catch (err) {
-        if (!(err instanceof PermanentError)) throw err; // unreadable: replaced whole
+        if (!(err instanceof PermanentError)) throw err;
+        existing = await store
+          .stat(name)
+          .then(o => o && {value: undefined, generation: o.generation});
       }
-      const merged = mergeReplayReport(existing?.value, report);
+      // Merge only over a usable report of the same batch; anything else is replaced whole.
+      const previous = isReport(existing?.value, report.batchId) ? existing.value : undefined;
+      const merged = mergeReplayReport(previous, report);
       try {
         await store.write(name, Buffer.from(JSON.stringify(merged, null, 2)), {
           contentType: 'application/json',
-          ifGenerationMatch: existing?.generation ?? (await store.stat(name))?.generation ?? 0,
+          ifGenerationMatch: existing?.generation ?? 0,
         });
         return merged;
       } catch (err) {

@@ -7,6 +7,7 @@ import {escapeHtml, failureMail, previousDayMail, recoveredMail} from '../../fun
 import {formatBytes, plural} from '../../functions/core/units';
 import {isWaiverOf, newWaiver} from '../../functions/core/waivers';
 import {waitForVerdict} from '../../functions/ops/grm';
+import type {DayState} from '../../functions/core/operations';
 import {classifyObject} from '../../functions/core/object-names';
 import {parsePlanRequest} from '../../functions/core/plan-request';
 import {replayCommand, shellQuote} from '../../functions/core/replay';
@@ -291,11 +292,12 @@ describe('replaying only the gaps', () => {
 });
 
 describe('waivers', () => {
-  const failedRec = (n: number) => ({
+  const ERROR_REASON = 'in an error state at the source (fileState ERROR)';
+  const failedRec = (n: number, reason = ERROR_REASON) => ({
     recordingId: id(100 + n),
     type: 'call' as const,
     outcome: 'failed' as const,
-    reason: 'in an error state at the source (fileState ERROR)',
+    reason,
   });
   const convs = [1, 2].map(n => ({
     conversationId: id(n),
@@ -303,7 +305,7 @@ describe('waivers', () => {
   }));
   const waiver = newWaiver({
     day: DAY,
-    recordingIds: [id(102)],
+    reasons: {[id(102)]: ERROR_REASON},
     reason: 'broken at the source, Genesys case 42',
     by: 'ops@example.com',
     at: '2026-04-02T08:00:00.000Z',
@@ -323,7 +325,7 @@ describe('waivers', () => {
         conversationId: id(2),
         recordingId: id(102),
         type: 'call',
-        reason: 'in an error state at the source (fileState ERROR)',
+        reason: ERROR_REASON,
         waiver: {object: 'w/1.json', reason: waiver.reason, by: waiver.by, at: waiver.at},
       },
     ]);
@@ -332,8 +334,8 @@ describe('waivers', () => {
     assert.notStrictEqual(o.fingerprint, without.fingerprint);
   });
 
-  it('should never waive an exported or skipped recording', () => {
-    const all = newWaiver({...waiver, recordingIds: [id(101), id(102)]});
+  it('should never waive an exported recording, nor a later failure for another reason', () => {
+    const all = newWaiver({...waiver, reasons: {[id(101)]: ERROR_REASON, [id(102)]: ERROR_REASON}});
     const o = decideDay(plan({b1: [1, 2]}), [ref('b1', convs)], target, [
       {object: 'w', waiver: all},
     ]);
@@ -342,22 +344,32 @@ describe('waivers', () => {
       o.waived.map(w => w.recordingId),
       [id(102)],
     );
+    const later = [
+      convs[0]!,
+      {conversationId: id(2), recordings: [failedRec(2, 'download failed: HTTP 500')]},
+    ];
+    const again = decideDay(plan({b1: [1, 2]}), [ref('b1', later)], target, [
+      {object: 'w', waiver},
+    ]);
+    assert.strictEqual(again.status, 'failure', 'the waiver was for the ERROR state, not this');
+    assert.deepStrictEqual(again.waived, []);
   });
 
   it('should refuse a waiver without recordings, with a vague reason, or without who', () => {
     assert.throws(
-      () => newWaiver({day: DAY, recordingIds: ['x/../y'], reason: 'bad', by: 'me', at: 'now'}),
-      /not recording ids: x\/\.\.\/y; the reason must say why.*--by must be the email/,
+      () => newWaiver({day: DAY, reasons: {'x/../y': 'r'}, reason: 'bad', by: 'me', at: 'now'}),
+      /not recording ids: x\/\.\.\/y; the reason must say why.*--by must be the email.*no valid time/,
     );
-    assert.throws(() => newWaiver({...waiver, recordingIds: []}), /name at least one recording/);
+    assert.throws(() => newWaiver({...waiver, reasons: {}}), /name at least one recording/);
   });
 
-  it('should trust only well-formed waivers of the same day, and decide again when one is written', () => {
+  it('should trust only valid waivers of the same day, and decide again when one is written', () => {
     const forged = {...waiver, recordingIds: ['../x']};
+    const vague = {...waiver, reason: ''};
+    const nobody = {...waiver, by: 'x'};
     assert.ok(isWaiverOf(waiver, DAY));
     assert.ok(!isWaiverOf({...waiver}, '2026-03-30'));
-    assert.ok(!isWaiverOf(forged, DAY));
-    assert.ok(!isWaiverOf('text', DAY));
+    for (const bad of [forged, vague, nobody, 'text', null]) assert.ok(!isWaiverOf(bad, DAY));
     assert.deepStrictEqual(classifyObject('brave', `brave/${DAY}/_manifest/waivers/w1-ab.json`), {
       kind: 'waiver',
       day: DAY,
@@ -366,6 +378,13 @@ describe('waivers', () => {
       classifyObject('brave', `brave/${DAY}/_manifest/waivers/x/y.json`),
       undefined,
     );
+  });
+
+  it('should not count conversations a hand-made message added to a batch report', () => {
+    const extra = [...convs, {conversationId: id(9), recordings: [failedRec(9)]}];
+    const o = decideDay(plan({b1: [1, 2]}), [ref('b1', extra)], target);
+    assert.strictEqual(o.totals.all.expected, 2);
+    assert.ok(!o.gaps.some(g => g.conversationId === id(9)));
   });
 });
 
@@ -601,41 +620,61 @@ describe('plan requests: checkPrevious', () => {
 });
 
 describe('grm: waiting for a verdict', () => {
-  it('should say where the day stands every 10 s on stderr, then print the verdict', async () => {
-    let t = 0;
-    const err: string[] = [];
-    const out: string[] = [];
-    const failing = {
-      day: DAY,
-      state: 'failure' as const,
-      autoReruns: 0,
-      totals: {all: {expected: 3, exported: 1, skipped: 0, failed: 2, bytes: 0}},
+  const failing = {
+    day: DAY,
+    state: 'failure' as const,
+    runId: 'r1',
+    autoReruns: 0,
+    totals: {all: {expected: 3, exported: 1, skipped: 0, failed: 2, bytes: 0}},
+    reports: [
+      {batchId: 'b1', generation: '1'},
+      {batchId: 'b2', generation: '1'},
+    ],
+  };
+  function io(t: {now: number}, out: string[], err: string[]) {
+    return {
+      out: (l: string) => out.push(l),
+      err: (l: string) => err.push(l),
+      env: {},
+      now: () => t.now,
+      sleep: async (ms: number) => void (t.now += ms),
     };
+  }
+
+  it('should wait until every replayed batch reported again, say where the day stands every 10 s, then print the verdict', async () => {
+    const t = {now: 0};
+    const out: string[] = [];
+    const err: string[] = [];
     let calls = 0;
     const op = {
-      status: async () => [
-        ++calls < 25
-          ? failing
-          : {
-              ...failing,
-              state: 'success' as const,
-              totals: {all: {...failing.totals.all, exported: 3, failed: 0}},
-            },
-      ],
+      status: async () => {
+        calls++;
+        // b1 reports again first (a decision from a mix of new and old reports), then b2.
+        if (calls < 12) return [failing];
+        if (calls < 25)
+          return [{...failing, reports: [{batchId: 'b1', generation: '2'}, failing.reports[1]!]}];
+        return [
+          {
+            ...failing,
+            state: 'success' as const,
+            totals: {all: {...failing.totals.all, exported: 3, failed: 0}},
+            reports: [
+              {batchId: 'b1', generation: '2'},
+              {batchId: 'b2', generation: '2'},
+            ],
+          },
+        ];
+      },
     };
+    const decided = (now: DayState) => (now.reports ?? []).every(r => r.generation === '2');
     const code = await waitForVerdict(
       op,
-      {
-        out: l => out.push(l),
-        err: l => err.push(l),
-        env: {},
-        now: () => t,
-        sleep: async ms => void (t += ms),
-      },
+      io(t, out, err),
       DAY,
       failing,
       60,
-      (_v, text) => out.push(text()),
+      decided,
+      (_v: unknown, text: () => string) => out.push(text()),
     );
     assert.strictEqual(code, 0);
     assert.deepStrictEqual(err, [
@@ -643,5 +682,23 @@ describe('grm: waiting for a verdict', () => {
       `waiting for ${DAY}: still _FAILURE, 2 failed (20 s of 60 s)`,
     ]);
     assert.match(out.join('\n'), new RegExp(`${DAY} is now _SUCCESS`));
+  });
+
+  it('should stop, exit 1 and say so when a new run of the day starts meanwhile', async () => {
+    const out: string[] = [];
+    const op = {
+      status: async () => [{day: DAY, state: 'running' as const, runId: 'r2', autoReruns: 0}],
+    };
+    const code = await waitForVerdict(
+      op,
+      io({now: 0}, out, []),
+      DAY,
+      failing,
+      60,
+      () => false,
+      (_v: unknown, text: () => string) => out.push(text()),
+    );
+    assert.strictEqual(code, 1);
+    assert.match(out.join(''), /a new run r2 of .* started meanwhile/);
   });
 });

@@ -25,7 +25,8 @@ const RUNNING = '2026-10-06';
 const NEVER = '2026-10-07';
 const RERUN = '2026-10-08';
 const WAIVE = '2026-10-10';
-declareProductDays('lossy', {[FAILED]: 24, [RERUN]: 6, [WAIVE]: 8});
+const STALE = '2026-10-11';
+declareProductDays('lossy', {[FAILED]: 60, [RERUN]: 6, [WAIVE]: 8});
 
 describe('grm against the local stack', function () {
   this.timeout(300_000);
@@ -34,7 +35,7 @@ describe('grm against the local stack', function () {
 
   before(async function () {
     this.timeout(240_000);
-    stack = await useProductStack('lossy', {[FAILED]: 24, [RERUN]: 6, [WAIVE]: 8});
+    stack = await useProductStack('lossy', {[FAILED]: 60, [RERUN]: 6, [WAIVE]: 8});
     failure = (await runDay(stack, {day: FAILED, env, timeoutMs: 150_000})).marker!;
     assert.strictEqual(failure.marker, '_FAILURE');
     // A day whose run is planned but has no report yet.
@@ -96,7 +97,7 @@ describe('grm against the local stack', function () {
 
   it('should list every gap with its reason and the action that fixes it', async () => {
     const {code, out} = await run('gaps', FAILED, '--json');
-    assert.strictEqual(code, 0);
+    assert.strictEqual(code, 1, 'the day has gaps');
     const gaps = (JSON.parse(out) as {gaps: GapView[]}).gaps;
     assert.strictEqual(gaps.length, failure.gaps.length);
     for (const g of gaps) {
@@ -126,6 +127,42 @@ describe('grm against the local stack', function () {
     const none = await run('replay', NEVER);
     assert.strictEqual(none.code, 1);
     assert.match(none.err, /has no _FAILURE: nothing to replay/);
+    // A _FAILURE of an older run while a newer run is planned: nothing to act on yet.
+    const bucket = storageFor(stack).bucket(stack.bucket);
+    await bucket
+      .file(`${env}/${STALE}/_FAILURE`)
+      .save(JSON.stringify({...failure, day: STALE, runId: 'r-old'}));
+    await bucket.file(`${env}/${STALE}/_manifest/plan.json`).save(
+      JSON.stringify({
+        kind: 'plan',
+        day: STALE,
+        runId: 'r-new',
+        createdAt: '2026-10-12T00:00:00Z',
+        batches: [],
+      }),
+    );
+    for (const argv of [
+      ['replay', STALE],
+      ['gaps', STALE],
+    ]) {
+      const stale = await run(...argv);
+      assert.strictEqual(stale.code, 1);
+      assert.match(
+        stale.err,
+        /run r-new of .* has not been decided yet; this _FAILURE is from run r-old/,
+      );
+    }
+    // Emulator variables without --local would send production commands to the emulator.
+    const out: string[] = [];
+    const leaked = await grm(['status', '--project', 'p', '--bucket', 'b', '--env', 'e'], {
+      out: l => out.push(l),
+      err: l => out.push(l),
+      env: stack.env,
+      now: () => 0,
+      sleep: () => Promise.resolve(),
+    });
+    assert.strictEqual(leaked, 2);
+    assert.match(out.join(''), /STORAGE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST are set/);
   });
 
   it('should replay only the conversations that still have gaps, and turn _FAILURE into _SUCCESS', async () => {
@@ -138,6 +175,7 @@ describe('grm against the local stack', function () {
     const replayed = messages.flatMap(m => m.conversationIds);
     assert.deepStrictEqual(new Set(replayed), gapped, 'exactly the conversations with gaps');
     assert.ok(replayed.length < failure.conversations, 'fewer than the whole batches');
+    assert.ok(messages.length >= 2, 'several batches replayed: --wait waits for all of them');
     const recovered = await fetch(`${stack.genesysUrl}/_admin/recover?day=${FAILED}`, {
       method: 'POST',
     });
@@ -188,7 +226,7 @@ describe('grm against the local stack', function () {
       await pubsub.close();
     }
     const first = await run('dead-letters', '--json');
-    assert.strictEqual(first.code, 0, first.err);
+    assert.strictEqual(first.code, 1, 'dead letters are waiting: not well');
     const listed = JSON.parse(first.out) as Array<{
       invalid?: string;
       day?: string;
@@ -206,7 +244,7 @@ describe('grm against the local stack', function () {
       'still there',
     );
     const replayed = await run('dead-letters', '--replay');
-    assert.strictEqual(replayed.code, 0, replayed.err);
+    assert.strictEqual(replayed.code, 1, 'the invalid one is still there');
     assert.match(replayed.out, /2 dead letters in .*replayed/);
     await eventually(
       'the replayed ad-hoc report',
@@ -240,11 +278,41 @@ describe('grm against the local stack', function () {
     );
     assert.strictEqual(notAGap.code, 1);
     assert.match(notAGap.err, /not gaps of 2026-10-10's _FAILURE/);
-    const vague = await run('waive', WAIVE, '--recording', ids[0]!, '--reason', 'x', '--by', 'me');
+    const vague = await run(
+      'waive',
+      WAIVE,
+      '--recording',
+      ids[0]!,
+      '--reason',
+      'x',
+      '--by',
+      'me',
+      '--any-reason',
+    );
     assert.strictEqual(vague.code, 1);
     assert.match(vague.err, /the reason must say why.*--by must be the email/);
     const args = ids.flatMap(id => ['--recording', id]);
-    const r = await run('waive', WAIVE, ...args, '--reason', reason, '--by', by, '--wait', '120');
+    const fixable = before.gaps.filter(g => !/fileState ERROR/.test(g.reason));
+    if (fixable.length > 0) {
+      const refused = await run('waive', WAIVE, ...args, '--reason', reason, '--by', by);
+      assert.strictEqual(refused.code, 1);
+      assert.match(
+        refused.err,
+        /these gaps may still be fixed, so they are not waived: .*--any-reason/,
+      );
+    }
+    const r = await run(
+      'waive',
+      WAIVE,
+      ...args,
+      '--reason',
+      reason,
+      '--by',
+      by,
+      '--any-reason',
+      '--wait',
+      '120',
+    );
     assert.strictEqual(r.code, 0, r.out + r.err);
     assert.match(r.out, new RegExp(`waived ${ids.length} recordings? of ${WAIVE}`));
     assert.match(r.out, new RegExp(`${WAIVE} is now _SUCCESS: .*waived`));
