@@ -124,7 +124,7 @@ export function gapAction(reason: string, day: string): string {
     ],
     [/unsupported media type/, `a media type this version does not export: upgrade, ${replay}`],
     [
-      /batch failed|missing from the batch report|report could not be read/,
+      /batch failed|missing from the batch report/,
       `read the worker's log lines for this batch (jsonPayload.batchId), fix the cause, ${replay}`,
     ],
   ];
