@@ -1,6 +1,7 @@
 /**
- * The composition root: the only place SDK clients are built, once per
- * instance and lazily (the first request pays, later ones reuse).
+ * The functions' composition root: where their SDK clients are built, once
+ * per instance and lazily (the first request pays, later ones reuse). The
+ * operator's command has its own, in functions/ops/grm.ts.
  */
 import {Config, parseConfig} from './config';
 import {createLogger, Logger} from './logger';

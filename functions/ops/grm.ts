@@ -11,7 +11,7 @@ import {Storage} from '@google-cloud/storage';
 import {PubSub} from '@google-cloud/pubsub';
 import {GcsStore} from '../adapters/gcs';
 import {PubsubDeadLetterQueue} from '../adapters/dead-letters';
-import {idTokenFor} from '../adapters/id-token';
+import {plannerClient} from '../adapters/planner-client';
 import {PubsubPublisher} from '../adapters/pubsub';
 import {InputError, PipelineError} from '../core/errors';
 import {DayState, statusTable, typeBreakdown} from '../core/operations';
@@ -283,28 +283,7 @@ function operatorFor(t: Target, io: Io, closers: Array<() => Promise<void>>): Op
     store: new GcsStore(t.bucket, storage),
     publisher: new PubsubPublisher(t.topic, pubsub),
     deadLetters,
-    ...(t.plannerUrl
-      ? {
-          callPlanner: async (body: unknown) => {
-            const headers: Record<string, string> = {'content-type': 'application/json'};
-            if (!t.local) headers.authorization = `Bearer ${await idTokenFor(t.plannerUrl!)}`;
-            const res = await fetch(t.plannerUrl!, {
-              method: 'POST',
-              headers,
-              body: JSON.stringify(body),
-              signal: AbortSignal.timeout(30 * 60_000),
-            });
-            const text = await res.text();
-            let parsed: unknown = text;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              // not JSON: shown as text
-            }
-            return {status: res.status, body: parsed};
-          },
-        }
-      : {}),
+    ...(t.plannerUrl ? {callPlanner: plannerClient(t.plannerUrl, {authenticate: !t.local})} : {}),
   });
 }
 
