@@ -18,6 +18,7 @@ import type {BatchReport} from '../functions/core/report';
 import type {DayPlan} from '../functions/core/day-plan';
 import type {DayOutcome} from '../functions/core/day-outcome';
 import type {Ledger} from '../functions/services/checker';
+import {renderTable} from '../functions/core/tables';
 import {formatBytes, plural} from '../functions/core/units';
 
 /** A `_SUCCESS` or `_FAILURE` as the checker writes it. */
@@ -327,13 +328,18 @@ export function describeDay(r: DayResult): string {
   const lines = [
     `Day ${r.day}, run ${r.runId}: ${plural(r.reports.length, 'batch')} in ${r.seconds.toFixed(1)} s`,
     '',
-    '  recordings  expected  exported  skipped  failed        size',
+    renderTable(
+      [
+        ['recordings', 'expected', 'exported', 'skipped', 'failed', 'size'],
+        ...Object.entries(r.totals).map(([t, v]) => [
+          t,
+          ...[v.expected, v.exported, v.skipped, v.failed].map(String),
+          formatBytes(v.bytes),
+        ]),
+      ],
+      {indent: '  ', numeric: true},
+    ),
   ];
-  for (const [t, v] of Object.entries(r.totals)) {
-    lines.push(
-      `  ${t.padEnd(10)} ${String(v.expected).padStart(9)} ${String(v.exported).padStart(9)} ${String(v.skipped).padStart(8)} ${String(v.failed).padStart(7)} ${formatBytes(v.bytes).padStart(11)}`,
-    );
-  }
   for (const kind of ['skipped', 'failed'] as const) {
     const entries = Object.entries(r.reasons[kind]);
     if (entries.length) {
