@@ -5,6 +5,13 @@
  * with 308 and the persisted `Range`, and `Content-Range: bytes *\/N` asks for
  * the status. Sessions and their bytes live on disk under META/uploads, so an
  * upload survives a restart of the emulator.
+ *
+ * As in Cloud Storage, an upload is finalized only by a request that ends
+ * normally and completes it: one that states the total size, or an
+ * open-ended one (`bytes X-*\/*`, or no `Content-Range`) whose body ends. A
+ * request cut off mid-body (the client killed, the connection dropped) never
+ * finalizes anything: its bytes are kept and the session stays open for a
+ * status query and a resume.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -139,7 +146,14 @@ export class ResumableUploads {
           `which exceeds already uploaded size of ${session.received} byte(s).`,
       );
     }
-    await this.append(session, req, session.received - range.start);
+    const whole = await this.append(session, req, session.received - range.start);
+    if (!whole) {
+      // The connection dropped (client killed, network cut): keep what
+      // arrived and leave the session open, whatever the request announced.
+      // Only a request that ends normally may finalize an upload; above all
+      // an open-ended one (`bytes X-*/*`), whose end is the object's end.
+      return {kind: 'incomplete', received: session.received};
+    }
     if (range.end !== undefined && session.received < range.end + 1) {
       // The request ended before the bytes it announced: keep what arrived.
       return {kind: 'incomplete', received: session.received};
@@ -156,19 +170,30 @@ export class ResumableUploads {
     return this.finish(session, req);
   }
 
-  private async append(session: SessionState, req: IncomingMessage, skip: number): Promise<void> {
+  /**
+   * Appends the request body to the session's bytes. True when the body
+   * arrived whole; false when the request was cut off (what arrived is kept).
+   */
+  private async append(
+    session: SessionState,
+    req: IncomingMessage,
+    skip: number,
+  ): Promise<boolean> {
     const part = this.partPath(session.id);
     const running = skip === 0 ? this.sums.get(session.id) : undefined;
     if (!running) this.sums.delete(session.id);
     const hashing: Transform = running ? new HashingStream(running) : new SkipBytes(0);
+    let whole = true;
     try {
       await pipeline(req, new SkipBytes(skip), hashing, fs.createWriteStream(part, {flags: 'a'}));
     } catch {
       // Whatever reached the file is kept; the running checksums may be off.
       this.sums.delete(session.id);
+      whole = false;
     }
     session.received = (await fs.promises.stat(part)).size;
     await this.save(session);
+    return whole && req.complete;
   }
 
   private async finish(session: SessionState, req: IncomingMessage): Promise<PutResult> {
