@@ -7,7 +7,15 @@
  */
 import platformClient from 'purecloud-platform-client-v2';
 import {JobFailedError, NotFoundError, PermanentError, RetryableError} from '../core/errors';
-import {Decision, Failure, SlidingWindow, decide, parseRetryAfter} from '../core/retry';
+import {
+  Decision,
+  Failure,
+  SlidingWindow,
+  decide,
+  decideLogin,
+  isCredentialsRefusal,
+  parseRetryAfter,
+} from '../core/retry';
 import type {Window} from '../core/time-window';
 import type {
   BatchStatus,
@@ -80,6 +88,12 @@ export function classify(err: unknown, nowMs: number): Failure {
   return {kind: 'other', message: e.message ?? String(err)};
 }
 
+/** The OAuth error code of a failed login (`invalid_client`), if it is one; nothing else of the body. */
+function oauthErrorCode(err: unknown): string | undefined {
+  const code = (err as {response?: {data?: {error?: unknown}}} | null)?.response?.data?.error;
+  return typeof code === 'string' && /^[a-z_]{1,40}$/.test(code) ? code : undefined;
+}
+
 function describe(f: Failure): string {
   if (f.kind === 'http') return `HTTP ${f.status}${f.code ? ` (${f.code})` : ''}`;
   if (f.kind === 'network') return `network error ${f.code ?? ''}`.trim();
@@ -116,24 +130,48 @@ class Session implements GenesysSession {
     this.recording = new platformClient.RecordingApi(this.api);
   }
 
+  /**
+   * Logs in (`POST /oauth/token`) with the retry policy of every other call:
+   * 408, 429, 5xx and network errors are retried with backoff (Retry-After
+   * first); bad credentials fail at once. Only the status and the OAuth error
+   * code are kept of a failure: the SDK's error holds the request's Basic
+   * header, and an OAuth body can echo the request.
+   */
   private async login(): Promise<void> {
-    try {
-      const auth = await this.api.loginClientCredentialsGrant(
-        this.creds.clientId,
-        this.creds.clientSecret,
-      );
-      this.tokenExpiry = auth.tokenExpiryTime;
-    } catch (err) {
-      const status = (err as {response?: {status?: number}}).response?.status;
-      // The OAuth body can echo the request; keep only the status.
-      if (status === 400 || status === 401 || status === 403) {
-        throw new PermanentError(
-          `Genesys login failed for OAuth client #${this.clientIndex} (HTTP ${status}): check the credentials`,
+    const {clock, maxAttempts} = this.opts;
+    const random = this.opts.random ?? Math.random;
+    const client = `OAuth client #${this.clientIndex}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const auth = await this.api.loginClientCredentialsGrant(
+          this.creds.clientId,
+          this.creds.clientSecret,
         );
+        this.tokenExpiry = auth.tokenExpiryTime;
+        return;
+      } catch (err) {
+        const failure = classify(err, clock.now());
+        const decision = decideLogin(failure, attempt, maxAttempts, random());
+        if (decision.action === 'fail') {
+          if (failure.kind === 'http' && isCredentialsRefusal(failure.status)) {
+            const code = oauthErrorCode(err);
+            throw new PermanentError(
+              `Genesys login failed for ${client} (HTTP ${failure.status}${code ? ` ${code}` : ''}): check the credentials`,
+            );
+          }
+          const message = `Genesys login for ${client} failed after ${attempt} attempt(s): ${describe(failure)}`;
+          throw decision.retryable ? new RetryableError(message) : new PermanentError(message);
+        }
+        this.opts.logger.warn('Genesys request will be retried', {
+          operation: 'login',
+          clientIndex: this.clientIndex,
+          requestAttempt: attempt,
+          reason: describe(failure),
+          failure,
+          delayMs: decision.delayMs,
+        });
+        await clock.sleep(decision.delayMs);
       }
-      throw new RetryableError(
-        `Genesys login failed for OAuth client #${this.clientIndex}: ${describe(classify(err, this.opts.clock.now()))}`,
-      );
     }
   }
 

@@ -1,7 +1,8 @@
 /**
  * What to do after a failed Genesys request. Retry-After is authoritative when
  * present; 408, 5xx and network errors back off exponentially with jitter; a
- * 401 means log in again; any other 4xx will not get better by retrying.
+ * 401 means log in again; any other 4xx will not get better by retrying. The
+ * login itself follows the same rules, except that a refused login is final.
  */
 export type Failure =
   | {kind: 'http'; status: number; retryAfterSeconds?: number; code?: string}
@@ -48,6 +49,29 @@ export function decide(
     return {action: 'retry', delayMs: failure.retryAfterSeconds * 1000 + Math.round(250 * random)};
   }
   return {action: 'retry', delayMs: backoffMs(attempt, random)};
+}
+
+/** What the token endpoint answers to bad credentials (invalid_client, unauthorized_client). */
+export function isCredentialsRefusal(status: number): boolean {
+  return status === 400 || status === 401 || status === 403;
+}
+
+/**
+ * What to do after a failed login (`POST /oauth/token`): the same retries as
+ * any call for transient failures, but a refusal of the credentials is final
+ * (logging in again cannot fix it).
+ */
+export function decideLogin(
+  failure: Failure,
+  attempt: number,
+  maxAttempts: number,
+  random: number,
+): Exclude<Decision, {action: 'relogin'}> {
+  if (failure.kind === 'http' && isCredentialsRefusal(failure.status)) {
+    return {action: 'fail', retryable: false};
+  }
+  const decision = decide(failure, attempt, maxAttempts, random, true);
+  return decision.action === 'relogin' ? {action: 'fail', retryable: false} : decision;
 }
 
 /** Reads a Retry-After header (seconds or HTTP date) relative to `nowMs`. */
