@@ -1,10 +1,22 @@
 /**
- * The Cloud Storage object-finalize CloudEvent, as Eventarc delivers it:
- * validated before anything reads its fields.
+ * Cloud Storage object CloudEvents, as Eventarc delivers them: validated
+ * before anything reads their fields. The checker's trigger asks only for
+ * finalize events (infra/functions.tf); any other object event type is still a
+ * well-formed storage event, which the checker acknowledges and ignores.
  */
 import {InputError} from './errors';
 
 export const FINALIZED = 'google.cloud.storage.object.v1.finalized';
+
+/** Every Cloud Storage object event type Eventarc can deliver. */
+export const STORAGE_EVENT_TYPES = [
+  FINALIZED,
+  'google.cloud.storage.object.v1.deleted',
+  'google.cloud.storage.object.v1.archived',
+  'google.cloud.storage.object.v1.metadataUpdated',
+] as const;
+
+export type StorageEventType = (typeof STORAGE_EVENT_TYPES)[number];
 
 export interface FinalizedObject {
   bucket: string;
@@ -12,14 +24,30 @@ export interface FinalizedObject {
   generation?: string;
 }
 
-/** Throws InputError naming what is wrong with the event. */
-export function parseFinalizedEvent(event: {type?: unknown; data?: unknown}): FinalizedObject {
-  if (event.type !== FINALIZED) {
-    throw new InputError(`expected a ${FINALIZED} event, got type "${String(event.type)}"`);
+/** A well-formed Cloud Storage object event: its type and the object it concerns. */
+export interface StorageEvent extends FinalizedObject {
+  type: StorageEventType;
+}
+
+function isStorageEventType(type: unknown): type is StorageEventType {
+  return (STORAGE_EVENT_TYPES as readonly unknown[]).includes(type);
+}
+
+/**
+ * Any Cloud Storage object event (finalized, deleted, archived,
+ * metadataUpdated). Throws InputError naming what is wrong with an event that
+ * is not one, or whose object resource is malformed.
+ */
+export function parseStorageEvent(event: {type?: unknown; data?: unknown}): StorageEvent {
+  const type = event.type;
+  if (!isStorageEventType(type)) {
+    throw new InputError(
+      `not a Cloud Storage object event: type "${String(type)}" (expected one of ${STORAGE_EVENT_TYPES.join(', ')})`,
+    );
   }
   const d = event.data;
   if (typeof d !== 'object' || d === null || Array.isArray(d)) {
-    throw new InputError('the event carries no object resource in its data');
+    throw new InputError('malformed storage event: it carries no object resource in its data');
   }
   const {bucket, name, generation} = d as Record<string, unknown>;
   const problems: string[] = [];
@@ -31,6 +59,7 @@ export function parseFinalizedEvent(event: {type?: unknown; data?: unknown}): Fi
     problems.push('data.generation must be digits');
   if (problems.length > 0) throw new InputError(`malformed storage event: ${problems.join('; ')}`);
   return {
+    type,
     bucket: bucket as string,
     name: name as string,
     ...(generation !== undefined ? {generation: String(generation)} : {}),

@@ -14,7 +14,6 @@ import {replayCommand, shellQuote} from '../../functions/core/replay';
 import {mergeReplayReport} from '../../functions/core/report';
 import type {BatchReport, ReportConversation} from '../../functions/core/report';
 import {batchReportOf} from '../helpers';
-import {parseFinalizedEvent} from '../../functions/core/storage-event';
 import {lastEmailed, newLedger} from '../../functions/services/checker';
 
 const DAY = '2026-03-29';
@@ -213,34 +212,6 @@ describe('what the checker looks at (classifyObject)', () => {
       `other/brave/${DAY}/_manifest/plan.json`,
     ])
       assert.strictEqual(classifyObject('brave', name), undefined, name);
-  });
-});
-
-describe('storage events (parseFinalizedEvent)', () => {
-  const type = 'google.cloud.storage.object.v1.finalized';
-  it('should accept a finalize event and name every problem of a malformed one', () => {
-    assert.deepStrictEqual(
-      parseFinalizedEvent({type, data: {bucket: 'b', name: 'n', generation: '12'}}),
-      {
-        bucket: 'b',
-        name: 'n',
-        generation: '12',
-      },
-    );
-    assert.throws(
-      () => parseFinalizedEvent({type: 'google.cloud.storage.object.v1.deleted', data: {}}),
-      /expected a google\.cloud\.storage\.object\.v1\.finalized event/,
-    );
-    assert.throws(() => parseFinalizedEvent({type, data: 'x'}), /no object resource/);
-    assert.throws(
-      () => parseFinalizedEvent({type, data: {bucket: '', name: 7, generation: 'g'}}),
-      (e: Error) => {
-        assert.match(e.message, /data\.bucket/);
-        assert.match(e.message, /data\.name/);
-        assert.match(e.message, /data\.generation/);
-        return true;
-      },
-    );
   });
 });
 
