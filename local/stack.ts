@@ -7,7 +7,7 @@
  *
  * Wiring, as in production (see infra/):
  *   batches topic ──push (retry policy, dead-letter topic)──▶ worker function
- *   bucket ──object finalize CloudEvents (Eventarc-style)──▶ checker function
+ *   bucket ──object finalize CloudEvents only (Eventarc-style)──▶ checker function
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -236,10 +236,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       );
     }
     if (functions.checker) {
+      // Finalize events only, as the checker's Eventarc trigger (infra/functions.tf).
       const res = await fetch(`${gcsUrl}/_admin/notifications`, {
         method: 'POST',
         headers: {'content-type': 'application/json'},
-        body: JSON.stringify({url: functions.checker.url, bucket}),
+        body: JSON.stringify({
+          url: functions.checker.url,
+          bucket,
+          eventTypes: ['google.cloud.storage.object.v1.finalized'],
+        }),
       });
       if (!res.ok)
         throw new Error(`could not subscribe the checker to GCS events: HTTP ${res.status}`);

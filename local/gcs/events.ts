@@ -2,6 +2,9 @@
  * Posts Cloud Storage object events to subscribers the way Eventarc does:
  * binary-mode CloudEvents (`ce-*` headers, the object resource as JSON body),
  * retried with exponential backoff when the subscriber does not answer 2xx.
+ * A subscription may ask for some event types only, as an Eventarc trigger
+ * names its event type (the checker's asks for finalize events only) and a
+ * Pub/Sub notification lists its `event_types`.
  */
 import {randomUUID} from 'node:crypto';
 import type {ChangeKind} from './store';
@@ -10,6 +13,8 @@ export interface Subscriber {
   url: string;
   /** Only events of this bucket; all buckets when absent. */
   bucket?: string;
+  /** Only events of these types (see OBJECT_EVENT_TYPES); every type when absent. */
+  eventTypes?: string[];
 }
 
 export interface DeliveryOptions {
@@ -45,6 +50,18 @@ const EVENT_TYPES: Record<ChangeKind, string> = {
   deleted: 'google.cloud.storage.object.v1.deleted',
   metadataUpdated: 'google.cloud.storage.object.v1.metadataUpdated',
 };
+
+/**
+ * The object event types of Cloud Storage. `archived` (a live version made
+ * noncurrent) is never sent here, since the emulator keeps no versions, but a
+ * subscription may name it as a real one may.
+ */
+export const OBJECT_EVENT_TYPES: readonly string[] = [
+  EVENT_TYPES.finalized,
+  EVENT_TYPES.deleted,
+  'google.cloud.storage.object.v1.archived',
+  EVENT_TYPES.metadataUpdated,
+];
 
 /** The binary-mode CloudEvent headers Eventarc sends with an object resource. */
 export function storageEventHeaders(
@@ -83,8 +100,21 @@ export class EventNotifier {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new Error(`subscriber URL must be http(s): ${sub.url}`);
     }
-    if (!this.subscribers.some(s => s.url === sub.url && s.bucket === sub.bucket)) {
-      this.subscribers.push(sub);
+    if (sub.eventTypes !== undefined) {
+      const unknown = sub.eventTypes.filter(t => !OBJECT_EVENT_TYPES.includes(t));
+      if (sub.eventTypes.length === 0 || unknown.length > 0) {
+        throw new Error(
+          `eventTypes must name Cloud Storage object event types (${OBJECT_EVENT_TYPES.join(', ')}); got ${unknown.length > 0 ? unknown.join(', ') : 'none'}`,
+        );
+      }
+    }
+    const types = (s: Subscriber) => [...(s.eventTypes ?? [])].sort().join(',');
+    if (
+      !this.subscribers.some(
+        s => s.url === sub.url && s.bucket === sub.bucket && types(s) === types(sub),
+      )
+    ) {
+      this.subscribers.push({...sub, ...(sub.eventTypes ? {eventTypes: [...sub.eventTypes]} : {})});
     }
   }
 
@@ -97,6 +127,7 @@ export class EventNotifier {
     const type = EVENT_TYPES[kind];
     for (const sub of this.subscribers) {
       if (sub.bucket !== undefined && sub.bucket !== resource.bucket) continue;
+      if (sub.eventTypes !== undefined && !sub.eventTypes.includes(type)) continue;
       const record: DeliveryRecord = {
         id: randomUUID(),
         type,

@@ -469,10 +469,18 @@ export function createGcsServer(opts: GcsServerOptions): Server {
       if (req.method === 'POST') {
         const body = await readJsonObject(req);
         if (typeof body.url !== 'string') throw new BadRequest('"url" is required');
+        const types = body.eventTypes;
+        if (
+          types !== undefined &&
+          (!Array.isArray(types) || !types.every((t): t is string => typeof t === 'string'))
+        ) {
+          throw new BadRequest('"eventTypes" must be a list of event types');
+        }
         try {
           notifier.subscribe({
             url: body.url,
             bucket: typeof body.bucket === 'string' ? body.bucket : undefined,
+            ...(types !== undefined ? {eventTypes: types} : {}),
           });
         } catch (err) {
           throw new BadRequest((err as Error).message);

@@ -867,20 +867,128 @@ describe('GCS emulator (official client over HTTP)', function () {
       assert.strictEqual(event.data.contentType, 'application/json');
     });
 
-    it('should post a deleted CloudEvent when an object is deleted', async () => {
+    /** An HTTP endpoint that acknowledges and keeps every CloudEvent posted to it. */
+    async function receiver(): Promise<{
+      url: string;
+      events: Array<{type: string; subject: string}>;
+      close(): Promise<void>;
+    }> {
+      const events: Array<{type: string; subject: string}> = [];
+      const server = http.createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          events.push({
+            type: String(req.headers['ce-type']),
+            subject: String(req.headers['ce-subject']),
+          });
+          res.writeHead(204).end();
+        });
+      });
+      await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+      const {port} = server.address() as {port: number};
+      return {
+        url: `http://127.0.0.1:${port}/`,
+        events,
+        close: () => new Promise<void>(resolve => server.close(() => resolve())),
+      };
+    }
+
+    async function subscribe(body: object): Promise<Response> {
+      return fetch(`${stack.gcsUrl}/_admin/notifications`, {
+        method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify(body),
+      });
+    }
+
+    it('should post deleted and metadataUpdated events only to subscriptions that ask for them, as Eventarc triggers filter on the event type', async () => {
+      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const [bucket] = await storage.createBucket(unique('events'));
+      const all = await receiver();
+      const deletions = await receiver();
+      try {
+        assert.strictEqual((await subscribe({url: all.url, bucket: bucket.name})).status, 200);
+        const res = await subscribe({
+          url: deletions.url,
+          bucket: bucket.name,
+          eventTypes: ['google.cloud.storage.object.v1.deleted'],
+        });
+        assert.strictEqual(res.status, 200);
+        const file = bucket.file('obj.txt');
+        await file.save('x', {resumable: false});
+        await file.setMetadata({metadata: {k: 'v'}});
+        await file.delete();
+        const got = await eventually('three events for the unfiltered subscription', () =>
+          all.events.length >= 3 ? all.events : undefined,
+        );
+        assert.deepStrictEqual(
+          new Set(got.map(e => e.type)),
+          new Set([
+            'google.cloud.storage.object.v1.finalized',
+            'google.cloud.storage.object.v1.metadataUpdated',
+            'google.cloud.storage.object.v1.deleted',
+          ]),
+        );
+        await eventually('the delete event', () =>
+          deletions.events.length > 0 ? true : undefined,
+        );
+        assert.deepStrictEqual(deletions.events, [
+          {type: 'google.cloud.storage.object.v1.deleted', subject: 'objects/obj.txt'},
+        ]);
+      } finally {
+        await all.close();
+        await deletions.close();
+      }
+    });
+
+    it('should refuse a subscription to an event type Cloud Storage does not send', async () => {
+      const res = await subscribe({
+        url: 'http://127.0.0.1:9/',
+        eventTypes: ['google.cloud.storage.object.v1.created'],
+      });
+      assert.strictEqual(res.status, 400);
+      assert.match(await res.text(), /google\.cloud\.storage\.object\.v1\.created/);
+    });
+
+    it("should send the stack's checker finalize events only, as its Eventarc trigger in infra/functions.tf", async () => {
+      const listed = (await (await fetch(`${stack.gcsUrl}/_admin/notifications`)).json()) as {
+        subscribers: Array<{url: string; bucket?: string; eventTypes?: string[]}>;
+      };
+      assert.deepStrictEqual(
+        listed.subscribers.filter(s => s.url === stack.functions.checker!.url),
+        [
+          {
+            url: stack.functions.checker!.url,
+            bucket: stack.bucket,
+            eventTypes: ['google.cloud.storage.object.v1.finalized'],
+          },
+        ],
+      );
       const storage = storageVia('apiEndpoint', stack.gcsUrl);
       const name = `events/${unique('del')}.txt`;
       const file = storage.bucket(stack.bucket).file(name);
       await file.save('x', {resumable: false});
+      await file.setMetadata({metadata: {k: 'v'}});
       await file.delete();
-      await eventually('the delete event', () =>
-        stack
-          .checkerEvents()
-          .find(
-            e =>
-              e.subject === `objects/${name}` &&
-              e.type === 'google.cloud.storage.object.v1.deleted',
-          ),
+      // A later object's finalize event has arrived: any event of the first would have been sent by now.
+      const later = `events/${unique('later')}.txt`;
+      await storage.bucket(stack.bucket).file(later).save('y', {resumable: false});
+      await eventually('the later finalize event', () =>
+        stack.checkerEvents().find(e => e.subject === `objects/${later}`),
+      );
+      const ofFirst = stack.checkerEvents().filter(e => e.subject === `objects/${name}`);
+      assert.deepStrictEqual(
+        ofFirst.map(e => e.type),
+        ['google.cloud.storage.object.v1.finalized'],
+      );
+      const stats = (await (await fetch(`${stack.gcsUrl}/_admin/events`)).json()) as {
+        recent: Array<{subject: string; url: string; type: string}>;
+      };
+      assert.deepStrictEqual(
+        stats.recent
+          .filter(r => r.subject === `objects/${name}` && r.url === stack.functions.checker!.url)
+          .map(r => r.type),
+        ['google.cloud.storage.object.v1.finalized'],
       );
     });
 
