@@ -38,6 +38,10 @@ export interface Config {
   batchPollDeadlineMs: number;
   /** Concurrent downloads per batch. */
   downloadConcurrency: number;
+  /** A batch stops exporting after this long and reports, inside the worker's timeout (ms). */
+  batchDeadlineMs: number;
+  /** A media body that sends nothing for this long is abandoned and retried (ms). */
+  mediaIdleTimeoutMs: number;
   /** What an ARCHIVED recording counts as. */
   archivedPolicy: 'fail' | 'skip';
   /** Deliveries of a batch message after which the worker reports failure instead of retrying. */
@@ -147,6 +151,8 @@ export function parseConfig(env: Env = process.env): Config {
     genesysMaxAttempts: int('GENESYS_MAX_ATTEMPTS', 6, 1, 20),
     batchPollDeadlineMs: int('BATCH_POLL_DEADLINE_MS', 300_000, 1000, 3_600_000),
     downloadConcurrency: int('DOWNLOAD_CONCURRENCY', 8, 1, 64),
+    batchDeadlineMs: int('BATCH_DEADLINE_MS', 480_000, 1000, 3_600_000),
+    mediaIdleTimeoutMs: int('MEDIA_IDLE_TIMEOUT_MS', 60_000, 1000, 600_000),
     archivedPolicy: oneOf('ARCHIVED_POLICY', 'fail', ['fail', 'skip'] as const),
     maxBatchAttempts: int('MAX_BATCH_ATTEMPTS', 4, 1, 100),
     discovery: oneOf('DISCOVERY', 'auto', ['jobs', 'query', 'auto'] as const),
@@ -161,6 +167,10 @@ export function parseConfig(env: Env = process.env): Config {
     runGraceMinutes: int('RUN_GRACE_MINUTES', 720, 0, 10_080),
     pubsubEmulatorHost: env.PUBSUB_EMULATOR_HOST?.trim() || undefined,
   };
+  if (config.batchPollDeadlineMs >= config.batchDeadlineMs)
+    problems.push(
+      `BATCH_POLL_DEADLINE_MS (${config.batchPollDeadlineMs}) must be below BATCH_DEADLINE_MS (${config.batchDeadlineMs})`,
+    );
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

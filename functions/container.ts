@@ -111,6 +111,9 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
         worker = new BatchWorker({
           env: config.env,
           maxBatchAttempts: config.maxBatchAttempts,
+          batchDeadlineMs: config.batchDeadlineMs,
+          timeZone: config.timeZone,
+          windowLagDays: config.windowLagDays,
           clientCount: g.clientCount,
           exporter: new Exporter({
             settings: {
@@ -118,6 +121,8 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
               archivedPolicy: config.archivedPolicy,
               batchPollDeadlineMs: config.batchPollDeadlineMs,
               downloadConcurrency: config.downloadConcurrency,
+              timeZone: config.timeZone,
+              mediaIdleTimeoutMs: config.mediaIdleTimeoutMs,
             },
             genesys: g,
             store,

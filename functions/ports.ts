@@ -69,7 +69,8 @@ export interface MediaResponse {
 
 /** Plain GET of a pre-signed media URL (no credentials). */
 export interface MediaFetcher {
-  get(url: string): Promise<MediaResponse>;
+  /** Rejects with a RetryableError when `signal` fires before the response headers arrive. */
+  get(url: string, signal?: AbortSignal): Promise<MediaResponse>;
 }
 
 export interface StoredObject {

@@ -86,8 +86,12 @@ resource "google_cloudfunctions2_function" "fn" {
   }
   lifecycle {
     precondition {
-      condition     = var.batch_poll_deadline_ms < (local.functions.worker.timeout - 120) * 1000
-      error_message = "batch_poll_deadline_ms must leave the worker 2 minutes of its ${local.functions.worker.timeout} s timeout to download and report."
+      condition     = var.batch_deadline_ms <= (local.functions.worker.timeout - 60) * 1000
+      error_message = "batch_deadline_ms must leave the worker a minute of its ${local.functions.worker.timeout} s timeout to write its metadata and report."
+    }
+    precondition {
+      condition     = var.batch_poll_deadline_ms < var.batch_deadline_ms
+      error_message = "batch_poll_deadline_ms must be below batch_deadline_ms (the worker checks it at startup too)."
     }
     precondition {
       condition     = var.max_batch_attempts < var.max_delivery_attempts

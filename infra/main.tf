@@ -29,6 +29,7 @@ locals {
   function_env = {
     ARCHIVED_POLICY             = var.archived_policy
     BATCHES_TOPIC               = google_pubsub_topic.batches.name
+    BATCH_DEADLINE_MS           = tostring(var.batch_deadline_ms)
     BATCH_POLL_DEADLINE_MS      = tostring(var.batch_poll_deadline_ms)
     BATCH_SIZE                  = tostring(var.batch_size)
     BUCKET                      = google_storage_bucket.recordings.name
@@ -48,6 +49,7 @@ locals {
     MAX_AUTO_RERUNS             = tostring(var.max_auto_reruns)
     MAX_BACKFILL_DAYS           = tostring(var.max_backfill_days)
     MAX_BATCH_ATTEMPTS          = tostring(var.max_batch_attempts)
+    MEDIA_IDLE_TIMEOUT_MS       = tostring(var.media_idle_timeout_ms)
     # Read by nobody: changing it rolls new instances of every function.
     ROLLOUT_ID          = var.rollout_id
     RUN_GRACE_MINUTES   = tostring(var.run_grace_minutes)

@@ -34,8 +34,18 @@ variable "archived_policy" {
   }
 }
 
+variable "batch_deadline_ms" {
+  description = "How long one delivery of a batch may export, in ms, before it stops and reports what it stored; must leave the worker a minute of its 600 s timeout (BATCH_DEADLINE_MS)."
+  type        = number
+  default     = 480000
+  validation {
+    condition     = floor(var.batch_deadline_ms) == var.batch_deadline_ms && var.batch_deadline_ms >= 1000 && var.batch_deadline_ms <= 3600000
+    error_message = "batch_deadline_ms must be an integer from 1000 to 3600000."
+  }
+}
+
 variable "batch_poll_deadline_ms" {
-  description = "How long the worker polls a Genesys batch download request, in ms; must leave the worker 2 minutes of its 600 s timeout (BATCH_POLL_DEADLINE_MS)."
+  description = "How long the worker polls a Genesys batch download request, in ms; must be below batch_deadline_ms (BATCH_POLL_DEADLINE_MS)."
   type        = number
   default     = 300000
   validation {
@@ -239,6 +249,16 @@ variable "max_delivery_attempts" {
   validation {
     condition     = floor(var.max_delivery_attempts) == var.max_delivery_attempts && var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
     error_message = "max_delivery_attempts must be an integer from 5 to 100."
+  }
+}
+
+variable "media_idle_timeout_ms" {
+  description = "A media download that sends no bytes for this long, in ms, is abandoned and retried (MEDIA_IDLE_TIMEOUT_MS)."
+  type        = number
+  default     = 60000
+  validation {
+    condition     = floor(var.media_idle_timeout_ms) == var.media_idle_timeout_ms && var.media_idle_timeout_ms >= 1000 && var.media_idle_timeout_ms <= 600000
+    error_message = "media_idle_timeout_ms must be an integer from 1000 to 600000."
   }
 }
 

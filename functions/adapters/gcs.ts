@@ -8,7 +8,7 @@ import type {EventEmitter} from 'node:events';
 import {Readable, Transform} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {Bucket, CRC32C, CreateReadStreamOptions, File, Storage} from '@google-cloud/storage';
-import {PermanentError, RetryableError} from '../core/errors';
+import {PermanentError, PipelineError, RetryableError} from '../core/errors';
 import {ObjectExistsError, ObjectStore, StoredObject, WriteOptions} from '../ports';
 import {readAll} from '../streams';
 
@@ -79,6 +79,9 @@ export class GcsStore implements ObjectStore {
       },
     });
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+    // The body's own failure (a stalled or cut download) is the story, not the upload it aborted.
+    let sourceError: unknown;
+    source.once('error', err => (sourceError ??= err));
     const file = this.bucket.file(name);
     const resumable = !Buffer.isBuffer(body) || body.length > RESUMABLE_THRESHOLD_BYTES;
     try {
@@ -96,6 +99,7 @@ export class GcsStore implements ObjectStore {
     } catch (err) {
       if (statusOf(err) === 412)
         throw new ObjectExistsError(`gs://${this.bucket.name}/${name} already exists`);
+      if (sourceError instanceof PipelineError) throw sourceError;
       throw new RetryableError(
         `could not write gs://${this.bucket.name}/${name}`,
         {object: name},

@@ -7,13 +7,15 @@ import type {MediaFetcher, MediaResponse} from '../ports';
 const HEADERS_TIMEOUT_MS = 60_000;
 
 export class HttpMediaFetcher implements MediaFetcher {
-  async get(url: string): Promise<MediaResponse> {
+  async get(url: string, signal?: AbortSignal): Promise<MediaResponse> {
     let res: Response;
     const abort = new AbortController();
-    // Only the wait for headers is bounded; a large body may take as long as it needs.
+    // Here only the wait for headers is bounded; the exporter watches the body for stalls.
     const timer = setTimeout(() => abort.abort(), HEADERS_TIMEOUT_MS);
     try {
-      res = await fetch(url, {signal: abort.signal});
+      res = await fetch(url, {
+        signal: signal ? AbortSignal.any([abort.signal, signal]) : abort.signal,
+      });
     } catch (err) {
       // Never repeat the URL: it is a credential.
       throw new RetryableError(

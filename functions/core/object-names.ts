@@ -20,6 +20,16 @@ export function recordingObjectName(
   return `${env}/${day}/${type}/${conversationId}_${recordingId}.${ext}`;
 }
 
+/** Where every recording of one type of a conversation lands: the name up to the recording id. */
+export function recordingObjectPrefix(
+  env: string,
+  day: Day,
+  type: RecordingType,
+  conversationId: string,
+): string {
+  return `${env}/${day}/${type}/${conversationId}_`;
+}
+
 export function metadataObjectName(env: string, day: Day, conversationId: string): string {
   return `${env}/${day}/metadata/${conversationId}.json`;
 }

@@ -5,17 +5,25 @@
  * it was exported (bytes in GCS, checksums verified), skipped (permanently
  * gone at the source) or failed, and why.
  *
- * Idempotent: objects are written only if absent; an existing object with
- * the same bytes counts as exported, a differing one is reported, never
- * overwritten.
+ * Idempotent: objects are written only if absent. An object an earlier
+ * delivery stored, with the size it expected (GCS finalizes an upload whole
+ * or not at all, and the upload's CRC32C was checked), counts as exported
+ * without a second download; an object without that proof is downloaded
+ * again and compared; a differing or incomplete one is reported with what to
+ * do, never overwritten and never taken as the record.
+ *
+ * Bounded in time: a media body that sends nothing for `mediaIdleTimeoutMs`
+ * is abandoned, and when the batch's deadline signal fires every recording
+ * not yet stored fails with a retryable reason, so the batch always reports.
  */
 import {createHash} from 'node:crypto';
 import {Readable, Transform} from 'node:stream';
 import {RecordingType, baseContentType, extensionFor, recordingType} from '../core/content-types';
 import {filterChatTranscript} from '../core/chat';
-import {PermanentError, RetryableError} from '../core/errors';
+import {InputError, PermanentError, RetryableError} from '../core/errors';
 import type {BatchMessage} from '../core/messages';
-import {metadataObjectName, recordingObjectName} from '../core/object-names';
+import {metadataObjectName, recordingObjectName, recordingObjectPrefix} from '../core/object-names';
+import {windowOf} from '../core/time-window';
 import type {Logger} from '../logger';
 import {mapLimit} from './objects';
 import {readAll} from '../streams';
@@ -63,7 +71,19 @@ export interface ExporterSettings {
   archivedPolicy: 'fail' | 'skip';
   batchPollDeadlineMs: number;
   downloadConcurrency: number;
+  /** Time zone of the day windows: a batch's conversations must start inside its day. */
+  timeZone: string;
+  /** A media body that sends nothing for this long is abandoned (ms). */
+  mediaIdleTimeoutMs: number;
 }
+
+export interface ExportOptions {
+  /** Fires when the batch must stop exporting to report before its function times out. */
+  signal?: AbortSignal;
+}
+
+/** Custom metadata of a recording object: the bytes the exporter meant to store. */
+export const EXPECTED_SIZE_KEY = 'expectedSize';
 
 export interface ExporterDeps {
   settings: ExporterSettings;
@@ -120,22 +140,46 @@ export function outcomeFromState(
   }
 }
 
-/** Fails a stream that ends before the announced Content-Length. */
-function lengthGuard(expected: number | undefined): Transform {
+/**
+ * Passes a media body through, failing it when it ends before the announced
+ * Content-Length or sends nothing for `idleMs` (a stalled connection).
+ */
+function bodyGuard(expected: number | undefined, idleMs: number): Transform {
   let seen = 0;
-  return new Transform({
+  let timer: NodeJS.Timeout | undefined;
+  const guard: Transform = new Transform({
     transform(chunk: Buffer, _e, done) {
       seen += chunk.length;
+      arm();
       done(null, chunk);
     },
     flush(done) {
+      clearTimeout(timer);
       if (expected !== undefined && seen !== expected) {
         done(new RetryableError(`media body was cut short: ${seen} of ${expected} bytes`));
       } else {
         done();
       }
     },
+    destroy(err, done) {
+      clearTimeout(timer);
+      done(err);
+    },
   });
+  function arm(): void {
+    clearTimeout(timer);
+    timer = setTimeout(
+      () =>
+        guard.destroy(
+          new RetryableError(
+            `media body stalled: no data for ${idleMs / 1000} s after ${seen} bytes`,
+          ),
+        ),
+      idleMs,
+    );
+  }
+  arm();
+  return guard;
 }
 
 async function md5Of(body: Readable): Promise<{md5: string; size: number}> {
@@ -150,6 +194,32 @@ async function md5Of(body: Readable): Promise<{md5: string; size: number}> {
 
 class UrlExpired extends Error {}
 
+const DEADLINE_REASON =
+  'the batch reached its deadline (BATCH_DEADLINE_MS) before this recording was stored';
+
+/** What an object already under a recording's name proves. */
+function provenState(
+  o: StoredObject,
+  conversationId: string,
+  recordingId: string,
+): 'complete' | 'incomplete' | undefined {
+  const md = o.metadata;
+  const expected = Number(md?.[EXPECTED_SIZE_KEY]);
+  if (
+    md?.recordingId !== recordingId ||
+    md.conversationId !== conversationId ||
+    !Number.isSafeInteger(expected)
+  )
+    return undefined;
+  return o.size === expected ? 'complete' : 'incomplete';
+}
+
+function differentContent(name: string, detail: string): PermanentError {
+  return new PermanentError(
+    `gs object ${name} already exists with different content (${detail}); it was left untouched`,
+  );
+}
+
 export class Exporter {
   constructor(private readonly deps: ExporterDeps) {}
 
@@ -157,6 +227,7 @@ export class Exporter {
   async export(
     message: BatchMessage,
     clientIndex: number,
+    opts: ExportOptions = {},
   ): Promise<{conversations: ConversationOutcome[]; clientIndex: number}> {
     const {genesys} = this.deps;
     const session = await genesys.session(clientIndex);
@@ -164,6 +235,7 @@ export class Exporter {
     for (const d of await session.conversationDetails(message.conversationIds)) {
       details.set(String(d.conversationId), d);
     }
+    this.refuseOtherDays(message, details);
     const metas = await mapLimit(message.conversationIds, METADATA_CONCURRENCY, id =>
       session.recordingMetadata(id),
     );
@@ -209,7 +281,8 @@ export class Exporter {
     const pending = conversations.flatMap(c =>
       c.recordings.filter(r => r.reason === 'pending download').map(r => ({c, r})),
     );
-    await this.download(session, message.day, pending);
+    const toDownload = await this.findStored(message.day, pending);
+    await this.download(session, message.day, toDownload, opts.signal);
 
     await mapLimit(conversations, METADATA_CONCURRENCY, c =>
       this.writeMetadata(
@@ -222,21 +295,117 @@ export class Exporter {
     return {conversations, clientIndex: session.clientIndex};
   }
 
+  /**
+   * A batch is exported under its message's day only if every conversation
+   * Genesys knows started inside that day's window (in TIME_ZONE): anything
+   * else would file recordings under the wrong day. Refused whole, before
+   * anything is written.
+   */
+  private refuseOtherDays(message: BatchMessage, details: Map<string, Record<string, unknown>>) {
+    const {startMs, endMs} = windowOf(message.day, this.deps.settings.timeZone);
+    const outside: string[] = [];
+    for (const id of message.conversationIds) {
+      const start = details.get(id)?.conversationStart;
+      if (typeof start !== 'string') continue;
+      const ms = Date.parse(start);
+      if (!(ms >= startMs && ms < endMs)) outside.push(`${id} started ${start}`);
+    }
+    if (outside.length > 0) {
+      throw new InputError(
+        `${outside.length} conversation(s) did not start on ${message.day} ` +
+          `(${this.deps.settings.timeZone}): ${outside.slice(0, 5).join(', ')}` +
+          `${outside.length > 5 ? ', …' : ''}; publish them with their own day`,
+      );
+    }
+  }
+
+  /**
+   * Settles the recordings an earlier delivery or run already stored (one
+   * listing per conversation and type) and returns the rest. An object
+   * written by the exporter with the size it expected is complete (GCS never
+   * makes an unfinished upload visible, and the upload's CRC32C was checked):
+   * exported, no second download. One that holds another size is incomplete:
+   * failed, with its action. One without that proof is downloaded and compared.
+   */
+  private async findStored(
+    day: string,
+    pending: Array<{c: ConversationOutcome; r: RecordingOutcome}>,
+  ): Promise<Array<{c: ConversationOutcome; r: RecordingOutcome}>> {
+    const {store, settings} = this.deps;
+    const groups = new Map<string, typeof pending>();
+    for (const item of pending) {
+      const prefix = recordingObjectPrefix(settings.env, day, item.r.type!, item.c.conversationId);
+      groups.set(prefix, [...(groups.get(prefix) ?? []), item]);
+    }
+    const left: typeof pending = [];
+    await mapLimit([...groups], METADATA_CONCURRENCY, async ([prefix, items]) => {
+      const objects = await store.list(prefix);
+      for (const item of items) {
+        const mine = objects.filter(o => o.name.startsWith(`${prefix}${item.r.recordingId}.`));
+        const state =
+          mine.length === 1
+            ? provenState(mine[0]!, item.c.conversationId, item.r.recordingId)
+            : undefined;
+        if (state === 'complete') {
+          this.exportedAs(item.r, mine[0]!);
+        } else if (state === 'incomplete') {
+          const o = mine[0]!;
+          Object.assign(item.r, {
+            outcome: 'failed',
+            reason: differentContent(
+              o.name,
+              `${o.size} of the ${o.metadata?.[EXPECTED_SIZE_KEY]} bytes it should hold`,
+            ).message,
+          });
+        } else {
+          left.push(item);
+        }
+      }
+    });
+    return left;
+  }
+
+  private exportedAs(r: RecordingOutcome, o: StoredObject): void {
+    Object.assign(r, {
+      outcome: 'exported',
+      object: o.name,
+      contentType: o.contentType,
+      size: o.size,
+      md5Hash: o.md5Hash,
+      crc32c: o.crc32c,
+    });
+    delete r.reason;
+  }
+
   private async download(
     session: GenesysSession,
     day: string,
     pending: Array<{c: ConversationOutcome; r: RecordingOutcome}>,
+    signal: AbortSignal | undefined,
   ): Promise<void> {
+    const outOfTime = (items: typeof pending) => {
+      for (const {r} of items)
+        Object.assign(r, {outcome: 'failed', retryable: true, reason: DEADLINE_REASON});
+    };
     let todo = pending;
     for (let round = 0; todo.length > 0 && round <= MAX_RESUBMIT_ROUNDS; round++) {
       const expired: typeof todo = [];
       for (let i = 0; i < todo.length; i += MAX_BATCH_ITEMS) {
         const chunk = todo.slice(i, i + MAX_BATCH_ITEMS);
+        if (signal?.aborted) {
+          outOfTime(chunk);
+          continue;
+        }
         const results = await this.runBatchRequest(
           session,
           chunk.map(({c, r}) => ({conversationId: c.conversationId, recordingId: r.recordingId})),
+          signal,
         );
         await mapLimit(chunk, this.deps.settings.downloadConcurrency, async item => {
+          if (signal?.aborted) {
+            outOfTime([item]);
+            return;
+          }
           const result = results.get(item.r.recordingId);
           if (!result) {
             Object.assign(item.r, {
@@ -254,9 +423,10 @@ export class Exporter {
             return;
           }
           try {
-            await this.store(day, item.c, item.r, result);
+            await this.store(day, item.c, item.r, result, signal);
           } catch (err) {
             if (err instanceof UrlExpired) expired.push(item);
+            else if (signal?.aborted && !(err instanceof PermanentError)) outOfTime([item]);
             else {
               Object.assign(item.r, {
                 outcome: 'failed',
@@ -281,6 +451,7 @@ export class Exporter {
   private async runBatchRequest(
     session: GenesysSession,
     items: Array<{conversationId: string; recordingId: string}>,
+    signal: AbortSignal | undefined,
   ): Promise<Map<string, BatchResult>> {
     const {clock} = this.deps;
     const jobId = await session.submitBatch(items);
@@ -298,6 +469,7 @@ export class Exporter {
           status.resultCount === lastCount);
       if (done) break;
       lastCount = status.resultCount ?? -1;
+      if (signal?.aborted) break;
       if (clock.now() + delay > deadline) {
         this.deps.logger.warn('batch download request did not complete before the deadline', {
           jobId,
@@ -325,6 +497,7 @@ export class Exporter {
     c: ConversationOutcome,
     r: RecordingOutcome,
     result: BatchResult,
+    signal: AbortSignal | undefined,
   ): Promise<void> {
     const {store, media, settings} = this.deps;
     const contentType = result.contentType ?? 'application/octet-stream';
@@ -341,12 +514,16 @@ export class Exporter {
     const objectType = isChat ? 'application/json' : baseContentType(contentType);
 
     for (let attempt = 1; ; attempt++) {
-      const res = await media.get(result.resultUrl!);
+      if (signal?.aborted) throw new RetryableError(DEADLINE_REASON);
+      const res = await media.get(result.resultUrl!, signal);
       // A dropped connection must become an ordinary error of this download, never an uncaught one.
-      const guarded = lengthGuard(res.contentLength);
+      const guarded = bodyGuard(res.contentLength, settings.mediaIdleTimeoutMs);
       res.body.on('error', err =>
         guarded.destroy(new RetryableError(`media download interrupted: ${err.message}`)),
       );
+      const onAbort = () => guarded.destroy(new RetryableError(DEADLINE_REASON));
+      signal?.addEventListener('abort', onAbort, {once: true});
+      guarded.on('close', () => signal?.removeEventListener('abort', onAbort));
       res.body.pipe(guarded);
       if (res.status === 403) {
         res.body.resume();
@@ -363,6 +540,7 @@ export class Exporter {
       }
       try {
         let body: Readable | Buffer;
+        let expectedSize = res.contentLength;
         if (isChat) {
           const raw = await readAll(guarded, MAX_CHAT_BYTES, 'transcript');
           let json: unknown;
@@ -372,6 +550,7 @@ export class Exporter {
             throw new PermanentError('chat recording is not valid JSON');
           }
           body = Buffer.from(JSON.stringify(filterChatTranscript(json).messages, null, 2));
+          expectedSize = body.length;
         } else {
           body = guarded;
         }
@@ -386,6 +565,7 @@ export class Exporter {
                 conversationId: c.conversationId,
                 recordingId: r.recordingId,
                 sourceContentType: contentType,
+                ...(expectedSize !== undefined ? {[EXPECTED_SIZE_KEY]: String(expectedSize)} : {}),
               },
               ifGenerationMatch: 0,
             });
@@ -409,7 +589,7 @@ export class Exporter {
       } catch (err) {
         guarded.destroy();
         res.body.destroy();
-        if (err instanceof RetryableError && attempt < MAX_DOWNLOAD_ATTEMPTS) {
+        if (err instanceof RetryableError && attempt < MAX_DOWNLOAD_ATTEMPTS && !signal?.aborted) {
           // `downloadAttempt`: the batch's own `attempt` comes with every line of the batch.
           this.deps.logger.warn('recording download will be retried', {
             conversationId: c.conversationId,
@@ -433,19 +613,13 @@ export class Exporter {
     const {md5, size} = Buffer.isBuffer(body)
       ? {md5: createHash('md5').update(body).digest('base64'), size: body.length}
       : await md5Of(body);
-    if (md5 !== existing.md5Hash) {
-      throw new PermanentError(
-        `gs object ${existing.name} already exists with different content; it was left untouched`,
+    if (md5 !== existing.md5Hash || size !== existing.size) {
+      throw differentContent(
+        existing.name,
+        `${existing.size} bytes stored, ${size} bytes served by Genesys Cloud`,
       );
     }
-    Object.assign(r, {
-      outcome: 'exported',
-      object: existing.name,
-      contentType: existing.contentType,
-      size,
-      md5Hash: existing.md5Hash,
-      crc32c: existing.crc32c,
-    });
+    this.exportedAs(r, existing);
   }
 
   /** `metadata/{conversationId}.json`: analytics details, recording metadata and what was exported. */

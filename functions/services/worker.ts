@@ -3,9 +3,14 @@
  * the batch report. Transient trouble is thrown (Pub/Sub redelivers) until
  * the attempt budget is spent; then the failures are written into the report
  * so the day can still be concluded.
+ *
+ * The final attempt writes a failed report first, before anything that can
+ * crash or time out, and then exports once more (its report replaces the
+ * failed one); deliveries past the budget only make sure that report exists.
+ * Every attempt stops exporting at its deadline (BATCH_DEADLINE_MS) and reports.
  */
 import {createHash} from 'node:crypto';
-import {PermanentError, RetryableError} from '../core/errors';
+import {InputError, PermanentError, RetryableError} from '../core/errors';
 import {adhocBatchId} from '../core/batches';
 import type {BatchMessage} from '../core/messages';
 import {
@@ -20,6 +25,7 @@ import {
   mergeReplayReport,
   totalsOf,
 } from '../core/report';
+import {defaultDay} from '../core/time-window';
 import {Logger, addLogContext, withLogContext} from '../logger';
 import {Clock, ObjectExistsError, ObjectStore} from '../ports';
 import {Exporter} from './exporter';
@@ -27,6 +33,11 @@ import {Exporter} from './exporter';
 export interface WorkerDeps {
   env: string;
   maxBatchAttempts: number;
+  /** Each attempt stops exporting after this long and reports (ms). */
+  batchDeadlineMs: number;
+  /** The day windows: a message's day must be past the lag, as the planner's are. */
+  timeZone: string;
+  windowLagDays: number;
   clientCount: number;
   exporter: Exporter;
   store: ObjectStore;
@@ -55,17 +66,46 @@ export class BatchWorker {
     batchId: string,
   ): Promise<BatchReport> {
     const {deps} = this;
-    const attempt = await this.countAttempt(message, batchId, messageId);
+    this.refuseUnfinishedDay(message.day);
+    const {attempt, lastError} = await this.countAttempt(message, batchId, messageId);
     addLogContext({attempt});
-    const final = attempt >= deps.maxBatchAttempts;
     const startedAt = new Date(deps.clock.now()).toISOString();
+    const log = {day: message.day, runId: message.runId, batchId, messageId, attempt};
+    if (attempt > deps.maxBatchAttempts)
+      return this.pastBudget(message, batchId, messageId, attempt, startedAt, lastError);
+    const final = attempt === deps.maxBatchAttempts;
+    if (final) {
+      // Written before anything that can crash or time out, so the day can always be concluded.
+      const failed = await this.writeReport(
+        this.report(
+          message,
+          batchId,
+          messageId,
+          attempt,
+          startedAt,
+          'failed',
+          [],
+          undefined,
+          gaveUp(
+            attempt - 1,
+            lastError,
+            'the final delivery is exporting once more and replaces this report when it finishes',
+          ),
+        ),
+      );
+      deps.logger.info('final attempt: a failed report is written first', {
+        ...log,
+        status: failed.status,
+      });
+    }
     const clientIndex =
       createHash('sha256').update(batchId).digest().readUInt32BE(0) % Math.max(1, deps.clientCount);
-    const log = {day: message.day, runId: message.runId, batchId, messageId, attempt};
     deps.logger.info('exporting batch', {...log, conversations: message.conversationIds.length});
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), deps.batchDeadlineMs);
     let report: BatchReport;
     try {
-      const result = await deps.exporter.export(message, clientIndex);
+      const result = await deps.exporter.export(message, clientIndex, {signal: deadline.signal});
       if (!final && hasRetryableFailures(result.conversations)) {
         throw new RetryableError('some recordings failed with errors a retry may fix', {batchId});
       }
@@ -84,8 +124,10 @@ export class BatchWorker {
         result.clientIndex,
       );
     } catch (err) {
+      if (err instanceof InputError) throw err; // refused: recorded and acknowledged by the caller
       if (err instanceof RetryableError && !final) {
         deps.logger.warn('batch will be retried', {...log, reason: err.message, error: err});
+        await this.noteError(message, batchId, messageId, attempt, err.message);
         throw err;
       }
       const reason = err instanceof Error ? err.message : String(err);
@@ -104,8 +146,10 @@ export class BatchWorker {
         'failed',
         [],
         undefined,
-        reason,
+        final ? gaveUp(attempt, reason) : reason,
       );
+    } finally {
+      clearTimeout(timer);
     }
     report = await this.writeReport(report);
     deps.logger.info('batch report written', {
@@ -114,6 +158,64 @@ export class BatchWorker {
       totals: report.totals,
     });
     return report;
+  }
+
+  /**
+   * A message whose day is not yet past the lag is refused, as the planner
+   * refuses it: its conversations may still be changing.
+   */
+  private refuseUnfinishedDay(day: string): void {
+    const {clock, timeZone, windowLagDays} = this.deps;
+    const newest = defaultDay(clock.now(), timeZone, windowLagDays);
+    if (day > newest) {
+      throw new InputError(
+        `day ${day} is not yet past the ${windowLagDays}-day lag (the newest day to export is ${newest} in ${timeZone})`,
+      );
+    }
+  }
+
+  /**
+   * A delivery past the attempt budget (the final attempt crashed or timed
+   * out, or Pub/Sub's own budget is larger): exports nothing. The final
+   * attempt's report stands; if this message has none, a failed one is written.
+   */
+  private async pastBudget(
+    message: BatchMessage,
+    batchId: string,
+    messageId: string,
+    attempt: number,
+    startedAt: string,
+    lastError: string | undefined,
+  ): Promise<BatchReport> {
+    const {deps} = this;
+    const name = batchReportObjectName(deps.env, message.day, message.runId, batchId);
+    let existing: unknown;
+    try {
+      existing = (await deps.store.readJson<unknown>(name))?.value;
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err;
+    }
+    if (isReport(existing, batchId) && existing.messageId === messageId) {
+      deps.logger.info('delivery past the attempt budget; the batch is already reported', {
+        attempt,
+        status: existing.status,
+      });
+      return existing;
+    }
+    deps.logger.error('delivery past the attempt budget; writing a failed report', {attempt});
+    return this.writeReport(
+      this.report(
+        message,
+        batchId,
+        messageId,
+        attempt,
+        startedAt,
+        'failed',
+        [],
+        undefined,
+        gaveUp(attempt - 1, lastError),
+      ),
+    );
   }
 
   /** Records a message that could not be parsed, so it is visible, then lets it be acknowledged. */
@@ -215,26 +317,67 @@ export class BatchWorker {
     throw new RetryableError(`could not write the batch report ${name}: it kept changing`);
   }
 
-  /** Increments the batch's delivery counter in GCS and returns this attempt's number. */
+  /** Increments the batch's delivery counter in GCS; returns this attempt's number and the last error noted. */
   private async countAttempt(
     message: BatchMessage,
     batchId: string,
     messageId: string,
-  ): Promise<number> {
+  ): Promise<{attempt: number; lastError?: string}> {
     const name = attemptsObjectName(this.deps.env, message.day, message.runId, batchId, messageId);
     for (let i = 0; i < 10; i++) {
-      const current = await this.deps.store.readJson<{attempts: number}>(name);
-      const attempts = (current?.value.attempts ?? 0) + 1;
+      const current = await this.deps.store.readJson<Attempts>(name);
+      const attempt = (current?.value.attempts ?? 0) + 1;
+      const lastError =
+        typeof current?.value.lastError === 'string' ? current.value.lastError : undefined;
       try {
-        await this.deps.store.write(name, Buffer.from(JSON.stringify({attempts})), {
-          contentType: 'application/json',
-          ifGenerationMatch: current?.generation ?? 0,
-        });
-        return attempts;
+        await this.deps.store.write(
+          name,
+          Buffer.from(JSON.stringify({attempts: attempt, ...(lastError ? {lastError} : {})})),
+          {contentType: 'application/json', ifGenerationMatch: current?.generation ?? 0},
+        );
+        return {attempt, ...(lastError ? {lastError} : {})};
       } catch (err) {
         if (!(err instanceof ObjectExistsError)) throw err;
       }
     }
     throw new RetryableError(`could not count the attempt of batch ${batchId}`);
   }
+
+  /** Remembers why this attempt failed, for the report of the final one (best effort). */
+  private async noteError(
+    message: BatchMessage,
+    batchId: string,
+    messageId: string,
+    attempt: number,
+    reason: string,
+  ): Promise<void> {
+    const name = attemptsObjectName(this.deps.env, message.day, message.runId, batchId, messageId);
+    try {
+      const current = await this.deps.store.readJson<Attempts>(name);
+      if (current?.value.attempts !== attempt) return; // a later delivery counted meanwhile
+      await this.deps.store.write(
+        name,
+        Buffer.from(JSON.stringify({attempts: attempt, lastError: reason.slice(0, 500)})),
+        {contentType: 'application/json', ifGenerationMatch: current.generation},
+      );
+    } catch (err) {
+      this.deps.logger.warn('could not note the error of this attempt', {error: err});
+    }
+  }
+}
+
+interface Attempts {
+  attempts: number;
+  lastError?: unknown;
+}
+
+/** The reason of a batch that used its attempt budget. */
+function gaveUp(deliveries: number, lastError: string | undefined, then?: string): string {
+  const why =
+    deliveries === 0
+      ? 'batch failed: no delivery was allowed to retry it (MAX_BATCH_ATTEMPTS is 1)'
+      : lastError
+        ? `batch failed on ${deliveries} deliveries; the last error: ${lastError}`
+        : `batch failed on ${deliveries} deliveries that never finished (the worker crashed or timed out)`;
+  return then ? `${why}; ${then}` : why;
 }

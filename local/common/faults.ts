@@ -2,8 +2,9 @@
  * Runtime fault injection shared by the local stand-ins.
  *
  * A rule matches requests by method and path (a regular expression) and
- * answers them with an error status, a reset connection, or a delay before
- * normal handling. Rules fire a number of times (or forever) and optionally
+ * answers them with an error status, a reset connection, a delay before
+ * normal handling, or a stall: normal handling whose response body stops
+ * after `afterBytes` bytes with the connection left open. Rules fire a number of times (or forever) and optionally
  * with a probability. They are managed over each stand-in's admin API:
  * `GET|POST|DELETE /_admin/faults`.
  */
@@ -15,7 +16,7 @@ export interface FaultRule {
   /** Regular expression matched against the request path and query. */
   path?: string;
   /** What to do. */
-  action: 'status' | 'reset' | 'delay';
+  action: 'status' | 'reset' | 'delay' | 'stall';
   /** For `status`: the status code. */
   status?: number;
   /** For `status`: the JSON body (a generic one when absent). */
@@ -24,6 +25,8 @@ export interface FaultRule {
   headers?: Record<string, string>;
   /** For `delay`: milliseconds to wait before handling normally. */
   delayMs?: number;
+  /** For `stall`: bytes of the response body sent before it stops (default 0). */
+  afterBytes?: number;
   /** How many matching requests to affect; absent or <= 0 means every one. */
   times?: number;
   /** Chance of firing on a matching request, 0..1 (default 1). */
@@ -40,7 +43,7 @@ export class FaultRuleError extends Error {
   override name = 'FaultRuleError' as const;
 }
 
-const ACTIONS = new Set(['status', 'reset', 'delay']);
+const ACTIONS = new Set(['status', 'reset', 'delay', 'stall']);
 
 /** Validates an untrusted rule from the admin API. */
 export function parseFaultRule(input: unknown): FaultRule {
@@ -56,6 +59,7 @@ export function parseFaultRule(input: unknown): FaultRule {
     'body',
     'headers',
     'delayMs',
+    'afterBytes',
     'times',
     'probability',
   ]);
@@ -63,7 +67,7 @@ export function parseFaultRule(input: unknown): FaultRule {
     if (!known.has(key)) throw new FaultRuleError(`unknown fault rule field "${key}"`);
   }
   if (typeof r.action !== 'string' || !ACTIONS.has(r.action)) {
-    throw new FaultRuleError('fault rule "action" must be one of status, reset, delay');
+    throw new FaultRuleError('fault rule "action" must be one of status, reset, delay, stall');
   }
   if (r.path !== undefined) {
     if (typeof r.path !== 'string') throw new FaultRuleError('fault rule "path" must be a string');
@@ -86,6 +90,12 @@ export function parseFaultRule(input: unknown): FaultRule {
   }
   if (r.action === 'delay' && (typeof r.delayMs !== 'number' || r.delayMs < 0)) {
     throw new FaultRuleError('fault rule with action "delay" needs a non-negative "delayMs"');
+  }
+  if (
+    r.afterBytes !== undefined &&
+    (!Number.isInteger(r.afterBytes) || (r.afterBytes as number) < 0)
+  ) {
+    throw new FaultRuleError('fault rule "afterBytes" must be a non-negative integer');
   }
   if (r.times !== undefined && !Number.isInteger(r.times)) {
     throw new FaultRuleError('fault rule "times" must be an integer');
@@ -147,6 +157,9 @@ export class FaultInjector {
         case 'reset':
           req.socket.destroy();
           return true;
+        case 'stall':
+          stallAfter(res, rule.afterBytes ?? 0);
+          return false;
         case 'status': {
           req.resume();
           const status = rule.status!;
@@ -163,6 +176,36 @@ export class FaultInjector {
     }
     return false;
   }
+}
+
+type WriteCallback = (err?: Error | null) => void;
+
+/**
+ * Lets the handler answer as usual, but only the first `limit` bytes of the
+ * body reach the client; then the response never ends and the connection
+ * stays open, as when a server or a network path hangs mid-body.
+ */
+function stallAfter(res: ServerResponse, limit: number): void {
+  let sent = 0;
+  const write = res.write.bind(res) as (chunk: Buffer, cb?: WriteCallback) => boolean;
+  const patched = res as unknown as {
+    write: (chunk: unknown, ...rest: unknown[]) => boolean;
+    end: (...args: unknown[]) => ServerResponse;
+  };
+  patched.write = (chunk: unknown, ...rest: unknown[]) => {
+    const cb = rest.find((x): x is WriteCallback => typeof x === 'function');
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    const part = buf.subarray(0, Math.max(0, limit - sent));
+    sent += part.length;
+    if (part.length > 0) write(part, cb);
+    else cb?.();
+    return true;
+  };
+  patched.end = (...args: unknown[]) => {
+    const chunk = args[0];
+    if (chunk !== undefined && typeof chunk !== 'function') patched.write(chunk);
+    return res; // never ends
+  };
 }
 
 /**

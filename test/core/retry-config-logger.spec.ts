@@ -116,6 +116,20 @@ describe('configuration', () => {
     assert.strictEqual(c.checkPreviousDays, 1);
     assert.strictEqual(c.maxAutoReruns, 2);
     assert.strictEqual(c.sendgridKeySecret, 'sendgrid-api-key');
+    assert.strictEqual(c.batchDeadlineMs, 480_000);
+    assert.strictEqual(c.mediaIdleTimeoutMs, 60_000);
+  });
+
+  it('should refuse a batch poll deadline that is not below the batch deadline', () => {
+    assert.throws(
+      () => parseConfig({...base, BATCH_POLL_DEADLINE_MS: '500000'}),
+      /BATCH_POLL_DEADLINE_MS \(500000\) must be below BATCH_DEADLINE_MS \(480000\)/,
+    );
+    assert.strictEqual(
+      parseConfig({...base, BATCH_POLL_DEADLINE_MS: '500000', BATCH_DEADLINE_MS: '540000'})
+        .batchDeadlineMs,
+      540_000,
+    );
   });
 
   it('should read the developer list in any separator and name every bad address', () => {

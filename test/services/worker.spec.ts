@@ -10,14 +10,11 @@ import * as assert from 'node:assert';
 import {randomBytes} from 'node:crypto';
 import {Storage} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
-import {GenesysCloud} from '../../functions/adapters/genesys';
-import {HttpMediaFetcher} from '../../functions/adapters/media';
 import {RetryableError} from '../../functions/core/errors';
 import type {BatchMessage} from '../../functions/core/messages';
 import {Logger, Severity, createLogger} from '../../functions/logger';
-import {Exporter} from '../../functions/services/exporter';
-import {BatchWorker} from '../../functions/services/worker';
-import type {Clock} from '../../functions/ports';
+import type {BatchWorker} from '../../functions/services/worker';
+import {inProcessWorker} from './in-process-worker';
 import {TestStack, useStack} from '../setup/stack';
 import {TestSimulator, startSimulator} from '../setup/simulator';
 import {withFaults} from '../helpers';
@@ -38,12 +35,6 @@ interface Line {
   message: string;
   [field: string]: unknown;
 }
-
-/** Sleeps at most a few ms: retries and Retry-After waits happen, quickly. */
-const fastClock: Clock = {
-  now: () => Date.now(),
-  sleep: ms => new Promise(resolve => setTimeout(resolve, Math.min(ms, 10))),
-};
 
 describe('worker logs (in-process: Genesys simulator with faults, GCS emulator)', function () {
   this.timeout(120_000);
@@ -76,36 +67,7 @@ describe('worker logs (in-process: Genesys simulator with faults, GCS emulator)'
   });
 
   function worker(env: string, logger: Logger): BatchWorker {
-    const genesys = new GenesysCloud({
-      clients: [{clientId: 'demo-client', clientSecret: 'demo-secret'}],
-      environment: 'mypurecloud.ie',
-      gatewayUrl: sim.url,
-      requestsPerMinute: 100_000,
-      maxAttempts: 3,
-      clock: fastClock,
-      logger,
-    });
-    return new BatchWorker({
-      env,
-      maxBatchAttempts: 2,
-      clientCount: 1,
-      exporter: new Exporter({
-        settings: {
-          env,
-          archivedPolicy: 'fail',
-          batchPollDeadlineMs: 30_000,
-          downloadConcurrency: 4,
-        },
-        genesys,
-        store,
-        media: new HttpMediaFetcher(),
-        clock: fastClock,
-        logger,
-      }),
-      store,
-      clock: fastClock,
-      logger,
-    });
+    return inProcessWorker({simulatorUrl: sim.url, store, env, logger});
   }
 
   it('should put day, run id, batch id and attempt on every line of a retried batch, and log failures as structured JSON', async () => {

@@ -1,0 +1,67 @@
+/**
+ * A batch worker built in-process from the real adapters: the Genesys
+ * adapter against a (private) simulator, GcsStore against the GCS emulator,
+ * the real media fetcher. Shared by the worker suites.
+ */
+import {GcsStore} from '../../functions/adapters/gcs';
+import {GenesysCloud} from '../../functions/adapters/genesys';
+import {HttpMediaFetcher} from '../../functions/adapters/media';
+import type {Logger} from '../../functions/logger';
+import {Exporter, ExporterSettings} from '../../functions/services/exporter';
+import {BatchWorker, WorkerDeps} from '../../functions/services/worker';
+import type {Clock} from '../../functions/ports';
+
+/** Sleeps at most a few ms: retries and Retry-After waits happen, quickly. */
+export const fastClock: Clock = {
+  now: () => Date.now(),
+  sleep: ms => new Promise(resolve => setTimeout(resolve, Math.min(ms, 10))),
+};
+
+export interface InProcessWorker {
+  simulatorUrl: string;
+  store: GcsStore;
+  env: string;
+  logger: Logger;
+  worker?: Partial<Pick<WorkerDeps, 'maxBatchAttempts' | 'batchDeadlineMs' | 'windowLagDays'>>;
+  exporter?: Partial<ExporterSettings>;
+}
+
+export function inProcessWorker(o: InProcessWorker): BatchWorker {
+  const genesys = new GenesysCloud({
+    clients: [{clientId: 'demo-client', clientSecret: 'demo-secret'}],
+    environment: 'mypurecloud.ie',
+    gatewayUrl: o.simulatorUrl,
+    requestsPerMinute: 100_000,
+    maxAttempts: 3,
+    clock: fastClock,
+    logger: o.logger,
+  });
+  return new BatchWorker({
+    env: o.env,
+    maxBatchAttempts: 2,
+    batchDeadlineMs: 60_000,
+    timeZone: 'UTC',
+    windowLagDays: 3,
+    ...o.worker,
+    clientCount: 1,
+    exporter: new Exporter({
+      settings: {
+        env: o.env,
+        archivedPolicy: 'fail',
+        batchPollDeadlineMs: 30_000,
+        downloadConcurrency: 4,
+        timeZone: 'UTC',
+        mediaIdleTimeoutMs: 30_000,
+        ...o.exporter,
+      },
+      genesys,
+      store: o.store,
+      media: new HttpMediaFetcher(),
+      clock: fastClock,
+      logger: o.logger,
+    }),
+    store: o.store,
+    clock: fastClock,
+    logger: o.logger,
+  });
+}
