@@ -271,7 +271,7 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
       s.worker.handle(wrong, 'm-1'),
       (err: unknown) =>
         err instanceof InputError &&
-        err.message.includes(`did not start on 2023-03-06 (UTC)`) &&
+        err.message.includes('did not start on 2023-03-06 (UTC)') &&
         err.message.includes(start),
     );
     // Only its delivery count is kept (bookkeeping): no recording, metadata or report.
