@@ -1,10 +1,10 @@
 /**
  * Analytics conversation details, as Genesys Cloud serves them: the
- * synchronous query (start-day index semantics, filters, page-number paging,
- * `conversations` omitted past the end) and the asynchronous jobs (state
- * progression, lifetime-overlap or start-of-day matching, cursor paging,
- * participant attributes, results silently cut at the data-availability
- * watermark).
+ * synchronous query (lifetime overlap within the start-day indices the
+ * interval touches, filters, page-number paging, `conversations` omitted past
+ * the end) and the asynchronous jobs (state progression, lifetime overlap with
+ * optional start-of-day matching on top, cursor paging, participant
+ * attributes, results silently cut at the data-availability watermark).
  */
 import {randomUUID} from 'node:crypto';
 import {DAY_MS, dayOfNumber} from './random';
@@ -16,8 +16,35 @@ export interface Interval {
   endMs: number;
 }
 
-const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+const ISO_RE =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-](\d{2}):?(\d{2}))$/;
 
+/**
+ * The instant of an ISO-8601 date-time with a zone, or undefined when it names
+ * no real instant (a 30 February, hour 24, minute 60, offset hour 24…), which
+ * Date.parse would quietly roll over.
+ */
+function parseInstant(text: string): number | undefined {
+  const m = ISO_RE.exec(text);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute] = m.slice(1, 6).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const lastDay = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  if (lastDay === undefined || day < 1 || day > lastDay) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return undefined;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** The `interval` of an analytics body: an ISO-8601 `start/end`; anything else is a 400. */
 export function parseInterval(value: unknown): Interval {
   if (typeof value !== 'string' || value.trim() === '') {
     throw new ApiError(400, 'bad.request', 'interval is required: an ISO-8601 "start/end" string');
@@ -30,16 +57,24 @@ export function parseInterval(value: unknown): Interval {
       `Invalid interval "${value}": expected ISO-8601 "start/end"`,
     );
   }
-  const startMs = Date.parse(parts[0]!);
-  const endMs = Date.parse(parts[1]!);
-  if (!Number.isFinite(startMs) || !Number.isFinite(endMs) || endMs <= startMs) {
+  const [startMs, endMs] = parts.map(parseInstant);
+  for (const [i, ms] of [startMs, endMs].entries()) {
+    if (ms === undefined) {
+      throw new ApiError(
+        400,
+        'bad.request',
+        `Invalid interval "${value}": "${parts[i]}" is not a valid date-time`,
+      );
+    }
+  }
+  if (endMs! <= startMs!) {
     throw new ApiError(
       400,
       'bad.request',
       `Invalid interval "${value}": the end must be after the start`,
     );
   }
-  return {startMs, endMs};
+  return {startMs: startMs!, endMs: endMs!};
 }
 
 // ---- filters ----------------------------------------------------------------------
@@ -301,6 +336,18 @@ function candidates(
   return out;
 }
 
+/**
+ * Whether a conversation's lifetime overlaps the interval: it started before
+ * the end, and started in the interval or was still running after its start
+ * (a live conversation runs until `nowMs`).
+ */
+function overlaps(c: Candidate, interval: Interval, nowMs: number): boolean {
+  return (
+    c.startMs < interval.endMs &&
+    (c.startMs >= interval.startMs || Math.min(c.endMs, nowMs) > interval.startMs)
+  );
+}
+
 function sortCandidates(list: Candidate[], order: unknown, orderBy: unknown): void {
   const key = orderBy === 'conversationEnd' ? 'endMs' : 'startMs';
   const dir = order === 'desc' ? -1 : 1;
@@ -355,10 +402,18 @@ export function runQuery(
       `Pagination may not exceed ${limits.maxResults} results. Try querying smaller intervals of time to reduce the number of results.`,
     );
   }
-  // Start-day index semantics: every conversation that started on a UTC day the interval touches.
+  // Start-day indices: only the daily indices of the UTC days the interval touches are searched
+  // (keyed by start day); in them, the conversations whose lifetime overlaps the interval. One
+  // that started on a touched day before the window but was still running in it comes back;
+  // one that started the day before the first touched day does not.
   const fromDay = Math.floor(interval.startMs / DAY_MS);
   const toDay = Math.floor((interval.endMs - 1) / DAY_MS);
-  const list = candidates(org, fromDay, toDay, c => c.startMs <= nowMs);
+  const list = candidates(
+    org,
+    fromDay,
+    toDay,
+    c => c.startMs <= nowMs && overlaps(c, interval, nowMs),
+  );
   sortCandidates(list, body.order, body.orderBy);
   const matching =
     filters.length === 0
@@ -502,14 +557,16 @@ export class AnalyticsJobs {
   private compute(job: Job): Candidate[] {
     const interval = parseInterval(job.body.interval);
     const filters = parseFilters(job.body);
+    // Lifetime overlap ("had activity during the interval"); start-day matching is a filter on
+    // top of it: only conversations that started on or after the start of the interval's first
+    // UTC day (no conversation lasts a day, so overlap looks back one day at most).
     const startOfDay = job.body.startOfDayIntervalMatching === true;
-    const fromDay = Math.floor(interval.startMs / DAY_MS) - (startOfDay ? 0 : 1);
+    const firstDay = Math.floor(interval.startMs / DAY_MS);
+    const fromDay = firstDay - (startOfDay ? 0 : 1);
     const toDay = Math.floor((interval.endMs - 1) / DAY_MS);
-    const firstDayStart = Math.floor(interval.startMs / DAY_MS) * DAY_MS;
     const inLake = (c: Candidate) => c.endMs < job.watermarkMs;
-    const matchesInterval = startOfDay
-      ? (c: Candidate) => c.startMs >= firstDayStart && c.startMs < interval.endMs
-      : (c: Candidate) => c.startMs < interval.endMs && c.endMs > interval.startMs;
+    const matchesInterval = (c: Candidate) =>
+      overlaps(c, interval, Infinity) && (!startOfDay || c.startMs >= firstDay * DAY_MS);
     const list = candidates(this.org, fromDay, toDay, c => matchesInterval(c) && inLake(c));
     sortCandidates(list, job.body.order, job.body.orderBy);
     const limit = typeof job.body.limit === 'number' ? job.body.limit : Infinity;

@@ -2,8 +2,11 @@
  * Recording batch download requests: at most 100 items, `recordingId`
  * optional (all recordings of the conversation), results that appear
  * progressively while `expectedResultCount` can still grow, error results for
- * recordings that cannot be downloaded, readable only by the submitting OAuth
- * client, each good result with a signed, expiring `resultUrl`.
+ * recordings that cannot be downloaded, on demand several results for one
+ * recording, sensitive recordings silently left out for a client lacking
+ * `recording:recording:viewSensitiveData` while redaction is on, readable only
+ * by the submitting OAuth client, each good result with a signed, expiring
+ * `resultUrl`.
  */
 import {createHmac, randomUUID, timingSafeEqual} from 'node:crypto';
 import {ApiError} from './errors';
@@ -83,7 +86,18 @@ export class BatchRequests {
     private readonly signer: UrlSigner,
   ) {}
 
-  submit(body: unknown, owner: string, nowMs: number): {id: string; selfUri: string} {
+  /**
+   * `viewsSensitive`: the submitting client holds
+   * `recording:recording:viewSensitiveData`. Without it (and with redaction
+   * on), recordings flagged sensitive get no result at all: the job neither
+   * counts them in `expectedResultCount` nor reports an error for them.
+   */
+  submit(
+    body: unknown,
+    owner: string,
+    viewsSensitive: boolean,
+    nowMs: number,
+  ): {id: string; selfUri: string} {
     const list = (body as {batchDownloadRequestList?: unknown} | null)?.batchDownloadRequestList;
     if (!Array.isArray(list) || list.length === 0) {
       throw new ApiError(
@@ -141,21 +155,25 @@ export class BatchRequests {
         });
       }
       for (const rec of recs) {
-        if (rec.sensitive && s.dropSensitive) continue;
+        if (rec.sensitive && s.redaction && !viewsSensitive) continue;
         const error = ERROR_MESSAGES[rec.fileState];
+        const internalError = {
+          conversationId: conv.id,
+          recordingId: rec.id,
+          errorMsg: 'An internal error occurred while preparing the recording.',
+        };
+        const good = {conversationId: conv.id, recordingId: rec.id, contentType: rec.contentType};
+        const duplicate = new Rng(id, rec.id, 'duplicate');
         if (error) results.push({conversationId: conv.id, recordingId: rec.id, errorMsg: error});
-        else if (s.batchErrorRate > 0 && new Rng(id, rec.id).chance(s.batchErrorRate)) {
-          results.push({
-            conversationId: conv.id,
-            recordingId: rec.id,
-            errorMsg: 'An internal error occurred while preparing the recording.',
-          });
-        } else
-          results.push({
-            conversationId: conv.id,
-            recordingId: rec.id,
-            contentType: rec.contentType,
-          });
+        else if (s.batchErrorRate > 0 && new Rng(id, rec.id).chance(s.batchErrorRate))
+          results.push(internalError);
+        else if (s.batchDuplicateRate > 0 && duplicate.chance(s.batchDuplicateRate)) {
+          // Two results for one recording: two good ones, or an error and a good one in either order.
+          const kind = duplicate.weighted({twoGood: 2, errorFirst: 1, errorLast: 1});
+          if (kind === 'twoGood') results.push(good, good);
+          else if (kind === 'errorFirst') results.push(internalError, good);
+          else results.push(good, internalError);
+        } else results.push(good);
       }
     }
     this.jobs.set(id, {

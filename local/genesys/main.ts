@@ -11,7 +11,7 @@ import {Organisation, StateProfile} from './org';
 import {createSimulator} from './server';
 import {parseSettings} from './settings';
 import {UsageError, flag, numberFlag, portFlag} from '../common/cli';
-import {DEFAULT_CLIENT, parseClients} from './clients';
+import {DEFAULT_CLIENT, VIEW_SENSITIVE_DATA, parseClients} from './clients';
 import {close, listen} from '../common/http';
 import {runService} from '../common/service-main';
 
@@ -25,11 +25,19 @@ runService(
     {name: 'day', help: 'conversations on one day: YYYY-MM-DD=N', repeatable: true},
     {
       name: 'profile',
-      help: 'recording states: clean (exportable or deleted) or lossy (also archived, uploading, error)',
+      help: 'recording states: clean (exportable or deleted) or lossy (also archived, restoring, uploading, error)',
     },
     {name: 'audio-bytes', help: 'average call recording size in bytes (default 204800)'},
     {name: 'screen-bytes', help: 'average screen recording size in bytes (default 1048576)'},
-    {name: 'client', help: `OAuth client ID:SECRET (default ${DEFAULT_CLIENT})`, repeatable: true},
+    {
+      name: 'sensitive-share',
+      help: 'share of recordings flagged as holding PCI/PII, 0..1 (default 0.02)',
+    },
+    {
+      name: 'client',
+      help: `OAuth client ID:SECRET, or ID:SECRET;lacks=${VIEW_SENSITIVE_DATA} (default ${DEFAULT_CLIENT})`,
+      repeatable: true,
+    },
     {name: 'settings', help: 'JSON object of runtime settings (see GET /_admin/config)'},
     {
       name: 'https',
@@ -48,6 +56,9 @@ runService(
       if (!m) throw new UsageError(`--day must be YYYY-MM-DD=N, got "${spec}"`);
       perDay[m[1]!] = Number(m[2]);
     }
+    const sensitiveShare = numberFlag(flags, 'sensitive-share', 0.02);
+    if (sensitiveShare > 1) throw new UsageError('--sensitive-share must be between 0 and 1');
+    const clients = parseClients(flags.get('client') ?? []);
     const org = new Organisation({
       seed: flag(flags, 'seed', 'demo'),
       conversationsPerDay: numberFlag(flags, 'conversations-per-day', 200),
@@ -55,6 +66,7 @@ runService(
       profile: profile as StateProfile,
       audioBytes: numberFlag(flags, 'audio-bytes', 200 * 1024),
       screenBytes: numberFlag(flags, 'screen-bytes', 1024 * 1024),
+      sensitiveShare,
     });
     const settingsJson = flag(flags, 'settings');
     const settings = settingsJson ? parseSettings(JSON.parse(settingsJson)) : {};
@@ -80,7 +92,7 @@ runService(
     }
     const sim = createSimulator({
       org,
-      clients: parseClients(flags.get('client') ?? []),
+      clients,
       settings,
       tls,
     });
@@ -91,7 +103,7 @@ runService(
       info: {
         url: `${scheme}://127.0.0.1:${port}`,
         seed: org.config.seed,
-        clients: [...parseClients(flags.get('client') ?? []).keys()],
+        clients: [...clients.keys()],
       },
       stop: () => close(sim.server),
     };

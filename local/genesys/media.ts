@@ -510,6 +510,9 @@ function emlBytes(conv: Conversation, rec: Recording): Buffer {
   );
 }
 
+const DOS_FIRST_MS = Date.UTC(1980, 0, 1);
+const DOS_LAST_MS = Date.UTC(2107, 11, 31, 23, 59, 58);
+
 /** A stored (uncompressed) ZIP archive. */
 export function zipStore(entries: Array<{name: string; data: Buffer; time: Date}>): Buffer {
   const locals: Buffer[] = [];
@@ -518,7 +521,8 @@ export function zipStore(entries: Array<{name: string; data: Buffer; time: Date}
   for (const e of entries) {
     const name = Buffer.from(e.name);
     const crc = zipCrc32(e.data);
-    const t = e.time;
+    // MS-DOS dates cover 1980..2107; like Info-ZIP, clamp times outside that range.
+    const t = new Date(Math.min(Math.max(e.time.getTime(), DOS_FIRST_MS), DOS_LAST_MS));
     const dosTime =
       (t.getUTCHours() << 11) | (t.getUTCMinutes() << 5) | Math.floor(t.getUTCSeconds() / 2);
     const dosDate =

@@ -33,7 +33,7 @@ export interface OrgConfig {
   perDay?: Record<string, number>;
   /**
    * `clean`: only exportable (AVAILABLE, RESTORED) or DELETED recordings.
-   * `lossy`: also ARCHIVED, UPLOADING and ERROR ones.
+   * `lossy`: also ARCHIVED, RESTORING, UPLOADING and ERROR ones.
    */
   profile: StateProfile;
   /** Average call-audio size in bytes (each recording is 0.5–1.5 times this). */
@@ -218,8 +218,8 @@ export class Organisation {
   }
 
   /**
-   * The source recovers for `day`: archived recordings are restored, uploads
-   * finish and errored recordings become available. Returns how many changed,
+   * The source recovers for `day`: archived recordings are restored, restores
+   * finish, uploads finish and errored recordings become available. Returns how many changed,
    * by their previous state.
    */
   recoverDay(day: string): Record<string, number> {
@@ -316,8 +316,8 @@ export class Organisation {
             RESTORED: 3,
             DELETED: 5,
             UPLOADING: 7,
-            ARCHIVED: 10,
-            RESTORING: 0,
+            ARCHIVED: 7,
+            RESTORING: 3,
             ERROR: 5,
           };
     const drawn = rng.weighted(weights);

@@ -71,12 +71,15 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 /**
  * Conversation ids carry their day and index (masked by hash bytes so they
  * look random), so the simulator can resolve any id it ever handed out
- * without keeping an index, even after a restart.
+ * without keeping an index, even after a restart. The day is a signed 24-bit
+ * number of days since 1970-01-01 (±22,000 years: every day an ISO-8601
+ * interval with a four-digit year can touch, including the days before 1970),
+ * the index an unsigned 24-bit one.
  */
 export function encodeConversationId(seed: string, dayNumber: number, index: number): string {
   const bytes = hashBytes('conversation', seed, dayNumber, index);
   const tail = Buffer.alloc(6);
-  tail.writeUIntBE(dayNumber, 0, 3);
+  tail.writeIntBE(dayNumber, 0, 3);
   tail.writeUIntBE(index, 3, 3);
   for (let i = 0; i < 6; i++) bytes[10 + i] = tail[i]! ^ bytes[i]!;
   return uuidFromBytes(bytes);
@@ -91,17 +94,19 @@ export function decodeConversationId(
   const bytes = Buffer.from(id.replace(/-/g, ''), 'hex');
   const tail = Buffer.alloc(6);
   for (let i = 0; i < 6; i++) tail[i] = bytes[10 + i]! ^ bytes[i]!;
-  const dayNumber = tail.readUIntBE(0, 3);
+  const dayNumber = tail.readIntBE(0, 3);
   const index = tail.readUIntBE(3, 3);
   return encodeConversationId(seed, dayNumber, index) === id ? {dayNumber, index} : undefined;
 }
 
 export const DAY_MS = 86_400_000;
 
+/** Days since 1970-01-01 of a UTC day (`YYYY-MM-DD`, or `±YYYYYY-MM-DD` outside years 0–9999). */
 export function dayNumberOf(day: string): number {
   return Math.floor(Date.parse(`${day}T00:00:00.000Z`) / DAY_MS);
 }
 
+/** The UTC day `n` days after 1970-01-01 (negative: before). */
 export function dayOfNumber(n: number): string {
-  return new Date(n * DAY_MS).toISOString().slice(0, 10);
+  return new Date(n * DAY_MS).toISOString().split('T')[0]!;
 }

@@ -8,8 +8,8 @@
  * rate limit answered with the documented 429 body and `Retry-After`,
  * `inin-ratelimit-*` and `ININ-Correlation-Id` headers on every API response,
  * errors in the ErrorBody shape. Admin API (not Genesys): `/_admin/…`
- * (`recover?day=` turns a day's archived, uploading and errored recordings
- * into restored or available ones, as if the source had recovered).
+ * (`recover?day=` turns a day's archived, restoring, uploading and errored
+ * recordings into restored or available ones, as if the source had recovered).
  */
 import {createHash, randomBytes, randomUUID} from 'node:crypto';
 import {createServer as createHttpServer, IncomingMessage, Server, ServerResponse} from 'node:http';
@@ -21,6 +21,7 @@ import {AnalyticsJobs, detailRecord, runQuery, utcDaysBetween} from './analytics
 import {BatchRequests, UrlSigner} from './batches';
 import {mediaFor, mediaOf, chatTranscript, emailTranscript, messagingTranscript} from './media';
 import {ApiError, errorBody} from './errors';
+import {OAuthClient, VIEW_SENSITIVE_DATA} from './clients';
 import {DEFAULT_SETTINGS, Settings, parseSettings} from './settings';
 import {FaultInjector, serveFaultAdmin} from '../common/faults';
 import {BodyTooLargeError, readBody, sendJson} from '../common/http';
@@ -33,8 +34,8 @@ const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
 
 export interface SimulatorOptions {
   org: Organisation;
-  /** OAuth clients: id → secret. */
-  clients: Map<string, string>;
+  /** OAuth clients by id: secret and the permissions they lack. */
+  clients: Map<string, OAuthClient>;
   settings?: Partial<Settings>;
   /** TLS key and certificate: serve HTTPS instead of HTTP. */
   tls?: {key: string; cert: string};
@@ -216,8 +217,12 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
       pattern: /^\/api\/v2\/recording\/batchrequests$/,
       name: 'POST /api/v2/recording/batchrequests',
       handle: async ctx => {
+        const body = await jsonBody(ctx.req);
+        const viewsSensitive =
+          !settings.dropSensitive &&
+          !opts.clients.get(ctx.clientId)?.lacks.includes(VIEW_SENSITIVE_DATA);
         ctx.res.statusCode = 202;
-        return batches.submit(await jsonBody(ctx.req), ctx.clientId, ctx.nowMs);
+        return batches.submit(body, ctx.clientId, viewsSensitive, ctx.nowMs);
       },
     },
     {
@@ -344,7 +349,7 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
         `grant_type must be client_credentials, got "${grant ?? ''}"`,
       );
     }
-    if (!basic || !opts.clients.has(id) || opts.clients.get(id) !== secret) {
+    if (!basic || opts.clients.get(id)?.secret !== secret) {
       return oauthError(401, 'invalid_client', 'authentication failed');
     }
     const token = randomBytes(32).toString('base64url');

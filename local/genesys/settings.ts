@@ -21,7 +21,19 @@ export interface Settings {
   batchStall: boolean;
   /** Share of otherwise good batch results turned into error results. */
   batchErrorRate: number;
-  /** Drop recordings flagged sensitive from batch results (caller lacks viewSensitiveData). */
+  /**
+   * Share of downloadable recordings that give two batch results instead of
+   * one ("one recording can produce more than one result"): half of them an
+   * error result and a good one, half two good ones with the same media.
+   */
+  batchDuplicateRate: number;
+  /**
+   * The organisation redacts recordings flagged as holding PCI/PII: batch
+   * downloads leave them out for a client lacking
+   * `recording:recording:viewSensitiveData`.
+   */
+  redaction: boolean;
+  /** Every client lacks `recording:recording:viewSensitiveData` (whatever `--client` says). */
   dropSensitive: boolean;
   /** Share of media downloads cut off half-way. */
   truncateMediaRate: number;
@@ -53,6 +65,8 @@ export const DEFAULT_SETTINGS: Settings = {
   batchPerResultMs: 5,
   batchStall: false,
   batchErrorRate: 0,
+  batchDuplicateRate: 0,
+  redaction: true,
   dropSensitive: false,
   truncateMediaRate: 0,
   availabilityLagMinutes: 360,
@@ -95,7 +109,7 @@ export function parseSettings(input: unknown): Partial<Settings> {
   ) {
     throw new Error('setting "urlTtlMinutes" must be between 2 and 60, as in Genesys Cloud');
   }
-  for (const key of ['batchErrorRate', 'truncateMediaRate'] as const) {
+  for (const key of ['batchErrorRate', 'batchDuplicateRate', 'truncateMediaRate'] as const) {
     if (out[key] !== undefined && (out[key] as number) > 1)
       throw new Error(`setting "${key}" must be between 0 and 1`);
   }
