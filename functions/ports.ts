@@ -91,6 +91,9 @@ export interface WriteOptions {
   ifGenerationMatch: number | string;
 }
 
+/** The largest JSON object the pipeline reads by default (plans, reports, ledgers, markers). */
+export const MAX_JSON_BYTES = 32 * 1024 * 1024;
+
 export class ObjectExistsError extends Error {
   override name = 'ObjectExistsError' as const;
 }
@@ -103,7 +106,11 @@ export interface ObjectStore {
    * ObjectExistsError when the precondition fails.
    */
   write(name: string, body: Readable | Buffer, opts: WriteOptions): Promise<StoredObject>;
-  readJson<T>(name: string): Promise<{value: T; generation: string} | undefined>;
+  /**
+   * The object's JSON and its generation. Objects above `maxBytes` (default
+   * MAX_JSON_BYTES) are refused with a PermanentError, never read whole.
+   */
+  readJson<T>(name: string, maxBytes?: number): Promise<{value: T; generation: string} | undefined>;
   /** Streams an object's bytes (for comparing content). */
   read(name: string): Readable;
   /** Every object whose name starts with `prefix`, all pages. */

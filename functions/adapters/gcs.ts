@@ -9,7 +9,7 @@ import {Readable, Transform} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {Bucket, CRC32C, CreateReadStreamOptions, File, Storage} from '@google-cloud/storage';
 import {PermanentError, PipelineError, RetryableError} from '../core/errors';
-import {ObjectExistsError, ObjectStore, StoredObject, WriteOptions} from '../ports';
+import {MAX_JSON_BYTES, ObjectExistsError, ObjectStore, StoredObject, WriteOptions} from '../ports';
 import {readAll} from '../streams';
 
 function statusOf(err: unknown): number | undefined {
@@ -126,20 +126,24 @@ export class GcsStore implements ObjectStore {
    * the generation comes from the download's own `x-goog-generation` header,
    * so a compare-and-swap on it never acts on content it did not see.
    */
-  async readJson<T>(name: string): Promise<{value: T; generation: string} | undefined> {
+  async readJson<T>(
+    name: string,
+    maxBytes = MAX_JSON_BYTES,
+  ): Promise<{value: T; generation: string} | undefined> {
     let generation: string | undefined;
     let content: Buffer;
+    const stream = download(this.bucket.file(name)).on(
+      'response',
+      (res: {headers?: Record<string, string | string[] | undefined>}) => {
+        const g = res.headers?.['x-goog-generation'];
+        generation = Array.isArray(g) ? g[0] : g;
+      },
+    );
     try {
-      content = await readAll(
-        download(this.bucket.file(name)).on(
-          'response',
-          (res: {headers?: Record<string, string | string[] | undefined>}) => {
-            const g = res.headers?.['x-goog-generation'];
-            generation = Array.isArray(g) ? g[0] : g;
-          },
-        ),
-      );
+      content = await readAll(stream, maxBytes, `gs://${this.bucket.name}/${name}`);
     } catch (err) {
+      stream.destroy();
+      if (err instanceof PermanentError) throw err; // too large: refused, not read whole
       if (statusOf(err) === 404) return undefined;
       throw new RetryableError(
         `could not read gs://${this.bucket.name}/${name}`,

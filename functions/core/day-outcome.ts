@@ -92,6 +92,8 @@ export function decideDay(
   reports: ReportRef[],
   replay: ReplayTarget,
   waivers: WaiverRef[] = [],
+  /** Gaps outside every planned batch (recordings stored for conversations the plan lacks). */
+  unplanned: Gap[] = [],
 ): DayOutcome {
   const waivedBy = waivedRecordings(waivers);
   const waived: Waived[] = [];
@@ -179,6 +181,7 @@ export function decideDay(
       });
     }
   }
+  gaps.push(...unplanned);
   const status = gaps.length === 0 ? 'success' : 'failure';
   const missing = {
     recordings: gaps.filter(g => g.recordingId !== undefined).length,

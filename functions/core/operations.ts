@@ -122,6 +122,14 @@ export function gapAction(reason: string, day: string): string {
       /already exists with different content/,
       `another object with other bytes holds this name in the bucket: compare it with the source, have someone with delete rights remove it, ${replay}`,
     ],
+    [
+      /does not hold its conversation/,
+      `the current plan leaves out a conversation the archive holds: plan the day again with \`grm rerun ${day}\``,
+    ],
+    [
+      /the batch report says exported, but|does not account for recording/,
+      `the batch report and the bucket disagree (a report written by hand, or an object removed): \`grm replay ${day}\` exports the conversation again and writes its report`,
+    ],
     [/unsupported media type/, `a media type this version does not export: upgrade, ${replay}`],
     [
       /batch failed|missing from the batch report/,

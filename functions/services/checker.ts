@@ -18,8 +18,9 @@
  *      puts the email back to pending and throws, so the event is redelivered.
  */
 import {createHash} from 'node:crypto';
+import {confirmClaims, recordingFolders} from '../core/claims';
 import {DayOutcome, ReportRef, decideDay} from '../core/day-outcome';
-import type {DayPlan} from '../core/day-plan';
+import {DayPlan, planProblems} from '../core/day-plan';
 import {MailContext, failureMail, recoveredMail} from '../core/emails';
 import {RetryableError} from '../core/errors';
 import {
@@ -143,6 +144,14 @@ const FINGERPRINT_KEY = 'outcome-fingerprint';
 const MAX_WAIVERS = 500;
 /** Bytes of one waiver object read at most (a waiver of 1000 recordings is ~90 KB). */
 const MAX_WAIVER_BYTES = 256 * 1024;
+/** Bytes of one batch report read at most (1,000 conversations of 3 recordings are ~1.5 MB). */
+export const MAX_REPORT_BYTES = 8 * 1024 * 1024;
+/** Bytes of the plan read at most (100,000 conversations are ~5 MB). */
+export const MAX_PLAN_BYTES = 32 * 1024 * 1024;
+/** Bytes of the ledger read at most (100 decisions of 10,000 gaps' keys are ~2 MB). */
+const MAX_LEDGER_BYTES = 16 * 1024 * 1024;
+/** Retries of the ledger write that records a sent email (it rides out a storage outage). */
+const RECORD_SENT_MS = 180_000;
 
 export class Checker {
   constructor(private readonly deps: CheckerDeps) {}
@@ -151,8 +160,19 @@ export class Checker {
     const {settings, store} = this.deps;
     const target = classifyObject(settings.env, objectName);
     if (!target) return {action: 'ignored', reason: 'not a plan or batch report'};
-    const planRead = await store.readJson<DayPlan>(planObjectName(settings.env, target.day));
+    let planRead: {value: DayPlan} | undefined;
+    try {
+      planRead = await store.readJson<DayPlan>(
+        planObjectName(settings.env, target.day),
+        MAX_PLAN_BYTES,
+      );
+    } catch (err) {
+      if (err instanceof RetryableError) throw err;
+      return this.badPlan(target.day, err instanceof Error ? err.message : String(err));
+    }
     if (!planRead) return {action: 'ignored', reason: `no plan for ${target.day}`};
+    const problems = planProblems(planRead.value, target.day);
+    if (problems.length > 0) return this.badPlan(target.day, problems.join('; '));
     const plan = planRead.value;
     if (target.kind === 'report' && target.runId !== plan.runId) {
       return {action: 'ignored', reason: `report of run ${target.runId}, not the current run`};
@@ -175,6 +195,18 @@ export class Checker {
     const settled = await this.alreadySettled(plan, basisOf([...listed, ...waivers]));
     if (settled) return settled;
     return this.decide(plan);
+  }
+
+  /** A plan no run of ours wrote: no verdict from it (the day stays undecided and alerts). */
+  private badPlan(day: string, problem: string): CheckResult {
+    this.deps.logger.error("the day's plan is not a usable plan; no verdict", {
+      day,
+      problem: problem.slice(0, 500),
+    });
+    return {
+      action: 'ignored',
+      reason: `the plan of ${day} is not usable: ${problem.slice(0, 200)}`,
+    };
   }
 
   /**
@@ -222,8 +254,9 @@ export class Checker {
    */
   private async alreadySettled(plan: DayPlan, basis: string): Promise<CheckResult | undefined> {
     const {settings, store} = this.deps;
-    const ledger = (await store.readJson<Ledger>(decisionObjectName(settings.env, plan.day)))
-      ?.value;
+    const ledger = (
+      await store.readJson<Ledger>(decisionObjectName(settings.env, plan.day), MAX_LEDGER_BYTES)
+    )?.value;
     if (!ledger || ledger.basis !== basis || ledger.runId !== plan.runId) return undefined;
     if (!emailSettled(ledger.email)) return undefined;
     const [mine, other] = markersFor(ledger.status);
@@ -245,10 +278,21 @@ export class Checker {
     const {settings, store, logger, clock} = this.deps;
     const ledgerName = decisionObjectName(settings.env, plan.day);
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const before = await store.readJson<Ledger>(ledgerName);
+      const before = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);
       const reports = await this.readReports(plan);
       const waivers = await this.readWaivers(plan.day);
-      const outcome = decideDay(plan, reports, settings.replay, waivers.refs);
+      // Never from bookkeeping alone: what the reports claim is held against one listing.
+      const listing = (
+        await Promise.all(recordingFolders(settings.env, plan.day).map(f => store.list(f)))
+      ).flat();
+      const confirmed = confirmClaims(settings.env, plan, reports, listing);
+      const outcome = decideDay(
+        plan,
+        confirmed.reports,
+        settings.replay,
+        waivers.refs,
+        confirmed.unplanned,
+      );
       const basis = basisOf([
         ...reports.map(r => ({name: r.object, generation: r.generation})),
         ...waivers.basis,
@@ -286,7 +330,7 @@ export class Checker {
         if (moved) ledger = {value, generation: moved};
       }
       await this.writeMarkers(outcome, ledger!.value);
-      const after = await store.readJson<Ledger>(ledgerName);
+      const after = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);
       if (after?.value.fingerprint !== outcome.fingerprint) continue; // superseded meanwhile
       const email = await this.email(outcome, after, ledgerName);
       return {
@@ -308,7 +352,7 @@ export class Checker {
       let read: {value: BatchReport; generation: string} | undefined;
       let problem: string | undefined;
       try {
-        read = await store.readJson<BatchReport>(object);
+        read = await store.readJson<BatchReport>(object, MAX_REPORT_BYTES);
       } catch (err) {
         if (err instanceof RetryableError) throw err;
         problem = err instanceof Error ? err.message : String(err);
@@ -391,7 +435,7 @@ export class Checker {
           return 'sent';
         }
       }
-      const reread = await store.readJson<Ledger>(ledgerName);
+      const reread = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);
       if (!reread || reread.value.fingerprint !== outcome.fingerprint) return 'not-needed'; // superseded
       ledger = reread;
     }
@@ -442,10 +486,48 @@ export class Checker {
       ...claim,
       email: {...claim.email, state: 'sent', sentAt: new Date(this.deps.clock.now()).toISOString()},
     };
-    if (!(await this.swap(ledgerName, sent, generation))) {
-      this.deps.logger.warn('the ledger changed while the email was sent; not recording it', {
-        day: outcome.day,
-      });
+    await this.recordSent(ledgerName, sent, generation);
+  }
+
+  /**
+   * Records that the email went out. The write is idempotent under its
+   * generation precondition, so a storage outage is ridden out by retrying it
+   * (RECORD_SENT_MS, well inside the claim): only an instance that dies in
+   * between, or an outage longer than that, leaves the claim to expire and
+   * the email to be sent again. A lost response to a write that landed shows
+   * as a changed generation holding exactly this record.
+   */
+  private async recordSent(name: string, sent: Ledger, generation: string): Promise<void> {
+    const {clock, logger, store} = this.deps;
+    const until = clock.now() + RECORD_SENT_MS;
+    for (let attempt = 1, delay = 500; ; attempt++, delay = Math.min(delay * 2, 15_000)) {
+      try {
+        if (await this.swap(name, sent, generation)) return;
+        const now = await store.readJson<Ledger>(name, MAX_LEDGER_BYTES);
+        const e = now?.value.email;
+        if (e?.state !== 'sent' || e.claimedAt !== sent.email.claimedAt) {
+          logger.warn('the ledger changed while the email was sent; not recording it', {
+            day: sent.day,
+          });
+        }
+        return;
+      } catch (err) {
+        if (!(err instanceof RetryableError) || clock.now() + delay > until) {
+          logger.error('the email was sent but could not be recorded; it may be sent again', {
+            day: sent.day,
+            attempts: attempt,
+            error: err,
+          });
+          throw err;
+        }
+        logger.warn('recording the sent email failed; retrying', {
+          day: sent.day,
+          attempt,
+          delayMs: delay,
+          error: err,
+        });
+        await clock.sleep(delay);
+      }
     }
   }
 

@@ -1,14 +1,22 @@
 /**
  * The seed's check_prev step, as a read-only inspection: in what state is an
- * earlier day? `_SUCCESS` → nothing to do; `_FAILURE` of its current run, a
+ * earlier day? `_SUCCESS` (the checker's verdict on the current run, not
+ * merely an object of that name) → nothing to do; `_FAILURE` of its current run, a
  * plan without a marker, or no plan at all → the planner reruns it (within
  * the cap) and tells the developers.
  */
 import type {DayPlan} from '../core/day-plan';
 import type {DayOutcome} from '../core/day-outcome';
 import {missingPhrase} from '../core/emails';
-import {batchReportsPrefix, markerObjectName, planObjectName} from '../core/object-names';
+import {PermanentError} from '../core/errors';
+import {
+  batchReportsPrefix,
+  decisionObjectName,
+  markerObjectName,
+  planObjectName,
+} from '../core/object-names';
 import type {ObjectStore} from '../ports';
+import {Ledger, MAX_PLAN_BYTES} from './checker';
 
 export type DayState =
   | {state: 'success'; runId?: string}
@@ -28,16 +36,17 @@ export async function inspectDay(
   day: string,
   nowMs: number,
 ): Promise<DayState> {
-  const success = await store.stat(markerObjectName(env, day, '_SUCCESS'));
-  if (success) return {state: 'success', runId: success.metadata?.['run-id']};
-  const plan = (await store.readJson<DayPlan>(planObjectName(env, day)))?.value;
+  const plan = (await store.readJson<DayPlan>(planObjectName(env, day), MAX_PLAN_BYTES))?.value;
   if (!plan) {
     return {state: 'not-planned', detail: 'no plan: the day was never exported', autoReruns: 0};
   }
+  const success = await provenSuccess(store, env, plan);
+  if (success === true) return {state: 'success', runId: plan.runId};
   const autoReruns = plan.autoRerun?.count ?? 0;
   const planAgeMs = nowMs - Date.parse(plan.createdAt);
   const failure = await store.readJson<Pick<DayOutcome, 'runId' | 'missing'>>(
     markerObjectName(env, day, '_FAILURE'),
+    MAX_MARKER_BYTES,
   );
   if (failure && failure.value.runId === plan.runId) {
     return {
@@ -51,9 +60,52 @@ export async function inspectDay(
   const reported = (await store.list(batchReportsPrefix(env, day, plan.runId))).length;
   return {
     state: 'incomplete',
-    detail: `${reported} of ${plan.batches.length} batch reports written, no marker`,
+    detail:
+      `${reported} of ${plan.batches.length} batch reports written, no marker` +
+      (success ? `; ${success}` : ''),
     runId: plan.runId,
     autoReruns,
     planAgeMs,
   };
+}
+
+/** Largest marker read (a `_FAILURE` listing 10,000 gaps is ~3 MB). */
+const MAX_MARKER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Whether the day's `_SUCCESS` is the checker's verdict on its current run:
+ * a well-formed success marker of this day and run whose fingerprint is the
+ * one the ledger decided. True, undefined (no `_SUCCESS`), or what is wrong.
+ */
+async function provenSuccess(
+  store: ObjectStore,
+  env: string,
+  plan: DayPlan,
+): Promise<true | string | undefined> {
+  const name = markerObjectName(env, plan.day, '_SUCCESS');
+  if (!(await store.stat(name))) return undefined;
+  let marker: Omit<Partial<DayOutcome>, 'kind'> & {kind?: string; marker?: string};
+  let ledger: Partial<Ledger> | undefined;
+  try {
+    marker = (await store.readJson<typeof marker>(name, MAX_MARKER_BYTES))?.value ?? {};
+    ledger = (await store.readJson<Ledger>(decisionObjectName(env, plan.day), MAX_MARKER_BYTES))
+      ?.value;
+  } catch (err) {
+    if (err instanceof PermanentError) return `_SUCCESS is unreadable (${err.message})`;
+    throw err;
+  }
+  if (typeof marker !== 'object' || marker === null || marker.kind !== 'day-marker')
+    return '_SUCCESS is not a day marker';
+  if (marker.marker !== '_SUCCESS' || marker.status !== 'success' || marker.day !== plan.day)
+    return '_SUCCESS does not hold a success of this day';
+  if (marker.runId !== plan.runId)
+    return `_SUCCESS is of run ${String(marker.runId)}, not the current run`;
+  if (
+    !ledger ||
+    ledger.runId !== plan.runId ||
+    ledger.status !== 'success' ||
+    ledger.fingerprint !== marker.fingerprint
+  )
+    return "_SUCCESS is not the checker's decision on the current run";
+  return true;
 }

@@ -6,8 +6,8 @@
  * Each test works under its own env folder.
  */
 import * as assert from 'node:assert';
-import {randomBytes} from 'node:crypto';
-import {Storage} from '@google-cloud/storage';
+import {createHash, randomBytes} from 'node:crypto';
+import {CRC32C, Storage} from '@google-cloud/storage';
 import * as sinon from 'sinon';
 import {GcsStore} from '../../functions/adapters/gcs';
 import {SendGridMailer} from '../../functions/adapters/sendgrid';
@@ -17,6 +17,7 @@ import type {BatchReport, ReportRecording} from '../../functions/core/report';
 import {createLogger, Logger} from '../../functions/logger';
 import {systemClock} from '../../functions/container';
 import {CheckResult, Checker, CheckerSettings, Ledger} from '../../functions/services/checker';
+import {inspectDay} from '../../functions/services/previous-days';
 import type {ObjectStore} from '../../functions/ports';
 import {TestStack, useStack} from '../setup/stack';
 import {batchReportOf, mailAbout} from '../helpers';
@@ -31,13 +32,32 @@ function conv(i: number): string {
   return `0000000${i}-0000-4000-8000-000000000000`.slice(-36);
 }
 
+/** The env folder of the running test (each test has its own). */
+let env: string;
+
+const recId = (i: number) => `1000000${i}-0000-4000-8000-000000000000`.slice(-36);
+const objectOf = (i: number) => `${env}/${DAY}/call/${conv(i)}_${recId(i)}.ogg`;
+const bytesOf = (i: number) => Buffer.alloc(100 * i, i);
+
+function crc32cOf(bytes: Buffer): string {
+  const crc = new CRC32C();
+  crc.update(bytes);
+  return crc.toString();
+}
+
 function recording(i: number, outcome: ReportRecording['outcome']): ReportRecording {
+  const bytes = bytesOf(i);
   return {
-    recordingId: `1000000${i}-0000-4000-8000-000000000000`.slice(-36),
+    recordingId: recId(i),
     type: 'call',
     outcome,
     ...(outcome === 'exported'
-      ? {object: `x/${i}.ogg`, size: 100 * i, md5Hash: 'm', crc32c: 'c'}
+      ? {
+          object: objectOf(i),
+          size: bytes.length,
+          md5Hash: createHash('md5').update(bytes).digest('base64'),
+          crc32c: crc32cOf(bytes),
+        }
       : {reason: outcome === 'failed' ? 'archived at the source (fileState ARCHIVED)' : 'DELETED'}),
   };
 }
@@ -57,7 +77,6 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
   this.timeout(60_000);
   let stack: TestStack;
   let store: GcsStore;
-  let env: string;
 
   before(async () => {
     stack = await useStack();
@@ -141,6 +160,13 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       })),
     };
     await write(`${env}/${DAY}/_manifest/plan.json`, plan);
+    // The recordings the reports may call exported, as the worker would have stored them.
+    for (const b of Object.values(batches))
+      for (const i of b.ids)
+        await store.write(objectOf(i), bytesOf(i), {
+          contentType: 'audio/ogg',
+          ifGenerationMatch: 0,
+        });
     if (write2) {
       for (const [batchId, b] of Object.entries(batches))
         await write(reportName(batchId), report(batchId, b.ids, b.failed));
@@ -396,5 +422,183 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
         [1, false],
       ],
     );
+  });
+
+  describe('not fooled by hand-made objects (issue 11)', () => {
+    const gapsOf = async () =>
+      (
+        await store.readJson<{gaps: Array<{recordingId?: string; reason: string}>}>(
+          `${env}/${DAY}/_FAILURE`,
+        )
+      )?.value.gaps ?? [];
+
+    it('should fail a day whose report leaves out recordings the bucket holds (a forged report with recordings: [])', async () => {
+      await seed({b1: {ids: [1, 2]}}, false);
+      const forged = report('b1', [1, 2]);
+      for (const c of forged.conversations) c.recordings = [];
+      await write(reportName('b1'), forged);
+      const r = await checker().handle(reportName('b1'));
+      assert.strictEqual((r as {status?: string}).status, 'failure');
+      const gaps = await gapsOf();
+      assert.deepStrictEqual(gaps.map(g => g.recordingId).sort(), [recId(1), recId(2)]);
+      assert.match(gaps[0]!.reason, /the batch report does not account for recording/);
+      assert.strictEqual(await store.stat(`${env}/${DAY}/_SUCCESS`), undefined);
+    });
+
+    it('should fail a day whose report claims objects that are missing, elsewhere or different', async () => {
+      await seed({b1: {ids: [1, 2, 3]}}, false);
+      const claims = report('b1', [1, 2, 3]);
+      const [c1, c2, c3] = claims.conversations.map(c => c.recordings[0]!);
+      await store.delete(objectOf(1), (await store.stat(objectOf(1)))!.generation);
+      c2!.object = objectOf(3); // another recording's object
+      c3!.md5Hash = createHash('md5').update('other bytes').digest('base64');
+      await write(reportName('b1'), claims);
+      await checker().handle(reportName('b1'));
+      const reasons = new Map((await gapsOf()).map(g => [g.recordingId, g.reason]));
+      assert.match(
+        reasons.get(c1!.recordingId)!,
+        /says exported, but gs object .* is not in the bucket/,
+      );
+      assert.match(
+        reasons.get(c2!.recordingId)!,
+        /says exported, but names object .*, not one under/,
+      );
+      assert.match(
+        reasons.get(c3!.recordingId)!,
+        /says exported, but gs object .* holds 300 bytes/,
+      );
+    });
+
+    it('should fail a day whose plan leaves out conversations the bucket holds, and give no verdict on a malformed plan', async () => {
+      await seed({b1: {ids: [1, 2]}});
+      const plan = (await store.readJson<DayPlan>(`${env}/${DAY}/_manifest/plan.json`))!;
+      const empty = {...plan.value, batches: [], conversations: 0};
+      await store.write(`${env}/${DAY}/_manifest/plan.json`, Buffer.from(JSON.stringify(empty)), {
+        contentType: 'application/json',
+        ifGenerationMatch: plan.generation,
+      });
+      const r = await checker().handle(`${env}/${DAY}/_manifest/plan.json`);
+      assert.strictEqual((r as {status?: string}).status, 'failure');
+      const gaps = await gapsOf();
+      assert.strictEqual(gaps.length, 2);
+      assert.match(gaps[0]!.reason, /does not hold its conversation/);
+
+      const lines: string[] = [];
+      const logger = createLogger({}, (_s, line) => lines.push(line));
+      const bad = await store.stat(`${env}/${DAY}/_manifest/plan.json`);
+      await store.write(
+        `${env}/${DAY}/_manifest/plan.json`,
+        Buffer.from(JSON.stringify({...plan.value, conversations: 7})),
+        {contentType: 'application/json', ifGenerationMatch: bad!.generation},
+      );
+      const ignored = await checker(store, {}, logger).handle(`${env}/${DAY}/_manifest/plan.json`);
+      assert.strictEqual(ignored.action, 'ignored');
+      assert.match(
+        (ignored as {reason: string}).reason,
+        /"conversations" is 7, the batches hold 2/,
+      );
+      assert.ok(lines.some(l => l.includes('"severity":"ERROR"') && l.includes('no verdict')));
+    });
+
+    it('should refuse a batch report above the size bound without reading it whole', async () => {
+      await seed({b1: {ids: [1]}}, false);
+      const big = report('b1', [1]);
+      (big as unknown as {padding: string}).padding = 'x'.repeat(9 * 1024 * 1024);
+      await write(reportName('b1'), big);
+      const r = await checker().handle(reportName('b1'));
+      assert.strictEqual((r as {status?: string}).status, 'failure');
+      const gaps = await gapsOf();
+      assert.match(gaps[0]!.reason, /the batch report is unreadable: .* exceeds 8388608 bytes/);
+    });
+
+    it('should retry recording a sent email through a storage outage, so it is never sent twice', async () => {
+      await seed({b1: {ids: [1, 2], failed: [1]}});
+      let outage = 0;
+      const c = new Checker({
+        settings: {
+          env,
+          bucket: stack.bucket,
+          developers: ['dev@example.com'],
+          emailMaxGaps: 10,
+          replay: {project: 'p', topic: 't'},
+          emailWaitMs: 1000,
+          emailClaimMs: 1000,
+        },
+        store,
+        mailer: async () => {
+          const real = new SendGridMailer({
+            apiKey: 'SG.test-key',
+            from: 'archive@example.com',
+            apiUrl: stack.sendgridUrl,
+            maxAttempts: 2,
+            clock: systemClock,
+            logger: quiet,
+          });
+          return {
+            async send(mail) {
+              await real.send(mail);
+              // Right after SendGrid accepted: the ledger write that records it gets 503s.
+              const res = await fetch(`${stack.gcsUrl}/_admin/faults`, {
+                method: 'POST',
+                body: JSON.stringify({
+                  path: 'decision\\.json',
+                  method: 'POST',
+                  action: 'status',
+                  status: 503,
+                  times: 4,
+                }),
+              });
+              assert.ok(res.ok);
+              outage++;
+            },
+          };
+        },
+        clock: systemClock,
+        logger: quiet,
+      });
+      try {
+        const r = await c.handle(reportName('b1'));
+        assert.strictEqual((r as {email?: string}).email, 'sent');
+      } finally {
+        await fetch(`${stack.gcsUrl}/_admin/faults`, {method: 'DELETE'});
+      }
+      assert.strictEqual(outage, 1);
+      assert.strictEqual((await ledger())?.email.state, 'sent');
+      // A redelivered event long after the claim would have expired sends nothing.
+      await new Promise(res => setTimeout(res, 1200));
+      await checker(store, {emailClaimMs: 1000}).handle(reportName('b1'));
+      assert.strictEqual((await mails()).length, 1);
+    });
+
+    it("should let check-previous accept only the checker's _SUCCESS of the current run", async () => {
+      await seed({b1: {ids: [1]}});
+      const forge = async (body: string) => {
+        const old = await store.stat(`${env}/${DAY}/_SUCCESS`);
+        await store.write(`${env}/${DAY}/_SUCCESS`, Buffer.from(body), {
+          contentType: 'application/json',
+          ifGenerationMatch: old?.generation ?? 0,
+        });
+      };
+      const now = Date.parse('2026-05-09T01:00:00Z');
+      await forge('not even JSON');
+      const notJson = await inspectDay(store, env, DAY, now);
+      assert.strictEqual(notJson.state, 'incomplete');
+      assert.match((notJson as {detail: string}).detail, /_SUCCESS is unreadable/);
+
+      await checker().handle(reportName('b1'));
+      assert.deepStrictEqual(await inspectDay(store, env, DAY, now), {
+        state: 'success',
+        runId: RUN,
+      });
+
+      const real = (await store.readJson<Record<string, unknown>>(`${env}/${DAY}/_SUCCESS`))!;
+      await forge(JSON.stringify({...real.value, runId: 'r20200101t000000-000000'}));
+      const otherRun = await inspectDay(store, env, DAY, now);
+      assert.strictEqual(otherRun.state, 'incomplete');
+      assert.match((otherRun as {detail: string}).detail, /_SUCCESS is of run r2020/);
+      await forge(JSON.stringify({...real.value, fingerprint: 'f'.repeat(32)}));
+      const notDecided = await inspectDay(store, env, DAY, now);
+      assert.match((notDecided as {detail: string}).detail, /not the checker's decision/);
+    });
   });
 });

@@ -1,0 +1,131 @@
+/**
+ * A verdict is never taken from bookkeeping alone. Before deciding, the
+ * checker lists the day's recording folders once and holds the batch reports
+ * against what the bucket really has:
+ *  - a recording a report calls exported counts only if its object is where
+ *    its name must be, with the size, MD5 and CRC32C the report recorded;
+ *    otherwise it becomes a failure with the reason;
+ *  - a recording object of a planned conversation that its report does not
+ *    account for becomes a failure of that conversation (a report that leaves
+ *    recordings out cannot make a day look complete);
+ *  - a recording object of a conversation the plan does not hold is a gap of
+ *    the day (a plan that leaves conversations out cannot either).
+ *
+ * Pure: the checker lists, this compares.
+ */
+import {RECORDING_TYPES, RecordingType} from './content-types';
+import type {DayPlan} from './day-plan';
+import type {Gap, ReportRef} from './day-outcome';
+import {recordingObjectPrefix} from './object-names';
+import type {ReportRecording} from './report';
+
+/** What a listing says about one object. */
+export interface StoredFacts {
+  name: string;
+  size: number;
+  md5Hash: string;
+  crc32c: string;
+}
+
+/** The batch id of gaps no planned batch can replay. */
+export const UNPLANNED_BATCH = 'unplanned';
+
+/** The folders of the day that hold recordings: what the checker lists. */
+export function recordingFolders(env: string, day: string): string[] {
+  return RECORDING_TYPES.map(t => `${env}/${day}/${t}/`);
+}
+
+interface ParsedName {
+  type: RecordingType;
+  conversationId: string;
+  recordingId: string;
+}
+
+const NAME_RE = /^([0-9a-f-]{36})_([0-9a-f-]{36})\.[a-z0-9]+$/;
+
+function parseRecordingName(env: string, day: string, name: string): ParsedName | undefined {
+  for (const type of RECORDING_TYPES) {
+    const folder = `${env}/${day}/${type}/`;
+    if (!name.startsWith(folder)) continue;
+    const m = NAME_RE.exec(name.slice(folder.length));
+    return m ? {type, conversationId: m[1]!, recordingId: m[2]!} : undefined;
+  }
+  return undefined;
+}
+
+function checkClaim(
+  env: string,
+  day: string,
+  conversationId: string,
+  r: ReportRecording,
+  stored: Map<string, StoredFacts>,
+): string | undefined {
+  const object = r.object ?? '';
+  const expected = `${recordingObjectPrefix(env, day, r.type ?? 'call', conversationId)}${r.recordingId}.`;
+  if (!object.startsWith(expected) || object.slice(expected.length).includes('/'))
+    return `the batch report says exported, but names ${object ? `object ${object}` : 'no object'}, not one under ${expected}*`;
+  const o = stored.get(object);
+  if (!o) return `the batch report says exported, but gs object ${object} is not in the bucket`;
+  if (o.size !== r.size || o.md5Hash !== r.md5Hash || o.crc32c !== r.crc32c)
+    return (
+      `the batch report says exported, but gs object ${object} holds ${o.size} bytes ` +
+      `(MD5 ${o.md5Hash}, CRC32C ${o.crc32c}), not the ${String(r.size)} bytes ` +
+      `(MD5 ${String(r.md5Hash)}, CRC32C ${String(r.crc32c)}) it recorded`
+    );
+  return undefined;
+}
+
+/**
+ * The reports as the bucket confirms them, and the gaps of recordings stored
+ * for conversations the plan does not hold.
+ */
+export function confirmClaims(
+  env: string,
+  plan: DayPlan,
+  reports: ReportRef[],
+  listing: StoredFacts[],
+): {reports: ReportRef[]; unplanned: Gap[]} {
+  const stored = new Map(listing.map(o => [o.name, o]));
+  const batchOf = new Map<string, string>();
+  for (const b of plan.batches) for (const id of b.conversationIds) batchOf.set(id, b.batchId);
+  const byConversation = new Map<string, ParsedName[]>();
+  const unplanned: Gap[] = [];
+  for (const o of listing) {
+    const p = parseRecordingName(env, plan.day, o.name);
+    if (!p) continue;
+    if (!batchOf.has(p.conversationId)) {
+      unplanned.push({
+        batchId: UNPLANNED_BATCH,
+        conversationId: p.conversationId,
+        recordingId: p.recordingId,
+        type: p.type,
+        reason: `gs object ${o.name} is in the bucket, but the plan of run ${plan.runId} does not hold its conversation`,
+      });
+      continue;
+    }
+    byConversation.set(p.conversationId, [...(byConversation.get(p.conversationId) ?? []), p]);
+  }
+  const confirmed = reports.map(ref => {
+    const conversations = ref.report.conversations.map(c => {
+      const recordings = c.recordings.map(r => {
+        if (r.outcome !== 'exported') return r;
+        const problem = checkClaim(env, plan.day, c.conversationId, r, stored);
+        return problem ? {...r, outcome: 'failed' as const, reason: problem} : r;
+      });
+      const mentioned = new Set(recordings.map(r => r.recordingId));
+      for (const p of byConversation.get(c.conversationId) ?? []) {
+        if (mentioned.has(p.recordingId)) continue;
+        mentioned.add(p.recordingId);
+        recordings.push({
+          recordingId: p.recordingId,
+          type: p.type,
+          outcome: 'failed',
+          reason: `a recording object is in the bucket, but the batch report does not account for recording ${p.recordingId}`,
+        });
+      }
+      return {...c, recordings};
+    });
+    return {...ref, report: {...ref.report, conversations}};
+  });
+  return {reports: confirmed, unplanned};
+}
