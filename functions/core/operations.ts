@@ -115,7 +115,7 @@ export function gapAction(reason: string, day: string): string {
       `the recording is broken at the source; if Genesys support cannot repair it, accept it with \`grm waive ${day} --recording ID --reason ...\``,
     ],
     [
-      /returned no result for it in time/,
+      /returned no result for it in time|completed without a result for it/,
       `if the same recordings keep coming back, the OAuth client probably lacks recording:recording:viewSensitiveData (sensitive recordings are left out of batch downloads); grant it, ${replay}`,
     ],
     [

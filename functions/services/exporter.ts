@@ -406,13 +406,25 @@ export class Exporter {
             outOfTime([item]);
             return;
           }
-          const result = results.get(item.r.recordingId);
+          const result = results.byRecording.get(item.r.recordingId);
           if (!result) {
-            Object.assign(item.r, {
-              outcome: 'failed',
-              retryable: true,
-              reason: 'the batch download request returned no result for it in time',
-            });
+            Object.assign(
+              item.r,
+              results.completed
+                ? {
+                    // What Genesys does, silently, when the client may not see sensitive recordings.
+                    outcome: 'failed',
+                    reason:
+                      'the batch download request completed without a result for it: the OAuth ' +
+                      'client likely lacks recording:recording:viewSensitiveData (recordings ' +
+                      'flagged as holding PCI/PII are left out without it)',
+                  }
+                : {
+                    outcome: 'failed',
+                    retryable: true,
+                    reason: 'the batch download request returned no result for it in time',
+                  },
+            );
             return;
           }
           if (result.errorMsg || !result.resultUrl) {
@@ -452,13 +464,14 @@ export class Exporter {
     session: GenesysSession,
     items: Array<{conversationId: string; recordingId: string}>,
     signal: AbortSignal | undefined,
-  ): Promise<Map<string, BatchResult>> {
+  ): Promise<{byRecording: Map<string, BatchResult>; completed: boolean}> {
     const {clock} = this.deps;
     const jobId = await session.submitBatch(items);
     const deadline = clock.now() + this.deps.settings.batchPollDeadlineMs;
     let delay = 200;
     let lastCount = -1;
     let results: BatchResult[] = [];
+    let completed = false;
     for (;;) {
       const status = await session.batchStatus(jobId);
       results = status.results;
@@ -467,7 +480,10 @@ export class Exporter {
         (status.status === undefined &&
           status.resultCount === status.expectedResultCount &&
           status.resultCount === lastCount);
-      if (done) break;
+      if (done) {
+        completed = true;
+        break;
+      }
       lastCount = status.resultCount ?? -1;
       if (signal?.aborted) break;
       if (clock.now() + delay > deadline) {
@@ -488,7 +504,7 @@ export class Exporter {
       const prior = byRecording.get(r.recordingId);
       if (!prior || (!prior.resultUrl && r.resultUrl)) byRecording.set(r.recordingId, r);
     }
-    return byRecording;
+    return {byRecording, completed};
   }
 
   /** Downloads one result into GCS (or confirms an identical object is there). */

@@ -285,4 +285,49 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
     );
     assert.deepStrictEqual(await store.list(`${s.env}/2099-01-01/`), []);
   });
+
+  it('should name the missing viewSensitiveData permission when a completed batch download leaves recordings out', async () => {
+    const lacking = await startSimulator([
+      '--conversations-per-day',
+      '0',
+      '--day',
+      `${DAY}=3`,
+      '--sensitive-share',
+      '1',
+      '--client',
+      'demo-client:demo-secret;lacks=recording:recording:viewSensitiveData',
+    ]);
+    try {
+      const env = `wrel-${randomBytes(4).toString('hex')}`;
+      const logger = createLogger({}, () => {});
+      const w = inProcessWorker({
+        simulatorUrl: lacking.url,
+        store,
+        env,
+        logger,
+        worker: {maxBatchAttempts: 1},
+      });
+      const ids = (await lacking.admin<Truth>(`truth?day=${DAY}&checksums=false`)).conversations;
+      const started = Date.now();
+      const report = await w.handle(
+        {day: DAY, conversationIds: ids.map(c => c.conversationId)},
+        'm-1',
+      );
+      const took = Date.now() - started;
+      const failed = report.conversations
+        .flatMap(c => c.recordings)
+        .filter(r => r.fileState === 'AVAILABLE');
+      assert.ok(failed.length > 0);
+      for (const r of failed) {
+        assert.strictEqual(r.outcome, 'failed');
+        assert.match(
+          r.reason!,
+          /completed without a result for it: the OAuth client likely lacks recording:recording:viewSensitiveData/,
+        );
+      }
+      assert.ok(took < 15_000, `it waited ${took} ms, as if for the poll deadline`);
+    } finally {
+      await lacking.stop();
+    }
+  });
 });
