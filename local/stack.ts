@@ -8,6 +8,9 @@
  * Wiring, as in production (see infra/):
  *   batches topic ──push (retry policy, dead-letter topic)──▶ worker function
  *   bucket ──object finalize CloudEvents only (Eventarc-style)──▶ checker function
+ *
+ * Each function process is supervised (local/functions/runner.ts): one that
+ * dies is restarted on the same port, so both wirings stay valid.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -16,6 +16,8 @@ export interface Child {
   readonly name: string;
   readonly proc: ChildProcess;
   readonly logFile: string;
+  /** Sends `signal` to the child's process group now (no waiting, no escalation). */
+  kill(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,8 @@ export interface SpawnOptions {
   logDir: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Append to the log file instead of starting it afresh (a restarted process). */
+  appendLog?: boolean;
 }
 
 /** Starts a child in its own process group with output to `logDir/name.log`. */
@@ -77,7 +81,7 @@ export function spawnChild(opts: SpawnOptions): Child {
   installExitHook();
   fs.mkdirSync(opts.logDir, {recursive: true});
   const logFile = path.join(opts.logDir, `${opts.name}.log`);
-  fs.writeFileSync(logFile, '');
+  if (!opts.appendLog) fs.writeFileSync(logFile, '');
   // Append mode, so stderr (this descriptor) and stdout (piped below) interleave instead of overwriting.
   const log = fs.openSync(logFile, 'a');
   const proc = spawn(opts.command, opts.args, {
@@ -93,6 +97,7 @@ export function spawnChild(opts: SpawnOptions): Child {
     name: opts.name,
     proc,
     logFile,
+    kill: signal => killGroup(proc, signal),
     stop: async () => {
       if (proc.exitCode !== null || proc.signalCode !== null) {
         live.delete(child);
