@@ -4,7 +4,7 @@
  * operator (`{"day"}`, `{"from","to"}` or `{"startTime","endTime"}`), with an
  * optional `"dryRun": true` and `"checkPrevious": true|false` (default: true
  * on the schedule, false otherwise). Every malformed or premature request is an
- * InputError naming the problem.
+ * InputError naming the problem, quoting the input only as short excerpts.
  */
 import {InputError} from './errors';
 import {Day, addDays, dayOf, daysBetween, defaultDay, isValidDay, startOfDay} from './time-window';
@@ -27,6 +27,29 @@ export interface PlanLimits {
 
 const FIELDS = new Set(['day', 'from', 'to', 'startTime', 'endTime', 'dryRun', 'checkPrevious']);
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+/** Unknown fields named in a refusal; the rest are counted. */
+const NAMED_UNKNOWN = 5;
+
+/**
+ * Text from a request as a refusal quotes it: JSON-quoted, at most `max`
+ * characters, "…" where it was cut. Refusals are logged and answered, so they
+ * never carry more of the input than this.
+ */
+export function excerpt(text: string, max = 40): string {
+  if (text.length <= max) return JSON.stringify(text);
+  return `${JSON.stringify(text.slice(0, max)).slice(0, -1)}…"`;
+}
+
+/**
+ * A value from a request as a refusal names it: a string or number as an
+ * excerpt, anything else by its kind. Never serialises the value (a deeply
+ * nested one would overflow the stack, and a big one would be echoed).
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return excerpt(value);
+  if (value === null || value === undefined || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
 
 export function parsePlanRequest(
   input: {method: string; body: unknown; scheduleTime?: string},
@@ -38,17 +61,27 @@ export function parsePlanRequest(
   if (input.scheduleTime !== undefined) {
     const t = Date.parse(input.scheduleTime);
     if (!Number.isFinite(t))
-      throw new InputError(`X-CloudScheduler-ScheduleTime "${input.scheduleTime}" is not a time`);
+      throw new InputError(
+        `X-CloudScheduler-ScheduleTime ${excerpt(input.scheduleTime)} is not a time`,
+      );
     runMs = t;
   }
-  const body = input.body ?? {};
+  const body = input.body === undefined ? {} : input.body;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new InputError('the request body must be a JSON object, e.g. {"day":"2023-02-01"}');
+    throw new InputError(
+      `the request body must be a JSON object, e.g. {"day":"2023-02-01"}; got ${describeValue(body)}`,
+    );
   }
   const b = body as Record<string, unknown>;
   const unknown = Object.keys(b).filter(k => !FIELDS.has(k));
-  if (unknown.length > 0)
-    throw new InputError(`unknown field(s): ${unknown.map(k => `"${k.slice(0, 40)}"`).join(', ')}`);
+  if (unknown.length > 0) {
+    const named = unknown.slice(0, NAMED_UNKNOWN).map(k => excerpt(k));
+    const more =
+      unknown.length > NAMED_UNKNOWN ? ` and ${unknown.length - NAMED_UNKNOWN} more` : '';
+    throw new InputError(
+      `unknown field${unknown.length > 1 ? 's' : ''}: ${named.join(', ')}${more}; known: ${[...FIELDS].join(', ')}`,
+    );
+  }
   if (b.dryRun !== undefined && typeof b.dryRun !== 'boolean')
     throw new InputError('"dryRun" must be true or false');
   const dryRun = b.dryRun === true;
@@ -64,9 +97,7 @@ export function parsePlanRequest(
 
   const day = (name: string, v: unknown): Day => {
     if (typeof v !== 'string' || !isValidDay(v))
-      throw new InputError(
-        `"${name}" must be a calendar date YYYY-MM-DD, got ${JSON.stringify(v)}`,
-      );
+      throw new InputError(`"${name}" must be a calendar date YYYY-MM-DD, got ${describeValue(v)}`);
     return v;
   };
   let days: Day[];
@@ -88,7 +119,7 @@ export function parsePlanRequest(
     const instant = (name: string, v: unknown): number => {
       if (typeof v !== 'string' || !ISO_INSTANT.test(v) || !Number.isFinite(Date.parse(v))) {
         throw new InputError(
-          `"${name}" must be an ISO-8601 instant with a zone, got ${JSON.stringify(v)}`,
+          `"${name}" must be an ISO-8601 instant with a zone, got ${describeValue(v)}`,
         );
       }
       return Date.parse(v);

@@ -3,19 +3,29 @@
  * plan, answer 202 with a summary; 4xx for bad or premature requests (with a
  * JSON body naming the problem), 500 for anything unexpected (Scheduler retries).
  * Requests the Functions Framework refuses before this handler runs (malformed
- * JSON, an unsupported charset or encoding) are answered in JSON too (json-errors.ts).
+ * JSON, an unsupported charset or encoding) are answered in JSON too, and
+ * bodies over MAX_PLAN_REQUEST_BYTES are refused before they are read
+ * (json-errors.ts). Refusals quote the request only as short excerpts.
  */
 import * as functions from '@google-cloud/functions-framework';
 import {container} from '../container';
 import {InputError, PermanentError} from '../core/errors';
-import {parsePlanRequest} from '../core/plan-request';
+import {excerpt, parsePlanRequest} from '../core/plan-request';
 import {formatBytes} from '../core/units';
-import {installJsonErrors} from './json-errors';
+import {bodyTooLarge, configureRequestBody, installJsonErrors} from './json-errors';
 import {createLogger} from '../logger';
 import {logConfigProblems} from './startup';
 
-/** A plan request is a few fields; anything bigger is refused before it is looked at. */
-export const MAX_PLAN_REQUEST_BYTES = 64 * 1024;
+/** The registered name (Terraform's `entry_point`). */
+export const PLANNER_FUNCTION = 'planExport';
+
+/** A plan request is a few fields (about 100 bytes); anything bigger is refused before it is read. */
+export const MAX_PLAN_REQUEST_BYTES = 8 * 1024;
+
+configureRequestBody(PLANNER_FUNCTION, {
+  maxBytes: MAX_PLAN_REQUEST_BYTES,
+  example: '{"day":"2023-02-01"}',
+});
 
 if (!installJsonErrors()) {
   // Express is not shaped as expected (a Functions Framework upgrade): say so once, loudly.
@@ -25,7 +35,7 @@ if (!installJsonErrors()) {
   );
 }
 
-functions.http('planExport', async (req, res) => {
+functions.http(PLANNER_FUNCTION, async (req, res) => {
   let c;
   try {
     c = container();
@@ -36,11 +46,19 @@ functions.http('planExport', async (req, res) => {
   }
   try {
     const contentType = req.get('content-type') ?? '';
+    const limit = formatBytes(MAX_PLAN_REQUEST_BYTES);
+    // json-errors.ts has refused these already when a parser read the body; not when none did.
+    if (bodyTooLarge(req))
+      throw new InputError(`the request body is too large: at most ${limit}`, 413);
     const size = req.rawBody?.length ?? (Number(req.get('content-length')) || 0);
     if (size > MAX_PLAN_REQUEST_BYTES) {
+      throw new InputError(`the request body is ${formatBytes(size)}; at most ${limit}`, 413);
+    }
+    // No parser reads a body without a content type, so look at what the request declares.
+    if (!contentType && (size > 0 || req.get('transfer-encoding') !== undefined)) {
       throw new InputError(
-        `the request body is ${formatBytes(size)}; at most ${MAX_PLAN_REQUEST_BYTES / 1024} KiB`,
-        413,
+        'send JSON (Content-Type: application/json): the request has a body but no content type',
+        415,
       );
     }
     const raw = req.body as unknown;
@@ -49,7 +67,7 @@ functions.http('planExport', async (req, res) => {
       !(typeof raw === 'object' && raw !== null && Object.keys(raw).length === 0 && !contentType);
     if (hasBody && !/^application\/json\b/i.test(contentType)) {
       throw new InputError(
-        `send JSON (Content-Type: application/json), not "${contentType || 'no content type'}"`,
+        `send JSON (Content-Type: application/json), not ${excerpt(contentType, 60)}`,
         415,
       );
     }
