@@ -56,7 +56,7 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
     const truth = await fetchTruth(stack, DAY);
     const unavailable = truth.conversations.flatMap(c =>
       c.recordings
-        .filter(r => ['ARCHIVED', 'UPLOADING', 'ERROR'].includes(r.fileState))
+        .filter(r => ['ARCHIVED', 'UPLOADING', 'ERROR', 'RESTORING'].includes(r.fileState))
         .map(r => `${c.conversationId}/${r.recordingId}`),
     );
     const states = new Set(truth.conversations.flatMap(c => c.recordings.map(r => r.fileState)));
@@ -65,7 +65,7 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
       failure.gaps.map(g => `${g.conversationId}/${g.recordingId}`).sort(),
       unavailable.sort(),
     );
-    for (const g of failure.gaps) assert.match(g.reason, /ARCHIVED|UPLOADING|ERROR/);
+    for (const g of failure.gaps) assert.match(g.reason, /ARCHIVED|UPLOADING|ERROR|RESTORING/);
     assert.strictEqual(failure.missing.recordings, unavailable.length);
     const all = truth.conversations.flatMap(c => c.recordings);
     assert.strictEqual(failure.totals.all.expected, all.length);

@@ -45,8 +45,15 @@ describe('export path with unavailable recordings (lossy organisation)', functio
       reasons['in an error state at the source (fileState ERROR)'],
       count('ERROR'),
     );
+    assert.strictEqual(
+      reasons['being restored from the archive (fileState RESTORING): replay later'],
+      count('RESTORING') || undefined,
+    );
     const failed = Object.values(result.totals).reduce((n, t) => n + t.failed, 0);
-    assert.strictEqual(failed, count('ARCHIVED') + count('UPLOADING') + count('ERROR'));
+    assert.strictEqual(
+      failed,
+      count('ARCHIVED') + count('UPLOADING') + count('ERROR') + count('RESTORING'),
+    );
     assert.deepStrictEqual(result.verification.missing, []);
     assert.strictEqual(result.verification.exportedAndVerified, result.verification.exportable);
     const expected = Object.values(result.totals).reduce((n, t) => n + t.expected, 0);
