@@ -39,7 +39,7 @@ const SPECS = [
   {name: 'day', help: "day to export, YYYY-MM-DD (default: what tonight's run exports)"},
   {
     name: 'faults',
-    help: 'none, lossy (archived/uploading/erroring recordings: _FAILURE, email, replay, _SUCCESS), flaky (errors, resets, cut media) or rate-limited (default none)',
+    help: 'none, lossy (archived/restoring/uploading/erroring recordings: _FAILURE, email, replay, _SUCCESS), flaky (errors, resets, cut media) or rate-limited (default none)',
   },
   {name: 'keep', help: 'leave the stack running until Ctrl-C', boolean: true},
   {name: 'root', help: 'directory for the local state (default .local)'},
@@ -50,7 +50,7 @@ const SPECS = [
 interface FaultProfile {
   settings?: Record<string, unknown>;
   faults?: unknown[];
-  /** The organisation's recording states (lossy: also archived, uploading and erroring ones). */
+  /** The organisation's recording states (lossy: also archived, restoring, uploading and erroring ones). */
   org?: 'clean' | 'lossy';
 }
 

@@ -28,8 +28,10 @@ export function productFunctions(): StackFunctions {
 /** Secrets the product reads from Secret Manager, for the local stand-in. */
 export function productSecrets(clients: string[] = [DEFAULT_CLIENT]): Record<string, string> {
   const list = clients.map(c => {
-    const colon = c.indexOf(':');
-    return {clientId: c.slice(0, colon), clientSecret: c.slice(colon + 1)};
+    // A simulator client spec may say what the client lacks: `ID:SECRET;lacks=…`.
+    const spec = c.split(';')[0]!;
+    const colon = spec.indexOf(':');
+    return {clientId: spec.slice(0, colon), clientSecret: spec.slice(colon + 1)};
   });
   return {
     'genesys-clients': JSON.stringify(list),

@@ -27,10 +27,15 @@ export interface GenesysOptions {
   conversationsPerDay?: number;
   /** Conversations on particular days (`YYYY-MM-DD` → count). */
   perDay?: Record<string, number>;
-  /** clean (exportable or deleted recordings) or lossy (also archived, uploading, error). */
+  /** clean (exportable or deleted recordings) or lossy (also archived, restoring, uploading, error). */
   profile?: 'clean' | 'lossy';
-  /** OAuth clients as `ID:SECRET` (default: the simulator's demo client). */
+  /**
+   * OAuth clients as `ID:SECRET`, or `ID:SECRET;lacks=recording:recording:viewSensitiveData`
+   * (default: the simulator's demo client).
+   */
   clients?: string[];
+  /** Share of recordings flagged as holding PCI/PII (the simulator's default when absent). */
+  sensitiveShare?: number;
   audioBytes?: number;
   screenBytes?: number;
   settings?: Partial<GenesysSettings>;
@@ -284,6 +289,7 @@ function genesysArgs(g: GenesysOptions): string[] {
   for (const c of g.clients ?? []) args.push('--client', c);
   if (g.audioBytes !== undefined) args.push('--audio-bytes', String(g.audioBytes));
   if (g.screenBytes !== undefined) args.push('--screen-bytes', String(g.screenBytes));
+  if (g.sensitiveShare !== undefined) args.push('--sensitive-share', String(g.sensitiveShare));
   if (g.settings) args.push('--settings', JSON.stringify(g.settings));
   return args;
 }
