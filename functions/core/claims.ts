@@ -9,7 +9,10 @@
  *    account for becomes a failure of that conversation (a report that leaves
  *    recordings out cannot make a day look complete);
  *  - a recording object of a conversation the plan does not hold is a gap of
- *    the day (a plan that leaves conversations out cannot either).
+ *    the day (a plan that leaves conversations out cannot either);
+ *  - a recording that was a gap of the run's previous decision leaves the gaps
+ *    only by being exported (and confirmed) or skipped: a report that no
+ *    longer mentions it keeps it a gap.
  *
  * Pure: the checker lists, this compares.
  */
@@ -128,4 +131,50 @@ export function confirmClaims(
     return {...ref, report: {...ref.report, conversations}};
   });
   return {reports: confirmed, unplanned};
+}
+
+/** The identity of a gap as the ledger remembers it: `conversationId/recordingId` (or `conversationId/`). */
+export function gapId(g: Pick<Gap, 'conversationId' | 'recordingId'>): string {
+  return `${g.conversationId}/${g.recordingId ?? ''}`;
+}
+
+/**
+ * Puts back, as failures, the recordings that were gaps of this run's
+ * previous decision and that the reports no longer mention at all.
+ */
+export function keepOpenGaps(reports: ReportRef[], previous: readonly string[]): ReportRef[] {
+  const byConversation = new Map<string, string[]>();
+  for (const id of previous) {
+    const [conversationId, recordingId] = id.split('/');
+    if (!conversationId || !recordingId) continue; // a conversation gap: decideDay sees it again
+    byConversation.set(conversationId, [
+      ...(byConversation.get(conversationId) ?? []),
+      recordingId,
+    ]);
+  }
+  if (byConversation.size === 0) return reports;
+  return reports.map(ref => ({
+    ...ref,
+    report: {
+      ...ref.report,
+      conversations: ref.report.conversations.map(c => {
+        const open = byConversation.get(c.conversationId);
+        if (!open || c.error) return c;
+        const mentioned = new Set(c.recordings.map(r => r.recordingId));
+        const dropped = open.filter(id => !mentioned.has(id));
+        if (dropped.length === 0) return c;
+        return {
+          ...c,
+          recordings: [
+            ...c.recordings,
+            ...dropped.map(recordingId => ({
+              recordingId,
+              outcome: 'failed' as const,
+              reason: `a gap of this run that the batch report no longer accounts for (recording ${recordingId}): it was neither exported nor skipped`,
+            })),
+          ],
+        };
+      }),
+    },
+  }));
 }

@@ -18,7 +18,7 @@
  *      puts the email back to pending and throws, so the event is redelivered.
  */
 import {createHash} from 'node:crypto';
-import {confirmClaims, recordingFolders} from '../core/claims';
+import {confirmClaims, gapId, keepOpenGaps, recordingFolders} from '../core/claims';
 import {DayOutcome, ReportRef, decideDay} from '../core/day-outcome';
 import {DayPlan, planProblems} from '../core/day-plan';
 import {MailContext, failureMail, recoveredMail} from '../core/emails';
@@ -103,6 +103,11 @@ export interface Ledger {
   gapKeys: string[];
   /** Gaps of this run that a sent email already told the developers about. */
   notified: string[];
+  /**
+   * The gaps of this outcome (`conversationId/recordingId`): a later outcome of
+   * the same run closes one only by exporting or skipping it, never by leaving it out.
+   */
+  gapIds?: string[];
   /** Digest of the report generations this outcome was computed from. */
   basis?: string;
 }
@@ -286,9 +291,10 @@ export class Checker {
         await Promise.all(recordingFolders(settings.env, plan.day).map(f => store.list(f)))
       ).flat();
       const confirmed = confirmClaims(settings.env, plan, reports, listing);
+      const open = before?.value.runId === plan.runId ? (before.value.gapIds ?? []) : [];
       const outcome = decideDay(
         plan,
-        confirmed.reports,
+        keepOpenGaps(confirmed.reports, open),
         settings.replay,
         waivers.refs,
         confirmed.unplanned,
@@ -616,6 +622,7 @@ export function newLedger(
       : {needed, state: 'not-needed', attempts: 0},
     gapKeys,
     notified,
+    gapIds: outcome.gaps.map(gapId),
     ...(basis ? {basis} : {}),
   };
 }

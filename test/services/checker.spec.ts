@@ -445,6 +445,31 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       assert.strictEqual(await store.stat(`${env}/${DAY}/_SUCCESS`), undefined);
     });
 
+    it('should keep a gap that a rewritten report leaves out: no _SUCCESS and no "resolved" email', async () => {
+      await seed({b1: {ids: [1, 2], failed: [2]}});
+      // Recording 2 failed (archived at the source): it never reached the bucket.
+      await store.delete(objectOf(2), (await store.stat(objectOf(2)))!.generation);
+      const first = await checker().handle(reportName('b1'));
+      assert.strictEqual((first as {status?: string}).status, 'failure');
+      assert.strictEqual((await mails()).length, 1);
+      const forged = report('b1', [1, 2]);
+      forged.conversations[1]!.recordings = [];
+      await replace(reportName('b1'), forged);
+      const again = await checker().handle(reportName('b1'));
+      assert.strictEqual((again as {status?: string}).status, 'failure');
+      const gaps = await gapsOf();
+      assert.deepStrictEqual(
+        gaps.map(g => g.recordingId),
+        [recId(2)],
+      );
+      assert.match(
+        gaps[0]!.reason,
+        /a gap of this run that the batch report no longer accounts for/,
+      );
+      assert.strictEqual(await store.stat(`${env}/${DAY}/_SUCCESS`), undefined);
+      assert.strictEqual((await mails()).length, 1, 'a "resolved" email went out');
+    });
+
     it('should fail a day whose report claims objects that are missing, elsewhere or different', async () => {
       await seed({b1: {ids: [1, 2, 3]}}, false);
       const claims = report('b1', [1, 2, 3]);
