@@ -27,6 +27,8 @@ export interface FaultRule {
   delayMs?: number;
   /** For `stall`: bytes of the response body sent before it stops (default 0). */
   afterBytes?: number;
+  /** Matching requests to let through untouched before the rule starts firing (default 0). */
+  after?: number;
   /** How many matching requests to affect; absent or <= 0 means every one. */
   times?: number;
   /** Chance of firing on a matching request, 0..1 (default 1). */
@@ -36,6 +38,8 @@ export interface FaultRule {
 interface ActiveRule extends FaultRule {
   id: number;
   fired: number;
+  /** Matching requests let through because of `after`. */
+  passed: number;
   regex?: RegExp;
 }
 
@@ -60,6 +64,7 @@ export function parseFaultRule(input: unknown): FaultRule {
     'headers',
     'delayMs',
     'afterBytes',
+    'after',
     'times',
     'probability',
   ]);
@@ -97,6 +102,9 @@ export function parseFaultRule(input: unknown): FaultRule {
   ) {
     throw new FaultRuleError('fault rule "afterBytes" must be a non-negative integer');
   }
+  if (r.after !== undefined && (!Number.isInteger(r.after) || (r.after as number) < 0)) {
+    throw new FaultRuleError('fault rule "after" must be a non-negative integer');
+  }
   if (r.times !== undefined && !Number.isInteger(r.times)) {
     throw new FaultRuleError('fault rule "times" must be an integer');
   }
@@ -126,7 +134,13 @@ export class FaultInjector {
 
   add(rule: FaultRule): number {
     const id = this.nextId++;
-    this.rules.push({...rule, id, fired: 0, regex: rule.path ? new RegExp(rule.path) : undefined});
+    this.rules.push({
+      ...rule,
+      id,
+      fired: 0,
+      passed: 0,
+      regex: rule.path ? new RegExp(rule.path) : undefined,
+    });
     return id;
   }
 
@@ -135,7 +149,7 @@ export class FaultInjector {
   }
 
   list(): Array<FaultRule & {id: number; fired: number}> {
-    return this.rules.map(({regex: _r, ...rest}) => rest);
+    return this.rules.map(({regex: _r, passed: _p, ...rest}) => rest);
   }
 
   /**
@@ -149,6 +163,10 @@ export class FaultInjector {
       if (rule.regex && !rule.regex.test(url)) continue;
       if (rule.times !== undefined && rule.times > 0 && rule.fired >= rule.times) continue;
       if (rule.probability !== undefined && this.random() >= rule.probability) continue;
+      if (rule.after !== undefined && rule.passed < rule.after) {
+        rule.passed++;
+        continue;
+      }
       rule.fired++;
       switch (rule.action) {
         case 'delay':

@@ -1,9 +1,10 @@
 /** Pure helpers of the local stand-ins, table-driven. */
 import * as assert from 'node:assert';
+import * as http from 'node:http';
 import {Readable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {UsageError, parseFlags, portFlag} from '../../local/common/cli';
-import {FaultRuleError, parseFaultRule} from '../../local/common/faults';
+import {FaultInjector, FaultRuleError, parseFaultRule} from '../../local/common/faults';
 import {parseRange} from '../../local/gcs/server';
 import {parseContentRange} from '../../local/gcs/uploads';
 import {
@@ -73,6 +74,8 @@ describe('local stand-in helpers', () => {
       ['a bad regular expression', {action: 'reset', path: '('}, /not a valid regular expression/],
       ['a negative delay', {action: 'delay', delayMs: -1}, /non-negative "delayMs"/],
       ['a probability above 1', {action: 'reset', probability: 2}, /between 0 and 1/],
+      ['a negative after', {action: 'reset', after: -1}, /"after" must be a non-negative integer/],
+      ['a fractional afterBytes', {action: 'stall', afterBytes: 1.5}, /"afterBytes" must be/],
     ];
     for (const [name, input, message] of bad) {
       it(`should reject ${name}`, () => {
@@ -82,6 +85,55 @@ describe('local stand-in helpers', () => {
         );
       });
     }
+  });
+
+  describe('FaultInjector over HTTP', () => {
+    async function serve(rule: object, body: string) {
+      const injector = new FaultInjector();
+      injector.add(parseFaultRule(rule));
+      const server = http.createServer((req, res) => {
+        void injector.apply(req, res).then(done => {
+          if (done) return;
+          res.writeHead(200, {'content-length': Buffer.byteLength(body)});
+          res.end(body);
+        });
+      });
+      await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
+      const {port} = server.address() as {port: number};
+      return {url: `http://127.0.0.1:${port}/x`, server};
+    }
+
+    it('should let the first `after` matching requests through, then fire `times` times', async () => {
+      const {url, server} = await serve({action: 'status', status: 503, after: 2, times: 1}, 'ok');
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 4; i++) statuses.push((await fetch(url)).status);
+        assert.deepStrictEqual(statuses, [200, 200, 503, 200]);
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+
+    it('should stall a response body after `afterBytes` bytes with the connection open', async () => {
+      const {url, server} = await serve({action: 'stall', afterBytes: 3}, '0123456789');
+      try {
+        const res = await fetch(url);
+        assert.strictEqual(res.headers.get('content-length'), '10');
+        const reader = res.body!.getReader();
+        const first = await reader.read();
+        assert.strictEqual(Buffer.from(first.value!).toString(), '012');
+        const next = await Promise.race([
+          reader.read().then(() => 'more'),
+          new Promise(r => setTimeout(() => r('stalled'), 300)),
+        ]);
+        assert.strictEqual(next, 'stalled');
+        await reader.cancel();
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+    });
   });
 
   describe('parseRange', () => {
