@@ -2,6 +2,7 @@
  * Where everything lands in the bucket (SPEC §4). Names are built only from
  * configuration (env), validated days and validated Genesys ids.
  */
+import {createHash} from 'node:crypto';
 import type {RecordingType} from './content-types';
 import {Day, isValidDay} from './time-window';
 
@@ -72,8 +73,22 @@ function safeMessageId(messageId: string): string {
   return messageId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'unknown';
 }
 
-export function rejectedMessageObjectName(env: string, messageId: string): string {
-  return `${env}/_rejected/${safeMessageId(messageId)}.json`;
+/**
+ * Where a delivery the worker rejected is recorded: the message id made safe
+ * (readable, but "coll/1" and "coll.1" both become "coll_1", and deliveries
+ * without an id all arrive as "unknown"), then 32 hex digits of a SHA-256 of
+ * the exact id and the exact payload as received. So every distinct delivery
+ * gets a name of its own, and a redelivery of the same message (same id, same
+ * payload) the same name, recorded once. Identical id-less deliveries are, in
+ * everything recorded, one delivery.
+ * @param payload - the message's payload as text, as recorded
+ */
+export function rejectedMessageObjectName(env: string, messageId: string, payload = ''): string {
+  const digest = createHash('sha256')
+    .update(JSON.stringify([messageId, payload]))
+    .digest('hex')
+    .slice(0, 32);
+  return `${env}/_rejected/${safeMessageId(messageId)}-${digest}.json`;
 }
 
 export function markerObjectName(env: string, day: Day, kind: '_SUCCESS' | '_FAILURE'): string {

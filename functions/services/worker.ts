@@ -220,20 +220,36 @@ export class BatchWorker {
 
   /** Records a message that could not be parsed, so it is visible, then lets it be acknowledged. */
   async reject(messageId: string, reason: string, raw: unknown): Promise<void> {
-    const name = rejectedMessageObjectName(this.deps.env, messageId);
-    const text = JSON.stringify(
+    // The payload as received, compact; a value nested too deeply to serialise is left out
+    // (JSON.stringify would overflow the stack, and the delivery would never be acknowledged).
+    let payload: string | undefined;
+    try {
+      payload = JSON.stringify(raw) ?? 'null';
+    } catch {
+      payload = undefined;
+    }
+    // Its own name per delivery: the id and the payload are hashed into it (a redelivery, the same).
+    const name = rejectedMessageObjectName(this.deps.env, messageId, payload ?? '');
+    const recorded = payload !== undefined && payload.length <= 1_000_000;
+    const head = JSON.stringify(
       {
         kind: 'rejected-message',
         messageId,
         reason,
         receivedAt: new Date(this.deps.clock.now()).toISOString(),
-        raw,
+        ...(payload === undefined
+          ? {rawOmitted: 'too deeply nested to record'}
+          : recorded
+            ? {}
+            : {rawOmitted: `${payload.length} characters`, rawExcerpt: payload.slice(0, 1000)}),
       },
       null,
       2,
     );
+    // The payload is spliced in as it is: serialising it again, indented, could be quadratic.
+    const text = recorded ? `${head.slice(0, -2)},\n  "raw": ${payload}\n}` : head;
     try {
-      await this.deps.store.write(name, Buffer.from(text.slice(0, 1_000_000)), {
+      await this.deps.store.write(name, Buffer.from(text), {
         contentType: 'application/json',
         ifGenerationMatch: 0,
       });

@@ -209,3 +209,104 @@ describe('worker logs (in-process: Genesys simulator with faults, GCS emulator)'
       assert.ok(!all.includes(leak), `a log line leaks ${leak}`);
   });
 });
+
+describe('worker rejections (in-process, GCS emulator)', function () {
+  this.timeout(60_000);
+  let stack: TestStack;
+  let store: GcsStore;
+
+  before(async () => {
+    stack = await useStack();
+    store = new GcsStore(
+      stack.bucket,
+      new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}),
+    );
+  });
+
+  interface Rejection {
+    kind: string;
+    messageId: string;
+    reason: string;
+    raw?: unknown;
+    rawOmitted?: string;
+    rawExcerpt?: string;
+  }
+
+  /** Every rejection record under the env, by name. */
+  async function rejections(env: string): Promise<Map<string, Rejection>> {
+    const [files] = await new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project})
+      .bucket(stack.bucket)
+      .getFiles({prefix: `${env}/_rejected/`});
+    const out = new Map<string, Rejection>();
+    for (const f of files) {
+      const [bytes] = await f.download();
+      out.set(f.name, JSON.parse(bytes.toString('utf8')) as Rejection);
+    }
+    return out;
+  }
+
+  function rejecting(env: string): BatchWorker {
+    // Rejecting never reaches Genesys: the simulator URL is never called.
+    return inProcessWorker({
+      simulatorUrl: 'http://127.0.0.1:9',
+      store,
+      env,
+      logger: createLogger({service: 'test'}, () => undefined),
+    });
+  }
+
+  it('should keep every rejected delivery: ids that sanitise alike, and deliveries without an id', async () => {
+    const env = `wrej-${randomBytes(4).toString('hex')}`;
+    const w = rejecting(env);
+    const same = {day: '2023-02-30', conversationIds: ['x']};
+    await w.reject('coll/1', 'bad day', same);
+    await w.reject('coll.1', 'bad day', same);
+    // No message id: the entry point passes "unknown".
+    await w.reject('unknown', 'bad day', {day: '2023-02-30'});
+    await w.reject('unknown', 'bad day', {day: '2023-02-31'});
+    const kept = await rejections(env);
+    assert.strictEqual(kept.size, 4, [...kept.keys()].join('\n'));
+    assert.deepStrictEqual(
+      [...kept.values()].map(r => [r.messageId, JSON.stringify(r.raw)]).sort(),
+      [
+        ['coll.1', JSON.stringify(same)],
+        ['coll/1', JSON.stringify(same)],
+        ['unknown', '{"day":"2023-02-30"}'],
+        ['unknown', '{"day":"2023-02-31"}'],
+      ],
+    );
+
+    // A redelivery of the same bad message adds nothing.
+    await w.reject('coll/1', 'bad day', same);
+    await w.reject('unknown', 'bad day', {day: '2023-02-31'});
+    assert.deepStrictEqual([...(await rejections(env)).keys()].sort(), [...kept.keys()].sort());
+  });
+
+  it('should record a deeply nested payload as valid JSON, and one too deep to serialise without it', async () => {
+    const env = `wrej-${randomBytes(4).toString('hex')}`;
+    const w = rejecting(env);
+    const nested = (depth: number) => JSON.parse('['.repeat(depth) + ']'.repeat(depth)) as unknown;
+    await w.reject('1', 'not an object', nested(4000));
+    // What a 256 KiB push can carry; serialising it overflows the stack.
+    await w.reject('2', 'not an object', nested(50_000));
+    // More than a push can carry (were the body limit ever bypassed): an excerpt, still valid JSON.
+    await w.reject('3', 'not an object', 'y'.repeat(1_100_000));
+    const kept = [...(await rejections(env)).values()].sort((a, b) =>
+      a.messageId.localeCompare(b.messageId),
+    );
+    assert.deepStrictEqual(
+      kept.map(r => [r.messageId, r.reason]),
+      [
+        ['1', 'not an object'],
+        ['2', 'not an object'],
+        ['3', 'not an object'],
+      ],
+    );
+    assert.ok(Array.isArray(kept[0]!.raw));
+    assert.strictEqual(kept[1]!.raw, undefined);
+    assert.match(kept[1]!.rawOmitted ?? '', /too deeply nested/);
+    assert.strictEqual(kept[2]!.raw, undefined);
+    assert.strictEqual(kept[2]!.rawOmitted, '1100002 characters');
+    assert.strictEqual(kept[2]!.rawExcerpt, `"${'y'.repeat(999)}`);
+  });
+});
