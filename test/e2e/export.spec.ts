@@ -23,6 +23,7 @@ import {declareProductDays, eventually, useProductStack} from '../setup/stack';
 import {mailAbout, withFaults} from '../helpers';
 import {addDays, defaultDay} from '../../functions/core/time-window';
 import type {BatchReport} from '../../functions/core/report';
+import {rejectedMessageObjectName} from '../../functions/core/object-names';
 
 const ENV = LOCAL_EXPORT_ENV;
 const today = defaultDay(Date.now(), 'UTC', 0);
@@ -287,10 +288,9 @@ describe('export path (real functions on the local stack)', function () {
     });
 
     it('should record and acknowledge a malformed message, without turning it into object names', async () => {
-      const id = await pubsub
-        .topic(stack.topic)
-        .publishMessage({json: {day: '2023-02-30', conversationIds: ['../../etc/passwd']}});
-      const name = `${ENV}/_rejected/${id}.json`;
+      const message = {day: '2023-02-30', conversationIds: ['../../etc/passwd']};
+      const id = await pubsub.topic(stack.topic).publishMessage({json: message});
+      const name = rejectedMessageObjectName(ENV, id, JSON.stringify(message));
       const rejected = await eventually(
         'the rejection record',
         () => readJson<{reason: string}>(stack, name),

@@ -109,8 +109,30 @@ export async function eventually<T>(
 
 import {productEnv, productFunctions, productSecrets} from '../../local/product';
 
+/**
+ * clean and lossy: the e2e organisations. faults: the fault matrix's stack
+ * (test/faults/): a lossy organisation whose batch downloads answer some
+ * recordings twice, a 2 s media idle timeout and 10-conversation batches.
+ */
+export type ProductProfile = 'clean' | 'lossy' | 'faults';
+
 const productStacks = new Map<string, Promise<Stack>>();
-const productDays: Record<'clean' | 'lossy', Record<string, number>> = {clean: {}, lossy: {}};
+const productDays: Record<ProductProfile, Record<string, number>> = {
+  clean: {},
+  lossy: {},
+  faults: {},
+};
+
+const PROFILE_ENV: Record<ProductProfile, Record<string, string>> = {
+  clean: {},
+  lossy: {},
+  faults: {
+    BATCH_SIZE: '10',
+    MEDIA_IDLE_TIMEOUT_MS: '2000',
+    BATCH_POLL_DEADLINE_MS: '30000',
+    BATCH_DEADLINE_MS: '120000',
+  },
+};
 
 /**
  * Declares the days (and their conversation counts) a spec needs from a
@@ -118,10 +140,7 @@ const productDays: Record<'clean' | 'lossy', Record<string, number>> = {clean: {
  * file before any hook runs, so the stack starts with all of them, whichever
  * spec starts it. Other days hold 5 conversations.
  */
-export function declareProductDays(
-  profile: 'clean' | 'lossy',
-  perDay: Record<string, number>,
-): void {
+export function declareProductDays(profile: ProductProfile, perDay: Record<string, number>): void {
   Object.assign(productDays[profile], perDay);
 }
 
@@ -130,7 +149,7 @@ export function declareProductDays(
  * given organisation; one per profile per run, stopped after all tests.
  */
 export function useProductStack(
-  profile: 'clean' | 'lossy',
+  profile: ProductProfile,
   perDay: Record<string, number> = {},
 ): Promise<Stack> {
   const missing = Object.entries(perDay).filter(([d, n]) => productDays[profile][d] !== n);
@@ -145,14 +164,18 @@ export function useProductStack(
       root: fs.mkdtempSync(path.join(os.tmpdir(), `grm-product-${profile}-`)),
       functions: productFunctions(),
       secrets: productSecrets(['demo-client:demo-secret', 'second-client:second-secret']),
-      functionEnv: productEnv({MAX_BATCH_ATTEMPTS: '3', BATCH_SIZE: '25'}),
+      functionEnv: productEnv({MAX_BATCH_ATTEMPTS: '3', BATCH_SIZE: '25', ...PROFILE_ENV[profile]}),
       genesys: {
         seed: `e2e-${profile}`,
         conversationsPerDay: 5,
         perDay: productDays[profile],
-        profile,
+        profile: profile === 'clean' ? 'clean' : 'lossy',
         clients: ['demo-client:demo-secret', 'second-client:second-secret'],
-        settings: {batchPerResultMs: 1},
+        settings:
+          profile === 'faults'
+            ? {batchPerResultMs: 1, batchDuplicateRate: 0.2}
+            : {batchPerResultMs: 1},
+        ...(profile === 'faults' ? {screenBytes: 6 * 1024 * 1024} : {}),
       },
       maxDeliveryAttempts: 5,
     });

@@ -1,0 +1,596 @@
+/**
+ * The fault matrix (issue 11): each case perturbs one day of the pipeline on
+ * the local stack (real planner, worker and checker processes, the Pub/Sub
+ * emulator, the GCS emulator, the Genesys simulator, the SendGrid sink) and
+ * ends on the same invariant (./invariant.ts). `npm run faults` runs them all;
+ * `npm test` runs the ones marked fast (test/e2e/faults.spec.ts).
+ * docs/reliability.md lists them as a table.
+ */
+import * as assert from 'node:assert';
+import {PubSub} from '@google-cloud/pubsub';
+import {LOCAL_EXPORT_ENV} from '../../local/product';
+import {
+  DayResult,
+  Truth,
+  callPlanner,
+  fetchTruth,
+  mailAbout,
+  readJson,
+  runDay,
+  storeFor,
+} from '../../local/run-day';
+import type {Stack} from '../../local/stack';
+import type {DayPlan} from '../../functions/core/day-plan';
+import type {BatchReport} from '../../functions/core/report';
+import type {Ledger} from '../../functions/services/checker';
+import {declareProductDays, eventually, useProductStack} from '../setup/stack';
+import {Expectation, assertDayInvariant, nothing, reportsOf, unavailable} from './invariant';
+
+const env = LOCAL_EXPORT_ENV;
+
+export interface FaultCase {
+  /** Short id: `npm run faults -- -g <id>`. */
+  id: string;
+  /** Which item of issue 11 (or which fault profile) it covers. */
+  covers: string;
+  /** How the fault is produced. */
+  how: string;
+  /** The result the invariant holds it to. */
+  result: string;
+  /** Part of `npm test` (a few seconds each). */
+  fast?: boolean;
+  day: string;
+  conversations: number;
+  /** Keep the organisation's unavailable recordings on this day (default: recovered first). */
+  lossy?: boolean;
+  run(ctx: CaseContext): Promise<string>;
+}
+
+export interface CaseContext {
+  stack: Stack;
+  day: string;
+}
+
+async function post(url: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(url, {
+    method: 'POST',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`POST ${url}: HTTP ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+async function faults(url: string, rules: object | object[]): Promise<void> {
+  await post(`${url}/_admin/faults`, rules);
+}
+
+async function clearFaults(stack: Stack): Promise<void> {
+  for (const url of [stack.genesysUrl, stack.gcsUrl, stack.sendgridUrl])
+    await fetch(`${url}/_admin/faults`, {method: 'DELETE'});
+}
+
+async function fired(url: string): Promise<number> {
+  const res = await fetch(`${url}/_admin/faults`);
+  const {rules} = (await res.json()) as {rules: Array<{fired: number}>};
+  return rules.reduce((n, r) => n + r.fired, 0);
+}
+
+function run(stack: Stack, day: string, checkPrevious = false): Promise<DayResult> {
+  return runDay(stack, {day, env, checkPrevious, timeoutMs: 240_000});
+}
+
+function verdict(expect: Expectation) {
+  return (ctx: CaseContext) => assertDayInvariant(ctx.stack, env, ctx.day, expect);
+}
+
+/** A recording of the day with the given media, and its conversation. */
+function pick(truth: Truth, media: string) {
+  for (const c of truth.conversations)
+    for (const r of c.recordings) if (r.media === media && r.exportable) return {c, r};
+  throw new Error(`the day has no exportable ${media} recording`);
+}
+
+async function ledgerOf(stack: Stack, day: string): Promise<Ledger | undefined> {
+  return readJson<Ledger>(stack, `${env}/${day}/_manifest/decision.json`);
+}
+
+/** Publishes raw JSON to the batches topic, as `gcloud pubsub topics publish` would. */
+async function publish(stack: Stack, message: unknown): Promise<void> {
+  const ps = new PubSub({projectId: stack.project, apiEndpoint: stack.pubsubHost});
+  try {
+    await ps.topic(stack.topic).publishMessage({data: Buffer.from(JSON.stringify(message))});
+  } finally {
+    await ps.close();
+  }
+}
+
+/** Every recording of the conversations of the batch that holds `conversationId`. */
+async function recordingsOfBatch(stack: Stack, day: string, conversationId: string) {
+  const plan = (await readJson<DayPlan>(stack, `${env}/${day}/_manifest/plan.json`))!;
+  const batch = plan.batches.find(b => b.conversationIds.includes(conversationId))!;
+  const truth = await fetchTruth(stack, day);
+  return new Set(
+    truth.conversations
+      .filter(c => batch.conversationIds.includes(c.conversationId))
+      .flatMap(c => c.recordings.map(r => `${c.conversationId}/${r.recordingId}`)),
+  );
+}
+
+const exportable = (truth: Truth) =>
+  new Set(
+    truth.conversations.flatMap(c =>
+      c.recordings.filter(r => r.exportable).map(r => `${c.conversationId}/${r.recordingId}`),
+    ),
+  );
+
+export const FAULT_CASES: FaultCase[] = [
+  {
+    id: 'baseline',
+    covers: 'control; duplicate batch results (item 12)',
+    how: 'no fault; the simulator answers a fifth of the recordings twice in batch downloads',
+    result: '_SUCCESS, no email',
+    day: '2025-03-01',
+    conversations: 12,
+    async run(ctx) {
+      await run(ctx.stack, ctx.day);
+      return (await verdict({failed: nothing, emails: 0})(ctx)).summary;
+    },
+  },
+  {
+    id: 'flaky',
+    covers: 'the flaky profile',
+    how: 'Genesys API 503 (5%) and 408 (2%), connection resets (2%), media 502 (3%)',
+    result: '_SUCCESS, no email',
+    day: '2025-03-02',
+    conversations: 20,
+    async run(ctx) {
+      await faults(ctx.stack.genesysUrl, [
+        {path: '^/api/v2/', action: 'status', status: 503, probability: 0.05},
+        {path: '^/api/v2/', action: 'status', status: 408, probability: 0.02},
+        {path: '^/api/v2/conversations/', action: 'reset', probability: 0.02},
+        {path: '^/media/', action: 'status', status: 502, probability: 0.03},
+      ]);
+      await run(ctx.stack, ctx.day);
+      await clearFaults(ctx.stack);
+      return (await verdict({failed: nothing, emails: 0})(ctx)).summary;
+    },
+  },
+  {
+    id: 'lossy',
+    covers: 'the lossy profile',
+    how: 'archived, restoring, uploading and erroring recordings; then the source recovers and the _FAILURE replay commands run',
+    result:
+      '_FAILURE listing exactly the unavailable recordings, one email; after the replay _SUCCESS and one more email',
+    day: '2025-03-03',
+    conversations: 20,
+    lossy: true,
+    async run(ctx) {
+      const first = await run(ctx.stack, ctx.day);
+      const failed = await verdict({failed: unavailable, emails: 1})(ctx);
+      assert.ok(failed.marker.gaps.length > 0, 'the lossy day has gaps');
+      await post(`${ctx.stack.genesysUrl}/_admin/recover?day=${ctx.day}`);
+      const {replay} = await import('../../local/run-day');
+      await replay(ctx.stack, failed.marker);
+      await eventually(
+        'the day to turn _SUCCESS',
+        async () => ((await ledgerOf(ctx.stack, ctx.day))?.status === 'success' ? true : undefined),
+        120_000,
+      );
+      const done = await verdict({failed: nothing, emails: 2})(ctx);
+      return `${failed.summary}; after the replay (run ${first.runId}): ${done.summary}`;
+    },
+  },
+  {
+    id: 'sigkill-upload',
+    covers: 'item 1 (partial object), item 2 (supervised worker)',
+    how: 'the worker process is SIGKILLed while it streams a 6 MiB screen recording into GCS (its media held mid-body); the stack restarts it and Pub/Sub redelivers',
+    result: '_SUCCESS, every object byte-identical, no partial object ever visible',
+    day: '2025-03-04',
+    conversations: 20,
+    async run(ctx) {
+      const {c, r} = pick(await fetchTruth(ctx.stack, ctx.day), 'screen');
+      const worker = ctx.stack.functions.worker!;
+      const before = worker.restarts;
+      await faults(ctx.stack.genesysUrl, {
+        path: `^/media/${c.conversationId}/${r.recordingId}`,
+        action: 'stall',
+        afterBytes: 3 * 1024 * 1024,
+        times: 1,
+      });
+      const day = run(ctx.stack, ctx.day);
+      await eventually(
+        'the stall',
+        async () => ((await fired(ctx.stack.genesysUrl)) > 0 ? true : undefined),
+        120_000,
+      );
+      await new Promise(res => setTimeout(res, 700)); // the upload is under way
+      const name = `${env}/${ctx.day}/screen/${c.conversationId}_${r.recordingId}.`;
+      worker.kill('SIGKILL');
+      await clearFaults(ctx.stack);
+      const seen = await storeFor(ctx.stack).list(name);
+      assert.deepStrictEqual(seen, [], 'an object of the cut upload is visible');
+      await worker.serving(60_000);
+      await day;
+      assert.ok(worker.restarts > before, 'the worker was not restarted');
+      return (await verdict({failed: nothing, emails: 0})(ctx)).summary;
+    },
+  },
+  {
+    id: 'crash-every-delivery',
+    covers: 'item 2 (a batch that crashes on every delivery)',
+    how: 'every delivery of one batch is SIGKILLed mid-download (MAX_BATCH_ATTEMPTS 3); deliveries past the budget arrive too',
+    result:
+      "_FAILURE listing exactly that batch's conversations (the final attempt's failed report, written before it exported), one email",
+    day: '2025-03-05',
+    conversations: 15,
+    async run(ctx) {
+      const {c, r} = pick(await fetchTruth(ctx.stack, ctx.day), 'audio');
+      const worker = ctx.stack.functions.worker!;
+      await faults(ctx.stack.genesysUrl, {
+        path: `^/media/${c.conversationId}/${r.recordingId}`,
+        action: 'stall',
+        afterBytes: 1000,
+      });
+      let killed = 0;
+      let done = false;
+      const killer = (async () => {
+        while (!done) {
+          const n = await fired(ctx.stack.genesysUrl);
+          if (n > killed) {
+            killed = n;
+            await new Promise(res => setTimeout(res, 200));
+            worker.kill('SIGKILL');
+          }
+          await new Promise(res => setTimeout(res, 100));
+        }
+      })();
+      try {
+        await run(ctx.stack, ctx.day);
+      } finally {
+        done = true;
+        await killer;
+        await clearFaults(ctx.stack);
+      }
+      const batch = await recordingsOfBatch(ctx.stack, ctx.day, c.conversationId);
+      const v = await verdict({failed: () => batch, emails: 1})(ctx);
+      assert.ok(killed >= 3, `only ${killed} deliveries were killed`);
+      assert.ok(
+        v.marker.gaps.some(g => /deliveries that never finished/.test(g.reason)),
+        JSON.stringify(v.marker.gaps[0]),
+      );
+      return `${killed} deliveries killed; ${v.summary}`;
+    },
+  },
+  {
+    id: 'ledger-outage',
+    covers: 'item 3 (duplicate email)',
+    how: 'GCS answers 503 four times (about 8 s) to the ledger write that records "sent", right after SendGrid accepted the _FAILURE email',
+    result: '_FAILURE, exactly one email, recorded as sent',
+    fast: true,
+    day: '2025-03-06',
+    conversations: 8,
+    lossy: true,
+    async run(ctx) {
+      await faults(ctx.stack.gcsUrl, {
+        method: 'POST',
+        path: `${env}%2F${ctx.day}%2F_manifest%2Fdecision\\.json`,
+        action: 'status',
+        status: 503,
+        after: 2, // the decision, then the claim; the third write records "sent"
+        times: 4,
+      });
+      try {
+        await run(ctx.stack, ctx.day);
+      } finally {
+        assert.strictEqual(await fired(ctx.stack.gcsUrl), 4, 'the outage did not happen');
+        await clearFaults(ctx.stack);
+      }
+      const v = await verdict({failed: unavailable, emails: 1})(ctx);
+      assert.ok(v.marker.gaps.length > 0);
+      assert.strictEqual(v.ledger.email.state, 'sent');
+      return v.summary;
+    },
+  },
+  {
+    id: 'stalled-body',
+    covers: 'item 4 (hang)',
+    how: 'one media body stops after 5,000 bytes with the connection open (MEDIA_IDLE_TIMEOUT_MS 2 s on this stack)',
+    result: '_SUCCESS (the download is abandoned and retried), no email',
+    fast: true,
+    day: '2025-03-07',
+    conversations: 8,
+    async run(ctx) {
+      const {c, r} = pick(await fetchTruth(ctx.stack, ctx.day), 'audio');
+      await faults(ctx.stack.genesysUrl, {
+        path: `^/media/${c.conversationId}/${r.recordingId}`,
+        action: 'stall',
+        afterBytes: 5000,
+        times: 1,
+      });
+      try {
+        await run(ctx.stack, ctx.day);
+        assert.strictEqual(await fired(ctx.stack.genesysUrl), 1, 'the stall did not happen');
+      } finally {
+        await clearFaults(ctx.stack);
+      }
+      return (await verdict({failed: nothing, emails: 0})(ctx)).summary;
+    },
+  },
+  {
+    id: 'token-outage',
+    covers: 'item 7 (login not retried)',
+    how: 'every token is expired, then the token endpoint answers 503 twice and resets once',
+    result: '_SUCCESS, planner 202, no email',
+    fast: true,
+    day: '2025-03-08',
+    conversations: 8,
+    async run(ctx) {
+      await post(`${ctx.stack.genesysUrl}/_admin/tokens/expire`);
+      await faults(ctx.stack.genesysUrl, [
+        {method: 'POST', path: '^/oauth/token', action: 'status', status: 503, times: 2},
+        {method: 'POST', path: '^/oauth/token', action: 'reset', times: 1},
+      ]);
+      let result: DayResult;
+      try {
+        result = await run(ctx.stack, ctx.day);
+        assert.strictEqual(await fired(ctx.stack.genesysUrl), 3, 'the token outage did not happen');
+      } finally {
+        await clearFaults(ctx.stack);
+      }
+      assert.strictEqual(result.plannerStatus, 202);
+      return (await verdict({failed: nothing, emails: 0})(ctx)).summary;
+    },
+  },
+  {
+    id: 'forged-report',
+    covers: 'item 6 (hand-made report)',
+    how: "after the day's _FAILURE, its batch report is rewritten by hand with recordings: [] for every conversation",
+    result:
+      '_FAILURE stays: the former gaps stay listed and the stored recordings the report no longer accounts for are added; no "resolved" email',
+    fast: true,
+    day: '2025-03-09',
+    conversations: 8,
+    lossy: true,
+    async run(ctx) {
+      await run(ctx.stack, ctx.day);
+      const first = await verdict({failed: unavailable, emails: 1})(ctx);
+      const plan = (await readJson<DayPlan>(ctx.stack, `${env}/${ctx.day}/_manifest/plan.json`))!;
+      const store = storeFor(ctx.stack);
+      for (const b of plan.batches) {
+        const name = `${env}/${ctx.day}/_manifest/runs/${plan.runId}/batches/${b.batchId}.json`;
+        const read = (await store.readJson<BatchReport>(name))!;
+        const forged = {
+          ...read.value,
+          conversations: read.value.conversations.map(c => ({...c, recordings: []})),
+        };
+        await store.write(name, Buffer.from(JSON.stringify(forged)), {
+          contentType: 'application/json',
+          ifGenerationMatch: read.generation,
+        });
+      }
+      await eventually(
+        'a new decision',
+        async () => {
+          const l = await ledgerOf(ctx.stack, ctx.day);
+          return l && l.fingerprint !== first.ledger.fingerprint ? true : undefined;
+        },
+        60_000,
+      );
+      const every = (truth: Truth) => new Set([...unavailable(truth), ...exportable(truth)]);
+      const v = await verdict({failed: every, emails: 2})(ctx);
+      const mails = await mailAbout(ctx.stack, ctx.day);
+      assert.ok(!mails.some(m => /resolved/.test(m.subject)), 'a "resolved" email went out');
+      return v.summary;
+    },
+  },
+  {
+    id: 'forged-plan',
+    covers: 'item 6 (hand-made plan)',
+    how: "after the day's _SUCCESS, plan.json is rewritten by hand with no batches; then an operator reruns the day",
+    result:
+      '_FAILURE listing every stored recording (its conversation is not in the plan), one email; after the rerun _SUCCESS and one more email',
+    day: '2025-03-10',
+    conversations: 8,
+    async run(ctx) {
+      await run(ctx.stack, ctx.day);
+      await verdict({failed: nothing, emails: 0})(ctx);
+      const store = storeFor(ctx.stack);
+      const name = `${env}/${ctx.day}/_manifest/plan.json`;
+      const plan = (await store.readJson<DayPlan>(name))!;
+      await store.write(
+        name,
+        Buffer.from(JSON.stringify({...plan.value, batches: [], conversations: 0})),
+        {contentType: 'application/json', ifGenerationMatch: plan.generation},
+      );
+      await eventually(
+        'the forged plan to be judged',
+        async () => ((await ledgerOf(ctx.stack, ctx.day))?.status === 'failure' ? true : undefined),
+        60_000,
+      );
+      const forged = await verdict({failed: exportable, emails: 1})(ctx);
+      assert.match(forged.marker.gaps[0]!.reason, /does not hold its conversation/);
+      const rerun = await callPlanner(ctx.stack, {day: ctx.day});
+      assert.strictEqual(rerun.status, 202, JSON.stringify(rerun.body));
+      await eventually(
+        'the rerun to decide',
+        async () => {
+          const l = await ledgerOf(ctx.stack, ctx.day);
+          return l && l.runId !== plan.value.runId && l.status === 'success' ? true : undefined;
+        },
+        120_000,
+      );
+      const done = await verdict({failed: nothing, emails: 2})(ctx);
+      return `${forged.summary}; after the rerun: ${done.summary}`;
+    },
+  },
+  {
+    id: 'forged-success',
+    covers: 'item 6 (hand-made _SUCCESS)',
+    how: 'a _SUCCESS holding "not even JSON" is put next to the day\'s _FAILURE; the next night runs check-previous',
+    result:
+      'check-previous reruns the day; the rerun ends _FAILURE again and the forged _SUCCESS is gone',
+    day: '2025-03-11',
+    conversations: 6,
+    lossy: true,
+    async run(ctx) {
+      const first = await run(ctx.stack, ctx.day);
+      await verdict({failed: unavailable, emails: 1})(ctx);
+      await storeFor(ctx.stack).write(`${env}/${ctx.day}/_SUCCESS`, Buffer.from('not even JSON'), {
+        contentType: 'application/json',
+        ifGenerationMatch: 0,
+      });
+      const next = '2025-03-12';
+      await run(ctx.stack, next, true);
+      await eventually(
+        'the rerun of the day',
+        async () => {
+          const l = await ledgerOf(ctx.stack, ctx.day);
+          return l && l.runId !== first.runId ? true : undefined;
+        },
+        120_000,
+      );
+      const v = await verdict({failed: unavailable})(ctx);
+      const plan = (await readJson<DayPlan>(ctx.stack, `${env}/${ctx.day}/_manifest/plan.json`))!;
+      assert.strictEqual(plan.autoRerun?.of, first.runId);
+      return `check-previous reran it (${plan.autoRerun?.state}); ${v.summary}`;
+    },
+  },
+  {
+    id: 'wrong-day-message',
+    covers: 'item 8 (message day vs conversations)',
+    how: "a batch message with the day's conversations but the day before, and one for 2099-01-01, are published to the topic; then the day runs",
+    result:
+      'both refused under _rejected/ with the reason, nothing stored under the wrong days; the day _SUCCESS',
+    day: '2025-03-13',
+    conversations: 6,
+    async run(ctx) {
+      const ids = (await fetchTruth(ctx.stack, ctx.day)).conversations.map(c => c.conversationId);
+      const store = storeFor(ctx.stack);
+      const rejected = async () => (await store.list(`${env}/_rejected/`)).length;
+      const before = await rejected();
+      await publish(ctx.stack, {day: '2025-03-12', conversationIds: ids});
+      await publish(ctx.stack, {day: '2099-01-01', conversationIds: ids});
+      await eventually(
+        'two rejections',
+        async () => ((await rejected()) >= before + 2 ? true : undefined),
+        60_000,
+      );
+      const stray = (await store.list(`${env}/2099-01-01/`)).concat(
+        (await store.list(`${env}/2025-03-12/`)).filter(o => o.name.includes(ids[0]!)),
+      );
+      assert.deepStrictEqual(
+        stray.map(o => o.name).filter(n => !n.includes('/attempts/')),
+        [],
+      );
+      await run(ctx.stack, ctx.day);
+      return (await verdict({failed: nothing, emails: 0})(ctx)).summary;
+    },
+  },
+  {
+    id: 'redelivery-no-redownload',
+    covers: 'item 5 (false _FAILURE on a retry)',
+    how: "after the day's _SUCCESS its batch messages are delivered again while every media download answers 500 and batch requests 503",
+    result: '_SUCCESS unchanged (stored recordings count without a second download), no email',
+    day: '2025-03-14',
+    conversations: 8,
+    async run(ctx) {
+      const result = await run(ctx.stack, ctx.day);
+      const first = await verdict({failed: nothing, emails: 0})(ctx);
+      const plan = (await readJson<DayPlan>(ctx.stack, `${env}/${ctx.day}/_manifest/plan.json`))!;
+      const generations = async () =>
+        (await storeFor(ctx.stack).list(`${env}/${ctx.day}/_manifest/runs/${plan.runId}/batches/`))
+          .map(o => o.generation)
+          .join();
+      const before = await generations();
+      await faults(ctx.stack.genesysUrl, [
+        {path: '^/media/', action: 'status', status: 500},
+        {path: '^/api/v2/recording/batchrequests', action: 'status', status: 503},
+      ]);
+      try {
+        for (const b of plan.batches)
+          await publish(ctx.stack, {
+            day: ctx.day,
+            runId: plan.runId,
+            batchId: b.batchId,
+            conversationIds: b.conversationIds,
+          });
+        await eventually(
+          'the redelivered reports',
+          async () => ((await generations()) !== before ? true : undefined),
+          120_000,
+        );
+      } finally {
+        await clearFaults(ctx.stack);
+      }
+      const reports = await reportsOf(ctx.stack, env, plan);
+      assert.ok(
+        reports.every(
+          r => r.totals.call.failed + r.totals.screen.failed + r.totals.chat.failed === 0,
+        ),
+      );
+      const v = await verdict({failed: nothing, emails: 0})(ctx);
+      assert.strictEqual(v.ledger.fingerprint, first.ledger.fingerprint);
+      return `run ${result.runId} delivered again: ${v.summary}`;
+    },
+  },
+  {
+    id: 'planner-bad-bodies',
+    covers: 'item 9 (planner input limits)',
+    how: 'the planner is sent malformed JSON, null, a bare string, a 100,000-deep array and a 20 MiB body; then the day runs',
+    result: 'a JSON 4xx for each, no stack trace, no echo beyond an excerpt; the day _SUCCESS',
+    day: '2025-03-15',
+    conversations: 6,
+    async run(ctx) {
+      const url = ctx.stack.functions.planner!.url;
+      const bodies: Array<[string, string]> = [
+        ['malformed', '{"day":'],
+        ['null', 'null'],
+        ['string', '"2025-03-15"'],
+        ['deep', '['.repeat(100_000) + ']'.repeat(100_000)],
+        ['huge', JSON.stringify({day: ctx.day, pad: 'x'.repeat(20 * 1024 * 1024)})],
+      ];
+      const seen: string[] = [];
+      for (const [what, body] of bodies) {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: {'content-type': 'application/json'},
+          body,
+        });
+        const text = await res.text();
+        assert.ok(res.status >= 400 && res.status < 500, `${what}: HTTP ${res.status}`);
+        assert.match(res.headers.get('content-type') ?? '', /application\/json/, what);
+        assert.ok(text.length < 4096, `${what}: a ${text.length}-character answer`);
+        assert.ok(!/\n\s+at /.test(text), `${what}: a stack trace`);
+        seen.push(`${what} ${res.status}`);
+      }
+      await run(ctx.stack, ctx.day);
+      return `${seen.join(', ')}; ${(await verdict({failed: nothing, emails: 0})(ctx)).summary}`;
+    },
+  },
+];
+
+/** Declares the cases' days (call at the top level of a spec file). */
+export function declareFaultDays(cases: FaultCase[]): void {
+  declareProductDays('faults', Object.fromEntries(cases.map(c => [c.day, c.conversations])));
+}
+
+/** Registers `cases` as mocha tests on the fault stack. */
+export function faultMatrix(cases: FaultCase[]): void {
+  const perDay = Object.fromEntries(cases.map(c => [c.day, c.conversations]));
+  let stack: Stack;
+  before(async function () {
+    this.timeout(180_000);
+    stack = await useProductStack('faults', perDay);
+  });
+  afterEach(async () => {
+    if (stack) await clearFaults(stack);
+  });
+  for (const c of cases) {
+    it(`${c.id}: ${c.result}`, async function () {
+      this.timeout(600_000);
+      if (!c.lossy) await post(`${stack.genesysUrl}/_admin/recover?day=${c.day}`);
+      const summary = await c.run({stack, day: c.day});
+      process.stdout.write(`      ${c.id}: ${summary}\n`);
+    });
+  }
+}
