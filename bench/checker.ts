@@ -2,8 +2,9 @@
  * Bench 6: the checker on a large day. A 50,000-conversation day (500 batch
  * reports of 100 conversations, one recording each) in the GCS emulator; the
  * decisive event costs a list, reading every report, the verdict, the ledger
- * and the marker. Baseline: listing and reading the same reports with the
- * same concurrency and nothing else. Also the cost of ignoring an event that
+ * and the marker, and a listing of the day's recording folders to confirm
+ * every claim. Baseline: listing and reading the same reports with the same
+ * concurrency, and listing the same folders, and nothing else. Also the cost of ignoring an event that
  * is not a plan or report (what nearly every finalize event is).
  */
 import {Storage} from '@google-cloud/storage';
@@ -15,6 +16,7 @@ import {createLogger} from '../functions/logger';
 import {systemClock} from '../functions/container';
 import {Checker} from '../functions/services/checker';
 import {mapLimit} from '../functions/services/objects';
+import {recordingFolders} from '../functions/core/claims';
 
 const BATCHES = 500;
 const PER_BATCH = 100;
@@ -52,22 +54,33 @@ export async function checkerBench(
   const opts = {contentType: 'application/json', ifGenerationMatch: 0};
   await store.write(`${env}/${DAY}/_manifest/plan.json`, json(plan), opts);
   const prefix = `${env}/${DAY}/_manifest/runs/${RUN}/batches/`;
+  // The recordings the reports claim, small but real: the checker confirms every claim against
+  // a listing of the day's recording folders.
   await mapLimit(batches, 16, async b => {
-    const conversations = b.conversationIds.map(id => ({
-      conversationId: id,
-      recordings: [
-        {
-          recordingId: id.replace('-0000-', '-1111-'),
-          type: 'call' as const,
-          outcome: 'exported' as const,
-          object: `${env}/${DAY}/call/${id}.ogg`,
-          contentType: 'audio/ogg',
-          size: 123_456,
-          md5Hash: 'bWQ1bWQ1bWQ1bWQ1bWQ1bQ==',
-          crc32c: 'AAAAAA==',
-        },
-      ],
-    }));
+    const conversations = [];
+    for (const id of b.conversationIds) {
+      const recordingId = id.replace('-0000-', '-1111-');
+      const object = `${env}/${DAY}/call/${id}_${recordingId}.ogg`;
+      const stored = await store.write(object, Buffer.from(`audio of ${id}`), {
+        contentType: 'audio/ogg',
+        ifGenerationMatch: 0,
+      });
+      conversations.push({
+        conversationId: id,
+        recordings: [
+          {
+            recordingId,
+            type: 'call' as const,
+            outcome: 'exported' as const,
+            object,
+            contentType: 'audio/ogg',
+            size: stored.size,
+            md5Hash: stored.md5Hash,
+            crc32c: stored.crc32c,
+          },
+        ],
+      });
+    }
     const report: BatchReport = {
       kind: 'batch-report',
       version: 1,
@@ -101,6 +114,7 @@ export async function checkerBench(
   const baseline = await time(async () => {
     const listed = await store.list(prefix);
     await mapLimit(listed, 16, o => store.readJson(o.name));
+    await Promise.all(recordingFolders(env, DAY).map(f => store.list(f)));
   });
   const decide = await time(() => checker.handle(`${prefix}${batches[BATCHES - 1]!.batchId}.json`));
   if (decide.value.action !== 'decided')

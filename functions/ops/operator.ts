@@ -5,7 +5,7 @@
  * core/operations.ts.
  */
 import {adhocBatchId} from '../core/batches';
-import {InputError} from '../core/errors';
+import {InputError, PermanentError} from '../core/errors';
 import type {BatchMessage} from '../core/messages';
 import {parseBatchMessage} from '../core/messages';
 import {
@@ -73,13 +73,19 @@ export class Operator {
 
   private async dayStatus(day: string): Promise<DayState> {
     const {env, store} = this.deps;
+    // A marker counts only as the checker's decision: the one whose fingerprint the ledger holds
+    // (an unreadable or hand-made object of that name is no verdict).
     const [success, failure, plan, ledger] = await Promise.all([
-      store.readJson<DayMarker>(markerObjectName(env, day, '_SUCCESS')),
-      store.readJson<DayMarker>(markerObjectName(env, day, '_FAILURE')),
+      this.readMarker(markerObjectName(env, day, '_SUCCESS')),
+      this.readMarker(markerObjectName(env, day, '_FAILURE')),
       store.readJson<DayPlan>(planObjectName(env, day)),
-      store.readJson<{runId: string; email: EmailView}>(decisionObjectName(env, day)),
+      store.readJson<{runId: string; fingerprint?: string; email: EmailView}>(
+        decisionObjectName(env, day),
+      ),
     ]);
-    const marker = success?.value ?? failure?.value;
+    const marker = [success, failure].find(
+      m => m && m.fingerprint === ledger?.value.fingerprint && m.runId === ledger?.value.runId,
+    );
     const current = plan?.value;
     const reported =
       current && (!marker || marker.runId !== current.runId)
@@ -90,8 +96,17 @@ export class Operator {
       ...(marker ? {marker} : {}),
       ...(current ? {plan: current} : {}),
       ...(reported !== undefined ? {reported} : {}),
-      ...(ledger && ledger.value.runId === marker?.runId ? {email: ledger.value.email} : {}),
+      ...(ledger && marker ? {email: ledger.value.email} : {}),
     });
+  }
+
+  private async readMarker(name: string): Promise<DayMarker | undefined> {
+    try {
+      return (await this.deps.store.readJson<DayMarker>(name))?.value;
+    } catch (err) {
+      if (err instanceof PermanentError) return undefined;
+      throw err;
+    }
   }
 
   /** The day's `_FAILURE` with every gap and its fix; undefined when the day has none. */

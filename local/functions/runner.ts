@@ -5,13 +5,17 @@
  *
  * The process is supervised as the platform supervises an instance: when it
  * exits without being asked to (killed, crashed, out of memory), a new one
- * starts on the same port after a short backoff, so the push endpoint and
- * event subscriptions pointing at it stay valid. Each restart is logged in the
- * function's log file. Only stop() ends it for good.
+ * starts after a short backoff. The function's URL belongs to a front end
+ * (./front-end.ts) that holds requests while no process listens and answers
+ * 503 for a request whose process died, so the push endpoint and event
+ * subscriptions pointing at it stay valid and see what they would see in
+ * production. Each restart is logged in the function's log file. Only stop()
+ * ends it for good.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {Child, freePort, spawnChild, tcpOpen, waitUntil} from '../common/processes';
+import {startFrontEnd} from './front-end';
 
 export interface FunctionSpec {
   /** The registered function name (`--target`). */
@@ -73,6 +77,8 @@ export async function startFunction(
   },
 ): Promise<RunningFunction> {
   const port = opts.port || (await freePort());
+  /** Where the processes listen, behind the front end on `port`. */
+  const processPort = await freePort();
   const supervision = {...SUPERVISION, ...opts.supervision};
   const main = frameworkMain();
   const name = `function-${spec.target}`;
@@ -87,17 +93,18 @@ export async function startFunction(
         `--source=${path.resolve(spec.source)}`,
         `--target=${spec.target}`,
         `--signature-type=${spec.signature}`,
-        `--port=${port}`,
+        `--port=${processPort}`,
       ],
       logDir: opts.logDir,
       env: {...opts.env, ...spec.env, NODE_ENV: opts.env.NODE_ENV ?? 'development'},
       appendLog,
     });
   // A GET to a CloudEvent target answers 500, so readiness is a TCP check.
-  const listening = (c: Child) => waitUntil(c, () => tcpOpen(port), START_TIMEOUT_MS);
+  const listening = (c: Child) => waitUntil(c, () => tcpOpen(processPort), START_TIMEOUT_MS);
 
   let child = spawn(false);
   await listening(child);
+  const front = await startFrontEnd({port, upstreamPort: processPort, holdMs: START_TIMEOUT_MS});
 
   let stopped = false;
   let restarts = 0;
@@ -213,6 +220,7 @@ export async function startFunction(
       timer = undefined;
       isReady();
       await child.stop();
+      await front.close();
     },
   };
 }

@@ -16,6 +16,7 @@ import {
   fetchTruth,
   mailAbout,
   readJson,
+  replay,
   runDay,
   storeFor,
 } from '../../local/run-day';
@@ -81,6 +82,16 @@ function run(stack: Stack, day: string, checkPrevious = false): Promise<DayResul
 
 function verdict(expect: Expectation) {
   return (ctx: CaseContext) => assertDayInvariant(ctx.stack, env, ctx.day, expect);
+}
+
+/** The day's largest exportable recording that is not a (filtered) chat transcript. */
+function largest(truth: Truth) {
+  const all = truth.conversations.flatMap(c =>
+    c.recordings.filter(r => r.exportable && r.media !== 'chat').map(r => ({c, r})),
+  );
+  all.sort((a, b) => (b.r.size ?? 0) - (a.r.size ?? 0));
+  if (!all[0]) throw new Error('the day has no exportable media recording');
+  return all[0];
 }
 
 /** A recording of the day with the given media, and its conversation. */
@@ -169,7 +180,6 @@ export const FAULT_CASES: FaultCase[] = [
       const failed = await verdict({failed: unavailable, emails: 1})(ctx);
       assert.ok(failed.marker.gaps.length > 0, 'the lossy day has gaps');
       await post(`${ctx.stack.genesysUrl}/_admin/recover?day=${ctx.day}`);
-      const {replay} = await import('../../local/run-day');
       await replay(ctx.stack, failed.marker);
       await eventually(
         'the day to turn _SUCCESS',
@@ -183,18 +193,18 @@ export const FAULT_CASES: FaultCase[] = [
   {
     id: 'sigkill-upload',
     covers: 'item 1 (partial object), item 2 (supervised worker)',
-    how: 'the worker process is SIGKILLed while it streams a 6 MiB screen recording into GCS (its media held mid-body); the stack restarts it and Pub/Sub redelivers',
+    how: "the worker process is SIGKILLed while it streams the day's largest recording (a 6 MiB screen recording) into GCS, its media held half-way; the stack restarts it and Pub/Sub redelivers",
     result: '_SUCCESS, every object byte-identical, no partial object ever visible',
     day: '2025-03-04',
-    conversations: 20,
+    conversations: 40,
     async run(ctx) {
-      const {c, r} = pick(await fetchTruth(ctx.stack, ctx.day), 'screen');
+      const {c, r} = largest(await fetchTruth(ctx.stack, ctx.day));
       const worker = ctx.stack.functions.worker!;
       const before = worker.restarts;
       await faults(ctx.stack.genesysUrl, {
         path: `^/media/${c.conversationId}/${r.recordingId}`,
         action: 'stall',
-        afterBytes: 3 * 1024 * 1024,
+        afterBytes: Math.floor(r.size! / 2),
         times: 1,
       });
       const day = run(ctx.stack, ctx.day);
@@ -204,9 +214,11 @@ export const FAULT_CASES: FaultCase[] = [
         120_000,
       );
       await new Promise(res => setTimeout(res, 700)); // the upload is under way
-      const name = `${env}/${ctx.day}/screen/${c.conversationId}_${r.recordingId}.`;
+      const type = r.media === 'audio' ? 'call' : r.media;
+      const name = `${env}/${ctx.day}/${type}/${c.conversationId}_${r.recordingId}.`;
       worker.kill('SIGKILL');
       await clearFaults(ctx.stack);
+      await new Promise(res => setTimeout(res, 500)); // the emulator has seen the connection drop
       const seen = await storeFor(ctx.stack).list(name);
       assert.deepStrictEqual(seen, [], 'an object of the cut upload is visible');
       await worker.serving(60_000);
@@ -245,7 +257,21 @@ export const FAULT_CASES: FaultCase[] = [
         }
       })();
       try {
-        await run(ctx.stack, ctx.day);
+        const result = await run(ctx.stack, ctx.day);
+        // Until Pub/Sub has delivered past the budget (MAX_BATCH_ATTEMPTS 3 on this stack).
+        const attempts = `${env}/${ctx.day}/_manifest/runs/${result.runId}/attempts/`;
+        await eventually(
+          'a delivery past the budget',
+          async () => {
+            const counts = await Promise.all(
+              (await storeFor(ctx.stack).list(attempts)).map(
+                async o => (await readJson<{attempts: number}>(ctx.stack, o.name))?.attempts ?? 0,
+              ),
+            );
+            return Math.max(0, ...counts) >= 4 ? true : undefined;
+          },
+          180_000,
+        );
       } finally {
         done = true;
         await killer;

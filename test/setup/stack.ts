@@ -177,7 +177,9 @@ export function useProductStack(
             : {batchPerResultMs: 1},
         ...(profile === 'faults' ? {screenBytes: 6 * 1024 * 1024} : {}),
       },
-      maxDeliveryAttempts: 5,
+      // As in production (max_delivery_attempts): a worker that is down while it restarts
+      // refuses pushes, and those count too.
+      maxDeliveryAttempts: profile === 'faults' ? 100 : 5,
     });
     productStacks.set(profile, s);
   }
