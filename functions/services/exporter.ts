@@ -533,20 +533,10 @@ export class Exporter {
       if (signal?.aborted) throw new RetryableError(DEADLINE_REASON);
       const res = await media.get(result.resultUrl!, signal);
       // A dropped connection must become an ordinary error of this download, never an uncaught one.
-      const guarded = bodyGuard(res.contentLength, settings.mediaIdleTimeoutMs);
-      res.body.on('error', err =>
-        guarded.destroy(new RetryableError(`media download interrupted: ${err.message}`)),
-      );
-      const onAbort = () => guarded.destroy(new RetryableError(DEADLINE_REASON));
-      signal?.addEventListener('abort', onAbort, {once: true});
-      guarded.on('close', () => signal?.removeEventListener('abort', onAbort));
-      res.body.pipe(guarded);
-      if (res.status === 403) {
-        res.body.resume();
-        throw new UrlExpired();
-      }
+      res.body.on('error', () => undefined);
       if (res.status !== 200) {
-        res.body.resume();
+        res.body.destroy(); // nothing of an error answer is read
+        if (res.status === 403) throw new UrlExpired();
         if (
           attempt < MAX_DOWNLOAD_ATTEMPTS &&
           (res.status >= 500 || res.status === 429 || res.status === 408)
@@ -554,6 +544,16 @@ export class Exporter {
           continue;
         throw new RetryableError(`media download answered HTTP ${res.status}`);
       }
+      const guarded = bodyGuard(res.contentLength, settings.mediaIdleTimeoutMs);
+      res.body.on('error', err =>
+        guarded.destroy(new RetryableError(`media download interrupted: ${err.message}`)),
+      );
+      // Whoever reads `guarded` gets its errors; this keeps one nobody reads from being uncaught.
+      guarded.on('error', () => undefined);
+      const onAbort = () => guarded.destroy(new RetryableError(DEADLINE_REASON));
+      signal?.addEventListener('abort', onAbort, {once: true});
+      guarded.on('close', () => signal?.removeEventListener('abort', onAbort));
+      res.body.pipe(guarded);
       try {
         let body: Readable | Buffer;
         let expectedSize = res.contentLength;
@@ -595,6 +595,8 @@ export class Exporter {
             });
           } catch (err) {
             if (!(err instanceof ObjectExistsError)) throw err;
+            guarded.destroy();
+            res.body.destroy();
             // Someone (a duplicate delivery) wrote it meanwhile: compare on the next attempt.
             if (attempt < MAX_DOWNLOAD_ATTEMPTS) continue;
             throw err;

@@ -77,15 +77,12 @@ export class BatchWorker {
     if (final) {
       // Written before anything that can crash or time out, so the day can always be concluded.
       const failed = await this.writeReport(
-        this.report(
+        this.failedReport(
           message,
           batchId,
           messageId,
           attempt,
           startedAt,
-          'failed',
-          [],
-          undefined,
           gaveUp(
             attempt - 1,
             lastError,
@@ -137,15 +134,12 @@ export class BatchWorker {
         permanent: err instanceof PermanentError,
         error: err,
       });
-      report = this.report(
+      report = this.failedReport(
         message,
         batchId,
         messageId,
         attempt,
         startedAt,
-        'failed',
-        [],
-        undefined,
         final ? gaveUp(attempt, reason) : reason,
       );
     } finally {
@@ -204,15 +198,12 @@ export class BatchWorker {
     }
     deps.logger.error('delivery past the attempt budget; writing a failed report', {attempt});
     return this.writeReport(
-      this.report(
+      this.failedReport(
         message,
         batchId,
         messageId,
         attempt,
         startedAt,
-        'failed',
-        [],
-        undefined,
         gaveUp(attempt - 1, lastError),
       ),
     );
@@ -257,6 +248,27 @@ export class BatchWorker {
       if (!(err instanceof ObjectExistsError)) throw err;
     }
     this.deps.logger.error('rejected a malformed batch message', {messageId, reason, object: name});
+  }
+
+  private failedReport(
+    message: BatchMessage,
+    batchId: string,
+    messageId: string,
+    attempt: number,
+    startedAt: string,
+    reason: string,
+  ): BatchReport {
+    return this.report(
+      message,
+      batchId,
+      messageId,
+      attempt,
+      startedAt,
+      'failed',
+      [],
+      undefined,
+      reason,
+    );
   }
 
   private report(

@@ -185,9 +185,20 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
   it('should stop at the batch deadline and report every recording not stored as a retryable failure', async () => {
     const s = setup({worker: {maxBatchAttempts: 1, batchDeadlineMs: 2500}});
     const started = Date.now();
+    const [first] = exportable();
     const report = await withFaults(
       sim.url,
-      {path: '^/media/', action: 'delay', delayMs: 20_000},
+      [
+        // An error answer first: its unread body must not outlive the download (it used to be
+        // destroyed by the deadline with nobody listening, an uncaught error).
+        {
+          path: `^/media/${first!.c.conversationId}/${first!.r.recordingId}`,
+          action: 'status',
+          status: 502,
+          times: 1,
+        },
+        {path: '^/media/', action: 'delay', delayMs: 20_000},
+      ],
       () => s.worker.handle(s.message, 'm-1'),
     );
     const took = Date.now() - started;
