@@ -47,6 +47,12 @@ export interface BatchReport {
   attempt: number;
   /** complete: every recording accounted for; failed: the batch itself could not run. */
   status: 'complete' | 'failed';
+  /**
+   * Written by a final attempt before it exports: the batch's outcome if that
+   * attempt dies. The checker waits while a report is provisional; the
+   * attempt's own report, or the next delivery's, replaces it.
+   */
+  provisional?: true;
   error?: string;
   oauthClient?: number;
   startedAt: string;

@@ -285,6 +285,17 @@ export class Checker {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const before = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);
       const reports = await this.readReports(plan);
+      const provisional = reports.filter(r => r.report.provisional).length;
+      if (provisional > 0) {
+        // A final attempt is still exporting; its own report, or the next delivery's, follows.
+        return {
+          action: 'waiting',
+          day: plan.day,
+          runId: plan.runId,
+          reported: reports.length - provisional,
+          batches: plan.batches.length,
+        };
+      }
       const waivers = await this.readWaivers(plan.day);
       // Never from bookkeeping alone: what the reports claim is held against one listing.
       const listing = (

@@ -71,13 +71,23 @@ export class BatchWorker {
     addLogContext({attempt});
     const startedAt = new Date(deps.clock.now()).toISOString();
     const log = {day: message.day, runId: message.runId, batchId, messageId, attempt};
+    const existing = await this.existingReport(message, batchId);
+    if (existing?.messageId === messageId && !existing.provisional) {
+      // A delivery of a message that a finished delivery already reported: nothing to redo.
+      deps.logger.info('batch already reported for this message', {
+        ...log,
+        status: existing.status,
+      });
+      return existing;
+    }
     if (attempt > deps.maxBatchAttempts)
       return this.pastBudget(message, batchId, messageId, attempt, startedAt, lastError);
     const final = attempt === deps.maxBatchAttempts;
     if (final) {
-      // Written before anything that can crash or time out, so the day can always be concluded.
-      const failed = await this.writeReport(
-        this.failedReport(
+      // Written before anything that can crash or time out, so the day can always be concluded:
+      // provisional, so the checker waits for what this attempt does (or the next delivery).
+      const failed = await this.writeReport({
+        ...this.failedReport(
           message,
           batchId,
           messageId,
@@ -89,7 +99,8 @@ export class BatchWorker {
             'the final delivery is exporting once more and replaces this report when it finishes',
           ),
         ),
-      );
+        provisional: true,
+      });
       deps.logger.info('final attempt: a failed report is written first', {
         ...log,
         status: failed.status,
@@ -168,10 +179,26 @@ export class BatchWorker {
     }
   }
 
+  /** The batch's report as it stands (anything that is not a usable report counts as none). */
+  private async existingReport(
+    message: BatchMessage,
+    batchId: string,
+  ): Promise<BatchReport | undefined> {
+    const name = batchReportObjectName(this.deps.env, message.day, message.runId, batchId);
+    try {
+      const value = (await this.deps.store.readJson<unknown>(name))?.value;
+      return isReport(value, batchId) ? value : undefined;
+    } catch (err) {
+      if (err instanceof PermanentError) return undefined;
+      throw err;
+    }
+  }
+
   /**
    * A delivery past the attempt budget (the final attempt crashed or timed
-   * out, or Pub/Sub's own budget is larger): exports nothing. The final
-   * attempt's report stands; if this message has none, a failed one is written.
+   * out, or Pub/Sub's own budget is larger): exports nothing. It writes the
+   * batch's failed report, final: the final attempt's provisional one becomes
+   * "never finished", so the checker can decide.
    */
   private async pastBudget(
     message: BatchMessage,
@@ -181,22 +208,7 @@ export class BatchWorker {
     startedAt: string,
     lastError: string | undefined,
   ): Promise<BatchReport> {
-    const {deps} = this;
-    const name = batchReportObjectName(deps.env, message.day, message.runId, batchId);
-    let existing: unknown;
-    try {
-      existing = (await deps.store.readJson<unknown>(name))?.value;
-    } catch (err) {
-      if (!(err instanceof PermanentError)) throw err;
-    }
-    if (isReport(existing, batchId) && existing.messageId === messageId) {
-      deps.logger.info('delivery past the attempt budget; the batch is already reported', {
-        attempt,
-        status: existing.status,
-      });
-      return existing;
-    }
-    deps.logger.error('delivery past the attempt budget; writing a failed report', {attempt});
+    this.deps.logger.error('delivery past the attempt budget; writing a failed report', {attempt});
     return this.writeReport(
       this.failedReport(
         message,
@@ -204,7 +216,9 @@ export class BatchWorker {
         messageId,
         attempt,
         startedAt,
-        gaveUp(attempt - 1, lastError),
+        `batch failed: delivery ${attempt - 1}, the last one allowed (MAX_BATCH_ATTEMPTS), ` +
+          'never finished (the worker crashed or timed out)' +
+          (lastError ? `; an earlier one failed with: ${lastError}` : ''),
       ),
     );
   }

@@ -371,6 +371,31 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
     assert.strictEqual((await mails()).length, 1);
   });
 
+  it('should wait while a report is provisional (a final attempt still exporting), then decide', async () => {
+    await seed({b1: {ids: [1, 2]}}, false);
+    const placeholder = {
+      ...batchReportOf(
+        {day: DAY, runId: RUN, batchId: 'b1'},
+        [],
+        {startedAt: '2026-05-09T00:00:01.000Z', finishedAt: '2026-05-09T00:00:01.000Z'},
+        {
+          status: 'failed',
+          error: 'batch failed on 2 deliveries; the final delivery is exporting once more',
+        },
+      ),
+      provisional: true,
+    };
+    await write(reportName('b1'), placeholder);
+    const r = await checker().handle(reportName('b1'));
+    assert.deepStrictEqual(r, {action: 'waiting', day: DAY, runId: RUN, reported: 0, batches: 1});
+    assert.strictEqual(await store.stat(`${env}/${DAY}/_FAILURE`), undefined);
+    assert.strictEqual((await mails()).length, 0);
+    await replace(reportName('b1'), report('b1', [1, 2]));
+    const done = await checker().handle(reportName('b1'));
+    assert.strictEqual((done as {status?: string}).status, 'success');
+    assert.strictEqual((await mails()).length, 0);
+  });
+
   it('should count an unreadable report as a failed batch whose conversations are all gaps', async () => {
     await seed({b1: {ids: [1, 2]}}, false);
     await store.write(reportName('b1'), Buffer.from('{not json'), {

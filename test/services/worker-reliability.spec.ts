@@ -21,7 +21,7 @@ import {Logger, createLogger} from '../../functions/logger';
 import {EXPECTED_SIZE_KEY} from '../../functions/services/exporter';
 import {TestStack, useStack} from '../setup/stack';
 import {TestSimulator, startSimulator} from '../setup/simulator';
-import {withFaults} from '../helpers';
+import {batchReportOf, withFaults} from '../helpers';
 import {InProcessWorker, inProcessWorker} from './in-process-worker';
 
 const DAY = '2023-03-07';
@@ -123,6 +123,7 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
     }
     assert.ok(early, 'no report was written while the final attempt was still exporting');
     assert.strictEqual(early.value.status, 'failed');
+    assert.strictEqual(early.value.provisional, true, 'the checker would decide on it');
     assert.match(early.value.error!, /batch failed on 1 deliveries that never finished/);
     assert.deepStrictEqual(
       early.value.conversations.map(c => c.conversationId).sort(),
@@ -135,18 +136,35 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
     assert.strictEqual(stored.totals.call.exported + stored.totals.screen.exported > 0, true);
   });
 
-  it('should not export again on a delivery past the budget, and write the failed report if none exists', async () => {
+  it('should not export again on a delivery past the budget, and make the final failed report', async () => {
     const s = setup({worker: {maxBatchAttempts: 2}});
     await store.write(
       attemptsObjectName(s.env, DAY, RUN, s.message.batchId!, 'm-9'),
       Buffer.from(JSON.stringify({attempts: 2, lastError: 'media download answered HTTP 500'})),
       {contentType: 'application/json', ifGenerationMatch: 0},
     );
+    // What the final attempt left before it died: its provisional report.
+    await store.write(
+      reportName(s),
+      Buffer.from(
+        JSON.stringify({
+          ...batchReportOf(
+            {day: DAY, runId: RUN, batchId: s.message.batchId!},
+            [],
+            {startedAt: '2023-03-10T00:00:00Z', finishedAt: '2023-03-10T00:00:00Z'},
+            {messageId: 'm-9', attempt: 2, status: 'failed'},
+          ),
+          provisional: true,
+        }),
+      ),
+      {contentType: 'application/json', ifGenerationMatch: 0},
+    );
     const report = await s.worker.handle(s.message, 'm-9');
     assert.strictEqual(report.status, 'failed');
+    assert.strictEqual(report.provisional, undefined);
     assert.match(
       report.error!,
-      /batch failed on 2 deliveries; the last error: media download answered HTTP 500/,
+      /delivery 2, the last one allowed \(MAX_BATCH_ATTEMPTS\), never finished .*; an earlier one failed with: media download answered HTTP 500/,
     );
     const messages = s.lines.map(l => l.message);
     assert.ok(!messages.includes('exporting batch'), `it exported again: ${messages.join(' | ')}`);
@@ -155,6 +173,18 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
     const again = await s.worker.handle(s.message, 'm-9');
     assert.strictEqual(again.status, 'failed');
     assert.strictEqual((await store.stat(reportName(s)))!.generation, before!.generation);
+  });
+
+  it('should not export again on a duplicate delivery of a message already reported', async () => {
+    const s = setup({worker: {maxBatchAttempts: 3}});
+    const first = await s.worker.handle(s.message, 'm-1');
+    assert.strictEqual(first.status, 'complete');
+    const before = await store.stat(reportName(s));
+    s.lines.splice(0);
+    const again = await s.worker.handle(s.message, 'm-1');
+    assert.deepStrictEqual(again, first);
+    assert.strictEqual((await store.stat(reportName(s)))!.generation, before!.generation);
+    assert.ok(!s.lines.some(l => l.message === 'exporting batch'), 'it exported again');
   });
 
   it('should abandon a media body that stalls half-way and still report', async () => {
