@@ -7,7 +7,8 @@
  *    otherwise it becomes a failure with the reason;
  *  - a recording object of a planned conversation that its report does not
  *    account for becomes a failure of that conversation (a report that leaves
- *    recordings out cannot make a day look complete);
+ *    recordings out cannot make a day look complete), and so does an exported
+ *    recording with a second object under another name;
  *  - a recording object of a conversation the plan does not hold is a gap of
  *    the day (a plan that leaves conversations out cannot either);
  *  - a recording that was a gap of the run's previous decision leaves the gaps
@@ -39,6 +40,7 @@ export function recordingFolders(env: string, day: string): string[] {
 }
 
 interface ParsedName {
+  name: string;
   type: RecordingType;
   conversationId: string;
   recordingId: string;
@@ -51,7 +53,7 @@ function parseRecordingName(env: string, day: string, name: string): ParsedName 
     const folder = `${env}/${day}/${type}/`;
     if (!name.startsWith(folder)) continue;
     const m = NAME_RE.exec(name.slice(folder.length));
-    return m ? {type, conversationId: m[1]!, recordingId: m[2]!} : undefined;
+    return m ? {name, type, conversationId: m[1]!, recordingId: m[2]!} : undefined;
   }
   return undefined;
 }
@@ -117,6 +119,18 @@ export function confirmClaims(
       });
       const mentioned = new Set(recordings.map(r => r.recordingId));
       for (const p of byConversation.get(c.conversationId) ?? []) {
+        const i = recordings.findIndex(r => r.recordingId === p.recordingId);
+        const r = recordings[i];
+        if (r?.outcome === 'exported' && r.object !== p.name) {
+          // Two objects for one recording (by hand, or its content type changed between runs):
+          // which one is the record is not for the checker to guess.
+          recordings[i] = {
+            ...r,
+            outcome: 'failed',
+            reason: `gs object ${p.name} also holds recording ${p.recordingId}, besides ${String(r.object)} that the batch report names`,
+          };
+          continue;
+        }
         if (mentioned.has(p.recordingId)) continue;
         mentioned.add(p.recordingId);
         recordings.push({

@@ -181,7 +181,24 @@ export function decideDay(
       });
     }
   }
-  gaps.push(...unplanned);
+  for (const g of unplanned) {
+    // A waiver covers these as any gap: the recording and the reason it was written for.
+    const w = g.recordingId ? waivedBy.get(g.recordingId) : undefined;
+    if (g.recordingId && w && w.waiver.reasons[g.recordingId] === g.reason) {
+      const type = g.type ?? 'call';
+      for (const t of [totals[type], totals.all]) t.waived = (t.waived ?? 0) + 1;
+      const {reason, by, at} = w.waiver;
+      waived.push({
+        conversationId: g.conversationId,
+        recordingId: g.recordingId,
+        type,
+        reason: g.reason,
+        waiver: {object: w.object, reason, by, at},
+      });
+    } else {
+      gaps.push(g);
+    }
+  }
   const status = gaps.length === 0 ? 'success' : 'failure';
   const missing = {
     recordings: gaps.filter(g => g.recordingId !== undefined).length,

@@ -127,6 +127,10 @@ export function gapAction(reason: string, day: string): string {
       `the current plan leaves out a conversation the archive holds: plan the day again with \`grm rerun ${day}\``,
     ],
     [
+      /also holds recording/,
+      `two objects hold one recording: compare both with the source, have someone with delete rights remove the one that is not the record (the bucket keeps it as a noncurrent version), ${replay}`,
+    ],
+    [
       /the batch report says exported, but|does not account for recording/,
       `the batch report and the bucket disagree (a report written by hand, or an object removed): \`grm replay ${day}\` exports the conversation again and writes its report`,
     ],

@@ -64,6 +64,12 @@ export interface DeadLetterView {
 /** Dead letters handled per pull: far inside the subscription's 60 s ack deadline. */
 const DEAD_LETTER_CHUNK = 100;
 
+/**
+ * Largest marker grm reads: a `_FAILURE` lists every gap (about 360 bytes each), so a day with
+ * 100,000 gaps makes a 36 MiB marker; grm runs on an operator's machine, not in a function.
+ */
+const MAX_MARKER_BYTES = 256 * 1024 * 1024;
+
 export class Operator {
   constructor(private readonly deps: OperatorDeps) {}
 
@@ -102,7 +108,7 @@ export class Operator {
 
   private async readMarker(name: string): Promise<DayMarker | undefined> {
     try {
-      return (await this.deps.store.readJson<DayMarker>(name))?.value;
+      return (await this.deps.store.readJson<DayMarker>(name, MAX_MARKER_BYTES))?.value;
     } catch (err) {
       if (err instanceof PermanentError) return undefined;
       throw err;
@@ -112,7 +118,10 @@ export class Operator {
   /** The day's `_FAILURE` with every gap and its fix; undefined when the day has none. */
   async gaps(day: string): Promise<{marker: DayMarker; gaps: GapView[]} | undefined> {
     const [failure, plan] = await Promise.all([
-      this.deps.store.readJson<DayMarker>(markerObjectName(this.deps.env, day, '_FAILURE')),
+      this.deps.store.readJson<DayMarker>(
+        markerObjectName(this.deps.env, day, '_FAILURE'),
+        MAX_MARKER_BYTES,
+      ),
       this.deps.store.readJson<DayPlan>(planObjectName(this.deps.env, day)),
     ]);
     if (!failure) return undefined;

@@ -144,13 +144,16 @@ export type CheckResult =
 /** Rounds of read–decide–swap before the checker asks for a redelivery. */
 const MAX_ROUNDS = 8;
 const REPORT_READ_CONCURRENCY = 16;
-const FINGERPRINT_KEY = 'outcome-fingerprint';
+export const FINGERPRINT_KEY = 'outcome-fingerprint';
 /** Waivers one day's decision reads at most. */
 const MAX_WAIVERS = 500;
 /** Bytes of one waiver object read at most (a waiver of 1000 recordings is ~90 KB). */
 const MAX_WAIVER_BYTES = 256 * 1024;
-/** Bytes of one batch report read at most (1,000 conversations of 3 recordings are ~1.5 MB). */
-export const MAX_REPORT_BYTES = 8 * 1024 * 1024;
+/**
+ * Bytes of one batch report read at most: 1,000 conversations (the most a message may carry) of
+ * 20 recordings each are ~9.3 MiB.
+ */
+export const MAX_REPORT_BYTES = 32 * 1024 * 1024;
 /** Bytes of the plan read at most (100,000 conversations are ~5 MB). */
 export const MAX_PLAN_BYTES = 32 * 1024 * 1024;
 /** Bytes of the ledger read at most (100 decisions of 10,000 gaps' keys are ~2 MB). */

@@ -16,7 +16,7 @@ import {
   planObjectName,
 } from '../core/object-names';
 import type {ObjectStore} from '../ports';
-import {Ledger, MAX_PLAN_BYTES} from './checker';
+import {FINGERPRINT_KEY, Ledger, MAX_PLAN_BYTES} from './checker';
 
 export type DayState =
   | {state: 'success'; runId?: string}
@@ -44,14 +44,18 @@ export async function inspectDay(
   if (success === true) return {state: 'success', runId: plan.runId};
   const autoReruns = plan.autoRerun?.count ?? 0;
   const planAgeMs = nowMs - Date.parse(plan.createdAt);
-  const failure = await store.readJson<Pick<DayOutcome, 'runId' | 'missing'>>(
-    markerObjectName(env, day, '_FAILURE'),
-    MAX_MARKER_BYTES,
-  );
-  if (failure && failure.value.runId === plan.runId) {
+  // The ledger, not the marker: a `_FAILURE` listing every gap of a large day can be tens of MiB.
+  const ledger = await readLedger(store, env, day);
+  const failure = await store.stat(markerObjectName(env, day, '_FAILURE'));
+  if (
+    failure &&
+    ledger?.runId === plan.runId &&
+    ledger.status === 'failure' &&
+    failure.metadata?.[FINGERPRINT_KEY] === ledger.fingerprint
+  ) {
     return {
       state: 'failure',
-      detail: missingPhrase(failure.value),
+      detail: missingPhrase(ledger),
       runId: plan.runId,
       autoReruns,
       planAgeMs,
@@ -69,8 +73,21 @@ export async function inspectDay(
   };
 }
 
-/** Largest marker read (a `_FAILURE` listing 10,000 gaps is ~3 MB). */
-const MAX_MARKER_BYTES = 16 * 1024 * 1024;
+/** Largest `_SUCCESS` read (it lists no gaps; a hand-made one may be anything). */
+const MAX_SUCCESS_BYTES = 16 * 1024 * 1024;
+
+async function readLedger(
+  store: ObjectStore,
+  env: string,
+  day: string,
+): Promise<Ledger | undefined> {
+  try {
+    return (await store.readJson<Ledger>(decisionObjectName(env, day)))?.value;
+  } catch (err) {
+    if (err instanceof PermanentError) return undefined; // unreadable: no decision to trust
+    throw err;
+  }
+}
 
 /**
  * Whether the day's `_SUCCESS` is the checker's verdict on its current run:
@@ -87,13 +104,12 @@ async function provenSuccess(
   let marker: Omit<Partial<DayOutcome>, 'kind'> & {kind?: string; marker?: string};
   let ledger: Partial<Ledger> | undefined;
   try {
-    marker = (await store.readJson<typeof marker>(name, MAX_MARKER_BYTES))?.value ?? {};
-    ledger = (await store.readJson<Ledger>(decisionObjectName(env, plan.day), MAX_MARKER_BYTES))
-      ?.value;
+    marker = (await store.readJson<typeof marker>(name, MAX_SUCCESS_BYTES))?.value ?? {};
   } catch (err) {
     if (err instanceof PermanentError) return `_SUCCESS is unreadable (${err.message})`;
     throw err;
   }
+  ledger = await readLedger(store, env, plan.day);
   if (typeof marker !== 'object' || marker === null || marker.kind !== 'day-marker')
     return '_SUCCESS is not a day marker';
   if (marker.marker !== '_SUCCESS' || marker.status !== 'success' || marker.day !== plan.day)

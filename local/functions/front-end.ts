@@ -43,6 +43,7 @@ export async function startFrontEnd(opts: {
     res.once('close', () => (finished = true));
     req.once('aborted', () => current?.destroy());
     const attempt = () => {
+      if (finished || req.destroyed) return; // its client has gone while it was held
       const up = http.request({
         host: '127.0.0.1',
         port: opts.upstreamPort,

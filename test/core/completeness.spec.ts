@@ -282,6 +282,30 @@ describe('waivers', () => {
     at: '2026-04-02T08:00:00.000Z',
   });
 
+  it('should let a waiver cover a recording stored for a conversation the plan does not hold', () => {
+    const reason =
+      'gs object x is in the bucket, but the plan of run r does not hold its conversation';
+    const gap = {batchId: 'unplanned', conversationId: id(9), recordingId: id(109), reason};
+    const w = newWaiver({
+      day: DAY,
+      reasons: {[id(109)]: reason},
+      reason: 'purged at the source by retention; the archive keeps it',
+      by: 'ops@example.com',
+      at: '2026-04-02T08:00:00.000Z',
+    });
+    const without = decideDay(plan({b1: [1]}), [ref('b1', [convs[0]!])], target, [], [gap]);
+    assert.strictEqual(without.status, 'failure');
+    const o = decideDay(
+      plan({b1: [1]}),
+      [ref('b1', [convs[0]!])],
+      target,
+      [{object: 'w/9.json', waiver: w}],
+      [gap],
+    );
+    assert.strictEqual(o.status, 'success');
+    assert.deepStrictEqual([o.totals.all.waived, o.waived[0]?.recordingId], [1, id(109)]);
+  });
+
   it('should count a waived recording apart, never as exported, list it, and let the day succeed', () => {
     const o = decideDay(plan({b1: [1, 2]}), [ref('b1', convs)], target, [
       {object: 'w/1.json', waiver},

@@ -519,6 +519,25 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       );
     });
 
+    it('should fail a day where a second object holds an exported recording under another name', async () => {
+      await seed({b1: {ids: [1, 2]}});
+      await store.write(objectOf(1).replace(/\.ogg$/, '.mp3'), Buffer.from('stale or forged'), {
+        contentType: 'audio/mpeg',
+        ifGenerationMatch: 0,
+      });
+      const r = await checker().handle(reportName('b1'));
+      assert.strictEqual((r as {status?: string}).status, 'failure');
+      const gaps = await gapsOf();
+      assert.deepStrictEqual(
+        gaps.map(g => g.recordingId),
+        [recId(1)],
+      );
+      assert.match(
+        gaps[0]!.reason,
+        /\.mp3 also holds recording .*, besides .*\.ogg that the batch report names/,
+      );
+    });
+
     it('should fail a day whose plan leaves out conversations the bucket holds, and give no verdict on a malformed plan', async () => {
       await seed({b1: {ids: [1, 2]}});
       const plan = (await store.readJson<DayPlan>(`${env}/${DAY}/_manifest/plan.json`))!;
@@ -553,12 +572,12 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
     it('should refuse a batch report above the size bound without reading it whole', async () => {
       await seed({b1: {ids: [1]}}, false);
       const big = report('b1', [1]);
-      (big as unknown as {padding: string}).padding = 'x'.repeat(9 * 1024 * 1024);
+      (big as unknown as {padding: string}).padding = 'x'.repeat(33 * 1024 * 1024);
       await write(reportName('b1'), big);
       const r = await checker().handle(reportName('b1'));
       assert.strictEqual((r as {status?: string}).status, 'failure');
       const gaps = await gapsOf();
-      assert.match(gaps[0]!.reason, /the batch report is unreadable: .* exceeds 8388608 bytes/);
+      assert.match(gaps[0]!.reason, /the batch report is unreadable: .* exceeds 33554432 bytes/);
     });
 
     it('should retry recording a sent email through a storage outage, so it is never sent twice', async () => {
@@ -618,6 +637,23 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       await new Promise(res => setTimeout(res, 1200));
       await checker(store, {emailClaimMs: 1000}).handle(reportName('b1'));
       assert.strictEqual((await mails()).length, 1);
+    });
+
+    it('should let check-previous read a _FAILURE of any size (from the ledger, not the marker)', async () => {
+      await seed({b1: {ids: [1, 2], failed: [2]}});
+      await checker().handle(reportName('b1'));
+      const decided = (await ledger())!;
+      // What 100,000 gaps make: a marker larger than any JSON read is allowed to be.
+      const huge = Buffer.alloc(40 * 1024 * 1024, 0x20);
+      const old = (await store.stat(`${env}/${DAY}/_FAILURE`))!;
+      await store.write(`${env}/${DAY}/_FAILURE`, huge, {
+        contentType: 'application/json',
+        metadata: {'outcome-fingerprint': decided.fingerprint, 'run-id': RUN},
+        ifGenerationMatch: old.generation,
+      });
+      const state = await inspectDay(store, env, DAY, Date.parse('2026-05-09T01:00:00Z'));
+      assert.strictEqual(state.state, 'failure');
+      assert.match((state as {detail: string}).detail, /1 recording missing/);
     });
 
     it("should let check-previous accept only the checker's _SUCCESS of the current run", async () => {
