@@ -102,14 +102,13 @@ async function provenSuccess(
   const name = markerObjectName(env, plan.day, '_SUCCESS');
   if (!(await store.stat(name))) return undefined;
   let marker: Omit<Partial<DayOutcome>, 'kind'> & {kind?: string; marker?: string};
-  let ledger: Partial<Ledger> | undefined;
   try {
     marker = (await store.readJson<typeof marker>(name, MAX_SUCCESS_BYTES))?.value ?? {};
   } catch (err) {
     if (err instanceof PermanentError) return `_SUCCESS is unreadable (${err.message})`;
     throw err;
   }
-  ledger = await readLedger(store, env, plan.day);
+  const ledger: Partial<Ledger> | undefined = await readLedger(store, env, plan.day);
   if (typeof marker !== 'object' || marker === null || marker.kind !== 'day-marker')
     return '_SUCCESS is not a day marker';
   if (marker.marker !== '_SUCCESS' || marker.status !== 'success' || marker.day !== plan.day)
