@@ -15,17 +15,15 @@ import {Block, Hcl, loadInfra, locals, parseHcl, resource, resources, variable} 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
 
+/** The names functions/entrypoints/ registers: a literal, or a constant of the same file. */
 function registeredFunctions(): string[] {
   const dir = path.join(ROOT, 'functions', 'entrypoints');
-  return fs
-    .readdirSync(dir)
-    .flatMap(f =>
-      [
-        ...fs
-          .readFileSync(path.join(dir, f), 'utf8')
-          .matchAll(/functions\.(?:http|cloudEvent)\('([A-Za-z]+)'/g),
-      ].map(m => m[1]!),
+  return fs.readdirSync(dir).flatMap(f => {
+    const text = fs.readFileSync(path.join(dir, f), 'utf8');
+    return [...text.matchAll(/functions\.(?:http|cloudEvent)\((?:'([A-Za-z]+)'|([A-Z_]+))/g)].map(
+      m => m[1] ?? new RegExp(`const ${m[2]} = '([A-Za-z]+)'`).exec(text)?.[1] ?? `? ${m[2]}`,
     );
+  });
 }
 
 const CONFIG = read('functions/config.ts');
