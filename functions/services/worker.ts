@@ -132,7 +132,22 @@ export class BatchWorker {
         result.clientIndex,
       );
     } catch (err) {
-      if (err instanceof InputError) throw err; // refused: recorded and acknowledged by the caller
+      if (err instanceof InputError) {
+        // Refused: recorded and acknowledged by the caller. A final attempt's provisional report
+        // must not outlive it (the checker would wait for it forever): it becomes final.
+        if (final)
+          await this.writeReport(
+            this.failedReport(
+              message,
+              batchId,
+              messageId,
+              attempt,
+              startedAt,
+              `batch refused: ${err.message}`,
+            ),
+          );
+        throw err;
+      }
       if (err instanceof RetryableError && !final) {
         deps.logger.warn('batch will be retried', {...log, reason: err.message, error: err});
         await this.noteError(message, batchId, messageId, attempt, err.message);

@@ -327,6 +327,16 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
     assert.deepStrictEqual(await store.list(`${s.env}/2099-01-01/`), []);
   });
 
+  it('should leave no provisional report behind when a final attempt is refused', async () => {
+    const s = setup({worker: {maxBatchAttempts: 1}});
+    const wrong = {...s.message, day: '2023-03-06'};
+    await assert.rejects(s.worker.handle(wrong, 'm-1'), InputError);
+    const name = batchReportObjectName(s.env, '2023-03-06', RUN, s.message.batchId!);
+    const left = (await store.readJson<BatchReport>(name))!.value;
+    assert.strictEqual(left.provisional, undefined, 'the checker would wait for it forever');
+    assert.match(left.error!, /^batch refused: .* did not start on 2023-03-06/);
+  });
+
   it('should name the missing viewSensitiveData permission when a completed batch download leaves recordings out', async () => {
     const lacking = await startSimulator([
       '--conversations-per-day',
