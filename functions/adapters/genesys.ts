@@ -162,15 +162,7 @@ class Session implements GenesysSession {
           const message = `Genesys login for ${client} failed after ${attempt} attempt(s): ${describe(failure)}`;
           throw decision.retryable ? new RetryableError(message) : new PermanentError(message);
         }
-        this.opts.logger.warn('Genesys request will be retried', {
-          operation: 'login',
-          clientIndex: this.clientIndex,
-          requestAttempt: attempt,
-          reason: describe(failure),
-          failure,
-          delayMs: decision.delayMs,
-        });
-        await clock.sleep(decision.delayMs);
+        await this.retryAfter('login', attempt, failure, decision.delayMs);
       }
     }
   }
@@ -205,18 +197,28 @@ class Session implements GenesysSession {
           if (failure.kind === 'http' && failure.status === 404) throw new NotFoundError(message);
           throw decision.retryable ? new RetryableError(message) : new PermanentError(message);
         }
-        // `requestAttempt`: a batch's own `attempt` comes with every line logged for it.
-        this.opts.logger.warn('Genesys request will be retried', {
-          operation,
-          clientIndex: this.clientIndex,
-          requestAttempt: attempt,
-          reason: describe(failure),
-          failure,
-          delayMs: decision.delayMs,
-        });
-        await clock.sleep(decision.delayMs);
+        await this.retryAfter(operation, attempt, failure, decision.delayMs);
       }
     }
+  }
+
+  /** Logs a retry and waits for it. */
+  private async retryAfter(
+    operation: string,
+    attempt: number,
+    failure: Failure,
+    delayMs: number,
+  ): Promise<void> {
+    // `requestAttempt`: a batch's own `attempt` comes with every line logged for it.
+    this.opts.logger.warn('Genesys request will be retried', {
+      operation,
+      clientIndex: this.clientIndex,
+      requestAttempt: attempt,
+      reason: describe(failure),
+      failure,
+      delayMs,
+    });
+    await this.opts.clock.sleep(delayMs);
   }
 
   async dataAvailability(): Promise<number> {
