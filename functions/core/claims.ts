@@ -104,7 +104,7 @@ export function confirmClaims(
         conversationId: p.conversationId,
         recordingId: p.recordingId,
         type: p.type,
-        reason: `gs object ${o.name} is in the bucket, but the plan of run ${plan.runId} does not hold its conversation`,
+        reason: `gs object ${o.name} is in the bucket, but the day's plan does not hold its conversation`,
       });
       continue;
     }

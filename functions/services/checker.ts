@@ -157,7 +157,9 @@ export const MAX_REPORT_BYTES = 32 * 1024 * 1024;
 /** Bytes of the plan read at most (100,000 conversations are ~5 MB). */
 export const MAX_PLAN_BYTES = 32 * 1024 * 1024;
 /** Bytes of the ledger read at most (100 decisions of 10,000 gaps' keys are ~2 MB). */
-const MAX_LEDGER_BYTES = 16 * 1024 * 1024;
+export const MAX_LEDGER_BYTES = 16 * 1024 * 1024;
+/** A provisional report older than this cannot belong to a running attempt (the worker's timeout is 10 min). */
+const PROVISIONAL_STALE_MS = 60 * 60_000;
 /** Retries of the ledger write that records a sent email (it rides out a storage outage). */
 const RECORD_SENT_MS = 180_000;
 
@@ -287,7 +289,7 @@ export class Checker {
     const ledgerName = decisionObjectName(settings.env, plan.day);
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const before = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);
-      const reports = await this.readReports(plan);
+      const reports = (await this.readReports(plan)).map(r => this.staleProvisional(r));
       const provisional = reports.filter(r => r.report.provisional).length;
       if (provisional > 0) {
         // A final attempt is still exporting; its own report, or the next delivery's, follows.
@@ -362,6 +364,23 @@ export class Checker {
       };
     }
     throw new RetryableError(`the decision for ${plan.day} kept changing; retrying later`);
+  }
+
+  /**
+   * A provisional report that nothing replaced long after any attempt could still run (its
+   * message was dead-lettered, say) counts as the failed report it is.
+   */
+  private staleProvisional(ref: ReportRef): ReportRef {
+    const r = ref.report;
+    if (!r.provisional || this.deps.clock.now() - Date.parse(r.startedAt) < PROVISIONAL_STALE_MS)
+      return ref;
+    const error =
+      "batch failed: the final attempt's provisional report was never replaced (no later delivery came; see grm dead-letters)";
+    const {provisional: _p, ...rest} = r;
+    return {
+      ...ref,
+      report: {...rest, error, conversations: r.conversations.map(c => ({...c, error}))},
+    };
   }
 
   private async readReports(plan: DayPlan): Promise<ReportRef[]> {

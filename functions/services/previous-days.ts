@@ -16,7 +16,7 @@ import {
   planObjectName,
 } from '../core/object-names';
 import type {ObjectStore} from '../ports';
-import {FINGERPRINT_KEY, Ledger, MAX_PLAN_BYTES} from './checker';
+import {FINGERPRINT_KEY, Ledger, MAX_LEDGER_BYTES, MAX_PLAN_BYTES} from './checker';
 
 export type DayState =
   | {state: 'success'; runId?: string}
@@ -82,7 +82,17 @@ async function readLedger(
   day: string,
 ): Promise<Ledger | undefined> {
   try {
-    return (await store.readJson<Ledger>(decisionObjectName(env, day)))?.value;
+    const value = (await store.readJson<Ledger>(decisionObjectName(env, day), MAX_LEDGER_BYTES))
+      ?.value;
+    // Only a ledger the checker could have written is trusted.
+    return typeof value === 'object' &&
+      value !== null &&
+      typeof value.runId === 'string' &&
+      typeof value.fingerprint === 'string' &&
+      typeof value.missing === 'object' &&
+      value.missing !== null
+      ? value
+      : undefined;
   } catch (err) {
     if (err instanceof PermanentError) return undefined; // unreadable: no decision to trust
     throw err;

@@ -81,7 +81,7 @@ export class BatchWorker {
       return existing;
     }
     if (attempt > deps.maxBatchAttempts)
-      return this.pastBudget(message, batchId, messageId, attempt, startedAt, lastError);
+      return this.pastBudget(message, batchId, messageId, attempt, startedAt, lastError, existing);
     const final = attempt === deps.maxBatchAttempts;
     if (final) {
       // Written before anything that can crash or time out, so the day can always be concluded:
@@ -211,9 +211,10 @@ export class BatchWorker {
 
   /**
    * A delivery past the attempt budget (the final attempt crashed or timed
-   * out, or Pub/Sub's own budget is larger): exports nothing. It writes the
-   * batch's failed report, final: the final attempt's provisional one becomes
-   * "never finished", so the checker can decide.
+   * out, or a duplicate arrived): exports nothing. The final attempt's
+   * provisional report becomes final ("never finished") once that attempt
+   * cannot still be running; while it may be, the delivery is retried later.
+   * Another message's report, or a report with no part of this one, stands.
    */
   private async pastBudget(
     message: BatchMessage,
@@ -222,8 +223,24 @@ export class BatchWorker {
     attempt: number,
     startedAt: string,
     lastError: string | undefined,
+    existing: BatchReport | undefined,
   ): Promise<BatchReport> {
-    this.deps.logger.error('delivery past the attempt budget; writing a failed report', {attempt});
+    const {deps} = this;
+    if (existing && !(existing.provisional && existing.messageId === messageId)) {
+      deps.logger.info("delivery past the attempt budget; the batch's report stands", {
+        attempt,
+        reportOf: existing.messageId,
+      });
+      return existing;
+    }
+    if (
+      existing &&
+      deps.clock.now() - Date.parse(existing.startedAt) < liveMs(deps.batchDeadlineMs)
+    )
+      throw new RetryableError('the final attempt of this message may still be exporting', {
+        batchId,
+      });
+    deps.logger.error('delivery past the attempt budget; writing a failed report', {attempt});
     return this.writeReport(
       this.failedReport(
         message,
@@ -426,6 +443,14 @@ export class BatchWorker {
 interface Attempts {
   attempts: number;
   lastError?: unknown;
+}
+
+/**
+ * How long after it started a final attempt may still be running: its deadline, then the
+ * metadata and report it writes (bounded by their retries).
+ */
+export function liveMs(batchDeadlineMs: number): number {
+  return batchDeadlineMs + Math.min(120_000, batchDeadlineMs);
 }
 
 /** The reason of a batch that used its attempt budget. */

@@ -284,7 +284,7 @@ describe('waivers', () => {
 
   it('should let a waiver cover a recording stored for a conversation the plan does not hold', () => {
     const reason =
-      'gs object x is in the bucket, but the plan of run r does not hold its conversation';
+      "gs object x is in the bucket, but the day's plan does not hold its conversation";
     const gap = {batchId: 'unplanned', conversationId: id(9), recordingId: id(109), reason};
     const w = newWaiver({
       day: DAY,

@@ -377,7 +377,7 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       ...batchReportOf(
         {day: DAY, runId: RUN, batchId: 'b1'},
         [],
-        {startedAt: '2026-05-09T00:00:01.000Z', finishedAt: '2026-05-09T00:00:01.000Z'},
+        {startedAt: new Date().toISOString(), finishedAt: new Date().toISOString()},
         {
           status: 'failed',
           error: 'batch failed on 2 deliveries; the final delivery is exporting once more',
@@ -394,6 +394,28 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
     const done = await checker().handle(reportName('b1'));
     assert.strictEqual((done as {status?: string}).status, 'success');
     assert.strictEqual((await mails()).length, 0);
+  });
+
+  it('should decide on a provisional report nothing replaced for an hour, as the failed report it is', async () => {
+    await seed({b1: {ids: [1, 2]}}, false);
+    const stale = {
+      ...batchReportOf(
+        {day: DAY, runId: RUN, batchId: 'b1'},
+        [1, 2].map(i => ({
+          conversationId: conv(i),
+          error: 'the final delivery is exporting once more',
+          recordings: [],
+        })),
+        {startedAt: '2026-05-09T00:00:01.000Z', finishedAt: '2026-05-09T00:00:01.000Z'},
+        {status: 'failed', error: 'the final delivery is exporting once more'},
+      ),
+      provisional: true,
+    };
+    await write(reportName('b1'), stale);
+    const r = await checker().handle(reportName('b1'));
+    assert.strictEqual((r as {status?: string}).status, 'failure');
+    const marker = await store.readJson<{gaps: Array<{reason: string}>}>(`${env}/${DAY}/_FAILURE`);
+    assert.match(marker!.value.gaps[0]!.reason, /provisional report was never replaced/);
   });
 
   it('should count an unreadable report as a failed batch whose conversations are all gaps', async () => {

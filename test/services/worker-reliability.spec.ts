@@ -7,7 +7,7 @@ import * as assert from 'node:assert';
 import {randomBytes} from 'node:crypto';
 import {Storage} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
-import {InputError} from '../../functions/core/errors';
+import {InputError, RetryableError} from '../../functions/core/errors';
 import type {BatchMessage} from '../../functions/core/messages';
 import {extensionFor, recordingType} from '../../functions/core/content-types';
 import {
@@ -185,6 +185,49 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
     assert.deepStrictEqual(again, first);
     assert.strictEqual((await store.stat(reportName(s)))!.generation, before!.generation);
     assert.ok(!s.lines.some(l => l.message === 'exporting batch'), 'it exported again');
+  });
+
+  it("should leave a final attempt that may still be running alone, and another message's report as it is", async () => {
+    const s = setup({worker: {maxBatchAttempts: 2}});
+    const attempts = (id: string) =>
+      store.write(
+        attemptsObjectName(s.env, DAY, RUN, s.message.batchId!, id),
+        Buffer.from(JSON.stringify({attempts: 2})),
+        {contentType: 'application/json', ifGenerationMatch: 0},
+      );
+    const report = (messageId: string, extra: object) =>
+      Buffer.from(
+        JSON.stringify({
+          ...batchReportOf(
+            {day: DAY, runId: RUN, batchId: s.message.batchId!},
+            [],
+            {startedAt: new Date().toISOString(), finishedAt: new Date().toISOString()},
+            {messageId, attempt: 2, status: 'failed'},
+          ),
+          ...extra,
+        }),
+      );
+    // A duplicate of m-1 while m-1's final attempt (provisional, just started) still runs.
+    await attempts('m-1');
+    await store.write(reportName(s), report('m-1', {provisional: true}), {
+      contentType: 'application/json',
+      ifGenerationMatch: 0,
+    });
+    await assert.rejects(
+      s.worker.handle(s.message, 'm-1'),
+      (err: unknown) => err instanceof RetryableError && /may still be exporting/.test(err.message),
+    );
+    assert.strictEqual((await store.readJson<BatchReport>(reportName(s)))!.value.provisional, true);
+    // m-2's last delivery died; m-3, another message for the batch, reported it meanwhile.
+    await attempts('m-2');
+    const current = (await store.stat(reportName(s)))!;
+    await store.write(reportName(s), report('m-3', {status: 'complete'}), {
+      contentType: 'application/json',
+      ifGenerationMatch: current.generation,
+    });
+    const stands = await s.worker.handle(s.message, 'm-2');
+    assert.strictEqual(stands.messageId, 'm-3');
+    assert.strictEqual((await store.readJson<BatchReport>(reportName(s)))!.value.messageId, 'm-3');
   });
 
   it('should abandon a media body that stalls half-way and still report', async () => {

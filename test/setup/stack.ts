@@ -129,8 +129,9 @@ const PROFILE_ENV: Record<ProductProfile, Record<string, string>> = {
   faults: {
     BATCH_SIZE: '10',
     MEDIA_IDLE_TIMEOUT_MS: '2000',
-    BATCH_POLL_DEADLINE_MS: '30000',
-    BATCH_DEADLINE_MS: '120000',
+    BATCH_POLL_DEADLINE_MS: '10000',
+    // Short, so a final attempt that died is known dead (and its report made final) in 30 s.
+    BATCH_DEADLINE_MS: '15000',
   },
 };
 
