@@ -69,9 +69,15 @@ export class BatchWorker {
     this.refuseUnfinishedDay(message.day);
     const {attempt, lastError} = await this.countAttempt(message, batchId, messageId);
     addLogContext({attempt});
-    const startedAt = new Date(deps.clock.now()).toISOString();
+    const d: Delivery = {
+      message,
+      batchId,
+      messageId,
+      attempt,
+      startedAt: new Date(deps.clock.now()).toISOString(),
+    };
     const log = {day: message.day, runId: message.runId, batchId, messageId, attempt};
-    const existing = await this.existingReport(message, batchId);
+    const existing = await this.existingReport(d);
     if (existing?.messageId === messageId && !existing.provisional) {
       // A delivery of a message that a finished delivery already reported: nothing to redo.
       deps.logger.info('batch already reported for this message', {
@@ -80,19 +86,14 @@ export class BatchWorker {
       });
       return existing;
     }
-    if (attempt > deps.maxBatchAttempts)
-      return this.pastBudget(message, batchId, messageId, attempt, startedAt, lastError, existing);
+    if (attempt > deps.maxBatchAttempts) return this.pastBudget(d, lastError, existing);
     const final = attempt === deps.maxBatchAttempts;
     if (final) {
       // Written before anything that can crash or time out, so the day can always be concluded:
       // provisional, so the checker waits for what this attempt does (or the next delivery).
       const failed = await this.writeReport({
         ...this.failedReport(
-          message,
-          batchId,
-          messageId,
-          attempt,
-          startedAt,
+          d,
           gaveUp(
             attempt - 1,
             lastError,
@@ -121,36 +122,17 @@ export class BatchWorker {
         ...c,
         recordings: c.recordings.map(({retryable: _r, ...rest}) => rest),
       }));
-      report = this.report(
-        message,
-        batchId,
-        messageId,
-        attempt,
-        startedAt,
-        'complete',
-        conversations,
-        result.clientIndex,
-      );
+      report = this.report(d, 'complete', conversations, result.clientIndex);
     } catch (err) {
       if (err instanceof InputError) {
         // Refused: recorded and acknowledged by the caller. A final attempt's provisional report
         // must not outlive it (the checker would wait for it forever): it becomes final.
-        if (final)
-          await this.writeReport(
-            this.failedReport(
-              message,
-              batchId,
-              messageId,
-              attempt,
-              startedAt,
-              `batch refused: ${err.message}`,
-            ),
-          );
+        if (final) await this.writeReport(this.failedReport(d, `batch refused: ${err.message}`));
         throw err;
       }
       if (err instanceof RetryableError && !final) {
         deps.logger.warn('batch will be retried', {...log, reason: err.message, error: err});
-        await this.noteError(message, batchId, messageId, attempt, err.message);
+        await this.noteError(d, err.message);
         throw err;
       }
       const reason = err instanceof Error ? err.message : String(err);
@@ -160,14 +142,7 @@ export class BatchWorker {
         permanent: err instanceof PermanentError,
         error: err,
       });
-      report = this.failedReport(
-        message,
-        batchId,
-        messageId,
-        attempt,
-        startedAt,
-        final ? gaveUp(attempt, reason) : reason,
-      );
+      report = this.failedReport(d, final ? gaveUp(attempt, reason) : reason);
     } finally {
       clearTimeout(timer);
     }
@@ -195,14 +170,11 @@ export class BatchWorker {
   }
 
   /** The batch's report as it stands (anything that is not a usable report counts as none). */
-  private async existingReport(
-    message: BatchMessage,
-    batchId: string,
-  ): Promise<BatchReport | undefined> {
-    const name = batchReportObjectName(this.deps.env, message.day, message.runId, batchId);
+  private async existingReport(d: Delivery): Promise<BatchReport | undefined> {
+    const name = batchReportObjectName(this.deps.env, d.message.day, d.message.runId, d.batchId);
     try {
       const value = (await this.deps.store.readJson<unknown>(name))?.value;
-      return isReport(value, batchId) ? value : undefined;
+      return isReport(value, d.batchId) ? value : undefined;
     } catch (err) {
       if (err instanceof PermanentError) return undefined;
       throw err;
@@ -217,16 +189,13 @@ export class BatchWorker {
    * Another message's report, or a report with no part of this one, stands.
    */
   private async pastBudget(
-    message: BatchMessage,
-    batchId: string,
-    messageId: string,
-    attempt: number,
-    startedAt: string,
+    d: Delivery,
     lastError: string | undefined,
     existing: BatchReport | undefined,
   ): Promise<BatchReport> {
     const {deps} = this;
-    if (existing && !(existing.provisional && existing.messageId === messageId)) {
+    const {attempt} = d;
+    if (existing && !(existing.provisional && existing.messageId === d.messageId)) {
       deps.logger.info("delivery past the attempt budget; the batch's report stands", {
         attempt,
         reportOf: existing.messageId,
@@ -238,16 +207,12 @@ export class BatchWorker {
       deps.clock.now() - Date.parse(existing.startedAt) < liveMs(deps.batchDeadlineMs)
     )
       throw new RetryableError('the final attempt of this message may still be exporting', {
-        batchId,
+        batchId: d.batchId,
       });
     deps.logger.error('delivery past the attempt budget; writing a failed report', {attempt});
     return this.writeReport(
       this.failedReport(
-        message,
-        batchId,
-        messageId,
-        attempt,
-        startedAt,
+        d,
         `batch failed: delivery ${attempt - 1}, the last one allowed (MAX_BATCH_ATTEMPTS), ` +
           'never finished (the worker crashed or timed out)' +
           (lastError ? `; an earlier one failed with: ${lastError}` : ''),
@@ -296,38 +261,19 @@ export class BatchWorker {
     this.deps.logger.error('rejected a malformed batch message', {messageId, reason, object: name});
   }
 
-  private failedReport(
-    message: BatchMessage,
-    batchId: string,
-    messageId: string,
-    attempt: number,
-    startedAt: string,
-    reason: string,
-  ): BatchReport {
-    return this.report(
-      message,
-      batchId,
-      messageId,
-      attempt,
-      startedAt,
-      'failed',
-      [],
-      undefined,
-      reason,
-    );
+  /** The report of a batch that could not run: every conversation of the message, with `reason`. */
+  private failedReport(d: Delivery, reason: string): BatchReport {
+    return this.report(d, 'failed', [], undefined, reason);
   }
 
   private report(
-    message: BatchMessage,
-    batchId: string,
-    messageId: string,
-    attempt: number,
-    startedAt: string,
+    d: Delivery,
     status: BatchReport['status'],
     conversations: BatchReport['conversations'],
     oauthClient?: number,
     error?: string,
   ): BatchReport {
+    const {message, batchId, messageId, attempt, startedAt} = d;
     return {
       kind: 'batch-report',
       version: 1,
@@ -397,7 +343,7 @@ export class BatchWorker {
     batchId: string,
     messageId: string,
   ): Promise<{attempt: number; lastError?: string}> {
-    const name = attemptsObjectName(this.deps.env, message.day, message.runId, batchId, messageId);
+    const name = this.attemptsName(message, batchId, messageId);
     for (let i = 0; i < 10; i++) {
       const current = await this.deps.store.readJson<Attempts>(name);
       const attempt = (current?.value.attempts ?? 0) + 1;
@@ -418,14 +364,9 @@ export class BatchWorker {
   }
 
   /** Remembers why this attempt failed, for the report of the final one (best effort). */
-  private async noteError(
-    message: BatchMessage,
-    batchId: string,
-    messageId: string,
-    attempt: number,
-    reason: string,
-  ): Promise<void> {
-    const name = attemptsObjectName(this.deps.env, message.day, message.runId, batchId, messageId);
+  private async noteError(d: Delivery, reason: string): Promise<void> {
+    const {attempt} = d;
+    const name = this.attemptsName(d.message, d.batchId, d.messageId);
     try {
       const current = await this.deps.store.readJson<Attempts>(name);
       if (current?.value.attempts !== attempt) return; // a later delivery counted meanwhile
@@ -438,6 +379,20 @@ export class BatchWorker {
       this.deps.logger.warn('could not note the error of this attempt', {error: err});
     }
   }
+
+  /** The delivery counter of one message of the batch. */
+  private attemptsName(message: BatchMessage, batchId: string, messageId: string): string {
+    return attemptsObjectName(this.deps.env, message.day, message.runId, batchId, messageId);
+  }
+}
+
+/** One counted delivery of a batch message: what its reports are made of. */
+interface Delivery {
+  message: BatchMessage;
+  batchId: string;
+  messageId: string;
+  attempt: number;
+  startedAt: string;
 }
 
 interface Attempts {
