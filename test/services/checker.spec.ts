@@ -18,7 +18,7 @@ import {createLogger, Logger} from '../../functions/logger';
 import {systemClock} from '../../functions/container';
 import {CheckResult, Checker, CheckerSettings, Ledger} from '../../functions/services/checker';
 import {inspectDay} from '../../functions/services/previous-days';
-import type {ObjectStore} from '../../functions/ports';
+import type {Mailer, ObjectStore} from '../../functions/ports';
 import {TestStack, useStack} from '../setup/stack';
 import {batchReportOf, mailAbout} from '../helpers';
 import {LogEntry, matches} from '../repo/log-filter';
@@ -99,6 +99,8 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
     s: ObjectStore = store,
     extra: Partial<CheckerSettings> = {},
     logger: Logger = quiet,
+    /** Wraps the real SendGrid mailer (a seam: what happens right after SendGrid accepted). */
+    wrap: (mailer: Mailer) => Mailer = m => m,
   ) {
     return new Checker({
       settings: {
@@ -112,14 +114,16 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       },
       store: s,
       mailer: async () =>
-        new SendGridMailer({
-          apiKey: 'SG.test-key',
-          from: 'archive@example.com',
-          apiUrl: stack.sendgridUrl,
-          maxAttempts: 2,
-          clock: {...systemClock, sleep: () => Promise.resolve()},
-          logger: quiet,
-        }),
+        wrap(
+          new SendGridMailer({
+            apiKey: 'SG.test-key',
+            from: 'archive@example.com',
+            apiUrl: stack.sendgridUrl,
+            maxAttempts: 2,
+            clock: {...systemClock, sleep: () => Promise.resolve()},
+            logger: quiet,
+          }),
+        ),
       clock: systemClock,
       logger,
     });
@@ -605,48 +609,24 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
     it('should retry recording a sent email through a storage outage, so it is never sent twice', async () => {
       await seed({b1: {ids: [1, 2], failed: [1]}});
       let outage = 0;
-      const c = new Checker({
-        settings: {
-          env,
-          bucket: stack.bucket,
-          developers: ['dev@example.com'],
-          emailMaxGaps: 10,
-          replay: {project: 'p', topic: 't'},
-          emailWaitMs: 1000,
-          emailClaimMs: 1000,
-        },
-        store,
-        mailer: async () => {
-          const real = new SendGridMailer({
-            apiKey: 'SG.test-key',
-            from: 'archive@example.com',
-            apiUrl: stack.sendgridUrl,
-            maxAttempts: 2,
-            clock: systemClock,
-            logger: quiet,
+      const c = checker(store, {emailWaitMs: 1000, emailClaimMs: 1000}, quiet, real => ({
+        async send(mail) {
+          await real.send(mail);
+          // Right after SendGrid accepted: the ledger write that records it gets 503s.
+          const res = await fetch(`${stack.gcsUrl}/_admin/faults`, {
+            method: 'POST',
+            body: JSON.stringify({
+              path: 'decision\\.json',
+              method: 'POST',
+              action: 'status',
+              status: 503,
+              times: 4,
+            }),
           });
-          return {
-            async send(mail) {
-              await real.send(mail);
-              // Right after SendGrid accepted: the ledger write that records it gets 503s.
-              const res = await fetch(`${stack.gcsUrl}/_admin/faults`, {
-                method: 'POST',
-                body: JSON.stringify({
-                  path: 'decision\\.json',
-                  method: 'POST',
-                  action: 'status',
-                  status: 503,
-                  times: 4,
-                }),
-              });
-              assert.ok(res.ok);
-              outage++;
-            },
-          };
+          assert.ok(res.ok);
+          outage++;
         },
-        clock: systemClock,
-        logger: quiet,
-      });
+      }));
       try {
         const r = await c.handle(reportName('b1'));
         assert.strictEqual((r as {email?: string}).email, 'sent');
