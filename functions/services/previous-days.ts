@@ -40,12 +40,13 @@ export async function inspectDay(
   if (!plan) {
     return {state: 'not-planned', detail: 'no plan: the day was never exported', autoReruns: 0};
   }
-  const success = await provenSuccess(store, env, plan);
+  // The checker's ledger says what a marker must hold: it is read once, and it gives a
+  // `_FAILURE`'s counts (that marker lists every gap: tens of MiB on a large day).
+  const ledger = await readLedger(store, env, day);
+  const success = await provenSuccess(store, env, plan, ledger);
   if (success === true) return {state: 'success', runId: plan.runId};
   const autoReruns = plan.autoRerun?.count ?? 0;
   const planAgeMs = nowMs - Date.parse(plan.createdAt);
-  // The ledger, not the marker: a `_FAILURE` listing every gap of a large day can be tens of MiB.
-  const ledger = await readLedger(store, env, day);
   const failure = await store.stat(markerObjectName(env, day, '_FAILURE'));
   if (
     failure &&
@@ -108,6 +109,7 @@ async function provenSuccess(
   store: ObjectStore,
   env: string,
   plan: DayPlan,
+  ledger: Ledger | undefined,
 ): Promise<true | string | undefined> {
   const name = markerObjectName(env, plan.day, '_SUCCESS');
   if (!(await store.stat(name))) return undefined;
@@ -118,7 +120,6 @@ async function provenSuccess(
     if (err instanceof PermanentError) return `_SUCCESS is unreadable (${err.message})`;
     throw err;
   }
-  const ledger: Partial<Ledger> | undefined = await readLedger(store, env, plan.day);
   if (typeof marker !== 'object' || marker === null || marker.kind !== 'day-marker')
     return '_SUCCESS is not a day marker';
   if (marker.marker !== '_SUCCESS' || marker.status !== 'success' || marker.day !== plan.day)
