@@ -20,7 +20,7 @@
 import {RECORDING_TYPES, RecordingType} from './content-types';
 import type {DayPlan} from './day-plan';
 import type {Gap, ReportRef} from './day-outcome';
-import {recordingObjectPrefix} from './object-names';
+import {recordingObjectStem} from './object-names';
 import type {ReportRecording} from './report';
 
 /** What a listing says about one object. */
@@ -66,7 +66,7 @@ function checkClaim(
   stored: Map<string, StoredFacts>,
 ): string | undefined {
   const object = r.object ?? '';
-  const expected = `${recordingObjectPrefix(env, day, r.type ?? 'call', conversationId)}${r.recordingId}.`;
+  const expected = recordingObjectStem(env, day, r.type ?? 'call', conversationId, r.recordingId);
   if (!object.startsWith(expected) || object.slice(expected.length).includes('/'))
     return `the batch report says exported, but names ${object ? `object ${object}` : 'no object'}, not one under ${expected}*`;
   const o = stored.get(object);

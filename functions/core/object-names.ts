@@ -18,7 +18,7 @@ export function recordingObjectName(
   recordingId: string,
   ext: string,
 ): string {
-  return `${env}/${day}/${type}/${conversationId}_${recordingId}.${ext}`;
+  return `${recordingObjectStem(env, day, type, conversationId, recordingId)}${ext}`;
 }
 
 /** Where every recording of one type of a conversation lands: the name up to the recording id. */
@@ -29,6 +29,17 @@ export function recordingObjectPrefix(
   conversationId: string,
 ): string {
   return `${env}/${day}/${type}/${conversationId}_`;
+}
+
+/** A recording's object name up to its extension: every name it may have starts so. */
+export function recordingObjectStem(
+  env: string,
+  day: Day,
+  type: RecordingType,
+  conversationId: string,
+  recordingId: string,
+): string {
+  return `${recordingObjectPrefix(env, day, type, conversationId)}${recordingId}.`;
 }
 
 export function metadataObjectName(env: string, day: Day, conversationId: string): string {

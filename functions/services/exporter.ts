@@ -22,7 +22,12 @@ import {RecordingType, baseContentType, extensionFor, recordingType} from '../co
 import {filterChatTranscript} from '../core/chat';
 import {InputError, PermanentError, RetryableError} from '../core/errors';
 import type {BatchMessage} from '../core/messages';
-import {metadataObjectName, recordingObjectName, recordingObjectPrefix} from '../core/object-names';
+import {
+  metadataObjectName,
+  recordingObjectName,
+  recordingObjectPrefix,
+  recordingObjectStem,
+} from '../core/object-names';
 import {windowOf} from '../core/time-window';
 import type {Logger} from '../logger';
 import {mapLimit} from './objects';
@@ -341,7 +346,14 @@ export class Exporter {
     await mapLimit([...groups], METADATA_CONCURRENCY, async ([prefix, items]) => {
       const objects = await store.list(prefix);
       for (const item of items) {
-        const mine = objects.filter(o => o.name.startsWith(`${prefix}${item.r.recordingId}.`));
+        const stem = recordingObjectStem(
+          settings.env,
+          day,
+          item.r.type!,
+          item.c.conversationId,
+          item.r.recordingId,
+        );
+        const mine = objects.filter(o => o.name.startsWith(stem));
         const state =
           mine.length === 1
             ? provenState(mine[0]!, item.c.conversationId, item.r.recordingId)
