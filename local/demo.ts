@@ -32,6 +32,7 @@ import {
 } from './run-day';
 import {defaultDay, isValidDay} from '../functions/core/time-window';
 import {plural} from '../functions/core/units';
+import {FAULT_PROFILES} from './fault-profiles';
 
 const SPECS = [
   {name: 'conversations', help: 'conversations on the exported day (default 200)'},
@@ -46,28 +47,6 @@ const SPECS = [
   {name: 'json', help: 'end with one JSON line of the figures', boolean: true},
   {name: 'help', help: 'print this help', boolean: true},
 ];
-
-interface FaultProfile {
-  settings?: Record<string, unknown>;
-  faults?: unknown[];
-  /** The organisation's recording states (lossy: also archived, restoring, uploading and erroring ones). */
-  org?: 'clean' | 'lossy';
-}
-
-const FAULT_PROFILES: Record<string, FaultProfile> = {
-  none: {},
-  lossy: {org: 'lossy'},
-  flaky: {
-    settings: {truncateMediaRate: 0.05, batchPerResultMs: 20},
-    faults: [
-      {path: '^/api/v2/', action: 'status', status: 503, probability: 0.05},
-      {path: '^/api/v2/', action: 'status', status: 408, probability: 0.02},
-      {path: '^/api/v2/conversations/', action: 'reset', probability: 0.02},
-      {path: '^/media/', action: 'status', status: 502, probability: 0.03},
-    ],
-  },
-  'rate-limited': {settings: {rateLimitPerMinute: 100}},
-};
 
 interface DemoOptions {
   flags: ReturnType<typeof parseFlags>;

@@ -8,6 +8,7 @@
  */
 import * as assert from 'node:assert';
 import {PubSub} from '@google-cloud/pubsub';
+import {FAULT_PROFILES} from '../../local/fault-profiles';
 import {LOCAL_EXPORT_ENV} from '../../local/product';
 import {
   DayResult,
@@ -61,7 +62,7 @@ async function post(url: string, body?: unknown): Promise<unknown> {
   return res.json();
 }
 
-async function faults(url: string, rules: object | object[]): Promise<void> {
+async function faults(url: string, rules: unknown): Promise<void> {
   await post(`${url}/_admin/faults`, rules);
 }
 
@@ -150,17 +151,12 @@ export const FAULT_CASES: FaultCase[] = [
   {
     id: 'flaky',
     covers: 'the flaky profile',
-    how: 'Genesys API 503 (5%) and 408 (2%), connection resets (2%), media 502 (3%)',
+    how: "the demo's flaky fault rules: Genesys API 503 (5%) and 408 (2%), connection resets (2%), media 502 (3%)",
     result: '_SUCCESS, no email',
     day: '2025-03-02',
     conversations: 20,
     async run(ctx) {
-      await faults(ctx.stack.genesysUrl, [
-        {path: '^/api/v2/', action: 'status', status: 503, probability: 0.05},
-        {path: '^/api/v2/', action: 'status', status: 408, probability: 0.02},
-        {path: '^/api/v2/conversations/', action: 'reset', probability: 0.02},
-        {path: '^/media/', action: 'status', status: 502, probability: 0.03},
-      ]);
+      await faults(ctx.stack.genesysUrl, FAULT_PROFILES.flaky!.faults!);
       await run(ctx.stack, ctx.day);
       await clearFaults(ctx.stack);
       return (await verdict({failed: nothing, emails: 0})(ctx)).summary;
