@@ -39,7 +39,7 @@ export function recordingFolders(env: string, day: string): string[] {
   return RECORDING_TYPES.map(t => `${env}/${day}/${t}/`);
 }
 
-interface ParsedName {
+export interface ParsedName {
   name: string;
   type: RecordingType;
   conversationId: string;
@@ -48,7 +48,8 @@ interface ParsedName {
 
 const NAME_RE = /^([0-9a-f-]{36})_([0-9a-f-]{36})\.[a-z0-9]+$/;
 
-function parseRecordingName(env: string, day: string, name: string): ParsedName | undefined {
+/** The type, conversation and recording a recording object's name says, or undefined for any other name. */
+export function parseRecordingName(env: string, day: string, name: string): ParsedName | undefined {
   for (const type of RECORDING_TYPES) {
     const folder = `${env}/${day}/${type}/`;
     if (!name.startsWith(folder)) continue;
