@@ -3,6 +3,7 @@
  * re-planning the same day publishes the same batch ids.
  */
 import {createHash} from 'node:crypto';
+import type {BatchMessage} from './messages';
 import type {Day} from './time-window';
 
 export interface PlannedBatch {
@@ -36,4 +37,16 @@ export function adhocBatchId(day: Day, conversationIds: string[]): string {
     .digest('hex')
     .slice(0, 16);
   return `adhoc-${hash}`;
+}
+
+/**
+ * The OAuth client a batch runs on: the one its message names (the planner
+ * assigns them round-robin, replays keep theirs), taken modulo the clients
+ * configured now; else one derived from the batch id, so an ad-hoc message
+ * redelivered stays on one client.
+ */
+export function clientFor(message: BatchMessage, batchId: string, clientCount: number): number {
+  const n = Math.max(1, clientCount);
+  if (message.client !== undefined) return message.client % n;
+  return createHash('sha256').update(batchId).digest().readUInt32BE(0) % n;
 }

@@ -171,6 +171,8 @@ export function decideDay(
         conversationIds: ids.length > 0 ? ids : batch.conversationIds,
         runId: plan.runId,
         batchId: batch.batchId,
+        // The replay stays on the OAuth client the batch used (its planned one, if any).
+        ...(report.oauthClient !== undefined ? {client: report.oauthClient} : {}),
       };
       replays.push({
         batchId: batch.batchId,

@@ -2,7 +2,7 @@
  * The batch message: what the planner publishes and what an operator types
  * into `gcloud pubsub topics publish`. Strictly validated before use.
  *
- *   {"day":"2023-02-01","conversationIds":["…"],"runId":"…","batchId":"…"}
+ *   {"day":"2023-02-01","conversationIds":["…"],"runId":"…","batchId":"…","client":0}
  */
 import {InputError} from './errors';
 import {isGenesysId, isToken} from './ids';
@@ -14,12 +14,21 @@ export interface BatchMessage {
   /** Present when the batch belongs to a planned run (replays keep it). */
   runId?: string;
   batchId?: string;
+  /**
+   * The OAuth client (index into the configured clients, taken modulo their
+   * number) the planner assigned, round-robin, so a day's batches spread
+   * evenly; replays keep it. Without it the worker derives one from the batch id.
+   */
+  client?: number;
 }
+
+/** Largest `client` index a message may name. */
+export const MAX_CLIENT_INDEX = 999;
 
 /** Most conversations one message may carry. */
 export const MAX_CONVERSATIONS_PER_MESSAGE = 1000;
 
-const FIELDS = new Set(['day', 'conversationIds', 'runId', 'batchId']);
+const FIELDS = new Set(['day', 'conversationIds', 'runId', 'batchId', 'client']);
 
 /** Parses and validates a decoded message body; throws InputError naming every problem. */
 export function parseBatchMessage(value: unknown): BatchMessage {
@@ -53,6 +62,15 @@ export function parseBatchMessage(value: unknown): BatchMessage {
     problems.push('"runId" must be 1-64 letters, digits, "-" or "_"');
   if (v.batchId !== undefined && !isToken(v.batchId))
     problems.push('"batchId" must be 1-64 letters, digits, "-" or "_"');
+  if (
+    v.client !== undefined &&
+    !(
+      Number.isSafeInteger(v.client) &&
+      (v.client as number) >= 0 &&
+      (v.client as number) <= MAX_CLIENT_INDEX
+    )
+  )
+    problems.push(`"client" must be an integer from 0 to ${MAX_CLIENT_INDEX}`);
   if ((v.runId === undefined) !== (v.batchId === undefined))
     problems.push('"runId" and "batchId" go together');
   if (problems.length > 0) throw new InputError(`invalid batch message: ${problems.join('; ')}`);
@@ -60,6 +78,7 @@ export function parseBatchMessage(value: unknown): BatchMessage {
     day: v.day as string,
     conversationIds: ids as string[],
     ...(v.runId !== undefined ? {runId: v.runId as string, batchId: v.batchId as string} : {}),
+    ...(v.client !== undefined ? {client: v.client as number} : {}),
   };
 }
 

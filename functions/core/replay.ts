@@ -39,6 +39,7 @@ export function replayCommand(target: ReplayTarget, message: BatchMessage): stri
     conversationIds: message.conversationIds,
     ...(message.runId ? {runId: message.runId} : {}),
     ...(message.batchId ? {batchId: message.batchId} : {}),
+    ...(message.client !== undefined ? {client: message.client} : {}),
   });
   const local = target.emulatorHost ? `${LOCAL_GCLOUD_ENV} ` : '';
   return (

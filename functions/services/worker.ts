@@ -9,9 +9,8 @@
  * failed one); deliveries past the budget only make sure that report exists.
  * Every attempt stops exporting at its deadline (BATCH_DEADLINE_MS) and reports.
  */
-import {createHash} from 'node:crypto';
 import {InputError, PermanentError, RetryableError} from '../core/errors';
-import {adhocBatchId} from '../core/batches';
+import {adhocBatchId, clientFor} from '../core/batches';
 import type {BatchMessage} from '../core/messages';
 import {
   attemptsObjectName,
@@ -107,8 +106,7 @@ export class BatchWorker {
         status: failed.status,
       });
     }
-    const clientIndex =
-      createHash('sha256').update(batchId).digest().readUInt32BE(0) % Math.max(1, deps.clientCount);
+    const clientIndex = clientFor(message, batchId, deps.clientCount);
     deps.logger.info('exporting batch', {...log, conversations: message.conversationIds.length});
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), deps.batchDeadlineMs);

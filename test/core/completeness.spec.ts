@@ -240,6 +240,13 @@ describe('replaying only the gaps', () => {
     assert.ok(o.replay[0]!.command.includes(id(2)) && !o.replay[0]!.command.includes(id(1)));
   });
 
+  it('should keep a replay on the OAuth client the batch ran on (batch results are per client)', () => {
+    const onClient = {...ref('b1', three), report: {...ref('b1', three).report, oauthClient: 2}};
+    const o = decideDay(plan({b1: [1, 2, 3]}), [onClient], target);
+    assert.strictEqual(o.replay[0]!.message.client, 2);
+    assert.ok(o.replay[0]!.command.includes('"client":2'), o.replay[0]!.command);
+  });
+
   it('should merge a replay of some conversations over the batch report of the same run', () => {
     const before = ref('b1', three).report;
     const fresh = ref('b1', [{conversationId: id(2), recordings: [exported(2)]}]).report;

@@ -4,7 +4,7 @@ import {decodeMessageData, parseBatchMessage} from '../../functions/core/message
 import {InputError, PermanentError} from '../../functions/core/errors';
 import {baseContentType, extensionFor, recordingType} from '../../functions/core/content-types';
 import {filterChatTranscript} from '../../functions/core/chat';
-import {adhocBatchId, planBatches} from '../../functions/core/batches';
+import {adhocBatchId, clientFor, planBatches} from '../../functions/core/batches';
 import {
   batchReportObjectName,
   metadataObjectName,
@@ -28,6 +28,8 @@ describe('core rules', () => {
         batchId: 'b0001-abc',
       });
       assert.strictEqual(full.batchId, 'b0001-abc');
+      const onClient = parseBatchMessage({day: '2023-02-01', conversationIds: [ID(1)], client: 3});
+      assert.strictEqual(onClient.client, 3);
     });
 
     const bad: Array<[string, unknown, RegExp]> = [
@@ -58,6 +60,21 @@ describe('core rules', () => {
         'a batch id with a slash',
         {day: '2023-02-01', conversationIds: [ID(1)], runId: 'r', batchId: 'a/b'},
         /"batchId" must be/,
+      ],
+      [
+        'a client that is not an index',
+        {day: '2023-02-01', conversationIds: [ID(1)], client: 1.5},
+        /"client" must be an integer from 0 to 999/,
+      ],
+      [
+        'a negative client',
+        {day: '2023-02-01', conversationIds: [ID(1)], client: -1},
+        /"client" must be an integer/,
+      ],
+      [
+        'a client given as text',
+        {day: '2023-02-01', conversationIds: [ID(1)], client: '0'},
+        /"client" must be an integer/,
       ],
       [
         'too many ids',
@@ -148,6 +165,17 @@ describe('core rules', () => {
         adhocBatchId('2023-02-01', [ID(2), ID(1)]),
         adhocBatchId('2023-02-01', [ID(1), ID(2)]),
       );
+    });
+
+    it("should run a batch on its message's client, modulo the clients configured now", () => {
+      const m = {day: '2023-02-01', conversationIds: [ID(1)]};
+      assert.strictEqual(clientFor({...m, client: 1}, 'b1', 4), 1);
+      assert.strictEqual(clientFor({...m, client: 5}, 'b1', 4), 1);
+      assert.strictEqual(clientFor({...m, client: 5}, 'b1', 1), 0);
+      // No client named: derived from the batch id, the same on every delivery.
+      const derived = clientFor(m, 'adhoc-1', 4);
+      assert.strictEqual(clientFor(m, 'adhoc-1', 4), derived);
+      assert.ok(derived >= 0 && derived < 4);
     });
   });
 
