@@ -30,8 +30,18 @@ export interface Config {
   genesysEnvironment: string;
   /** Local development only: the simulator's URL (SDK gateway). */
   genesysGatewayUrl?: string;
-  /** Requests per minute per OAuth client that we allow ourselves. */
-  genesysRequestsPerMinute: number;
+  /** Genesys' request limit per token and minute (`token.rate.per.minute`). */
+  genesysTokenRequestsPerMinute: number;
+  /** Genesys' request limit per OAuth client and minute, across its tokens (`org.app.user.rate.per.minute`). */
+  genesysClientRequestsPerMinute: number;
+  /**
+   * Most instances that may call Genesys on one OAuth client at once (worker
+   * and planner instances; Terraform derives it from their max instance
+   * counts). Each paces itself to its share of the client's limit.
+   */
+  genesysFleetSize: number;
+  /** `full`: recording metadata per conversation; `lean`: batch results and analytics only. */
+  metadataMode: 'full' | 'lean';
   /** Attempts per Genesys request before giving up. */
   genesysMaxAttempts: number;
   /** How long the worker polls a batch download request, in ms. */
@@ -147,7 +157,10 @@ export function parseConfig(env: Env = process.env): Config {
     genesysCredentialsSecret: str('GENESYS_CREDENTIALS_SECRET', 'genesys-clients'),
     genesysEnvironment: str('GENESYS_ENVIRONMENT', 'mypurecloud.com'),
     genesysGatewayUrl: gateway || undefined,
-    genesysRequestsPerMinute: int('GENESYS_REQUESTS_PER_MINUTE', 280, 1, 100_000),
+    genesysTokenRequestsPerMinute: int('GENESYS_TOKEN_REQUESTS_PER_MINUTE', 300, 1, 100_000),
+    genesysClientRequestsPerMinute: int('GENESYS_CLIENT_REQUESTS_PER_MINUTE', 3000, 1, 1_000_000),
+    genesysFleetSize: int('GENESYS_FLEET_SIZE', 1, 1, 10_000),
+    metadataMode: oneOf('METADATA', 'full', ['full', 'lean'] as const),
     genesysMaxAttempts: int('GENESYS_MAX_ATTEMPTS', 6, 1, 20),
     batchPollDeadlineMs: int('BATCH_POLL_DEADLINE_MS', 300_000, 1000, 3_600_000),
     downloadConcurrency: int('DOWNLOAD_CONCURRENCY', 8, 1, 64),

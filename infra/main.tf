@@ -27,29 +27,33 @@ locals {
   # local-stack-only settings (GENESYS_GATEWAY_URL, SECRET_MANAGER_EMULATOR_HOST,
   # SENDGRID_API_URL, PUBSUB_EMULATOR_HOST) are never set here.
   function_env = {
-    ARCHIVED_POLICY             = var.archived_policy
-    BATCHES_TOPIC               = google_pubsub_topic.batches.name
-    BATCH_DEADLINE_MS           = tostring(var.batch_deadline_ms)
-    BATCH_POLL_DEADLINE_MS      = tostring(var.batch_poll_deadline_ms)
-    BATCH_SIZE                  = tostring(var.batch_size)
-    BUCKET                      = google_storage_bucket.recordings.name
-    CHECK_PREVIOUS_DAYS         = tostring(var.check_previous_days)
-    DEVELOPER_EMAILS            = join(",", var.developer_emails)
-    DISCOVERY                   = var.discovery
-    DOWNLOAD_CONCURRENCY        = tostring(var.download_concurrency)
-    EMAIL_MAX_GAPS              = tostring(var.email_max_gaps)
-    EXPORT_ENV                  = var.export_env
-    GENESYS_CREDENTIALS_SECRET  = google_secret_manager_secret.secret["genesys_clients"].secret_id
-    GENESYS_ENVIRONMENT         = var.genesys_environment
-    GENESYS_MAX_ATTEMPTS        = tostring(var.genesys_max_attempts)
-    GENESYS_REQUESTS_PER_MINUTE = tostring(var.genesys_requests_per_minute)
-    GOOGLE_CLOUD_PROJECT        = var.project_id
-    LOG_EXECUTION_ID            = "true"
-    MAIL_FROM                   = var.mail_from
-    MAX_AUTO_RERUNS             = tostring(var.max_auto_reruns)
-    MAX_BACKFILL_DAYS           = tostring(var.max_backfill_days)
-    MAX_BATCH_ATTEMPTS          = tostring(var.max_batch_attempts)
-    MEDIA_IDLE_TIMEOUT_MS       = tostring(var.media_idle_timeout_ms)
+    ARCHIVED_POLICY                    = var.archived_policy
+    BATCHES_TOPIC                      = google_pubsub_topic.batches.name
+    BATCH_DEADLINE_MS                  = tostring(var.batch_deadline_ms)
+    BATCH_POLL_DEADLINE_MS             = tostring(var.batch_poll_deadline_ms)
+    BATCH_SIZE                         = tostring(var.batch_size)
+    BUCKET                             = google_storage_bucket.recordings.name
+    CHECK_PREVIOUS_DAYS                = tostring(var.check_previous_days)
+    DEVELOPER_EMAILS                   = join(",", var.developer_emails)
+    DISCOVERY                          = var.discovery
+    DOWNLOAD_CONCURRENCY               = tostring(var.download_concurrency)
+    EMAIL_MAX_GAPS                     = tostring(var.email_max_gaps)
+    EXPORT_ENV                         = var.export_env
+    GENESYS_CREDENTIALS_SECRET         = google_secret_manager_secret.secret["genesys_clients"].secret_id
+    GENESYS_ENVIRONMENT                = var.genesys_environment
+    GENESYS_MAX_ATTEMPTS               = tostring(var.genesys_max_attempts)
+    GENESYS_TOKEN_REQUESTS_PER_MINUTE  = tostring(var.genesys_token_requests_per_minute)
+    GENESYS_CLIENT_REQUESTS_PER_MINUTE = tostring(var.genesys_client_requests_per_minute)
+    # Every instance that may call Genesys on a client at once: each takes an equal share.
+    GENESYS_FLEET_SIZE    = tostring(local.functions.worker.max_instances + local.functions.planner.max_instances)
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+    LOG_EXECUTION_ID      = "true"
+    MAIL_FROM             = var.mail_from
+    MAX_AUTO_RERUNS       = tostring(var.max_auto_reruns)
+    MAX_BACKFILL_DAYS     = tostring(var.max_backfill_days)
+    MAX_BATCH_ATTEMPTS    = tostring(var.max_batch_attempts)
+    MEDIA_IDLE_TIMEOUT_MS = tostring(var.media_idle_timeout_ms)
+    METADATA              = var.metadata
     # Read by nobody: changing it rolls new instances of every function.
     ROLLOUT_ID          = var.rollout_id
     RUN_GRACE_MINUTES   = tostring(var.run_grace_minutes)

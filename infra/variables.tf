@@ -122,6 +122,16 @@ variable "discovery" {
   }
 }
 
+variable "metadata" {
+  description = "Recording metadata: full (a recordingmetadata call per conversation) or lean (analytics details and batch results only, about 20x fewer Genesys calls; see docs/throughput.md) (METADATA)."
+  type        = string
+  default     = "full"
+  validation {
+    condition     = contains(["full", "lean"], var.metadata)
+    error_message = "metadata must be one of full, lean."
+  }
+}
+
 variable "download_concurrency" {
   description = "Recording downloads in flight per batch (DOWNLOAD_CONCURRENCY)."
   type        = number
@@ -187,13 +197,23 @@ variable "genesys_max_attempts" {
   }
 }
 
-variable "genesys_requests_per_minute" {
-  description = "Requests per minute per Genesys OAuth client we allow ourselves; Genesys allows 300 (GENESYS_REQUESTS_PER_MINUTE)."
+variable "genesys_token_requests_per_minute" {
+  description = "Genesys' request limit per token and minute, token.rate.per.minute (GENESYS_TOKEN_REQUESTS_PER_MINUTE). Raise it only if Genesys raised it for your org."
   type        = number
-  default     = 280
+  default     = 300
   validation {
-    condition     = floor(var.genesys_requests_per_minute) == var.genesys_requests_per_minute && var.genesys_requests_per_minute >= 1 && var.genesys_requests_per_minute <= 100000
-    error_message = "genesys_requests_per_minute must be an integer from 1 to 100000."
+    condition     = floor(var.genesys_token_requests_per_minute) == var.genesys_token_requests_per_minute && var.genesys_token_requests_per_minute >= 1 && var.genesys_token_requests_per_minute <= 100000
+    error_message = "genesys_token_requests_per_minute must be an integer from 1 to 100000."
+  }
+}
+
+variable "genesys_client_requests_per_minute" {
+  description = "Genesys' request limit per OAuth client and minute across its tokens, org.app.user.rate.per.minute (GENESYS_CLIENT_REQUESTS_PER_MINUTE). Every worker and planner instance paces itself to this divided by their max instance counts (at most the per-token limit)."
+  type        = number
+  default     = 3000
+  validation {
+    condition     = floor(var.genesys_client_requests_per_minute) == var.genesys_client_requests_per_minute && var.genesys_client_requests_per_minute >= 1 && var.genesys_client_requests_per_minute <= 1000000
+    error_message = "genesys_client_requests_per_minute must be an integer from 1 to 1000000."
   }
 }
 

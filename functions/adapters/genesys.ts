@@ -7,10 +7,10 @@
  */
 import platformClient from 'purecloud-platform-client-v2';
 import {JobFailedError, NotFoundError, PermanentError, RetryableError} from '../core/errors';
+import {RequestBudget, instanceShare} from '../core/budget';
 import {
   Decision,
   Failure,
-  SlidingWindow,
   decide,
   decideLogin,
   isCredentialsRefusal,
@@ -38,7 +38,12 @@ export interface GenesysOptions {
   environment: string;
   /** Local development: the simulator's URL. */
   gatewayUrl?: string;
-  requestsPerMinute: number;
+  /** Genesys' limit per token (`token.rate.per.minute`). */
+  tokenRequestsPerMinute: number;
+  /** Genesys' limit per OAuth client across its tokens (`org.app.user.rate.per.minute`). */
+  clientRequestsPerMinute: number;
+  /** Most instances that may call Genesys on one client at once (workers + planner). */
+  fleetSize: number;
   maxAttempts: number;
   clock: Clock;
   random?: () => number;
@@ -100,8 +105,21 @@ function describe(f: Failure): string {
   return f.message;
 }
 
+/** A rate-limit header as a number, if it is one. */
+function headerNumber(
+  headers: Record<string, string> | undefined,
+  name: string,
+): number | undefined {
+  const v = headers?.[name];
+  return v !== undefined && /^\d+$/.test(String(v).trim()) ? Number(v) : undefined;
+}
+
 class Session implements GenesysSession {
   private tokenExpiry = 0;
+  /** Counts logins: a 401 on a token an earlier login already replaced logs nobody in again. */
+  private tokenGeneration = 0;
+  /** The login in progress: concurrent calls wait for it instead of each logging in. */
+  private loggingIn: Promise<void> | undefined;
   private readonly api: ApiClient;
   private readonly analytics: InstanceType<typeof platformClient.AnalyticsApi>;
   private readonly recording: InstanceType<typeof platformClient.RecordingApi>;
@@ -110,7 +128,7 @@ class Session implements GenesysSession {
     readonly clientIndex: number,
     private readonly creds: GenesysCredentials,
     private readonly opts: GenesysOptions,
-    private readonly pacer: SlidingWindow,
+    private readonly pacer: RequestBudget,
   ) {
     this.api = new platformClient.ApiClientClass();
     this.api.config.live_reload_config = false;
@@ -137,6 +155,12 @@ class Session implements GenesysSession {
    * code are kept of a failure: the SDK's error holds the request's Basic
    * header, and an OAuth body can echo the request.
    */
+  private ensureToken(): Promise<void> {
+    if (this.opts.clock.now() <= this.tokenExpiry - TOKEN_MARGIN_MS) return Promise.resolve();
+    this.loggingIn ??= this.login().finally(() => (this.loggingIn = undefined));
+    return this.loggingIn;
+  }
+
   private async login(): Promise<void> {
     const {clock, maxAttempts} = this.opts;
     const random = this.opts.random ?? Math.random;
@@ -148,6 +172,8 @@ class Session implements GenesysSession {
           this.creds.clientSecret,
         );
         this.tokenExpiry = auth.tokenExpiryTime;
+        this.tokenGeneration++;
+        this.opts.logger.info('Genesys login', {clientIndex: this.clientIndex});
         return;
       } catch (err) {
         const failure = classify(err, clock.now());
@@ -173,23 +199,28 @@ class Session implements GenesysSession {
     const random = this.opts.random ?? Math.random;
     let relogged = false;
     for (let attempt = 1; ; attempt++) {
-      for (
-        let wait = this.pacer.reserve(clock.now());
-        wait > 0;
-        wait = this.pacer.reserve(clock.now())
-      ) {
-        await clock.sleep(wait);
-      }
-      if (clock.now() > this.tokenExpiry - TOKEN_MARGIN_MS) await this.login();
+      await this.ensureToken();
+      const generation = this.tokenGeneration;
+      const ticket = await this.slot();
       try {
         const res = (await fn()) as Extended<T>;
+        this.settle(ticket, res.headers);
         return res.body;
       } catch (err) {
         const failure = classify(err, clock.now());
+        this.settle(ticket, (err as {headers?: Record<string, string>} | null)?.headers);
+        if (
+          failure.kind === 'http' &&
+          failure.status === 429 &&
+          failure.retryAfterSeconds !== undefined
+        )
+          // The whole client waits, not only this call: the window is the server's.
+          this.pacer.pauseUntil(clock.now() + failure.retryAfterSeconds * 1000);
         const decision: Decision = decide(failure, attempt, maxAttempts, random(), relogged);
         if (decision.action === 'relogin') {
           relogged = true;
-          this.tokenExpiry = 0;
+          // Only a token no other call has replaced meanwhile is dropped.
+          if (generation === this.tokenGeneration) this.tokenExpiry = 0;
           continue;
         }
         if (decision.action === 'fail') {
@@ -200,6 +231,28 @@ class Session implements GenesysSession {
         await this.retryAfter(operation, attempt, failure, decision.delayMs);
       }
     }
+  }
+
+  /** Waits for a slot of this client's budget. */
+  private async slot(): Promise<number> {
+    const {clock} = this.opts;
+    for (;;) {
+      const r = this.pacer.reserve(clock.now());
+      if ('ticket' in r) return r.ticket;
+      await clock.sleep(r.waitMs);
+    }
+  }
+
+  /** The request has its answer: frees its slot a window later and notes what the server said. */
+  private settle(ticket: number, headers: Record<string, string> | undefined): void {
+    const now = this.opts.clock.now();
+    this.pacer.settle(ticket, now);
+    this.pacer.observe(
+      headerNumber(headers, 'inin-ratelimit-allowed'),
+      headerNumber(headers, 'inin-ratelimit-count'),
+      headerNumber(headers, 'inin-ratelimit-reset'),
+      now,
+    );
   }
 
   /** Logs a retry and waits for it. */
@@ -334,8 +387,8 @@ class Session implements GenesysSession {
   }
 }
 
-/** Pacers are per OAuth client and shared by every batch of this instance. */
-const pacers = new Map<string, SlidingWindow>();
+/** Budgets are per OAuth client and shared by every batch of this instance. */
+const budgets = new Map<string, RequestBudget>();
 
 export class GenesysCloud implements Genesys {
   private readonly sessions = new Map<number, Session>();
@@ -354,10 +407,13 @@ export class GenesysCloud implements Genesys {
     let s = this.sessions.get(i);
     if (!s) {
       const creds = this.opts.clients[i]!;
-      let pacer = pacers.get(creds.clientId);
+      let pacer = budgets.get(creds.clientId);
       if (!pacer) {
-        pacer = new SlidingWindow(this.opts.requestsPerMinute);
-        pacers.set(creds.clientId, pacer);
+        const {tokenRequestsPerMinute, clientRequestsPerMinute, fleetSize} = this.opts;
+        pacer = new RequestBudget(
+          instanceShare(tokenRequestsPerMinute, clientRequestsPerMinute, fleetSize),
+        );
+        budgets.set(creds.clientId, pacer);
       }
       s = new Session(i, creds, this.opts, pacer);
       this.sessions.set(i, s);

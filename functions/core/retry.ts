@@ -81,22 +81,3 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   const at = Date.parse(value);
   return Number.isFinite(at) ? Math.max(0, Math.ceil((at - nowMs) / 1000)) : undefined;
 }
-
-/** Bounds requests to `limit` per sliding minute. Pure state; time is passed in. */
-export class SlidingWindow {
-  private readonly stamps: number[] = [];
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs = 60_000,
-  ) {}
-
-  /** How long to wait before the next request may go, and records it when 0. */
-  reserve(nowMs: number): number {
-    while (this.stamps.length > 0 && this.stamps[0]! <= nowMs - this.windowMs) this.stamps.shift();
-    if (this.stamps.length < this.limit) {
-      this.stamps.push(nowMs);
-      return 0;
-    }
-    return this.stamps[0]! + this.windowMs - nowMs;
-  }
-}

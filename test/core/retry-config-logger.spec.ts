@@ -1,6 +1,6 @@
 /** The retry policy, the request pacer, configuration parsing and log redaction. */
 import * as assert from 'node:assert';
-import {SlidingWindow, backoffMs, decide, parseRetryAfter} from '../../functions/core/retry';
+import {backoffMs, decide, parseRetryAfter} from '../../functions/core/retry';
 import {parseConfig} from '../../functions/config';
 import {ConfigError, RetryableError} from '../../functions/core/errors';
 import {createLogger, redact, withLogContext} from '../../functions/logger';
@@ -87,13 +87,6 @@ describe('retry policy', () => {
       kind: 'other',
       message: 'Missing the required parameter "jobId"',
     });
-  });
-
-  it('should pace to a budget per sliding minute', () => {
-    const w = new SlidingWindow(3);
-    assert.deepStrictEqual([w.reserve(0), w.reserve(10), w.reserve(20)], [0, 0, 0]);
-    assert.strictEqual(w.reserve(30), 59_970);
-    assert.strictEqual(w.reserve(60_000), 0);
   });
 });
 

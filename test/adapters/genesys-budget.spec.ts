@@ -1,0 +1,110 @@
+/**
+ * The Genesys adapter's use of its budget through the official SDK against
+ * the simulator: one token per client and instance however many calls run at
+ * once (also when they all meet an expired token), and the server's
+ * `inin-ratelimit-*` headers obeyed before it has to answer 429.
+ */
+import * as assert from 'node:assert';
+import {randomUUID} from 'node:crypto';
+import {GenesysCloud} from '../../functions/adapters/genesys';
+import {createLogger} from '../../functions/logger';
+import type {Clock} from '../../functions/ports';
+import {TestSimulator, startSimulator} from '../setup/simulator';
+
+interface Counters {
+  byEndpoint: Record<string, number>;
+}
+
+describe('Genesys budget (SDK against the simulator)', function () {
+  this.timeout(60_000);
+  let sim: TestSimulator;
+
+  before(async () => {
+    sim = await startSimulator(['--conversations-per-day', '0']);
+  });
+  after(async () => {
+    await sim?.stop();
+  });
+
+  const tokens = async () =>
+    (await sim.admin<Counters>('counters')).byEndpoint['POST /oauth/token'] ?? 0;
+
+  /**
+   * A fresh adapter; `events` records its waits and retries in order. Its clock jumps over
+   * every wait (a sleep lasts at most 5 ms), so a minute's pause costs the test nothing.
+   */
+  function adapter(tokenRequestsPerMinute = 100_000) {
+    const events: string[] = [];
+    let skipped = 0;
+    const clock: Clock = {
+      now: () => Date.now() + skipped,
+      sleep: ms => {
+        events.push(`wait ${ms}`);
+        skipped += ms;
+        return new Promise(resolve => setTimeout(resolve, Math.min(ms, 5)));
+      },
+    };
+    const genesys = new GenesysCloud({
+      clients: [{clientId: 'demo-client', clientSecret: 'demo-secret'}],
+      environment: 'mypurecloud.ie',
+      gatewayUrl: sim.url,
+      tokenRequestsPerMinute,
+      clientRequestsPerMinute: 1_000_000,
+      fleetSize: 1,
+      maxAttempts: 4,
+      clock,
+      random: () => 0.5,
+      logger: createLogger({service: 'test'}, (_s, line) => {
+        const l = JSON.parse(line) as {message: string; reason?: string};
+        if (l.message === 'Genesys request will be retried') events.push(`retry ${l.reason}`);
+      }),
+    });
+    return {genesys, events};
+  }
+
+  it('should log in once for calls that start together, not once per call', async () => {
+    const before = await tokens();
+    const session = await adapter().genesys.session(0);
+    const metas = await Promise.all(
+      Array.from({length: 8}, () => session.recordingMetadata(randomUUID())),
+    );
+    assert.deepStrictEqual(metas, Array(8).fill(undefined)); // unknown conversations: 404
+    assert.strictEqual((await tokens()) - before, 1);
+  });
+
+  it('should log in again once when calls in flight all meet an expired token', async () => {
+    const session = await adapter().genesys.session(0);
+    await session.dataAvailability();
+    const before = await tokens();
+    await sim.admin('tokens/expire', {method: 'POST'});
+    await Promise.all(Array.from({length: 8}, () => session.recordingMetadata(randomUUID())));
+    assert.strictEqual((await tokens()) - before, 1);
+  });
+
+  it("should stop when the server's headers say its window is full, before any 429", async () => {
+    const {settings} = await sim.admin<{settings: {rateLimitPerMinute: number}}>('config');
+    await sim.admin('config', {method: 'PATCH', body: {rateLimitPerMinute: 3}});
+    try {
+      // A fresh token: its window is empty. Our own limit is far above the server's.
+      const {genesys, events} = adapter();
+      const session = await genesys.session(0);
+      for (let i = 0; i < 3; i++) await session.dataAvailability();
+      // The fourth goes after the pause; the simulator's real clock has not moved, so it is
+      // refused and retried: what matters is that the pause came first.
+      await session.dataAvailability().catch(() => undefined);
+      const firstLongWait = events.findIndex(
+        e => /^wait (\d+)$/.test(e) && Number(e.slice(5)) > 30_000,
+      );
+      assert.ok(firstLongWait >= 0, `no pause: ${events.join(' | ')}`);
+      assert.ok(
+        !events.slice(0, firstLongWait).some(e => e.startsWith('retry')),
+        `a 429 came before the pause: ${events.join(' | ')}`,
+      );
+    } finally {
+      await sim.admin('config', {
+        method: 'PATCH',
+        body: {rateLimitPerMinute: settings.rateLimitPerMinute},
+      });
+    }
+  });
+});
