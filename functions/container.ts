@@ -125,6 +125,7 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
               downloadConcurrency: config.downloadConcurrency,
               timeZone: config.timeZone,
               mediaIdleTimeoutMs: config.mediaIdleTimeoutMs,
+              metadataMode: config.metadataMode,
             },
             genesys: g,
             store,

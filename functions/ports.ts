@@ -51,7 +51,7 @@ export interface GenesysSession {
   conversationDetails(ids: string[]): Promise<Array<Record<string, unknown>>>;
   /** Recording metadata, or undefined for an unknown conversation. */
   recordingMetadata(conversationId: string): Promise<RecordingMeta[] | undefined>;
-  submitBatch(items: Array<{conversationId: string; recordingId: string}>): Promise<string>;
+  submitBatch(items: Array<{conversationId: string; recordingId?: string}>): Promise<string>;
   batchStatus(jobId: string): Promise<BatchStatus>;
 }
 

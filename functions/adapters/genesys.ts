@@ -372,7 +372,7 @@ class Session implements GenesysSession {
     }
   }
 
-  async submitBatch(items: Array<{conversationId: string; recordingId: string}>): Promise<string> {
+  async submitBatch(items: Array<{conversationId: string; recordingId?: string}>): Promise<string> {
     const body = await this.call<{id: string}>('submit batch download', () =>
       this.recording.postRecordingBatchrequests({batchDownloadRequestList: items}),
     );

@@ -29,6 +29,8 @@ import {
   recordingObjectStem,
 } from '../core/object-names';
 import {windowOf} from '../core/time-window';
+import {leanRecordings} from '../core/lean';
+import {firstPollDelay, learnMsPerItem, nextPollDelay} from '../core/polling';
 import type {Logger} from '../logger';
 import {mapLimit} from './objects';
 import {readAll} from '../streams';
@@ -80,6 +82,8 @@ export interface ExporterSettings {
   timeZone: string;
   /** A media body that sends nothing for this long is abandoned (ms). */
   mediaIdleTimeoutMs: number;
+  /** `full`: recording metadata per conversation; `lean`: batch results and analytics only. */
+  metadataMode: 'full' | 'lean';
 }
 
 export interface ExportOptions {
@@ -199,6 +203,41 @@ async function md5Of(body: Readable): Promise<{md5: string; size: number}> {
 
 class UrlExpired extends Error {}
 
+/** One item of a batch download request: a recording, or every recording of a conversation. */
+type BatchItem = {conversationId: string; recordingId?: string};
+
+/** The results of a round of batch download requests. */
+interface Results {
+  /** The best result per recording (a good one wins over an error). */
+  byRecording: Map<string, BatchResult>;
+  /** Every result per conversation. */
+  byConversation: Map<string, BatchResult[]>;
+  /** Conversations whose request did not complete: a missing result may still come. */
+  incomplete: Set<string>;
+}
+
+/**
+ * The items that ask for `todo`: a conversation whose recordings (per its
+ * metadata) are all to be downloaded is asked for by its id alone, the rest
+ * recording by recording.
+ */
+function batchItems(
+  todo: ReadonlyArray<{c: ConversationOutcome; r: RecordingOutcome}>,
+  metas: Map<string, RecordingMeta[] | undefined> | undefined,
+): BatchItem[] {
+  const wanted = new Map<string, string[]>();
+  for (const {c, r} of todo)
+    wanted.set(c.conversationId, [...(wanted.get(c.conversationId) ?? []), r.recordingId]);
+  const items: BatchItem[] = [];
+  for (const [conversationId, recordingIds] of wanted) {
+    const all = metas?.get(conversationId);
+    if (all && all.length === recordingIds.length && all.every(m => recordingIds.includes(m.id)))
+      items.push({conversationId});
+    else for (const recordingId of recordingIds) items.push({conversationId, recordingId});
+  }
+  return items;
+}
+
 const DEADLINE_REASON =
   'the batch reached its deadline (BATCH_DEADLINE_MS) before this recording was stored';
 
@@ -228,76 +267,115 @@ function differentContent(name: string, detail: string): PermanentError {
 export class Exporter {
   constructor(private readonly deps: ExporterDeps) {}
 
+  /** What completed batch download requests took, per item (ms): when to poll the next. */
+  private msPerItem: number | undefined;
+
   /** Exports the batch and returns what happened to every conversation. */
   async export(
     message: BatchMessage,
     clientIndex: number,
     opts: ExportOptions = {},
   ): Promise<{conversations: ConversationOutcome[]; clientIndex: number}> {
-    const {genesys} = this.deps;
+    const {genesys, settings} = this.deps;
     const session = await genesys.session(clientIndex);
     const details = new Map<string, Record<string, unknown>>();
     for (const d of await session.conversationDetails(message.conversationIds)) {
       details.set(String(d.conversationId), d);
     }
     this.refuseOtherDays(message, details);
-    const metas = await mapLimit(message.conversationIds, METADATA_CONCURRENCY, id =>
+    const ids = message.conversationIds;
+    const metas = new Map<string, RecordingMeta[] | undefined>();
+    const conversations = new Map<string, ConversationOutcome>();
+    let prefetched: Results | undefined;
+    let metadataFor = ids;
+    if (settings.metadataMode === 'lean') {
+      // One request by conversation id alone: its results enumerate the recordings.
+      prefetched = await this.requestResults(
+        session,
+        ids.map(conversationId => ({conversationId})),
+        opts.signal,
+      );
+      metadataFor = [];
+      for (const id of ids) {
+        const verdict = leanRecordings(prefetched.byConversation.get(id) ?? [], details.get(id));
+        // An unfinished request may lack results: only the metadata can say what is missing.
+        const whole = !prefetched.incomplete.has(id) && details.has(id);
+        if (verdict.recordings && whole) {
+          conversations.set(id, {
+            conversationId: id,
+            recordings: verdict.recordings.map(r => ({
+              recordingId: r.recordingId,
+              type: r.type,
+              outcome: 'failed',
+              reason: 'pending download',
+            })),
+          });
+        } else {
+          metadataFor.push(id);
+        }
+      }
+      if (metadataFor.length > 0)
+        this.deps.logger.info('lean metadata: some conversations need their recording metadata', {
+          conversations: metadataFor.length,
+        });
+    }
+    const fetched = await mapLimit(metadataFor, METADATA_CONCURRENCY, id =>
       session.recordingMetadata(id),
     );
-    const conversations: ConversationOutcome[] = message.conversationIds.map(
-      (conversationId, i) => {
-        const detail = details.get(conversationId);
-        const list = metas[i];
-        const conv: ConversationOutcome = {
-          conversationId,
-          conversationStart:
-            typeof detail?.conversationStart === 'string' ? detail.conversationStart : undefined,
-          recordings: [],
-        };
-        if (list === undefined) {
-          conv.error = 'conversation not found in Genesys Cloud';
-          return conv;
-        }
-        for (const meta of list) {
-          const type = recordingType(meta.media);
-          const base: RecordingOutcome = {
-            recordingId: meta.id,
-            type,
-            media: meta.media,
-            fileState: meta.fileState,
-            outcome: 'failed',
-          };
-          if (!type) {
-            conv.recordings.push({
-              ...base,
-              reason: `unsupported media type "${String(meta.media)}"`,
-            });
-            continue;
-          }
-          const fromState = outcomeFromState(meta, this.deps.settings.archivedPolicy);
-          conv.recordings.push(
-            fromState ? {...base, ...fromState} : {...base, reason: 'pending download'},
-          );
-        }
-        return conv;
-      },
-    );
+    metadataFor.forEach((id, i) => metas.set(id, fetched[i]));
+    for (const id of metadataFor) conversations.set(id, this.fromMetadata(id, metas.get(id)));
+    const ordered = ids.map(id => {
+      const conv = conversations.get(id)!;
+      const start = details.get(id)?.conversationStart;
+      return {...conv, conversationStart: typeof start === 'string' ? start : undefined};
+    });
 
-    const pending = conversations.flatMap(c =>
+    const pending = ordered.flatMap(c =>
       c.recordings.filter(r => r.reason === 'pending download').map(r => ({c, r})),
     );
     const toDownload = await this.findStored(message.day, pending);
-    await this.download(session, message.day, toDownload, opts.signal);
+    await this.download(session, message.day, toDownload, metas, opts.signal, prefetched);
 
-    await mapLimit(conversations, METADATA_CONCURRENCY, c =>
+    await mapLimit(ordered, METADATA_CONCURRENCY, c =>
       this.writeMetadata(
         message.day,
         c,
         details.get(c.conversationId),
-        metas[message.conversationIds.indexOf(c.conversationId)],
+        metas.has(c.conversationId) ? metas.get(c.conversationId) : 'lean',
       ),
     );
-    return {conversations, clientIndex: session.clientIndex};
+    return {conversations: ordered, clientIndex: session.clientIndex};
+  }
+
+  /** A conversation's recordings from its recording metadata (undefined: Genesys does not know it). */
+  private fromMetadata(
+    conversationId: string,
+    list: RecordingMeta[] | undefined,
+  ): ConversationOutcome {
+    const conv: ConversationOutcome = {conversationId, recordings: []};
+    if (list === undefined) {
+      conv.error = 'conversation not found in Genesys Cloud';
+      return conv;
+    }
+    for (const meta of list) {
+      const type = recordingType(meta.media);
+      const base: RecordingOutcome = {
+        recordingId: meta.id,
+        type,
+        media: meta.media,
+        fileState: meta.fileState,
+        outcome: 'failed',
+      };
+      if (!type) {
+        conv.recordings.push({...base, reason: `unsupported media type "${String(meta.media)}"`});
+        continue;
+      }
+      const fromState = outcomeFromState(meta, this.deps.settings.archivedPolicy);
+      conv.recordings.push(
+        fromState ? {...base, ...fromState} : {...base, reason: 'pending download'},
+      );
+    }
+    return conv;
   }
 
   /**
@@ -389,11 +467,20 @@ export class Exporter {
     delete r.reason;
   }
 
+  /**
+   * Downloads every pending recording: one round of batch download requests
+   * (all submitted at once; a conversation whose every recording is pending
+   * is asked for by its id alone, so a batch of 100 conversations is one
+   * request however many recordings it holds), then further rounds, by
+   * recording, only for results whose URLs expired.
+   */
   private async download(
     session: GenesysSession,
     day: string,
     pending: Array<{c: ConversationOutcome; r: RecordingOutcome}>,
+    metas: Map<string, RecordingMeta[] | undefined>,
     signal: AbortSignal | undefined,
+    prefetched: Results | undefined,
   ): Promise<void> {
     const outOfTime = (items: typeof pending) => {
       for (const {r} of items)
@@ -401,66 +488,67 @@ export class Exporter {
     };
     let todo = pending;
     for (let round = 0; todo.length > 0 && round <= MAX_RESUBMIT_ROUNDS; round++) {
-      const expired: typeof todo = [];
-      for (let i = 0; i < todo.length; i += MAX_BATCH_ITEMS) {
-        const chunk = todo.slice(i, i + MAX_BATCH_ITEMS);
-        if (signal?.aborted) {
-          outOfTime(chunk);
-          continue;
-        }
-        const results = await this.runBatchRequest(
-          session,
-          chunk.map(({c, r}) => ({conversationId: c.conversationId, recordingId: r.recordingId})),
-          signal,
-        );
-        await mapLimit(chunk, this.deps.settings.downloadConcurrency, async item => {
-          if (signal?.aborted) {
-            outOfTime([item]);
-            return;
-          }
-          const result = results.byRecording.get(item.r.recordingId);
-          if (!result) {
-            Object.assign(
-              item.r,
-              results.completed
-                ? {
-                    // What Genesys does, silently, when the client may not see sensitive recordings.
-                    outcome: 'failed',
-                    reason:
-                      'the batch download request completed without a result for it: the OAuth ' +
-                      'client likely lacks recording:recording:viewSensitiveData (recordings ' +
-                      'flagged as holding PCI/PII are left out without it)',
-                  }
-                : {
-                    outcome: 'failed',
-                    retryable: true,
-                    reason: 'the batch download request returned no result for it in time',
-                  },
+      if (signal?.aborted) {
+        outOfTime(todo);
+        return;
+      }
+      // Lean mode's first round already has every result of its conversations.
+      const results =
+        round === 0 && prefetched
+          ? prefetched
+          : await this.requestResults(
+              session,
+              batchItems(todo, round === 0 ? metas : undefined),
+              signal,
             );
-            return;
-          }
-          if (result.errorMsg || !result.resultUrl) {
+      const expired: typeof todo = [];
+      await mapLimit(todo, this.deps.settings.downloadConcurrency, async item => {
+        if (signal?.aborted) {
+          outOfTime([item]);
+          return;
+        }
+        const result = results.byRecording.get(item.r.recordingId);
+        if (!result) {
+          Object.assign(
+            item.r,
+            results.incomplete.has(item.c.conversationId)
+              ? {
+                  outcome: 'failed',
+                  retryable: true,
+                  reason: 'the batch download request returned no result for it in time',
+                }
+              : {
+                  // What Genesys does, silently, when the client may not see sensitive recordings.
+                  outcome: 'failed',
+                  reason:
+                    'the batch download request completed without a result for it: the OAuth ' +
+                    'client likely lacks recording:recording:viewSensitiveData (recordings ' +
+                    'flagged as holding PCI/PII are left out without it)',
+                },
+          );
+          return;
+        }
+        if (result.errorMsg || !result.resultUrl) {
+          Object.assign(item.r, {
+            outcome: 'failed',
+            reason: `Genesys batch download error: ${result.errorMsg ?? 'no resultUrl'}`,
+          });
+          return;
+        }
+        try {
+          await this.store(day, item.c, item.r, result, signal);
+        } catch (err) {
+          if (err instanceof UrlExpired) expired.push(item);
+          else if (signal?.aborted && !(err instanceof PermanentError)) outOfTime([item]);
+          else {
             Object.assign(item.r, {
               outcome: 'failed',
-              reason: `Genesys batch download error: ${result.errorMsg ?? 'no resultUrl'}`,
+              retryable: !(err instanceof PermanentError),
+              reason: err instanceof Error ? err.message : String(err),
             });
-            return;
           }
-          try {
-            await this.store(day, item.c, item.r, result, signal);
-          } catch (err) {
-            if (err instanceof UrlExpired) expired.push(item);
-            else if (signal?.aborted && !(err instanceof PermanentError)) outOfTime([item]);
-            else {
-              Object.assign(item.r, {
-                outcome: 'failed',
-                retryable: !(err instanceof PermanentError),
-                reason: err instanceof Error ? err.message : String(err),
-              });
-            }
-          }
-        });
-      }
+        }
+      });
       todo = expired;
     }
     for (const {r} of todo)
@@ -471,52 +559,82 @@ export class Exporter {
       });
   }
 
+  /** Submits the items in requests of at most 100, all at once, and polls them to completion. */
+  private async requestResults(
+    session: GenesysSession,
+    items: BatchItem[],
+    signal: AbortSignal | undefined,
+  ): Promise<Results> {
+    const chunks: BatchItem[][] = [];
+    for (let i = 0; i < items.length; i += MAX_BATCH_ITEMS)
+      chunks.push(items.slice(i, i + MAX_BATCH_ITEMS));
+    const answers = await Promise.all(chunks.map(c => this.runBatchRequest(session, c, signal)));
+    const out: Results = {byRecording: new Map(), byConversation: new Map(), incomplete: new Set()};
+    answers.forEach(({results, completed}, k) => {
+      if (!completed) for (const item of chunks[k]!) out.incomplete.add(item.conversationId);
+      for (const r of results) {
+        if (!r.recordingId) continue;
+        if (r.conversationId)
+          out.byConversation.set(r.conversationId, [
+            ...(out.byConversation.get(r.conversationId) ?? []),
+            r,
+          ]);
+        // One recording can have several results; a good one wins over an error.
+        const prior = out.byRecording.get(r.recordingId);
+        if (!prior || (!prior.resultUrl && r.resultUrl)) out.byRecording.set(r.recordingId, r);
+      }
+    });
+    return out;
+  }
+
   /** Submits one batch download request and polls it until complete or the deadline. */
   private async runBatchRequest(
     session: GenesysSession,
-    items: Array<{conversationId: string; recordingId: string}>,
+    items: BatchItem[],
     signal: AbortSignal | undefined,
-  ): Promise<{byRecording: Map<string, BatchResult>; completed: boolean}> {
+  ): Promise<{results: BatchResult[]; completed: boolean}> {
     const {clock} = this.deps;
     const jobId = await session.submitBatch(items);
-    const deadline = clock.now() + this.deps.settings.batchPollDeadlineMs;
-    let delay = 200;
+    const submitted = clock.now();
+    const deadline = submitted + this.deps.settings.batchPollDeadlineMs;
+    let delay = firstPollDelay(items.length, this.msPerItem);
     let lastCount = -1;
-    let results: BatchResult[] = [];
-    let completed = false;
     for (;;) {
+      if (clock.now() + delay > deadline) {
+        this.deps.logger.warn('batch download request did not complete before the deadline', {
+          jobId,
+        });
+        return {results: [], completed: false};
+      }
+      await clock.sleep(delay);
       const status = await session.batchStatus(jobId);
-      results = status.results;
       const done =
         status.status === 'Completed' ||
+        // Without a status: the same complete count on two polls (the expected count can grow).
         (status.status === undefined &&
           status.resultCount === status.expectedResultCount &&
           status.resultCount === lastCount);
       if (done) {
-        completed = true;
-        break;
+        this.msPerItem = learnMsPerItem(this.msPerItem, items.length, clock.now() - submitted);
+        return {results: status.results, completed: true};
       }
+      if (signal?.aborted) return {results: status.results, completed: false};
       lastCount = status.resultCount ?? -1;
-      if (signal?.aborted) break;
+      delay = nextPollDelay(
+        clock.now() - submitted,
+        status.expectedResultCount,
+        status.resultCount,
+        delay,
+      );
       if (clock.now() + delay > deadline) {
         this.deps.logger.warn('batch download request did not complete before the deadline', {
           jobId,
-          results: results.length,
+          results: status.results.length,
           expected: status.expectedResultCount,
         });
-        break;
+        return {results: status.results, completed: false};
       }
-      await clock.sleep(delay);
-      delay = Math.min(delay * 2, 5000);
     }
-    const byRecording = new Map<string, BatchResult>();
-    for (const r of results) {
-      if (!r.recordingId) continue;
-      // One recording can have several results; a good one wins over an error.
-      const prior = byRecording.get(r.recordingId);
-      if (!prior || (!prior.resultUrl && r.resultUrl)) byRecording.set(r.recordingId, r);
-    }
-    return {byRecording, completed};
   }
 
   /** Downloads one result into GCS (or confirms an identical object is there). */
@@ -652,24 +770,38 @@ export class Exporter {
     this.exportedAs(r, existing);
   }
 
-  /** `metadata/{conversationId}.json`: analytics details, recording metadata and what was exported. */
+  /**
+   * `metadata/{conversationId}.json`: analytics details, recording metadata
+   * and what was exported. In lean mode a conversation read from its batch
+   * results alone has no recording metadata: its document says so
+   * (`"metadataMode": "lean"`) and lists each recording with `metadata: null`.
+   */
   private async writeMetadata(
     day: string,
     c: ConversationOutcome,
     detail: Record<string, unknown> | undefined,
-    metas: RecordingMeta[] | undefined,
+    metas: RecordingMeta[] | undefined | 'lean',
   ): Promise<void> {
     if (c.error) return;
     const name = metadataObjectName(this.deps.settings.env, day, c.conversationId);
-    const doc = {
-      conversationId: c.conversationId,
-      day,
-      conversation: detail ?? null,
-      recordings: (metas ?? []).map(m => ({
-        metadata: m,
-        export: c.recordings.find(r => r.recordingId === m.id) ?? null,
-      })),
-    };
+    const doc =
+      metas === 'lean'
+        ? {
+            conversationId: c.conversationId,
+            day,
+            metadataMode: 'lean',
+            conversation: detail ?? null,
+            recordings: c.recordings.map(r => ({metadata: null, export: r})),
+          }
+        : {
+            conversationId: c.conversationId,
+            day,
+            conversation: detail ?? null,
+            recordings: (metas ?? []).map(m => ({
+              metadata: m,
+              export: c.recordings.find(r => r.recordingId === m.id) ?? null,
+            })),
+          };
     // Deterministic content: a rerun that changes nothing writes nothing.
     const bytes = Buffer.from(
       JSON.stringify(doc, (k, v) => (k === 'retryable' ? undefined : v), 2),

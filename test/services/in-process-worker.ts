@@ -54,6 +54,7 @@ export function inProcessWorker(o: InProcessWorker): BatchWorker {
         downloadConcurrency: 4,
         timeZone: 'UTC',
         mediaIdleTimeoutMs: 30_000,
+        metadataMode: 'full',
         ...o.exporter,
       },
       genesys,
