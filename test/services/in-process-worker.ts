@@ -24,6 +24,8 @@ export interface InProcessWorker {
   logger: Logger;
   worker?: Partial<Pick<WorkerDeps, 'maxBatchAttempts' | 'batchDeadlineMs' | 'windowLagDays'>>;
   exporter?: Partial<ExporterSettings>;
+  /** The clock of the adapter and the exporter (default: fastClock). */
+  clock?: Clock;
 }
 
 export function inProcessWorker(o: InProcessWorker): BatchWorker {
@@ -35,7 +37,7 @@ export function inProcessWorker(o: InProcessWorker): BatchWorker {
     clientRequestsPerMinute: 1_000_000,
     fleetSize: 1,
     maxAttempts: 3,
-    clock: fastClock,
+    clock: o.clock ?? fastClock,
     logger: o.logger,
   });
   return new BatchWorker({
@@ -60,7 +62,7 @@ export function inProcessWorker(o: InProcessWorker): BatchWorker {
       genesys,
       store: o.store,
       media: new HttpMediaFetcher(),
-      clock: fastClock,
+      clock: o.clock ?? fastClock,
       logger: o.logger,
     }),
     store: o.store,

@@ -1,0 +1,137 @@
+import * as assert from 'node:assert';
+import {analyticsFacts, leanRecordings, leanType} from '../../functions/core/lean';
+import {
+  MAX_POLL_MS,
+  MIN_POLL_MS,
+  firstPollDelay,
+  learnMsPerItem,
+  nextPollDelay,
+} from '../../functions/core/polling';
+
+const R = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+const voice = (recording: boolean, screenRecording = false) => ({
+  participants: [
+    {purpose: 'customer', sessions: [{mediaType: 'voice', recording}]},
+    {purpose: 'agent', screenRecording, sessions: [{mediaType: 'voice', recording}]},
+  ],
+});
+const chat = {participants: [{purpose: 'customer', sessions: [{mediaType: 'chat'}]}]};
+const good = (n: number, contentType: string) => ({
+  conversationId: R(0),
+  recordingId: R(n),
+  contentType,
+  resultUrl: `https://media/${n}`,
+});
+
+describe('lean metadata rules', () => {
+  it('should read what analytics says was recorded', () => {
+    assert.deepStrictEqual(analyticsFacts(voice(true, true)), {
+      media: new Set(['voice']),
+      audioRecorded: true,
+      screenRecorded: true,
+    });
+    assert.deepStrictEqual(analyticsFacts(undefined).media, new Set());
+    assert.strictEqual(analyticsFacts({participants: 'nonsense'}).audioRecorded, false);
+  });
+
+  it("should tell a recording's type from its content type and the conversation's media", () => {
+    const media = new Set(['voice']);
+    assert.strictEqual(leanType('audio/ogg; codecs=opus', media), 'call');
+    assert.strictEqual(leanType('video/webm', media), 'screen');
+    assert.strictEqual(leanType('application/zip', new Set(['email'])), 'email');
+    assert.strictEqual(leanType('application/json', new Set(['chat'])), 'chat');
+    assert.strictEqual(leanType('application/json', new Set(['message'])), 'message');
+    // A transcript of a conversation with both, or neither: cannot be told.
+    assert.strictEqual(leanType('application/json', new Set(['chat', 'message'])), undefined);
+    assert.strictEqual(leanType('application/octet-stream', media), undefined);
+  });
+
+  it('should take the recordings from good results, one per recording', () => {
+    assert.deepStrictEqual(
+      leanRecordings(
+        [good(1, 'audio/ogg'), good(1, 'audio/ogg'), good(2, 'video/webm')],
+        voice(true, true),
+      ),
+      {
+        recordings: [
+          {recordingId: R(1), type: 'call', contentType: 'audio/ogg'},
+          {recordingId: R(2), type: 'screen', contentType: 'video/webm'},
+        ],
+      },
+    );
+    // An error next to a good result for the same recording: the good one counts.
+    const error = {conversationId: R(0), recordingId: R(1), errorMsg: 'internal'};
+    assert.ok(leanRecordings([error, good(1, 'audio/ogg')], voice(true)).recordings);
+  });
+
+  it('should know a voice conversation analytics says was not recorded has no recordings', () => {
+    assert.deepStrictEqual(leanRecordings([], voice(false)), {recordings: []});
+  });
+
+  const fallbacks: Array<[string, Parameters<typeof leanRecordings>, RegExp]> = [
+    ['no result for a chat (analytics cannot say)', [[], chat], /no batch result/],
+    [
+      'no result for a recorded call (left out as sensitive?)',
+      [[], voice(true)],
+      /no batch result/,
+    ],
+    [
+      'an error result (only the file state tells deleted from archived)',
+      [
+        [{conversationId: R(0), recordingId: R(1), errorMsg: 'Recording is archived.'}],
+        voice(true),
+      ],
+      /an error result/,
+    ],
+    [
+      'a result of an unknown type',
+      [[good(1, 'application/octet-stream')], voice(true)],
+      /content type/,
+    ],
+    [
+      'audio recorded, only a screen result',
+      [[good(2, 'video/webm')], voice(true, true)],
+      /no audio result/,
+    ],
+    [
+      'screen recorded, only an audio result',
+      [[good(1, 'audio/ogg')], voice(true, true)],
+      /no screen result/,
+    ],
+    [
+      'a result without a recording id',
+      [[{conversationId: R(0), errorMsg: 'x'}], voice(true)],
+      /without a recording id/,
+    ],
+  ];
+  for (const [name, args, why] of fallbacks) {
+    it(`should read the recording metadata after ${name}`, () => {
+      const verdict = leanRecordings(...args);
+      assert.ok(verdict.fallback && why.test(verdict.fallback), JSON.stringify(verdict));
+    });
+  }
+});
+
+describe('batch download polling', () => {
+  it('should first poll when a request of this size completed last time', () => {
+    assert.strictEqual(firstPollDelay(100), 1000);
+    assert.strictEqual(firstPollDelay(100, 7), 700);
+    assert.strictEqual(firstPollDelay(1, 7), MIN_POLL_MS);
+    assert.strictEqual(firstPollDelay(100, 1000), 10_000);
+  });
+
+  it('should poll again when the missing results should be ready at the rate seen', () => {
+    // 40 of 100 results in 2 s: 60 more take 3 s (+10 %).
+    assert.strictEqual(nextPollDelay(2000, 100, 40, 1000), 3300);
+    assert.strictEqual(nextPollDelay(2000, 100, 99, 1000), MIN_POLL_MS);
+    assert.strictEqual(nextPollDelay(60_000, 100, 1, 1000), MAX_POLL_MS);
+    // Nothing yet: back off.
+    assert.strictEqual(nextPollDelay(1000, 100, 0, 1000), 2000);
+    assert.strictEqual(nextPollDelay(1000, undefined, undefined, 4000), MAX_POLL_MS);
+  });
+
+  it('should learn how long requests take per item', () => {
+    assert.strictEqual(learnMsPerItem(undefined, 100, 700), 7);
+    assert.strictEqual(learnMsPerItem(7, 100, 900), 8);
+  });
+});
