@@ -35,11 +35,11 @@ export interface Config {
   /** Genesys' request limit per OAuth client and minute, across its tokens (`org.app.user.rate.per.minute`). */
   genesysClientRequestsPerMinute: number;
   /**
-   * Most instances that may call Genesys on one OAuth client at once (worker
-   * and planner instances; Terraform derives it from their max instance
-   * counts). Each paces itself to its share of the client's limit.
+   * Most worker / planner instances at once (Terraform sets their max
+   * instance counts): each instance paces itself to its share of a client's limit.
    */
-  genesysFleetSize: number;
+  workerInstances: number;
+  plannerInstances: number;
   /** `full`: recording metadata per conversation; `lean`: batch results and analytics only. */
   metadataMode: 'full' | 'lean';
   /** Attempts per Genesys request before giving up. */
@@ -159,7 +159,8 @@ export function parseConfig(env: Env = process.env): Config {
     genesysGatewayUrl: gateway || undefined,
     genesysTokenRequestsPerMinute: int('GENESYS_TOKEN_REQUESTS_PER_MINUTE', 300, 1, 100_000),
     genesysClientRequestsPerMinute: int('GENESYS_CLIENT_REQUESTS_PER_MINUTE', 3000, 1, 1_000_000),
-    genesysFleetSize: int('GENESYS_FLEET_SIZE', 1, 1, 10_000),
+    workerInstances: int('WORKER_INSTANCES', 1, 1, 1000),
+    plannerInstances: int('PLANNER_INSTANCES', 1, 1, 100),
     metadataMode: oneOf('METADATA', 'full', ['full', 'lean'] as const),
     genesysMaxAttempts: int('GENESYS_MAX_ATTEMPTS', 6, 1, 20),
     batchPollDeadlineMs: int('BATCH_POLL_DEADLINE_MS', 300_000, 1000, 3_600_000),

@@ -38,26 +38,35 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
   const logger = createLogger({service: 'genesys-recording-migrator', env: config.env});
   const secrets = new SecretReader(config.project, config.secretManagerEmulatorHost);
   const store = new GcsStore(config.bucket);
-  let genesys: Promise<GenesysCloud> | undefined;
-  const getGenesys = () =>
-    (genesys ??= secrets.read(config.genesysCredentialsSecret).then(
-      text =>
-        new GenesysCloud({
-          clients: parseCredentials(text),
-          environment: config.genesysEnvironment,
-          gatewayUrl: config.genesysGatewayUrl,
-          tokenRequestsPerMinute: config.genesysTokenRequestsPerMinute,
-          clientRequestsPerMinute: config.genesysClientRequestsPerMinute,
-          fleetSize: config.genesysFleetSize,
-          maxAttempts: config.genesysMaxAttempts,
-          clock: systemClock,
-          logger,
-        }),
-      err => {
-        genesys = undefined;
-        throw err;
-      },
-    ));
+  // One per role: a process serves one function, and its role sets its share of the budget.
+  const genesys = new Map<'planner' | 'worker', Promise<GenesysCloud>>();
+  const getGenesys = (role: 'planner' | 'worker') => {
+    let g = genesys.get(role);
+    if (!g) {
+      g = secrets.read(config.genesysCredentialsSecret).then(
+        text =>
+          new GenesysCloud({
+            clients: parseCredentials(text),
+            environment: config.genesysEnvironment,
+            gatewayUrl: config.genesysGatewayUrl,
+            tokenRequestsPerMinute: config.genesysTokenRequestsPerMinute,
+            clientRequestsPerMinute: config.genesysClientRequestsPerMinute,
+            workers: config.workerInstances,
+            planners: config.plannerInstances,
+            role,
+            maxAttempts: config.genesysMaxAttempts,
+            clock: systemClock,
+            logger,
+          }),
+        err => {
+          genesys.delete(role);
+          throw err;
+        },
+      );
+      genesys.set(role, g);
+    }
+    return g;
+  };
   let mailer: Promise<Mailer> | undefined;
   const getMailer = () =>
     (mailer ??= secrets.read(config.sendgridKeySecret).then(
@@ -98,7 +107,7 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
           bucket: config.bucket,
           developers: config.developerEmails,
         },
-        genesys: await getGenesys(),
+        genesys: await getGenesys('planner'),
         store,
         publisher: new PubsubPublisher(config.batchesTopic),
         mailer: getMailer,
@@ -109,7 +118,7 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
     },
     async worker() {
       if (!worker) {
-        const g = await getGenesys();
+        const g = await getGenesys('worker');
         worker = new BatchWorker({
           env: config.env,
           maxBatchAttempts: config.maxBatchAttempts,

@@ -44,8 +44,9 @@ locals {
     GENESYS_MAX_ATTEMPTS               = tostring(var.genesys_max_attempts)
     GENESYS_TOKEN_REQUESTS_PER_MINUTE  = tostring(var.genesys_token_requests_per_minute)
     GENESYS_CLIENT_REQUESTS_PER_MINUTE = tostring(var.genesys_client_requests_per_minute)
-    # Every instance that may call Genesys on a client at once: each takes an equal share.
-    GENESYS_FLEET_SIZE    = tostring(local.functions.worker.max_instances + local.functions.planner.max_instances)
+    # Each instance paces itself to its role's share of a client's limit, split by its max instances.
+    WORKER_INSTANCES      = tostring(local.functions.worker.max_instances)
+    PLANNER_INSTANCES     = tostring(local.functions.planner.max_instances)
     GOOGLE_CLOUD_PROJECT  = var.project_id
     LOG_EXECUTION_ID      = "true"
     MAIL_FROM             = var.mail_from

@@ -42,8 +42,11 @@ export interface GenesysOptions {
   tokenRequestsPerMinute: number;
   /** Genesys' limit per OAuth client across its tokens (`org.app.user.rate.per.minute`). */
   clientRequestsPerMinute: number;
-  /** Most instances that may call Genesys on one client at once (workers + planner). */
-  fleetSize: number;
+  /** Most worker and planner instances at once: each paces itself to its share. */
+  workers: number;
+  planners: number;
+  /** Which of them this instance is. */
+  role: 'planner' | 'worker';
   maxAttempts: number;
   clock: Clock;
   random?: () => number;
@@ -387,11 +390,13 @@ class Session implements GenesysSession {
   }
 }
 
-/** Budgets are per OAuth client and shared by every batch of this instance. */
-const budgets = new Map<string, RequestBudget>();
-
+/**
+ * The instance's Genesys access: one session (token) and one budget per
+ * OAuth client, shared by every batch it runs (build it once per instance).
+ */
 export class GenesysCloud implements Genesys {
   private readonly sessions = new Map<number, Session>();
+  private readonly budgets = new Map<string, RequestBudget>();
 
   constructor(private readonly opts: GenesysOptions) {
     if (opts.clients.length === 0)
@@ -407,13 +412,18 @@ export class GenesysCloud implements Genesys {
     let s = this.sessions.get(i);
     if (!s) {
       const creds = this.opts.clients[i]!;
-      let pacer = budgets.get(creds.clientId);
+      let pacer = this.budgets.get(creds.clientId);
       if (!pacer) {
-        const {tokenRequestsPerMinute, clientRequestsPerMinute, fleetSize} = this.opts;
+        const o = this.opts;
         pacer = new RequestBudget(
-          instanceShare(tokenRequestsPerMinute, clientRequestsPerMinute, fleetSize),
+          instanceShare(o.role, {
+            perTokenPerMinute: o.tokenRequestsPerMinute,
+            perClientPerMinute: o.clientRequestsPerMinute,
+            workers: o.workers,
+            planners: o.planners,
+          }),
         );
-        budgets.set(creds.clientId, pacer);
+        this.budgets.set(creds.clientId, pacer);
       }
       s = new Session(i, creds, this.opts, pacer);
       this.sessions.set(i, s);

@@ -17,16 +17,35 @@
 export const IN_FLIGHT_POLL_MS = 50;
 
 /**
- * An instance's share of an OAuth client's budget: the per-token limit, or
- * an equal part of the per-client limit for every instance that may call
- * Genesys on that client at once, whichever is lower.
+ * The part of an OAuth client's per-minute limit kept for planner instances:
+ * discovery needs few calls (a page per 1000 conversations), and the workers
+ * must not starve it, nor it them, when a backfill plans while batches export.
  */
-export function instanceShare(
-  perTokenPerMinute: number,
-  perClientPerMinute: number,
-  fleetSize: number,
-): number {
-  return Math.max(1, Math.min(perTokenPerMinute, Math.floor(perClientPerMinute / fleetSize)));
+export const PLANNER_RESERVE = 0.05;
+
+export interface Fleet {
+  /** Genesys' limit per token and minute. */
+  perTokenPerMinute: number;
+  /** Genesys' limit per OAuth client and minute, across its tokens. */
+  perClientPerMinute: number;
+  /** Most worker instances at once (each may be on any client). */
+  workers: number;
+  /** Most planner instances at once. */
+  planners: number;
+}
+
+/**
+ * An instance's share of an OAuth client's budget: its role's part of the
+ * per-client limit (planners {@link PLANNER_RESERVE}, workers the rest)
+ * divided by that role's most instances, and never above the per-token
+ * limit (each instance has its own token). However the instances of a fleet
+ * land on a client, together they stay within both limits.
+ */
+export function instanceShare(role: 'planner' | 'worker', fleet: Fleet): number {
+  const pool =
+    fleet.perClientPerMinute * (role === 'planner' ? PLANNER_RESERVE : 1 - PLANNER_RESERVE);
+  const instances = role === 'planner' ? fleet.planners : fleet.workers;
+  return Math.max(1, Math.min(fleet.perTokenPerMinute, Math.floor(pool / Math.max(1, instances))));
 }
 
 export class RequestBudget {
@@ -37,10 +56,10 @@ export class RequestBudget {
   private limitNow: number;
 
   constructor(
-    limit: number,
+    private readonly share: number,
     private readonly windowMs = 60_000,
   ) {
-    this.limitNow = limit;
+    this.limitNow = share;
   }
 
   /** Requests per window this budget allows now (lowered by what the server says it allows). */
@@ -75,7 +94,7 @@ export class RequestBudget {
   /**
    * What the server said about its window (`inin-ratelimit-allowed`,
    * `-count`, `-reset` in seconds). A full window pauses every request until
-   * it resets; a lower allowance than ours lowers ours.
+   * it resets; an allowance below our share holds us to it (until the server allows more).
    */
   observe(
     allowed: number | undefined,
@@ -83,7 +102,7 @@ export class RequestBudget {
     resetSeconds: number | undefined,
     nowMs: number,
   ): void {
-    if (allowed !== undefined && allowed >= 1 && allowed < this.limitNow) this.limitNow = allowed;
+    if (allowed !== undefined && allowed >= 1) this.limitNow = Math.min(this.share, allowed);
     if (
       allowed !== undefined &&
       count !== undefined &&

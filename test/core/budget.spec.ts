@@ -10,10 +10,15 @@ function take(b: RequestBudget, now: number): number {
 
 describe('request budget', () => {
   it('should share a client between the instances that may use it at once, up to the per-token limit', () => {
-    assert.strictEqual(instanceShare(300, 3000, 1), 300);
-    assert.strictEqual(instanceShare(300, 3000, 10), 300);
-    assert.strictEqual(instanceShare(300, 3000, 22), 136);
-    assert.strictEqual(instanceShare(300, 3000, 5000), 1);
+    const fleet = {perTokenPerMinute: 300, perClientPerMinute: 3000, workers: 20, planners: 2};
+    assert.strictEqual(instanceShare('worker', fleet), 142); // 95 % of 3000 / 20
+    assert.strictEqual(instanceShare('planner', fleet), 75); // 5 % of 3000 / 2
+    // 20 workers and 2 planners on one client: within its limit, and using 99.7 % of it.
+    assert.strictEqual(20 * 142 + 2 * 75, 2990);
+    // Few instances: each is held to its token's limit.
+    assert.strictEqual(instanceShare('worker', {...fleet, workers: 1}), 300);
+    assert.strictEqual(instanceShare('planner', {...fleet, planners: 1}), 150);
+    assert.strictEqual(instanceShare('worker', {...fleet, workers: 100_000}), 1);
   });
 
   it('should allow the limit per sliding minute', () => {
@@ -47,9 +52,9 @@ describe('request budget', () => {
     assert.strictEqual(b.limit, 5);
     assert.deepStrictEqual(b.reserve(20), {waitMs: 42_000 - 10});
     take(b, 42_010);
-    // A server with room says nothing that stops us.
-    b.observe(300, 3, 60, 42_020);
-    assert.strictEqual(b.limit, 5);
+    // A server with room says nothing that stops us; it never lifts us above our share.
+    b.observe(1000, 3, 60, 42_020);
+    assert.strictEqual(b.limit, 300);
     take(b, 42_030);
   });
 

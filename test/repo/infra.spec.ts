@@ -63,9 +63,9 @@ const LOCAL_ONLY = [
  * their own, with the expression that must set them.
  */
 const DERIVED: Record<string, string> = {
-  // Each instance paces itself to its share of a client's budget: every instance that may run.
-  GENESYS_FLEET_SIZE:
-    '${tostring(local.functions.worker.max_instances + local.functions.planner.max_instances)}',
+  // Each instance paces itself to its share of a client's budget: the instances that may run.
+  WORKER_INSTANCES: '${tostring(local.functions.worker.max_instances)}',
+  PLANNER_INSTANCES: '${tostring(local.functions.planner.max_instances)}',
 };
 
 interface FunctionSpec {
