@@ -421,6 +421,7 @@ export class GenesysCloud implements Genesys {
             perClientPerMinute: o.clientRequestsPerMinute,
             workers: o.workers,
             planners: o.planners,
+            clients: o.clients.length,
           }),
         );
         this.budgets.set(creds.clientId, pacer);

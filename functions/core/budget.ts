@@ -28,24 +28,35 @@ export interface Fleet {
   perTokenPerMinute: number;
   /** Genesys' limit per OAuth client and minute, across its tokens. */
   perClientPerMinute: number;
-  /** Most worker instances at once (each may be on any client). */
+  /** Most worker instances at once. */
   workers: number;
   /** Most planner instances at once. */
   planners: number;
+  /** OAuth clients configured: batches are spread over them round-robin. */
+  clients: number;
 }
 
 /**
  * An instance's share of an OAuth client's budget: its role's part of the
  * per-client limit (planners {@link PLANNER_RESERVE}, workers the rest)
- * divided by that role's most instances, and never above the per-token
- * limit (each instance has its own token). However the instances of a fleet
- * land on a client, together they stay within both limits.
+ * divided by that role's most instances on one client at once, and never
+ * above the per-token limit (each instance has its own token).
+ *
+ * Workers run one batch at a time and the planner spreads batches over the
+ * clients round-robin, so at most ceil(workers / clients) of them are on one
+ * client when the fleet is full; with one client that is exact. When batches
+ * bunch on a client anyway (replays of one client, batches that take longer
+ * than others), the server's `inin-ratelimit-*` headers and Retry-After pause
+ * that client's instances: an overshoot is answered, never repeated.
  */
 export function instanceShare(role: 'planner' | 'worker', fleet: Fleet): number {
   const pool =
     fleet.perClientPerMinute * (role === 'planner' ? PLANNER_RESERVE : 1 - PLANNER_RESERVE);
-  const instances = role === 'planner' ? fleet.planners : fleet.workers;
-  return Math.max(1, Math.min(fleet.perTokenPerMinute, Math.floor(pool / Math.max(1, instances))));
+  const onOneClient =
+    role === 'planner'
+      ? Math.max(1, fleet.planners)
+      : Math.ceil(Math.max(1, fleet.workers) / Math.max(1, fleet.clients));
+  return Math.max(1, Math.min(fleet.perTokenPerMinute, Math.floor(pool / onOneClient)));
 }
 
 export class RequestBudget {

@@ -10,7 +10,13 @@ function take(b: RequestBudget, now: number): number {
 
 describe('request budget', () => {
   it('should share a client between the instances that may use it at once, up to the per-token limit', () => {
-    const fleet = {perTokenPerMinute: 300, perClientPerMinute: 3000, workers: 20, planners: 2};
+    const fleet = {
+      perTokenPerMinute: 300,
+      perClientPerMinute: 3000,
+      workers: 20,
+      planners: 2,
+      clients: 1,
+    };
     assert.strictEqual(instanceShare('worker', fleet), 142); // 95 % of 3000 / 20
     assert.strictEqual(instanceShare('planner', fleet), 75); // 5 % of 3000 / 2
     // 20 workers and 2 planners on one client: within its limit, and using 99.7 % of it.
@@ -19,6 +25,25 @@ describe('request budget', () => {
     assert.strictEqual(instanceShare('worker', {...fleet, workers: 1}), 300);
     assert.strictEqual(instanceShare('planner', {...fleet, planners: 1}), 150);
     assert.strictEqual(instanceShare('worker', {...fleet, workers: 100_000}), 1);
+  });
+
+  it('should let each of several clients carry its part of the workers at a larger share', () => {
+    const fleet = {
+      perTokenPerMinute: 300,
+      perClientPerMinute: 3000,
+      workers: 20,
+      planners: 2,
+      clients: 2,
+    };
+    // 10 workers per client: 285 each, 2850 per client, twice what one client carries.
+    assert.strictEqual(instanceShare('worker', fleet), 285);
+    assert.strictEqual(instanceShare('worker', {...fleet, clients: 4}), 300); // 5 per client: per-token
+    assert.strictEqual(instanceShare('worker', {...fleet, workers: 5, clients: 2}), 300);
+    assert.strictEqual(
+      instanceShare('worker', {...fleet, perTokenPerMinute: 10_000, workers: 5, clients: 2}),
+      950,
+    );
+    assert.strictEqual(instanceShare('planner', {...fleet, clients: 4}), 75);
   });
 
   it('should allow the limit per sliding minute', () => {
