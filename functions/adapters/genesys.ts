@@ -58,6 +58,8 @@ const TOKEN_MARGIN_MS = 5 * 60_000;
 /** Requests per analytics job results page, and per query page. */
 const JOB_PAGE_SIZE = 1000;
 const QUERY_PAGE_SIZE = 100;
+/** The first wait for an analytics job before asking whether it is done, in ms. */
+const JOB_FIRST_POLL_MS = 1000;
 /** How long to wait for an analytics job, in ms. */
 const JOB_DEADLINE_MS = 30 * 60_000;
 /** SDK request timeout, in ms (its default of 16 s is short for big pages). */
@@ -296,7 +298,9 @@ class Session implements GenesysSession {
       }),
     );
     const deadline = this.opts.clock.now() + JOB_DEADLINE_MS;
-    for (let delay = 250; ; delay = Math.min(delay * 2, 10_000)) {
+    // A job is never done the moment it is created: every poll costs a request of the budget.
+    for (let delay = JOB_FIRST_POLL_MS; ; delay = Math.min(delay * 2, 10_000)) {
+      await this.opts.clock.sleep(delay);
       const status = await this.call<{state?: string; errorMessage?: string}>(
         'poll analytics job',
         () => this.analytics.getAnalyticsConversationsDetailsJob(jobId),
@@ -309,7 +313,6 @@ class Session implements GenesysSession {
       }
       if (this.opts.clock.now() > deadline)
         throw new JobFailedError('analytics job did not finish in time');
-      await this.opts.clock.sleep(delay);
     }
     let cursor: string | undefined;
     do {
