@@ -43,6 +43,10 @@ export interface ColdStartRow {
   /** value ≤ target; null without a target. */
   pass: boolean | null;
   unit: 'ms';
+  /** Median CPU time (user + system, all threads) of the same loading, ms. */
+  cpu: number;
+  /** The baseline's, ms. */
+  baselineCpu: number;
   /** The SDK packages the measured processes had loaded. */
   sdks: string[];
 }
@@ -110,6 +114,7 @@ const fn = m => path.join(DIR, 'functions', m + '.js');
 const now = () => process.hrtime.bigint();
 (async () => {
   const start = now();
+  const cpu0 = process.cpuUsage();
   if (MODE === 'framework') {
     const {createRequire} = require('node:module');
     require('@google-cloud/functions-framework');
@@ -120,13 +125,21 @@ const now = () => process.hrtime.bigint();
     if (MODE === 'checker-first') await require(fn('container')).container().checker();
   }
   const ms = Number(now() - start) / 1e6;
+  const used = process.cpuUsage(cpu0);
+  const cpuMs = (used.user + used.system) / 1000;
   const files = Object.keys(require.cache);
   const sdks = JSON.parse(process.env.SDKS).filter(p => files.some(f => f.includes('/node_modules/' + p + '/')));
-  process.stdout.write('cold-start ' + JSON.stringify({ms, sdks}) + '\\n');
+  process.stdout.write('cold-start ' + JSON.stringify({ms, cpuMs, sdks}) + '\\n');
 })().catch(err => { console.error(err); process.exit(1); });
 `;
 
-function runChild(dir: string, c: Case): {ms: number; sdks: string[]} {
+interface Sample {
+  ms: number;
+  cpuMs: number;
+  sdks: string[];
+}
+
+function runChild(dir: string, c: Case): Sample {
   const res = spawnSync(process.execPath, ['-e', CHILD], {
     cwd: dir,
     env: {
@@ -144,7 +157,7 @@ function runChild(dir: string, c: Case): {ms: number; sdks: string[]} {
   if (res.status !== 0 || !line) {
     throw new Error(`cold-start child (${c.key}) failed: ${res.stderr.slice(-2000)}`);
   }
-  return JSON.parse(line.slice('cold-start '.length)) as {ms: number; sdks: string[]};
+  return JSON.parse(line.slice('cold-start '.length)) as Sample;
 }
 
 /** Compiles functions/ into `dir` as `npm run compile` does, with the repo's node_modules linked. */
@@ -188,19 +201,18 @@ export async function coldStartBench(opts: ColdStartOptions = {}): Promise<ColdS
       {key: 'framework', mode: 'framework', target: 'checkDay'},
       {key: 'eager', mode: 'eager', target: 'checkDay'},
     ];
-    const samples = new Map<string, number[]>(cases.map(c => [c.key, []]));
-    const sdks = new Map<string, string[]>();
+    const samples = new Map<string, Sample[]>(cases.map(c => [c.key, []]));
     runChild(dir, cases[0]!); // warms the file cache, not counted
     for (let r = 0; r < repetitions; r++) {
       for (const c of cases) {
-        const result = runChild(dir, c);
-        samples.get(c.key)!.push(result.ms);
-        sdks.set(c.key, result.sdks);
+        samples.get(c.key)!.push(runChild(dir, c));
       }
     }
-    const baseline = median(samples.get('eager')!);
+    const wall = (key: string) => median(samples.get(key)!.map(x => x.ms));
+    const cpu = (key: string) => median(samples.get(key)!.map(x => x.cpuMs));
+    const baseline = wall('eager');
     const row = (key: string, name: string, target: number | null): ColdStartRow => {
-      const value = median(samples.get(key)!);
+      const value = wall(key);
       return {
         name,
         value: Math.round(value),
@@ -209,7 +221,9 @@ export async function coldStartBench(opts: ColdStartOptions = {}): Promise<ColdS
         ratio: Number((value / baseline).toFixed(2)),
         pass: target === null ? null : value <= target,
         unit: 'ms',
-        sdks: sdks.get(key)!,
+        cpu: Math.round(cpu(key)),
+        baselineCpu: Math.round(cpu('eager')),
+        sdks: samples.get(key)!.at(-1)!.sdks,
       };
     };
     return [
@@ -230,12 +244,14 @@ export async function coldStartBench(opts: ColdStartOptions = {}): Promise<ColdS
 
 /** The rows as a table, for a person. */
 export function formatColdStart(rows: ColdStartRow[]): string[] {
-  const base = rows[0] ? `every SDK loaded as before: ${rows[0].baseline} ms` : '';
+  const base = rows[0]
+    ? `every SDK loaded as before: ${rows[0].baseline} ms, CPU ${rows[0].baselineCpu} ms`
+    : '';
   return [
     `Cold start, module load per entry point (median; baseline = ${base})`,
     ...rows.map(
       r =>
-        `  ${r.name}: ${r.value} ms` +
+        `  ${r.name}: ${r.value} ms (CPU ${r.cpu} ms)` +
         (r.target === null ? '' : ` (target ≤ ${r.target} ms: ${r.pass ? 'pass' : 'MISS'})`) +
         `, ratio ${r.ratio.toFixed(2)}; SDKs loaded: ${r.sdks.length ? r.sdks.join(', ') : 'none'}`,
     ),

@@ -10,7 +10,7 @@
  * its own invocations use: the checker Storage on its first plan or report
  * event (Secret Manager and SendGrid only when it sends an email), the worker
  * Storage, Secret Manager and Genesys, the planner those and Pub/Sub when it
- * publishes. test/functions/cold-start.spec.ts checks it; bench/cold-start.ts
+ * publishes. test/e2e/cold-start.spec.ts checks it; bench/cold-start.ts
  * measures it. Only types are imported statically here.
  */
 import {Config, parseConfig} from './config';
