@@ -37,7 +37,7 @@ const PROBE = path.join(__dirname, '..', 'fixtures', 'functions', 'cold-start-pr
 const DAY = addDays(defaultDay(Date.now(), 'UTC', 0), -21);
 const RUN = 'r20990101t000000-coldst';
 
-/** A function instance in its own process; `reports` holds what it said so far. */
+/** A function instance in its own process (the probe), and what it reports. */
 class Probe {
   private readonly waiting: Array<(r: ProbeReport) => void> = [];
   private readonly early: ProbeReport[] = [];
