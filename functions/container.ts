@@ -2,20 +2,26 @@
  * The functions' composition root: where their SDK clients are built, once
  * per instance and lazily (the first request pays, later ones reuse). The
  * operator's command has its own, in functions/ops/grm.ts.
+ *
+ * Every adapter and service is loaded when it is first needed (`load` below),
+ * never at module load: functions/index.ts registers every entry point
+ * in every instance, and the SDKs cost about half a second to load (Pub/Sub,
+ * Secret Manager, Genesys, Storage, SendGrid). So an instance loads only what
+ * its own invocations use: the checker Storage on its first plan or report
+ * event (Secret Manager and SendGrid only when it sends an email), the worker
+ * Storage, Secret Manager and Genesys, the planner those and Pub/Sub when it
+ * publishes. test/e2e/cold-start.spec.ts checks it; bench/cold-start.ts
+ * measures it. Only types are imported statically here.
  */
 import {Config, parseConfig} from './config';
 import {createLogger, Logger} from './logger';
-import {GcsStore} from './adapters/gcs';
-import {GenesysCloud, parseCredentials} from './adapters/genesys';
-import {HttpMediaFetcher} from './adapters/media';
-import {PubsubPublisher} from './adapters/pubsub';
-import {SecretReader} from './adapters/secrets';
-import {SendGridMailer} from './adapters/sendgrid';
-import {Checker} from './services/checker';
-import {Exporter} from './services/exporter';
-import {Planner} from './services/planner';
-import {BatchWorker} from './services/worker';
-import type {Clock, Mailer} from './ports';
+import type {GcsStore} from './adapters/gcs';
+import type {GenesysCloud} from './adapters/genesys';
+import type {SecretReader} from './adapters/secrets';
+import type {Checker} from './services/checker';
+import type {Planner} from './services/planner';
+import type {BatchWorker} from './services/worker';
+import type {Clock, Mailer, Publisher} from './ports';
 
 export const systemClock: Clock = {
   now: () => Date.now(),
@@ -36,14 +42,16 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
   if (instance) return instance;
   const config = parseConfig(env);
   const logger = createLogger({service: 'genesys-recording-migrator', env: config.env});
-  const secrets = new SecretReader(config.project, config.secretManagerEmulatorHost);
-  const store = new GcsStore(config.bucket);
+  const getSecrets = once(
+    async (): Promise<SecretReader> =>
+      new (load.secrets().SecretReader)(config.project, config.secretManagerEmulatorHost),
+  );
+  const getStore = once(async (): Promise<GcsStore> => new (load.gcs().GcsStore)(config.bucket));
   // One per role: a process serves one function, and its role sets its share of the budget.
-  const genesys = new Map<'planner' | 'worker', Promise<GenesysCloud>>();
-  const getGenesys = (role: 'planner' | 'worker') => {
-    let g = genesys.get(role);
-    if (!g) {
-      g = secrets.read(config.genesysCredentialsSecret).then(
+  const genesysFor = (role: 'planner' | 'worker') =>
+    once(async (): Promise<GenesysCloud> => {
+      const {GenesysCloud, parseCredentials} = load.genesys();
+      return (await getSecrets()).read(config.genesysCredentialsSecret).then(
         text =>
           new GenesysCloud({
             clients: parseCredentials(text),
@@ -58,18 +66,12 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
             clock: systemClock,
             logger,
           }),
-        err => {
-          genesys.delete(role);
-          throw err;
-        },
       );
-      genesys.set(role, g);
-    }
-    return g;
-  };
-  let mailer: Promise<Mailer> | undefined;
-  const getMailer = () =>
-    (mailer ??= secrets.read(config.sendgridKeySecret).then(
+    });
+  const getGenesys = {planner: genesysFor('planner'), worker: genesysFor('worker')};
+  const getMailer = once(async (): Promise<Mailer> => {
+    const {SendGridMailer} = load.sendgrid();
+    return (await getSecrets()).read(config.sendgridKeySecret).then(
       key =>
         new SendGridMailer({
           apiKey: key.trim(),
@@ -78,24 +80,26 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
           clock: systemClock,
           logger,
         }),
-      err => {
-        mailer = undefined;
-        throw err;
-      },
-    ));
+    );
+  });
+  const getPublisher = once(
+    async (): Promise<Publisher> => new (load.pubsub().PubsubPublisher)(config.batchesTopic),
+  );
+  /** Pub/Sub is loaded when the planner first publishes (a dry run never does). */
+  const publisher: Publisher = {
+    publishJson: async values => (await getPublisher()).publishJson(values),
+  };
   const replayTarget = {
     project: config.project,
     topic: config.batchesTopic,
     emulatorHost: config.pubsubEmulatorHost,
   };
-  let planner: Planner | undefined;
-  let worker: BatchWorker | undefined;
-  let checker: Checker | undefined;
   instance = {
     config,
     logger,
-    async planner() {
-      planner ??= new Planner({
+    planner: once(async () => {
+      const [genesys, store] = await Promise.all([getGenesys.planner(), getStore()]);
+      return new (load.planner().Planner)({
         settings: {
           env: config.env,
           timeZone: config.timeZone,
@@ -107,50 +111,50 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
           bucket: config.bucket,
           developers: config.developerEmails,
         },
-        genesys: await getGenesys('planner'),
+        genesys,
         store,
-        publisher: new PubsubPublisher(config.batchesTopic),
+        publisher,
         mailer: getMailer,
         clock: systemClock,
         logger,
       });
-      return planner;
-    },
-    async worker() {
-      if (!worker) {
-        const g = await getGenesys('worker');
-        worker = new BatchWorker({
-          env: config.env,
-          maxBatchAttempts: config.maxBatchAttempts,
-          batchDeadlineMs: config.batchDeadlineMs,
-          timeZone: config.timeZone,
-          windowLagDays: config.windowLagDays,
-          clientCount: g.clientCount,
-          exporter: new Exporter({
-            settings: {
-              env: config.env,
-              archivedPolicy: config.archivedPolicy,
-              batchPollDeadlineMs: config.batchPollDeadlineMs,
-              downloadConcurrency: config.downloadConcurrency,
-              timeZone: config.timeZone,
-              mediaIdleTimeoutMs: config.mediaIdleTimeoutMs,
-              metadataMode: config.metadataMode,
-            },
-            genesys: g,
-            store,
-            media: new HttpMediaFetcher(),
-            clock: systemClock,
-            logger,
-          }),
+    }),
+    worker: once(async () => {
+      const [g, store] = await Promise.all([getGenesys.worker(), getStore()]);
+      const {BatchWorker} = load.worker();
+      const {Exporter} = load.exporter();
+      const {HttpMediaFetcher} = load.media();
+      return new BatchWorker({
+        env: config.env,
+        maxBatchAttempts: config.maxBatchAttempts,
+        batchDeadlineMs: config.batchDeadlineMs,
+        timeZone: config.timeZone,
+        windowLagDays: config.windowLagDays,
+        clientCount: g.clientCount,
+        exporter: new Exporter({
+          settings: {
+            env: config.env,
+            archivedPolicy: config.archivedPolicy,
+            batchPollDeadlineMs: config.batchPollDeadlineMs,
+            downloadConcurrency: config.downloadConcurrency,
+            timeZone: config.timeZone,
+            mediaIdleTimeoutMs: config.mediaIdleTimeoutMs,
+            metadataMode: config.metadataMode,
+          },
+          genesys: g,
           store,
+          media: new HttpMediaFetcher(),
           clock: systemClock,
           logger,
-        });
-      }
-      return worker;
-    },
-    async checker() {
-      checker ??= new Checker({
+        }),
+        store,
+        clock: systemClock,
+        logger,
+      });
+    }),
+    checker: once(async () => {
+      const store = await getStore();
+      return new (load.checker().Checker)({
         settings: {
           env: config.env,
           bucket: config.bucket,
@@ -163,10 +167,42 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
         clock: systemClock,
         logger,
       });
-      return checker;
-    },
+    }),
   };
   return instance;
+}
+
+/**
+ * The modules the container builds from, each loaded on its first call (Node
+ * caches it after). `require`, not `await import()`: the functions are
+ * compiled to CommonJS, where tsc turns `import()` into this very `require`,
+ * but under tsx's CommonJS hook alone (mocha, functions/ops/grm.cjs) an
+ * `import()` goes to Node's ESM loader, which cannot resolve TypeScript files.
+ */
+const load = {
+  gcs: (): typeof import('./adapters/gcs') => require('./adapters/gcs'),
+  genesys: (): typeof import('./adapters/genesys') => require('./adapters/genesys'),
+  media: (): typeof import('./adapters/media') => require('./adapters/media'),
+  pubsub: (): typeof import('./adapters/pubsub') => require('./adapters/pubsub'),
+  secrets: (): typeof import('./adapters/secrets') => require('./adapters/secrets'),
+  sendgrid: (): typeof import('./adapters/sendgrid') => require('./adapters/sendgrid'),
+  checker: (): typeof import('./services/checker') => require('./services/checker'),
+  exporter: (): typeof import('./services/exporter') => require('./services/exporter'),
+  planner: (): typeof import('./services/planner') => require('./services/planner'),
+  worker: (): typeof import('./services/worker') => require('./services/worker'),
+};
+
+/**
+ * `build()` run once, on the first call, and its result shared by every
+ * call; a build that failed is forgotten, so the next call tries again.
+ */
+function once<T>(build: () => Promise<T>): () => Promise<T> {
+  let built: Promise<T> | undefined;
+  return () =>
+    (built ??= build().catch((err: unknown) => {
+      built = undefined;
+      throw err;
+    }));
 }
 
 /** Forgets the instance (tests). */
