@@ -13,6 +13,8 @@ export interface BenchRow {
   name: string;
   value: number;
   unit: string;
+  /** How the value is shown, when `value unit` would not do (e.g. `12 MiB/s`). */
+  display?: string;
   /** What it should be, in words (`≤ 1.04`); absent: reported for information. */
   target?: string;
   /** What it is compared with, measured in the same run. */
@@ -38,7 +40,7 @@ export function renderRows(rows: readonly BenchRow[]): string {
     ...rows.map(r => [
       r.pass === undefined ? ' ' : r.pass ? 'ok' : 'MISS',
       r.name,
-      `${fmt(r.value)} ${r.unit}`.trim(),
+      r.display ?? `${fmt(r.value)} ${r.unit}`.trim(),
       r.target ?? '',
       r.baseline ?? '',
       fmt(r.ratio),

@@ -33,6 +33,8 @@ import {LOCAL_EXPORT_ENV, productEnv, productFunctions, productSecrets} from '..
 import {callPlanner, fetchTruth, runDay} from '../local/run-day';
 import {addDays, defaultDay} from '../functions/core/time-window';
 import {checkerBench} from './checker';
+import {BenchRow, printRows, writeRows} from './rows';
+import {throughputBench} from './throughput';
 
 /** Peak resident memory of a process, from /proc (Linux). */
 function peakRssBytes(pid: number): number {
@@ -62,10 +64,11 @@ async function exportPath(dir: string): Promise<void> {
       `5a. Planner dry run of a ${conversations}-conversation day: ${(discovery.ms / 1000).toFixed(1)} s, planner peak memory +${(growth / MiB).toFixed(0)} MiB`,
     );
     results.push({
+      section: 'stack parts',
       name: 'planner discovery, 100k conversations',
-      value: `${(discovery.ms / 1000).toFixed(1)} s`,
+      value: discovery.ms / 1000,
+      unit: 's',
       baseline: `peak RSS +${(growth / MiB).toFixed(0)} MiB`,
-      ratio: '-',
     });
 
     const exported = await runDay(stack, {day, env: LOCAL_EXPORT_ENV});
@@ -133,7 +136,7 @@ async function exportPath(dir: string): Promise<void> {
 }
 
 const MiB = 1024 * 1024;
-const results: Array<{name: string; value: string; baseline: string; ratio: string}> = [];
+const results: BenchRow[] = [];
 
 async function time<T>(fn: () => Promise<T>): Promise<{ms: number; value: T}> {
   const start = process.hrtime.bigint();
@@ -152,10 +155,13 @@ function drain(onBytes: (n: number) => void = () => {}): Writable {
 
 function record(name: string, ms: number, baselineMs: number, unit: (ms: number) => string): void {
   results.push({
+    section: 'stack parts',
     name,
-    value: unit(ms),
+    value: ms,
+    unit: 'ms',
+    display: unit(ms),
     baseline: unit(baselineMs),
-    ratio: (ms / baselineMs).toFixed(2),
+    ratio: ms / baselineMs,
   });
   console.log(
     `  ${name}: ${unit(ms)} (baseline ${unit(baselineMs)}), ratio ${(ms / baselineMs).toFixed(2)}`,
@@ -173,13 +179,8 @@ async function startProcess(name: string, file: string, args: string[], dir: str
   return {child, url: String(info.url), port: Number(info.port)};
 }
 
-async function main(): Promise<void> {
-  process.env.METADATA_SERVER_DETECTION ??= 'none';
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'grm-bench-'));
-  console.log(
-    `Benchmarks (node ${process.version}, ${os.cpus().length} cores); lower ratio is better.\n`,
-  );
-
+/** The local stack's own parts (sections 1-6 above). */
+async function stackParts(dir: string): Promise<void> {
   // 1. media generation
   const org = new Organisation({
     seed: 'bench',
@@ -334,8 +335,37 @@ async function main(): Promise<void> {
     await gcs.child.stop();
   }
   await exportPath(dir);
-  fs.rmSync(dir, {recursive: true, force: true});
-  console.log('\n' + JSON.stringify({benchmarks: results}));
+}
+
+async function main(): Promise<void> {
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
+  const quick = process.argv.includes('--quick');
+  const out = argValue('--out') ?? path.join('.local', 'bench', `bench-${Date.now()}.json`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'grm-bench-'));
+  const started = Date.now();
+  console.log(
+    `Benchmarks${quick ? ' (--quick)' : ''} (node ${process.version}, ${os.cpus().length} cores, load ${os
+      .loadavg()
+      .map(l => l.toFixed(1))
+      .join(' ')}).\n`,
+  );
+  try {
+    results.push(...(await throughputBench(dir, quick)));
+    if (!quick) await stackParts(dir);
+  } finally {
+    fs.rmSync(dir, {recursive: true, force: true});
+  }
+  console.log('');
+  printRows(results);
+  const file = writeRows(out, results, {quick, seconds: (Date.now() - started) / 1000});
+  console.log(
+    `\n${results.filter(r => r.pass === false).length} target(s) missed; figures in ${file}`,
+  );
+}
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
 main().catch(err => {
