@@ -16,11 +16,20 @@ export const LOCAL_EXPORT_ENV = 'local';
 /** Where the local stack's developer emails go (the SendGrid sink keeps them). */
 export const LOCAL_DEVELOPERS = 'developers@example.com';
 
-/** The pipeline's Cloud Functions, by role, each in its own Functions Framework process. */
+/**
+ * The pipeline's Cloud Functions, by role, each in its own Functions Framework
+ * process. Each worker process is told how many processes share the Genesys
+ * clients' budgets (`GENESYS_FLEET_SIZE`): the worker processes and the planner.
+ */
 export function productFunctions(): StackFunctions {
   return {
     planner: {target: 'planExport', signature: 'http', source: SOURCE},
-    worker: {target: 'exportBatch', signature: 'cloudevent', source: SOURCE},
+    worker: {
+      target: 'exportBatch',
+      signature: 'cloudevent',
+      source: SOURCE,
+      envForInstances: workers => ({GENESYS_FLEET_SIZE: String(workers + 1)}),
+    },
     checker: {target: 'checkDay', signature: 'cloudevent', source: SOURCE},
   };
 }
@@ -89,8 +98,12 @@ export function describeStack(stack: Stack, opts: {exports?: boolean} = {}): str
   const fns = Object.entries(stack.functions);
   lines.push('', 'Functions:');
   if (fns.length === 0) lines.push('  (none)');
-  for (const [role, fn] of fns)
-    lines.push(`  ${role.padEnd(8)} ${fn!.target.padEnd(20)} ${fn!.url}`);
+  for (const [role, fn] of fns) {
+    const n = fn!.instances.length;
+    lines.push(
+      `  ${role.padEnd(8)} ${fn!.target.padEnd(20)} ${fn!.url}${n > 1 ? `  (${n} processes)` : ''}`,
+    );
+  }
   lines.push('', `Logs: ${stack.dirs.logs}`);
   return lines.join('\n');
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run stack [-- --keep-data] [--root DIR]`
+ * `npm run stack [-- --keep-data] [--root DIR] [--workers N]`
  *
  * Starts the whole local stack, prints the environment to reach it and the
  * function URLs, and on Ctrl-C or SIGTERM stops every process it started.
@@ -14,6 +14,10 @@ const SPECS = [
   {name: 'seed', help: 'Genesys organisation seed (default demo)'},
   {name: 'conversations-per-day', help: 'Genesys conversations per day (default 200)'},
   {name: 'profile', help: 'Genesys recording states: clean or lossy (default clean)'},
+  {
+    name: 'workers',
+    help: 'worker processes behind the push subscription, one push at a time each, as in production (default: one process taking every push at once)',
+  },
   {name: 'help', help: 'print this help', boolean: true},
 ];
 
@@ -22,10 +26,20 @@ function genesysProfile(value: string | undefined): 'clean' | 'lossy' | undefine
   throw new UsageError(`--profile must be clean or lossy, got "${value}"`);
 }
 
+function workersFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 1000)
+    throw new UsageError(`--workers must be a whole number from 1 to 1000, got "${value}"`);
+  return n;
+}
+
 async function main(): Promise<void> {
   let flags;
+  let workerInstances: number | undefined;
   try {
     flags = parseFlags(process.argv.slice(2), SPECS);
+    workerInstances = workersFlag(flags.get('workers')?.[0]);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`stack: ${err.message}\n\n${usage('npm run stack -- [flags]', SPECS)}`);
@@ -41,6 +55,7 @@ async function main(): Promise<void> {
     functions: productFunctions(),
     secrets: productSecrets(),
     functionEnv: productEnv(),
+    workerInstances,
     genesys: {
       seed: flag(flags, 'seed'),
       conversationsPerDay: flags.has('conversations-per-day')

@@ -10,7 +10,11 @@
  *   bucket ──object finalize CloudEvents only (Eventarc-style)──▶ checker function
  *
  * Each function process is supervised (local/functions/runner.ts): one that
- * dies is restarted on the same port, so both wirings stay valid.
+ * dies is restarted on the same port, so both wirings stay valid. With
+ * `workerInstances` the worker runs as a fleet, as in production: N
+ * processes behind its push endpoint, one push at a time each, pushed by the
+ * stack's relay (./pubsub/push-relay.ts) because the emulator pushes at most
+ * two messages at once.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,6 +22,7 @@ import {PubSub} from '@google-cloud/pubsub';
 import {Child, spawnChild, tsNode, waitForReadyLine} from './common/processes';
 import {PubsubEmulator, startPubsubEmulator} from './pubsub/emulator';
 import {FunctionSpec, RunningFunction, startFunction} from './functions/runner';
+import {PushRelay, startPushRelay} from './pubsub/push-relay';
 import type {SecretFile} from './secrets/server';
 import type {Settings as GenesysSettings} from './genesys/settings';
 
@@ -71,6 +76,16 @@ export interface StackOptions {
   /** Attempts per finalize event before the GCS emulator gives up. */
   gcsNotifyAttempts?: number;
   genesys?: GenesysOptions;
+  /**
+   * Run the worker as production runs it: this many processes behind the push
+   * endpoint, each taking one push at a time (`max_instance_request_concurrency
+   * = 1`, up to `worker_max_instances` in infra/functions.tf); a push that finds
+   * every one busy waits for one (up to 60 s, then 429, as Cloud Run). The
+   * emulator pushes at most two messages at once, so the stack pushes instead
+   * (./pubsub/push-relay.ts), up to twice this many at once. Unset: one worker
+   * process that takes every push at once, pushed by the emulator.
+   */
+  workerInstances?: number;
 }
 
 export interface Stack {
@@ -86,6 +101,10 @@ export interface Stack {
   readonly sendgridUrl: string;
   readonly genesysUrl: string;
   readonly functions: Partial<Record<keyof StackFunctions, RunningFunction>>;
+  /** Worker processes behind the push endpoint (0 without a worker; 1 unless `workerInstances` said more). */
+  readonly workerInstances: number;
+  /** The stack's push delivery to the worker fleet (with `workerInstances` only). */
+  readonly pushRelay?: Pick<PushRelay, 'stats'>;
   readonly dirs: {root: string; gcsData: string; mail: string; logs: string};
   /** What a developer exports to reach the stack from another shell. */
   readonly env: Record<string, string>;
@@ -227,21 +246,40 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await Promise.all(
       roles.map(async ([role, spec]) => {
         if (!spec) return;
-        const fn = await startFunction(spec, {logDir: dirs.logs, env: functionEnv});
+        const fleet =
+          role === 'worker' && opts.workerInstances !== undefined
+            ? {instances: opts.workerInstances, concurrency: 1}
+            : {};
+        const fn = await startFunction(spec, {logDir: dirs.logs, env: functionEnv, ...fleet});
         stoppers.push(() => fn.stop());
         functions[role] = fn;
       }),
     );
 
+    let pushRelay: PushRelay | undefined;
     if (functions.worker) {
-      await createPushSubscription(
+      const endpoint = `${functions.worker.url}/projects/${project}/topics/${topic}`;
+      const fleet = opts.workerInstances !== undefined;
+      await createWorkerSubscription(
         pubsub,
         project,
         topic,
         names,
-        functions.worker.url,
+        fleet ? undefined : endpoint,
         opts.maxDeliveryAttempts ?? 5,
       );
+      if (fleet) {
+        pushRelay = await startPushRelay({
+          pubsubHost: pubsub.host,
+          project,
+          subscription: names.subscription,
+          endpoint,
+          maxWindow: 2 * functions.worker.instances.length,
+          ackDeadlineSeconds: WORKER_ACK_DEADLINE_SECONDS,
+        });
+        const relay = pushRelay;
+        stoppers.push(() => relay.close());
+      }
     }
     if (functions.checker) {
       // Finalize events only, as the checker's Eventarc trigger (infra/functions.tf).
@@ -268,6 +306,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       sendgridUrl,
       genesysUrl,
       functions,
+      workerInstances: functions.worker?.instances.length ?? 0,
+      ...(pushRelay ? {pushRelay} : {}),
       dirs: {root, gcsData: dirs.gcsData, mail: dirs.mail, logs: dirs.logs},
       env,
       stop,
@@ -314,25 +354,29 @@ async function createTopics(
   }
 }
 
+/** The worker subscription's ack deadline (infra/: the worker's 600 s timeout). */
+const WORKER_ACK_DEADLINE_SECONDS = 600;
+
 /**
  * The worker's push subscription, configured as infra/ configures it in
  * production: exponential retry backoff and a dead-letter topic. The push
  * endpoint's path makes the Functions Framework report the topic as the
- * CloudEvent source, as Eventarc does.
+ * CloudEvent source, as Eventarc does. Without a push endpoint it is a pull
+ * subscription with the same policies, for the stack's push relay.
  */
-async function createPushSubscription(
+async function createWorkerSubscription(
   pubsub: PubsubEmulator,
   project: string,
   topic: string,
   names: {subscription: string; deadLetterTopic: string},
-  workerUrl: string,
+  pushEndpoint: string | undefined,
   maxDeliveryAttempts: number,
 ): Promise<void> {
   const ps = client(pubsub, project);
   try {
     await ps.topic(topic).createSubscription(names.subscription, {
-      pushConfig: {pushEndpoint: `${workerUrl}/projects/${project}/topics/${topic}`},
-      ackDeadlineSeconds: 600,
+      ...(pushEndpoint ? {pushConfig: {pushEndpoint}} : {}),
+      ackDeadlineSeconds: WORKER_ACK_DEADLINE_SECONDS,
       retryPolicy: {minimumBackoff: {seconds: 1}, maximumBackoff: {seconds: 10}},
       deadLetterPolicy: {
         deadLetterTopic: `projects/${project}/topics/${names.deadLetterTopic}`,

@@ -39,6 +39,15 @@ runService(
       repeatable: true,
     },
     {name: 'settings', help: 'JSON object of runtime settings (see GET /_admin/config)'},
+    {name: 'rate-limit', help: 'API requests per token per minute (default 300)'},
+    {
+      name: 'client-rate-limit',
+      help: 'API requests per OAuth client per minute across its tokens (default 3000)',
+    },
+    {
+      name: 'token-creation-limit',
+      help: 'tokens an OAuth client may create per minute (default 60, an assumed value)',
+    },
     {
       name: 'https',
       help: 'serve HTTPS with a self-signed certificate made at start',
@@ -70,6 +79,14 @@ runService(
     });
     const settingsJson = flag(flags, 'settings');
     const settings = settingsJson ? parseSettings(JSON.parse(settingsJson)) : {};
+    const limitFlags = {
+      'rate-limit': 'rateLimitPerMinute',
+      'client-rate-limit': 'clientRateLimitPerMinute',
+      'token-creation-limit': 'tokenCreationPerMinute',
+    } as const;
+    for (const [name, key] of Object.entries(limitFlags)) {
+      if (flags.has(name)) settings[key] = numberFlag(flags, name, 0);
+    }
     let tls: {key: string; cert: string} | undefined;
     if (flags.has('https')) {
       const pems = await generate([{name: 'commonName', value: '127.0.0.1'}], {

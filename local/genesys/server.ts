@@ -4,10 +4,12 @@
  * (`/media/…`), so the official SDK works unchanged once pointed at it with
  * `ApiClient.setGateway({host, port, protocol})`.
  *
- * Platform behaviour: bearer tokens that expire, a per-token sliding-window
- * rate limit answered with the documented 429 body and `Retry-After`,
- * `inin-ratelimit-*` and `ININ-Correlation-Id` headers on every API response,
- * errors in the ErrorBody shape. Admin API (not Genesys): `/_admin/…`
+ * Platform behaviour: bearer tokens that expire, sliding-minute rate limits
+ * per token and per OAuth client across its tokens answered with the
+ * documented 429 body and `Retry-After`, a token-creation limit per client
+ * (429 with an OAuth error body and `Retry-After`), `inin-ratelimit-*` and
+ * `ININ-Correlation-Id` headers on every API response, errors in the
+ * ErrorBody shape. Admin API (not Genesys): `/_admin/…`
  * (`recover?day=` turns a day's archived, restoring, uploading and errored
  * recordings into restored or available ones, as if the source had recovered).
  */
@@ -23,6 +25,7 @@ import {mediaFor, mediaOf, chatTranscript, emailTranscript, messagingTranscript}
 import {ApiError, errorBody} from './errors';
 import {OAuthClient, VIEW_SENSITIVE_DATA} from './clients';
 import {DEFAULT_SETTINGS, Settings, parseSettings} from './settings';
+import {ClientUsage, MinuteWindow, TokenUsage} from './limits';
 import {FaultInjector, serveFaultAdmin} from '../common/faults';
 import {BodyTooLargeError, readBody, sendJson} from '../common/http';
 import {parseRange} from '../gcs/server';
@@ -46,6 +49,9 @@ export interface SimulatorOptions {
 interface Token {
   clientId: string;
   expiresMs: number;
+  /** Names the token in the counters (`CLIENT#N`); never the bearer itself. */
+  label: string;
+  issuedMs: number;
 }
 
 interface Ctx {
@@ -78,12 +84,29 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
   const settings: Settings = {...DEFAULT_SETTINGS, ...opts.settings};
   const now = opts.now ?? (() => Date.now());
   const tokens = new Map<string, Token>();
-  const windows = new Map<string, number[]>();
+  // The limits' sliding minutes: accepted API requests per token and per
+  // client, tokens created per client. Resetting the counters leaves them be.
+  const tokenWindows = new Map<string, MinuteWindow>();
+  const clientWindows = new Map<string, MinuteWindow>();
+  const creationWindows = new Map<string, MinuteWindow>();
+  const issuedPerClient = new Map<string, number>();
+  const windowOf = (map: Map<string, MinuteWindow>, key: string): MinuteWindow => {
+    let w = map.get(key);
+    if (!w) map.set(key, (w = new MinuteWindow()));
+    return w;
+  };
   const counters = {
     byEndpoint: {} as Record<string, number>,
     byClient: {} as Record<string, number>,
     byStatus: {} as Record<string, number>,
+    /** Per OAuth client: API calls, tokens issued, 429s by limit, peaks per minute. */
+    clients: {} as Record<string, ClientUsage>,
+    /** Per token (by label): its client, API calls, 429s by limit, peak per minute. */
+    tokens: {} as Record<string, TokenUsage>,
   };
+  const clientUsage = (id: string) => (counters.clients[id] ??= new ClientUsage());
+  const tokenUsage = (t: Token) =>
+    (counters.tokens[t.label] ??= new TokenUsage(t.clientId, t.issuedMs));
   const transcodes = new Map<string, number>();
   const faults = new FaultInjector(status =>
     errorBody(status, 'injected.fault', `Injected fault: HTTP ${status}`, randomUUID()),
@@ -352,10 +375,32 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     if (!basic || opts.clients.get(id)?.secret !== secret) {
       return oauthError(401, 'invalid_client', 'authentication failed');
     }
+    // Token creation per client, a sliding minute (an assumed limit: see settings.ts).
+    const created = windowOf(creationWindows, id);
+    if (created.size(nowMs) >= settings.tokenCreationPerMinute) {
+      clientUsage(id).rejected.tokenCreation++;
+      const retry = created.resetSeconds(nowMs);
+      const description = `Token creation rate limit exceeded. Retry the request in [${retry}] seconds`;
+      return sendJson(
+        res,
+        429,
+        {error: 'too_many_requests', description, error_description: description},
+        {'Retry-After': String(retry)},
+      );
+    }
+    created.add(nowMs);
     const token = randomBytes(32).toString('base64url');
-    tokens.set(token, {clientId: id, expiresMs: nowMs + settings.tokenTtlSeconds * 1000});
+    const n = (issuedPerClient.get(id) ?? 0) + 1;
+    issuedPerClient.set(id, n);
+    tokens.set(token, {
+      clientId: id,
+      expiresMs: nowMs + settings.tokenTtlSeconds * 1000,
+      label: `${id}#${n}`,
+      issuedMs: nowMs,
+    });
     count(counters.byEndpoint, 'POST /oauth/token');
     count(counters.byClient, id);
+    clientUsage(id).issue(nowMs);
     sendJson(res, 200, {
       access_token: token,
       token_type: 'bearer',
@@ -392,15 +437,17 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     if (token.expiresMs <= nowMs)
       return fail(new ApiError(401, 'credentials.expired', 'The access token has expired.'));
 
-    // Per-token sliding window of one minute.
-    const window = (windows.get(bearer) ?? []).filter(t => t > nowMs - 60_000);
-    windows.set(bearer, window);
-    const resetSeconds = window.length
-      ? Math.max(1, Math.ceil((window[0]! + 60_000 - nowMs) / 1000))
-      : 60;
-    if (window.length >= settings.rateLimitPerMinute) {
-      res.setHeader('inin-ratelimit-allowed', settings.rateLimitPerMinute);
-      res.setHeader('inin-ratelimit-count', window.length);
+    // Every request with a valid token counts as sent, refused or not.
+    const byClient = clientUsage(token.clientId);
+    const byToken = tokenUsage(token);
+    byClient.call(nowMs);
+    byToken.call(nowMs);
+    // Sliding minutes of accepted requests: per token, then per client across its tokens.
+    const tokenWindow = windowOf(tokenWindows, bearer);
+    const clientWindow = windowOf(clientWindows, token.clientId);
+    const tooMany = (allowed: number, used: number, resetSeconds: number) => {
+      res.setHeader('inin-ratelimit-allowed', allowed);
+      res.setHeader('inin-ratelimit-count', used);
       res.setHeader('inin-ratelimit-reset', resetSeconds);
       return fail(
         new ApiError(
@@ -410,10 +457,27 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
           {'Retry-After': String(resetSeconds)},
         ),
       );
+    };
+    const resetSeconds = tokenWindow.resetSeconds(nowMs);
+    const usedByToken = tokenWindow.size(nowMs);
+    if (usedByToken >= settings.rateLimitPerMinute) {
+      byClient.rejected.token++;
+      byToken.rejected.token++;
+      return tooMany(settings.rateLimitPerMinute, usedByToken, resetSeconds);
     }
-    window.push(nowMs);
+    const usedByClient = clientWindow.size(nowMs);
+    if (usedByClient >= settings.clientRateLimitPerMinute) {
+      byClient.rejected.client++;
+      byToken.rejected.client++;
+      return tooMany(
+        settings.clientRateLimitPerMinute,
+        usedByClient,
+        clientWindow.resetSeconds(nowMs),
+      );
+    }
+    clientWindow.add(nowMs);
     res.setHeader('inin-ratelimit-allowed', settings.rateLimitPerMinute);
-    res.setHeader('inin-ratelimit-count', window.length);
+    res.setHeader('inin-ratelimit-count', tokenWindow.add(nowMs));
     res.setHeader('inin-ratelimit-reset', resetSeconds);
 
     for (const route of routes) {
@@ -549,6 +613,8 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
         counters.byEndpoint = {};
         counters.byClient = {};
         counters.byStatus = {};
+        counters.clients = {};
+        counters.tokens = {};
       }
       return sendJson(res, 200, counters);
     }

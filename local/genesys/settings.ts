@@ -5,8 +5,22 @@
 import type {JsonShape} from './media';
 
 export interface Settings {
-  /** Requests per token per minute (Genesys: 300). */
+  /**
+   * Requests per token per minute, a sliding minute (Genesys
+   * `client.credentials.token.rate.per.minute` / `token.rate.per.minute`: 300).
+   */
   rateLimitPerMinute: number;
+  /**
+   * Requests per OAuth client per minute across all of its tokens, a sliding
+   * minute (Genesys `org.app.user.rate.per.minute`: 3000).
+   */
+  clientRateLimitPerMinute: number;
+  /**
+   * Tokens one OAuth client may create per minute, a sliding minute. Genesys
+   * documents no value (the reference marks a token-creation limit
+   * UNVERIFIED): 60 is an assumption, to be changed when one is known.
+   */
+  tokenCreationPerMinute: number;
   /** `expires_in` of new tokens, in seconds (Genesys default: 86399). */
   tokenTtlSeconds: number;
   /** `recordingBatchDownloadUrlTtl` in minutes (2..60, default 60). */
@@ -58,6 +72,8 @@ export interface Settings {
 
 export const DEFAULT_SETTINGS: Settings = {
   rateLimitPerMinute: 300,
+  clientRateLimitPerMinute: 3000,
+  tokenCreationPerMinute: 60,
   tokenTtlSeconds: 86399,
   urlTtlMinutes: 60,
   urlTtlSeconds: 0,

@@ -789,3 +789,189 @@ describe('Genesys Cloud simulator (official SDK)', function () {
     });
   });
 });
+
+interface Usage {
+  apiCalls: number;
+  tokensIssued: number;
+  rejected: {token: number; client: number; tokenCreation: number};
+  peakCallsPerMinute: number;
+  peakTokensPerMinute: number;
+}
+
+interface TokenCounters {
+  clientId: string;
+  apiCalls: number;
+  rejected: {token: number; client: number};
+  peakCallsPerMinute: number;
+}
+
+interface LimitCounters {
+  clients: Record<string, Usage>;
+  tokens: Record<string, TokenCounters>;
+}
+
+describe('Genesys Cloud simulator: per-client and token-creation limits (official SDK)', function () {
+  this.timeout(60_000);
+  let sim: TestSimulator;
+
+  before(async function () {
+    this.timeout(60_000);
+    // Each test uses its own client: the limits' minutes are per client and outlive a test.
+    sim = await startSimulator([
+      '--conversations-per-day',
+      '5',
+      '--client',
+      'two-tokens:s1',
+      '--client',
+      'bystander:s2',
+      '--client',
+      'many-logins:s3',
+      '--client',
+      'one-token:s4',
+      '--client-rate-limit',
+      '6',
+      '--token-creation-limit',
+      '3',
+    ]);
+  });
+
+  after(async () => {
+    await sim?.stop();
+  });
+
+  const counters = () => sim.admin<LimitCounters>('counters');
+
+  it('should take the limits from the command line', async () => {
+    const {settings} = await sim.admin<{settings: Record<string, number>}>('config');
+    assert.strictEqual(settings.clientRateLimitPerMinute, 6);
+    assert.strictEqual(settings.tokenCreationPerMinute, 3);
+    assert.strictEqual(settings.rateLimitPerMinute, 300);
+  });
+
+  it("should answer 429 once a client's tokens together exceed its per-minute budget", async () => {
+    const first = await login(sim.port, {extended: true}, 'two-tokens', 's1');
+    const second = await login(sim.port, {extended: true}, 'two-tokens', 's1');
+    for (let i = 0; i < 3; i++) {
+      await first.recording.getRecordingSettings();
+      await second.recording.getRecordingSettings();
+    }
+    // Each token has used 3 of its 300; the client 6 of its 6.
+    for (const sdk of [first, second]) {
+      await assert.rejects(sdk.recording.getRecordingSettings(), (err: Extended<ErrorBodyLike>) => {
+        assert.strictEqual(err.status, 429);
+        assert.match(err.headers['retry-after'] ?? '', /^[1-9]\d*$/);
+        assert.ok(Number(err.headers['retry-after']) <= 60);
+        assert.strictEqual(err.headers['inin-ratelimit-allowed'], '6');
+        assert.strictEqual(err.headers['inin-ratelimit-count'], '6');
+        assert.strictEqual(err.body.code, 'too.many.requests.retry.after');
+        assert.match(err.body.message ?? '', /Retry the request in \[\d+\] seconds/);
+        assert.strictEqual(err.body.contextId, err.headers['inin-correlation-id']);
+        return true;
+      });
+    }
+    // A new token of the same client shares the client's budget…
+    const third = await login(sim.port, {}, 'two-tokens', 's1');
+    await assert.rejects(third.recording.getRecordingSettings(), (e: ErrorBodyLike) => {
+      assert.strictEqual(e.status, 429);
+      return true;
+    });
+    // …another client has its own.
+    const other = await login(sim.port, {}, 'bystander', 's2');
+    await other.recording.getRecordingSettings();
+
+    const c = await counters();
+    assert.deepStrictEqual(c.clients['two-tokens'], {
+      apiCalls: 9,
+      tokensIssued: 3,
+      rejected: {token: 0, client: 3, tokenCreation: 0},
+      peakCallsPerMinute: 9,
+      peakTokensPerMinute: 3,
+    });
+    assert.deepStrictEqual(
+      [1, 2, 3].map(n => {
+        const t = c.tokens[`two-tokens#${n}`]!;
+        return [t.clientId, t.apiCalls, t.rejected.client, t.rejected.token, t.peakCallsPerMinute];
+      }),
+      [
+        ['two-tokens', 4, 1, 0, 4],
+        ['two-tokens', 4, 1, 0, 4],
+        ['two-tokens', 1, 1, 0, 1],
+      ],
+    );
+    assert.strictEqual(c.clients.bystander!.apiCalls, 1);
+    assert.ok(
+      Object.keys(c.tokens).every(label => /^[\w-]+#\d+$/.test(label)),
+      'tokens are named by client and number, never by the bearer',
+    );
+  });
+
+  it('should refuse a token past the per-client creation limit with 429, Retry-After and an OAuth error body', async () => {
+    for (let i = 0; i < 3; i++) await login(sim.port, {}, 'many-logins', 's3');
+    const sdk = sdkClient(sim.port);
+    await assert.rejects(
+      sdk.client.loginClientCredentialsGrant('many-logins', 's3'),
+      (err: {
+        response?: {
+          status: number;
+          headers: Record<string, string>;
+          data: {error: string; error_description: string};
+        };
+      }) => {
+        assert.strictEqual(err.response?.status, 429);
+        assert.match(err.response.headers['retry-after'] ?? '', /^[1-9]\d*$/);
+        assert.strictEqual(err.response.data.error, 'too_many_requests');
+        assert.match(err.response.data.error_description, /Retry the request in \[\d+\] seconds/);
+        return true;
+      },
+    );
+    // Bad credentials are still refused as such, and another client still logs in.
+    await assert.rejects(
+      sdk.client.loginClientCredentialsGrant('many-logins', 'wrong'),
+      (err: {response?: {status: number}}) => err.response?.status === 401,
+    );
+    await login(sim.port, {}, 'bystander', 's2');
+    const c = await counters();
+    assert.strictEqual(c.clients['many-logins']!.tokensIssued, 3);
+    assert.strictEqual(c.clients['many-logins']!.peakTokensPerMinute, 3);
+    assert.deepStrictEqual(c.clients['many-logins']!.rejected, {
+      token: 0,
+      client: 0,
+      tokenCreation: 1,
+    });
+  });
+
+  it('should count 429s of the per-token limit per token, and reset counters but not limits', async () => {
+    await sim.admin('config', {method: 'PATCH', body: {rateLimitPerMinute: 2}});
+    try {
+      const sdk = await login(sim.port, {}, 'one-token', 's4');
+      await sdk.recording.getRecordingSettings();
+      await sdk.recording.getRecordingSettings();
+      await assert.rejects(
+        sdk.recording.getRecordingSettings(),
+        (e: ErrorBodyLike) => e.status === 429,
+      );
+      let c = await counters();
+      assert.deepStrictEqual(c.clients['one-token']!.rejected, {
+        token: 1,
+        client: 0,
+        tokenCreation: 0,
+      });
+      assert.deepStrictEqual(c.tokens['one-token#1']!.rejected, {token: 1, client: 0});
+      assert.strictEqual(c.tokens['one-token#1']!.apiCalls, 3);
+
+      c = await sim.admin<LimitCounters>('counters', {method: 'DELETE'});
+      assert.deepStrictEqual(c.clients, {});
+      assert.deepStrictEqual(c.tokens, {});
+      await assert.rejects(
+        sdk.recording.getRecordingSettings(),
+        (e: ErrorBodyLike) => e.status === 429,
+        'the token has still used its minute',
+      );
+      c = await counters();
+      assert.strictEqual(c.tokens['one-token#1']!.apiCalls, 1);
+      assert.strictEqual(c.tokens['one-token#1']!.peakCallsPerMinute, 1);
+    } finally {
+      await sim.admin('config', {method: 'PATCH', body: {rateLimitPerMinute: 300}});
+    }
+  });
+});

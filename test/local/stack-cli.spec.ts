@@ -65,9 +65,11 @@ describe('npm run stack', function () {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`should print the environment and leave no process behind on ${signal}`, async () => {
       const root = fs.mkdtempSync(path.join(os.tmpdir(), 'grm-cli-'));
+      // SIGTERM's stack runs the worker as a fleet of two processes (--workers).
+      const fleet = signal === 'SIGTERM' ? ['--workers', '2'] : [];
       const proc = spawn(
         process.execPath,
-        ['--import', 'tsx', 'local/stack-cli.ts', '--root', root],
+        ['--import', 'tsx', 'local/stack-cli.ts', '--root', root, ...fleet],
         {
           stdio: ['ignore', 'pipe', 'pipe'],
         },
@@ -99,6 +101,8 @@ describe('npm run stack', function () {
       for (const port of ports)
         assert.ok(!(await tcpOpen(port)), `port ${port} is still open after ${signal}`);
       assert.ok(out.includes(`list with npm run local:mail -- --root ${root})`), out);
+      if (fleet.length) assert.match(out, /worker +exportBatch +\S+ +\(2 processes\)/);
+      else assert.doesNotMatch(out, /processes\)/);
       // What the README promises `npm run stack` prints.
       for (const key of [
         'PUBSUB_EMULATOR_HOST',
@@ -114,6 +118,18 @@ describe('npm run stack', function () {
       }
     });
   }
+
+  it('should refuse a --workers that is not a whole number from 1', () => {
+    for (const value of ['0', '1.5', 'x']) {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'local/stack-cli.ts', '--workers', value],
+        {encoding: 'utf8', timeout: 30_000},
+      );
+      assert.strictEqual(r.status, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, /--workers must be/);
+    }
+  });
 
   it('should leave no process behind when the demo is interrupted with Ctrl-C', async () => {
     const proc = spawn(

@@ -113,14 +113,20 @@ import {productEnv, productFunctions, productSecrets} from '../../local/product'
  * clean and lossy: the e2e organisations. faults: the fault matrix's stack
  * (test/faults/): a lossy organisation whose batch downloads answer some
  * recordings twice, a 2 s media idle timeout and 10-conversation batches.
+ * fleet: a clean organisation whose worker runs as FLEET_WORKERS processes,
+ * one push at a time each, as in production, with 5-conversation batches.
  */
-export type ProductProfile = 'clean' | 'lossy' | 'faults';
+export type ProductProfile = 'clean' | 'lossy' | 'faults' | 'fleet';
+
+/** Worker processes of the fleet profile's stack. */
+export const FLEET_WORKERS = 3;
 
 const productStacks = new Map<string, Promise<Stack>>();
 const productDays: Record<ProductProfile, Record<string, number>> = {
   clean: {},
   lossy: {},
   faults: {},
+  fleet: {},
 };
 
 const PROFILE_ENV: Record<ProductProfile, Record<string, string>> = {
@@ -133,6 +139,7 @@ const PROFILE_ENV: Record<ProductProfile, Record<string, string>> = {
     // Short, so a final attempt that died is known dead (and its report made final) in 30 s.
     BATCH_DEADLINE_MS: '15000',
   },
+  fleet: {BATCH_SIZE: '5'},
 };
 
 /**
@@ -170,7 +177,7 @@ export function useProductStack(
         seed: `e2e-${profile}`,
         conversationsPerDay: 5,
         perDay: productDays[profile],
-        profile: profile === 'clean' ? 'clean' : 'lossy',
+        profile: profile === 'clean' || profile === 'fleet' ? 'clean' : 'lossy',
         clients: ['demo-client:demo-secret', 'second-client:second-secret'],
         settings:
           profile === 'faults'
@@ -181,6 +188,7 @@ export function useProductStack(
       // As in production (max_delivery_attempts): a worker that is down while it restarts
       // refuses pushes, and those count too.
       maxDeliveryAttempts: profile === 'faults' ? 100 : 5,
+      ...(profile === 'fleet' ? {workerInstances: FLEET_WORKERS} : {}),
     });
     productStacks.set(profile, s);
   }
