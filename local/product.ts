@@ -18,8 +18,9 @@ export const LOCAL_DEVELOPERS = 'developers@example.com';
 
 /**
  * The pipeline's Cloud Functions, by role, each in its own Functions Framework
- * process. Each worker process is told how many processes share the Genesys
- * clients' budgets (`GENESYS_FLEET_SIZE`): the worker processes and the planner.
+ * process. Each worker process is told how many worker processes there are
+ * (`WORKER_INSTANCES`, as Terraform tells production its max instance count):
+ * each paces itself to its share of the Genesys clients' budgets.
  */
 export function productFunctions(): StackFunctions {
   return {
@@ -28,7 +29,7 @@ export function productFunctions(): StackFunctions {
       target: 'exportBatch',
       signature: 'cloudevent',
       source: SOURCE,
-      envForInstances: workers => ({GENESYS_FLEET_SIZE: String(workers + 1)}),
+      envForInstances: workers => ({WORKER_INSTANCES: String(workers)}),
     },
     checker: {target: 'checkDay', signature: 'cloudevent', source: SOURCE},
   };

@@ -30,7 +30,7 @@ export interface FunctionSpec {
   env?: Record<string, string>;
   /**
    * Extra environment that depends on how many processes run the function
-   * (the product's `GENESYS_FLEET_SIZE`, see local/product.ts).
+   * (the product's `WORKER_INSTANCES`, see local/product.ts).
    */
   envForInstances?: (instances: number) => Record<string, string>;
 }

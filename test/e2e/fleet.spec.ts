@@ -64,10 +64,10 @@ describe(`worker fleet (${FLEET_WORKERS} processes behind the push subscription)
     assert.strictEqual(new Set(pids).size, FLEET_WORKERS);
     for (const pid of pids) {
       assert.ok(alive(pid));
-      // The worker processes and the planner share the Genesys clients' budgets.
-      assert.strictEqual(environOf(pid).GENESYS_FLEET_SIZE, String(FLEET_WORKERS + 1));
+      // Each worker process paces itself to its share of the Genesys clients' budgets.
+      assert.strictEqual(environOf(pid).WORKER_INSTANCES, String(FLEET_WORKERS));
     }
-    assert.strictEqual(environOf(stack.functions.planner!.pid!).GENESYS_FLEET_SIZE, undefined);
+    assert.strictEqual(environOf(stack.functions.planner!.pid!).WORKER_INSTANCES, undefined);
   });
 
   it('should export a day end to end with its batches handled by more than one process', async () => {
@@ -116,7 +116,7 @@ describe(`worker fleet (${FLEET_WORKERS} processes behind the push subscription)
       others,
       'the other instances were left alone',
     );
-    assert.strictEqual(environOf(killed.pid!).GENESYS_FLEET_SIZE, String(FLEET_WORKERS + 1));
+    assert.strictEqual(environOf(killed.pid!).WORKER_INSTANCES, String(FLEET_WORKERS));
     assert.match(
       fs.readFileSync(killed.child.logFile, 'utf8'),
       new RegExp(`\\(pid ${pid}\\) exited unexpectedly \\(signal SIGKILL\\)`),
