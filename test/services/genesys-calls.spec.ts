@@ -11,13 +11,11 @@ import {Storage} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
 import type {BatchMessage} from '../../functions/core/messages';
 import {createLogger} from '../../functions/logger';
-import type {Clock} from '../../functions/ports';
 import {useStack} from '../setup/stack';
 import {TestSimulator, startSimulator} from '../setup/simulator';
-import {inProcessWorker} from './in-process-worker';
+import {inProcessWorker, realClock} from './in-process-worker';
 
 const DAY = '2023-03-09';
-const realClock: Clock = {now: () => Date.now(), sleep: ms => new Promise(r => setTimeout(r, ms))};
 
 interface Truth {
   conversations: Array<{conversationId: string; recordings: unknown[]}>;

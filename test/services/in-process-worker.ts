@@ -17,6 +17,12 @@ export const fastClock: Clock = {
   sleep: ms => new Promise(resolve => setTimeout(resolve, Math.min(ms, 10))),
 };
 
+/** Real waits: what Genesys is asked, and how often, is what production would ask. */
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: ms => new Promise(resolve => setTimeout(resolve, ms)),
+};
+
 export interface InProcessWorker {
   simulatorUrl: string;
   store: GcsStore;

@@ -16,7 +16,7 @@ import type {BatchReport} from '../../functions/core/report';
 import {createLogger} from '../../functions/logger';
 import {useStack} from '../setup/stack';
 import {TestSimulator, startSimulator} from '../setup/simulator';
-import {inProcessWorker} from './in-process-worker';
+import {inProcessWorker, realClock} from './in-process-worker';
 
 const DAY = '2023-03-08';
 const RUN = 'r20230311t000000-1ea11e';
@@ -95,6 +95,8 @@ describe('lean metadata mode (in-process, lossy organisation)', function () {
       logger,
       worker: {maxBatchAttempts: 1},
       exporter: {metadataMode: mode},
+      // Real waits: polls are counted as production would make them.
+      clock: realClock,
     });
     const message: BatchMessage = {
       day: DAY,
