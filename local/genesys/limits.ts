@@ -82,6 +82,9 @@ export class ClientUsage {
 /** What one token did since the counters were last reset. */
 export class TokenUsage {
   apiCalls = 0;
+  /** When its first and last API calls arrived (ms). */
+  firstCallMs: number | undefined;
+  lastCallMs: number | undefined;
   readonly rejected: Record<Exclude<Limit, 'tokenCreation'>, number> = {token: 0, client: 0};
   private readonly calls = new MinuteWindow();
 
@@ -93,11 +96,19 @@ export class TokenUsage {
   call(nowMs: number): void {
     this.apiCalls++;
     this.calls.add(nowMs);
+    this.firstCallMs ??= nowMs;
+    this.lastCallMs = nowMs;
   }
 
   toJSON() {
     return {
       clientId: this.clientId,
+      ...(this.firstCallMs !== undefined
+        ? {
+            firstCall: new Date(this.firstCallMs).toISOString(),
+            lastCall: new Date(this.lastCallMs!).toISOString(),
+          }
+        : {}),
       issued: new Date(this.issuedMs).toISOString(),
       apiCalls: this.apiCalls,
       rejected: this.rejected,

@@ -970,6 +970,9 @@ describe('Genesys Cloud simulator: per-client and token-creation limits (officia
       c = await counters();
       assert.strictEqual(c.tokens['one-token#1']!.apiCalls, 1);
       assert.strictEqual(c.tokens['one-token#1']!.peakCallsPerMinute, 1);
+      // When its calls came (a benchmark's wall time under a binding limit).
+      const t = c.tokens['one-token#1'] as unknown as {firstCall: string; lastCall: string};
+      assert.ok(Date.parse(t.firstCall) <= Date.parse(t.lastCall), JSON.stringify(t));
     } finally {
       await sim.admin('config', {method: 'PATCH', body: {rateLimitPerMinute: 300}});
     }
