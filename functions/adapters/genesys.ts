@@ -133,7 +133,10 @@ class Session implements GenesysSession {
     readonly clientIndex: number,
     private readonly creds: GenesysCredentials,
     private readonly opts: GenesysOptions,
+    /** This client's token: its limit, and what the server says of it. */
     private readonly pacer: RequestBudget,
+    /** The instance's own share, across every client it uses. */
+    private readonly share: RequestBudget,
   ) {
     this.api = new platformClient.ApiClientClass();
     this.api.config.live_reload_config = false;
@@ -238,20 +241,30 @@ class Session implements GenesysSession {
     }
   }
 
-  /** Waits for a slot of this client's budget. */
-  private async slot(): Promise<number> {
+  /** Waits for a slot of the instance's share and of this client's token. */
+  private async slot(): Promise<[number, number]> {
     const {clock} = this.opts;
     for (;;) {
-      const r = this.pacer.reserve(clock.now());
-      if ('ticket' in r) return r.ticket;
-      await clock.sleep(r.waitMs);
+      const mine = this.share.reserve(clock.now());
+      if (!('ticket' in mine)) {
+        await clock.sleep(mine.waitMs);
+        continue;
+      }
+      const token = this.pacer.reserve(clock.now());
+      if ('ticket' in token) return [mine.ticket, token.ticket];
+      this.share.cancel(mine.ticket);
+      await clock.sleep(token.waitMs);
     }
   }
 
-  /** The request has its answer: frees its slot a window later and notes what the server said. */
-  private settle(ticket: number, headers: Record<string, string> | undefined): void {
+  /** The request has its answer: frees its slots a window later and notes what the server said. */
+  private settle(
+    [mine, token]: [number, number],
+    headers: Record<string, string> | undefined,
+  ): void {
     const now = this.opts.clock.now();
-    this.pacer.settle(ticket, now);
+    this.share.settle(mine, now);
+    this.pacer.settle(token, now);
     this.pacer.observe(
       headerNumber(headers, 'inin-ratelimit-allowed'),
       headerNumber(headers, 'inin-ratelimit-count'),
@@ -394,16 +407,32 @@ class Session implements GenesysSession {
 }
 
 /**
- * The instance's Genesys access: one session (token) and one budget per
- * OAuth client, shared by every batch it runs (build it once per instance).
+ * The instance's Genesys access: one session (token) per OAuth client, each
+ * held to its token's limit and to what the server says of it, and one share
+ * of the fleet's budget for the instance across all of them; shared by every
+ * batch it runs (build it once per instance).
  */
 export class GenesysCloud implements Genesys {
   private readonly sessions = new Map<number, Session>();
-  private readonly budgets = new Map<string, RequestBudget>();
+  /**
+   * One share for the instance, whichever clients it uses: a worker that moves
+   * to another client leaves its last minute's calls counted on the first, so
+   * a share per client would let it use twice its share in a minute.
+   */
+  private readonly share: RequestBudget;
 
   constructor(private readonly opts: GenesysOptions) {
     if (opts.clients.length === 0)
       throw new PermanentError('no Genesys OAuth client is configured');
+    this.share = new RequestBudget(
+      instanceShare(opts.role, {
+        perTokenPerMinute: opts.tokenRequestsPerMinute,
+        perClientPerMinute: opts.clientRequestsPerMinute,
+        workers: opts.workers,
+        planners: opts.planners,
+        clients: opts.clients.length,
+      }),
+    );
   }
 
   get clientCount(): number {
@@ -415,21 +444,9 @@ export class GenesysCloud implements Genesys {
     let s = this.sessions.get(i);
     if (!s) {
       const creds = this.opts.clients[i]!;
-      let pacer = this.budgets.get(creds.clientId);
-      if (!pacer) {
-        const o = this.opts;
-        pacer = new RequestBudget(
-          instanceShare(o.role, {
-            perTokenPerMinute: o.tokenRequestsPerMinute,
-            perClientPerMinute: o.clientRequestsPerMinute,
-            workers: o.workers,
-            planners: o.planners,
-            clients: o.clients.length,
-          }),
-        );
-        this.budgets.set(creds.clientId, pacer);
-      }
-      s = new Session(i, creds, this.opts, pacer);
+      // The token's own limit: what the server holds each token to, and its headers speak of.
+      const pacer = new RequestBudget(this.opts.tokenRequestsPerMinute);
+      s = new Session(i, creds, this.opts, pacer, this.share);
       this.sessions.set(i, s);
     }
     return s;

@@ -37,14 +37,18 @@ export interface Fleet {
 }
 
 /**
- * An instance's share of an OAuth client's budget: its role's part of the
- * per-client limit (planners {@link PLANNER_RESERVE}, workers the rest)
- * divided by that role's most instances on one client at once, and never
- * above the per-token limit (each instance has its own token).
+ * An instance's share, per minute across every client it uses: its role's
+ * part of the per-client limit (planners {@link PLANNER_RESERVE}, workers the
+ * rest) divided by that role's most instances on one client at once, and
+ * never above the per-token limit (each instance has its own token). One
+ * share across clients, not one per client: a worker that moves to another
+ * client leaves its last minute's calls counted on the first.
  *
  * Workers run one batch at a time and the planner spreads batches over the
  * clients round-robin, so at most ceil(workers / clients) of them are on one
- * client when the fleet is full; with one client that is exact. When batches
+ * client when the fleet is full. With one client the share is exact, and
+ * with several the fleet's total is; how it splits over the clients rests on
+ * the round-robin spread. When batches
  * bunch on a client anyway (replays of one client, batches that take longer
  * than others), the server's `inin-ratelimit-*` headers and Retry-After pause
  * that client's instances: an overshoot is answered, never repeated.
@@ -95,6 +99,11 @@ export class RequestBudget {
       return {ticket};
     }
     return {waitMs: oldest === Infinity ? IN_FLIGHT_POLL_MS : oldest + this.windowMs - nowMs};
+  }
+
+  /** The request of `ticket` was never sent: its slot is free at once. */
+  cancel(ticket: number): void {
+    this.held.delete(ticket);
   }
 
   /** The request of `ticket` has its answer: its slot frees a window from now. */

@@ -109,4 +109,62 @@ describe('Genesys budget (SDK against the simulator)', function () {
       });
     }
   });
+
+  describe('with two OAuth clients', () => {
+    let two: TestSimulator;
+    before(async () => {
+      two = await startSimulator([
+        '--conversations-per-day',
+        '0',
+        '--client',
+        'client-a:secret-a',
+        '--client',
+        'client-b:secret-b',
+      ]);
+    });
+    after(async () => {
+      await two?.stop();
+    });
+
+    it('should hold the instance to one share across clients, not one per client', async () => {
+      const waits: number[] = [];
+      let skipped = 0;
+      const clock: Clock = {
+        now: () => Date.now() + skipped,
+        sleep: ms => {
+          waits.push(ms);
+          skipped += ms;
+          return new Promise(resolve => setTimeout(resolve, Math.min(ms, 5)));
+        },
+      };
+      const genesys = new GenesysCloud({
+        clients: [
+          {clientId: 'client-a', clientSecret: 'secret-a'},
+          {clientId: 'client-b', clientSecret: 'secret-b'},
+        ],
+        environment: 'mypurecloud.ie',
+        gatewayUrl: two.url,
+        tokenRequestsPerMinute: 100_000,
+        // Two workers over two clients: one per client, 95 % of 5 = a share of 4 a minute.
+        clientRequestsPerMinute: 5,
+        workers: 2,
+        planners: 1,
+        role: 'worker',
+        maxAttempts: 3,
+        clock,
+        random: () => 0.5,
+        logger: createLogger({service: 'test'}, () => undefined),
+      });
+      const [a, b] = [await genesys.session(0), await genesys.session(1)];
+      for (let i = 0; i < 3; i++) await a.dataAvailability();
+      assert.deepStrictEqual(waits, [], 'the first calls go at once');
+      await b.dataAvailability(); // the fourth of the minute: still within the share
+      assert.deepStrictEqual(waits, []);
+      await b.dataAvailability(); // the fifth: waits for the minute, though client b made one call
+      assert.ok(
+        waits.some(w => w > 50_000),
+        `waits: ${waits.join(', ')}`,
+      );
+    });
+  });
 });
