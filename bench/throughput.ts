@@ -52,10 +52,12 @@ export async function productStack(
     env?: Record<string, string>;
     simulator?: Record<string, unknown>;
     clients?: string[];
+    workerInstances?: number;
   },
 ): Promise<Stack> {
   return startStack({
     root,
+    ...(opts.workerInstances ? {workerInstances: opts.workerInstances} : {}),
     functions: productFunctions(),
     secrets: productSecrets(opts.clients),
     functionEnv: productEnv({
