@@ -35,6 +35,8 @@ import {addDays, defaultDay} from '../functions/core/time-window';
 import {checkerBench} from './checker';
 import {BenchRow, printRows, writeRows} from './rows';
 import {throughputBench} from './throughput';
+import {fleetBench} from './fleet';
+import {coldStartBench} from './cold-start';
 
 /** Peak resident memory of a process, from /proc (Linux). */
 function peakRssBytes(pid: number): number {
@@ -351,13 +353,31 @@ async function main(): Promise<void> {
   );
   try {
     results.push(...(await throughputBench(dir, quick)));
+    // The fleet's figures need minutes of a binding limit: the full run only.
+    if (!quick) results.push(...(await fleetBench(dir, false)));
+    for (const r of await coldStartBench({repetitions: quick ? 3 : 9}))
+      results.push({
+        section: 'cold start',
+        name: r.name,
+        value: r.value,
+        unit: 'ms',
+        ...(r.target !== null ? {target: `≤ ${r.target} ms`} : {}),
+        baseline: `${r.baseline.toFixed(0)} ms with every SDK loaded at start (CPU ${r.cpu.toFixed(0)} vs ${r.baselineCpu.toFixed(0)} ms)`,
+        ratio: r.ratio,
+        ...(r.pass !== null ? {pass: r.pass} : {}),
+        detail: {sdks: r.sdks},
+      });
     if (!quick) await stackParts(dir);
   } finally {
     fs.rmSync(dir, {recursive: true, force: true});
   }
   console.log('');
   printRows(results);
-  const file = writeRows(out, results, {quick, seconds: (Date.now() - started) / 1000});
+  const file = writeRows(out, results, {
+    quick,
+    ...(quick ? {skipped: ['fleet (binding limits, clients, processes)', 'stack parts']} : {}),
+    seconds: (Date.now() - started) / 1000,
+  });
   console.log(
     `\n${results.filter(r => r.pass === false).length} target(s) missed; figures in ${file}`,
   );

@@ -163,7 +163,7 @@ export async function tutorialPeer(
 export async function throughputBench(dir: string, quick: boolean): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const day = addDays(defaultDay(Date.now(), 'UTC', 0), -5);
-  const conversations = quick ? 200 : 500;
+  const conversations = quick ? 100 : 500;
   const byMode: Partial<Record<'full' | 'lean', DayCalls>> = {};
   for (const mode of ['full', 'lean'] as const) {
     const stack = await productStack(path.join(dir, `calls-${mode}`), {
