@@ -119,6 +119,53 @@ describe('balanced OAuth clients (plannedClient)', () => {
   });
 });
 
+describe('replaying on the planned client', () => {
+  it("should replay a batch whose report names no client on the client the plan assigned it, else on the report's", () => {
+    const ids = Array.from({length: 3}, randomId);
+    const plan: DayPlan = {
+      kind: 'plan',
+      version: 1,
+      day: DAY,
+      runId: RUN,
+      window: {
+        start: `${DAY}T00:00:00.000Z`,
+        end: `${addDays(DAY, 1)}T00:00:00.000Z`,
+        timeZone: 'UTC',
+      },
+      createdAt: '2026-04-01T00:00:00.000Z',
+      trigger: 'schedule',
+      discovery: 'jobs',
+      conversations: 3,
+      clients: 4,
+      batches: [
+        {batchId: 'b0000-a', client: 3, conversationIds: [ids[0]!, ids[1]!]},
+        {batchId: 'b0001-b', client: 0, conversationIds: [ids[2]!]},
+      ],
+    };
+    const failed = (batchId: string, oauthClient?: number) => ({
+      object: `r/${batchId}`,
+      generation: '1',
+      report: batchReportOf(
+        {day: DAY, runId: RUN, batchId},
+        [],
+        {startedAt: '2026-04-01T00:00:01.000Z', finishedAt: '2026-04-01T00:00:02.000Z'},
+        {status: 'failed', error: 'crashed', ...(oauthClient !== undefined ? {oauthClient} : {})},
+      ),
+    });
+    const outcome = decideDay(plan, [failed('b0000-a'), failed('b0001-b', 2)], {
+      project: 'p',
+      topic: 't',
+    });
+    assert.deepStrictEqual(
+      outcome.replay.map(r => [r.batchId, r.message.client]),
+      [
+        ['b0000-a', 3],
+        ['b0001-b', 2],
+      ],
+    );
+  });
+});
+
 describe('version-2 plans (batch list in plan.json, ids in parts)', () => {
   const header = {
     kind: 'plan' as const,
