@@ -166,13 +166,15 @@ export function decideDay(
       // outcomes over this report, so what was exported stays counted.
       const gapped = new Set(gaps.slice(before).map(g => g.conversationId));
       const ids = batch.conversationIds.filter(id => gapped.has(id));
+      const client = report.oauthClient ?? batch.client;
       const message: BatchMessage = {
         day: plan.day,
         conversationIds: ids.length > 0 ? ids : batch.conversationIds,
         runId: plan.runId,
         batchId: batch.batchId,
-        // The replay stays on the OAuth client the batch used (its planned one, if any).
-        ...(report.oauthClient !== undefined ? {client: report.oauthClient} : {}),
+        // The replay stays on the OAuth client the batch used (its planned one, if any), else
+        // on the one the plan assigned it (a batch whose report was never written).
+        ...(client !== undefined ? {client} : {}),
       };
       replays.push({
         batchId: batch.batchId,

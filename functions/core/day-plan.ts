@@ -1,10 +1,25 @@
 /**
  * The plan of one run of one day: what the planner discovered and published,
  * and what the checker holds the batch reports against.
+ *
+ * `_manifest/plan.json` takes one of two forms:
+ *  - version 1 (a day of at most PLAN_PART_CONVERSATIONS conversations):
+ *    every batch with its conversation ids (`DayPlan`);
+ *  - version 2 (larger days): every batch with its count of conversations,
+ *    and the ids in part objects of at most PLAN_PART_CONVERSATIONS each,
+ *    `_manifest/runs/{runId}/plan-parts/{part}.json` (`PlanIndex`). A
+ *    million conversations make a plan.json of about 1 MB and 100 parts of
+ *    about 500 KB, where one object listing them all would be 45 MB.
+ * The checker reads the parts only when it decides, and puts the version-1
+ * form together from them (`assemblePlan`).
  */
 import type {PlannedBatch} from './batches';
 import {isGenesysId, isToken} from './ids';
+import {MAX_CONVERSATIONS_PER_MESSAGE} from './messages';
 import type {Day} from './time-window';
+
+/** Conversations listed in plan.json itself at most, and in one plan part at most. */
+export const PLAN_PART_CONVERSATIONS = 10_000;
 
 /** Why a plan exists beyond the nightly schedule: check-previous started it. */
 export interface AutoRerun {
@@ -16,9 +31,9 @@ export interface AutoRerun {
   count: number;
 }
 
-export interface DayPlan {
+/** What every plan.json says about its run. */
+export interface PlanHeader {
   kind: 'plan';
-  version: 1;
   day: Day;
   runId: string;
   window: {start: string; end: string; timeZone: string};
@@ -26,18 +41,70 @@ export interface DayPlan {
   trigger: 'schedule' | 'explicit' | 'check-previous';
   discovery: 'jobs' | 'query';
   conversations: number;
-  batches: PlannedBatch[];
+  /** OAuth clients configured when planned: the batches' `client` went round-robin over them. */
+  clients?: number;
   /** Present when check-previous planned the day again. */
   autoRerun?: AutoRerun;
 }
 
 /**
+ * The plan with every batch's conversation ids: a version-1 plan.json, or a
+ * version-2 one put together with its parts.
+ */
+export interface DayPlan extends PlanHeader {
+  version: 1;
+  batches: PlannedBatch[];
+}
+
+/** A batch as a version-2 plan lists it: its ids are in its part. */
+export interface IndexedBatch {
+  batchId: string;
+  conversations: number;
+  client?: number;
+}
+
+/** One part of a version-2 plan: the next `batches` batches of the list, in order. */
+export interface PlanPartRef {
+  object: string;
+  batches: number;
+  conversations: number;
+}
+
+/** A version-2 plan.json. */
+export interface PlanIndex extends PlanHeader {
+  version: 2;
+  batches: IndexedBatch[];
+  parts: PlanPartRef[];
+}
+
+/** A plan part object: the conversation ids of some of a version-2 plan's batches. */
+export interface PlanPart {
+  kind: 'plan-part';
+  version: 2;
+  day: Day;
+  runId: string;
+  part: number;
+  batches: PlannedBatch[];
+}
+
+/** What plan.json holds. */
+export type StoredPlan = DayPlan | PlanIndex;
+
+export function isPlanIndex(plan: StoredPlan): plan is PlanIndex {
+  return plan.version === 2;
+}
+
+const isCount = (v: unknown, max = Infinity): v is number =>
+  Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= max;
+
+/**
  * What makes `value` unusable as the plan of `day` (empty when usable): the
  * shape the planner writes, and batches that add up to its conversation
- * count with no conversation twice. A hand-made object gets no verdict.
+ * count with no conversation (version 1) or batch (version 2) twice. A
+ * hand-made object gets no verdict.
  */
 export function planProblems(value: unknown, day: Day): string[] {
-  const p = value as Partial<DayPlan> | null;
+  const p = value as Partial<DayPlan> | Partial<PlanIndex> | null;
   if (typeof p !== 'object' || p === null || Array.isArray(p)) return ['not a JSON object'];
   const problems: string[] = [];
   if (p.kind !== 'plan') problems.push('"kind" is not "plan"');
@@ -46,6 +113,7 @@ export function planProblems(value: unknown, day: Day): string[] {
   if (typeof p.createdAt !== 'string' || Number.isNaN(Date.parse(p.createdAt)))
     problems.push('"createdAt" is not a time');
   if (!Array.isArray(p.batches)) return [...problems, '"batches" is not a list'];
+  if (p.version === 2) return [...problems, ...indexProblems(p)];
   const seen = new Set<string>();
   let total = 0;
   for (const b of p.batches as unknown[]) {
@@ -69,4 +137,122 @@ export function planProblems(value: unknown, day: Day): string[] {
   if (p.conversations !== total)
     problems.push(`"conversations" is ${String(p.conversations)}, the batches hold ${total}`);
   return problems;
+}
+
+/** The batch list and parts of a version-2 plan: every batch in one part, counts that add up. */
+function indexProblems(p: Partial<PlanIndex>): string[] {
+  const batches = p.batches as unknown[];
+  const ids = new Set<string>();
+  let total = 0;
+  for (const b of batches) {
+    const batch = b as Partial<IndexedBatch> | null;
+    if (
+      typeof batch !== 'object' ||
+      batch === null ||
+      !isToken(batch.batchId) ||
+      !isCount(batch.conversations, MAX_CONVERSATIONS_PER_MESSAGE)
+    )
+      return ['a batch is not {batchId, conversations}'];
+    ids.add(batch.batchId);
+    total += batch.conversations;
+  }
+  const problems: string[] = [];
+  if (ids.size !== batches.length) problems.push('a batch id is listed twice');
+  if (p.conversations !== total)
+    problems.push(`"conversations" is ${String(p.conversations)}, the batches hold ${total}`);
+  if (!Array.isArray(p.parts)) return [...problems, '"parts" is not a list'];
+  let next = 0;
+  for (const r of p.parts as unknown[]) {
+    const part = r as Partial<PlanPartRef> | null;
+    if (
+      typeof part !== 'object' ||
+      part === null ||
+      typeof part.object !== 'string' ||
+      !isCount(part.batches) ||
+      !Number.isSafeInteger(part.conversations)
+    )
+      return [...problems, 'a part is not {object, batches, conversations}'];
+    const held = (batches.slice(next, next + part.batches) as IndexedBatch[]).reduce(
+      (n, b) => n + b.conversations,
+      0,
+    );
+    if (held !== part.conversations) {
+      problems.push(
+        `part ${part.object} says ${String(part.conversations)} conversations, its batches hold ${held}`,
+      );
+      break;
+    }
+    next += part.batches;
+  }
+  if (next !== batches.length)
+    problems.push(`the parts hold ${next} batches, the plan lists ${batches.length}`);
+  return problems;
+}
+
+/**
+ * The version-1 form of a (valid) version-2 plan, from its parts as read
+ * (undefined: missing), with what makes them unusable: a part that is not
+ * the one the plan names (its run, its index, its batches in order with the
+ * counts the plan says), and, over the whole day, a conversation twice.
+ */
+export function assemblePlan(
+  index: PlanIndex,
+  parts: Array<unknown>,
+): {plan?: DayPlan; problems: string[]} {
+  const problems: string[] = [];
+  const batches: PlannedBatch[] = [];
+  let next = 0;
+  for (const [k, ref] of index.parts.entries()) {
+    const part = parts[k] as Partial<PlanPart> | undefined | null;
+    const where = `plan part ${ref.object}`;
+    const expected = index.batches.slice(next, next + ref.batches);
+    next += ref.batches;
+    if (part === undefined) {
+      problems.push(`${where} is missing`);
+      continue;
+    }
+    if (
+      typeof part !== 'object' ||
+      part === null ||
+      part.kind !== 'plan-part' ||
+      part.day !== index.day ||
+      part.runId !== index.runId ||
+      part.part !== k ||
+      !Array.isArray(part.batches)
+    ) {
+      problems.push(`${where} is not part ${k} of run ${index.runId} of ${index.day}`);
+      continue;
+    }
+    if (part.batches.length !== expected.length) {
+      problems.push(`${where} holds ${part.batches.length} batches, the plan says ${ref.batches}`);
+      continue;
+    }
+    for (const [i, b] of (part.batches as unknown[]).entries()) {
+      const batch = b as Partial<PlannedBatch> | null;
+      const want = expected[i]!;
+      if (
+        typeof batch !== 'object' ||
+        batch === null ||
+        batch.batchId !== want.batchId ||
+        !Array.isArray(batch.conversationIds) ||
+        batch.conversationIds.length !== want.conversations
+      ) {
+        problems.push(
+          `${where} does not hold batch ${want.batchId} with its ${want.conversations} conversations`,
+        );
+        break;
+      }
+      batches.push({
+        batchId: want.batchId,
+        conversationIds: batch.conversationIds as string[],
+        ...(want.client !== undefined ? {client: want.client} : {}),
+      });
+    }
+  }
+  if (problems.length > 0) return {problems};
+  const {parts: _parts, batches: _batches, version: _version, ...header} = index;
+  const plan: DayPlan = {...header, version: 1, batches};
+  // Ids valid, none twice over the whole day, and the count the plan says.
+  const whole = planProblems(plan, index.day);
+  return whole.length > 0 ? {problems: whole} : {plan, problems: []};
 }

@@ -54,6 +54,11 @@ export function runPlanObjectName(env: string, day: Day, runId: string): string 
   return `${env}/${day}/_manifest/runs/${runId}/plan.json`;
 }
 
+/** Part `part` of a version-2 plan (core/day-plan.ts): conversation ids of some of its batches. */
+export function planPartObjectName(env: string, day: Day, runId: string, part: number): string {
+  return `${env}/${day}/_manifest/runs/${runId}/plan-parts/${String(part).padStart(5, '0')}.json`;
+}
+
 export function batchReportObjectName(
   env: string,
   day: Day,

@@ -4,7 +4,7 @@
  * reason the action that fixes it. Pure: the ops layer reads the objects.
  */
 import type {DayOutcome, Gap} from './day-outcome';
-import type {DayPlan} from './day-plan';
+import type {StoredPlan} from './day-plan';
 import {RECORDING_TYPES} from './content-types';
 import type {TypeTotals} from './report';
 
@@ -55,7 +55,7 @@ export interface DayState {
 export function dayState(input: {
   day: string;
   marker?: DayMarker;
-  plan?: DayPlan;
+  plan?: StoredPlan;
   reported?: number;
   email?: EmailView;
 }): DayState {

@@ -17,7 +17,7 @@ import {
   waiverObjectName,
 } from '../core/object-names';
 import {DayMarker, DayState, EmailView, dayState, gapAction} from '../core/operations';
-import type {DayPlan} from '../core/day-plan';
+import type {StoredPlan} from '../core/day-plan';
 import type {BatchReport} from '../core/report';
 import {PERMANENT_REASON, Waiver, newWaiver} from '../core/waivers';
 import type {DeadLetter, DeadLetterQueue, ObjectStore, Publisher} from '../ports';
@@ -84,7 +84,7 @@ export class Operator {
     const [success, failure, plan, ledger] = await Promise.all([
       this.readMarker(markerObjectName(env, day, '_SUCCESS')),
       this.readMarker(markerObjectName(env, day, '_FAILURE')),
-      store.readJson<DayPlan>(planObjectName(env, day)),
+      store.readJson<StoredPlan>(planObjectName(env, day)),
       store.readJson<{runId: string; fingerprint?: string; email: EmailView}>(
         decisionObjectName(env, day),
       ),
@@ -122,7 +122,7 @@ export class Operator {
         markerObjectName(this.deps.env, day, '_FAILURE'),
         MAX_MARKER_BYTES,
       ),
-      this.deps.store.readJson<DayPlan>(planObjectName(this.deps.env, day)),
+      this.deps.store.readJson<StoredPlan>(planObjectName(this.deps.env, day)),
     ]);
     if (!failure) return undefined;
     if (plan && plan.value.runId !== failure.value.runId) {

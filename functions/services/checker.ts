@@ -20,7 +20,14 @@
 import {createHash} from 'node:crypto';
 import {confirmClaims, gapId, keepOpenGaps, recordingFolders} from '../core/claims';
 import {DayOutcome, ReportRef, decideDay} from '../core/day-outcome';
-import {DayPlan, planProblems} from '../core/day-plan';
+import {
+  DayPlan,
+  PlanIndex,
+  StoredPlan,
+  assemblePlan,
+  isPlanIndex,
+  planProblems,
+} from '../core/day-plan';
 import {MailContext, failureMail, recoveredMail} from '../core/emails';
 import {RetryableError} from '../core/errors';
 import {
@@ -29,6 +36,7 @@ import {
   decisionObjectName,
   markerObjectName,
   planObjectName,
+  planPartObjectName,
   waiversPrefix,
 } from '../core/object-names';
 import type {ReplayTarget} from '../core/replay';
@@ -154,8 +162,14 @@ const MAX_WAIVER_BYTES = 256 * 1024;
  * 20 recordings each are ~9.3 MiB.
  */
 export const MAX_REPORT_BYTES = 32 * 1024 * 1024;
-/** Bytes of the plan read at most (100,000 conversations are ~5 MB). */
+/**
+ * Bytes of the plan, and of one plan part, read at most: a version-1 plan lists at most
+ * PLAN_PART_CONVERSATIONS ids (~0.5 MB), a version-2 one a line per batch (1M conversations,
+ * ~1 MB), a part at most PLAN_PART_CONVERSATIONS ids.
+ */
 export const MAX_PLAN_BYTES = 32 * 1024 * 1024;
+/** Plan parts read at a time. */
+const PART_READ_CONCURRENCY = 8;
 /** Bytes of the ledger read at most (100 decisions of 10,000 gaps' keys are ~2 MB). */
 export const MAX_LEDGER_BYTES = 16 * 1024 * 1024;
 /** A provisional report older than this cannot belong to a running attempt (the worker's timeout is 10 min). */
@@ -170,9 +184,9 @@ export class Checker {
     const {settings, store} = this.deps;
     const target = classifyObject(settings.env, objectName);
     if (!target) return {action: 'ignored', reason: 'not a plan or batch report'};
-    let planRead: {value: DayPlan} | undefined;
+    let planRead: {value: StoredPlan} | undefined;
     try {
-      planRead = await store.readJson<DayPlan>(
+      planRead = await store.readJson<StoredPlan>(
         planObjectName(settings.env, target.day),
         MAX_PLAN_BYTES,
       );
@@ -262,7 +276,7 @@ export class Checker {
    * these report generations, its marker is in place, the other marker gone
    * and its email settled, there is nothing to do and no report to read.
    */
-  private async alreadySettled(plan: DayPlan, basis: string): Promise<CheckResult | undefined> {
+  private async alreadySettled(plan: StoredPlan, basis: string): Promise<CheckResult | undefined> {
     const {settings, store} = this.deps;
     const ledger = (
       await store.readJson<Ledger>(decisionObjectName(settings.env, plan.day), MAX_LEDGER_BYTES)
@@ -284,8 +298,41 @@ export class Checker {
     };
   }
 
-  private async decide(plan: DayPlan): Promise<CheckResult> {
+  /**
+   * The plan with every batch's conversation ids: a version-1 plan as it is,
+   * a version-2 one put together from its parts (read now, only to decide).
+   */
+  private async withIds(stored: StoredPlan): Promise<{plan?: DayPlan; problems: string[]}> {
+    if (!isPlanIndex(stored)) return {plan: stored, problems: []};
+    const {settings, store} = this.deps;
+    const index: PlanIndex = stored;
+    const problems: string[] = [];
+    const parts = await mapLimit(
+      index.parts.map((ref, k) => ({ref, k})),
+      PART_READ_CONCURRENCY,
+      async ({ref, k}) => {
+        const name = planPartObjectName(settings.env, index.day, index.runId, k);
+        if (ref.object !== name) {
+          problems.push(`part ${k} is named ${ref.object.slice(0, 200)}, not ${name}`);
+          return null;
+        }
+        try {
+          return (await store.readJson<unknown>(name, MAX_PLAN_BYTES))?.value;
+        } catch (err) {
+          if (err instanceof RetryableError) throw err;
+          problems.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+          return null;
+        }
+      },
+    );
+    return problems.length > 0 ? {problems} : assemblePlan(index, parts);
+  }
+
+  private async decide(stored: StoredPlan): Promise<CheckResult> {
     const {settings, store, logger, clock} = this.deps;
+    const withIds = await this.withIds(stored);
+    if (!withIds.plan) return this.badPlan(stored.day, withIds.problems.join('; '));
+    const plan = withIds.plan;
     const ledgerName = decisionObjectName(settings.env, plan.day);
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const before = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);

@@ -5,16 +5,34 @@
  * publish its batches, waiting until every publish is acknowledged.
  */
 import {randomBytes} from 'node:crypto';
-import {planBatches} from '../core/batches';
-import type {AutoRerun, DayPlan} from '../core/day-plan';
+import {PlannedBatch, cutBatches} from '../core/batches';
+import {ConversationIdList} from '../core/conversation-ids';
+import {
+  AutoRerun,
+  DayPlan,
+  PLAN_PART_CONVERSATIONS,
+  PlanHeader,
+  PlanIndex,
+  PlanPart,
+  StoredPlan,
+} from '../core/day-plan';
 import {PreviousDayFinding, previousDayMail} from '../core/emails';
 import {InputError, JobFailedError} from '../core/errors';
-import {planObjectName, runPlanObjectName} from '../core/object-names';
+import type {BatchMessage} from '../core/messages';
+import {planObjectName, planPartObjectName, runPlanObjectName} from '../core/object-names';
 import type {PlanRequest} from '../core/plan-request';
 import {Day, Window, addDays, windowOf} from '../core/time-window';
 import type {Logger} from '../logger';
 export type {DayPlan} from '../core/day-plan';
-import {Clock, Genesys, GenesysSession, Mailer, ObjectStore, Publisher} from '../ports';
+import type {
+  Clock,
+  DiscoveredConversation,
+  Genesys,
+  GenesysSession,
+  Mailer,
+  ObjectStore,
+  Publisher,
+} from '../ports';
 import {replaceObject} from './objects';
 import {inspectDay} from './previous-days';
 
@@ -30,7 +48,12 @@ export interface PlannerSettings {
   runGraceMinutes: number;
   bucket: string;
   developers: string[];
+  /** Most conversations plan.json lists itself, and one plan part holds (default PLAN_PART_CONVERSATIONS). */
+  planPartConversations?: number;
 }
+
+/** Batch messages published per acknowledged chunk. */
+const PUBLISH_CHUNK = 500;
 
 export interface PlannerDeps {
   settings: PlannerSettings;
@@ -194,13 +217,12 @@ export class Planner {
     request: PlanRequest,
     autoRerun?: AutoRerun,
   ): Promise<PlanSummary['days'][number]> {
-    const {settings, clock, logger} = this.deps;
+    const {settings, clock, logger, genesys} = this.deps;
     const window = windowOf(day, settings.timeZone);
     const {ids, discovery} = await this.discover(session, window);
     const runId = (this.deps.newRunId ?? defaultRunId)(clock.now());
-    const plan: DayPlan = {
+    const header: PlanHeader = {
       kind: 'plan',
-      version: 1,
       day,
       runId,
       window: {
@@ -212,54 +234,67 @@ export class Planner {
       trigger: autoRerun ? 'check-previous' : request.trigger,
       discovery,
       conversations: ids.size,
-      batches: planBatches(day, ids, settings.batchSize),
+      clients: Math.max(1, genesys.clientCount),
       ...(autoRerun ? {autoRerun} : {}),
     };
-    const out = {
-      day,
-      runId,
-      window: plan.window,
-      conversations: ids.size,
-      batches: plan.batches.length,
-      published: 0,
-    };
+    const batches = Math.ceil(ids.size / settings.batchSize);
+    const out = {day, runId, window: header.window, conversations: ids.size, batches, published: 0};
     if (request.dryRun) return out;
-    await this.writePlan(plan);
-    const messages = plan.batches.map(b => ({
-      day,
-      conversationIds: b.conversationIds,
-      runId,
-      batchId: b.batchId,
-    }));
-    const published = await this.deps.publisher.publishJson(messages);
-    out.published = published.length;
-    logger.info('day planned', {
-      day,
-      runId,
-      conversations: ids.size,
-      batches: plan.batches.length,
-      discovery,
-    });
+    await this.writePlan(header, ids);
+    out.published = await this.publish(header, ids);
+    logger.info('day planned', {day, runId, conversations: ids.size, batches, discovery});
     return out;
   }
 
-  /** Conversation ids that started in the window, de-duplicated, streamed page by page. */
+  /** The day's batches, as cut from the sorted ids, each with its OAuth client. */
+  private batchesOf(plan: PlanHeader, ids: ConversationIdList): Generator<PlannedBatch> {
+    return cutBatches(plan.day, ids, this.deps.settings.batchSize, plan.clients);
+  }
+
+  /**
+   * Publishes every batch message, PUBLISH_CHUNK at a time, each chunk
+   * acknowledged before the next is built: the messages of a large day are
+   * never all in memory at once.
+   */
+  private async publish(plan: PlanHeader, ids: ConversationIdList): Promise<number> {
+    let published = 0;
+    let chunk: BatchMessage[] = [];
+    const flush = async () => {
+      published += (await this.deps.publisher.publishJson(chunk)).length;
+      chunk = [];
+    };
+    for (const b of this.batchesOf(plan, ids)) {
+      chunk.push({
+        day: plan.day,
+        conversationIds: b.conversationIds,
+        runId: plan.runId,
+        batchId: b.batchId,
+        ...(b.client !== undefined ? {client: b.client} : {}),
+      });
+      if (chunk.length >= PUBLISH_CHUNK) await flush();
+    }
+    if (chunk.length > 0) await flush();
+    return published;
+  }
+
+  /**
+   * Conversation ids that started in the window, de-duplicated and sorted,
+   * taken page by page into a compact list (16 bytes an id).
+   */
   private async discover(
     session: GenesysSession,
     window: Window,
-  ): Promise<{ids: Set<string>; discovery: 'jobs' | 'query'}> {
+  ): Promise<{ids: ConversationIdList; discovery: 'jobs' | 'query'}> {
     const mode = this.deps.settings.discovery;
-    const collect = async (
-      pages: AsyncIterable<Array<{conversationId: string; conversationStart: string}>>,
-    ) => {
-      const ids = new Set<string>();
+    const collect = async (pages: AsyncIterable<DiscoveredConversation[]>) => {
+      const ids = new ConversationIdList();
       for await (const page of pages) {
         for (const c of page) {
           const start = Date.parse(c.conversationStart);
           if (start >= window.startMs && start < window.endMs) ids.add(c.conversationId);
         }
       }
-      return ids;
+      return ids.seal();
     };
     if (mode === 'query')
       return {ids: await collect(session.discoverWithQuery(window)), discovery: 'query'};
@@ -276,22 +311,58 @@ export class Planner {
     }
   }
 
-  private async writePlan(plan: DayPlan): Promise<void> {
+  /**
+   * Writes the run's plan (its own copy, then the day's plan.json). A day of
+   * at most `planPartConversations` conversations gets a version-1 plan that
+   * lists every batch's ids; a larger one a version-2 plan whose parts, each
+   * written before plan.json names it, hold the ids (core/day-plan.ts). Only
+   * one part is in memory at a time.
+   */
+  private async writePlan(header: PlanHeader, ids: ConversationIdList): Promise<void> {
     const {store, settings} = this.deps;
+    const {day, runId} = header;
+    const partSize = settings.planPartConversations ?? PLAN_PART_CONVERSATIONS;
+    let plan: StoredPlan;
+    if (ids.size <= partSize) {
+      plan = {...header, version: 1, batches: [...this.batchesOf(header, ids)]};
+    } else {
+      const index: PlanIndex = {...header, version: 2, batches: [], parts: []};
+      let part: PlannedBatch[] = [];
+      let held = 0;
+      const flush = async () => {
+        const k = index.parts.length;
+        const object = planPartObjectName(settings.env, day, runId, k);
+        const body: PlanPart = {kind: 'plan-part', version: 2, day, runId, part: k, batches: part};
+        await store.write(object, Buffer.from(JSON.stringify(body, null, 2)), {
+          contentType: 'application/json',
+          ifGenerationMatch: 0,
+        });
+        index.parts.push({object, batches: part.length, conversations: held});
+        part = [];
+        held = 0;
+      };
+      for (const b of this.batchesOf(header, ids)) {
+        if (held > 0 && held + b.conversationIds.length > partSize) await flush();
+        part.push(b);
+        held += b.conversationIds.length;
+        index.batches.push({
+          batchId: b.batchId,
+          conversations: b.conversationIds.length,
+          ...(b.client !== undefined ? {client: b.client} : {}),
+        });
+      }
+      if (part.length > 0) await flush();
+      plan = index;
+    }
     const bytes = Buffer.from(JSON.stringify(plan, null, 2));
-    await store.write(runPlanObjectName(settings.env, plan.day, plan.runId), bytes, {
+    await store.write(runPlanObjectName(settings.env, day, runId), bytes, {
       contentType: 'application/json',
       ifGenerationMatch: 0,
     });
     if (
-      !(await replaceObject(
-        store,
-        planObjectName(settings.env, plan.day),
-        bytes,
-        'application/json',
-      ))
+      !(await replaceObject(store, planObjectName(settings.env, day), bytes, 'application/json'))
     ) {
-      throw new InputError(`another planner is planning ${plan.day} at the same time`, 409);
+      throw new InputError(`another planner is planning ${day} at the same time`, 409);
     }
   }
 }

@@ -5,7 +5,7 @@
  * plan without a marker, or no plan at all → the planner reruns it (within
  * the cap) and tells the developers.
  */
-import type {DayPlan} from '../core/day-plan';
+import type {StoredPlan} from '../core/day-plan';
 import type {DayOutcome} from '../core/day-outcome';
 import {missingPhrase} from '../core/emails';
 import {PermanentError} from '../core/errors';
@@ -36,7 +36,7 @@ export async function inspectDay(
   day: string,
   nowMs: number,
 ): Promise<DayState> {
-  const plan = (await store.readJson<DayPlan>(planObjectName(env, day), MAX_PLAN_BYTES))?.value;
+  const plan = (await store.readJson<StoredPlan>(planObjectName(env, day), MAX_PLAN_BYTES))?.value;
   if (!plan) {
     return {state: 'not-planned', detail: 'no plan: the day was never exported', autoReruns: 0};
   }
@@ -108,7 +108,7 @@ async function readLedger(
 async function provenSuccess(
   store: ObjectStore,
   env: string,
-  plan: DayPlan,
+  plan: StoredPlan,
   ledger: Ledger | undefined,
 ): Promise<true | string | undefined> {
   const name = markerObjectName(env, plan.day, '_SUCCESS');
