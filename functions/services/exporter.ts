@@ -148,8 +148,9 @@ export function outcomeFromState(
 /**
  * Passes a media body through, failing it when it ends before the announced
  * Content-Length or sends nothing for `idleMs` (a stalled connection).
+ * Exported for bench/copy.ts, which measures the recording write path.
  */
-function bodyGuard(expected: number | undefined, idleMs: number): Transform {
+export function bodyGuard(expected: number | undefined, idleMs: number): Transform {
   let seen = 0;
   let timer: NodeJS.Timeout | undefined;
   const guard: Transform = new Transform({
