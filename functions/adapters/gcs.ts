@@ -1,13 +1,13 @@
 /**
  * ObjectStore over @google-cloud/storage: streamed writes with generation
- * preconditions (ifGenerationMatch 0 = create only), checksums verified
- * against what GCS stored, JSON reads.
+ * preconditions (ifGenerationMatch 0 = create only), verified by their MD5
+ * and size against what GCS stored, JSON reads.
  */
 import {createHash} from 'node:crypto';
 import type {EventEmitter} from 'node:events';
 import {Readable, Transform} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
-import {Bucket, CRC32C, CreateReadStreamOptions, File, Storage} from '@google-cloud/storage';
+import {Bucket, CreateReadStreamOptions, File, Storage} from '@google-cloud/storage';
 import {PermanentError, PipelineError, RetryableError} from '../core/errors';
 import {MAX_JSON_BYTES, ObjectExistsError, ObjectStore, StoredObject, WriteOptions} from '../ports';
 import {readAll} from '../streams';
@@ -66,14 +66,24 @@ export class GcsStore implements ObjectStore {
     }
   }
 
+  /**
+   * Streams `body` into a new generation of `name` and proves that GCS stored
+   * exactly what was sent. Integrity is checked where it is cheapest: MD5 of
+   * the bytes handed to the client, in OpenSSL (node:crypto), held against the
+   * MD5 and size GCS computed over what it stored (GCS computes both MD5 and
+   * CRC32C of every upload itself). The client's own validation is off: it
+   * would compute CRC32C in JavaScript on every byte, several times slower than
+   * the copy. A mismatch deletes the generation it wrote (so nothing ever
+   * counts it, not even a later attempt that finds it stored) and is a
+   * RetryableError "checksum mismatch". The result is what GCS stored: size,
+   * MD5 and CRC32C from the upload's own response.
+   */
   async write(name: string, body: Readable | Buffer, opts: WriteOptions): Promise<StoredObject> {
     const md5 = createHash('md5');
-    const crc = new CRC32C();
     let size = 0;
     const hasher = new Transform({
       transform(chunk: Buffer, _e, done) {
         md5.update(chunk);
-        crc.update(chunk);
         size += chunk.length;
         done(null, chunk);
       },
@@ -93,7 +103,7 @@ export class GcsStore implements ObjectStore {
           contentType: opts.contentType,
           metadata: opts.metadata ? {metadata: opts.metadata} : undefined,
           preconditionOpts: {ifGenerationMatch: Number(opts.ifGenerationMatch)},
-          validation: 'crc32c',
+          validation: false,
         }),
       );
     } catch (err) {
@@ -106,17 +116,20 @@ export class GcsStore implements ObjectStore {
         {cause: err},
       );
     }
-    const stored = await this.stat(name);
-    const local = {md5Hash: md5.digest('base64'), crc32c: crc.toString()};
-    if (
-      !stored ||
-      stored.size !== size ||
-      stored.md5Hash !== local.md5Hash ||
-      stored.crc32c !== local.crc32c
-    ) {
-      throw new RetryableError(`checksum mismatch after writing gs://${this.bucket.name}/${name}`, {
-        object: name,
-      });
+    // The object resource the upload answered with: this generation, as GCS stored it.
+    const stored = toStored(name, file.metadata);
+    const sent = {size, md5Hash: md5.digest('base64')};
+    if (stored.size !== sent.size || stored.md5Hash !== sent.md5Hash) {
+      const deleted =
+        /^\d+$/.test(stored.generation) &&
+        (await this.delete(name, stored.generation).catch(() => false));
+      throw new RetryableError(
+        `checksum mismatch after writing gs://${this.bucket.name}/${name}: ` +
+          `${sent.size} bytes sent (MD5 ${sent.md5Hash}), ` +
+          `GCS stored ${stored.size} (MD5 ${stored.md5Hash}); ` +
+          (deleted ? 'that generation was deleted' : 'deleting that generation failed'),
+        {object: name, generation: stored.generation},
+      );
     }
     return stored;
   }
