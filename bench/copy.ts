@@ -9,7 +9,8 @@
  *     createWriteStream into the same emulator, `validation: false`, no hashing.
  *
  * Each copy runs in a child process of its own, which times the copy and
- * reports its peak resident memory (VmHWM of /proc/<pid>/status). The two ways
+ * reports its CPU time (printed per GiB: less sensitive than wall time to a
+ * busy machine) and its peak resident memory (VmHWM of /proc/<pid>/status). The two ways
  * alternate over `rounds` rounds; the best throughput of each is compared
  * (the machine is shared and noisy), and the product path's worst peak memory
  * is held against its target.
@@ -59,6 +60,8 @@ type Mode = 'raw' | 'product';
 
 interface CopyResult {
   ms: number;
+  /** CPU time of the copying process (user + system) during the copy. */
+  cpuMs: number;
   size: number;
   md5Hash: string;
   peakRssBytes: number;
@@ -107,7 +110,9 @@ export async function copyBench(opts: CopyBenchOptions = {}): Promise<BenchRow[]
         results[mode].push(r);
         log(
           `   ${mode === 'raw' ? 'raw pipe    ' : 'product path'} round ${round + 1}: ` +
-            `${mibps(size, r.ms).toFixed(0)} MiB/s, peak RSS ${(r.peakRssBytes / MiB).toFixed(0)} MiB`,
+            `${mibps(size, r.ms).toFixed(0)} MiB/s, ` +
+            `CPU ${(((r.cpuMs / size) * 1024 * MiB) / 1000).toFixed(1)} s/GiB, ` +
+            `peak RSS ${(r.peakRssBytes / MiB).toFixed(0)} MiB`,
         );
         await bucket.file(object).delete(); // keeps the disk from holding every copy
       }
@@ -199,6 +204,7 @@ function copyInChild(mode: Mode, url: string, gcsUrl: string, object: string): P
 async function child(mode: Mode, url: string, gcsUrl: string, object: string): Promise<void> {
   const storage = new Storage({apiEndpoint: gcsUrl, projectId: 'bench'});
   const start = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
   let stored: {size: number; md5Hash: string};
   if (mode === 'raw') {
     const res = await fetch(url);
@@ -223,9 +229,11 @@ async function child(mode: Mode, url: string, gcsUrl: string, object: string): P
     });
   }
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const status = fs.readFileSync(`/proc/${process.pid}/status`, 'utf8');
   const peakRssBytes = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
-  const result: CopyResult = {ms, size: stored.size, md5Hash: stored.md5Hash, peakRssBytes};
+  const result: CopyResult = {ms, cpuMs, size: stored.size, md5Hash: stored.md5Hash, peakRssBytes};
   console.log(JSON.stringify(result));
 }
 

@@ -105,69 +105,89 @@ describe('GcsStore (official client, GCS emulator)', () => {
   describe('integrity of writes', () => {
     afterEach(() => sinon.restore());
 
-    it('should return the size, MD5 and CRC32C GCS computed, with no CRC32C computed on the client', async () => {
-      const data = bytes(6 * 1024 * 1024 + 11, 21); // above the multipart threshold: resumable
-      const small = bytes(4_000, 22);
-      const expected = [sums(data), sums(small)];
-      const crc = sinon.spy(CRC32C.prototype, 'update');
-      const object = name();
-      const streamed = await store.write(
-        object,
-        Readable.from([data.subarray(0, 70_000), data.subarray(70_000)]),
-        {
-          contentType: 'audio/ogg',
-          ifGenerationMatch: 0,
-        },
-      );
-      const buffered = await store.write(`${object}.small`, small, {
-        contentType: 'audio/ogg',
-        ifGenerationMatch: 0,
-      });
-      assert.strictEqual(crc.callCount, 0, 'CRC32C was computed in JavaScript on the client');
-      assert.deepStrictEqual(
-        [streamed, buffered].map(o => ({size: o.size, md5Hash: o.md5Hash, crc32c: o.crc32c})),
-        [
-          {size: data.length, ...expected[0]},
-          {size: small.length, ...expected[1]},
-        ],
-      );
-      const stat = await store.stat(object);
-      assert.deepStrictEqual(stat, streamed);
+    it('should check writes with native CRC32C where its binary loads (here)', () => {
+      assert.strictEqual(store.check, 'crc32c');
     });
 
-    const damages: Array<[string, (chunk: Buffer) => Buffer]> = [
-      ['a byte changed', c => ((c[c.length >> 1]! ^= 0x20), c)],
-      ['a byte lost', c => c.subarray(1)],
-    ];
-    for (const [what, change] of damages) {
-      for (const body of ['streamed', 'buffered'] as const) {
-        it(`should detect ${what} on the way to GCS (${body} body), count nothing and leave no object`, async () => {
-          const data = bytes(body === 'streamed' ? 1_400_000 : 50_000, 23);
-          const source = () =>
-            body === 'streamed'
-              ? Readable.from([data.subarray(0, 700_000), data.subarray(700_000)])
-              : data;
-          const object = name();
-          corruptUploads(change);
-          await assert.rejects(
-            store.write(object, source(), {contentType: 'audio/ogg', ifGenerationMatch: 0}),
-            (err: Error) =>
-              err instanceof RetryableError &&
-              /^checksum mismatch after writing /.test(err.message),
+    for (const check of ['crc32c', 'md5'] as const) {
+      describe(`checked by ${check}`, () => {
+        let checked: GcsStore;
+        before(() => {
+          checked = new GcsStore(
+            stack.bucket,
+            new Storage({apiEndpoint: stack.gcsUrl, projectId: 'p'}),
+            {check},
           );
-          sinon.restore();
-          assert.strictEqual(await store.stat(object), undefined, 'the damaged object was kept');
-          // A retry (ifGenerationMatch 0, as the exporter writes) stores the recording.
-          const stored = await store.write(object, source(), {
+        });
+
+        it('should return the size, MD5 and CRC32C GCS computed, with no CRC32C computed in JavaScript', async () => {
+          const data = bytes(6 * 1024 * 1024 + 11, 21); // above the multipart threshold: resumable
+          const small = bytes(4_000, 22);
+          const expected = [sums(data), sums(small)];
+          // A fetch body's 64 KiB chunks, and an odd one.
+          const pieces = [data.subarray(0, 7)];
+          for (let at = 7; at < data.length; at += 65_536)
+            pieces.push(data.subarray(at, at + 65_536));
+          const crc = sinon.spy(CRC32C.prototype, 'update');
+          const object = name();
+          const streamed = await checked.write(object, Readable.from(pieces), {
             contentType: 'audio/ogg',
             ifGenerationMatch: 0,
           });
+          const buffered = await checked.write(`${object}.small`, small, {
+            contentType: 'audio/ogg',
+            ifGenerationMatch: 0,
+          });
+          assert.strictEqual(crc.callCount, 0, 'CRC32C was computed in JavaScript on the client');
           assert.deepStrictEqual(
-            {size: stored.size, md5Hash: stored.md5Hash},
-            {size: data.length, md5Hash: sums(data).md5Hash},
+            [streamed, buffered].map(o => ({size: o.size, md5Hash: o.md5Hash, crc32c: o.crc32c})),
+            [
+              {size: data.length, ...expected[0]},
+              {size: small.length, ...expected[1]},
+            ],
           );
+          assert.deepStrictEqual(await checked.stat(object), streamed);
         });
-      }
+
+        const damages: Array<[string, (chunk: Buffer) => Buffer]> = [
+          ['a byte changed', c => ((c[c.length >> 1]! ^= 0x20), c)],
+          ['a byte lost', c => c.subarray(1)],
+        ];
+        for (const [what, change] of damages) {
+          for (const body of ['streamed', 'buffered'] as const) {
+            it(`should detect ${what} on the way to GCS (${body} body), count nothing and leave no object`, async () => {
+              const data = bytes(body === 'streamed' ? 1_400_000 : 50_000, 23);
+              const source = () =>
+                body === 'streamed'
+                  ? Readable.from([data.subarray(0, 700_000), data.subarray(700_000)])
+                  : data;
+              const object = name();
+              corruptUploads(change);
+              await assert.rejects(
+                checked.write(object, source(), {contentType: 'audio/ogg', ifGenerationMatch: 0}),
+                (err: Error) =>
+                  err instanceof RetryableError &&
+                  /^checksum mismatch after writing /.test(err.message),
+              );
+              sinon.restore();
+              assert.strictEqual(
+                await checked.stat(object),
+                undefined,
+                'the damaged object was kept',
+              );
+              // A retry (ifGenerationMatch 0, as the exporter writes) stores the recording.
+              const stored = await checked.write(object, source(), {
+                contentType: 'audio/ogg',
+                ifGenerationMatch: 0,
+              });
+              assert.deepStrictEqual(
+                {size: stored.size, md5Hash: stored.md5Hash},
+                {size: data.length, md5Hash: sums(data).md5Hash},
+              );
+            });
+          }
+        }
+      });
     }
   });
 
