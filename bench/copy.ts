@@ -19,7 +19,8 @@
  * bytes with a Content-Length, as a Genesys media URL does, so that neither
  * way pays for generating media.
  *
- * Standalone: `node --import tsx bench/copy.ts [--quick] [--bytes N] [--rounds N]`.
+ * Standalone: `node --import tsx bench/copy.ts [--quick] [--bytes N] [--rounds N] [--check md5]`
+ * (`--check md5`: the product path with the fallback check).
  */
 import {spawn} from 'node:child_process';
 import {createHash, randomBytes} from 'node:crypto';
@@ -31,7 +32,7 @@ import * as path from 'node:path';
 import {Readable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {Storage} from '@google-cloud/storage';
-import {GcsStore} from '../functions/adapters/gcs';
+import {GcsStore, WriteCheck} from '../functions/adapters/gcs';
 import {HttpMediaFetcher} from '../functions/adapters/media';
 import {EXPECTED_SIZE_KEY, bodyGuard} from '../functions/services/exporter';
 import {spawnChild, tsNode, waitForReadyLine} from '../local/common/processes';
@@ -52,6 +53,8 @@ export interface CopyBenchOptions {
   rounds?: number;
   /** Working directory for the emulator's files and logs (a temporary one by default). */
   dir?: string;
+  /** The product path's write check (default: GcsStore's own choice, native CRC32C here). */
+  check?: WriteCheck;
   /** Progress lines (default console.log). */
   log?: (line: string) => void;
 }
@@ -104,7 +107,7 @@ export async function copyBench(opts: CopyBenchOptions = {}): Promise<BenchRow[]
       const order: Mode[] = round % 2 === 0 ? ['raw', 'product'] : ['product', 'raw'];
       for (const mode of order) {
         const object = `bench/${mode}-${round}.ogg`;
-        const r = await copyInChild(mode, source.url, gcsUrl, object);
+        const r = await copyInChild(mode, source.url, gcsUrl, object, opts.check);
         if (r.size !== size || r.md5Hash !== expectedMd5)
           throw new Error(`${mode} copy stored ${r.size} bytes, md5 ${r.md5Hash}: not the source`);
         results[mode].push(r);
@@ -178,8 +181,21 @@ async function serveMedia(
 }
 
 /** Runs one copy in a child process of its own and returns what it reports. */
-function copyInChild(mode: Mode, url: string, gcsUrl: string, object: string): Promise<CopyResult> {
-  const {command, args} = tsNode(__filename, ['--child', mode, url, gcsUrl, object]);
+function copyInChild(
+  mode: Mode,
+  url: string,
+  gcsUrl: string,
+  object: string,
+  check: WriteCheck | undefined,
+): Promise<CopyResult> {
+  const {command, args} = tsNode(__filename, [
+    '--child',
+    mode,
+    url,
+    gcsUrl,
+    object,
+    ...(check ? [check] : []),
+  ]);
   const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: {...process.env, METADATA_SERVER_DETECTION: 'none'},
@@ -201,7 +217,13 @@ function copyInChild(mode: Mode, url: string, gcsUrl: string, object: string): P
 }
 
 /** The child: one copy, timed, then its own peak resident memory. */
-async function child(mode: Mode, url: string, gcsUrl: string, object: string): Promise<void> {
+async function child(
+  mode: Mode,
+  url: string,
+  gcsUrl: string,
+  object: string,
+  check: WriteCheck | undefined,
+): Promise<void> {
   const storage = new Storage({apiEndpoint: gcsUrl, projectId: 'bench'});
   const start = process.hrtime.bigint();
   const cpuStart = process.cpuUsage();
@@ -222,7 +244,7 @@ async function child(mode: Mode, url: string, gcsUrl: string, object: string): P
     const guarded = bodyGuard(res.contentLength, MEDIA_IDLE_TIMEOUT_MS);
     res.body.on('error', err => guarded.destroy(err));
     res.body.pipe(guarded);
-    stored = await new GcsStore(BUCKET, storage).write(object, guarded, {
+    stored = await new GcsStore(BUCKET, storage, {check}).write(object, guarded, {
       contentType: 'audio/ogg',
       metadata: {[EXPECTED_SIZE_KEY]: String(res.contentLength)},
       ifGenerationMatch: 0,
@@ -253,18 +275,19 @@ if (require.main === module) {
   };
   const run =
     argv[0] === '--child'
-      ? child(argv[1] as Mode, argv[2]!, argv[3]!, argv[4]!)
+      ? child(argv[1] as Mode, argv[2]!, argv[3]!, argv[4]!, argv[5] as WriteCheck | undefined)
       : (async () => {
           process.env.METADATA_SERVER_DETECTION ??= 'none';
           const bytes = Number(
             valueOf('--bytes') ?? (argv.includes('--quick') ? 256 * MiB : 2048 * MiB),
           );
           const rounds = Number(valueOf('--rounds') ?? 2);
+          const check = valueOf('--check') as WriteCheck | undefined;
           console.log(
             `Copy of a ${sizeLabel(bytes)} recording into the GCS emulator: product path vs raw pipe ` +
               `(node ${process.version}, ${os.cpus().length} cores, ${rounds} rounds)`,
           );
-          const rows = await copyBench({bytes, rounds});
+          const rows = await copyBench({bytes, rounds, check});
           printRows(rows);
           console.log(JSON.stringify({benchmarks: rows}));
         })();
