@@ -7,7 +7,7 @@
  *
  * Idempotent: objects are written only if absent. An object an earlier
  * delivery stored, with the size it expected (GCS finalizes an upload whole
- * or not at all, and the upload's CRC32C was checked), counts as exported
+ * or not at all, and the upload's checksum and size were checked), counts as exported
  * without a second download; an object without that proof is downloaded
  * again and compared; a differing or incomplete one is reported with what to
  * do, never overwritten and never taken as the record.
@@ -152,8 +152,9 @@ export function outcomeFromState(
 /**
  * Passes a media body through, failing it when it ends before the announced
  * Content-Length or sends nothing for `idleMs` (a stalled connection).
+ * Exported for bench/copy.ts, which measures the recording write path.
  */
-function bodyGuard(expected: number | undefined, idleMs: number): Transform {
+export function bodyGuard(expected: number | undefined, idleMs: number): Transform {
   let seen = 0;
   let timer: NodeJS.Timeout | undefined;
   const guard: Transform = new Transform({
@@ -406,7 +407,7 @@ export class Exporter {
    * Settles the recordings an earlier delivery or run already stored (one
    * listing per conversation and type) and returns the rest. An object
    * written by the exporter with the size it expected is complete (GCS never
-   * makes an unfinished upload visible, and the upload's CRC32C was checked):
+   * makes an unfinished upload visible, and the upload's checksum and size were checked):
    * exported, no second download. One that holds another size is incomplete:
    * failed, with its action. One without that proof is downloaded and compared.
    */

@@ -3,14 +3,56 @@
  * guarantees the checker's compare-and-swap relies on.
  */
 import * as assert from 'node:assert';
-import {randomBytes} from 'node:crypto';
-import {Readable} from 'node:stream';
-import {Storage} from '@google-cloud/storage';
+import {createHash, randomBytes} from 'node:crypto';
+import {Readable, Writable, finished} from 'node:stream';
+import * as sinon from 'sinon';
+import {CRC32C, File, Storage} from '@google-cloud/storage';
+import type {CreateWriteStreamOptions} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
+import {RetryableError} from '../../functions/core/errors';
 import {ObjectExistsError} from '../../functions/ports';
 import {mapLimit} from '../../functions/services/objects';
 import {TestStack, useStack} from '../setup/stack';
 import {bytes} from '../helpers';
+
+/**
+ * A seam between GcsStore and the storage client: every upload's first chunk
+ * is handed to the client changed by `change` (a byte flipped or lost on the
+ * way to GCS), the rest as it comes.
+ */
+function corruptUploads(change: (chunk: Buffer) => Buffer): void {
+  const real = File.prototype.createWriteStream;
+  sinon.replace(
+    File.prototype,
+    'createWriteStream',
+    function (this: File, options?: CreateWriteStreamOptions): Writable {
+      const inner = real.call(this, options);
+      let first = true;
+      const outer: Writable = new Writable({
+        write(chunk: Buffer, _e, done) {
+          inner.write(first ? change(Buffer.from(chunk)) : chunk, done);
+          first = false;
+        },
+        final(done) {
+          finished(inner, err => done(err ?? null));
+          inner.end();
+        },
+        destroy(err, done) {
+          inner.destroy(err ?? undefined);
+          done(err);
+        },
+      });
+      inner.on('error', err => outer.destroy(err));
+      return outer;
+    },
+  );
+}
+
+function sums(data: Buffer): {md5Hash: string; crc32c: string} {
+  const crc = new CRC32C();
+  crc.update(data);
+  return {md5Hash: createHash('md5').update(data).digest('base64'), crc32c: crc.toString()};
+}
 
 describe('GcsStore (official client, GCS emulator)', () => {
   let stack: TestStack;
@@ -57,6 +99,95 @@ describe('GcsStore (official client, GCS emulator)', () => {
         r.value.seq,
         `generation ${r.generation} came with the content of another one`,
       );
+    }
+  });
+
+  describe('integrity of writes', () => {
+    afterEach(() => sinon.restore());
+
+    it('should check writes with native CRC32C where its binary loads (here)', () => {
+      assert.strictEqual(store.check, 'crc32c');
+    });
+
+    for (const check of ['crc32c', 'md5'] as const) {
+      describe(`checked by ${check}`, () => {
+        let checked: GcsStore;
+        before(() => {
+          checked = new GcsStore(
+            stack.bucket,
+            new Storage({apiEndpoint: stack.gcsUrl, projectId: 'p'}),
+            {check},
+          );
+        });
+
+        it('should return the size, MD5 and CRC32C GCS computed, with no CRC32C computed in JavaScript', async () => {
+          const data = bytes(6 * 1024 * 1024 + 11, 21); // above the multipart threshold: resumable
+          const small = bytes(4_000, 22);
+          const expected = [sums(data), sums(small)];
+          // A fetch body's 64 KiB chunks, and an odd one.
+          const pieces = [data.subarray(0, 7)];
+          for (let at = 7; at < data.length; at += 65_536)
+            pieces.push(data.subarray(at, at + 65_536));
+          const crc = sinon.spy(CRC32C.prototype, 'update');
+          const object = name();
+          const streamed = await checked.write(object, Readable.from(pieces), {
+            contentType: 'audio/ogg',
+            ifGenerationMatch: 0,
+          });
+          const buffered = await checked.write(`${object}.small`, small, {
+            contentType: 'audio/ogg',
+            ifGenerationMatch: 0,
+          });
+          assert.strictEqual(crc.callCount, 0, 'CRC32C was computed in JavaScript on the client');
+          assert.deepStrictEqual(
+            [streamed, buffered].map(o => ({size: o.size, md5Hash: o.md5Hash, crc32c: o.crc32c})),
+            [
+              {size: data.length, ...expected[0]},
+              {size: small.length, ...expected[1]},
+            ],
+          );
+          assert.deepStrictEqual(await checked.stat(object), streamed);
+        });
+
+        const damages: Array<[string, (chunk: Buffer) => Buffer]> = [
+          ['a byte changed', c => ((c[c.length >> 1]! ^= 0x20), c)],
+          ['a byte lost', c => c.subarray(1)],
+        ];
+        for (const [what, change] of damages) {
+          for (const body of ['streamed', 'buffered'] as const) {
+            it(`should detect ${what} on the way to GCS (${body} body), count nothing and leave no object`, async () => {
+              const data = bytes(body === 'streamed' ? 1_400_000 : 50_000, 23);
+              const source = () =>
+                body === 'streamed'
+                  ? Readable.from([data.subarray(0, 700_000), data.subarray(700_000)])
+                  : data;
+              const object = name();
+              corruptUploads(change);
+              await assert.rejects(
+                checked.write(object, source(), {contentType: 'audio/ogg', ifGenerationMatch: 0}),
+                (err: Error) =>
+                  err instanceof RetryableError &&
+                  /^checksum mismatch after writing /.test(err.message),
+              );
+              sinon.restore();
+              assert.strictEqual(
+                await checked.stat(object),
+                undefined,
+                'the damaged object was kept',
+              );
+              // A retry (ifGenerationMatch 0, as the exporter writes) stores the recording.
+              const stored = await checked.write(object, source(), {
+                contentType: 'audio/ogg',
+                ifGenerationMatch: 0,
+              });
+              assert.deepStrictEqual(
+                {size: stored.size, md5Hash: stored.md5Hash},
+                {size: data.length, md5Hash: sums(data).md5Hash},
+              );
+            });
+          }
+        }
+      });
     }
   });
 

@@ -128,6 +128,40 @@ describe('GCS emulator (official client over HTTP)', function () {
         assert.strictEqual(md.crc32c, sums(data).crc32c);
       });
 
+      it('should compute MD5 and CRC32C of uploads that carry no client checksums, as GCS does', async () => {
+        // validation: false sends no X-Goog-Hash and no checksums in the metadata; GCS computes
+        // both over what it stored and returns them in the upload's response.
+        const cases: Array<[string, Buffer, {resumable: boolean; chunkSize?: number}]> = [
+          ['multipart', bytes(70_001, 4), {resumable: false}],
+          ['resumable, one request', bytes(2 * 1024 * 1024 + 5, 5), {resumable: true}],
+          [
+            'resumable, chunked',
+            bytes(3 * 256 * 1024 + 9, 6),
+            {resumable: true, chunkSize: 256 * 1024},
+          ],
+        ];
+        for (const [what, data, opts] of cases) {
+          const file = bucket.file(`unvalidated/${what}.bin`);
+          await pipeline(
+            Readable.from([data]),
+            file.createWriteStream({...opts, validation: false, contentType: 'audio/ogg'}),
+          );
+          const expected = {size: String(data.length), ...sums(data)};
+          const answered = file.metadata;
+          assert.deepStrictEqual(
+            {size: String(answered.size), md5Hash: answered.md5Hash, crc32c: answered.crc32c},
+            expected,
+            `${what}: upload response`,
+          );
+          const [md] = await bucket.file(`unvalidated/${what}.bin`).getMetadata();
+          assert.deepStrictEqual(
+            {size: String(md.size), md5Hash: md.md5Hash, crc32c: md.crc32c},
+            expected,
+            `${what}: stored metadata`,
+          );
+        }
+      });
+
       it('should stream a download with validation and serve byte ranges', async () => {
         const data = bytes(100_000, 4);
         const file = bucket.file('ranged.bin');

@@ -1,5 +1,6 @@
 /** Pure helpers of the local stand-ins, table-driven. */
 import * as assert from 'node:assert';
+import {createHash, randomBytes} from 'node:crypto';
 import * as http from 'node:http';
 import {Readable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
@@ -7,7 +8,10 @@ import {UsageError, parseFlags, portFlag} from '../../local/common/cli';
 import {FaultInjector, FaultRuleError, parseFaultRule} from '../../local/common/faults';
 import {parseRange} from '../../local/gcs/server';
 import {parseContentRange} from '../../local/gcs/uploads';
+import {CRC32C} from '@google-cloud/storage';
 import {
+  Checksums,
+  Crc32c,
   MultipartError,
   MultipartRelatedParser,
   multipartBoundary,
@@ -171,6 +175,56 @@ describe('local stand-in helpers', () => {
         assert.deepStrictEqual(parseContentRange(header), expected);
       });
     }
+  });
+
+  describe("Crc32c and Checksums (the GCS emulator's checksums)", () => {
+    const official = (pieces: Buffer[]) => {
+      const c = new CRC32C();
+      for (const p of pieces) c.update(p);
+      return c.toString();
+    };
+
+    it('should give the CRC32C the official client computes, whatever the pieces', () => {
+      // Known value (RFC 3720 B.4: 32 bytes of zeros -> 0x8a9136aa).
+      const zeros = new Crc32c();
+      zeros.update(Buffer.alloc(32));
+      assert.strictEqual(zeros.toString(), Buffer.from('8a9136aa', 'hex').toString('base64'));
+      const empty = new Crc32c();
+      assert.strictEqual(empty.toString(), official([]));
+      const data = randomBytes(100_003);
+      for (const cuts of [[], [1], [7, 8, 9], [3, 5, 17, 64, 4097, 99_999], [100_002]]) {
+        const pieces: Buffer[] = [];
+        let at = 0;
+        for (const cut of [...cuts, data.length]) {
+          pieces.push(data.subarray(at, cut));
+          at = cut;
+        }
+        const crc = new Crc32c();
+        for (const p of pieces) crc.update(p);
+        assert.strictEqual(crc.toString(), official(pieces), `cut at ${cuts.join(',')}`);
+      }
+      for (let n = 0; n < 40; n++) {
+        const crc = new Crc32c();
+        crc.update(data.subarray(n, 2 * n + 1));
+        assert.strictEqual(crc.toString(), official([data.subarray(n, 2 * n + 1)]), `${n} bytes`);
+      }
+    });
+
+    it('should report size, MD5 and CRC32C as GCS does, and keep counting after a digest', () => {
+      const data = randomBytes(10_000);
+      const sums = new Checksums();
+      sums.update(data.subarray(0, 4_000));
+      sums.digests();
+      sums.update(data.subarray(4_000));
+      assert.deepStrictEqual(
+        {size: sums.size, ...sums.digests()},
+        {
+          size: data.length,
+          md5Hash: createHash('md5').update(data).digest('base64'),
+          crc32c: official([data]),
+        },
+      );
+    });
   });
 
   describe('MultipartRelatedParser', () => {
