@@ -37,6 +37,8 @@ import {BenchRow, printRows, writeRows} from './rows';
 import {throughputBench} from './throughput';
 import {fleetBench} from './fleet';
 import {coldStartBench} from './cold-start';
+import {copyBench} from './copy';
+import {scaleBench} from './scale';
 
 /** Peak resident memory of a process, from /proc (Linux). */
 function peakRssBytes(pid: number): number {
@@ -367,6 +369,12 @@ async function main(): Promise<void> {
         ...(r.pass !== null ? {pass: r.pass} : {}),
         detail: {sdks: r.sdks},
       });
+    results.push(
+      ...(await copyBench({bytes: (quick ? 256 : 2048) * MiB, dir: path.join(dir, 'copy')})).map(
+        r => fromTextRow('copies', r),
+      ),
+    );
+    results.push(...(await scaleBench({quick})).map(r => fromTextRow('scale', r)));
     if (!quick) await stackParts(dir);
   } finally {
     fs.rmSync(dir, {recursive: true, force: true});
@@ -381,6 +389,32 @@ async function main(): Promise<void> {
   console.log(
     `\n${results.filter(r => r.pass === false).length} target(s) missed; figures in ${file}`,
   );
+}
+
+/** A row of a bench that reports its figures as text (copy, scale). */
+function fromTextRow(
+  section: string,
+  r: {
+    name: string;
+    value: string;
+    target: string;
+    baseline: string;
+    ratio: string;
+    pass: boolean | null;
+  },
+): BenchRow {
+  const ratio = Number.parseFloat(r.ratio);
+  return {
+    section,
+    name: r.name,
+    value: Number.parseFloat(r.value),
+    unit: '',
+    display: r.value,
+    target: r.target,
+    baseline: r.baseline,
+    ...(Number.isFinite(ratio) ? {ratio} : {}),
+    ...(r.pass !== null && r.target ? {pass: r.pass} : {}),
+  };
 }
 
 function argValue(name: string): string | undefined {
