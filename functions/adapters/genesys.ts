@@ -119,6 +119,9 @@ function headerNumber(
   return v !== undefined && /^\d+$/.test(String(v).trim()) ? Number(v) : undefined;
 }
 
+/** Where the next call that any client may make starts looking for room. */
+let spreadCursor = 0;
+
 class Session implements GenesysSession {
   private tokenExpiry = 0;
   /** Counts logins: a 401 on a token an earlier login already replaced logs nobody in again. */
@@ -133,10 +136,10 @@ class Session implements GenesysSession {
     readonly clientIndex: number,
     private readonly creds: GenesysCredentials,
     private readonly opts: GenesysOptions,
-    /** This client's token: its limit, and what the server says of it. */
+    /** The instance's share of this client's budget, held to what the server says too. */
     private readonly pacer: RequestBudget,
-    /** The instance's own share, across every client it uses. */
-    private readonly share: RequestBudget,
+    /** Every client's session of this instance (this one included), for calls any client may make. */
+    private readonly peers: () => Session[],
   ) {
     this.api = new platformClient.ApiClientClass();
     this.api.config.live_reload_config = false;
@@ -201,34 +204,50 @@ class Session implements GenesysSession {
     }
   }
 
-  /** One API call with pacing, token renewal and the retry policy. */
-  private async call<T>(operation: string, fn: () => Promise<unknown>): Promise<T> {
+  /**
+   * One API call with pacing, token renewal and the retry policy. `pinned`
+   * calls go on this session's client (batch download requests and analytics
+   * jobs are readable only by their submitter); the others go on whichever
+   * client of the instance has room first, so an instance uses its share of
+   * every client, and the fleet every client's budget, whatever client a
+   * batch was given.
+   */
+  private async call<T>(
+    operation: string,
+    fn: (s: Session) => Promise<unknown>,
+    pinned = true,
+  ): Promise<T> {
     const {clock, maxAttempts} = this.opts;
     const random = this.opts.random ?? Math.random;
     let relogged = false;
     for (let attempt = 1; ; attempt++) {
-      await this.ensureToken();
-      const generation = this.tokenGeneration;
-      const ticket = await this.slot();
+      const [s, ticket] = await this.slot(pinned ? [this] : this.peers());
       try {
-        const res = (await fn()) as Extended<T>;
-        this.settle(ticket, res.headers);
+        await s.ensureToken();
+      } catch (err) {
+        s.pacer.cancel(ticket); // never sent
+        throw err;
+      }
+      const generation = s.tokenGeneration;
+      try {
+        const res = (await fn(s)) as Extended<T>;
+        s.settle(ticket, res.headers);
         return res.body;
       } catch (err) {
         const failure = classify(err, clock.now());
-        this.settle(ticket, (err as {headers?: Record<string, string>} | null)?.headers);
+        s.settle(ticket, (err as {headers?: Record<string, string>} | null)?.headers);
         if (
           failure.kind === 'http' &&
           failure.status === 429 &&
           failure.retryAfterSeconds !== undefined
         )
           // The whole client waits, not only this call: the window is the server's.
-          this.pacer.pauseUntil(clock.now() + failure.retryAfterSeconds * 1000);
+          s.pacer.pauseUntil(clock.now() + failure.retryAfterSeconds * 1000);
         const decision: Decision = decide(failure, attempt, maxAttempts, random(), relogged);
         if (decision.action === 'relogin') {
           relogged = true;
           // Only a token no other call has replaced meanwhile is dropped.
-          if (generation === this.tokenGeneration) this.tokenExpiry = 0;
+          if (generation === s.tokenGeneration) s.tokenExpiry = 0;
           continue;
         }
         if (decision.action === 'fail') {
@@ -236,35 +255,31 @@ class Session implements GenesysSession {
           if (failure.kind === 'http' && failure.status === 404) throw new NotFoundError(message);
           throw decision.retryable ? new RetryableError(message) : new PermanentError(message);
         }
-        await this.retryAfter(operation, attempt, failure, decision.delayMs);
+        await s.retryAfter(operation, attempt, failure, decision.delayMs);
       }
     }
   }
 
-  /** Waits for a slot of the instance's share and of this client's token. */
-  private async slot(): Promise<[number, number]> {
+  /** Waits for a slot of one of these sessions' budgets: the first with room, in turn. */
+  private async slot(candidates: Session[]): Promise<[Session, number]> {
     const {clock} = this.opts;
     for (;;) {
-      const mine = this.share.reserve(clock.now());
-      if (!('ticket' in mine)) {
-        await clock.sleep(mine.waitMs);
-        continue;
+      let wait = Infinity;
+      const start = spreadCursor++;
+      for (let k = 0; k < candidates.length; k++) {
+        const s = candidates[(start + k) % candidates.length]!;
+        const r = s.pacer.reserve(clock.now());
+        if ('ticket' in r) return [s, r.ticket];
+        wait = Math.min(wait, r.waitMs);
       }
-      const token = this.pacer.reserve(clock.now());
-      if ('ticket' in token) return [mine.ticket, token.ticket];
-      this.share.cancel(mine.ticket);
-      await clock.sleep(token.waitMs);
+      await clock.sleep(wait);
     }
   }
 
-  /** The request has its answer: frees its slots a window later and notes what the server said. */
-  private settle(
-    [mine, token]: [number, number],
-    headers: Record<string, string> | undefined,
-  ): void {
+  /** The request has its answer: frees its slot a window later and notes what the server said. */
+  private settle(ticket: number, headers: Record<string, string> | undefined): void {
     const now = this.opts.clock.now();
-    this.share.settle(mine, now);
-    this.pacer.settle(token, now);
+    this.pacer.settle(ticket, now);
     this.pacer.observe(
       headerNumber(headers, 'inin-ratelimit-allowed'),
       headerNumber(headers, 'inin-ratelimit-count'),
@@ -293,8 +308,10 @@ class Session implements GenesysSession {
   }
 
   async dataAvailability(): Promise<number> {
-    const body = await this.call<{dataAvailabilityDate?: string}>('jobs availability', () =>
-      this.analytics.getAnalyticsConversationsDetailsJobsAvailability(),
+    const body = await this.call<{dataAvailabilityDate?: string}>(
+      'jobs availability',
+      s => s.analytics.getAnalyticsConversationsDetailsJobsAvailability(),
+      false,
     );
     const at = Date.parse(body.dataAvailabilityDate ?? '');
     if (!Number.isFinite(at)) throw new RetryableError('Genesys returned no dataAvailabilityDate');
@@ -303,8 +320,8 @@ class Session implements GenesysSession {
 
   async *discoverWithJob(window: Window): AsyncIterable<DiscoveredConversation[]> {
     const interval = `${new Date(window.startMs).toISOString()}/${new Date(window.endMs).toISOString()}`;
-    const {jobId} = await this.call<{jobId: string}>('create analytics job', () =>
-      this.analytics.postAnalyticsConversationsDetailsJobs({
+    const {jobId} = await this.call<{jobId: string}>('create analytics job', s =>
+      s.analytics.postAnalyticsConversationsDetailsJobs({
         interval,
         order: 'asc',
         orderBy: 'conversationStart',
@@ -316,7 +333,7 @@ class Session implements GenesysSession {
       await this.opts.clock.sleep(delay);
       const status = await this.call<{state?: string; errorMessage?: string}>(
         'poll analytics job',
-        () => this.analytics.getAnalyticsConversationsDetailsJob(jobId),
+        s => s.analytics.getAnalyticsConversationsDetailsJob(jobId),
       );
       if (status.state === 'FULFILLED') break;
       if (status.state === 'FAILED' || status.state === 'CANCELLED' || status.state === 'EXPIRED') {
@@ -331,8 +348,8 @@ class Session implements GenesysSession {
     do {
       const page = await this.call<{conversations?: DiscoveredConversation[]; cursor?: string}>(
         'read analytics job results',
-        () =>
-          this.analytics.getAnalyticsConversationsDetailsJobResults(jobId, {
+        s =>
+          s.analytics.getAnalyticsConversationsDetailsJobResults(jobId, {
             pageSize: JOB_PAGE_SIZE,
             ...(cursor ? {cursor} : {}),
           }),
@@ -350,8 +367,8 @@ class Session implements GenesysSession {
     for (let pageNumber = 1; ; pageNumber++) {
       const page = await this.call<{conversations?: DiscoveredConversation[]}>(
         'analytics query',
-        () =>
-          this.analytics.postAnalyticsConversationsDetailsQuery({
+        s =>
+          s.analytics.postAnalyticsConversationsDetailsQuery({
             interval,
             order: 'asc',
             orderBy: 'conversationStart',
@@ -373,7 +390,8 @@ class Session implements GenesysSession {
       const chunk = ids.slice(i, i + 100);
       const body = await this.call<{conversations?: Array<Record<string, unknown>>}>(
         'conversation details',
-        () => this.analytics.getAnalyticsConversationsDetails({id: chunk}),
+        s => s.analytics.getAnalyticsConversationsDetails({id: chunk}),
+        false,
       );
       out.push(...(body.conversations ?? []));
     }
@@ -382,8 +400,10 @@ class Session implements GenesysSession {
 
   async recordingMetadata(conversationId: string): Promise<RecordingMeta[] | undefined> {
     try {
-      return await this.call<RecordingMeta[]>('recording metadata', () =>
-        this.recording.getConversationRecordingmetadata(conversationId),
+      return await this.call<RecordingMeta[]>(
+        'recording metadata',
+        s => s.recording.getConversationRecordingmetadata(conversationId),
+        false,
       );
     } catch (err) {
       if (err instanceof NotFoundError) return undefined;
@@ -392,15 +412,15 @@ class Session implements GenesysSession {
   }
 
   async submitBatch(items: Array<{conversationId: string; recordingId?: string}>): Promise<string> {
-    const body = await this.call<{id: string}>('submit batch download', () =>
-      this.recording.postRecordingBatchrequests({batchDownloadRequestList: items}),
+    const body = await this.call<{id: string}>('submit batch download', s =>
+      s.recording.postRecordingBatchrequests({batchDownloadRequestList: items}),
     );
     return body.id;
   }
 
   async batchStatus(jobId: string): Promise<BatchStatus> {
-    const body = await this.call<BatchStatus>('poll batch download', () =>
-      this.recording.getRecordingBatchrequest(jobId),
+    const body = await this.call<BatchStatus>('poll batch download', s =>
+      s.recording.getRecordingBatchrequest(jobId),
     );
     return {...body, results: body.results ?? []};
   }
@@ -408,48 +428,42 @@ class Session implements GenesysSession {
 
 /**
  * The instance's Genesys access: one session (token) per OAuth client, each
- * held to its token's limit and to what the server says of it, and one share
- * of the fleet's budget for the instance across all of them; shared by every
- * batch it runs (build it once per instance).
+ * paced to the instance's share of that client's budget and to what the
+ * server says of it; shared by every batch it runs (build it once per
+ * instance).
  */
 export class GenesysCloud implements Genesys {
-  private readonly sessions = new Map<number, Session>();
-  /**
-   * One share for the instance, whichever clients it uses: a worker that moves
-   * to another client leaves its last minute's calls counted on the first, so
-   * a share per client would let it use twice its share in a minute.
-   */
-  private readonly share: RequestBudget;
+  private readonly sessions: Session[] = [];
 
   constructor(private readonly opts: GenesysOptions) {
     if (opts.clients.length === 0)
       throw new PermanentError('no Genesys OAuth client is configured');
-    this.share = new RequestBudget(
-      instanceShare(opts.role, {
-        perTokenPerMinute: opts.tokenRequestsPerMinute,
-        perClientPerMinute: opts.clientRequestsPerMinute,
-        workers: opts.workers,
-        planners: opts.planners,
-        clients: opts.clients.length,
-      }),
-    );
   }
 
   get clientCount(): number {
     return this.opts.clients.length;
   }
 
-  async session(index: number): Promise<GenesysSession> {
-    const i = ((index % this.clientCount) + this.clientCount) % this.clientCount;
-    let s = this.sessions.get(i);
-    if (!s) {
-      const creds = this.opts.clients[i]!;
-      // The token's own limit: what the server holds each token to, and its headers speak of.
-      const pacer = new RequestBudget(this.opts.tokenRequestsPerMinute);
-      s = new Session(i, creds, this.opts, pacer, this.share);
-      this.sessions.set(i, s);
+  /** Every client's session (none logs in before its first call). */
+  private all(): Session[] {
+    if (this.sessions.length === 0) {
+      const o = this.opts;
+      const share = instanceShare(o.role, {
+        perTokenPerMinute: o.tokenRequestsPerMinute,
+        perClientPerMinute: o.clientRequestsPerMinute,
+        workers: o.workers,
+        planners: o.planners,
+      });
+      o.clients.forEach((creds, i) =>
+        this.sessions.push(new Session(i, creds, o, new RequestBudget(share), () => this.sessions)),
+      );
     }
-    return s;
+    return this.sessions;
+  }
+
+  async session(index: number): Promise<GenesysSession> {
+    const n = this.clientCount;
+    return this.all()[((index % n) + n) % n]!;
   }
 }
 

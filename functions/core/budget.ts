@@ -18,10 +18,11 @@ export const IN_FLIGHT_POLL_MS = 50;
 
 /**
  * The part of an OAuth client's per-minute limit kept for planner instances:
- * discovery needs few calls (a page per 1000 conversations), and the workers
- * must not starve it, nor it them, when a backfill plans while batches export.
+ * discovery needs few calls (a page per 1000 conversations), and neither the
+ * planner nor the workers may starve the other when a backfill plans while
+ * batches export.
  */
-export const PLANNER_RESERVE = 0.05;
+export const PLANNER_RESERVE = 0.1;
 
 export interface Fleet {
   /** Genesys' limit per token and minute. */
@@ -32,35 +33,25 @@ export interface Fleet {
   workers: number;
   /** Most planner instances at once. */
   planners: number;
-  /** OAuth clients configured: batches are spread over them round-robin. */
-  clients: number;
 }
 
 /**
- * An instance's share, per minute across every client it uses: its role's
+ * An instance's share of each OAuth client's budget, per minute: its role's
  * part of the per-client limit (planners {@link PLANNER_RESERVE}, workers the
- * rest) divided by that role's most instances on one client at once, and
- * never above the per-token limit (each instance has its own token). One
- * share across clients, not one per client: a worker that moves to another
- * client leaves its last minute's calls counted on the first.
+ * rest) divided by that role's most instances, and never above the per-token
+ * limit (each instance has its own token per client).
  *
- * Workers run one batch at a time and the planner spreads batches over the
- * clients round-robin, so at most ceil(workers / clients) of them are on one
- * client when the fleet is full. With one client the share is exact, and
- * with several the fleet's total is; how it splits over the clients rests on
- * the round-robin spread. When batches
- * bunch on a client anyway (replays of one client, batches that take longer
- * than others), the server's `inin-ratelimit-*` headers and Retry-After pause
- * that client's instances: an overshoot is answered, never repeated.
+ * Every instance of the fleet may be on the same client at once, so the
+ * fleet never exceeds a client's limit, however batches are spread; and an
+ * instance has this share on every client, and spreads the calls any client
+ * may make (recording metadata, analytics details) over all of them, so
+ * several clients multiply what each instance, and the fleet, can do.
  */
 export function instanceShare(role: 'planner' | 'worker', fleet: Fleet): number {
   const pool =
     fleet.perClientPerMinute * (role === 'planner' ? PLANNER_RESERVE : 1 - PLANNER_RESERVE);
-  const onOneClient =
-    role === 'planner'
-      ? Math.max(1, fleet.planners)
-      : Math.ceil(Math.max(1, fleet.workers) / Math.max(1, fleet.clients));
-  return Math.max(1, Math.min(fleet.perTokenPerMinute, Math.floor(pool / onOneClient)));
+  const instances = Math.max(1, role === 'planner' ? fleet.planners : fleet.workers);
+  return Math.max(1, Math.min(fleet.perTokenPerMinute, Math.floor(pool / instances)));
 }
 
 export class RequestBudget {

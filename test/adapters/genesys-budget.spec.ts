@@ -126,7 +126,8 @@ describe('Genesys budget (SDK against the simulator)', function () {
       await two?.stop();
     });
 
-    it('should hold the instance to one share across clients, not one per client', async () => {
+    /** A worker alone on two clients; each client allows 5 a minute: a share of 4 on each. */
+    function twoClients() {
       const waits: number[] = [];
       let skipped = 0;
       const clock: Clock = {
@@ -145,9 +146,8 @@ describe('Genesys budget (SDK against the simulator)', function () {
         environment: 'mypurecloud.ie',
         gatewayUrl: two.url,
         tokenRequestsPerMinute: 100_000,
-        // Two workers over two clients: one per client, 95 % of 5 = a share of 4 a minute.
         clientRequestsPerMinute: 5,
-        workers: 2,
+        workers: 1,
         planners: 1,
         role: 'worker',
         maxAttempts: 3,
@@ -155,16 +155,38 @@ describe('Genesys budget (SDK against the simulator)', function () {
         random: () => 0.5,
         logger: createLogger({service: 'test'}, () => undefined),
       });
-      const [a, b] = [await genesys.session(0), await genesys.session(1)];
-      for (let i = 0; i < 3; i++) await a.dataAvailability();
-      assert.deepStrictEqual(waits, [], 'the first calls go at once');
-      await b.dataAvailability(); // the fourth of the minute: still within the share
-      assert.deepStrictEqual(waits, []);
-      await b.dataAvailability(); // the fifth: waits for the minute, though client b made one call
+      return {genesys, waits};
+    }
+    const callsOf = async () =>
+      Object.fromEntries(
+        Object.entries(
+          (await two.admin<{clients: Record<string, {apiCalls: number}>}>('counters')).clients,
+        ).map(([id, c]) => [id, c.apiCalls]),
+      );
+
+    it('should spread the calls any client may make over every client, each to its share', async () => {
+      await two.admin('counters', {method: 'DELETE'});
+      const {genesys, waits} = twoClients();
+      const session = await genesys.session(0);
+      for (let i = 0; i < 8; i++) await session.recordingMetadata(randomUUID());
+      assert.deepStrictEqual(waits, [], 'eight calls, four on each client, go at once');
+      assert.deepStrictEqual(await callsOf(), {'client-a': 4, 'client-b': 4});
+      await session.recordingMetadata(randomUUID()); // the ninth: both shares are spent
       assert.ok(
         waits.some(w => w > 50_000),
         `waits: ${waits.join(', ')}`,
       );
+    });
+
+    it('should keep a batch download request and its polls on the client that submitted it', async () => {
+      const {genesys} = twoClients();
+      const session = await genesys.session(1);
+      await two.admin('counters', {method: 'DELETE'});
+      const jobId = await session.submitBatch([{conversationId: randomUUID()}]);
+      // Polled on the submitting client: another client would be refused (403).
+      const status = await session.batchStatus(jobId);
+      assert.ok(status.results.length <= 1);
+      assert.deepStrictEqual(await callsOf(), {'client-b': 2});
     });
   });
 });
