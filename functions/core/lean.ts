@@ -59,14 +59,15 @@ export function analyticsFacts(detail: Record<string, unknown> | undefined): {
 /** The recording type a result's content type shows, given the conversation's media. */
 export function leanType(contentType: string, media: Set<string>): RecordingType | undefined {
   const base = baseContentType(contentType);
-  if (base.startsWith('audio/')) return 'call';
-  if (base.startsWith('video/')) return 'screen';
+  // Each kind only where the conversation's own media says it can be (else: its metadata).
+  if (base.startsWith('audio/')) return media.has('voice') ? 'call' : undefined;
+  if (base.startsWith('video/')) return 'screen'; // a screen recording can come with any media
   if (
     base === 'application/zip' ||
     base === 'application/x-zip-compressed' ||
     base === 'message/rfc822'
   )
-    return 'email';
+    return media.has('email') ? 'email' : undefined;
   if (base === 'application/json') {
     // A transcript: the conversation's own media says which kind, if it has exactly one.
     const kinds = ['chat', 'message'].filter(m => media.has(m));

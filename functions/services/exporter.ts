@@ -215,6 +215,8 @@ interface Results {
   byConversation: Map<string, BatchResult[]>;
   /** Conversations whose request did not complete: a missing result may still come. */
   incomplete: Set<string>;
+  /** Conversations whose request could not be made, and why. */
+  refused: Map<string, unknown>;
 }
 
 /**
@@ -300,7 +302,8 @@ export class Exporter {
       for (const id of ids) {
         const verdict = leanRecordings(prefetched.byConversation.get(id) ?? [], details.get(id));
         // An unfinished request may lack results: only the metadata can say what is missing.
-        const whole = !prefetched.incomplete.has(id) && details.has(id);
+        const whole =
+          !prefetched.incomplete.has(id) && !prefetched.refused.has(id) && details.has(id);
         if (verdict.recordings && whole) {
           conversations.set(id, {
             conversationId: id,
@@ -320,9 +323,11 @@ export class Exporter {
           conversations: metadataFor.length,
         });
     }
-    const fetched = await mapLimit(metadataFor, METADATA_CONCURRENCY, id =>
-      session.recordingMetadata(id),
-    );
+    const fetched = await mapLimit(metadataFor, METADATA_CONCURRENCY, id => {
+      // Without its metadata a conversation's recordings are unknown: nothing can be reported.
+      if (opts.signal?.aborted) throw new RetryableError(DEADLINE_REASON);
+      return session.recordingMetadata(id);
+    });
     metadataFor.forEach((id, i) => metas.set(id, fetched[i]));
     for (const id of metadataFor) conversations.set(id, this.fromMetadata(id, metas.get(id)));
     const ordered = ids.map(id => {
@@ -509,6 +514,25 @@ export class Exporter {
           return;
         }
         const result = results.byRecording.get(item.r.recordingId);
+        const refusal = results.refused.get(item.c.conversationId);
+        if (!result && refusal !== undefined) {
+          Object.assign(item.r, {
+            outcome: 'failed',
+            retryable: !(refusal instanceof PermanentError),
+            reason: `the batch download request failed: ${refusal instanceof Error ? refusal.message : String(refusal)}`,
+          });
+          return;
+        }
+        const conversationError = results.byConversation
+          .get(item.c.conversationId)
+          ?.find(r => !r.recordingId && r.errorMsg);
+        if (!result && conversationError) {
+          Object.assign(item.r, {
+            outcome: 'failed',
+            reason: `Genesys batch download error: ${conversationError.errorMsg}`,
+          });
+          return;
+        }
         if (!result) {
           Object.assign(
             item.r,
@@ -569,17 +593,36 @@ export class Exporter {
     const chunks: BatchItem[][] = [];
     for (let i = 0; i < items.length; i += MAX_BATCH_ITEMS)
       chunks.push(items.slice(i, i + MAX_BATCH_ITEMS));
-    const answers = await Promise.all(chunks.map(c => this.runBatchRequest(session, c, signal)));
-    const out: Results = {byRecording: new Map(), byConversation: new Map(), incomplete: new Set()};
-    answers.forEach(({results, completed}, k) => {
-      if (!completed) for (const item of chunks[k]!) out.incomplete.add(item.conversationId);
+    const answers = await Promise.allSettled(
+      chunks.map(c => this.runBatchRequest(session, c, signal)),
+    );
+    const out: Results = {
+      byRecording: new Map(),
+      byConversation: new Map(),
+      incomplete: new Set(),
+      refused: new Map(),
+    };
+    answers.forEach((answer, k) => {
+      const chunk = chunks[k]!;
+      if (answer.status === 'rejected') {
+        // The other requests' results stand; this one's conversations fail with its reason.
+        const err: unknown = answer.reason;
+        for (const item of chunk) out.refused.set(item.conversationId, err);
+        return;
+      }
+      const {results, completed} = answer.value;
+      if (!completed) for (const item of chunk) out.incomplete.add(item.conversationId);
       for (const r of results) {
+        if (!r.conversationId) {
+          // A result that names no conversation could be any of them: none is known whole.
+          for (const item of chunk) out.incomplete.add(item.conversationId);
+          continue;
+        }
+        out.byConversation.set(r.conversationId, [
+          ...(out.byConversation.get(r.conversationId) ?? []),
+          r,
+        ]);
         if (!r.recordingId) continue;
-        if (r.conversationId)
-          out.byConversation.set(r.conversationId, [
-            ...(out.byConversation.get(r.conversationId) ?? []),
-            r,
-          ]);
         // One recording can have several results; a good one wins over an error.
         const prior = out.byRecording.get(r.recordingId);
         if (!prior || (!prior.resultUrl && r.resultUrl)) out.byRecording.set(r.recordingId, r);
@@ -600,6 +643,8 @@ export class Exporter {
     const deadline = submitted + this.deps.settings.batchPollDeadlineMs;
     let delay = firstPollDelay(items.length, this.msPerItem);
     let lastCount = -1;
+    /** When a poll last found it unfinished (ms after submitting): it completed after that. */
+    let unfinishedAt = 0;
     for (;;) {
       if (clock.now() + delay > deadline) {
         this.deps.logger.warn('batch download request did not complete before the deadline', {
@@ -616,11 +661,14 @@ export class Exporter {
           status.resultCount === status.expectedResultCount &&
           status.resultCount === lastCount);
       if (done) {
-        this.msPerItem = learnMsPerItem(this.msPerItem, items.length, clock.now() - submitted);
+        // It completed between the last poll that found it unfinished and this one.
+        const tookMs = (unfinishedAt + (clock.now() - submitted)) / 2;
+        this.msPerItem = learnMsPerItem(this.msPerItem, items.length, tookMs);
         return {results: status.results, completed: true};
       }
       if (signal?.aborted) return {results: status.results, completed: false};
       lastCount = status.resultCount ?? -1;
+      unfinishedAt = clock.now() - submitted;
       delay = nextPollDelay(
         clock.now() - submitted,
         status.expectedResultCount,
@@ -792,7 +840,10 @@ export class Exporter {
             day,
             metadataMode: 'lean',
             conversation: detail ?? null,
-            recordings: c.recordings.map(r => ({metadata: null, export: r})),
+            // In recording id order: a rerun that changes nothing writes the same bytes.
+            recordings: [...c.recordings]
+              .sort((a, b) => a.recordingId.localeCompare(b.recordingId))
+              .map(r => ({metadata: null, export: r})),
           }
         : {
             conversationId: c.conversationId,

@@ -44,6 +44,10 @@ describe('lean metadata rules', () => {
     // A transcript of a conversation with both, or neither: cannot be told.
     assert.strictEqual(leanType('application/json', new Set(['chat', 'message'])), undefined);
     assert.strictEqual(leanType('application/octet-stream', media), undefined);
+    // A kind the conversation's media cannot hold: its metadata decides.
+    assert.strictEqual(leanType('application/zip', new Set(['chat'])), undefined);
+    assert.strictEqual(leanType('audio/ogg', new Set(['chat'])), undefined);
+    assert.strictEqual(leanType('video/webm', new Set(['chat'])), 'screen');
   });
 
   it('should take the recordings from good results, one per recording', () => {
