@@ -208,7 +208,7 @@ variable "genesys_token_requests_per_minute" {
 }
 
 variable "genesys_client_requests_per_minute" {
-  description = "Genesys' request limit per OAuth client and minute across its tokens, org.app.user.rate.per.minute (GENESYS_CLIENT_REQUESTS_PER_MINUTE). Every worker and planner instance paces itself to this divided by their max instance counts (at most the per-token limit)."
+  description = "Genesys' request limit per OAuth client and minute across its tokens, org.app.user.rate.per.minute (GENESYS_CLIENT_REQUESTS_PER_MINUTE). Each worker instance paces itself to 90 % of it divided by worker_max_instances, each planner instance to 10 % divided by its 2 instances, on every client (at most the per-token limit)."
   type        = number
   default     = 3000
   validation {
