@@ -207,6 +207,13 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     res: ServerResponse,
     object: StoredObject,
   ): Promise<void> {
+    // Opened now, in the same synchronous step that looked the object up: a write that replaces
+    // it meanwhile renames a new file into place, and this download still serves the generation
+    // its headers name (as GCS does), never the next one's bytes under this one's hashes.
+    const fd =
+      req.method === 'HEAD' || object.size === 0
+        ? undefined
+        : fs.openSync(store.dataPath(object.bucket, object.name), 'r');
     const headers: Record<string, string | number> = {
       'content-type': object.contentType,
       'accept-ranges': 'bytes',
@@ -226,6 +233,7 @@ export function createGcsServer(opts: GcsServerOptions): Server {
 
     const range = parseRange(req.headers.range, object.size);
     if (range === 'unsatisfiable') {
+      if (fd !== undefined) fs.closeSync(fd);
       return sendError(
         res,
         416,
@@ -236,7 +244,6 @@ export function createGcsServer(opts: GcsServerOptions): Server {
         },
       );
     }
-    const file = store.dataPath(object.bucket, object.name);
     if (range) {
       res.writeHead(206, {
         ...headers,
@@ -246,9 +253,13 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     } else {
       res.writeHead(200, {...headers, 'content-length': object.size});
     }
-    if (req.method === 'HEAD' || object.size === 0) return void res.end();
+    if (fd === undefined) return void res.end();
     await pipeline(
-      fs.createReadStream(file, range ? {start: range.start, end: range.end} : {}),
+      fs.createReadStream('', {
+        fd,
+        autoClose: true,
+        ...(range ? {start: range.start, end: range.end} : {}),
+      }),
       res,
     );
   }
