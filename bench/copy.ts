@@ -37,14 +37,8 @@ import {HttpMediaFetcher} from '../functions/adapters/media';
 import {EXPECTED_SIZE_KEY, bodyGuard} from '../functions/services/exporter';
 import {spawnChild, tsNode, waitForReadyLine} from '../local/common/processes';
 
-export interface BenchRow {
-  name: string;
-  value: string;
-  target: string;
-  baseline: string;
-  ratio: string;
-  pass: boolean;
-}
+import type {TextRow as BenchRow} from './rows';
+export type {BenchRow};
 
 export interface CopyBenchOptions {
   /** Size of the recording (default 2 GiB). */

@@ -27,6 +27,16 @@ export interface BenchRow {
   detail?: unknown;
 }
 
+/** A figure kept as text, as bench/copy.ts and bench/scale.ts report theirs. */
+export interface TextRow {
+  name: string;
+  value: string;
+  target: string;
+  baseline: string;
+  ratio: string;
+  pass: boolean;
+}
+
 function fmt(n: number | undefined): string {
   if (n === undefined || !Number.isFinite(n)) return '-';
   if (Number.isInteger(n)) return String(n);

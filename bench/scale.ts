@@ -34,6 +34,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import platformClient from 'purecloud-platform-client-v2';
+import {readJobPages as readPages} from './jobs';
 import {startStack} from '../local/stack';
 import {productEnv, productFunctions, productSecrets} from '../local/product';
 import {callPlanner} from '../local/run-day';
@@ -52,14 +53,8 @@ const PLANNER_TIMEOUT_MS = 1800_000;
 /** The checker function's timeout (infra/functions.tf). */
 const CHECKER_TIMEOUT_MS = 540_000;
 
-export interface BenchRow {
-  name: string;
-  value: string;
-  target: string;
-  baseline: string;
-  ratio: string;
-  pass: boolean;
-}
+import type {TextRow as BenchRow} from './rows';
+export type {BenchRow};
 
 /** Peak resident memory of a process, from /proc (Linux). */
 export function peakRssBytes(pid: number): number {
@@ -83,27 +78,7 @@ async function readJobPages(genesysUrl: string, day: string): Promise<number> {
   client.setGateway({host: '127.0.0.1', protocol: 'http', port: Number(new URL(genesysUrl).port)});
   await client.loginClientCredentialsGrant('demo-client', 'demo-secret');
   const analytics = new platformClient.AnalyticsApi(client);
-  const {jobId} = await analytics.postAnalyticsConversationsDetailsJobs({
-    interval: `${day}T00:00:00.000Z/${addDays(day, 1)}T00:00:00.000Z`,
-    order: 'asc',
-    orderBy: 'conversationStart',
-  });
-  for (;;) {
-    const s = await analytics.getAnalyticsConversationsDetailsJob(jobId!);
-    if (s.state === 'FULFILLED') break;
-    await new Promise(r => setTimeout(r, 50));
-  }
-  let cursor: string | undefined;
-  let n = 0;
-  do {
-    const page = await analytics.getAnalyticsConversationsDetailsJobResults(jobId!, {
-      pageSize: 1000,
-      ...(cursor ? {cursor} : {}),
-    });
-    n += page.conversations?.length ?? 0;
-    cursor = page.cursor;
-  } while (cursor);
-  return n;
+  return (await readPages(analytics, day)).conversations;
 }
 
 export async function plannerScale(

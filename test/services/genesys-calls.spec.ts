@@ -7,13 +7,11 @@
  * after the other, and several polls each.
  */
 import * as assert from 'node:assert';
-import {Storage} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
 import type {BatchMessage} from '../../functions/core/messages';
 import {createLogger} from '../../functions/logger';
-import {useStack} from '../setup/stack';
-import {TestSimulator, startSimulator} from '../setup/simulator';
-import {inProcessWorker, realClock} from './in-process-worker';
+import type {TestSimulator} from '../setup/simulator';
+import {inProcessWorker, realClock, simulatedDay} from './in-process-worker';
 
 const DAY = '2023-03-09';
 
@@ -28,22 +26,12 @@ describe('Genesys calls of a batch (in-process, real clock)', function () {
   let truth: Truth;
 
   before(async () => {
-    const stack = await useStack();
-    sim = await startSimulator([
-      '--conversations-per-day',
-      '0',
-      '--day',
-      `${DAY}=100`,
+    ({sim, store, truth} = await simulatedDay<Truth>(DAY, 100, [
       '--audio-bytes',
       '4000',
       '--screen-bytes',
       '4000',
-    ]);
-    store = new GcsStore(
-      stack.bucket,
-      new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}),
-    );
-    truth = await sim.admin<Truth>(`truth?day=${DAY}`);
+    ]));
   });
   after(async () => {
     await sim?.stop();

@@ -3,6 +3,7 @@
  * adapter against a (private) simulator, GcsStore against the GCS emulator,
  * the real media fetcher. Shared by the worker suites.
  */
+import {Storage} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
 import {GenesysCloud} from '../../functions/adapters/genesys';
 import {HttpMediaFetcher} from '../../functions/adapters/media';
@@ -10,6 +11,8 @@ import type {Logger} from '../../functions/logger';
 import {Exporter, ExporterSettings} from '../../functions/services/exporter';
 import {BatchWorker, WorkerDeps} from '../../functions/services/worker';
 import type {Clock} from '../../functions/ports';
+import {useStack} from '../setup/stack';
+import {TestSimulator, startSimulator} from '../setup/simulator';
 
 /** Sleeps at most a few ms: retries and Retry-After waits happen, quickly. */
 export const fastClock: Clock = {
@@ -77,4 +80,25 @@ export function inProcessWorker(o: InProcessWorker): BatchWorker {
     clock: fastClock,
     logger: o.logger,
   });
+}
+
+/** A private simulator with one day of `conversations`, the shared stack's bucket, and the truth. */
+export async function simulatedDay<T>(
+  day: string,
+  conversations: number,
+  args: string[] = [],
+): Promise<{sim: TestSimulator; store: GcsStore; truth: T}> {
+  const stack = await useStack();
+  const sim = await startSimulator([
+    '--conversations-per-day',
+    '0',
+    '--day',
+    `${day}=${conversations}`,
+    ...args,
+  ]);
+  const store = new GcsStore(
+    stack.bucket,
+    new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}),
+  );
+  return {sim, store, truth: await sim.admin<T>(`truth?day=${day}`)};
 }

@@ -8,15 +8,13 @@
  */
 import * as assert from 'node:assert';
 import {randomBytes} from 'node:crypto';
-import {Storage} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
 import type {BatchMessage} from '../../functions/core/messages';
 import {metadataObjectName} from '../../functions/core/object-names';
 import type {BatchReport} from '../../functions/core/report';
 import {createLogger} from '../../functions/logger';
-import {useStack} from '../setup/stack';
-import {TestSimulator, startSimulator} from '../setup/simulator';
-import {inProcessWorker, realClock} from './in-process-worker';
+import type {TestSimulator} from '../setup/simulator';
+import {inProcessWorker, realClock, simulatedDay} from './in-process-worker';
 
 const DAY = '2023-03-08';
 const RUN = 'r20230311t000000-1ea11e';
@@ -58,12 +56,7 @@ describe('lean metadata mode (in-process, lossy organisation)', function () {
   let truth: Truth;
 
   before(async () => {
-    const stack = await useStack();
-    sim = await startSimulator([
-      '--conversations-per-day',
-      '0',
-      '--day',
-      `${DAY}=60`,
+    ({sim, store, truth} = await simulatedDay<Truth>(DAY, 60, [
       '--profile',
       'lossy',
       '--sensitive-share',
@@ -74,12 +67,7 @@ describe('lean metadata mode (in-process, lossy organisation)', function () {
       '30000',
       '--client',
       'demo-client:demo-secret;lacks=recording:recording:viewSensitiveData',
-    ]);
-    store = new GcsStore(
-      stack.bucket,
-      new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}),
-    );
-    truth = await sim.admin<Truth>(`truth?day=${DAY}`);
+    ]));
   });
   after(async () => {
     await sim?.stop();
