@@ -89,7 +89,16 @@ export interface WriteOptions {
   contentType: string;
   metadata?: Record<string, string>;
   ifGenerationMatch: number | string;
+  /**
+   * Once the write's check passed, record it on the object (custom metadata
+   * {@link VERIFIED_KEY}: `crc32c:…` or `md5:…` of what was sent), so a later
+   * attempt may trust the object without reading it again.
+   */
+  markVerified?: boolean;
 }
+
+/** Custom metadata of an object whose write was checked: the checksum GCS matched. */
+export const VERIFIED_KEY = 'verified';
 
 /** The largest JSON object the pipeline reads by default (plans, reports, ledgers, markers). */
 export const MAX_JSON_BYTES = 32 * 1024 * 1024;

@@ -9,7 +9,14 @@ import {Readable, Transform} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {Bucket, CreateReadStreamOptions, File, Storage} from '@google-cloud/storage';
 import {PermanentError, PipelineError, RetryableError} from '../core/errors';
-import {MAX_JSON_BYTES, ObjectExistsError, ObjectStore, StoredObject, WriteOptions} from '../ports';
+import {
+  MAX_JSON_BYTES,
+  ObjectExistsError,
+  ObjectStore,
+  StoredObject,
+  VERIFIED_KEY,
+  WriteOptions,
+} from '../ports';
 import {readAll} from '../streams';
 
 function statusOf(err: unknown): number | undefined {
@@ -221,7 +228,21 @@ export class GcsStore implements ObjectStore {
         {object: name, generation: stored.generation},
       );
     }
-    return stored;
+    if (!opts.markVerified) return stored;
+    try {
+      // Only this generation: a later one was never checked by this write.
+      await file.setMetadata(
+        {metadata: {[VERIFIED_KEY]: `${digest.field}:${sent.checksum}`}},
+        {ifGenerationMatch: Number(stored.generation)},
+      );
+    } catch (err) {
+      throw new RetryableError(
+        `could not mark gs://${this.bucket.name}/${name} as checked`,
+        {object: name},
+        {cause: err},
+      );
+    }
+    return toStored(name, file.metadata);
   }
 
   /**

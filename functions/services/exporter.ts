@@ -44,6 +44,7 @@ import {
   ObjectStore,
   RecordingMeta,
   StoredObject,
+  VERIFIED_KEY,
 } from '../ports';
 
 export type Outcome = 'exported' | 'skipped' | 'failed';
@@ -258,7 +259,13 @@ function provenState(
     !Number.isSafeInteger(expected)
   )
     return undefined;
-  return o.size === expected ? 'complete' : 'incomplete';
+  if (o.size !== expected) return 'incomplete';
+  // The write's own check passed and said so on this object (a write whose check failed and
+  // whose damaged generation could not be deleted never did): else read it and compare.
+  const verified = md[VERIFIED_KEY];
+  return verified === `crc32c:${o.crc32c}` || verified === `md5:${o.md5Hash}`
+    ? 'complete'
+    : undefined;
 }
 
 function differentContent(name: string, detail: string): PermanentError {
@@ -763,6 +770,7 @@ export class Exporter {
                 ...(expectedSize !== undefined ? {[EXPECTED_SIZE_KEY]: String(expectedSize)} : {}),
               },
               ifGenerationMatch: 0,
+              markVerified: true,
             });
             Object.assign(r, {
               outcome: 'exported',

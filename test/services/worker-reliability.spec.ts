@@ -347,6 +347,45 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
     }
   });
 
+  it('should not trust an object of the right size whose write was never checked: read it and compare', async () => {
+    const s = setup({worker: {maxBatchAttempts: 1}});
+    const [a] = exportable();
+    const name = recordingObjectName(
+      s.env,
+      DAY,
+      recordingType(a!.r.media)!,
+      a!.c.conversationId,
+      a!.r.recordingId,
+      extensionFor(a!.r.contentType!)!,
+    );
+    // What a write leaves when its check failed and deleting the damaged generation failed too:
+    // the exporter's own metadata and the right size, other bytes, and no mark of a passed check.
+    await store.write(name, Buffer.alloc(a!.r.size!, 7), {
+      contentType: 'audio/ogg',
+      metadata: {
+        conversationId: a!.c.conversationId,
+        recordingId: a!.r.recordingId,
+        [EXPECTED_SIZE_KEY]: String(a!.r.size),
+      },
+      ifGenerationMatch: 0,
+    });
+    const report = await s.worker.handle(s.message, 'm-1');
+    const got = report.conversations
+      .flatMap(x => x.recordings)
+      .find(y => y.recordingId === a!.r.recordingId)!;
+    assert.strictEqual(got.outcome, 'failed', JSON.stringify(got));
+    assert.match(got.reason!, /already exists with different content/);
+    // What the exporter writes itself carries the mark, and a redelivery trusts it.
+    const others = report.conversations
+      .flatMap(x => x.recordings)
+      .filter(y => y.outcome === 'exported');
+    assert.ok(others.length > 0);
+    for (const o of others) {
+      const stat = await store.stat(o.object!);
+      assert.match(String(stat!.metadata?.verified), /^(crc32c|md5):/);
+    }
+  });
+
   it('should refuse a batch whose conversations did not start on its day, and a day not yet past the lag', async () => {
     const s = setup();
     const start = truth.conversations[0]!.conversationStart;
