@@ -7,9 +7,9 @@
  *
  * Idempotent: objects are written only if absent. An object an earlier
  * delivery stored, with the size it expected (GCS finalizes an upload whole
- * or not at all, and the upload's checksum and size were checked), counts as exported
- * without a second download; an object without that proof is downloaded
- * again and compared; a differing or incomplete one is reported with what to
+ * or not at all) and the mark its write's passed check left on it, counts
+ * as exported without a second download; an object without that proof is
+ * downloaded again and compared; a differing or incomplete one is reported with what to
  * do, never overwritten and never taken as the record.
  *
  * Bounded in time: a media body that sends nothing for `mediaIdleTimeoutMs`
