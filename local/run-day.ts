@@ -149,11 +149,14 @@ export async function waitForReports(
       // Without progress to show, nothing is read before every report is there.
       const reports = progress || objects.length >= total ? await reportsIn(objects) : [];
       const exported = reports.reduce((n, r) => n + exportedIn(r), 0);
-      if (objects.length >= total && reports.length >= total) {
-        progress?.done(reports.length, total, exported);
-        return reports;
+      // A provisional report (a final delivery still exporting) is not the batch's last word:
+      // the checker waits for it to be replaced, and so does this.
+      const final = reports.filter(r => !r.provisional);
+      if (objects.length >= total && final.length >= total) {
+        progress?.done(final.length, total, exported);
+        return final;
       }
-      progress?.update(reports.length, total, exported);
+      progress?.update(final.length, total, exported);
       if (Date.now() > deadline) {
         throw new Error(
           `only ${objects.length} of ${total} batch reports after ${timeoutMs / 1000} s`,
