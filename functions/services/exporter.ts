@@ -867,25 +867,29 @@ export class Exporter {
       JSON.stringify(doc, (k, v) => (k === 'retryable' ? undefined : v), 2),
     );
     const md5 = createHash('md5').update(bytes).digest('base64');
-    const existing = await this.deps.store.stat(name);
-    if (existing?.md5Hash === md5) {
-      c.metadataObject = name;
-      return;
-    }
-    try {
-      await this.deps.store.write(name, bytes, {
-        contentType: 'application/json',
-        ifGenerationMatch: existing ? existing.generation : 0,
-      });
-      if (existing)
-        this.deps.logger.info('conversation metadata updated (export outcome changed)', {
-          object: name,
+    // Twice: a duplicate delivery exporting the same batch at the same time may write it between
+    // our look and our write; if it wrote what we would, that is done, else ours goes over it.
+    for (let attempt = 1; ; attempt++) {
+      const existing = await this.deps.store.stat(name);
+      if (existing?.md5Hash === md5) {
+        c.metadataObject = name;
+        return;
+      }
+      try {
+        await this.deps.store.write(name, bytes, {
+          contentType: 'application/json',
+          ifGenerationMatch: existing ? existing.generation : 0,
         });
-      c.metadataObject = name;
-    } catch (err) {
-      if (err instanceof ObjectExistsError)
-        throw new RetryableError(`metadata ${name} changed while writing it`);
-      throw err;
+        if (existing)
+          this.deps.logger.info('conversation metadata updated (export outcome changed)', {
+            object: name,
+          });
+        c.metadataObject = name;
+        return;
+      } catch (err) {
+        if (!(err instanceof ObjectExistsError)) throw err;
+        if (attempt >= 2) throw new RetryableError(`metadata ${name} changed while writing it`);
+      }
     }
   }
 }
