@@ -4,9 +4,11 @@
  * simulator with faults, the real GcsStore against the GCS emulator.
  */
 import * as assert from 'node:assert';
+import * as sinon from 'sinon';
 import {randomBytes} from 'node:crypto';
 import {Storage} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
+import type {WriteOptions} from '../../functions/ports';
 import {InputError, RetryableError} from '../../functions/core/errors';
 import type {BatchMessage} from '../../functions/core/messages';
 import {extensionFor, recordingType} from '../../functions/core/content-types';
@@ -383,6 +385,32 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
     for (const o of others) {
       const stat = await store.stat(o.object!);
       assert.match(String(stat!.metadata?.verified), /^(crc32c|md5):/);
+    }
+  });
+
+  it('should write a metadata document once when a duplicate delivery writes the same one at the same moment', async () => {
+    const s = setup({worker: {maxBatchAttempts: 1}});
+    const write = store.write.bind(store);
+    let raced = 0;
+    // A duplicate delivery of the batch writes each conversation's document between our
+    // look and our write: the same bytes, a new generation.
+    const stub = sinon.stub(store, 'write').callsFake(async (name, body, opts: WriteOptions) => {
+      if (name.includes('/metadata/') && Buffer.isBuffer(body)) {
+        raced++;
+        await write(name, body, {...opts});
+      }
+      return write(name, body, opts);
+    });
+    try {
+      const report = await s.worker.handle(s.message, 'm-1');
+      assert.ok(raced > 0);
+      assert.strictEqual(report.status, 'complete', report.error);
+      assert.ok(
+        report.conversations.every(c => c.metadataObject),
+        JSON.stringify(report),
+      );
+    } finally {
+      stub.restore();
     }
   });
 
