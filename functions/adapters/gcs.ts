@@ -161,7 +161,8 @@ export class GcsStore implements ObjectStore {
    * "checksum mismatch". The result is what GCS stored: size, MD5 and CRC32C.
    */
   async write(name: string, body: Readable | Buffer, opts: WriteOptions): Promise<StoredObject> {
-    const digest = sentDigest(this.check);
+    const check = this.check;
+    const digest = sentDigest(check);
     let size = 0;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -232,7 +233,7 @@ export class GcsStore implements ObjectStore {
     try {
       // Only this generation: a later one was never checked by this write.
       await file.setMetadata(
-        {metadata: {[VERIFIED_KEY]: `${digest.field}:${sent.checksum}`}},
+        {metadata: {[VERIFIED_KEY]: `${check}:${sent.checksum}`}},
         {ifGenerationMatch: Number(stored.generation)},
       );
     } catch (err) {

@@ -10,7 +10,7 @@ import {CRC32C, File, Storage} from '@google-cloud/storage';
 import type {CreateWriteStreamOptions} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
 import {RetryableError} from '../../functions/core/errors';
-import {ObjectExistsError} from '../../functions/ports';
+import {ObjectExistsError, VERIFIED_KEY} from '../../functions/ports';
 import {mapLimit} from '../../functions/services/objects';
 import {TestStack, useStack} from '../setup/stack';
 import {bytes} from '../helpers';
@@ -147,6 +147,17 @@ describe('GcsStore (official client, GCS emulator)', () => {
             ],
           );
           assert.deepStrictEqual(await checked.stat(object), streamed);
+        });
+
+        it('should mark a checked write with the check and the checksum GCS matched, in the form the exporter trusts', async () => {
+          const data = bytes(30_000, 24);
+          const stored = await checked.write(name(), data, {
+            contentType: 'audio/ogg',
+            ifGenerationMatch: 0,
+            markVerified: true,
+          });
+          const value = check === 'crc32c' ? stored.crc32c : stored.md5Hash;
+          assert.strictEqual(stored.metadata?.[VERIFIED_KEY], `${check}:${value}`);
         });
 
         const damages: Array<[string, (chunk: Buffer) => Buffer]> = [
