@@ -139,7 +139,7 @@ class Session implements GenesysSession {
     /** The instance's share of this client's budget, held to what the server says too. */
     private readonly pacer: RequestBudget,
     /** Every client's session of this instance (this one included), for calls any client may make. */
-    private readonly peers: () => Session[],
+    private readonly peers: readonly Session[],
   ) {
     this.api = new platformClient.ApiClientClass();
     this.api.config.live_reload_config = false;
@@ -159,6 +159,13 @@ class Session implements GenesysSession {
     this.recording = new platformClient.RecordingApi(this.api);
   }
 
+  /** A valid token: the one held, or the login in progress, or a new login. */
+  private ensureToken(): Promise<void> {
+    if (this.opts.clock.now() <= this.tokenExpiry - TOKEN_MARGIN_MS) return Promise.resolve();
+    this.loggingIn ??= this.login().finally(() => (this.loggingIn = undefined));
+    return this.loggingIn;
+  }
+
   /**
    * Logs in (`POST /oauth/token`) with the retry policy of every other call:
    * 408, 429, 5xx and network errors are retried with backoff (Retry-After
@@ -166,12 +173,6 @@ class Session implements GenesysSession {
    * code are kept of a failure: the SDK's error holds the request's Basic
    * header, and an OAuth body can echo the request.
    */
-  private ensureToken(): Promise<void> {
-    if (this.opts.clock.now() <= this.tokenExpiry - TOKEN_MARGIN_MS) return Promise.resolve();
-    this.loggingIn ??= this.login().finally(() => (this.loggingIn = undefined));
-    return this.loggingIn;
-  }
-
   private async login(): Promise<void> {
     const {clock, maxAttempts} = this.opts;
     const random = this.opts.random ?? Math.random;
@@ -221,7 +222,7 @@ class Session implements GenesysSession {
     const random = this.opts.random ?? Math.random;
     let relogged = false;
     for (let attempt = 1; ; attempt++) {
-      const [s, ticket] = await this.slot(pinned ? [this] : this.peers());
+      const [s, ticket] = await this.slot(pinned ? [this] : this.peers);
       try {
         await s.ensureToken();
       } catch (err) {
@@ -261,7 +262,7 @@ class Session implements GenesysSession {
   }
 
   /** Waits for a slot of one of these sessions' budgets: the first with room, in turn. */
-  private async slot(candidates: Session[]): Promise<[Session, number]> {
+  private async slot(candidates: readonly Session[]): Promise<[Session, number]> {
     const {clock} = this.opts;
     for (;;) {
       let wait = Infinity;
@@ -455,7 +456,7 @@ export class GenesysCloud implements Genesys {
         planners: o.planners,
       });
       o.clients.forEach((creds, i) =>
-        this.sessions.push(new Session(i, creds, o, new RequestBudget(share), () => this.sessions)),
+        this.sessions.push(new Session(i, creds, o, new RequestBudget(share), this.sessions)),
       );
     }
     return this.sessions;

@@ -36,6 +36,7 @@ import {mapLimit} from './objects';
 import {readAll} from '../streams';
 import {
   BatchResult,
+  BatchStatus,
   Clock,
   Genesys,
   GenesysSession,
@@ -418,9 +419,9 @@ export class Exporter {
   /**
    * Settles the recordings an earlier delivery or run already stored (one
    * listing per conversation and type) and returns the rest. An object
-   * written by the exporter with the size it expected is complete (GCS never
-   * makes an unfinished upload visible, and the upload's checksum and size were checked):
-   * exported, no second download. One that holds another size is incomplete:
+   * written by the exporter with the size it expected and the mark of its
+   * write's passed check is complete (GCS never makes an unfinished upload
+   * visible): exported, no second download. One that holds another size is incomplete:
    * failed, with its action. One without that proof is downloaded and compared.
    */
   private async findStored(
@@ -652,15 +653,17 @@ export class Exporter {
     let lastCount = -1;
     /** When a poll last found it unfinished (ms after submitting): it completed after that. */
     let unfinishedAt = 0;
+    let last: BatchStatus | undefined;
     for (;;) {
       if (clock.now() + delay > deadline) {
         this.deps.logger.warn('batch download request did not complete before the deadline', {
           jobId,
+          ...(last ? {results: last.results.length, expected: last.expectedResultCount} : {}),
         });
-        return {results: [], completed: false};
+        return {results: last?.results ?? [], completed: false};
       }
       await clock.sleep(delay);
-      const status = await session.batchStatus(jobId);
+      const status = (last = await session.batchStatus(jobId));
       const done =
         status.status === 'Completed' ||
         // Without a status: the same complete count on two polls (the expected count can grow).
@@ -676,20 +679,7 @@ export class Exporter {
       if (signal?.aborted) return {results: status.results, completed: false};
       lastCount = status.resultCount ?? -1;
       unfinishedAt = clock.now() - submitted;
-      delay = nextPollDelay(
-        clock.now() - submitted,
-        status.expectedResultCount,
-        status.resultCount,
-        delay,
-      );
-      if (clock.now() + delay > deadline) {
-        this.deps.logger.warn('batch download request did not complete before the deadline', {
-          jobId,
-          results: status.results.length,
-          expected: status.expectedResultCount,
-        });
-        return {results: status.results, completed: false};
-      }
+      delay = nextPollDelay(unfinishedAt, status.expectedResultCount, status.resultCount, delay);
     }
   }
 
