@@ -97,6 +97,17 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
     return {env, lines, worker, message};
   }
 
+  /** The object name a recording of the truth is exported under. */
+  const objectOf = (env: string, x: ReturnType<typeof exportable>[number]) =>
+    recordingObjectName(
+      env,
+      DAY,
+      recordingType(x.r.media)!,
+      x.c.conversationId,
+      x.r.recordingId,
+      extensionFor(x.r.contentType!)!,
+    );
+
   const exportable = () =>
     truth.conversations.flatMap(c => c.recordings.filter(r => r.exportable).map(r => ({c, r})));
 
@@ -315,15 +326,7 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
   it('should report an incomplete or different object under a recording name with an action, never keep it as the record', async () => {
     const s = setup({worker: {maxBatchAttempts: 1}});
     const [a, b] = exportable();
-    const name = (x: typeof a) =>
-      recordingObjectName(
-        s.env,
-        DAY,
-        recordingType(x!.r.media)!,
-        x!.c.conversationId,
-        x!.r.recordingId,
-        extensionFor(x!.r.contentType!)!,
-      );
+    const name = (x: typeof a) => objectOf(s.env, x!);
     // A: what a cut-off upload would have left, with the size it should have had.
     await store.write(name(a), Buffer.alloc(1000, 1), {
       contentType: 'audio/ogg',
@@ -352,14 +355,7 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
   it('should not trust an object of the right size whose write was never checked: read it and compare', async () => {
     const s = setup({worker: {maxBatchAttempts: 1}});
     const [a] = exportable();
-    const name = recordingObjectName(
-      s.env,
-      DAY,
-      recordingType(a!.r.media)!,
-      a!.c.conversationId,
-      a!.r.recordingId,
-      extensionFor(a!.r.contentType!)!,
-    );
+    const name = objectOf(s.env, a!);
     // What a write leaves when its check failed and deleting the damaged generation failed too:
     // the exporter's own metadata and the right size, other bytes, and no mark of a passed check.
     await store.write(name, Buffer.alloc(a!.r.size!, 7), {
