@@ -78,6 +78,13 @@ export interface Config {
   runGraceMinutes: number;
   /** Pub/Sub emulator `host:port` (local only): replay commands then target it. */
   pubsubEmulatorHost?: string;
+  /**
+   * Days every recording and metadata object is retained (write-once) from its
+   * creation; 0: no object retention. Needs a bucket with object retention enabled.
+   */
+  retentionDays: number;
+  /** `unlocked`: an authorised user may shorten or remove it; `locked`: nobody can, only extend. */
+  retentionMode: 'unlocked' | 'locked';
 }
 
 const EMAIL = EMAIL_RE;
@@ -180,6 +187,8 @@ export function parseConfig(env: Env = process.env): Config {
     maxAutoReruns: int('MAX_AUTO_RERUNS', 2, 0, 10),
     runGraceMinutes: int('RUN_GRACE_MINUTES', 720, 0, 10_080),
     pubsubEmulatorHost: env.PUBSUB_EMULATOR_HOST?.trim() || undefined,
+    retentionDays: int('RETENTION_DAYS', 0, 0, 36_500),
+    retentionMode: oneOf('RETENTION_MODE', 'unlocked', ['unlocked', 'locked'] as const),
   };
   if (config.batchPollDeadlineMs >= config.batchDeadlineMs)
     problems.push(
