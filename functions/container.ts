@@ -140,6 +140,7 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
             timeZone: config.timeZone,
             mediaIdleTimeoutMs: config.mediaIdleTimeoutMs,
             metadataMode: config.metadataMode,
+            retention: {days: config.retentionDays, mode: config.retentionMode},
           },
           genesys: g,
           store,

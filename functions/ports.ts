@@ -73,6 +73,14 @@ export interface MediaFetcher {
   get(url: string, signal?: AbortSignal): Promise<MediaResponse>;
 }
 
+/** A per-object retention (GCS Object Retention Lock): no deletion or replacement before it ends. */
+export interface ObjectRetention {
+  /** `Unlocked`: an authorised user may shorten or remove it; `Locked`: it may only be extended. */
+  mode: 'Unlocked' | 'Locked';
+  /** RFC 3339. */
+  retainUntilTime: string;
+}
+
 export interface StoredObject {
   name: string;
   size: number;
@@ -82,6 +90,8 @@ export interface StoredObject {
   contentType?: string;
   /** Custom metadata. */
   metadata?: Record<string, string>;
+  /** The object's retention, when it has one. */
+  retention?: ObjectRetention;
 }
 
 /** How an object is written: its content type, custom metadata and generation precondition (0 = create only). */
@@ -95,6 +105,8 @@ export interface WriteOptions {
    * attempt may trust the object without reading it again.
    */
   markVerified?: boolean;
+  /** Set this retention on the new generation, in the same upload (the bucket must allow it). */
+  retention?: ObjectRetention;
 }
 
 /** Custom metadata of an object whose write was checked: the checksum GCS matched. */
@@ -118,8 +130,13 @@ export interface ObjectStore {
   /**
    * The object's JSON and its generation. Objects above `maxBytes` (default
    * MAX_JSON_BYTES) are refused with a PermanentError, never read whole.
+   * With `generation`, that generation (live or noncurrent) or undefined.
    */
-  readJson<T>(name: string, maxBytes?: number): Promise<{value: T; generation: string} | undefined>;
+  readJson<T>(
+    name: string,
+    maxBytes?: number,
+    generation?: string,
+  ): Promise<{value: T; generation: string} | undefined>;
   /** Streams an object's bytes (for comparing content). */
   read(name: string): Readable;
   /** Every object whose name starts with `prefix`, all pages. */

@@ -12,12 +12,46 @@ import {PermanentError, PipelineError, RetryableError} from '../core/errors';
 import {
   MAX_JSON_BYTES,
   ObjectExistsError,
+  ObjectRetention,
   ObjectStore,
   StoredObject,
   VERIFIED_KEY,
   WriteOptions,
 } from '../ports';
 import {readAll} from '../streams';
+import {crc32cBase64, loadNativeCrc32c} from '../checksums';
+
+/** The JSON API's error reason (`errors[0].reason`), when the client kept it. */
+function reasonOf(err: unknown): string | undefined {
+  const e = err as {errors?: Array<{reason?: unknown}>};
+  const reason = Array.isArray(e.errors) ? e.errors[0]?.reason : undefined;
+  return typeof reason === 'string' ? reason : undefined;
+}
+
+/**
+ * A refusal no retry changes: GCS' 403 `retentionPolicyNotMet` (the object is
+ * retained and cannot be replaced or deleted before its retention ends) or a
+ * retention the bucket does not allow (400: object retention not enabled on
+ * the bucket, or a retain-until time it refuses).
+ */
+function retentionRefusal(
+  err: unknown,
+  what: string,
+  opts: WriteOptions | undefined,
+): PermanentError | undefined {
+  const status = statusOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (status === 403 && reasonOf(err) === 'retentionPolicyNotMet')
+    return new PermanentError(
+      `${what}: the object is retained and cannot be replaced or deleted yet (${message})`,
+    );
+  if (status === 400 && opts?.retention)
+    return new PermanentError(
+      `${what}: GCS refused the object retention (${message}); ` +
+        'RETENTION_DAYS needs a bucket created with object retention enabled (infra: retention_days)',
+    );
+  return undefined;
+}
 
 function statusOf(err: unknown): number | undefined {
   const e = err as {code?: unknown; status?: unknown; response?: {status?: number}};
@@ -66,25 +100,6 @@ const UPLOAD_CHUNK_BYTES = 1024 * 1024;
  */
 export type WriteCheck = 'crc32c' | 'md5';
 
-type Crc32cFn = (input: Uint8Array, initialState?: number) => number;
-let nativeCrc32c: Crc32cFn | null | undefined;
-
-/**
- * CRC32C in native code (@node-rs/crc32: the CPU's CRC32 instructions, about
- * 20 GB/s), or null where its prebuilt binary does not load. Loaded on first use.
- */
-function loadNativeCrc32c(): Crc32cFn | null {
-  if (nativeCrc32c === undefined) {
-    try {
-      // Required here, not imported: a platform without the prebuilt binary falls back to MD5.
-      nativeCrc32c = (require('@node-rs/crc32') as typeof import('@node-rs/crc32')).crc32c;
-    } catch {
-      nativeCrc32c = null;
-    }
-  }
-  return nativeCrc32c;
-}
-
 /** A running checksum of the bytes sent, named by the StoredObject field it is compared with. */
 interface SentDigest {
   readonly field: 'crc32c' | 'md5Hash';
@@ -104,11 +119,7 @@ function sentDigest(check: WriteCheck): SentDigest {
   return {
     field: 'crc32c',
     update: c => (state = crc32c(c, state)),
-    value: () => {
-      const out = Buffer.alloc(4);
-      out.writeUInt32BE(state >>> 0);
-      return out.toString('base64');
-    },
+    value: () => crc32cBase64(state),
   };
 }
 
@@ -198,7 +209,13 @@ export class GcsStore implements ObjectStore {
         file.createWriteStream({
           resumable,
           contentType: opts.contentType,
-          metadata: opts.metadata ? {metadata: opts.metadata} : undefined,
+          metadata:
+            opts.metadata || opts.retention
+              ? {
+                  ...(opts.metadata ? {metadata: opts.metadata} : {}),
+                  ...(opts.retention ? {retention: opts.retention} : {}),
+                }
+              : undefined,
           preconditionOpts: {ifGenerationMatch: Number(opts.ifGenerationMatch)},
           validation: false,
         }),
@@ -207,6 +224,12 @@ export class GcsStore implements ObjectStore {
       if (statusOf(err) === 412)
         throw new ObjectExistsError(`gs://${this.bucket.name}/${name} already exists`);
       if (sourceError instanceof PipelineError) throw sourceError;
+      const refusal = retentionRefusal(
+        err,
+        `could not write gs://${this.bucket.name}/${name}`,
+        opts,
+      );
+      if (refusal) throw refusal;
       throw new RetryableError(
         `could not write gs://${this.bucket.name}/${name}`,
         {object: name},
@@ -254,10 +277,16 @@ export class GcsStore implements ObjectStore {
   async readJson<T>(
     name: string,
     maxBytes = MAX_JSON_BYTES,
+    wanted?: string,
   ): Promise<{value: T; generation: string} | undefined> {
     let generation: string | undefined;
     let content: Buffer;
-    const stream = download(this.bucket.file(name)).on(
+    if (wanted !== undefined && !/^\d+$/.test(wanted))
+      throw new PermanentError(
+        `"${wanted}" is not a generation of gs://${this.bucket.name}/${name}`,
+      );
+    const file = this.bucket.file(name, wanted === undefined ? {} : {generation: Number(wanted)});
+    const stream = download(file).on(
       'response',
       (res: {headers?: Record<string, string | string[] | undefined>}) => {
         const g = res.headers?.['x-goog-generation'];
@@ -314,6 +343,12 @@ export class GcsStore implements ObjectStore {
       if (status === 404) return false;
       if (status === 412)
         throw new ObjectExistsError(`gs://${this.bucket.name}/${name} changed before deletion`);
+      const refusal = retentionRefusal(
+        err,
+        `could not delete gs://${this.bucket.name}/${name}`,
+        undefined,
+      );
+      if (refusal) throw refusal;
       throw new RetryableError(
         `could not delete gs://${this.bucket.name}/${name}`,
         {object: name},
@@ -332,8 +367,14 @@ function toStored(
     generation?: string | number;
     contentType?: string;
     metadata?: Record<string, unknown>;
+    retention?: {mode?: string; retainUntilTime?: string} | null;
   },
 ): StoredObject {
+  const r = md.retention;
+  const retention: ObjectRetention | undefined =
+    r && (r.mode === 'Unlocked' || r.mode === 'Locked') && typeof r.retainUntilTime === 'string'
+      ? {mode: r.mode, retainUntilTime: r.retainUntilTime}
+      : undefined;
   const custom = Object.entries(md.metadata ?? {}).filter(
     (e): e is [string, string] => typeof e[1] === 'string',
   );
@@ -345,5 +386,6 @@ function toStored(
     generation: String(md.generation),
     contentType: md.contentType,
     ...(custom.length > 0 ? {metadata: Object.fromEntries(custom)} : {}),
+    ...(retention ? {retention} : {}),
   };
 }

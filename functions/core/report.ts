@@ -3,7 +3,27 @@
  * builds each day's _SUCCESS/_FAILURE from these, so every recording appears
  * with its outcome, object, size and checksums, or its reason.
  */
+import type {ObjectRetention, StoredObject} from '../ports';
 import {RECORDING_TYPES, RecordingType} from './content-types';
+
+/** An object as the export stored it: what `grm verify` holds the bucket against later. */
+export interface StoredCopy {
+  generation: string;
+  size: number;
+  md5Hash: string;
+  crc32c: string;
+  retention?: ObjectRetention;
+}
+
+export function storedCopy(o: StoredObject): StoredCopy {
+  return {
+    generation: o.generation,
+    size: o.size,
+    md5Hash: o.md5Hash,
+    crc32c: o.crc32c,
+    ...(o.retention ? {retention: o.retention} : {}),
+  };
+}
 
 export interface ReportRecording {
   recordingId: string;
@@ -17,6 +37,10 @@ export interface ReportRecording {
   size?: number;
   md5Hash?: string;
   crc32c?: string;
+  /** The object's generation as exported (reports since issue 13). */
+  generation?: string;
+  /** Its retention as written, when retention is on. */
+  retention?: ObjectRetention;
 }
 
 export interface ReportConversation {
@@ -24,6 +48,8 @@ export interface ReportConversation {
   conversationStart?: string;
   error?: string;
   metadataObject?: string;
+  /** The metadata document as stored (reports since issue 13). */
+  metadataStored?: StoredCopy;
   recordings: ReportRecording[];
 }
 

@@ -19,6 +19,9 @@ import {renderTable} from '../core/tables';
 import {addDays, isValidDay} from '../core/time-window';
 import {formatBytes, plural} from '../core/units';
 import {Operator} from './operator';
+import {Verifier} from './verifier';
+import {DayVerification, countFindings} from '../core/verify';
+import {digestStream} from '../checksums';
 
 /** The batches topic Terraform creates with the default prefix (test/repo/docs.spec.ts checks). */
 export const DEFAULT_TOPIC = 'grm-recording-batches';
@@ -108,6 +111,17 @@ const COMMANDS: Record<string, Command> = {
       },
     ],
   },
+  verify: {
+    args: 'DAY|FROM..TO',
+    summary:
+      'prove a decided day intact: every object its reports record present and unchanged, nothing else; exit 1 on any finding',
+    flags: [
+      {
+        name: 'deep',
+        help: "read every object's bytes again and recompute MD5 and CRC32C instead of trusting GCS' checksums",
+      },
+    ],
+  },
   'dead-letters': {
     args: '',
     summary: 'list the batch messages in the dead-letter subscription, and replay them on request',
@@ -191,6 +205,13 @@ function day(value: string | undefined, what: string): string {
   if (!value) throw new UsageError(`${what} is missing (YYYY-MM-DD)`);
   if (!isValidDay(value)) throw new UsageError(`${what} "${value}" is not a day (YYYY-MM-DD)`);
   return value;
+}
+
+/** DAY or FROM..TO, both days valid. */
+function dayRange(arg: string | undefined): [string, string] {
+  if (!arg) throw new UsageError('DAY or FROM..TO is missing');
+  const [from, to] = arg.includes('..') ? arg.split('..', 2) : [arg, arg];
+  return [day(from, 'FROM'), day(to, 'TO')];
 }
 
 function daysBetween(from: string, to: string): string[] {
@@ -285,6 +306,36 @@ function operatorFor(t: Target, io: Io, closers: Array<() => Promise<void>>): Op
     deadLetters,
     ...(t.plannerUrl ? {callPlanner: plannerClient(t.plannerUrl, {authenticate: !t.local})} : {}),
   });
+}
+
+function verifierFor(t: Target, io: Io): Verifier {
+  const store = new GcsStore(
+    t.bucket,
+    new Storage({projectId: t.project, ...(t.gcsEndpoint ? {apiEndpoint: t.gcsEndpoint} : {})}),
+  );
+  return new Verifier({
+    env: t.env,
+    store,
+    now: io.now,
+    readBack: name => digestStream(store.read(name)),
+  });
+}
+
+/** One day's verification for people: a headline, then one line per finding. */
+function verificationText(v: DayVerification): string {
+  const head = `${v.day} ${v.marker ?? 'undecided'}${v.runId ? ` (run ${v.runId})` : ''}`;
+  const scope =
+    `${plural(v.reports, 'report')}, ${plural(v.objects, 'object')} (${formatBytes(v.bytes)}) ` +
+    (v.deep ? 'read back and hashed' : "checked against GCS' checksums");
+  if (v.intact) return `${head}: intact — ${scope}`;
+  const counts = Object.entries(countFindings(v.findings))
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+  return [
+    `${head}: ${plural(v.findings.length, 'finding')} (${counts}) — ${scope}`,
+    ...v.findings.map(f => `  ${f.kind.padEnd(12)} ${f.object}\n               ${f.detail}`),
+  ].join('\n');
 }
 
 function seconds(value: string | undefined): number {
@@ -460,11 +511,18 @@ export async function grm(argv: string[], io: Io): Promise<number> {
         const redecided = (now: DayState) => now.fingerprint !== before.fingerprint;
         return wait ? waitForVerdict(op, io, d, before, wait, redecided, print) : 0;
       }
+      case 'verify': {
+        const [from, to] = dayRange(positional[0]);
+        const verifier = verifierFor(t, io);
+        const deep = flags.has('deep');
+        const results: DayVerification[] = [];
+        for (const d of daysBetween(from, to)) results.push(await verifier.verifyDay(d, {deep}));
+        print(results, () => results.map(verificationText).join('\n'));
+        return results.every(r => r.intact) ? 0 : 1;
+      }
       case 'rerun': {
-        const arg = positional[0];
-        if (!arg) throw new UsageError('DAY or FROM..TO is missing');
-        const [from, to] = arg.includes('..') ? arg.split('..', 2) : [arg, arg];
-        const res = await op.rerun(day(from, 'FROM'), day(to, 'TO'));
+        const [from, to] = dayRange(positional[0]);
+        const res = await op.rerun(from, to);
         print(res, () => `planner answered ${res.status}:\n${JSON.stringify(res.body, null, 2)}`);
         return res.status >= 200 && res.status < 300 ? 0 : 1;
       }

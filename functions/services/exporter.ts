@@ -42,11 +42,14 @@ import {
   GenesysSession,
   MediaFetcher,
   ObjectExistsError,
+  ObjectRetention,
   ObjectStore,
   RecordingMeta,
   StoredObject,
   VERIFIED_KEY,
 } from '../ports';
+import {RetentionSettings, retentionFor} from '../core/retention';
+import {StoredCopy, storedCopy} from '../core/report';
 
 export type Outcome = 'exported' | 'skipped' | 'failed';
 
@@ -64,6 +67,10 @@ export interface RecordingOutcome {
   size?: number;
   md5Hash?: string;
   crc32c?: string;
+  /** The object's generation when this export recorded it (grm verify holds it against the bucket). */
+  generation?: string;
+  /** The retention the object carries, as written. */
+  retention?: ObjectRetention;
 }
 
 export interface ConversationOutcome {
@@ -73,6 +80,8 @@ export interface ConversationOutcome {
   /** Why the conversation itself could not be read. */
   error?: string;
   metadataObject?: string;
+  /** The metadata document as stored: what grm verify checks it against. */
+  metadataStored?: StoredCopy;
 }
 
 export interface ExporterSettings {
@@ -86,6 +95,8 @@ export interface ExporterSettings {
   mediaIdleTimeoutMs: number;
   /** `full`: recording metadata per conversation; `lean`: batch results and analytics only. */
   metadataMode: 'full' | 'lean';
+  /** Object retention set on every recording and metadata object created; none when absent. */
+  retention?: RetentionSettings;
 }
 
 export interface ExportOptions {
@@ -469,6 +480,12 @@ export class Exporter {
     return left;
   }
 
+  /** The retention a new object gets, as write options. */
+  private retention(): {retention?: ObjectRetention} {
+    const retention = retentionFor(this.deps.settings.retention, this.deps.clock.now());
+    return retention ? {retention} : {};
+  }
+
   private exportedAs(r: RecordingOutcome, o: StoredObject): void {
     Object.assign(r, {
       outcome: 'exported',
@@ -477,6 +494,8 @@ export class Exporter {
       size: o.size,
       md5Hash: o.md5Hash,
       crc32c: o.crc32c,
+      generation: o.generation,
+      ...(o.retention ? {retention: o.retention} : {}),
     });
     delete r.reason;
   }
@@ -761,15 +780,9 @@ export class Exporter {
               },
               ifGenerationMatch: 0,
               markVerified: true,
+              ...this.retention(),
             });
-            Object.assign(r, {
-              outcome: 'exported',
-              object: name,
-              contentType: objectType,
-              size: stored.size,
-              md5Hash: stored.md5Hash,
-              crc32c: stored.crc32c,
-            });
+            this.exportedAs(r, {...stored, contentType: objectType});
           } catch (err) {
             if (!(err instanceof ObjectExistsError)) throw err;
             guarded.destroy();
@@ -863,13 +876,16 @@ export class Exporter {
       const existing = await this.deps.store.stat(name);
       if (existing?.md5Hash === md5) {
         c.metadataObject = name;
+        c.metadataStored = storedCopy(existing);
         return;
       }
       try {
-        await this.deps.store.write(name, bytes, {
+        const stored = await this.deps.store.write(name, bytes, {
           contentType: 'application/json',
           ifGenerationMatch: existing ? existing.generation : 0,
+          ...this.retention(),
         });
+        c.metadataStored = storedCopy(stored);
         if (existing)
           this.deps.logger.info('conversation metadata updated (export outcome changed)', {
             object: name,

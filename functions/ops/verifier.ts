@@ -1,0 +1,232 @@
+/**
+ * `grm verify`'s I/O: reads a decided day's marker, the batch reports it
+ * references (by the generation it recorded), lists the day's export folders
+ * and, with `deep`, reads every object back. core/verify.ts judges.
+ */
+import {PermanentError} from '../core/errors';
+import {decisionObjectName, markerObjectName} from '../core/object-names';
+import type {DayMarker} from '../core/operations';
+import type {BatchReport} from '../core/report';
+import {
+  DayVerification,
+  Finding,
+  ReadBack,
+  checkObject,
+  expectedObjects,
+  exportFolders,
+  extraObjects,
+} from '../core/verify';
+import type {ObjectStore} from '../ports';
+import {mapLimit} from '../services/objects';
+
+export interface VerifierDeps {
+  env: string;
+  store: ObjectStore;
+  now: () => number;
+  /** Size and checksums of an object's bytes, read again (`--deep`). */
+  readBack: (name: string) => Promise<ReadBack>;
+}
+
+/** Same bound as grm's other marker reads: a `_FAILURE` can list 100,000 gaps. */
+const MAX_MARKER_BYTES = 256 * 1024 * 1024;
+/** Reports may be large (a batch of 1,000 conversations). */
+const MAX_REPORT_BYTES = 64 * 1024 * 1024;
+/** Requests in flight against the bucket. */
+const CONCURRENCY = 8;
+
+export class Verifier {
+  constructor(private readonly deps: VerifierDeps) {}
+
+  async verifyDay(day: string, opts: {deep?: boolean} = {}): Promise<DayVerification> {
+    const {env, store} = this.deps;
+    const deep = opts.deep === true;
+    const findings: Finding[] = [];
+    const result = (rest: Partial<DayVerification>): DayVerification => ({
+      day,
+      deep,
+      reports: 0,
+      objects: 0,
+      bytes: 0,
+      ...rest,
+      findings,
+      intact: findings.length === 0,
+    });
+    const successName = markerObjectName(env, day, '_SUCCESS');
+    const failureName = markerObjectName(env, day, '_FAILURE');
+    const [success, failure, ledger] = await Promise.all([
+      this.readMarker(successName, findings),
+      this.readMarker(failureName, findings),
+      store.readJson<{runId?: string; fingerprint?: string}>(decisionObjectName(env, day)),
+    ]);
+    const picked = success ?? failure;
+    if (!picked) {
+      findings.push({
+        kind: 'missing',
+        object: successName,
+        detail: 'the day has no marker: it was never decided, so there is nothing to verify',
+      });
+      return result({});
+    }
+    const marker = picked.value;
+    const markerName = success ? successName : failureName;
+    const kind = success ? '_SUCCESS' : '_FAILURE';
+    if (success && failure)
+      findings.push({
+        kind: 'extra',
+        object: failureName,
+        detail: 'both markers exist; only _SUCCESS was verified',
+      });
+    if (
+      !ledger ||
+      ledger.value.fingerprint !== marker.fingerprint ||
+      ledger.value.runId !== marker.runId
+    )
+      findings.push({
+        kind: 'altered',
+        object: markerName,
+        detail: `not the checker's decision: its run and fingerprint are not those of ${decisionObjectName(env, day)}`,
+      });
+    if (!success)
+      findings.push({
+        kind: 'missing',
+        object: successName,
+        detail: `the day is _FAILURE (${marker.gaps?.length ?? 0} gaps): only what it records as exported was verified`,
+      });
+
+    const refs = Array.isArray(marker.reports) ? marker.reports : [];
+    const reports = (
+      await mapLimit(refs, CONCURRENCY, ref =>
+        this.readReport(ref.object, ref.generation, findings),
+      )
+    ).filter((r): r is {object: string; report: BatchReport} => r !== undefined);
+
+    const {expected, findings: claimed} = expectedObjects(reports);
+    findings.push(...claimed, ...this.totals(markerName, marker, reports));
+
+    const folders = exportFolders(env, day);
+    const listed = (await mapLimit(folders, CONCURRENCY, folder => store.list(folder))).flat();
+    const byName = new Map(listed.map(o => [o.name, o]));
+    const now = this.deps.now();
+    let bytes = 0;
+    const perObject = await mapLimit([...expected.values()], CONCURRENCY, async e => {
+      // A report naming an object outside the export folders is still checked, on its own.
+      const stored =
+        byName.get(e.object) ??
+        (folders.some(f => e.object.startsWith(f)) ? undefined : await store.stat(e.object));
+      bytes += e.copy?.size ?? 0;
+      const readBack =
+        deep && stored && stored.generation === e.copy?.generation
+          ? await this.deps.readBack(e.object)
+          : undefined;
+      return checkObject(e, stored, now, readBack);
+    });
+    findings.push(...perObject.flat(), ...extraObjects(listed, expected));
+    return result({
+      marker: kind,
+      runId: marker.runId,
+      reports: reports.length,
+      objects: expected.size,
+      bytes,
+    });
+  }
+
+  private async readMarker(
+    name: string,
+    findings: Finding[],
+  ): Promise<{value: DayMarker; generation: string} | undefined> {
+    try {
+      const read = await this.deps.store.readJson<DayMarker>(name, MAX_MARKER_BYTES);
+      if (read && read.value?.kind !== 'day-marker') {
+        findings.push({
+          kind: 'altered',
+          object: name,
+          detail: 'not a day outcome the checker wrote',
+        });
+        return undefined;
+      }
+      return read;
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err;
+      findings.push({kind: 'altered', object: name, detail: `unreadable: ${err.message}`});
+      return undefined;
+    }
+  }
+
+  /**
+   * The report as the marker recorded it (its generation), and whether it
+   * is still the live one. A report replaced since is a finding; its recorded
+   * generation, where versioning kept it, still says what was exported.
+   */
+  private async readReport(
+    object: string,
+    generation: string,
+    findings: Finding[],
+  ): Promise<{object: string; report: BatchReport} | undefined> {
+    const {store} = this.deps;
+    const [live, recorded] = await Promise.all([
+      store.stat(object),
+      store.readJson<BatchReport>(object, MAX_REPORT_BYTES, generation).catch(err => {
+        if (err instanceof PermanentError) return undefined;
+        throw err;
+      }),
+    ]);
+    if (!live) {
+      findings.push({
+        kind: 'missing',
+        object,
+        detail: `the marker references it (generation ${generation}); it is gone`,
+      });
+    } else if (live.generation !== generation) {
+      findings.push({
+        kind: 'altered',
+        object,
+        detail: `replaced: the marker references generation ${generation}, the bucket holds ${live.generation}`,
+      });
+    }
+    if (
+      !recorded ||
+      recorded.value?.kind !== 'batch-report' ||
+      !Array.isArray(recorded.value.conversations)
+    ) {
+      if (live)
+        findings.push({
+          kind: 'unverifiable',
+          object,
+          detail: `generation ${generation} is not readable as a report: the objects it recorded cannot be checked`,
+        });
+      return undefined;
+    }
+    return {object, report: recorded.value};
+  }
+
+  /** The marker's exported totals against what its reports record. */
+  private totals(
+    markerName: string,
+    marker: DayMarker,
+    reports: Array<{report: BatchReport}>,
+  ): Finding[] {
+    const seen = new Set<string>();
+    let exported = 0;
+    let bytes = 0;
+    for (const {report} of reports) {
+      for (const c of report.conversations) {
+        if (seen.has(c.conversationId)) continue;
+        seen.add(c.conversationId);
+        for (const r of c.recordings) {
+          if (r.outcome !== 'exported') continue;
+          exported++;
+          bytes += r.size ?? 0;
+        }
+      }
+    }
+    const said = marker.totals?.all;
+    if (!said || (said.exported === exported && said.bytes === bytes)) return [];
+    return [
+      {
+        kind: 'altered',
+        object: markerName,
+        detail: `it says ${said.exported} recordings (${said.bytes} bytes) were exported; its reports record ${exported} (${bytes} bytes)`,
+      },
+    ];
+  }
+}

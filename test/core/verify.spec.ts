@@ -1,0 +1,230 @@
+/** The pure judgement of `grm verify` and of object retention (core/verify.ts, core/retention.ts). */
+import * as assert from 'node:assert';
+import type {BatchReport} from '../../functions/core/report';
+import {retentionFor, retentionProblem} from '../../functions/core/retention';
+import {
+  checkObject,
+  countFindings,
+  expectedObjects,
+  exportFolders,
+  extraObjects,
+} from '../../functions/core/verify';
+import type {StoredObject} from '../../functions/ports';
+
+const NOW = Date.parse('2026-12-02T12:00:00Z');
+const REC = 'local/2026-11-28/call/c1_r1.opus';
+const META = 'local/2026-11-28/metadata/c1.json';
+
+function report(over: Partial<BatchReport['conversations'][number]> = {}): BatchReport {
+  return {
+    kind: 'batch-report',
+    version: 1,
+    day: '2026-11-28',
+    runId: 'r1',
+    batchId: 'b0001',
+    messageId: '1',
+    attempt: 1,
+    status: 'complete',
+    startedAt: '2026-12-01T00:00:00Z',
+    finishedAt: '2026-12-01T00:01:00Z',
+    totals: {} as BatchReport['totals'],
+    conversations: [
+      {
+        conversationId: 'c1',
+        metadataObject: META,
+        metadataStored: {generation: '5', size: 10, md5Hash: 'bWV0YQ==', crc32c: 'AAAAAQ=='},
+        recordings: [
+          {
+            recordingId: 'r1',
+            type: 'call',
+            outcome: 'exported',
+            object: REC,
+            size: 100,
+            md5Hash: 'cmVj',
+            crc32c: 'AAAAAg==',
+            generation: '7',
+            retention: {mode: 'Locked', retainUntilTime: '2033-11-28T00:00:00.000Z'},
+          },
+          {recordingId: 'r2', type: 'call', outcome: 'skipped', reason: 'deleted'},
+        ],
+        ...over,
+      },
+    ],
+  };
+}
+
+function stored(name: string, over: Partial<StoredObject> = {}): StoredObject {
+  return name === REC
+    ? {
+        name,
+        size: 100,
+        md5Hash: 'cmVj',
+        crc32c: 'AAAAAg==',
+        generation: '7',
+        retention: {mode: 'Locked', retainUntilTime: '2033-11-28T00:00:00.000Z'},
+        ...over,
+      }
+    : {name, size: 10, md5Hash: 'bWV0YQ==', crc32c: 'AAAAAQ==', generation: '5', ...over};
+}
+
+describe('grm verify: judging a day against its reports', () => {
+  const {expected, findings} = expectedObjects([{object: 'rep', report: report()}]);
+  const rec = expected.get(REC)!;
+  const meta = expected.get(META)!;
+
+  it('should expect each exported recording and each metadata document, nothing skipped', () => {
+    assert.deepStrictEqual([...expected.keys()].sort(), [REC, META].sort());
+    assert.deepStrictEqual(findings, []);
+    assert.strictEqual(rec.what, 'recording');
+    assert.strictEqual(meta.what, 'metadata');
+  });
+
+  it('should find nothing wrong with an unchanged object, also when its bytes are read back', () => {
+    assert.deepStrictEqual(checkObject(rec, stored(REC), NOW), []);
+    const back = {size: 100, md5Hash: 'cmVj', crc32c: 'AAAAAg=='};
+    assert.deepStrictEqual(checkObject(rec, stored(REC), NOW, back), []);
+    assert.deepStrictEqual(checkObject(meta, stored(META), NOW), []);
+  });
+
+  it('should call a missing object missing', () => {
+    const f = checkObject(rec, undefined, NOW);
+    assert.deepStrictEqual(
+      f.map(x => [x.kind, x.object, x.recordingId]),
+      [['missing', REC, 'r1']],
+    );
+  });
+
+  it('should call replaced bytes altered, by size, MD5, CRC32C and generation', () => {
+    const f = checkObject(
+      rec,
+      stored(REC, {size: 101, md5Hash: 'eHh4', crc32c: 'AAAAAw==', generation: '9'}),
+      NOW,
+    );
+    assert.deepStrictEqual(
+      f.map(x => x.kind),
+      ['altered', 'altered'],
+    );
+    assert.match(f[0]!.detail, /size 100 recorded, 101 now; MD5 .*; CRC32C/);
+    assert.match(f[1]!.detail, /replaced: generation 7 recorded, 9 now/);
+  });
+
+  it('should call a same-bytes replacement altered by its generation alone', () => {
+    const f = checkObject(rec, stored(REC, {generation: '8'}), NOW);
+    assert.deepStrictEqual(
+      f.map(x => [x.kind, /generation 7 recorded, 8 now/.test(x.detail)]),
+      [['altered', true]],
+    );
+  });
+
+  it('with bytes read back, should catch content GCS metadata still vouches for', () => {
+    const f = checkObject(rec, stored(REC), NOW, {size: 100, md5Hash: 'eHh4', crc32c: 'AAAAAw=='});
+    assert.strictEqual(f.length, 1);
+    assert.match(
+      f[0]!.detail,
+      /bytes read back differ: MD5 of the bytes eHh4, cmVj recorded; CRC32C/,
+    );
+  });
+
+  it('should call an object whose export recorded no checksum or generation unverifiable', () => {
+    const old = report({
+      metadataStored: undefined,
+      recordings: [
+        {
+          recordingId: 'r1',
+          type: 'call',
+          outcome: 'exported',
+          object: REC,
+          size: 100,
+          md5Hash: 'cmVj',
+        },
+      ],
+    });
+    const e = expectedObjects([{object: 'rep', report: old}]).expected;
+    assert.deepStrictEqual(
+      checkObject(e.get(REC)!, stored(REC), NOW).map(x => x.kind),
+      ['unverifiable'],
+    );
+    const m = checkObject(e.get(META)!, stored(META), NOW);
+    assert.deepStrictEqual(
+      m.map(x => x.kind),
+      ['unverifiable', 'unverifiable'],
+    );
+  });
+
+  it('should call a removed, shortened or unlocked retention altered, and an ended one fine', () => {
+    const removed = checkObject(rec, stored(REC, {retention: undefined}), NOW);
+    assert.match(
+      removed[0]!.detail,
+      /retention \(Locked until 2033-11-28T00:00:00.000Z\) was removed/,
+    );
+    const shorter = checkObject(
+      rec,
+      stored(REC, {retention: {mode: 'Locked', retainUntilTime: '2030-01-01T00:00:00.000Z'}}),
+      NOW,
+    );
+    assert.match(shorter[0]!.detail, /shortened from 2033-11-28T00:00:00.000Z to 2030-01-01/);
+    const unlocked = checkObject(
+      rec,
+      stored(REC, {retention: {mode: 'Unlocked', retainUntilTime: '2033-11-28T00:00:00.000Z'}}),
+      NOW,
+    );
+    assert.match(unlocked[0]!.detail, /unlocked \(recorded Locked, now Unlocked\)/);
+    const extended = checkObject(
+      rec,
+      stored(REC, {retention: {mode: 'Locked', retainUntilTime: '2040-01-01T00:00:00.000Z'}}),
+      NOW,
+    );
+    assert.deepStrictEqual(extended, []);
+    assert.strictEqual(
+      retentionProblem(
+        {mode: 'Unlocked', retainUntilTime: '2026-01-01T00:00:00.000Z'},
+        undefined,
+        NOW,
+      ),
+      undefined,
+      'a retention that ended on its own',
+    );
+  });
+
+  it('should call objects of the export folders that no report records extra', () => {
+    const folders = exportFolders('local', '2026-11-28');
+    assert.deepStrictEqual(folders, [
+      'local/2026-11-28/call/',
+      'local/2026-11-28/chat/',
+      'local/2026-11-28/email/',
+      'local/2026-11-28/message/',
+      'local/2026-11-28/screen/',
+      'local/2026-11-28/metadata/',
+    ]);
+    const extra = stored('local/2026-11-28/call/c9_r9.opus', {generation: '3'});
+    const f = extraObjects([stored(REC), stored(META), extra], expected);
+    assert.deepStrictEqual(
+      f.map(x => [x.kind, x.object]),
+      [['extra', extra.name]],
+    );
+    assert.deepStrictEqual(countFindings(f), {missing: 0, altered: 0, extra: 1, unverifiable: 0});
+  });
+
+  it('should report two reports that record one object differently', () => {
+    const other = report();
+    other.conversations[0]!.recordings[0]!.generation = '8';
+    const {findings: f} = expectedObjects([
+      {object: 'a', report: report()},
+      {object: 'b', report: other},
+    ]);
+    assert.deepStrictEqual(
+      f.map(x => [x.kind, x.object]),
+      [['altered', REC]],
+    );
+  });
+
+  it('should give new objects the configured retention, and none when it is off', () => {
+    assert.strictEqual(retentionFor({days: 0, mode: 'locked'}, NOW), undefined);
+    assert.strictEqual(retentionFor(undefined, NOW), undefined);
+    assert.deepStrictEqual(retentionFor({days: 2, mode: 'locked'}, NOW), {
+      mode: 'Locked',
+      retainUntilTime: '2026-12-04T12:00:00.000Z',
+    });
+    assert.strictEqual(retentionFor({days: 1, mode: 'unlocked'}, NOW)!.mode, 'Unlocked');
+  });
+});
