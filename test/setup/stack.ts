@@ -115,8 +115,14 @@ import {productEnv, productFunctions, productSecrets} from '../../local/product'
  * recordings twice, a 2 s media idle timeout and 10-conversation batches.
  * fleet: a clean organisation whose worker runs as FLEET_WORKERS processes,
  * one push at a time each, as in production, with 5-conversation batches.
+ * archive: a clean organisation in a bucket with object retention enabled
+ * (as infra/storage.tf makes it with retention_days), its worker retaining
+ * every recording and metadata object ARCHIVE_RETENTION_DAYS, locked.
  */
-export type ProductProfile = 'clean' | 'lossy' | 'faults' | 'fleet';
+export type ProductProfile = 'clean' | 'lossy' | 'faults' | 'fleet' | 'archive';
+
+/** Days the archive profile's worker retains each object (RETENTION_DAYS, locked). */
+export const ARCHIVE_RETENTION_DAYS = 7;
 
 /** Worker processes of the fleet profile's stack. */
 export const FLEET_WORKERS = 3;
@@ -127,6 +133,7 @@ const productDays: Record<ProductProfile, Record<string, number>> = {
   lossy: {},
   faults: {},
   fleet: {},
+  archive: {},
 };
 
 const PROFILE_ENV: Record<ProductProfile, Record<string, string>> = {
@@ -140,6 +147,7 @@ const PROFILE_ENV: Record<ProductProfile, Record<string, string>> = {
     BATCH_DEADLINE_MS: '15000',
   },
   fleet: {BATCH_SIZE: '5'},
+  archive: {RETENTION_DAYS: String(ARCHIVE_RETENTION_DAYS), RETENTION_MODE: 'locked'},
 };
 
 /**
@@ -177,7 +185,7 @@ export function useProductStack(
         seed: `e2e-${profile}`,
         conversationsPerDay: 5,
         perDay: productDays[profile],
-        profile: profile === 'clean' || profile === 'fleet' ? 'clean' : 'lossy',
+        profile: profile === 'lossy' || profile === 'faults' ? 'lossy' : 'clean',
         clients: ['demo-client:demo-secret', 'second-client:second-secret'],
         settings:
           profile === 'faults'
@@ -189,6 +197,7 @@ export function useProductStack(
       // refuses pushes, and those count too.
       maxDeliveryAttempts: profile === 'faults' ? 100 : 5,
       ...(profile === 'fleet' ? {workerInstances: FLEET_WORKERS} : {}),
+      ...(profile === 'archive' ? {objectRetention: true} : {}),
     });
     productStacks.set(profile, s);
   }
