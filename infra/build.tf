@@ -35,9 +35,15 @@ resource "google_storage_bucket" "source" {
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
   labels                      = local.labels
+  dynamic "encryption" {
+    for_each = local.cmek ? [1] : []
+    content {
+      default_kms_key_name = var.kms_key
+    }
+  }
   # Only build archives live here: terraform destroy may empty it.
   force_destroy = true
-  depends_on    = [google_project_service.apis]
+  depends_on    = [google_project_service.apis, time_sleep.kms_grants]
 }
 
 resource "google_storage_bucket_object" "source" {
@@ -53,6 +59,9 @@ resource "google_artifact_registry_repository" "functions" {
   description   = "Images of the genesys-recording-migrator functions"
   format        = "DOCKER"
   labels        = local.labels
+  # Cloud Functions' CMEK needs the images under the same key; fixed when the
+  # repository is created (setting kms_key later replaces it).
+  kms_key_name = local.cmek ? var.kms_key : null
   # Keep the images of the last deployments only.
   cleanup_policies {
     id     = "keep-recent"
@@ -68,7 +77,7 @@ resource "google_artifact_registry_repository" "functions" {
       older_than = "2592000s"
     }
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [google_project_service.apis, time_sleep.kms_grants]
 }
 
 # Cloud Functions copies the uploaded archive into its own bucket

@@ -47,6 +47,8 @@ resource "google_cloudfunctions2_function" "fn" {
   name     = "${local.prefix}${each.key}"
   location = var.region
   labels   = local.labels
+  # The function's source, image and instances (kms.tf).
+  kms_key_name = local.cmek ? var.kms_key : null
   build_config {
     runtime           = "nodejs22"
     entry_point       = each.value.entry_point
@@ -102,6 +104,8 @@ resource "google_cloudfunctions2_function" "fn" {
     time_sleep.build_grants,
     google_project_iam_member.eventarc_receiver,
     google_project_iam_member.gcs_pubsub,
+    time_sleep.kms_grants,
+    google_eventarc_google_channel_config.kms,
   ]
 }
 

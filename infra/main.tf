@@ -55,6 +55,9 @@ locals {
     MAX_BATCH_ATTEMPTS    = tostring(var.max_batch_attempts)
     MEDIA_IDLE_TIMEOUT_MS = tostring(var.media_idle_timeout_ms)
     METADATA              = var.metadata
+    # Set by the worker on every recording and metadata document it creates.
+    RETENTION_DAYS = tostring(var.retention_days)
+    RETENTION_MODE = var.retention_mode
     # Read by nobody: changing it rolls new instances of every function.
     ROLLOUT_ID          = var.rollout_id
     RUN_GRACE_MINUTES   = tostring(var.run_grace_minutes)

@@ -2,17 +2,19 @@
 # dead-letter topic), and the dead-letter topic with a subscription that keeps
 # what lands there. No subscription ever expires.
 resource "google_pubsub_topic" "batches" {
-  project    = var.project_id
-  name       = "${local.prefix}recording-batches"
-  labels     = local.labels
-  depends_on = [google_project_service.apis]
+  project      = var.project_id
+  name         = "${local.prefix}recording-batches"
+  labels       = local.labels
+  kms_key_name = local.cmek ? var.kms_key : null
+  depends_on   = [google_project_service.apis, time_sleep.kms_grants]
 }
 
 resource "google_pubsub_topic" "dead_letter" {
-  project    = var.project_id
-  name       = "${local.prefix}recording-batches-dead-letter"
-  labels     = local.labels
-  depends_on = [google_project_service.apis]
+  project      = var.project_id
+  name         = "${local.prefix}recording-batches-dead-letter"
+  labels       = local.labels
+  kms_key_name = local.cmek ? var.kms_key : null
+  depends_on   = [google_project_service.apis, time_sleep.kms_grants]
 }
 
 # Pub/Sub drops messages sent to a dead-letter topic without a subscription,

@@ -2,7 +2,8 @@
 #   gcloud secrets versions add grm-genesys-clients --project=P --data-file=clients.json
 #   printf %s "$SENDGRID_API_KEY" | gcloud secrets versions add grm-sendgrid-api-key --project=P --data-file=-
 # Replication is automatic unless secret_replica_locations names the regions
-# the secrets may live in (for data-residency rules).
+# the secrets may live in (for data-residency rules); with kms_key, the one
+# region of the key.
 locals {
   secrets = {
     genesys_clients  = "${local.prefix}genesys-clients"
@@ -36,12 +37,26 @@ resource "google_secret_manager_secret" "secret" {
           for_each = toset(var.secret_replica_locations)
           content {
             location = replicas.value
+            dynamic "customer_managed_encryption" {
+              for_each = local.cmek ? [1] : []
+              content {
+                kms_key_name = var.kms_key
+              }
+            }
           }
         }
       }
     }
   }
-  depends_on = [google_project_service.apis]
+  lifecycle {
+    # A user-managed replica needs a key of its own location, automatic
+    # replication a global one; kms_key is regional.
+    precondition {
+      condition     = !local.cmek || (length(var.secret_replica_locations) > 0 && alltrue([for l in var.secret_replica_locations : l == local.kms_key_location]))
+      error_message = "With kms_key, secret_replica_locations must be [\"${local.kms_key_location}\"], the key's location: Secret Manager needs a key in each replica's location (a global key for automatic replication)."
+    }
+  }
+  depends_on = [google_project_service.apis, time_sleep.kms_grants]
 }
 
 resource "google_secret_manager_secret_iam_member" "reader" {

@@ -16,18 +16,84 @@ resource "google_storage_bucket" "recordings" {
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
   labels                      = local.labels
+  # Only a bucket created with it may hold objects with a retention; the
+  # provider replaces the bucket to change it, which prevent_destroy stops
+  # (infra/README.md, "Compliance options": decide it before the first apply).
+  enable_object_retention = local.retention
   versioning {
     enabled = true
+  }
+  dynamic "encryption" {
+    for_each = local.cmek ? [1] : []
+    content {
+      default_kms_key_name = var.kms_key
+    }
+  }
+  # Replaced and deleted generations of the bookkeeping whose names a
+  # lifecycle condition can tell from a recording's (see noncurrent_rules).
+  dynamic "lifecycle_rule" {
+    for_each = var.noncurrent_bookkeeping_days > 0 ? local.noncurrent_rules : []
+    content {
+      action {
+        type = "Delete"
+      }
+      condition {
+        with_state                 = "ARCHIVED"
+        days_since_noncurrent_time = var.noncurrent_bookkeeping_days
+        matches_prefix             = lifecycle_rule.value.prefixes
+        matches_suffix             = length(lifecycle_rule.value.suffixes) > 0 ? lifecycle_rule.value.suffixes : null
+        send_age_if_zero           = false
+      }
+    }
+  }
+  # Audio and video move to colder classes as they age; each rule moves only
+  # from a warmer class, so a colder one is never undone.
+  dynamic "lifecycle_rule" {
+    for_each = var.media_storage_classes
+    content {
+      action {
+        type          = "SetStorageClass"
+        storage_class = lifecycle_rule.value.storage_class
+      }
+      condition {
+        age                   = lifecycle_rule.value.age_days
+        with_state            = "ANY"
+        matches_prefix        = ["${var.export_env}/"]
+        matches_suffix        = local.media_suffixes
+        matches_storage_class = slice(local.storage_classes, 0, index(local.storage_classes, lifecycle_rule.value.storage_class))
+      }
+    }
   }
   # The archive outlives any change to this configuration: a plan that would
   # replace or destroy the bucket stops here (infra/README.md, "Teardown").
   lifecycle {
     prevent_destroy = true
+    precondition {
+      condition     = !local.cmek || local.kms_key_location == var.region
+      error_message = "kms_key must be in region (${var.region}): the bucket, the functions and their repository can only use a key of their own location."
+    }
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [google_project_service.apis, time_sleep.kms_grants]
 }
 
 locals {
+  retention = var.retention_days > 0
+  # Lifecycle conditions match the start (matches_prefix) or the end
+  # (matches_suffix) of a name, any of a list each, both when a rule has both;
+  # nothing in the middle, so ENV/DAY/_manifest/ cannot be matched as a
+  # folder. These rules reach only names no recording, metadata document,
+  # report or attempt counter can have (test/repo/infra-compliance.spec.ts
+  # checks them on the names functions/core/object-names.ts builds).
+  noncurrent_rules = [
+    # Rejected-message records and the index.
+    { prefixes = ["${var.export_env}/_rejected/", "${var.export_env}/_index/"], suffixes = [] },
+    # Markers, the day's and the runs' plans, the checker's ledger.
+    { prefixes = ["${var.export_env}/"], suffixes = ["/_SUCCESS", "/_FAILURE", "/plan.json", "/decision.json"] },
+  ]
+  # The file extensions of the audio and video content types of
+  # functions/core/content-types.ts: the bulk of the bytes.
+  media_suffixes  = [".m4a", ".mp3", ".mp4", ".ogg", ".opus", ".wav", ".webm"]
+  storage_classes = ["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"]
   # Object names in IAM Conditions: projects/_/buckets/BUCKET/objects/NAME.
   objects = "projects/_/buckets/${google_storage_bucket.recordings.name}/objects/${var.export_env}/"
   in_env  = "resource.name.startsWith(\"${local.objects}\")"
@@ -38,6 +104,8 @@ locals {
   manifest = "resource.name.extract(\"${local.objects}{day}/_manifest/\") != \"\""
   metadata = "resource.name.extract(\"${local.objects}{day}/metadata/\") != \"\""
   rejected = "resource.name.startsWith(\"${local.objects}_rejected/\")"
+  # A recording: ENV/DAY/TYPE/CONVERSATION_RECORDING.EXT, one TYPE per folder of content-types.ts.
+  recordings = "(resource.name.extract(\"${local.objects}{day}/call/\") != \"\" || resource.name.extract(\"${local.objects}{day}/chat/\") != \"\" || resource.name.extract(\"${local.objects}{day}/email/\") != \"\" || resource.name.extract(\"${local.objects}{day}/message/\") != \"\" || resource.name.extract(\"${local.objects}{day}/screen/\") != \"\")"
   # Everything in the folder but the recordings themselves: markers, plans,
   # reports, ledger, metadata, rejected messages.
   bookkeeping = "(${local.markers} || ${local.manifest} || ${local.metadata} || ${local.rejected})"
@@ -45,6 +113,9 @@ locals {
   waivers = "resource.name.extract(\"${local.objects}{day}/_manifest/waivers/\") != \"\""
   # The checker's and the planner's objects, which the worker never writes.
   decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || resource.name.endsWith(\"/_manifest/decision.json\") || resource.name.endsWith(\"/plan.json\"))"
+  # What the worker gives a retention when it creates it: recordings and
+  # metadata documents, under the same condition as its create grant.
+  retained = "${local.in_env} && !${local.decisions} && !(${local.waivers}) && (${local.recordings} || ${local.metadata})"
   bucket_grants = {
     # Lists and reads earlier days' markers, plans and reports (never a recording).
     planner_reads = {
@@ -116,4 +187,50 @@ resource "google_storage_bucket_iam_member" "functions" {
     description = "genesys-recording-migrator ${each.value.sa}: ${each.key}"
     expression  = each.value.when
   }
+}
+
+# Creating an object with a retention needs storage.objects.setRetention
+# besides create (Cloud Storage's objects.insert). The predefined roles that
+# hold it hold much more (Storage Object Admin: every object permission,
+# storage.objects.overrideUnlockedRetention included, which shortens or
+# removes an unlocked retention), so the worker gets a role with that one
+# permission, on recordings and metadata only. With storage.objects.update,
+# which it holds on metadata, it could also extend a metadata document's
+# retention; never shorten one.
+resource "google_project_iam_custom_role" "set_retention" {
+  count       = local.retention ? 1 : 0
+  project     = var.project_id
+  role_id     = "${replace(var.prefix, "-", "_")}_setObjectRetention"
+  title       = "genesys-recording-migrator set object retention"
+  description = "Give an object a retention when creating it; never shorten or remove one"
+  permissions = ["storage.objects.setRetention"]
+  depends_on  = [google_project_service.apis]
+}
+
+resource "google_storage_bucket_iam_member" "worker_sets_retention" {
+  count  = local.retention ? 1 : 0
+  bucket = google_storage_bucket.recordings.name
+  role   = google_project_iam_custom_role.set_retention[0].name
+  member = google_service_account.sa["worker"].member
+  condition {
+    title       = "retain recordings and metadata"
+    description = "genesys-recording-migrator worker: retention on what it creates"
+    expression  = local.retained
+  }
+}
+
+# Who read, listed or wrote which object. Cloud Storage's Data Access logs
+# can only be turned on for the service in the whole project (no per-bucket
+# setting), and this resource owns the project's setting for the service.
+resource "google_project_iam_audit_config" "storage" {
+  count   = var.storage_data_access_logs ? 1 : 0
+  project = var.project_id
+  service = "storage.googleapis.com"
+  audit_log_config {
+    log_type = "DATA_READ"
+  }
+  audit_log_config {
+    log_type = "DATA_WRITE"
+  }
+  depends_on = [google_project_service.apis]
 }

@@ -217,6 +217,16 @@ variable "genesys_client_requests_per_minute" {
   }
 }
 
+variable "kms_key" {
+  description = "Cloud KMS key (projects/P/locations/L/keyRings/R/cryptoKeys/K, in region) that encrypts the recordings and source buckets, the Pub/Sub topics, the secrets, the functions, their images and Eventarc's events; empty uses Google-managed keys. Once set, never empty it again: what was written under it stays encrypted with it (infra/README.md, Compliance options)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.kms_key == "" || can(regex("^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/keyRings/[A-Za-z0-9_-]{1,63}/cryptoKeys/[A-Za-z0-9_-]{1,63}$", var.kms_key))
+    error_message = "kms_key must be empty or a key id like projects/my-project/locations/europe-west1/keyRings/grm/cryptoKeys/grm (not a key version)."
+  }
+}
+
 variable "labels" {
   description = "Labels added to every resource that takes labels (app and export_env are always set)."
   type        = map(string)
@@ -282,6 +292,33 @@ variable "media_idle_timeout_ms" {
   }
 }
 
+variable "media_storage_classes" {
+  description = "Storage classes the audio and video recordings (by file extension) move to as they age, e.g. [{ age_days = 30, storage_class = \"NEARLINE\" }, { age_days = 365, storage_class = \"ARCHIVE\" }]; empty keeps them in Standard. Colder classes store for less and charge for every read (infra/README.md, Compliance options)."
+  type = list(object({
+    age_days      = number
+    storage_class = string
+  }))
+  default = []
+  validation {
+    condition     = alltrue([for t in var.media_storage_classes : contains(["NEARLINE", "COLDLINE", "ARCHIVE"], t.storage_class) && floor(t.age_days) == t.age_days && t.age_days >= 1 && t.age_days <= 36500])
+    error_message = "media_storage_classes must hold storage_class NEARLINE, COLDLINE or ARCHIVE with an integer age_days from 1 to 36500."
+  }
+  validation {
+    condition     = length(distinct([for t in var.media_storage_classes : t.storage_class])) == length(var.media_storage_classes)
+    error_message = "media_storage_classes must name each storage class once."
+  }
+}
+
+variable "noncurrent_bookkeeping_days" {
+  description = "Days a replaced or deleted generation of a marker, plan, ledger, rejected-message record or index entry is kept before a lifecycle rule deletes it; 0 keeps them all. Reports, attempt counters and metadata are not matched (infra/README.md, Compliance options)."
+  type        = number
+  default     = 90
+  validation {
+    condition     = floor(var.noncurrent_bookkeeping_days) == var.noncurrent_bookkeeping_days && var.noncurrent_bookkeeping_days >= 0 && var.noncurrent_bookkeeping_days <= 36500
+    error_message = "noncurrent_bookkeeping_days must be an integer from 0 to 36500."
+  }
+}
+
 variable "notification_channels" {
   description = "Existing Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) for the alerts."
   type        = list(string)
@@ -337,6 +374,26 @@ variable "region" {
   default     = "europe-west1"
 }
 
+variable "retention_days" {
+  description = "Days every recording and metadata document is retained from its upload: the worker sets an object retention on each, and until then nobody can delete that generation (deleting or replacing the live object only makes it noncurrent); 0 sets none. Above 0 the bucket is created with object retention enabled, which must be decided when the bucket is created (infra/README.md, Compliance options) (RETENTION_DAYS)."
+  type        = number
+  default     = 0
+  validation {
+    condition     = floor(var.retention_days) == var.retention_days && var.retention_days >= 0 && var.retention_days <= 36500
+    error_message = "retention_days must be an integer from 0 to 36500."
+  }
+}
+
+variable "retention_mode" {
+  description = "Mode of that retention: unlocked (whoever holds storage.objects.overrideUnlockedRetention, which no function does, may shorten or remove it) or locked (nobody can; it can only be extended) (RETENTION_MODE)."
+  type        = string
+  default     = "unlocked"
+  validation {
+    condition     = contains(["unlocked", "locked"], var.retention_mode)
+    error_message = "retention_mode must be one of unlocked, locked."
+  }
+}
+
 variable "rollout_id" {
   description = "Change it (e.g. to the date) to start new instances of every function without redeploying them, for example after adding a new version of a secret: functions read each secret once per instance."
   type        = string
@@ -367,6 +424,12 @@ variable "secret_replica_locations" {
   description = "Regions that hold the secrets (user-managed replication), e.g. [\"europe-west1\", \"europe-west4\"] for data that must stay in the EU; empty lets Google choose (automatic replication)."
   type        = list(string)
   default     = []
+}
+
+variable "storage_data_access_logs" {
+  description = "Turns on Data Access audit logs (DATA_READ, DATA_WRITE) of Cloud Storage: who read, listed or wrote which object. Project-wide for Cloud Storage (every bucket of the project), and it replaces any other project-level audit setting of Cloud Storage; billed as log volume (infra/README.md, Compliance options)."
+  type        = bool
+  default     = false
 }
 
 variable "time_zone" {

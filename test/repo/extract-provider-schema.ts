@@ -36,6 +36,7 @@ const WANTED: Record<string, string[]> = {
       'service_account',
       'project_iam_member',
       'project_iam_custom_role',
+      'project_iam_audit_config',
       'storage_bucket',
       'storage_bucket_object',
       'storage_bucket_iam_member',
@@ -60,6 +61,7 @@ const WANTED: Record<string, string[]> = {
       'bigquery_table',
       'bigquery_connection',
       'storage_notification',
+      'eventarc_google_channel_config',
     ].map(t => `resource.google_${t}`),
     ...[
       'project',

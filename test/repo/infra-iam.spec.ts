@@ -17,21 +17,42 @@ const RUN = 'r20260401t000000-ab12cd';
 const CONV = '0a1b2c3d-0000-4000-8000-000000000001';
 const REC = '9f8e7d6c-0000-4000-8000-000000000002';
 
-/** Permissions of the predefined roles the grants use (Cloud Storage IAM roles). */
+/**
+ * Permissions of the predefined roles the grants use (Cloud Storage IAM
+ * roles), as far as these tests need them: none of them holds
+ * setRetention or overrideUnlockedRetention (Storage Object Admin would).
+ * The custom role of infra/storage.tf is added from its own definition.
+ */
 const ROLE_PERMISSIONS: Record<string, string[]> = {
   'roles/storage.objectViewer': ['get', 'list'],
   'roles/storage.objectCreator': ['create'],
   'roles/storage.objectUser': ['get', 'list', 'create', 'delete'],
 };
+const CUSTOM_ROLE = '${google_project_iam_custom_role.set_retention[0].name}';
 
-type Op = 'read' | 'list' | 'create' | 'replace' | 'delete';
-/** Overwriting an object needs delete as well as create. */
+type Op =
+  | 'read'
+  | 'list'
+  | 'create'
+  | 'replace'
+  | 'delete'
+  | 'createRetained'
+  | 'replaceRetained'
+  | 'overrideRetention';
+/**
+ * Overwriting an object needs delete as well as create; giving it a
+ * retention in the same upload needs setRetention (objects.insert);
+ * shortening or removing an unlocked retention overrideUnlockedRetention.
+ */
 const NEEDS: Record<Op, string[]> = {
   read: ['get'],
   list: ['list'],
   create: ['create'],
   replace: ['create', 'delete'],
   delete: ['delete'],
+  createRetained: ['create', 'setRetention'],
+  replaceRetained: ['create', 'delete', 'setRetention'],
+  overrideRetention: ['overrideUnlockedRetention'],
 };
 
 interface Grant {
@@ -102,6 +123,23 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
       sa: 'operator',
       role: waives.role,
       when: interpolate(waives.condition[0]!.expression, values, all),
+    });
+    // With retention on: the worker's custom role on recordings and metadata.
+    const role = resource(docs, 'google_project_iam_custom_role', 'set_retention') as {
+      permissions: string[];
+    };
+    ROLE_PERMISSIONS[CUSTOM_ROLE] = role.permissions.map(p => p.replace(/^storage\.objects\./, ''));
+    const retains = resource(docs, 'google_storage_bucket_iam_member', 'worker_sets_retention') as {
+      role: string;
+      member: string;
+      condition: Array<{expression: string}>;
+    };
+    assert.strictEqual(retains.role, CUSTOM_ROLE);
+    assert.strictEqual(retains.member, '${google_service_account.sa["worker"].member}');
+    grants.push({
+      sa: 'worker',
+      role: retains.role,
+      when: interpolate(retains.condition[0]!.expression, values, all),
     });
   });
 
@@ -196,12 +234,44 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
     ['planner', 'create', 'waiver', false],
     ['archive reader', 'read', 'recording', true],
     ['archive reader', 'delete', 'recording', false],
+    // Retention (retention_days > 0): the worker gives what it creates of recordings and
+    // metadata a retention, nothing else; nobody may shorten or remove one.
+    ['worker', 'createRetained', 'recording', true],
+    ['worker', 'createRetained', 'metadata', true],
+    ['worker', 'replaceRetained', 'metadata', true],
+    ['worker', 'replaceRetained', 'recording', false],
+    ['worker', 'createRetained', 'report', false],
+    ['worker', 'createRetained', 'attempts', false],
+    ['worker', 'createRetained', 'rejected', false],
+    ['worker', 'createRetained', 'success', false],
+    ['worker', 'createRetained', 'waiver', false],
+    ['worker', 'createRetained', 'otherEnvReport', false],
+    ['planner', 'createRetained', 'runPlan', false],
+    ['checker', 'createRetained', 'ledger', false],
+    ['operator', 'createRetained', 'waiver', false],
+    ['worker', 'overrideRetention', 'recording', false],
+    ['worker', 'overrideRetention', 'metadata', false],
+    ['checker', 'overrideRetention', 'success', false],
+    ['planner', 'overrideRetention', 'plan', false],
+    ['operator', 'overrideRetention', 'waiver', false],
+    ['archive reader', 'overrideRetention', 'recording', false],
   ];
   for (const [sa, op, name, allowed] of cases) {
     it(`should ${allowed ? 'let' : 'not let'} the ${sa} ${op} ${name}`, () => {
       assert.strictEqual(can(sa, op, n[name]), allowed, n[name]);
     });
   }
+
+  it('should let the worker retain a recording of any type, and nobody override a retention', () => {
+    for (const type of RECORDING_TYPES) {
+      assert.strictEqual(can('worker', 'createRetained', recording(type)), true, type);
+      for (const sa of ['planner', 'worker', 'checker', 'operator', 'archive reader'])
+        assert.strictEqual(can(sa, 'overrideRetention', recording(type)), false, `${sa} ${type}`);
+    }
+    for (const [role, permissions] of Object.entries(ROLE_PERMISSIONS))
+      assert.ok(!permissions.includes('overrideUnlockedRetention'), role);
+    assert.deepStrictEqual(ROLE_PERMISSIONS[CUSTOM_ROLE], ['setRetention']);
+  });
 
   it('should let no function replace or delete a recording of any type', () => {
     for (const type of RECORDING_TYPES)
