@@ -189,7 +189,11 @@ def call_planner(
             with opener.open(request, timeout=timeout) as res:
                 status, raw, retry_after = res.status, _read(res), None
         except urllib.error.HTTPError as err:
-            status, raw = err.code, _read(err)
+            status = err.code
+            try:
+                raw = _read(err)
+            except (OSError, http.client.HTTPException):
+                raw = None  # the status is the answer; its body was cut short
             retry_after = err.headers.get("Retry-After") if err.headers else None
             location = err.headers.get("Location") if err.headers else None
             err.close()
@@ -234,7 +238,7 @@ def call_planner(
                 attempts=attempt,
             ) from None
 
-        answer, text = _parse(raw)
+        answer, text = _parse(raw or b"")
         if 200 <= status < 300:
             if not isinstance(answer, dict):
                 raise PlannerError(
@@ -245,7 +249,10 @@ def call_planner(
             return answer
 
         error = answer.get("error") if isinstance(answer, dict) else None
-        said = _redact(error, token) if isinstance(error, str) else _describe(text, token)
+        if isinstance(error, str):
+            said = _redact(error, token)
+        else:
+            said = "a body cut short" if raw is None else _describe(text, token)
         if status in RETRIED_STATUSES and attempt < max_attempts:
             delay = _backoff(attempt, retry_after, min_backoff, max_backoff)
             LOG.warning(
@@ -308,9 +315,9 @@ def check_previous(answer: Dict[str, Any]) -> List[str]:
             raise PlannerError(f"the planner's answer has a previous day without a day: {entry!r}"[:300])
         day, state, action = entry["day"], entry.get("state"), entry.get("action")
         found = f"{day}: {state}" + (f" ({entry['detail']})" if entry.get("detail") else "")
-        run = f" of run {entry['runId']}" if entry.get("runId") else ""
+        needs_operator = action not in ("none", "in-progress", "rerun")
         if action == "none":
-            line = f"{day}: _SUCCESS{run}; nothing to do"
+            line = f"{day}: _SUCCESS of run {entry.get('runId')}; nothing to do"
         elif action == "in-progress":
             line = f"{found}: run {entry.get('runId')} is younger than RUN_GRACE_MINUTES; left to finish"
         elif action == "rerun":
@@ -323,20 +330,18 @@ def check_previous(answer: Dict[str, Any]) -> List[str]:
                 f"{found}: automatic reruns used up ({entry.get('autoReruns')}); an operator must "
                 "look at it (docs/operations.md: npx grm gaps, replay, rerun)"
             )
-            problems.append(line)
         else:
             line = f"{found}: the planner did {action!r}, which this DAG does not know"
-            problems.append(line)
         if entry.get("email") == "sent":
             line += "; developers emailed"
         elif entry.get("email") == "failed":
             line += "; the developers could NOT be emailed (see the planner's log)"
+            needs_operator = True
+        if needs_operator:
             problems.append(line)
         lines.append(line)
     if problems:
-        raise PreviousDaysProblem(
-            "earlier days need attention:\n" + "\n".join(dict.fromkeys(problems))
-        )
+        raise PreviousDaysProblem("earlier days need attention:\n" + "\n".join(problems))
     return lines
 
 
@@ -387,8 +392,13 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def _read(res: Any) -> bytes:
+    """The answer's body, at most MAX_ANSWER_BYTES + 1 bytes; IncompleteRead if it was cut short."""
     raw = res.read(MAX_ANSWER_BYTES + 1)
-    return raw if isinstance(raw, bytes) else b""
+    raw = raw if isinstance(raw, bytes) else b""
+    length = res.headers.get("Content-Length") if res.headers else None
+    if length and length.isdigit() and len(raw) < min(int(length), MAX_ANSWER_BYTES + 1):
+        raise http.client.IncompleteRead(raw, int(length) - len(raw))
+    return raw
 
 
 def _parse(raw: bytes) -> Tuple[Any, str]:

@@ -51,7 +51,8 @@ class ScriptedServer:
                     self.send_response(status)
                     for k, v in headers.items():
                         self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(body)))
+                    if "Content-Length" not in headers:
+                        self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
                 except OSError:
@@ -248,6 +249,20 @@ class PlannerCallTest(unittest.TestCase):
         self.assertIsNone(caught.exception.status)
         self.assertEqual((len(server.requests), sleeps), (1, []), "a second request could plan the day again")
 
+    def test_a_body_cut_short(self) -> None:
+        cut = {"Content-Type": "application/json", "Content-Length": "100"}
+        server = self.serve((400, cut, b'{"err'))
+        with self.assertRaises(grm_planner.PlannerError) as caught:
+            self.call(server)
+        self.assertEqual(caught.exception.status, 400, "the status is the answer")
+        self.assertIn("answered 400 after 1 attempt: a body cut short", str(caught.exception))
+        server = self.serve((202, cut, b'{"days'))
+        sleeps = Sleeps()
+        with self.assertRaises(grm_planner.PlannerError) as caught:
+            self.call(server, sleep=sleeps)
+        self.assertIn("no answer (IncompleteRead); it may still be planning", str(caught.exception))
+        self.assertEqual((len(server.requests), sleeps), (1, []))
+
     def test_retries_a_connection_that_could_not_be_made(self) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -411,6 +426,17 @@ class StepsTest(unittest.TestCase):
                 grm_planner.check_previous(answer)
             self.assertIn("2026-06-10", str(caught.exception))
             self.assertIn(said, str(caught.exception))
+
+    def test_check_previous_names_a_day_once_however_many_problems_it_has(self) -> None:
+        answer = previous(state="failure", runId="r", action="cap-reached", autoReruns=2, email="failed")
+        with self.assertRaises(grm_planner.PreviousDaysProblem) as caught:
+            grm_planner.check_previous(answer)
+        self.assertEqual(
+            str(caught.exception),
+            "earlier days need attention:\n2026-06-10: failure: automatic reruns used up (2); an operator "
+            "must look at it (docs/operations.md: npx grm gaps, replay, rerun); the developers could NOT "
+            "be emailed (see the planner's log)",
+        )
 
     def test_check_previous_refuses_an_answer_that_is_not_the_planners(self) -> None:
         for answer in [[], {"previous": "2026-06-10"}, {"previous": [{"state": "success"}]}]:
