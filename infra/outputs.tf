@@ -40,7 +40,7 @@ output "genesys_clients_secret" {
 }
 
 output "planner_url" {
-  description = "URL of the planner (callable by the scheduler identity and operator_members)."
+  description = "URL of the planner (callable by the scheduler identity, operator_members and composer_service_account)."
   value       = google_cloudfunctions2_function.fn["planner"].service_config[0].uri
 }
 

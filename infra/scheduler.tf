@@ -1,6 +1,7 @@
 # The nightly run: Cloud Scheduler calls the planner with an OIDC token. The
 # planner takes the window from the X-CloudScheduler-ScheduleTime header, so a
-# retried or late attempt still plans the intended day.
+# retried or late attempt still plans the intended day. Paused when a Cloud
+# Composer DAG triggers the nightly run instead (composer.tf).
 resource "google_cloud_scheduler_job" "nightly" {
   project          = var.project_id
   name             = "${local.prefix}nightly-export"
@@ -9,6 +10,7 @@ resource "google_cloud_scheduler_job" "nightly" {
   schedule         = var.schedule
   time_zone        = var.time_zone
   attempt_deadline = "1800s"
+  paused           = var.composer_service_account != ""
   retry_config {
     retry_count          = 3
     min_backoff_duration = "60s"

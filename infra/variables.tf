@@ -93,6 +93,16 @@ variable "checker_concurrency" {
   }
 }
 
+variable "composer_service_account" {
+  description = "Email of the service account of a Cloud Composer environment that triggers the nightly run instead of Cloud Scheduler, with the DAG in infra/composer/ (docs/composer.md): it may invoke the planner, and the scheduler job is paused so that each day is planned once. Empty (default): Cloud Scheduler triggers it."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^([a-z0-9-]+@[a-z0-9.-]+\\.gserviceaccount\\.com)?$", var.composer_service_account))
+    error_message = "composer_service_account must be a service account email such as composer-env@my-project.iam.gserviceaccount.com, or empty."
+  }
+}
+
 variable "dead_letter_retention_days" {
   description = "Days the dead-letter subscription keeps a batch message that kept failing (Pub/Sub allows 1 to 31)."
   type        = number
@@ -340,7 +350,7 @@ variable "operator_members" {
 }
 
 variable "planner_ingress" {
-  description = "Who can reach the planner over the network: ALLOW_ALL (default; still only callers with run.invoker, i.e. the scheduler and operator_members), ALLOW_INTERNAL_ONLY (Cloud Scheduler and your VPC only; operators then rerun from inside the VPC) or ALLOW_INTERNAL_AND_GCLB. The worker and the checker are always internal-only."
+  description = "Who can reach the planner over the network: ALLOW_ALL (default; still only callers with run.invoker, i.e. the scheduler, operator_members and composer_service_account), ALLOW_INTERNAL_ONLY (Cloud Scheduler and your VPC only; operators then rerun from inside the VPC, and a Composer environment needs a path through the VPC) or ALLOW_INTERNAL_AND_GCLB. The worker and the checker are always internal-only."
   type        = string
   default     = "ALLOW_ALL"
   validation {

@@ -433,6 +433,42 @@ describe('infra/ (Terraform)', () => {
       assert.strictEqual(body.for_each, '${toset(var.operator_members)}');
   });
 
+  it('should let composer_service_account (none by default) invoke the planner, and pause the scheduler job then', () => {
+    const composer = variable(docs, 'composer_service_account');
+    assert.strictEqual(composer.default, '');
+    const grant = resource(
+      docs,
+      'google_cloud_run_service_iam_member',
+      'composer_invokes_planner',
+    ) as Block;
+    assert.strictEqual(
+      grant.for_each,
+      '${toset(var.composer_service_account == "" ? [] : [var.composer_service_account])}',
+      'no grant when empty',
+    );
+    assert.strictEqual(grant.service, '${google_cloudfunctions2_function.fn["planner"].name}');
+    assert.strictEqual(grant.role, 'roles/run.invoker');
+    assert.strictEqual(grant.member, 'serviceAccount:${each.value}');
+    // Each day is planned once: by the DAG or by the scheduler job, never both.
+    const job = resource(docs, 'google_cloud_scheduler_job', 'nightly');
+    assert.strictEqual(job.paused, '${var.composer_service_account != ""}');
+    // The validation's regex (an HCL string literal), on what it must take and refuse.
+    const literal = /regex\(("(?:[^"\\]|\\.)*")/.exec(validation('composer_service_account'))![1]!;
+    const pattern = new RegExp(JSON.parse(literal) as string);
+    for (const ok of [
+      '',
+      'composer-env@my-project.iam.gserviceaccount.com',
+      '123456789-compute@developer.gserviceaccount.com',
+    ])
+      assert.match(ok, pattern);
+    for (const bad of [
+      'serviceAccount:composer-env@my-project.iam.gserviceaccount.com',
+      'ana@example.com',
+      'composer-env@my-project.iam.gserviceaccount.com ',
+    ])
+      assert.doesNotMatch(bad, pattern);
+  });
+
   it('should have a terraform.tfvars.example that sets every required variable and only declared ones', async () => {
     const example = await parseHcl<Block>('example.tfvars', read('infra/terraform.tfvars.example'));
     const declared = new Map(

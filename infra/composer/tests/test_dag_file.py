@@ -1,0 +1,106 @@
+"""The DAG file, read as Python source (Airflow is not installed here, so it is parsed, never
+imported): the schedule and settings the original design and docs/composer.md promise, tasks
+that call grm_planner, and no URL or secret written into it."""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import unittest
+from typing import Dict, List
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DAG_FILE = os.path.join(HERE, "genesys_recording_migrator_dag.py")
+sys.path.insert(0, HERE)
+
+import grm_planner  # noqa: E402
+
+
+def parse() -> ast.Module:
+    with open(DAG_FILE, encoding="utf-8") as f:
+        return ast.parse(f.read(), DAG_FILE)
+
+
+def decorator(fn: ast.FunctionDef, name: str) -> ast.Call:
+    [call] = [
+        d for d in fn.decorator_list if isinstance(d, ast.Call) and isinstance(d.func, ast.Name) and d.func.id == name
+    ]
+    return call
+
+
+def keywords(call: ast.Call) -> Dict[str, ast.expr]:
+    return {k.arg: k.value for k in call.keywords if k.arg}
+
+
+class DagFileTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.module = parse()
+        [self.dag_fn] = [
+            n
+            for n in self.module.body
+            if isinstance(n, ast.FunctionDef) and any(ast.unparse(d).startswith("dag(") for d in n.decorator_list)
+        ]
+        self.dag = keywords(decorator(self.dag_fn, "dag"))
+
+    def literal(self, name: str) -> object:
+        return ast.literal_eval(self.dag[name])
+
+    def test_schedule_and_settings_of_the_original_dag(self) -> None:
+        self.assertEqual(self.literal("dag_id"), "genesys_recording_migrator_download_recordings")
+        self.assertEqual(self.literal("schedule"), "0 0 * * *")
+        self.assertIs(self.literal("catchup"), False)
+        self.assertEqual(self.literal("max_active_runs"), 1)
+        self.assertEqual(self.literal("default_args")["retries"], 0)  # type: ignore[index]
+        start = self.dag["start_date"]
+        self.assertIsInstance(start, ast.Call)
+        self.assertEqual(ast.unparse(start), "pendulum.datetime(2022, 10, 21, tz='UTC')")  # type: ignore[arg-type]
+        self.assertNotIn("schedule_interval", self.dag, "deprecated since Airflow 2.4")
+
+    def test_the_dag_is_instantiated(self) -> None:
+        calls = [
+            n.value.func.id
+            for n in self.module.body
+            if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Name)
+        ]
+        self.assertEqual(calls, [self.dag_fn.name])
+
+    def test_each_task_calls_its_grm_planner_step(self) -> None:
+        tasks: Dict[str, List[str]] = {}
+        for fn in self.dag_fn.body:
+            if isinstance(fn, ast.FunctionDef):
+                task_id = ast.literal_eval(keywords(decorator(fn, "task"))["task_id"])
+                tasks[task_id] = sorted(
+                    n.func.attr
+                    for n in ast.walk(fn)
+                    if isinstance(n, ast.Call)
+                    and isinstance(n.func, ast.Attribute)
+                    and isinstance(n.func.value, ast.Name)
+                    and n.func.value.id == "grm_planner"
+                )
+        self.assertEqual(
+            tasks,
+            {
+                "plan_export": ["plan_night"],
+                "check_previous": ["check_previous"],
+                "download_recordings": ["planned_days"],
+            },
+        )
+        for name in ("plan_night", "check_previous", "planned_days"):
+            self.assertTrue(callable(getattr(grm_planner, name)), name)
+        # plan_export feeds both steps.
+        wiring = ast.unparse(self.dag_fn).split("\n")[-3:]  # type: ignore[arg-type]
+        self.assertEqual(
+            [line.strip() for line in wiring],
+            ["answer = plan_export()", "check_previous(answer)", "download_recordings(answer)"],
+        )
+
+    def test_holds_no_url_token_or_key(self) -> None:
+        strings = [n.value for n in ast.walk(self.module) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+        for s in strings:
+            self.assertNotRegex(s, r"https?://|eyJ|Bearer |BEGIN [A-Z ]*PRIVATE KEY", s[:80])
+        self.assertIn("grm_planner_url", strings, "the planner's URL comes from an Airflow Variable")
+
+
+if __name__ == "__main__":
+    unittest.main()
