@@ -108,7 +108,8 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
     const file = path.join(stack.dirs.gcsData, stack.bucket, ...target.name.split('/'));
     const original = fs.readFileSync(file);
     const flipped = Buffer.from(original);
-    flipped[flipped.length >> 1] ^= 0xff;
+    const middle = flipped.length >> 1;
+    flipped[middle] = flipped[middle]! ^ 0xff;
     fs.writeFileSync(file, flipped);
     try {
       assert.strictEqual((await verify()).code, 0, 'GCS metadata still vouches for it');
