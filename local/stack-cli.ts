@@ -1,5 +1,5 @@
 /**
- * `npm run stack [-- --keep-data] [--root DIR] [--workers N]`
+ * `npm run stack [-- --keep-data] [--root DIR] [--workers N] [--object-retention]`
  *
  * Starts the whole local stack, prints the environment to reach it and the
  * function URLs, and on Ctrl-C or SIGTERM stops every process it started.
@@ -17,6 +17,11 @@ const SPECS = [
   {
     name: 'workers',
     help: 'worker processes behind the push subscription, one push at a time each, as in production (default: one process taking every push at once)',
+  },
+  {
+    name: 'object-retention',
+    help: 'create the bucket with object retention enabled (Object Retention Lock), as production when it retains recordings',
+    boolean: true,
   },
   {name: 'help', help: 'print this help', boolean: true},
 ];
@@ -56,6 +61,7 @@ async function main(): Promise<void> {
     secrets: productSecrets(),
     functionEnv: productEnv(),
     workerInstances,
+    objectRetention: flags.has('object-retention'),
     genesys: {
       seed: flag(flags, 'seed'),
       conversationsPerDay: flags.has('conversations-per-day')

@@ -75,6 +75,13 @@ export interface StackOptions {
   maxDeliveryAttempts?: number;
   /** Attempts per finalize event before the GCS emulator gives up. */
   gcsNotifyAttempts?: number;
+  /**
+   * Create the bucket with object retention enabled (Object Retention Lock,
+   * `enable_object_retention` of the Terraform bucket), for a product that sets
+   * a retention on what it writes (default false). The bucket always has
+   * object versioning on, as infra/storage.tf makes it.
+   */
+  objectRetention?: boolean;
   genesys?: GenesysOptions;
   /**
    * Run the worker as production runs it: this many processes behind the push
@@ -178,6 +185,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           dirs.gcsMeta,
           '--bucket',
           bucket,
+          // The bucket as infra/storage.tf makes it: versioning always on.
+          '--bucket-versioning',
+          ...(opts.objectRetention ? ['--bucket-object-retention'] : []),
           '--notify-attempts',
           String(opts.gcsNotifyAttempts ?? 5),
         ],

@@ -48,18 +48,22 @@ export interface DeliveryRecord {
 const EVENT_TYPES: Record<ChangeKind, string> = {
   finalized: 'google.cloud.storage.object.v1.finalized',
   deleted: 'google.cloud.storage.object.v1.deleted',
+  archived: 'google.cloud.storage.object.v1.archived',
   metadataUpdated: 'google.cloud.storage.object.v1.metadataUpdated',
 };
 
 /**
- * The object event types of Cloud Storage. `archived` (a live version made
- * noncurrent) is never sent here, since the emulator keeps no versions, but a
- * subscription may name it as a real one may.
+ * The object event types of Cloud Storage, sent as Cloud Storage sends them:
+ * `finalized` for each new live generation; `archived` when a live version
+ * becomes noncurrent (a versioned bucket's overwrite or delete); `deleted`
+ * when a generation is removed for good (in a bucket without versioning also
+ * when an object is overwritten; in a versioned one only when a version is
+ * deleted by its generation); `metadataUpdated` for a live object's patch.
  */
 export const OBJECT_EVENT_TYPES: readonly string[] = [
   EVENT_TYPES.finalized,
   EVENT_TYPES.deleted,
-  'google.cloud.storage.object.v1.archived',
+  EVENT_TYPES.archived,
   EVENT_TYPES.metadataUpdated,
 ];
 

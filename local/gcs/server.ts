@@ -2,16 +2,25 @@
  * A Cloud Storage JSON API server for `@google-cloud/storage`, reached through
  * `STORAGE_EMULATOR_HOST` (no `/storage/v1` prefix) or `apiEndpoint` (with it).
  *
- * Implements buckets (insert/get/list/delete), objects (get, media download
- * with Range, patch, delete, list with prefix/delimiter/page tokens, copy and
- * rewrite), uploads (media, multipart, resumable in one request or in chunks),
- * preconditions, MD5/CRC32C over the stored bytes, errors in the JSON API's
+ * Implements buckets (insert/get/list/delete, patch of versioning), objects
+ * (get, media download with Range, patch, delete, list with prefix/delimiter/
+ * page tokens/versions, copy and rewrite), uploads (media, multipart,
+ * resumable in one request or in chunks), preconditions, object versioning
+ * (`generation=`, noncurrent versions), per-object retention (Object
+ * Retention Lock), MD5/CRC32C over the stored bytes, errors in the JSON API's
  * shape, and object-change CloudEvents. Admin API under `/_admin/`.
  */
 import * as fs from 'node:fs';
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http';
 import {pipeline} from 'node:stream/promises';
-import {FileStore, ObjectProps, Preconditions, StoreError, StoredObject} from './store';
+import {
+  FileStore,
+  ObjectProps,
+  Preconditions,
+  StoreError,
+  StoredBucket,
+  StoredObject,
+} from './store';
 import {NameError} from './names';
 import {
   HashingStream,
@@ -108,8 +117,12 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     if (seg[0] !== 'b') return undefined;
     if (seg.length === 1)
       return m === 'GET' ? listBuckets : m === 'POST' ? insertBucket : undefined;
-    if (seg.length === 2)
-      return m === 'GET' ? getBucket : m === 'DELETE' ? deleteBucket : undefined;
+    if (seg.length === 2) {
+      if (m === 'GET') return getBucket;
+      if (m === 'DELETE') return deleteBucket;
+      if (m === 'PATCH' || m === 'PUT') return patchBucket;
+      return undefined;
+    }
     if (seg[2] !== 'o') return undefined;
     if (seg.length === 3) return m === 'GET' ? listObjects : undefined;
     if (seg.length === 4) {
@@ -145,14 +158,40 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     sendJson(res, 200, {kind: 'storage#buckets', items: store.listBuckets().map(bucketResource)});
   }
 
-  async function insertBucket({req, res}: Ctx): Promise<void> {
+  async function insertBucket({req, res, url}: Ctx): Promise<void> {
     const body = await readJsonObject(req);
     if (typeof body.name !== 'string') throw new BadRequest('Required field "name" is missing.');
+    // Object retention is a query parameter of buckets.insert, not a field of the
+    // resource (whose output-only `objectRetention` is ignored here, as GCS ignores it).
     const bucket = store.createBucket(body.name, {
       location: typeof body.location === 'string' ? body.location : undefined,
       storageClass: typeof body.storageClass === 'string' ? body.storageClass : undefined,
+      versioning: versioningOf(body),
+      objectRetention: booleanParam(url, 'enableObjectRetention') ?? false,
     });
     sendJson(res, 200, bucketResource(bucket));
+  }
+
+  /** buckets.patch/update of what the emulator keeps: versioning (other fields are ignored). */
+  async function patchBucket({req, res, seg}: Ctx): Promise<void> {
+    const name = seg[1]!;
+    const body = await readJsonObject(req);
+    const current = store.getBucket(name);
+    const retention = body.objectRetention;
+    if (retention !== undefined) {
+      const wanted =
+        typeof retention === 'object' &&
+        retention !== null &&
+        (retention as {mode?: unknown}).mode === 'Enabled';
+      if (wanted !== (current.objectRetention === true)) {
+        throw new StoreError(
+          400,
+          'emulatorLimitation',
+          'Object retention is set when a bucket is created (enableObjectRetention=true on buckets.insert); the emulator does not change it afterwards.',
+        );
+      }
+    }
+    sendJson(res, 200, bucketResource(store.patchBucket(name, {versioning: versioningOf(body)})));
   }
 
   async function getBucket({res, seg}: Ctx): Promise<void> {
@@ -181,6 +220,7 @@ export function createGcsServer(opts: GcsServerOptions): Server {
       startOffset: q.get('startOffset') ?? undefined,
       endOffset: q.get('endOffset') ?? undefined,
       includeTrailingDelimiter: q.get('includeTrailingDelimiter') === 'true',
+      versions: booleanParam(url, 'versions') ?? false,
     });
     sendJson(res, 200, {
       kind: 'storage#objects',
@@ -191,11 +231,7 @@ export function createGcsServer(opts: GcsServerOptions): Server {
   }
 
   async function getObject({req, res, seg, url, base}: Ctx): Promise<void> {
-    const object = store.getObject(seg[1]!, seg[3]!, preconditions(url));
-    const generation = url.searchParams.get('generation');
-    if (generation !== null && generation !== object.generation) {
-      throw new StoreError(404, 'notFound', `No such object: ${seg[1]}/${seg[3]}#${generation}`);
-    }
+    const object = store.getObject(seg[1]!, seg[3]!, preconditions(url), generationParam(url));
     if (url.searchParams.get('alt') !== 'media') {
       return sendJson(res, 200, objectResource(object, base));
     }
@@ -213,7 +249,7 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     const fd =
       req.method === 'HEAD' || object.size === 0
         ? undefined
-        : fs.openSync(store.dataPath(object.bucket, object.name), 'r');
+        : fs.openSync(store.contentPath(object), 'r');
     const headers: Record<string, string | number> = {
       'content-type': object.contentType,
       'accept-ranges': 'bytes',
@@ -266,12 +302,15 @@ export function createGcsServer(opts: GcsServerOptions): Server {
 
   async function patchObject({req, res, seg, url, base}: Ctx): Promise<void> {
     const body = await readJsonObject(req);
-    const object = store.patch(seg[1]!, seg[3]!, objectProps(body), preconditions(url));
+    const object = store.patch(seg[1]!, seg[3]!, objectProps(body), preconditions(url), {
+      generation: generationParam(url),
+      overrideUnlockedRetention: booleanParam(url, 'overrideUnlockedRetention') ?? false,
+    });
     sendJson(res, 200, objectResource(object, base));
   }
 
   async function deleteObject({res, seg, url}: Ctx): Promise<void> {
-    store.delete(seg[1]!, seg[3]!, preconditions(url));
+    store.delete(seg[1]!, seg[3]!, preconditions(url), generationParam(url));
     res.writeHead(204).end();
   }
 
@@ -288,18 +327,24 @@ export function createGcsServer(opts: GcsServerOptions): Server {
       string,
     ];
     const q = url.searchParams;
-    const source = store.getObject(srcBucket, srcName, {
-      ifGenerationMatch: q.get('ifSourceGenerationMatch') ?? undefined,
-      ifGenerationNotMatch: q.get('ifSourceGenerationNotMatch') ?? undefined,
-      ifMetagenerationMatch: q.get('ifSourceMetagenerationMatch') ?? undefined,
-      ifMetagenerationNotMatch: q.get('ifSourceMetagenerationNotMatch') ?? undefined,
-    });
+    const source = store.getObject(
+      srcBucket,
+      srcName,
+      {
+        ifGenerationMatch: q.get('ifSourceGenerationMatch') ?? undefined,
+        ifGenerationNotMatch: q.get('ifSourceGenerationNotMatch') ?? undefined,
+        ifMetagenerationMatch: q.get('ifSourceMetagenerationMatch') ?? undefined,
+        ifMetagenerationNotMatch: q.get('ifSourceMetagenerationNotMatch') ?? undefined,
+      },
+      generationParam(url, 'sourceGeneration'),
+    );
     const body = await readJsonObject(req, true);
     const pre = preconditions(url);
     store.getBucket(dstBucket);
-    store.checkWritable(dstBucket, dstName, pre);
+    const given = objectProps(body);
+    store.checkWritable(dstBucket, dstName, pre, given);
     const tmpPath = store.newTempPath();
-    await fs.promises.copyFile(store.dataPath(srcBucket, srcName), tmpPath);
+    await fs.promises.copyFile(store.contentPath(source), tmpPath);
     const inherited: ObjectProps = {
       contentType: source.contentType,
       contentEncoding: source.contentEncoding,
@@ -308,7 +353,6 @@ export function createGcsServer(opts: GcsServerOptions): Server {
       contentLanguage: source.contentLanguage,
       metadata: source.metadata,
     };
-    const given = objectProps(body);
     const props: ObjectProps = Object.keys(body).length
       ? {...given, metadata: given.metadata}
       : inherited;
@@ -349,8 +393,8 @@ export function createGcsServer(opts: GcsServerOptions): Server {
       const name =
         url.searchParams.get('name') ?? (typeof body.name === 'string' ? body.name : undefined);
       if (!name) throw new BadRequest('Required parameter "name" is missing.');
-      store.checkWritable(bucket, name, pre);
       const props = objectProps(body);
+      store.checkWritable(bucket, name, pre, props);
       const declared = req.headers['x-upload-content-type'];
       if (!props.contentType && typeof declared === 'string') props.contentType = declared;
       const lengthHeader = req.headers['x-upload-content-length'];
@@ -416,7 +460,7 @@ export function createGcsServer(opts: GcsServerOptions): Server {
       throw new BadRequest('Required parameter "name" is missing.');
     }
     try {
-      store.checkWritable(bucket, name, pre);
+      store.checkWritable(bucket, name, pre, props);
     } catch (err) {
       req.resume();
       throw err;
@@ -533,6 +577,32 @@ function preconditions(url: URL): Preconditions {
   return out;
 }
 
+/** A `generation`-like query parameter: absent, or a whole number (else 400). */
+function generationParam(url: URL, key = 'generation'): string | undefined {
+  const v = url.searchParams.get(key);
+  if (v === null) return undefined;
+  if (!/^\d+$/.test(v)) throw new BadRequest(`Invalid value for ${key}: '${v}'`);
+  return v;
+}
+
+/** A boolean query parameter: absent, `true` or `false` (else 400). */
+function booleanParam(url: URL, key: string): boolean | undefined {
+  const v = url.searchParams.get(key);
+  if (v === null) return undefined;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw new BadRequest(`Invalid value for ${key}: '${v}' (true or false)`);
+}
+
+/** `versioning.enabled` of a bucket resource, if it says. */
+function versioningOf(body: Record<string, unknown>): boolean | undefined {
+  const v = body.versioning;
+  if (v === undefined || v === null) return undefined;
+  const enabled = typeof v === 'object' ? (v as {enabled?: unknown}).enabled : undefined;
+  if (typeof enabled !== 'boolean')
+    throw new BadRequest('Invalid value for versioning: {"enabled": true|false} expected.');
+  return enabled;
+}
+
 function objectProps(body: Record<string, unknown>): ObjectProps {
   const props: ObjectProps = {};
   for (const key of [
@@ -556,6 +626,23 @@ function objectProps(body: Record<string, unknown>): ObjectProps {
       out[k] = v === null ? null : typeof v === 'string' ? v : JSON.stringify(v);
     }
     props.metadata = out;
+  }
+  const retention = body.retention;
+  if (retention === null) props.retention = null;
+  else if (retention !== undefined) {
+    if (typeof retention !== 'object' || Array.isArray(retention))
+      throw new BadRequest('Invalid value for retention: must be an object');
+    const {mode, retainUntilTime} = retention as Record<string, unknown>;
+    if (
+      (mode !== undefined && typeof mode !== 'string') ||
+      (retainUntilTime !== undefined && typeof retainUntilTime !== 'string')
+    ) {
+      throw new BadRequest('Invalid value for retention: mode and retainUntilTime are strings');
+    }
+    props.retention = {
+      ...(mode !== undefined ? {mode} : {}),
+      ...(retainUntilTime !== undefined ? {retainUntilTime} : {}),
+    };
   }
   return props;
 }
@@ -641,17 +728,18 @@ export function objectResource(o: StoredObject, base: string) {
     ...(o.cacheControl ? {cacheControl: o.cacheControl} : {}),
     ...(o.contentLanguage ? {contentLanguage: o.contentLanguage} : {}),
     ...(o.metadata ? {metadata: o.metadata} : {}),
+    ...(o.timeDeleted ? {timeDeleted: o.timeDeleted} : {}),
+    ...(o.retention
+      ? {
+          retention: {mode: o.retention.mode, retainUntilTime: o.retention.retainUntilTime},
+          // The later of a bucket retention policy (none in the emulator) and the object's.
+          retentionExpirationTime: o.retention.retainUntilTime,
+        }
+      : {}),
   };
 }
 
-function bucketResource(b: {
-  name: string;
-  timeCreated: string;
-  updated: string;
-  location: string;
-  storageClass: string;
-  metageneration: string;
-}) {
+function bucketResource(b: StoredBucket) {
   return {
     kind: 'storage#bucket',
     id: b.name,
@@ -667,6 +755,8 @@ function bucketResource(b: {
       uniformBucketLevelAccess: {enabled: true},
       publicAccessPrevention: 'enforced',
     },
+    ...(b.versioning !== undefined ? {versioning: {enabled: b.versioning}} : {}),
+    ...(b.objectRetention ? {objectRetention: {mode: 'Enabled'}} : {}),
   };
 }
 

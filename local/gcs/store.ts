@@ -11,6 +11,13 @@
  * one synchronous step (precondition check, rename into place, metadata
  * write, index update), so two racing writers with `ifGenerationMatch=0`
  * cannot both win, and a reader never sees a half-written object.
+ *
+ * Object versioning and per-object retention (Object Retention Lock) follow
+ * Cloud Storage: in a bucket with versioning on, an overwritten or deleted
+ * live object becomes a noncurrent version (bytes and metadata moved to
+ * META/versions, so DATA still holds only live objects); an object whose
+ * retention has not expired cannot be deleted or replaced, but can be made
+ * noncurrent, and stays protected as such.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -34,6 +41,16 @@ export interface StoredObject {
   cacheControl?: string;
   contentLanguage?: string;
   metadata?: Record<string, string>;
+  /** Object Retention Lock: not deleted or replaced before `retainUntilTime`. */
+  retention?: ObjectRetention;
+  /** Set when the generation became noncurrent (versioned buckets only). */
+  timeDeleted?: string;
+}
+
+export interface ObjectRetention {
+  mode: 'Unlocked' | 'Locked';
+  /** RFC 3339, normalised to `Date.toISOString()`. */
+  retainUntilTime: string;
 }
 
 export interface StoredBucket {
@@ -43,6 +60,17 @@ export interface StoredBucket {
   location: string;
   storageClass: string;
   metageneration: string;
+  /** `versioning.enabled`; absent when never set (the resource then has no `versioning`). */
+  versioning?: boolean;
+  /** Object retention enabled at creation (`enableObjectRetention=true`). */
+  objectRetention?: boolean;
+}
+
+export interface BucketProps {
+  location?: string;
+  storageClass?: string;
+  versioning?: boolean;
+  objectRetention?: boolean;
 }
 
 /** The precondition query parameters of the JSON API. */
@@ -61,6 +89,15 @@ export interface ObjectProps {
   cacheControl?: string | null;
   contentLanguage?: string | null;
   metadata?: Record<string, string | null> | null;
+  /** As sent: validated against the bucket and the clock by the store. null removes it. */
+  retention?: {mode?: string; retainUntilTime?: string} | null;
+}
+
+/** How an objects.patch/update may change a retention (the `overrideUnlockedRetention` query parameter). */
+export interface PatchOptions {
+  /** A particular generation, live or noncurrent; the live one when absent. */
+  generation?: string;
+  overrideUnlockedRetention?: boolean;
 }
 
 /** What an upload computed while it streamed the bytes to the staging file. */
@@ -71,7 +108,7 @@ export interface StagedContent {
   crc32c: string;
 }
 
-export type ChangeKind = 'finalized' | 'deleted' | 'metadataUpdated';
+export type ChangeKind = 'finalized' | 'deleted' | 'archived' | 'metadataUpdated';
 export type ChangeListener = (kind: ChangeKind, object: StoredObject) => void;
 
 /** A failure with the JSON API's status and reason. */
@@ -109,6 +146,9 @@ const MAX_LIST_RESULTS = 1000;
 export const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 
 const PRECONDITION_FAILED = 'At least one of the pre-conditions you specified did not hold.';
+
+/** The longest retention Cloud Storage accepts: 3,155,760,000 s (100 years) ahead. */
+export const MAX_RETENTION_SECONDS = 3_155_760_000;
 
 /** Pure precondition check, shared by reads and writes. */
 export function checkPreconditions(current: StoredObject | undefined, pre: Preconditions): void {
@@ -174,11 +214,23 @@ function applyProps(target: StoredObject, props: ObjectProps): void {
   }
 }
 
+/** The retention's expiry if it has not passed at `now`. */
+function retainedUntil(o: StoredObject, now: Date): string | undefined {
+  if (!o.retention) return undefined;
+  return Date.parse(o.retention.retainUntilTime) > now.getTime()
+    ? o.retention.retainUntilTime
+    : undefined;
+}
+
 export class FileStore {
   private readonly buckets = new Map<string, StoredBucket>();
   private readonly objects = new Map<string, Map<string, StoredObject>>();
+  /** Noncurrent generations per bucket and name, oldest first (versioned buckets). */
+  private readonly noncurrent = new Map<string, Map<string, StoredObject[]>>();
   /** Sorted names per bucket, rebuilt lazily after a change. */
   private readonly sortedNames = new Map<string, string[]>();
+  /** Sorted names of live and noncurrent objects per bucket, for `versions=true`. */
+  private readonly sortedVersionNames = new Map<string, string[]>();
   private readonly listeners: ChangeListener[] = [];
   private lastGeneration = 0;
 
@@ -205,6 +257,7 @@ export class FileStore {
       store.bucketsDir,
       store.tmpDir,
       path.join(store.metaDir, 'objects'),
+      store.versionsDir,
     ]) {
       await fs.promises.mkdir(dir, {recursive: true});
     }
@@ -218,7 +271,7 @@ export class FileStore {
 
   // ---- buckets -----------------------------------------------------------
 
-  createBucket(name: string, props: {location?: string; storageClass?: string} = {}): StoredBucket {
+  createBucket(name: string, props: BucketProps = {}): StoredBucket {
     checkBucketName(name);
     if (this.buckets.has(name)) {
       throw new StoreError(
@@ -235,13 +288,33 @@ export class FileStore {
       location: props.location ?? 'US',
       storageClass: props.storageClass ?? 'STANDARD',
       metageneration: '1',
+      ...(props.versioning !== undefined ? {versioning: props.versioning} : {}),
+      ...(props.objectRetention ? {objectRetention: true} : {}),
     };
     fs.mkdirSync(path.join(this.dataDir, name), {recursive: true});
     fs.mkdirSync(path.join(this.metaDir, 'objects', name), {recursive: true});
     writeJsonAtomic(path.join(this.bucketsDir, `${name}.json`), bucket, this.tmpDir);
     this.buckets.set(name, bucket);
     this.objects.set(name, new Map());
+    this.noncurrent.set(name, new Map());
     return bucket;
+  }
+
+  /**
+   * buckets.patch of what the emulator keeps: versioning. Object retention is
+   * set at creation only (as Terraform's ForceNew `enable_object_retention`).
+   */
+  patchBucket(name: string, props: {versioning?: boolean}): StoredBucket {
+    const current = this.getBucket(name);
+    const updated: StoredBucket = {
+      ...current,
+      metageneration: String(Number(current.metageneration) + 1),
+      updated: this.now().toISOString(),
+      ...(props.versioning !== undefined ? {versioning: props.versioning} : {}),
+    };
+    writeJsonAtomic(path.join(this.bucketsDir, `${name}.json`), updated, this.tmpDir);
+    this.buckets.set(name, updated);
+    return updated;
   }
 
   getBucket(name: string): StoredBucket {
@@ -256,30 +329,61 @@ export class FileStore {
 
   deleteBucket(name: string): void {
     this.getBucket(name);
-    if ((this.objects.get(name)?.size ?? 0) > 0) {
+    // Noncurrent versions count: Cloud Storage refuses until they are gone too.
+    if ((this.objects.get(name)?.size ?? 0) > 0 || (this.noncurrent.get(name)?.size ?? 0) > 0) {
       throw new StoreError(409, 'conflict', 'The bucket you tried to delete is not empty.');
     }
     fs.rmSync(path.join(this.dataDir, name), {recursive: true, force: true});
     fs.rmSync(path.join(this.metaDir, 'objects', name), {recursive: true, force: true});
+    fs.rmSync(path.join(this.versionsDir, name), {recursive: true, force: true});
     fs.rmSync(path.join(this.bucketsDir, `${name}.json`), {force: true});
     this.buckets.delete(name);
     this.objects.delete(name);
+    this.noncurrent.delete(name);
     this.sortedNames.delete(name);
+    this.sortedVersionNames.delete(name);
   }
 
   // ---- objects -----------------------------------------------------------
 
-  /** The current object, or a 404/412 StoreError. */
-  getObject(bucket: string, name: string, pre: Preconditions = {}): StoredObject {
+  /**
+   * The live object, or with `generation` that generation, live or
+   * noncurrent; else a 404/412 StoreError. Preconditions are checked against
+   * the object addressed.
+   */
+  getObject(
+    bucket: string,
+    name: string,
+    pre: Preconditions = {},
+    generation?: string,
+  ): StoredObject {
     const current = this.bucketObjects(bucket).get(name);
-    checkPreconditions(current, pre);
-    if (!current) throw new StoreError(404, 'notFound', `No such object: ${bucket}/${name}`);
-    return current;
+    if (generation === undefined) {
+      checkPreconditions(current, pre);
+      if (!current) throw new StoreError(404, 'notFound', `No such object: ${bucket}/${name}`);
+      return current;
+    }
+    const found =
+      current?.generation === generation
+        ? current
+        : this.versionsOf(bucket, name).find(v => v.generation === generation);
+    checkPreconditions(found, pre);
+    if (!found) {
+      throw new StoreError(404, 'notFound', `No such object: ${bucket}/${name}#${generation}`);
+    }
+    return found;
   }
 
-  /** The object's bytes on disk. */
+  /** The object's bytes on disk (live objects). */
   dataPath(bucket: string, name: string): string {
     return path.join(this.dataDir, bucket, ...name.split('/'));
+  }
+
+  /** The bytes of any generation: DATA for the live one, META/versions for a noncurrent one. */
+  contentPath(object: StoredObject): string {
+    return object.timeDeleted === undefined
+      ? this.dataPath(object.bucket, object.name)
+      : this.versionPaths(object.bucket, object.name, object.generation).bytes;
   }
 
   /** A fresh staging file path for an upload. */
@@ -287,11 +391,18 @@ export class FileStore {
     return path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
   }
 
-  /** Checks everything that can be checked before bytes are streamed. */
-  checkWritable(bucket: string, name: string, pre: Preconditions): void {
+  /**
+   * Checks everything that can be checked before bytes are streamed: the
+   * name, preconditions (against the live object) and, when given, the
+   * retention the new object asks for. Whether a retention forbids replacing
+   * the live object is decided by `commit` only, as Cloud Storage refuses a
+   * resumable upload at its final request.
+   */
+  checkWritable(bucket: string, name: string, pre: Preconditions, props?: ObjectProps): void {
     checkObjectName(name);
     checkPreconditions(this.bucketObjects(bucket).get(name), pre);
     this.checkNoPathConflict(bucket, name);
+    if (props?.retention) this.validRetention(bucket, props.retention);
   }
 
   /**
@@ -299,6 +410,10 @@ export class FileStore {
    * from the precondition check to the index update, so racing commits are
    * serialised by the event loop. The staging file is consumed on success and
    * left to the caller on failure.
+   *
+   * A live object it replaces becomes noncurrent in a versioned bucket (even
+   * under retention); otherwise it is removed, which its retention forbids
+   * until it expires (403 `retentionPolicyNotMet`, after any 412).
    */
   commit(
     bucket: string,
@@ -307,7 +422,10 @@ export class FileStore {
     props: ObjectProps,
     pre: Preconditions,
   ): StoredObject {
-    this.checkWritable(bucket, name, pre);
+    this.checkWritable(bucket, name, pre, props);
+    const {versioning} = this.getBucket(bucket);
+    const previous = this.bucketObjects(bucket).get(name);
+    if (previous && !versioning) this.checkNotRetained(previous);
     const ts = this.now().toISOString();
     const object: StoredObject = {
       bucket,
@@ -323,19 +441,36 @@ export class FileStore {
       storageClass: this.getBucket(bucket).storageClass,
     };
     applyProps(object, props);
+    if (props.retention) object.retention = this.validRetention(bucket, props.retention);
+    const archived = previous && versioning ? this.archive(previous, ts) : undefined;
     const target = this.dataPath(bucket, name);
     fs.mkdirSync(path.dirname(target), {recursive: true});
     moveSync(staged.tmpPath, target);
     writeJsonAtomic(this.metaPath(bucket, name), object, this.tmpDir);
     this.bucketObjects(bucket).set(name, object);
     this.sortedNames.delete(bucket);
+    this.sortedVersionNames.delete(bucket);
+    // What became of the replaced object, then the new one (Cloud Storage sends both).
+    if (archived) this.emit('archived', archived);
+    else if (previous) this.emit('deleted', previous);
     this.emit('finalized', object);
     return object;
   }
 
-  /** objects.patch: changes writable properties and bumps the metageneration. */
-  patch(bucket: string, name: string, props: ObjectProps, pre: Preconditions): StoredObject {
-    const current = this.getObject(bucket, name, pre);
+  /**
+   * objects.patch: changes writable properties and bumps the metageneration,
+   * of the live object or of the generation named. A retention may be set or
+   * extended freely; removing or shortening an Unlocked one, or locking it,
+   * needs `overrideUnlockedRetention`; a Locked one can only be extended.
+   */
+  patch(
+    bucket: string,
+    name: string,
+    props: ObjectProps,
+    pre: Preconditions,
+    opts: PatchOptions = {},
+  ): StoredObject {
+    const current = this.getObject(bucket, name, pre, opts.generation);
     const updated: StoredObject = {
       ...current,
       metadata: current.metadata ? {...current.metadata} : undefined,
@@ -344,64 +479,137 @@ export class FileStore {
     };
     if (!updated.metadata) delete updated.metadata;
     applyProps(updated, props);
+    if (props.retention !== undefined) {
+      const next = this.retentionChange(current, props.retention, opts.overrideUnlockedRetention);
+      if (next) updated.retention = next;
+      else delete updated.retention;
+    }
+    if (current.timeDeleted !== undefined) {
+      const paths = this.versionPaths(bucket, name, current.generation);
+      writeJsonAtomic(paths.meta, updated, this.tmpDir);
+      const list = this.versionsOf(bucket, name);
+      list[list.indexOf(current)] = updated;
+      // A noncurrent version's change is not an event of the object (the live one).
+      return updated;
+    }
     writeJsonAtomic(this.metaPath(bucket, name), updated, this.tmpDir);
     this.bucketObjects(bucket).set(name, updated);
     this.emit('metadataUpdated', updated);
     return updated;
   }
 
-  delete(bucket: string, name: string, pre: Preconditions): void {
-    const current = this.getObject(bucket, name, pre);
-    const target = this.dataPath(bucket, name);
-    fs.rmSync(target, {force: true});
-    fs.rmSync(this.metaPath(bucket, name), {force: true});
-    this.removeEmptyParents(path.dirname(target), path.join(this.dataDir, bucket));
-    this.bucketObjects(bucket).delete(name);
-    this.sortedNames.delete(bucket);
-    this.emit('deleted', current);
+  /**
+   * objects.delete. Without `generation`: the live object, made noncurrent
+   * in a versioned bucket (allowed under retention, which stays with it),
+   * removed otherwise. With `generation`: that generation, live or
+   * noncurrent, removed for good. A removal before the retention expires is
+   * refused (403 `retentionPolicyNotMet`).
+   */
+  delete(bucket: string, name: string, pre: Preconditions, generation?: string): void {
+    const target = this.getObject(bucket, name, pre, generation);
+    if (generation === undefined && this.getBucket(bucket).versioning) {
+      const archived = this.archive(target, this.now().toISOString());
+      this.removeLive(bucket, name, false);
+      this.emit('archived', archived);
+      return;
+    }
+    this.checkNotRetained(target);
+    if (target.timeDeleted === undefined) {
+      this.removeLive(bucket, name, true);
+    } else {
+      const paths = this.versionPaths(bucket, name, target.generation);
+      fs.rmSync(paths.bytes, {force: true});
+      fs.rmSync(paths.meta, {force: true});
+      removeDirIfEmpty(path.dirname(paths.meta));
+      const byName = this.noncurrent.get(bucket)!;
+      const rest = this.versionsOf(bucket, name).filter(v => v !== target);
+      if (rest.length > 0) byName.set(name, rest);
+      else byName.delete(name);
+      this.sortedVersionNames.delete(bucket);
+    }
+    this.emit('deleted', target);
   }
 
-  list(bucket: string, opts: ListOptions): ListResult {
-    const names = this.sorted(bucket);
+  /**
+   * objects.list. With `versions`, every generation of each name, noncurrent
+   * ones (oldest first) before the live one, as Cloud Storage lists them.
+   */
+  list(bucket: string, opts: ListOptions & {versions?: boolean}): ListResult {
+    const versions = opts.versions === true;
+    const names = versions ? this.sortedWithVersions(bucket) : this.sorted(bucket);
     const prefix = opts.prefix ?? '';
     const max = Math.min(Math.max(opts.maxResults ?? MAX_LIST_RESULTS, 1), MAX_LIST_RESULTS);
-    const after = opts.pageToken
-      ? Buffer.from(opts.pageToken, 'base64url').toString('utf8')
-      : undefined;
+    // Page tokens name the last name listed and, with versions, its last generation.
+    let after: string | undefined;
+    let afterGeneration: bigint | undefined;
+    if (opts.pageToken) {
+      const token = Buffer.from(opts.pageToken, 'base64url').toString('utf8');
+      const cut = versions ? token.indexOf('\u0000') : -1;
+      after = cut >= 0 ? token.slice(0, cut) : token;
+      if (cut >= 0 && /^\d+$/.test(token.slice(cut + 1)))
+        afterGeneration = BigInt(token.slice(cut + 1));
+    }
     let start = lowerBound(
       names,
       opts.startOffset && opts.startOffset > prefix ? opts.startOffset : prefix,
     );
     const objects = this.bucketObjects(bucket);
+    const entries = (name: string): StoredObject[] => {
+      const live = objects.get(name);
+      if (!versions) return live ? [live] : [];
+      return [...this.versionsOf(bucket, name), ...(live ? [live] : [])];
+    };
     const items: StoredObject[] = [];
     const prefixes: string[] = [];
     const seenPrefixes = new Set<string>();
     let last: string | undefined;
-    if (after !== undefined) start = Math.max(start, upperBound(names, after));
+    let lastGeneration: string | undefined;
+    const token = () =>
+      Buffer.from(
+        lastGeneration === undefined ? last! : `${last!}\u0000${lastGeneration}`,
+        'utf8',
+      ).toString('base64url');
+    if (after !== undefined) {
+      start = Math.max(
+        start,
+        afterGeneration === undefined ? upperBound(names, after) : lowerBound(names, after),
+      );
+    }
     for (let i = start; i < names.length; i++) {
       const name = names[i]!;
       if (!name.startsWith(prefix)) break;
       if (opts.endOffset !== undefined && name >= opts.endOffset) break;
-      if (items.length + prefixes.length >= max) {
-        return {items, prefixes, nextPageToken: Buffer.from(last!, 'utf8').toString('base64url')};
-      }
       if (opts.delimiter) {
         const cut = name.indexOf(opts.delimiter, prefix.length);
         if (cut >= 0) {
+          if (items.length + prefixes.length >= max)
+            return {items, prefixes, nextPageToken: token()};
           const p = name.slice(0, cut + opts.delimiter.length);
           if (!seenPrefixes.has(p)) {
             seenPrefixes.add(p);
             prefixes.push(p);
-            if (opts.includeTrailingDelimiter && objects.has(p)) items.push(objects.get(p)!);
+            if (opts.includeTrailingDelimiter) items.push(...entries(p));
           }
           // Skip every other name under this prefix in one step.
           i = lowerBound(names, p + '\uffff') - 1;
           last = names[i] ?? p;
+          lastGeneration = undefined;
           continue;
         }
       }
-      items.push(objects.get(name)!);
-      last = name;
+      for (const object of entries(name)) {
+        if (
+          name === after &&
+          afterGeneration !== undefined &&
+          BigInt(object.generation) <= afterGeneration
+        ) {
+          continue;
+        }
+        if (items.length + prefixes.length >= max) return {items, prefixes, nextPageToken: token()};
+        items.push(object);
+        last = name;
+        lastGeneration = versions ? object.generation : undefined;
+      }
     }
     return {items, prefixes};
   }
@@ -416,6 +624,136 @@ export class FileStore {
     return path.join(this.metaDir, 'tmp');
   }
 
+  private get versionsDir(): string {
+    return path.join(this.metaDir, 'versions');
+  }
+
+  /** A noncurrent generation's metadata and bytes: META/versions/{bucket}/{sha256(name)}/{generation}.*. */
+  private versionPaths(
+    bucket: string,
+    name: string,
+    generation: string,
+  ): {meta: string; bytes: string} {
+    const key = createHash('sha256').update(name, 'utf8').digest('hex');
+    const dir = path.join(this.versionsDir, bucket, key);
+    return {meta: path.join(dir, `${generation}.json`), bytes: path.join(dir, `${generation}.bin`)};
+  }
+
+  private versionsOf(bucket: string, name: string): StoredObject[] {
+    this.getBucket(bucket);
+    return this.noncurrent.get(bucket)!.get(name) ?? [];
+  }
+
+  /**
+   * Makes the live `object` noncurrent: its metadata (with `timeDeleted`) is
+   * written first and its bytes moved after, so a crash between the two
+   * leaves the live object intact (and load() drops the half-made version).
+   * The caller then replaces or removes the live entry.
+   */
+  private archive(object: StoredObject, ts: string): StoredObject {
+    const archived: StoredObject = {...object, timeDeleted: ts};
+    const paths = this.versionPaths(object.bucket, object.name, object.generation);
+    fs.mkdirSync(path.dirname(paths.meta), {recursive: true});
+    writeJsonAtomic(paths.meta, archived, this.tmpDir);
+    moveSync(this.dataPath(object.bucket, object.name), paths.bytes);
+    const byName = this.noncurrent.get(object.bucket)!;
+    byName.set(object.name, [...(byName.get(object.name) ?? []), archived]);
+    this.sortedVersionNames.delete(object.bucket);
+    return archived;
+  }
+
+  /** Forgets the live object (its bytes too, unless `archive` already moved them). */
+  private removeLive(bucket: string, name: string, removeBytes: boolean): void {
+    const target = this.dataPath(bucket, name);
+    if (removeBytes) fs.rmSync(target, {force: true});
+    fs.rmSync(this.metaPath(bucket, name), {force: true});
+    this.removeEmptyParents(path.dirname(target), path.join(this.dataDir, bucket));
+    this.bucketObjects(bucket).delete(name);
+    this.sortedNames.delete(bucket);
+    this.sortedVersionNames.delete(bucket);
+  }
+
+  /** 403 `retentionPolicyNotMet` while the object's retention has not expired. */
+  private checkNotRetained(object: StoredObject): void {
+    const until = retainedUntil(object, this.now());
+    if (until === undefined) return;
+    throw new StoreError(
+      403,
+      'retentionPolicyNotMet',
+      `Object '${object.bucket}/${object.name}' is subject to bucket's retention policy or object retention and cannot be deleted or overwritten until ${until}`,
+    );
+  }
+
+  /** A retention as given on upload or patch, checked against the bucket and the clock (400). */
+  private validRetention(
+    bucket: string,
+    given: {mode?: string; retainUntilTime?: string},
+    keepMode?: ObjectRetention['mode'],
+  ): ObjectRetention {
+    const bad = (message: string) => new StoreError(400, 'invalid', message);
+    if (!this.getBucket(bucket).objectRetention) {
+      throw bad(
+        `Object retention cannot be set on objects in bucket '${bucket}': object retention is not enabled on the bucket.`,
+      );
+    }
+    const mode = given.mode ?? keepMode;
+    if (mode !== 'Unlocked' && mode !== 'Locked') {
+      throw bad(`Invalid value for retention.mode: '${String(given.mode)}' (Unlocked or Locked).`);
+    }
+    const raw = given.retainUntilTime;
+    const until = typeof raw === 'string' && RFC3339.test(raw) ? Date.parse(raw) : NaN;
+    if (Number.isNaN(until)) {
+      throw bad(`Invalid value for retention.retainUntilTime: '${String(raw)}' (RFC 3339).`);
+    }
+    const now = this.now().getTime();
+    if (until <= now) {
+      throw bad(`retention.retainUntilTime ${raw} is in the past; it must be in the future.`);
+    }
+    if (until > now + MAX_RETENTION_SECONDS * 1000) {
+      throw bad(
+        `retention.retainUntilTime ${raw} is more than ${MAX_RETENTION_SECONDS} seconds (100 years) ahead.`,
+      );
+    }
+    return {mode, retainUntilTime: new Date(until).toISOString()};
+  }
+
+  /**
+   * The retention an objects.patch leaves, or 403 for a change the current
+   * one forbids: removing or shortening an Unlocked retention or locking it
+   * needs `overrideUnlockedRetention`; a Locked one may only be extended.
+   */
+  private retentionChange(
+    object: StoredObject,
+    given: {mode?: string; retainUntilTime?: string} | null,
+    override = false,
+  ): ObjectRetention | undefined {
+    const current = object.retention;
+    const next =
+      given === null ? undefined : this.validRetention(object.bucket, given, current?.mode);
+    if (!current) return next;
+    const refuse = (what: string, how: string) =>
+      new StoreError(
+        403,
+        'forbidden',
+        `Cannot ${what} the ${current.mode} retention of object '${object.bucket}/${object.name}' (retained until ${current.retainUntilTime}): ${how}.`,
+      );
+    const shorter =
+      next !== undefined && Date.parse(next.retainUntilTime) < Date.parse(current.retainUntilTime);
+    if (current.mode === 'Locked') {
+      const how = 'a Locked retention can only be extended';
+      if (!next) throw refuse('remove', how);
+      if (next.mode !== 'Locked') throw refuse('unlock', how);
+      if (shorter) throw refuse('shorten', how);
+      return next;
+    }
+    if (override) return next;
+    const how = 'that needs overrideUnlockedRetention=true';
+    if (!next) throw refuse('remove', how);
+    if (next.mode === 'Locked') throw refuse('lock', how);
+    if (shorter) throw refuse('shorten', how);
+    return next;
+  }
+
   private metaPath(bucket: string, name: string): string {
     // Hashed so that any legal object name gives a short, safe file name.
     const key = createHash('sha256').update(name, 'utf8').digest('hex');
@@ -425,6 +763,19 @@ export class FileStore {
   private bucketObjects(bucket: string): Map<string, StoredObject> {
     this.getBucket(bucket);
     return this.objects.get(bucket)!;
+  }
+
+  private sortedWithVersions(bucket: string): string[] {
+    let names = this.sortedVersionNames.get(bucket);
+    if (!names) {
+      const all = new Set([
+        ...this.bucketObjects(bucket).keys(),
+        ...this.noncurrent.get(bucket)!.keys(),
+      ]);
+      names = [...all].sort(cmp);
+      this.sortedVersionNames.set(bucket, names);
+    }
+    return names;
   }
 
   private sorted(bucket: string): string[] {
@@ -484,6 +835,36 @@ export class FileStore {
     }
   }
 
+  /** Noncurrent generations of a bucket; a half-archived one (no bytes or no metadata) is dropped. */
+  private async loadVersions(bucket: string): Promise<void> {
+    const byName = new Map<string, StoredObject[]>();
+    this.noncurrent.set(bucket, byName);
+    const root = path.join(this.versionsDir, bucket);
+    if (!fs.existsSync(root)) return;
+    for (const key of await fs.promises.readdir(root)) {
+      const dir = path.join(root, key);
+      const files = new Set(await fs.promises.readdir(dir));
+      for (const file of files) {
+        const base = file.replace(/\.(json|bin)$/, '');
+        const meta = `${base}.json`;
+        const bytes = `${base}.bin`;
+        if (files.has(meta) && files.has(bytes)) {
+          if (file !== meta) continue;
+          const object = JSON.parse(
+            await fs.promises.readFile(path.join(dir, meta), 'utf8'),
+          ) as StoredObject;
+          byName.set(object.name, [...(byName.get(object.name) ?? []), object]);
+          this.lastGeneration = Math.max(this.lastGeneration, Number(object.generation));
+        } else {
+          await fs.promises.rm(path.join(dir, file), {force: true});
+        }
+      }
+      removeDirIfEmpty(dir);
+    }
+    for (const list of byName.values())
+      list.sort((a, b) => (BigInt(a.generation) < BigInt(b.generation) ? -1 : 1));
+  }
+
   private async load(): Promise<void> {
     for (const file of await fs.promises.readdir(this.bucketsDir)) {
       if (!file.endsWith('.json')) continue;
@@ -507,11 +888,23 @@ export class FileStore {
         objects.set(object.name, object);
         this.lastGeneration = Math.max(this.lastGeneration, Number(object.generation));
       }
+      await this.loadVersions(bucket.name);
     }
     // Staging files of uploads that never finished before the restart.
     for (const file of await fs.promises.readdir(this.tmpDir)) {
       if (file.endsWith('.part')) await fs.promises.rm(path.join(this.tmpDir, file), {force: true});
     }
+  }
+}
+
+/** RFC 3339 date-time (what the JSON API takes for a time). */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+function removeDirIfEmpty(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    // not empty (or gone): nothing to do
   }
 }
 
