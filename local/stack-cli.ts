@@ -1,5 +1,5 @@
 /**
- * `npm run stack [-- --keep-data] [--root DIR] [--workers N] [--object-retention]`
+ * `npm run stack [-- --keep-data] [--root DIR] [--workers N] [--retention-days N [--retention-mode M]]`
  *
  * Starts the whole local stack, prints the environment to reach it and the
  * function URLs, and on Ctrl-C or SIGTERM stops every process it started.
@@ -19,16 +19,32 @@ const SPECS = [
     help: 'worker processes behind the push subscription, one push at a time each, as in production (default: one process taking every push at once)',
   },
   {
-    name: 'object-retention',
-    help: 'create the bucket with object retention enabled (Object Retention Lock), as production when it retains recordings',
-    boolean: true,
+    name: 'retention-days',
+    help: 'retain every recording and metadata object N days (RETENTION_DAYS), in a bucket created with object retention enabled, as production with retention_days',
   },
+  {name: 'retention-mode', help: 'unlocked or locked (RETENTION_MODE; default unlocked)'},
   {name: 'help', help: 'print this help', boolean: true},
 ];
 
 function genesysProfile(value: string | undefined): 'clean' | 'lossy' | undefined {
   if (value === undefined || value === 'clean' || value === 'lossy') return value;
   throw new UsageError(`--profile must be clean or lossy, got "${value}"`);
+}
+
+/** RETENTION_DAYS and RETENTION_MODE for the functions, from --retention-days and --retention-mode. */
+function retentionFlags(
+  days: string | undefined,
+  mode: string | undefined,
+): Record<string, string> {
+  if (days === undefined) {
+    if (mode !== undefined) throw new UsageError('--retention-mode needs --retention-days');
+    return {};
+  }
+  if (!/^\d+$/.test(days) || Number(days) < 1 || Number(days) > 36_500)
+    throw new UsageError(`--retention-days must be a whole number from 1 to 36500, got "${days}"`);
+  if (mode !== undefined && mode !== 'unlocked' && mode !== 'locked')
+    throw new UsageError(`--retention-mode must be unlocked or locked, got "${mode}"`);
+  return {RETENTION_DAYS: days, ...(mode ? {RETENTION_MODE: mode} : {})};
 }
 
 function workersFlag(value: string | undefined): number | undefined {
@@ -42,9 +58,11 @@ function workersFlag(value: string | undefined): number | undefined {
 async function main(): Promise<void> {
   let flags;
   let workerInstances: number | undefined;
+  let retention: Record<string, string>;
   try {
     flags = parseFlags(process.argv.slice(2), SPECS);
     workerInstances = workersFlag(flags.get('workers')?.[0]);
+    retention = retentionFlags(flags.get('retention-days')?.[0], flags.get('retention-mode')?.[0]);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`stack: ${err.message}\n\n${usage('npm run stack -- [flags]', SPECS)}`);
@@ -59,9 +77,9 @@ async function main(): Promise<void> {
     fresh: !flags.has('keep-data'),
     functions: productFunctions(),
     secrets: productSecrets(),
-    functionEnv: productEnv(),
+    functionEnv: productEnv(retention),
     workerInstances,
-    objectRetention: flags.has('object-retention'),
+    objectRetention: retention.RETENTION_DAYS !== undefined,
     genesys: {
       seed: flag(flags, 'seed'),
       conversationsPerDay: flags.has('conversations-per-day')

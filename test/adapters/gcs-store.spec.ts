@@ -9,7 +9,7 @@ import * as sinon from 'sinon';
 import {CRC32C, File, Storage} from '@google-cloud/storage';
 import type {CreateWriteStreamOptions} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
-import {RetryableError} from '../../functions/core/errors';
+import {PermanentError, RetryableError} from '../../functions/core/errors';
 import {ObjectExistsError, VERIFIED_KEY} from '../../functions/ports';
 import {mapLimit} from '../../functions/services/objects';
 import {TestStack, useStack} from '../setup/stack';
@@ -274,5 +274,114 @@ describe('GcsStore (official client, GCS emulator)', () => {
       [],
       'the storage client warned about listeners',
     );
+  });
+
+  describe('object retention and generations', () => {
+    const until = () => new Date(Date.now() + 86_400_000).toISOString();
+    let retaining: GcsStore;
+    let versioned: GcsStore;
+    let plain: GcsStore;
+
+    before(async () => {
+      const storage = new Storage({apiEndpoint: stack.gcsUrl, projectId: 'p'});
+      const suffix = randomBytes(4).toString('hex');
+      const [a] = await storage.createBucket(`retaining-${suffix}`, {enableObjectRetention: true});
+      const [b] = await storage.createBucket(`versioned-${suffix}`, {versioning: {enabled: true}});
+      const [c] = await storage.createBucket(`plain-${suffix}`);
+      retaining = new GcsStore(a.name, storage);
+      versioned = new GcsStore(b.name, storage);
+      plain = new GcsStore(c.name, storage);
+    });
+
+    it('should set a retention in the upload itself, and return it from write, stat and list', async () => {
+      const retention = {mode: 'Locked' as const, retainUntilTime: until()};
+      for (const [i, body] of [
+        Buffer.from('small'),
+        Readable.from([bytes(6 * 1024 * 1024)]),
+      ].entries()) {
+        const object = `kept/${i}.bin`;
+        const stored = await retaining.write(object, body, {
+          contentType: 'application/octet-stream',
+          ifGenerationMatch: 0,
+          markVerified: true,
+          retention,
+        });
+        assert.deepStrictEqual(stored.retention, retention, 'multipart and resumable');
+        assert.deepStrictEqual((await retaining.stat(object))!.retention, retention);
+        assert.ok(stored.metadata?.[VERIFIED_KEY], 'the check mark is a metadata patch, allowed');
+      }
+      assert.deepStrictEqual(
+        (await retaining.list('kept/')).map(o => o.retention),
+        [retention, retention],
+      );
+      assert.strictEqual(
+        (
+          await plain.write('no-retention.json', Buffer.from('{}'), {
+            contentType: 'application/json',
+            ifGenerationMatch: 0,
+          })
+        ).retention,
+        undefined,
+      );
+    });
+
+    it('should refuse replacing or deleting a retained object with a PermanentError, never a retry', async () => {
+      const object = 'kept/refused.json';
+      const stored = await retaining.write(object, Buffer.from('{}'), {
+        contentType: 'application/json',
+        ifGenerationMatch: 0,
+        retention: {mode: 'Unlocked', retainUntilTime: until()},
+      });
+      await assert.rejects(
+        retaining.write(object, Buffer.from('{"x":1}'), {
+          contentType: 'application/json',
+          ifGenerationMatch: stored.generation,
+        }),
+        (e: Error) =>
+          e instanceof PermanentError &&
+          /is retained and cannot be replaced or deleted yet/.test(e.message),
+      );
+      await assert.rejects(
+        retaining.delete(object, stored.generation),
+        (e: Error) => e instanceof PermanentError && /retained/.test(e.message),
+      );
+      assert.strictEqual((await retaining.stat(object))!.generation, stored.generation);
+    });
+
+    it('should say what to fix when the bucket was made without object retention', async () => {
+      await assert.rejects(
+        plain.write('kept.json', Buffer.from('{}'), {
+          contentType: 'application/json',
+          ifGenerationMatch: 0,
+          retention: {mode: 'Locked', retainUntilTime: until()},
+        }),
+        (e: Error) =>
+          e instanceof PermanentError &&
+          /RETENTION_DAYS needs a bucket created with object retention enabled/.test(e.message),
+      );
+      assert.strictEqual(await plain.stat('kept.json'), undefined);
+    });
+
+    it('should read the JSON of a given generation, also one that is no longer live', async () => {
+      const object = 'report.json';
+      const first = await versioned.write(object, Buffer.from('{"v":1}'), {
+        contentType: 'application/json',
+        ifGenerationMatch: 0,
+      });
+      const second = await versioned.write(object, Buffer.from('{"v":2}'), {
+        contentType: 'application/json',
+        ifGenerationMatch: first.generation,
+      });
+      assert.deepStrictEqual(await versioned.readJson(object, undefined, first.generation), {
+        value: {v: 1},
+        generation: first.generation,
+      });
+      assert.deepStrictEqual(await versioned.readJson(object), {
+        value: {v: 2},
+        generation: second.generation,
+      });
+      assert.strictEqual(await versioned.readJson(object, undefined, '1'), undefined);
+      await assert.rejects(versioned.readJson(object, undefined, 'x'), PermanentError);
+    });
   });
 });

@@ -65,13 +65,16 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
       const r = f.metadata.retention;
       assert.ok(r, `${f.name} has a retention`);
       assert.strictEqual(r.mode, 'Locked', f.name);
-      const days = (Date.parse(r.retainUntilTime!) - Date.parse(f.metadata.timeCreated!)) / 86_400_000;
+      const days =
+        (Date.parse(r.retainUntilTime!) - Date.parse(f.metadata.timeCreated!)) / 86_400_000;
       assert.ok(Math.abs(days - ARCHIVE_RETENTION_DAYS) < 0.01, `${f.name}: ${days} days`);
     }
     const ref = marker.reports[0]!;
     const [bytes] = await bucket().file(ref.object).download();
     const report = JSON.parse(bytes.toString('utf8')) as BatchReport;
-    const rec = report.conversations.flatMap(c => c.recordings).find(r => r.outcome === 'exported')!;
+    const rec = report.conversations
+      .flatMap(c => c.recordings)
+      .find(r => r.outcome === 'exported')!;
     const [md] = await bucket().file(rec.object!).getMetadata();
     assert.deepStrictEqual(rec.retention, {
       mode: md.retention!.mode,
@@ -85,11 +88,14 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
   it('should refuse to delete a retained generation, with GCS 403 retentionPolicyNotMet', async () => {
     const [f] = await exported();
     const pinned = bucket().file(f!.name, {generation: Number(f!.metadata.generation)});
-    await assert.rejects(pinned.delete(), (e: {code?: number; errors?: Array<{reason?: string}>}) => {
-      assert.strictEqual(e.code, 403);
-      assert.strictEqual(e.errors?.[0]?.reason, 'retentionPolicyNotMet');
-      return true;
-    });
+    await assert.rejects(
+      pinned.delete(),
+      (e: {code?: number; errors?: Array<{reason?: string}>}) => {
+        assert.strictEqual(e.code, 403);
+        assert.strictEqual(e.errors?.[0]?.reason, 'retentionPolicyNotMet');
+        return true;
+      },
+    );
   });
 
   it('should find the intact day intact, from GCS checksums and from the bytes (--deep)', async () => {
@@ -147,11 +153,12 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
     const onReplaced = days[0]!.findings.filter(f => f.object === replaced.name);
     assert.deepStrictEqual(
       onReplaced.map(f => f.kind),
-      ['altered', 'altered'],
+      ['altered', 'altered', 'altered'],
     );
     assert.match(onReplaced[0]!.detail, /content changed: size \d+ recorded, 17 now/);
     assert.match(onReplaced[1]!.detail, /replaced: generation \d+ recorded, \d+ now/);
-    assert.strictEqual(found.length, 5, found.join('\n'));
+    assert.match(onReplaced[2]!.detail, /its retention \(Locked until .*\) was removed/);
+    assert.strictEqual(found.length, 6, found.join('\n'));
 
     const text: string[] = [];
     await grm(['verify', DAY, '--local'], {
@@ -161,6 +168,9 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
       now: () => Date.now(),
       sleep: async () => undefined,
     });
-    assert.match(text.join('\n'), new RegExp(`^${DAY} _SUCCESS \\(run \\S+\\): 5 findings \\(1 missing, 3 altered, 1 extra\\)`));
+    assert.match(
+      text.join('\n'),
+      new RegExp(`^${DAY} _SUCCESS \\(run \\S+\\): 6 findings \\(1 missing, 4 altered, 1 extra\\)`),
+    );
   });
 });

@@ -131,6 +131,25 @@ describe('npm run stack', function () {
     }
   });
 
+  it('should refuse a --retention-days or --retention-mode it cannot honour', () => {
+    for (const [args, why] of [
+      [['--retention-days', '0'], /--retention-days must be a whole number from 1 to 36500/],
+      [['--retention-days', '7x'], /--retention-days must be/],
+      [
+        ['--retention-days', '7', '--retention-mode', 'Locked'],
+        /--retention-mode must be unlocked or locked/,
+      ],
+      [['--retention-mode', 'locked'], /--retention-mode needs --retention-days/],
+    ] as const) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'local/stack-cli.ts', ...args], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.strictEqual(r.status, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, why);
+    }
+  });
+
   it('should leave no process behind when the demo is interrupted with Ctrl-C', async () => {
     const proc = spawn(
       process.execPath,
