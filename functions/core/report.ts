@@ -4,6 +4,7 @@
  * with its outcome, object, size and checksums, or its reason.
  */
 import {RECORDING_TYPES, RecordingType} from './content-types';
+import type {ConversationAttributes} from './conversation-attributes';
 
 export interface ReportRecording {
   recordingId: string;
@@ -24,6 +25,12 @@ export interface ReportConversation {
   conversationStart?: string;
   error?: string;
   metadataObject?: string;
+  /**
+   * What the analytics record says of the conversation (direction, divisions,
+   * wrap-up codes, participants): the recordings index's columns. Absent in
+   * reports written before it existed and for conversations Genesys does not know.
+   */
+  attributes?: ConversationAttributes;
   recordings: ReportRecording[];
 }
 
