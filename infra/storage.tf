@@ -6,9 +6,9 @@
 # Overwriting an object needs storage.objects.delete as well as create, so the
 # "replace" grants below are roles/storage.objectUser on exactly the names that
 # are rewritten by design (plans, batch reports, attempt counters, the
-# checker's ledger and markers, a conversation's metadata when its export
-# outcome changes). test/repo/infra-iam.spec.ts evaluates these conditions on
-# the names functions/core/object-names.ts builds.
+# checker's ledger, markers and recordings index, a conversation's metadata
+# when its export outcome changes). test/repo/infra-iam.spec.ts evaluates
+# these conditions on the names functions/core/object-names.ts builds.
 resource "google_storage_bucket" "recordings" {
   project                     = var.project_id
   name                        = var.bucket_name
@@ -38,13 +38,15 @@ locals {
   manifest = "resource.name.extract(\"${local.objects}{day}/_manifest/\") != \"\""
   metadata = "resource.name.extract(\"${local.objects}{day}/metadata/\") != \"\""
   rejected = "resource.name.startsWith(\"${local.objects}_rejected/\")"
+  # The recordings index the checker writes per decided day (bigquery.tf reads it).
+  index = "resource.name.startsWith(\"${local.objects}_index/\")"
   # Everything in the folder but the recordings themselves: markers, plans,
-  # reports, ledger, metadata, rejected messages.
-  bookkeeping = "(${local.markers} || ${local.manifest} || ${local.metadata} || ${local.rejected})"
+  # reports, ledger, metadata, rejected messages, the recordings index.
+  bookkeeping = "(${local.markers} || ${local.manifest} || ${local.metadata} || ${local.rejected} || ${local.index})"
   # Operators' waivers: only operators create them (operators.tf).
   waivers = "resource.name.extract(\"${local.objects}{day}/_manifest/waivers/\") != \"\""
   # The checker's and the planner's objects, which the worker never writes.
-  decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || resource.name.endsWith(\"/_manifest/decision.json\") || resource.name.endsWith(\"/plan.json\"))"
+  decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || resource.name.endsWith(\"/_manifest/decision.json\") || resource.name.endsWith(\"/plan.json\") || ${local.index})"
   bucket_grants = {
     # Lists and reads earlier days' markers, plans and reports (never a recording).
     planner_reads = {
@@ -102,6 +104,13 @@ locals {
       role  = "roles/storage.objectUser"
       title = "write the ledger and markers"
       when  = "${local.in_env} && (${local.markers} || resource.name.endsWith(\"/_manifest/decision.json\"))"
+    }
+    # Writes each decided day's recordings index, replacing the previous one.
+    checker_replaces_index = {
+      sa    = "checker"
+      role  = "roles/storage.objectUser"
+      title = "write the recordings index"
+      when  = "${local.in_env} && ${local.index} && resource.name.extract(\"${local.objects}_index/day={day}/\") != \"\" && resource.name.endsWith(\"/recordings.ndjson\")"
     }
   }
 }
