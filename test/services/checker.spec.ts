@@ -626,6 +626,14 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       assert.ok(all.every(r => r.outcome === 'skipped' && r.participants?.length === 8));
     });
 
+    it('should write an empty index for a day without conversations', async () => {
+      await seed({});
+      const r = await checker().handle(`${env}/${DAY}/_manifest/plan.json`);
+      assert.strictEqual((r as {status?: string}).status, 'success');
+      const stored = (await store.stat(indexName()))!;
+      assert.deepStrictEqual([stored.size, stored.metadata?.['run-id']], [0, RUN]);
+    });
+
     it('should write the index when the email cannot be sent', async () => {
       await seed({b1: {ids: [1, 2], failed: [2]}});
       await fetch(`${stack.sendgridUrl}/_admin/faults`, {
