@@ -7,9 +7,12 @@ locals {
   source_root = coalesce(var.function_source_dir, "${path.module}/..")
   # What `npm ci` and `npm run gcp-build` need in the build, and nothing else:
   # no tests, no local stack, no infra, no stray credentials from the root.
+  # The JSON files are data the functions import (the recordings index's
+  # schema, which bigquery.tf gives the table too).
   source_files = sort(concat(
     ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json"],
     tolist(fileset(local.source_root, "functions/**/*.ts")),
+    tolist(fileset(local.source_root, "functions/**/*.json")),
   ))
 }
 

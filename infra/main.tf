@@ -3,22 +3,26 @@
 # never races their enablement; test/repo/infra.spec.ts checks that.
 locals {
   prefix = "${var.prefix}-"
-  apis = toset([
-    "artifactregistry.googleapis.com",
-    "cloudbuild.googleapis.com",
-    "cloudfunctions.googleapis.com",
-    "cloudresourcemanager.googleapis.com",
-    "cloudscheduler.googleapis.com",
-    "eventarc.googleapis.com",
-    "iam.googleapis.com",
-    "logging.googleapis.com",
-    "monitoring.googleapis.com",
-    "pubsub.googleapis.com",
-    "run.googleapis.com",
-    "secretmanager.googleapis.com",
-    "serviceusage.googleapis.com",
-    "storage.googleapis.com",
-  ])
+  apis = setunion(
+    [
+      "artifactregistry.googleapis.com",
+      "cloudbuild.googleapis.com",
+      "cloudfunctions.googleapis.com",
+      "cloudresourcemanager.googleapis.com",
+      "cloudscheduler.googleapis.com",
+      "eventarc.googleapis.com",
+      "iam.googleapis.com",
+      "logging.googleapis.com",
+      "monitoring.googleapis.com",
+      "pubsub.googleapis.com",
+      "run.googleapis.com",
+      "secretmanager.googleapis.com",
+      "serviceusage.googleapis.com",
+      "storage.googleapis.com",
+    ],
+    # Only with SQL over the archive (bigquery.tf).
+    var.bigquery_dataset != "" ? ["bigquery.googleapis.com", "bigqueryconnection.googleapis.com"] : [],
+  )
   labels = merge(
     { app = "genesys-recording-migrator", export_env = var.export_env },
     var.labels,

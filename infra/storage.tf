@@ -6,9 +6,9 @@
 # Overwriting an object needs storage.objects.delete as well as create, so the
 # "replace" grants below are roles/storage.objectUser on exactly the names that
 # are rewritten by design (plans, batch reports, attempt counters, the
-# checker's ledger and markers, a conversation's metadata when its export
-# outcome changes). test/repo/infra-iam.spec.ts evaluates these conditions on
-# the names functions/core/object-names.ts builds.
+# checker's ledger, markers and recordings index, a conversation's metadata
+# when its export outcome changes). test/repo/infra-iam.spec.ts evaluates
+# these conditions on the names functions/core/object-names.ts builds.
 resource "google_storage_bucket" "recordings" {
   project                     = var.project_id
   name                        = var.bucket_name
@@ -106,13 +106,15 @@ locals {
   rejected = "resource.name.startsWith(\"${local.objects}_rejected/\")"
   # A recording: ENV/DAY/TYPE/CONVERSATION_RECORDING.EXT, one TYPE per folder of content-types.ts.
   recordings = "(resource.name.extract(\"${local.objects}{day}/call/\") != \"\" || resource.name.extract(\"${local.objects}{day}/chat/\") != \"\" || resource.name.extract(\"${local.objects}{day}/email/\") != \"\" || resource.name.extract(\"${local.objects}{day}/message/\") != \"\" || resource.name.extract(\"${local.objects}{day}/screen/\") != \"\")"
+  # The recordings index the checker writes per decided day (bigquery.tf reads it).
+  index = "resource.name.startsWith(\"${local.objects}_index/\")"
   # Everything in the folder but the recordings themselves: markers, plans,
-  # reports, ledger, metadata, rejected messages.
-  bookkeeping = "(${local.markers} || ${local.manifest} || ${local.metadata} || ${local.rejected})"
+  # reports, ledger, metadata, rejected messages, the recordings index.
+  bookkeeping = "(${local.markers} || ${local.manifest} || ${local.metadata} || ${local.rejected} || ${local.index})"
   # Operators' waivers: only operators create them (operators.tf).
   waivers = "resource.name.extract(\"${local.objects}{day}/_manifest/waivers/\") != \"\""
   # The checker's and the planner's objects, which the worker never writes.
-  decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || resource.name.endsWith(\"/_manifest/decision.json\") || resource.name.endsWith(\"/plan.json\"))"
+  decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || resource.name.endsWith(\"/_manifest/decision.json\") || resource.name.endsWith(\"/plan.json\") || ${local.index})"
   # What the worker gives a retention when it creates it: recordings and
   # metadata documents, under the same condition as its create grant.
   retained = "${local.in_env} && !${local.decisions} && !(${local.waivers}) && (${local.recordings} || ${local.metadata})"
@@ -173,6 +175,13 @@ locals {
       role  = "roles/storage.objectUser"
       title = "write the ledger and markers"
       when  = "${local.in_env} && (${local.markers} || resource.name.endsWith(\"/_manifest/decision.json\"))"
+    }
+    # Writes each decided day's recordings index, replacing the previous one.
+    checker_replaces_index = {
+      sa    = "checker"
+      role  = "roles/storage.objectUser"
+      title = "write the recordings index"
+      when  = "${local.in_env} && ${local.index} && resource.name.extract(\"${local.objects}_index/day={day}/\") != \"\" && resource.name.endsWith(\"/recordings.ndjson\")"
     }
   }
 }

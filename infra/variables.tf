@@ -64,6 +64,26 @@ variable "batch_size" {
   }
 }
 
+variable "bigquery_dataset" {
+  description = "BigQuery dataset to create for SQL over the archive: a table over the recordings index, one row per recording of each decided day (docs/sql.md). Empty means none (and the BigQuery APIs stay off)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_]{0,1024}$", var.bigquery_dataset))
+    error_message = "bigquery_dataset must be letters, digits or '_' (at most 1024), or empty."
+  }
+}
+
+variable "bigquery_reader_members" {
+  description = "Who may query the recordings index table (IAM members): read access to bigquery_dataset and BigQuery jobs in the project, never to the bucket (the table reads it through its own connection)."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for m in var.bigquery_reader_members : can(regex("^((user|group|serviceAccount):[^@\\s]+@[^@\\s]+|principal(Set)?://\\S+)$", m))])
+    error_message = "bigquery_reader_members must hold IAM members like group:analysts@example.com."
+  }
+}
+
 variable "bucket_name" {
   description = "Bucket the recordings land in (created here; globally unique)."
   type        = string

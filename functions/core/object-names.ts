@@ -120,6 +120,20 @@ export function waiversPrefix(env: string, day: Day): string {
   return `${env}/${day}/_manifest/waivers/`;
 }
 
+/**
+ * The day's recordings index (newline-delimited JSON, one row per recording;
+ * core/recordings-index.ts), under a Hive-style `day=YYYY-MM-DD` folder of
+ * {@link indexPrefix} that the BigQuery external table of infra/bigquery.tf reads.
+ */
+export function indexObjectName(env: string, day: Day): string {
+  return `${indexPrefix(env)}day=${day}/recordings.ndjson`;
+}
+
+/** Where every day's index lies: the table's source URI is `gs://BUCKET/{this}*`. */
+export function indexPrefix(env: string): string {
+  return `${env}/_index/`;
+}
+
 /** The checker's ledger of the day's current decision (its outcome and email state). */
 export function decisionObjectName(env: string, day: Day): string {
   return `${env}/${day}/_manifest/decision.json`;

@@ -5,6 +5,7 @@
  */
 import type {ObjectRetention, StoredObject} from '../ports';
 import {RECORDING_TYPES, RecordingType} from './content-types';
+import type {ConversationAttributes} from './conversation-attributes';
 
 /** An object as the export stored it: what `grm verify` holds the bucket against later. */
 export interface StoredCopy {
@@ -50,6 +51,12 @@ export interface ReportConversation {
   metadataObject?: string;
   /** The metadata document as stored (reports since issue 13). */
   metadataStored?: StoredCopy;
+  /**
+   * What the analytics record says of the conversation (direction, divisions,
+   * wrap-up codes, participants): the recordings index's columns. Absent in
+   * reports written before it existed and for conversations Genesys does not know.
+   */
+  attributes?: ConversationAttributes;
   recordings: ReportRecording[];
 }
 

@@ -15,9 +15,16 @@
  *      arrived meanwhile, start again, so markers always converge on it;
  *   4. the email is claimed in the ledger (compare-and-swap) before it is sent,
  *      and recorded as sent after. A failed send leaves the marker in place,
- *      puts the email back to pending and throws, so the event is redelivered.
+ *      puts the email back to pending and throws, so the event is redelivered;
+ *   5. the day's recordings index (`_index/day=…/recordings.ndjson`) is
+ *      replaced by the rows of this outcome, last: the marker and the email
+ *      never wait for it. An index that could not be written is logged and
+ *      the invocation throws (after the email), so the event is redelivered;
+ *      a redelivery, or any later event of the day, finds the index is not
+ *      the ledger's and writes it again.
  */
 import {createHash} from 'node:crypto';
+import {Readable} from 'node:stream';
 import {confirmClaims, gapId, keepOpenGaps, recordingFolders} from '../core/claims';
 import {DayOutcome, ReportRef, decideDay} from '../core/day-outcome';
 import {
@@ -34,11 +41,13 @@ import {
   batchReportsPrefix,
   classifyObject,
   decisionObjectName,
+  indexObjectName,
   markerObjectName,
   planObjectName,
   planPartObjectName,
   waiversPrefix,
 } from '../core/object-names';
+import {IndexSource, IndexStats, indexRows, ndjsonChunks} from '../core/recordings-index';
 import type {ReplayTarget} from '../core/replay';
 import {BatchReport, isReport, totalsOf} from '../core/report';
 import {WaiverRef, isWaiverOf} from '../core/waivers';
@@ -153,13 +162,16 @@ export type CheckResult =
 const MAX_ROUNDS = 8;
 const REPORT_READ_CONCURRENCY = 16;
 export const FINGERPRINT_KEY = 'outcome-fingerprint';
+/** Custom metadata of the index: the report basis its rows come from (with FINGERPRINT_KEY). */
+export const INDEX_BASIS_KEY = 'basis';
 /** Waivers one day's decision reads at most. */
 const MAX_WAIVERS = 500;
 /** Bytes of one waiver object read at most (a waiver of 1000 recordings is ~90 KB). */
 const MAX_WAIVER_BYTES = 256 * 1024;
 /**
  * Bytes of one batch report read at most: 1,000 conversations (the most a message may carry) of
- * 20 recordings each are ~9.3 MiB.
+ * 20 recordings each are ~9.3 MiB, their attributes at their bounds (core/conversation-attributes.ts
+ * ATTRIBUTE_LIMITS) at most ~6.7 MiB more.
  */
 export const MAX_REPORT_BYTES = 32 * 1024 * 1024;
 /**
@@ -273,8 +285,9 @@ export class Checker {
 
   /**
    * The fast path for repeated events: if the ledger was computed from exactly
-   * these report generations, its marker is in place, the other marker gone
-   * and its email settled, there is nothing to do and no report to read.
+   * these report generations, its marker is in place, the other marker gone,
+   * its email settled and the index its own, there is nothing to do and no
+   * report to read.
    */
   private async alreadySettled(plan: StoredPlan, basis: string): Promise<CheckResult | undefined> {
     const {settings, store} = this.deps;
@@ -284,11 +297,14 @@ export class Checker {
     if (!ledger || ledger.basis !== basis || ledger.runId !== plan.runId) return undefined;
     if (!emailSettled(ledger.email)) return undefined;
     const [mine, other] = markersFor(ledger.status);
-    const [m, o] = await Promise.all([
+    const [m, o, index] = await Promise.all([
       store.stat(markerObjectName(settings.env, plan.day, mine)),
       store.stat(markerObjectName(settings.env, plan.day, other)),
+      store.stat(indexObjectName(settings.env, plan.day)),
     ]);
     if (m?.metadata?.[FINGERPRINT_KEY] !== ledger.fingerprint || o) return undefined;
+    // An index that is not this outcome's (its write failed): the slow path writes it.
+    if (!indexIsOf(index, ledger.fingerprint, basis)) return undefined;
     return {
       action: 'unchanged',
       day: plan.day,
@@ -355,9 +371,10 @@ export class Checker {
       ).flat();
       const confirmed = confirmClaims(settings.env, plan, reports, listing);
       const open = before?.value.runId === plan.runId ? (before.value.gapIds ?? []) : [];
+      const decidedFrom = keepOpenGaps(confirmed.reports, open);
       const outcome = decideDay(
         plan,
-        keepOpenGaps(confirmed.reports, open),
+        decidedFrom,
         settings.replay,
         waivers.refs,
         confirmed.unplanned,
@@ -401,13 +418,36 @@ export class Checker {
       await this.writeMarkers(outcome, ledger!.value);
       const after = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);
       if (after?.value.fingerprint !== outcome.fingerprint) continue; // superseded meanwhile
-      const email = await this.email(outcome, after, ledgerName);
+      // The email does not wait for the index, nor the index for the email: both are tried.
+      let email: EmailState['state'] | undefined;
+      let emailError: unknown;
+      try {
+        email = await this.email(outcome, after, ledgerName);
+      } catch (err) {
+        emailError = err;
+      }
+      const indexed = await this.writeIndex(
+        {
+          plan,
+          reports: decidedFrom,
+          unplanned: confirmed.unplanned,
+          outcome,
+          decidedAt: after.value.decidedAt,
+        },
+        outcome.fingerprint,
+        basis,
+      );
+      if (emailError !== undefined) throw emailError;
+      if (!indexed)
+        throw new RetryableError(
+          `the recordings index of ${plan.day} was not written; the marker and the email stand`,
+        );
       return {
         action,
         day: plan.day,
         runId: plan.runId,
         status: outcome.status,
-        email,
+        email: email!,
       };
     }
     throw new RetryableError(`the decision for ${plan.day} kept changing; retrying later`);
@@ -477,6 +517,48 @@ export class Checker {
     const otherName = markerObjectName(settings.env, outcome.day, other);
     if (!(await removeObject(store, otherName, MAX_ROUNDS))) {
       throw new RetryableError(`${otherName} kept changing; retrying later`);
+    }
+  }
+
+  /**
+   * Replaces the day's recordings index with this outcome's rows (unless it
+   * already holds them), streamed from the reports the outcome was decided
+   * from, each attempt guarded by the generation just read. Never throws:
+   * resolves false, after logging why, when the index could not be written.
+   */
+  private async writeIndex(src: IndexSource, fingerprint: string, basis: string): Promise<boolean> {
+    const {settings, store, logger} = this.deps;
+    const name = indexObjectName(settings.env, src.plan.day);
+    const log = {day: src.plan.day, runId: src.plan.runId, object: name};
+    try {
+      for (let attempt = 0; attempt < MAX_ROUNDS; attempt++) {
+        const existing = await store.stat(name);
+        if (indexIsOf(existing, fingerprint, basis)) return true;
+        const stats: IndexStats = {rows: 0, bytes: 0};
+        try {
+          await store.write(name, indexBody(src, stats), {
+            contentType: 'application/x-ndjson',
+            metadata: {
+              [FINGERPRINT_KEY]: fingerprint,
+              [INDEX_BASIS_KEY]: basis,
+              'run-id': src.plan.runId,
+            },
+            ifGenerationMatch: existing?.generation ?? 0,
+          });
+          logger.info('recordings index written', {...log, rows: stats.rows, bytes: stats.bytes});
+          return true;
+        } catch (err) {
+          if (!(err instanceof ObjectExistsError)) throw err;
+        }
+      }
+      throw new RetryableError(`${name} kept changing`);
+    } catch (err) {
+      logger.error('the recordings index was not written; it is written again on the next try', {
+        ...log,
+        reason: err instanceof Error ? err.message : String(err),
+        error: err,
+      });
+      return false;
     }
   }
 
@@ -630,6 +712,35 @@ export class Checker {
       throw err;
     }
   }
+}
+
+/** Whether a stored index holds the rows of this outcome, computed from these reports. */
+function indexIsOf(o: StoredObject | undefined, fingerprint: string, basis: string | undefined) {
+  return (
+    o !== undefined &&
+    o.metadata?.[FINGERPRINT_KEY] === fingerprint &&
+    basis !== undefined &&
+    o.metadata[INDEX_BASIS_KEY] === basis
+  );
+}
+
+/**
+ * The index's bytes: a Buffer when they fit one chunk (an empty day included),
+ * else a stream that builds the rows as the upload takes them.
+ */
+function indexBody(src: IndexSource, stats: IndexStats): Buffer | Readable {
+  const chunks = ndjsonChunks(indexRows(src), stats);
+  const first = chunks.next();
+  if (first.done) return Buffer.alloc(0);
+  const second = chunks.next();
+  if (second.done) return first.value;
+  return Readable.from(
+    (function* () {
+      yield first.value;
+      yield second.value;
+      yield* chunks;
+    })(),
+  );
 }
 
 function json(value: unknown): Buffer {

@@ -20,6 +20,7 @@ import {createHash} from 'node:crypto';
 import {Readable, Transform} from 'node:stream';
 import {RecordingType, baseContentType, extensionFor, recordingType} from '../core/content-types';
 import {filterChatTranscript} from '../core/chat';
+import {ConversationAttributes, conversationAttributes} from '../core/conversation-attributes';
 import {InputError, PermanentError, RetryableError} from '../core/errors';
 import type {BatchMessage} from '../core/messages';
 import {
@@ -82,6 +83,8 @@ export interface ConversationOutcome {
   metadataObject?: string;
   /** The metadata document as stored: what grm verify checks it against. */
   metadataStored?: StoredCopy;
+  /** From the analytics record, for the recordings index (core/conversation-attributes.ts). */
+  attributes?: ConversationAttributes;
 }
 
 export interface ExporterSettings {
@@ -352,7 +355,12 @@ export class Exporter {
     const ordered = ids.map(id => {
       const conv = conversations.get(id)!;
       const start = details.get(id)?.conversationStart;
-      return {...conv, conversationStart: typeof start === 'string' ? start : undefined};
+      const attributes = conversationAttributes(details.get(id));
+      return {
+        ...conv,
+        conversationStart: typeof start === 'string' ? start : undefined,
+        ...(attributes ? {attributes} : {}),
+      };
     });
 
     const pending = ordered.flatMap(c =>

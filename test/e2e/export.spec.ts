@@ -17,13 +17,15 @@ import {
   readJson,
   runDay,
   storageFor,
+  storeFor,
   waitForMarker,
 } from '../../local/run-day';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
 import {mailAbout, withFaults} from '../helpers';
 import {addDays, defaultDay} from '../../functions/core/time-window';
 import type {BatchReport} from '../../functions/core/report';
-import {rejectedMessageObjectName} from '../../functions/core/object-names';
+import {indexObjectName, rejectedMessageObjectName} from '../../functions/core/object-names';
+import {IndexRow, rowProblems} from '../../functions/core/recordings-index';
 
 const ENV = LOCAL_EXPORT_ENV;
 const today = defaultDay(Date.now(), 'UTC', 0);
@@ -49,6 +51,28 @@ describe('export path (real functions on the local stack)', function () {
   this.timeout(180_000);
   let stack: Stack;
   let first: DayResult;
+
+  /** The day's recordings index, once the checker has written it for `runId` (after the marker). */
+  async function indexOf(runId: string): Promise<IndexRow[]> {
+    const store = storeFor(stack);
+    const name = indexObjectName(ENV, DAY);
+    return eventually(
+      `the recordings index of ${runId}`,
+      async () => {
+        if ((await store.stat(name))?.metadata?.['run-id'] !== runId) return undefined;
+        const chunks: Buffer[] = [];
+        for await (const chunk of store.read(name)) chunks.push(chunk as Buffer);
+        const text = Buffer.concat(chunks).toString('utf8');
+        assert.ok(text.endsWith('\n'), 'newline-delimited');
+        const rows = text
+          .trimEnd()
+          .split('\n')
+          .map(l => JSON.parse(l) as IndexRow);
+        return rows.every(r => r.run_id === runId) ? rows : undefined;
+      },
+      30_000,
+    );
+  }
 
   before(async function () {
     this.timeout(120_000);
@@ -171,8 +195,45 @@ describe('export path (real functions on the local stack)', function () {
     assert.ok(exported.export.object && exported.export.md5Hash && exported.export.size);
   });
 
+  it("should index the day: a row for every recording of the marker, every row of the table's schema", async () => {
+    const rows = await indexOf(first.runId);
+    for (const r of rows) assert.deepStrictEqual(rowProblems(r), [], JSON.stringify(r));
+    const m = first.marker!;
+    const count = (o: string) => rows.filter(r => r.outcome === o).length;
+    assert.deepStrictEqual(
+      [rows.length, count('exported'), count('skipped'), count('failed')],
+      [m.totals.all.expected, m.totals.all.exported, m.totals.all.skipped, 0],
+    );
+    // Every exported recording as the reports recorded it: object, size, checksums.
+    const exported = new Map(
+      first.reports
+        .flatMap(r => r.conversations.flatMap(c => c.recordings))
+        .filter(r => r.outcome === 'exported')
+        .map(r => [r.object!, [r.size, r.md5Hash, r.crc32c]]),
+    );
+    for (const r of rows.filter(r => r.outcome === 'exported'))
+      assert.deepStrictEqual(
+        [r.size_bytes, r.md5_hash, r.crc32c],
+        exported.get(r.object_name!),
+        r.object_name,
+      );
+    // The conversation columns, from the analytics records the worker read.
+    assert.ok(rows.every(r => r.direction && r.division_ids?.length && r.conversation_start));
+    assert.ok(
+      rows.every(r =>
+        r.participants?.some(p => p.purpose === 'agent' && p.user_id && p.queue_ids?.length),
+      ),
+    );
+    assert.ok(rows.some(r => r.wrap_up_codes?.length));
+    assert.deepStrictEqual(
+      new Set(rows.map(r => r.decided_at)),
+      new Set([first.ledger!.decidedAt]),
+    );
+  });
+
   it('should change nothing when the day is planned and exported again', async () => {
     const before = await generations(stack, `${ENV}/${DAY}/`);
+    const indexed = await indexOf(first.runId);
     const again = await callPlanner(stack, {day: DAY});
     assert.strictEqual(again.status, 202);
     const runId = (again.body.days as Array<{runId: string; batches: number}>)[0]!;
@@ -198,6 +259,10 @@ describe('export path (real functions on the local stack)', function () {
       [marker.marker, marker.totals.all],
       ['_SUCCESS', first.marker!.totals.all],
     );
+    // The index is replaced by the new run's decision (every row of the new run): same recordings.
+    const key = (r: IndexRow) => `${r.recording_id} ${r.outcome} ${r.object_name ?? ''}`;
+    const rows = await indexOf(runId.runId);
+    assert.deepStrictEqual(rows.map(key).sort(), indexed.map(key).sort());
   });
 
   it('should survive a flaky Genesys (errors, resets, 429 with Retry-After, cut media) and still export everything', async () => {

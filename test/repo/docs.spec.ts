@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {LOCAL_DEFAULTS} from '../../local/stack';
 import {DEFAULT_TOPIC, grm} from '../../functions/ops/grm';
+import {RECORDINGS_SCHEMA} from '../../functions/core/recordings-index';
 import {Block, interpolate, loadInfra, locals, resources, variable} from './terraform';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -110,6 +111,16 @@ describe('docs', () => {
         checked++;
       }
     assert.ok(checked >= 8, `only ${checked} grm commands found`);
+  });
+
+  it('should document every column of the recordings index in docs/sql.md, and only those', () => {
+    const text = read('docs/sql.md');
+    const table = text.slice(text.indexOf('## Columns'), text.indexOf('## Example queries'));
+    const documented = [...table.matchAll(/^\| ((?:`[a-z_0-9]+`(?:, )?)+) \|/gm)].flatMap(m =>
+      [...m[1]!.matchAll(/`([a-z_0-9]+)`/g)].map(n => n[1]!),
+    );
+    const columns = ['day', ...RECORDINGS_SCHEMA.map(f => f.name)];
+    assert.deepStrictEqual(documented, columns);
   });
 
   it('should have every relative link and anchor resolve', () => {

@@ -58,6 +58,7 @@ const WANTED: Record<string, string[]> = {
       'monitoring_notification_channel',
       'kms_crypto_key_iam_member',
       'bigquery_dataset',
+      'bigquery_dataset_iam_member',
       'bigquery_table',
       'bigquery_connection',
       'storage_notification',

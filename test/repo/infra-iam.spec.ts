@@ -79,6 +79,10 @@ const n = {
   waiver: names.waiverObjectName(ENV, DAY, 'w20260401000000-ab12cd34'),
   otherEnvReport: names.batchReportObjectName('other', DAY, RUN, 'b0001'),
   otherEnvMarker: names.markerObjectName('other', DAY, '_SUCCESS'),
+  index: names.indexObjectName(ENV, DAY),
+  otherEnvIndex: names.indexObjectName('other', DAY),
+  /** Under the index folder, but not a name the checker writes. */
+  strayIndex: `${names.indexPrefix(ENV)}notes.txt`,
 };
 
 describe('infra/ bucket IAM (conditions evaluated on real object names)', () => {
@@ -140,6 +144,21 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
       sa: 'worker',
       role: retains.role,
       when: interpolate(retains.condition[0]!.expression, values, all),
+    });
+    // The BigLake connection of the recordings table (bigquery.tf).
+    const bigquery = resource(docs, 'google_storage_bucket_iam_member', 'bigquery_reads_index') as {
+      role: string;
+      member: string;
+      condition: Array<{expression: string}>;
+    };
+    assert.match(
+      bigquery.member,
+      /google_bigquery_connection\.index\[0\]\.cloud_resource\[0\]\.service_account_id/,
+    );
+    grants.push({
+      sa: 'index reader',
+      role: bigquery.role,
+      when: interpolate(bigquery.condition[0]!.expression, values, all),
     });
   });
 
@@ -215,6 +234,24 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
     ['checker', 'create', 'recording', false],
     ['checker', 'delete', 'recording', false],
     ['checker', 'replace', 'otherEnvMarker', false],
+    // ... and writes each decided day's recordings index, nothing else of the index folder.
+    ['checker', 'create', 'index', true],
+    ['checker', 'replace', 'index', true],
+    ['checker', 'create', 'strayIndex', false],
+    ['checker', 'replace', 'otherEnvIndex', false],
+    ['worker', 'create', 'index', false],
+    ['worker', 'replace', 'index', false],
+    ['planner', 'create', 'index', false],
+    ['operator', 'read', 'index', true],
+    ['operator', 'create', 'index', false],
+    // The BigLake connection reads the index, and nothing else of the bucket.
+    ['index reader', 'list', 'index', true],
+    ['index reader', 'read', 'index', true],
+    ['index reader', 'read', 'recording', false],
+    ['index reader', 'read', 'metadata', false],
+    ['index reader', 'read', 'success', false],
+    ['index reader', 'read', 'otherEnvIndex', false],
+    ['index reader', 'create', 'index', false],
     // Operators: the bookkeeping, not the recordings, and nothing to write.
     ['operator', 'list', 'report', true],
     ['operator', 'read', 'failure', true],

@@ -10,7 +10,19 @@
 import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {Block, Hcl, loadInfra, locals, parseHcl, resource, resources, variable} from './terraform';
+import {indexObjectName, indexPrefix} from '../../functions/core/object-names';
+import {INDEX_PARTITION_KEY, RECORDINGS_SCHEMA} from '../../functions/core/recordings-index';
+import {
+  Block,
+  Hcl,
+  interpolate,
+  loadInfra,
+  locals,
+  parseHcl,
+  resource,
+  resources,
+  variable,
+} from './terraform';
 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
@@ -317,6 +329,8 @@ describe('infra/ (Terraform)', () => {
       'roles/pubsub.publisher': /google_storage_project_service_account\.gcs/,
       '${each.value.role}': /^\$\{each\.value\.member\}$/, // operators: see below
       'roles/storage.objectViewer': /google_service_account\.sa\["build"\]\.member/,
+      // Query jobs exist only in a project.
+      'roles/bigquery.jobUser': /^\$\{each\.value\}$/,
     };
     for (const [type, name, body] of resources(docs)) {
       if (type !== 'google_project_iam_member') continue;
@@ -397,9 +411,86 @@ describe('infra/ (Terraform)', () => {
     for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'])
       assert.ok(files.includes(`"${f}"`), f);
     assert.ok(files.includes('fileset(local.source_root, "functions/**/*.ts")'), files);
-    // What the build compiles (tsconfig.build.json) is inside the allow-list.
+    // What the build compiles (tsconfig.build.json) is inside the allow-list,
+    assert.ok(files.includes('fileset(local.source_root, "functions/**/*.json")'), files);
     const build = JSON.parse(read('tsconfig.build.json')) as {include: string[]};
     assert.deepStrictEqual(build.include, ['functions/**/*.ts']);
+    // and so is every JSON file the functions import (data, such as the index schema).
+    const imports = fs
+      .readdirSync(path.join(ROOT, 'functions'), {recursive: true, encoding: 'utf8'})
+      .filter(f => f.endsWith('.ts'))
+      .flatMap(f =>
+        [...read(`functions/${f}`).matchAll(/from '(\.[^']+\.json)'/g)].map(m =>
+          path.relative(ROOT, path.join(ROOT, 'functions', path.dirname(f), m[1]!)),
+        ),
+      );
+    assert.ok(imports.includes('functions/core/recordings-schema.json'), imports.join());
+    for (const f of imports) assert.match(f, /^functions\/.*\.json$/);
+  });
+
+  describe('the recordings index table (bigquery.tf)', () => {
+    const values = {
+      'google_storage_bucket.recordings.name': 'rec-bucket',
+      'var.export_env': 'brave',
+    };
+    const table = () =>
+      resource(docs, 'google_bigquery_table', 'recordings') as Block & {
+        external_data_configuration: Array<Block & {hive_partitioning_options: Block[]}>;
+      };
+
+    it('should take its schema from the file the checker validates every row against', () => {
+      const expr = String(table().schema);
+      assert.strictEqual(
+        expr,
+        '${file("${local.source_root}/functions/core/recordings-schema.json")}',
+      );
+      // local.source_root is the tree the functions are packaged from (build.tf).
+      assert.ok(String(all.source_root).includes('path.module}/..'), String(all.source_root));
+      const file = JSON.parse(read('functions/core/recordings-schema.json')) as unknown;
+      assert.deepStrictEqual(file, RECORDINGS_SCHEMA);
+      assert.match(
+        read('functions/core/recordings-index.ts'),
+        /^import schemaFile from '\.\/recordings-schema\.json';$/m,
+      );
+    });
+
+    it('should read every day of the index the checker writes, partitioned by day, one wildcard after the bucket', () => {
+      const ext = table().external_data_configuration[0]!;
+      assert.strictEqual(ext.source_format, 'NEWLINE_DELIMITED_JSON');
+      assert.strictEqual(ext.autodetect, false);
+      const uris = (ext.source_uris as string[]).map(u => interpolate(u, values, all));
+      assert.deepStrictEqual(uris, [`gs://rec-bucket/${indexPrefix('brave')}*`]);
+      for (const u of uris) {
+        assert.strictEqual(u.split('*').length, 2, 'one wildcard');
+        assert.ok(!u.slice('gs://'.length).includes('//'));
+      }
+      const hive = ext.hive_partitioning_options[0]!;
+      assert.strictEqual(hive.mode, 'CUSTOM');
+      assert.strictEqual(hive.require_partition_filter, true);
+      const prefix = interpolate(String(hive.source_uri_prefix), values, all);
+      assert.strictEqual(prefix, `gs://rec-bucket/brave/_index/{${INDEX_PARTITION_KEY}:DATE}`);
+      // The objects the checker writes are key=value folders right under that prefix.
+      const name = indexObjectName('brave', '2026-03-29');
+      assert.ok(name.startsWith(`${indexPrefix('brave')}${INDEX_PARTITION_KEY}=2026-03-29/`), name);
+      assert.strictEqual(ext.connection_id, '${google_bigquery_connection.index[0].name}');
+      // BigQuery reports the partition column in the schema: no diff on every plan.
+      assert.strictEqual(table().ignore_auto_generated_schema, true);
+    });
+
+    it('should exist, with its APIs, only when bigquery_dataset is set', () => {
+      for (const [type, name, body] of resources(docs))
+        if (/^google_bigquery_/.test(type) || name === 'bigquery_reads_index')
+          assert.match(
+            String(body.count ?? body.for_each),
+            /local\.bigquery \?/,
+            `${type}.${name}`,
+          );
+      assert.strictEqual(all.bigquery, '${var.bigquery_dataset != ""}');
+      assert.match(
+        String(all.apis),
+        /var\.bigquery_dataset != "" \? \["bigquery\.googleapis\.com", "bigqueryconnection\.googleapis\.com"\] : \[\]/,
+      );
+    });
   });
 
   it('should give operators a path for reruns, replays, reading the archive and the dead letters', () => {

@@ -13,6 +13,8 @@ import {GcsStore} from '../../functions/adapters/gcs';
 import {SendGridMailer} from '../../functions/adapters/sendgrid';
 import type {DayPlan} from '../../functions/core/day-plan';
 import {RetryableError} from '../../functions/core/errors';
+import {indexObjectName} from '../../functions/core/object-names';
+import {IndexRow, rowProblems} from '../../functions/core/recordings-index';
 import type {BatchReport, ReportRecording} from '../../functions/core/report';
 import {createLogger, Logger} from '../../functions/logger';
 import {systemClock} from '../../functions/container';
@@ -233,6 +235,7 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       `${env}/${DAY}/_manifest/adhoc/adhoc-1234.json`,
       `${env}/${DAY}/_manifest/runs/${RUN}/plan.json`,
       `${env}/${DAY}/_manifest/runs/${RUN}/attempts/b1-1.json`,
+      indexObjectName(env, DAY),
       `other-env/${DAY}/_manifest/plan.json`,
     ]) {
       const r = await c.handle(name);
@@ -473,6 +476,174 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
         [1, false],
       ],
     );
+  });
+
+  describe('recordings index', () => {
+    const indexName = () => indexObjectName(env, DAY);
+    async function rows(): Promise<IndexRow[]> {
+      const chunks: Buffer[] = [];
+      for await (const chunk of store.read(indexName())) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      assert.ok(text.endsWith('\n'), 'newline-delimited');
+      return text
+        .trimEnd()
+        .split('\n')
+        .map(l => JSON.parse(l) as IndexRow);
+    }
+    const attributes = {
+      direction: 'inbound',
+      divisionIds: ['d0000001-0000-4000-8000-000000000000'],
+      participants: [{purpose: 'agent', userId: 'u0000001-0000-4000-8000-000000000000'}],
+    };
+
+    it('should write the index with one row per recording when it decides the day, and replace it when it decides again', async () => {
+      await seed({b1: {ids: [1, 2], failed: [2]}, b2: {ids: [3]}}, false);
+      const b2 = report('b2', [3]);
+      b2.conversations[0]!.attributes = attributes;
+      await write(reportName('b1'), report('b1', [1, 2], [2]));
+      await write(reportName('b2'), b2);
+      await checker().handle(reportName('b2'));
+      const first = await rows();
+      assert.deepStrictEqual(
+        first.map(r => [r.recording_id, r.outcome, r.batch_id]),
+        [
+          [recId(1), 'exported', 'b1'],
+          [recId(2), 'failed', 'b1'],
+          [recId(3), 'exported', 'b2'],
+        ],
+      );
+      for (const r of first) assert.deepStrictEqual(rowProblems(r), [], JSON.stringify(r));
+      const third = first[2]!;
+      assert.deepStrictEqual(
+        [third.object_name, third.direction, third.division_ids, third.participants],
+        [
+          objectOf(3),
+          'inbound',
+          attributes.divisionIds,
+          [{purpose: 'agent', user_id: attributes.participants[0]!.userId}],
+        ],
+      );
+      assert.strictEqual(first[0]!.direction, undefined, 'a report without attributes: no columns');
+      const decided = (await ledger())!;
+      assert.ok(first.every(r => r.run_id === RUN && r.decided_at === decided.decidedAt));
+      const stored = (await store.stat(indexName()))!;
+      assert.strictEqual(stored.contentType, 'application/x-ndjson');
+      assert.strictEqual(stored.metadata?.['outcome-fingerprint'], decided.fingerprint);
+
+      // A replay fixes b1: the day is decided again, and the index says so.
+      await replace(reportName('b1'), report('b1', [1, 2]));
+      const again = await checker().handle(reportName('b1'));
+      assert.strictEqual((again as {status?: string}).status, 'success');
+      const second = await rows();
+      assert.deepStrictEqual(
+        second.map(r => [r.recording_id, r.outcome]),
+        [
+          [recId(1), 'exported'],
+          [recId(2), 'exported'],
+          [recId(3), 'exported'],
+        ],
+      );
+      assert.strictEqual(second[0]!.decided_at, (await ledger())!.decidedAt);
+      assert.notStrictEqual((await store.stat(indexName()))!.generation, stored.generation);
+    });
+
+    it('should keep the marker and the email when the index cannot be written, and write it when the event comes again', async () => {
+      await seed({b1: {ids: [1, 2], failed: [2]}});
+      const broken = Object.create(store) as GcsStore;
+      broken.write = async (name, body, opts) => {
+        if (name === indexName()) throw new RetryableError(`could not write gs://bucket/${name}`);
+        return store.write(name, body, opts);
+      };
+      const lines: Array<{severity: string; line: Record<string, unknown>}> = [];
+      const logger = createLogger({}, (severity, line) =>
+        lines.push({severity, line: JSON.parse(line) as Record<string, unknown>}),
+      );
+      await assert.rejects(
+        checker(broken, {}, logger).handle(reportName('b1')),
+        (e: Error) =>
+          e instanceof RetryableError && /recordings index of .* was not written/.test(e.message),
+      );
+      assert.ok(await store.stat(`${env}/${DAY}/_FAILURE`), 'the marker stands');
+      assert.strictEqual((await ledger())?.email.state, 'sent');
+      assert.strictEqual((await mails()).length, 1);
+      assert.strictEqual(await store.stat(indexName()), undefined);
+      const logged = lines.find(l =>
+        /recordings index was not written/.test(String(l.line.message)),
+      );
+      assert.strictEqual(logged?.severity, 'ERROR');
+      assert.strictEqual(logged.line.object, indexName());
+      // Eventarc redelivers: everything else is settled, but the index is not the ledger's.
+      const again = await checker().handle(reportName('b1'));
+      assert.deepStrictEqual(
+        [again.action, (again as {status?: string}).status, (again as {email?: string}).email],
+        ['unchanged', 'failure', 'sent'],
+      );
+      assert.strictEqual((await rows()).length, 2);
+      assert.strictEqual((await mails()).length, 1, 'no second email');
+      // Now the fast path holds again: plan and ledger read, nothing written.
+      const spy = sinon.spy(store);
+      await checker(spy as unknown as ObjectStore).handle(reportName('b1'));
+      assert.strictEqual(spy.readJson.callCount, 2);
+      assert.strictEqual(spy.write.callCount, 0);
+    });
+
+    it("should stream a day's index larger than one upload chunk, every row in it", async () => {
+      // 40 conversations of 30 deleted recordings each, with their attributes: 1,200 rows, ~1 MB.
+      const ids = Array.from({length: 40}, (_, i) => i + 1);
+      await seed({b1: {ids}}, false);
+      const big = attributes.participants[0]!;
+      const skipped = (recordingId: string) => ({
+        recordingId,
+        type: 'call' as const,
+        outcome: 'skipped' as const,
+        reason: 'deleted at the source (fileState DELETED)',
+      });
+      const conversations = ids.map(i => ({
+        conversationId: conv(i),
+        conversationStart: '2026-05-06T10:00:00.000Z',
+        attributes: {...attributes, participants: Array.from({length: 8}, () => big)},
+        // The recording the seed stored, and 30 more.
+        recordings: [
+          recId(i),
+          ...Array.from(
+            {length: 30},
+            (_, j) => `f${String(j).padStart(3, '0')}${recId(i).slice(4)}`,
+          ),
+        ].map(skipped),
+      }));
+      await write(
+        reportName('b1'),
+        batchReportOf({day: DAY, runId: RUN, batchId: 'b1'}, conversations, {
+          startedAt: '2026-05-09T00:00:01.000Z',
+          finishedAt: '2026-05-09T00:00:05.000Z',
+        }),
+      );
+      await checker().handle(reportName('b1'));
+      const all = await rows();
+      assert.strictEqual(all.length, 40 * 31);
+      assert.strictEqual(new Set(all.map(r => r.recording_id)).size, all.length);
+      assert.ok((await store.stat(indexName()))!.size > 768 * 1024, 'more than three chunks');
+      assert.ok(all.every(r => r.outcome === 'skipped' && r.participants?.length === 8));
+    });
+
+    it('should write an empty index for a day without conversations', async () => {
+      await seed({});
+      const r = await checker().handle(`${env}/${DAY}/_manifest/plan.json`);
+      assert.strictEqual((r as {status?: string}).status, 'success');
+      const stored = (await store.stat(indexName()))!;
+      assert.deepStrictEqual([stored.size, stored.metadata?.['run-id']], [0, RUN]);
+    });
+
+    it('should write the index when the email cannot be sent', async () => {
+      await seed({b1: {ids: [1, 2], failed: [2]}});
+      await fetch(`${stack.sendgridUrl}/_admin/faults`, {
+        method: 'POST',
+        body: JSON.stringify({path: '^/v3/mail/send', action: 'status', status: 503}),
+      });
+      await assert.rejects(checker().handle(reportName('b1')), /developer email .* was not sent/);
+      assert.strictEqual((await rows()).length, 2, 'the index was written all the same');
+      assert.strictEqual((await ledger())?.email.state, 'pending');
+    });
   });
 
   describe('not fooled by hand-made objects (issue 11)', () => {

@@ -98,7 +98,7 @@ describe('lean metadata mode (in-process, lossy organisation)', function () {
     return {env, report, calls};
   }
 
-  it("should reach full mode's verdict on every recording, with far fewer API calls", async () => {
+  it("should reach full mode's verdict on every recording (and report the same conversation attributes), with far fewer API calls", async () => {
     const states = new Set(truth.conversations.flatMap(c => c.recordings.map(r => r.fileState)));
     for (const s of ['AVAILABLE', 'ARCHIVED', 'DELETED'])
       assert.ok(states.has(s), `the day holds ${s}`);
@@ -106,6 +106,15 @@ describe('lean metadata mode (in-process, lossy organisation)', function () {
     const lean = await exportIn('lean');
     assert.ok(verdicts(full.report).length > 60, 'the batch holds recordings');
     assert.deepStrictEqual(verdicts(lean.report), verdicts(full.report));
+    // The recordings index's conversation columns come from the analytics record in either mode.
+    const attributes = (r: BatchReport) =>
+      r.conversations.map(c => [c.conversationId, c.attributes]);
+    assert.deepStrictEqual(attributes(lean.report), attributes(full.report));
+    assert.ok(
+      lean.report.conversations.every(c =>
+        c.attributes?.participants?.some(p => p.purpose === 'agent' && p.userId),
+      ),
+    );
     assert.ok(
       full.report.conversations.some(c =>
         c.recordings.some(r => /viewSensitiveData/.test(r.reason ?? '')),
