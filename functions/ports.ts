@@ -92,6 +92,8 @@ export interface StoredObject {
   metadata?: Record<string, string>;
   /** The object's retention, when it has one. */
   retention?: ObjectRetention;
+  /** When this generation stopped being live (noncurrent generations only, from a versions listing). */
+  timeDeleted?: string;
 }
 
 /** How an object is written: its content type, custom metadata and generation precondition (0 = create only). */
@@ -139,8 +141,11 @@ export interface ObjectStore {
   ): Promise<{value: T; generation: string} | undefined>;
   /** Streams an object's bytes (for comparing content). */
   read(name: string): Readable;
-  /** Every object whose name starts with `prefix`, all pages. */
-  list(prefix: string): Promise<StoredObject[]>;
+  /**
+   * Every object whose name starts with `prefix`, all pages. With `versions`,
+   * noncurrent generations too (they carry `timeDeleted`).
+   */
+  list(prefix: string, opts?: {versions?: boolean}): Promise<StoredObject[]>;
   /**
    * Deletes `name` only if it still has `generation`. Resolves false when it
    * was already gone; rejects with ObjectExistsError when it changed.

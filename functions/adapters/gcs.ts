@@ -321,9 +321,13 @@ export class GcsStore implements ObjectStore {
     return download(this.bucket.file(name), {validation: false});
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
+  async list(prefix: string, opts: {versions?: boolean} = {}): Promise<StoredObject[]> {
     try {
-      const [files] = await this.bucket.getFiles({prefix, autoPaginate: true});
+      const [files] = await this.bucket.getFiles({
+        prefix,
+        autoPaginate: true,
+        ...(opts.versions ? {versions: true} : {}),
+      });
       return files.map(f => toStored(f.name, f.metadata));
     } catch (err) {
       throw new RetryableError(
@@ -368,6 +372,7 @@ function toStored(
     contentType?: string;
     metadata?: Record<string, unknown>;
     retention?: {mode?: string; retainUntilTime?: string} | null;
+    timeDeleted?: string;
   },
 ): StoredObject {
   const r = md.retention;
@@ -387,5 +392,6 @@ function toStored(
     contentType: md.contentType,
     ...(custom.length > 0 ? {metadata: Object.fromEntries(custom)} : {}),
     ...(retention ? {retention} : {}),
+    ...(typeof md.timeDeleted === 'string' ? {timeDeleted: md.timeDeleted} : {}),
   };
 }

@@ -8,6 +8,7 @@
  * and each conversation's metadata document. The bucket must hold each of
  * them, unchanged, and nothing else in the day's media and metadata folders.
  */
+import {VERIFIED_KEY} from '../ports';
 import type {ObjectRetention, StoredObject} from '../ports';
 import {RECORDING_TYPES, RecordingType} from './content-types';
 import {dayPrefix} from './object-names';
@@ -15,7 +16,7 @@ import type {BatchReport, StoredCopy} from './report';
 import {retentionProblem} from './retention';
 import type {Day} from './time-window';
 
-export type FindingKind = 'missing' | 'altered' | 'extra' | 'unverifiable';
+export type FindingKind = 'missing' | 'altered' | 'extra' | 'unverifiable' | 'unretained';
 
 export interface Finding {
   kind: FindingKind;
@@ -206,6 +207,100 @@ export function extraObjects(listed: StoredObject[], expected: Map<string, Expec
     }));
 }
 
+/**
+ * Generations of recordings that were checked at export (they carry the
+ * `verified` mark) and are no longer live, other than the one the reports
+ * record: a recording is written once, so such a generation was replaced or
+ * deleted after it was exported, and the reports were made to point past it.
+ * (A recorded generation that is no longer live is already missing or altered.)
+ */
+export function hiddenGenerations(
+  noncurrent: StoredObject[],
+  expected: Map<string, Expected>,
+): Finding[] {
+  return noncurrent
+    .filter(o => o.metadata?.[VERIFIED_KEY] !== undefined && !o.name.includes('/metadata/'))
+    .filter(o => expected.get(o.name)?.copy?.generation !== o.generation)
+    .map(o => {
+      const recorded = expected.get(o.name)?.copy?.generation;
+      return {
+        kind: 'altered' as const,
+        object: o.name,
+        detail:
+          `generation ${o.generation}, checked when it was exported, was replaced or deleted` +
+          `${o.timeDeleted ? ` at ${o.timeDeleted}` : ''}; ` +
+          (recorded
+            ? `the reports now record generation ${recorded}`
+            : 'no report records this recording any more'),
+      };
+    });
+}
+
+/** The marker's own history: a run decided again after it was `_SUCCESS` had its reports changed. */
+export function redecidedAfterSuccess(marker: {
+  runId: string;
+  fingerprint: string;
+  history?: Array<{runId: string; status: string; fingerprint?: string; decidedAt?: string}>;
+}): string | undefined {
+  const earlier = (marker.history ?? []).find(
+    h => h.runId === marker.runId && h.status === 'success' && h.fingerprint !== marker.fingerprint,
+  );
+  if (!earlier) return undefined;
+  return (
+    `run ${marker.runId} was already _SUCCESS${earlier.decidedAt ? ` (decided ${earlier.decidedAt})` : ''} ` +
+    'and was decided again with a different outcome: its reports changed after the day was complete'
+  );
+}
+
+/**
+ * Whether two generations of a report record the same export: the same
+ * conversations with the same outcomes and objects (the attempt, message and
+ * times that a rewrite changes are not the record). Order does not matter: a
+ * replay's merge puts the replayed conversations last.
+ */
+export function sameRecord(a: BatchReport, b: BatchReport): boolean {
+  const canon = (r: BatchReport) =>
+    JSON.stringify([...r.conversations].map(c => JSON.stringify(c)).sort());
+  return canon(a) === canon(b);
+}
+
+/** What the reports say about retention: objects with and without one, and the earliest end. */
+export interface RetentionSummary {
+  retained: number;
+  unretained: number;
+  /** The earliest `retainUntilTime` recorded. */
+  earliestUntil?: string;
+}
+
+export function retentionSummary(expected: Map<string, Expected>): RetentionSummary {
+  let retained = 0;
+  let earliest: string | undefined;
+  for (const e of expected.values()) {
+    const until = e.copy?.retention?.retainUntilTime;
+    if (!until) continue;
+    retained++;
+    if (!earliest || Date.parse(until) < Date.parse(earliest)) earliest = until;
+  }
+  return {
+    retained,
+    unretained: expected.size - retained,
+    ...(earliest ? {earliestUntil: earliest} : {}),
+  };
+}
+
+/** With `--require-retention`: every object the export wrote without a retention. */
+export function unretained(expected: Map<string, Expected>): Finding[] {
+  return [...expected.values()]
+    .filter(e => !e.copy?.retention)
+    .map(e =>
+      finding(
+        e,
+        'unretained',
+        'its export recorded no retention (written with RETENTION_DAYS=0, or before retention existed)',
+      ),
+    );
+}
+
 export interface DayVerification {
   day: string;
   /** The marker verified (`_FAILURE` days are verified too, and are a finding). */
@@ -216,13 +311,21 @@ export interface DayVerification {
   /** Objects checked and their recorded bytes. */
   objects: number;
   bytes: number;
+  /** What the reports record about retention. */
+  retention?: RetentionSummary;
   findings: Finding[];
   intact: boolean;
 }
 
 /** Findings counted by kind, for a one-line summary. */
 export function countFindings(findings: Finding[]): Record<FindingKind, number> {
-  const counts: Record<FindingKind, number> = {missing: 0, altered: 0, extra: 0, unverifiable: 0};
+  const counts: Record<FindingKind, number> = {
+    missing: 0,
+    altered: 0,
+    extra: 0,
+    unverifiable: 0,
+    unretained: 0,
+  };
   for (const f of findings) counts[f.kind]++;
   return counts;
 }

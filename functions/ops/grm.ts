@@ -118,7 +118,11 @@ const COMMANDS: Record<string, Command> = {
     flags: [
       {
         name: 'deep',
-        help: "read every object's bytes again and recompute MD5 and CRC32C instead of trusting GCS' checksums",
+        help: "read every object's bytes again and recompute MD5 and CRC32C instead of trusting GCS' checksums (needs read access to the recordings)",
+      },
+      {
+        name: 'require-retention',
+        help: 'also a finding: every recording or metadata document exported without a retention',
       },
     ],
   },
@@ -211,7 +215,9 @@ function day(value: string | undefined, what: string): string {
 function dayRange(arg: string | undefined): [string, string] {
   if (!arg) throw new UsageError('DAY or FROM..TO is missing');
   const [from, to] = arg.includes('..') ? arg.split('..', 2) : [arg, arg];
-  return [day(from, 'FROM'), day(to, 'TO')];
+  const range: [string, string] = [day(from, 'FROM'), day(to, 'TO')];
+  if (range[0] > range[1]) throw new UsageError(`FROM ${range[0]} is after TO ${range[1]}`);
+  return range;
 }
 
 function daysBetween(from: string, to: string): string[] {
@@ -324,9 +330,17 @@ function verifierFor(t: Target, io: Io): Verifier {
 /** One day's verification for people: a headline, then one line per finding. */
 function verificationText(v: DayVerification): string {
   const head = `${v.day} ${v.marker ?? 'undecided'}${v.runId ? ` (run ${v.runId})` : ''}`;
+  const r = v.retention;
+  const retention = !r
+    ? ''
+    : r.retained === 0
+      ? '; no retention recorded'
+      : `; ${r.retained} retained (earliest end ${r.earliestUntil})` +
+        (r.unretained > 0 ? `, ${r.unretained} without retention` : '');
   const scope =
     `${plural(v.reports, 'report')}, ${plural(v.objects, 'object')} (${formatBytes(v.bytes)}) ` +
-    (v.deep ? 'read back and hashed' : "checked against GCS' checksums");
+    (v.deep ? 'read back and hashed' : "checked against GCS' checksums") +
+    retention;
   if (v.intact) return `${head}: intact — ${scope}`;
   const counts = Object.entries(countFindings(v.findings))
     .filter(([, n]) => n > 0)
@@ -514,9 +528,9 @@ export async function grm(argv: string[], io: Io): Promise<number> {
       case 'verify': {
         const [from, to] = dayRange(positional[0]);
         const verifier = verifierFor(t, io);
-        const deep = flags.has('deep');
+        const opts = {deep: flags.has('deep'), requireRetention: flags.has('require-retention')};
         const results: DayVerification[] = [];
-        for (const d of daysBetween(from, to)) results.push(await verifier.verifyDay(d, {deep}));
+        for (const d of daysBetween(from, to)) results.push(await verifier.verifyDay(d, opts));
         print(results, () => results.map(verificationText).join('\n'));
         return results.every(r => r.intact) ? 0 : 1;
       }

@@ -1,7 +1,9 @@
 /**
  * `grm verify`'s I/O: reads a decided day's marker, the batch reports it
- * references (by the generation it recorded), lists the day's export folders
- * and, with `deep`, reads every object back. core/verify.ts judges.
+ * references (by the generation it recorded), lists every generation in the
+ * day's export folders and, with `deep`, reads every object back.
+ * core/verify.ts judges. Nothing here stops at a bad object: whatever cannot
+ * be read or understood becomes a finding of its day.
  */
 import {PermanentError} from '../core/errors';
 import {decisionObjectName, markerObjectName} from '../core/object-names';
@@ -15,6 +17,11 @@ import {
   expectedObjects,
   exportFolders,
   extraObjects,
+  hiddenGenerations,
+  redecidedAfterSuccess,
+  retentionSummary,
+  sameRecord,
+  unretained,
 } from '../core/verify';
 import type {ObjectStore} from '../ports';
 import {mapLimit} from '../services/objects';
@@ -27,6 +34,13 @@ export interface VerifierDeps {
   readBack: (name: string) => Promise<ReadBack>;
 }
 
+export interface VerifyOptions {
+  /** Read every object back and hash it. */
+  deep?: boolean;
+  /** Every recording and metadata document must have been written with a retention. */
+  requireRetention?: boolean;
+}
+
 /** Same bound as grm's other marker reads: a `_FAILURE` can list 100,000 gaps. */
 const MAX_MARKER_BYTES = 256 * 1024 * 1024;
 /** Reports may be large (a batch of 1,000 conversations). */
@@ -34,13 +48,49 @@ const MAX_REPORT_BYTES = 64 * 1024 * 1024;
 /** Requests in flight against the bucket. */
 const CONCURRENCY = 8;
 
+type ReportRef = {batchId?: unknown; object?: unknown; generation?: unknown};
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export class Verifier {
   constructor(private readonly deps: VerifierDeps) {}
 
-  async verifyDay(day: string, opts: {deep?: boolean} = {}): Promise<DayVerification> {
+  /**
+   * The day's verification. An error that stops it (the bucket unreachable,
+   * an object it cannot read) is itself a finding of the day, so a range
+   * always reports every day.
+   */
+  async verifyDay(day: string, opts: VerifyOptions = {}): Promise<DayVerification> {
+    const findings: Finding[] = [];
+    try {
+      return await this.verify(day, opts, findings);
+    } catch (err) {
+      findings.push({
+        kind: 'unverifiable',
+        object: `${this.deps.env}/${day}/`,
+        detail: `verification stopped: ${messageOf(err)}`,
+      });
+      return {
+        day,
+        deep: opts.deep === true,
+        reports: 0,
+        objects: 0,
+        bytes: 0,
+        findings,
+        intact: false,
+      };
+    }
+  }
+
+  private async verify(
+    day: string,
+    opts: VerifyOptions,
+    findings: Finding[],
+  ): Promise<DayVerification> {
     const {env, store} = this.deps;
     const deep = opts.deep === true;
-    const findings: Finding[] = [];
     const result = (rest: Partial<DayVerification>): DayVerification => ({
       day,
       deep,
@@ -53,10 +103,15 @@ export class Verifier {
     });
     const successName = markerObjectName(env, day, '_SUCCESS');
     const failureName = markerObjectName(env, day, '_FAILURE');
+    const ledgerName = decisionObjectName(env, day);
     const [success, failure, ledger] = await Promise.all([
       this.readMarker(successName, findings),
       this.readMarker(failureName, findings),
-      store.readJson<{runId?: string; fingerprint?: string}>(decisionObjectName(env, day)),
+      store.readJson<{runId?: string; fingerprint?: string}>(ledgerName).catch((err: unknown) => {
+        if (!(err instanceof PermanentError)) throw err;
+        findings.push({kind: 'altered', object: ledgerName, detail: `unreadable: ${err.message}`});
+        return undefined;
+      }),
     ]);
     const picked = success ?? failure;
     if (!picked) {
@@ -69,7 +124,6 @@ export class Verifier {
     }
     const marker = picked.value;
     const markerName = success ? successName : failureName;
-    const kind = success ? '_SUCCESS' : '_FAILURE';
     if (success && failure)
       findings.push({
         kind: 'extra',
@@ -84,7 +138,7 @@ export class Verifier {
       findings.push({
         kind: 'altered',
         object: markerName,
-        detail: `not the checker's decision: its run and fingerprint are not those of ${decisionObjectName(env, day)}`,
+        detail: `not the checker's decision: its run and fingerprint are not those of ${ledgerName}`,
       });
     if (!success)
       findings.push({
@@ -92,19 +146,38 @@ export class Verifier {
         object: successName,
         detail: `the day is _FAILURE (${marker.gaps?.length ?? 0} gaps): only what it records as exported was verified`,
       });
+    const redecided = redecidedAfterSuccess(marker);
+    if (redecided) findings.push({kind: 'altered', object: markerName, detail: redecided});
 
-    const refs = Array.isArray(marker.reports) ? marker.reports : [];
+    const refs: ReportRef[] = Array.isArray(marker.reports) ? marker.reports : [];
+    const valid = refs.filter(
+      (r): r is {object: string; generation: string} =>
+        typeof r.object === 'string' &&
+        r.object.startsWith(`${env}/${day}/_manifest/`) &&
+        typeof r.generation === 'string' &&
+        /^\d+$/.test(r.generation),
+    );
+    if (valid.length < refs.length || refs.length !== marker.batches)
+      findings.push({
+        kind: 'altered',
+        object: markerName,
+        detail: `it names ${refs.length} reports (${refs.length - valid.length} malformed) for ${String(marker.batches)} planned batches`,
+      });
     const reports = (
-      await mapLimit(refs, CONCURRENCY, ref =>
+      await mapLimit(valid, CONCURRENCY, ref =>
         this.readReport(ref.object, ref.generation, findings),
       )
     ).filter((r): r is {object: string; report: BatchReport} => r !== undefined);
 
     const {expected, findings: claimed} = expectedObjects(reports);
     findings.push(...claimed, ...this.totals(markerName, marker, reports));
+    if (opts.requireRetention) findings.push(...unretained(expected));
 
     const folders = exportFolders(env, day);
-    const listed = (await mapLimit(folders, CONCURRENCY, folder => store.list(folder))).flat();
+    const versions = (
+      await mapLimit(folders, CONCURRENCY, folder => store.list(folder, {versions: true}))
+    ).flat();
+    const listed = versions.filter(o => o.timeDeleted === undefined);
     const byName = new Map(listed.map(o => [o.name, o]));
     const now = this.deps.now();
     let bytes = 0;
@@ -114,19 +187,38 @@ export class Verifier {
         byName.get(e.object) ??
         (folders.some(f => e.object.startsWith(f)) ? undefined : await store.stat(e.object));
       bytes += e.copy?.size ?? 0;
-      const readBack =
-        deep && stored && stored.generation === e.copy?.generation
-          ? await this.deps.readBack(e.object)
-          : undefined;
+      let readBack: ReadBack | undefined;
+      if (deep && stored && stored.generation === e.copy?.generation) {
+        try {
+          readBack = await this.deps.readBack(e.object);
+        } catch (err) {
+          return [
+            ...checkObject(e, stored, now),
+            {
+              kind: 'unverifiable' as const,
+              object: e.object,
+              detail: `could not read its bytes back: ${messageOf(err)}`,
+            },
+          ];
+        }
+      }
       return checkObject(e, stored, now, readBack);
     });
-    findings.push(...perObject.flat(), ...extraObjects(listed, expected));
+    findings.push(
+      ...perObject.flat(),
+      ...extraObjects(listed, expected),
+      ...hiddenGenerations(
+        versions.filter(o => o.timeDeleted !== undefined),
+        expected,
+      ),
+    );
     return result({
-      marker: kind,
+      marker: success ? '_SUCCESS' : '_FAILURE',
       runId: marker.runId,
       reports: reports.length,
       objects: expected.size,
       bytes,
+      retention: retentionSummary(expected),
     });
   }
 
@@ -153,9 +245,11 @@ export class Verifier {
   }
 
   /**
-   * The report as the marker recorded it (its generation), and whether it
-   * is still the live one. A report replaced since is a finding; its recorded
-   * generation, where versioning kept it, still says what was exported.
+   * The report as the marker recorded it (its generation), and whether the
+   * live one still records the same export. A report rewritten without
+   * changing what it records (a redelivery, a replay that changed nothing) is
+   * no finding; one that records something else is, and its recorded
+   * generation, which versioning keeps, still says what was exported.
    */
   private async readReport(
     object: string,
@@ -163,13 +257,14 @@ export class Verifier {
     findings: Finding[],
   ): Promise<{object: string; report: BatchReport} | undefined> {
     const {store} = this.deps;
-    const [live, recorded] = await Promise.all([
-      store.stat(object),
-      store.readJson<BatchReport>(object, MAX_REPORT_BYTES, generation).catch(err => {
+    const read = (g?: string) =>
+      store.readJson<BatchReport>(object, MAX_REPORT_BYTES, g).catch((err: unknown) => {
         if (err instanceof PermanentError) return undefined;
         throw err;
-      }),
-    ]);
+      });
+    const isReport = (r: {value: BatchReport} | undefined): r is {value: BatchReport} =>
+      r?.value?.kind === 'batch-report' && Array.isArray(r.value.conversations);
+    const [recorded, live] = await Promise.all([read(generation), read()]);
     if (!live) {
       findings.push({
         kind: 'missing',
@@ -177,23 +272,20 @@ export class Verifier {
         detail: `the marker references it (generation ${generation}); it is gone`,
       });
     } else if (live.generation !== generation) {
-      findings.push({
-        kind: 'altered',
-        object,
-        detail: `replaced: the marker references generation ${generation}, the bucket holds ${live.generation}`,
-      });
-    }
-    if (
-      !recorded ||
-      recorded.value?.kind !== 'batch-report' ||
-      !Array.isArray(recorded.value.conversations)
-    ) {
-      if (live)
+      const same = isReport(recorded) && isReport(live) && sameRecord(recorded.value, live.value);
+      if (!same)
         findings.push({
-          kind: 'unverifiable',
+          kind: 'altered',
           object,
-          detail: `generation ${generation} is not readable as a report: the objects it recorded cannot be checked`,
+          detail: `replaced with a different record: the marker references generation ${generation}, the bucket holds ${live.generation}`,
         });
+    }
+    if (!isReport(recorded)) {
+      findings.push({
+        kind: 'unverifiable',
+        object,
+        detail: `generation ${generation} is not readable as a report: the objects it recorded cannot be checked`,
+      });
       return undefined;
     }
     return {object, report: recorded.value};

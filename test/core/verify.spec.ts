@@ -8,6 +8,11 @@ import {
   expectedObjects,
   exportFolders,
   extraObjects,
+  hiddenGenerations,
+  redecidedAfterSuccess,
+  retentionSummary,
+  sameRecord,
+  unretained,
 } from '../../functions/core/verify';
 import type {StoredObject} from '../../functions/ports';
 
@@ -202,7 +207,13 @@ describe('grm verify: judging a day against its reports', () => {
       f.map(x => [x.kind, x.object]),
       [['extra', extra.name]],
     );
-    assert.deepStrictEqual(countFindings(f), {missing: 0, altered: 0, extra: 1, unverifiable: 0});
+    assert.deepStrictEqual(countFindings(f), {
+      missing: 0,
+      altered: 0,
+      extra: 1,
+      unverifiable: 0,
+      unretained: 0,
+    });
   });
 
   it('should report two reports that record one object differently', () => {
@@ -226,5 +237,76 @@ describe('grm verify: judging a day against its reports', () => {
       retainUntilTime: '2026-12-04T12:00:00.000Z',
     });
     assert.strictEqual(retentionFor({days: 1, mode: 'unlocked'}, NOW)!.mode, 'Unlocked');
+  });
+
+  it('should tell a rewritten report that records the same export from one that records another', () => {
+    const a = report();
+    const b: BatchReport = {...report(), attempt: 3, finishedAt: '2026-12-01T05:00:00Z'};
+    b.conversations = [...b.conversations, {conversationId: 'c0', recordings: []}];
+    a.conversations = [{conversationId: 'c0', recordings: []}, ...a.conversations];
+    assert.ok(sameRecord(a, b), 'attempt, times and conversation order are not the record');
+    const c = report();
+    c.conversations[0]!.recordings[0]!.md5Hash = 'eHh4';
+    assert.ok(!sameRecord(report(), c));
+  });
+
+  it('should see a run decided again after it was _SUCCESS in the marker’s history', () => {
+    const marker = {runId: 'r2', fingerprint: 'f3'};
+    assert.strictEqual(redecidedAfterSuccess(marker), undefined);
+    assert.strictEqual(
+      redecidedAfterSuccess({
+        ...marker,
+        history: [
+          {runId: 'r1', status: 'success', fingerprint: 'f1'},
+          {runId: 'r2', status: 'failure', fingerprint: 'f2'},
+        ],
+      }),
+      undefined,
+      'an earlier run, or a _FAILURE of this run, decided again is the normal course',
+    );
+    assert.match(
+      redecidedAfterSuccess({
+        ...marker,
+        history: [{runId: 'r2', status: 'success', fingerprint: 'f2', decidedAt: 'T'}],
+      })!,
+      /run r2 was already _SUCCESS \(decided T\) and was decided again/,
+    );
+  });
+
+  it('should name checked recording generations that are no longer live and no report records', () => {
+    const old = stored(REC, {generation: '6', timeDeleted: 'T', metadata: {verified: 'crc32c:x'}});
+    const f = hiddenGenerations([old], expected);
+    assert.deepStrictEqual(
+      f.map(x => x.kind),
+      ['altered'],
+    );
+    assert.match(
+      f[0]!.detail,
+      /generation 6, checked when it was exported, was replaced or deleted at T; the reports now record generation 7/,
+    );
+    const recorded = stored(REC, {timeDeleted: 'T', metadata: {verified: 'crc32c:x'}});
+    const unchecked = stored(REC, {generation: '5', timeDeleted: 'T'});
+    const metadataVersion = stored(META, {
+      generation: '4',
+      timeDeleted: 'T',
+      metadata: {verified: 'x'},
+    });
+    assert.deepStrictEqual(
+      hiddenGenerations([recorded, unchecked, metadataVersion], expected),
+      [],
+      'the recorded one (already missing), a write that failed its check, a rewritten metadata document',
+    );
+  });
+
+  it('should summarise the recorded retention, and name what has none on request', () => {
+    assert.deepStrictEqual(retentionSummary(expected), {
+      retained: 1,
+      unretained: 1,
+      earliestUntil: '2033-11-28T00:00:00.000Z',
+    });
+    assert.deepStrictEqual(
+      unretained(expected).map(x => [x.kind, x.object]),
+      [['unretained', META]],
+    );
   });
 });

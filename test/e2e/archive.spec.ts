@@ -17,11 +17,22 @@ import {DayMarker, runDay, storageFor} from '../../local/run-day';
 import type {BatchReport} from '../../functions/core/report';
 import type {DayVerification} from '../../functions/core/verify';
 import {grm} from '../../functions/ops/grm';
-import {ARCHIVE_RETENTION_DAYS, declareProductDays, useProductStack} from '../setup/stack';
+import {
+  ARCHIVE_RETENTION_DAYS,
+  declareProductDays,
+  eventually,
+  useProductStack,
+} from '../setup/stack';
 
 const env = LOCAL_EXPORT_ENV;
 const DAY = '2026-09-14';
-declareProductDays('archive', {[DAY]: 6});
+/** Bookkeeping tampered with: reports rewritten, markers and the ledger changed by hand. */
+const BOOKS = '2026-09-15';
+/** A forgery with the worker's own rights: a report rewritten after the day was _SUCCESS. */
+const FORGED = '2026-09-16';
+const NEVER = '2026-09-17';
+const DAYS = {[DAY]: 6, [BOOKS]: 4, [FORGED]: 4};
+declareProductDays('archive', DAYS);
 
 describe('compliance archive on the local stack (retention, grm verify)', function () {
   this.timeout(300_000);
@@ -30,9 +41,11 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
 
   before(async function () {
     this.timeout(240_000);
-    stack = await useProductStack('archive', {[DAY]: 6});
-    marker = (await runDay(stack, {day: DAY, env, timeoutMs: 150_000})).marker!;
-    assert.strictEqual(marker.marker, '_SUCCESS');
+    stack = await useProductStack('archive', DAYS);
+    for (const d of [BOOKS, FORGED, DAY]) {
+      marker = (await runDay(stack, {day: d, env, timeoutMs: 150_000})).marker!;
+      assert.strictEqual(marker.marker, '_SUCCESS', d);
+    }
   });
 
   const bucket = () => storageFor(stack).bucket(stack.bucket);
@@ -45,9 +58,16 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
   }
 
   async function verify(...args: string[]): Promise<{code: number; days: DayVerification[]}> {
+    return verifyDays(DAY, ...args);
+  }
+
+  async function verifyDays(
+    range: string,
+    ...args: string[]
+  ): Promise<{code: number; days: DayVerification[]}> {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await grm(['verify', DAY, '--local', '--json', ...args], {
+    const code = await grm(['verify', range, '--local', '--json', ...args], {
       out: l => out.push(l),
       err: l => err.push(l),
       env: stack.env,
@@ -141,8 +161,12 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
     await bucket().file(replaced.name).save(Buffer.from('not the recording'));
     await bucket().file(deleted.name).delete();
     await bucket().file(extra).save(Buffer.from('[]'));
+    // The report made to record another checksum (same size: the verdict does not change).
     const [reportBytes] = await bucket().file(report).download();
-    await bucket().file(report).save(reportBytes); // same content, new generation
+    const altered = JSON.parse(reportBytes.toString('utf8')) as BatchReport;
+    const claim = altered.conversations.flatMap(c => c.recordings).find(r => r.md5Hash)!;
+    claim.md5Hash = Buffer.alloc(16).toString('base64');
+    await bucket().file(report).save(JSON.stringify(altered));
 
     const {code, days} = await verify();
     assert.strictEqual(code, 1);
@@ -172,5 +196,162 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
       text.join('\n'),
       new RegExp(`^${DAY} _SUCCESS \\(run \\S+\\): 6 findings \\(1 missing, 4 altered, 1 extra\\)`),
     );
+  });
+
+  describe('bookkeeping and forgeries', () => {
+    const report = async (day: string) => {
+      const m = JSON.parse(
+        (await bucket().file(`${env}/${day}/_SUCCESS`).download())[0].toString('utf8'),
+      ) as DayMarker;
+      return {marker: m, name: m.reports[0]!.object};
+    };
+    const kinds = (v: DayVerification) => v.findings.map(f => `${f.kind} ${f.object}`);
+
+    it('should verify every day of a range, a never-decided one as missing', async () => {
+      const {code, days} = await verifyDays(`${BOOKS}..${NEVER}`);
+      assert.strictEqual(code, 1);
+      assert.deepStrictEqual(
+        days.map(d => [d.day, d.intact]),
+        [
+          [BOOKS, true],
+          [FORGED, true],
+          [NEVER, false],
+        ],
+      );
+      assert.deepStrictEqual(kinds(days[2]!), [`missing ${env}/${NEVER}/_SUCCESS`]);
+      assert.match(days[2]!.findings[0]!.detail, /never decided/);
+      assert.ok(days[0]!.retention!.retained > 0 && days[0]!.retention!.unretained === 0);
+    });
+
+    it('should find nothing wrong when a report is rewritten with the same record (a redelivery)', async () => {
+      const {name} = await report(BOOKS);
+      const [bytes] = await bucket().file(name).download();
+      const rewritten = JSON.parse(bytes.toString('utf8')) as BatchReport;
+      rewritten.attempt += 1;
+      rewritten.finishedAt = new Date().toISOString();
+      rewritten.conversations.reverse();
+      await bucket().file(name).save(JSON.stringify(rewritten));
+      const {code, days} = await verifyDays(BOOKS);
+      assert.deepStrictEqual(days[0]!.findings, []);
+      assert.strictEqual(code, 0);
+    });
+
+    it('should call a day whose run was decided again after _SUCCESS altered (a forged report)', async () => {
+      const before = await report(FORGED);
+      const [bytes] = await bucket().file(before.name).download();
+      const forged = JSON.parse(bytes.toString('utf8')) as BatchReport;
+      forged.conversations[0]!.recordings.push({
+        recordingId: '00000000-0000-4000-8000-0000000000aa',
+        type: 'call',
+        outcome: 'skipped',
+        reason: 'forged',
+      });
+      await bucket().file(before.name).save(JSON.stringify(forged));
+      // The checker decides again from the forged report: a new _SUCCESS, the first in its history.
+      const after = await eventually(
+        'the day decided again',
+        async () => {
+          const now = await report(FORGED);
+          return now.marker.fingerprint !== before.marker.fingerprint ? now : undefined;
+        },
+        60_000,
+      );
+      const {code, days} = await verifyDays(FORGED);
+      assert.strictEqual(code, 1);
+      const redecided = days[0]!.findings.find(f => f.object === `${env}/${FORGED}/_SUCCESS`);
+      assert.ok(redecided, kinds(days[0]!).join('\n'));
+      assert.match(redecided.detail, /already _SUCCESS .* decided again with a different outcome/);
+      assert.strictEqual(after.marker.history?.[0]?.status, 'success');
+    });
+
+    it('should catch a recording replaced and its report made to record the new object', async () => {
+      const before = await report(FORGED);
+      const [bytes] = await bucket().file(before.name).download();
+      const r = JSON.parse(bytes.toString('utf8')) as BatchReport;
+      const rec = r.conversations.flatMap(c => c.recordings).find(x => x.outcome === 'exported')!;
+      const file = bucket().file(rec.object!);
+      // Versioning on: the retained original becomes noncurrent, the forgery is live.
+      await file.save(Buffer.from('forged recording'));
+      const [md] = await file.getMetadata();
+      Object.assign(rec, {
+        generation: String(md.generation),
+        size: Number(md.size),
+        md5Hash: md.md5Hash,
+        crc32c: md.crc32c,
+      });
+      delete rec.retention;
+      await bucket().file(before.name).save(JSON.stringify(r));
+      // Its size changed the totals: the checker decides again and pins the forged report.
+      await eventually(
+        'the day decided again',
+        async () => {
+          const now = await report(FORGED);
+          return now.marker.fingerprint !== before.marker.fingerprint ? now : undefined;
+        },
+        60_000,
+      );
+      const {days} = await verifyDays(FORGED);
+      const onIt = days[0]!.findings.filter(f => f.object === rec.object);
+      assert.deepStrictEqual(
+        onIt.map(f => f.kind),
+        ['altered'],
+        onIt.map(f => f.detail).join('\n'),
+      );
+      assert.match(
+        onIt[0]!.detail,
+        /generation \d+, checked when it was exported, was replaced or deleted at .*; the reports now record generation/,
+      );
+    });
+
+    it('should report unreadable or hand-made bookkeeping as findings, never stop', async () => {
+      const success = bucket().file(`${env}/${BOOKS}/_SUCCESS`);
+      const [bytes] = await success.download();
+      const m = JSON.parse(bytes.toString('utf8')) as DayMarker;
+      // A _SUCCESS edited by hand: its totals and its reports no longer the checker's.
+      m.totals.all.exported += 1;
+      m.reports.push({
+        batchId: 'b9999',
+        object: 'elsewhere.json',
+        generation: 'x',
+        status: 'complete',
+      });
+      await success.save(JSON.stringify(m));
+      await bucket().file(`${env}/${BOOKS}/_manifest/decision.json`).save('not json');
+      const {code, days} = await verifyDays(BOOKS);
+      assert.strictEqual(code, 1);
+      const details = days[0]!.findings.map(f => `${f.kind} ${f.object}: ${f.detail}`).join('\n');
+      assert.match(details, /altered .*decision\.json: unreadable/);
+      assert.match(details, /altered .*_SUCCESS: not the checker's decision/);
+      assert.match(details, /_SUCCESS: it names \d+ reports \(1 malformed\)/);
+      assert.match(details, /_SUCCESS: it says \d+ recordings .* its reports record/);
+      // Only a _FAILURE left: verified as far as it records, and a finding itself.
+      await bucket().file(`${env}/${BOOKS}/_FAILURE`).save(bytes);
+      await success.delete();
+      const failed = (await verifyDays(BOOKS)).days[0]!;
+      assert.strictEqual(failed.marker, '_FAILURE');
+      assert.ok(kinds(failed).includes(`missing ${env}/${BOOKS}/_SUCCESS`));
+    });
+
+    it('should name every object without a retention with --require-retention', async () => {
+      const plain = (await verifyDays(DAY, '--require-retention')).days[0]!;
+      assert.strictEqual(
+        plain.findings.filter(f => f.kind === 'unretained').length,
+        0,
+        'every object of the archive day was retained',
+      );
+      const {name} = await report(FORGED);
+      const r = JSON.parse(
+        (await bucket().file(name).download())[0].toString('utf8'),
+      ) as BatchReport;
+      const rec = r.conversations
+        .flatMap(c => c.recordings)
+        .find(x => x.outcome === 'exported' && x.retention);
+      assert.ok(rec);
+      const forged = (await verifyDays(FORGED, '--require-retention')).days[0]!;
+      assert.ok(
+        forged.findings.some(f => f.kind === 'unretained'),
+        'the forged report dropped one',
+      );
+    });
   });
 });
