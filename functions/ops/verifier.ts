@@ -6,7 +6,7 @@
  * be read or understood becomes a finding of its day.
  */
 import {PermanentError} from '../core/errors';
-import {decisionObjectName, markerObjectName} from '../core/object-names';
+import {decisionObjectName, markerObjectName, planObjectName} from '../core/object-names';
 import type {DayMarker} from '../core/operations';
 import type {BatchReport} from '../core/report';
 import {
@@ -104,9 +104,12 @@ export class Verifier {
     const successName = markerObjectName(env, day, '_SUCCESS');
     const failureName = markerObjectName(env, day, '_FAILURE');
     const ledgerName = decisionObjectName(env, day);
-    const [success, failure, ledger] = await Promise.all([
+    const [success, failure, plan, ledger] = await Promise.all([
       this.readMarker(successName, findings),
       this.readMarker(failureName, findings),
+      store
+        .readJson<{runId?: string; createdAt?: string}>(planObjectName(env, day))
+        .catch(() => undefined),
       store.readJson<{runId?: string; fingerprint?: string}>(ledgerName).catch((err: unknown) => {
         if (!(err instanceof PermanentError)) throw err;
         findings.push({kind: 'altered', object: ledgerName, detail: `unreadable: ${err.message}`});
@@ -145,6 +148,12 @@ export class Verifier {
         kind: 'missing',
         object: successName,
         detail: `the day is _FAILURE (${marker.gaps?.length ?? 0} gaps): only what it records as exported was verified`,
+      });
+    if (plan?.value.runId && plan.value.runId !== marker.runId)
+      findings.push({
+        kind: 'unverifiable',
+        object: planObjectName(env, day),
+        detail: `run ${plan.value.runId} (planned ${plan.value.createdAt ?? '?'}) is not decided yet: its writes may show as findings until it is; verify again then`,
       });
     const redecided = redecidedAfterSuccess(marker);
     if (redecided) findings.push({kind: 'altered', object: markerName, detail: redecided});

@@ -324,6 +324,19 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
       assert.match(details, /altered .*_SUCCESS: not the checker's decision/);
       assert.match(details, /_SUCCESS: it names \d+ reports \(1 malformed\)/);
       assert.match(details, /_SUCCESS: it says \d+ recordings .* its reports record/);
+      // A newer run planned: its writes may still come, so the day says so.
+      const plan = bucket().file(`${env}/${BOOKS}/_manifest/plan.json`);
+      const [planBytes] = await plan.download();
+      await plan.save(
+        JSON.stringify({...JSON.parse(planBytes.toString('utf8')), runId: 'r-newer'}),
+      );
+      const running = (await verifyDays(BOOKS)).days[0]!;
+      assert.ok(
+        running.findings.some(
+          f => f.kind === 'unverifiable' && /run r-newer .* is not decided yet/.test(f.detail),
+        ),
+      );
+      await plan.save(planBytes);
       // Only a _FAILURE left: verified as far as it records, and a finding itself.
       await bucket().file(`${env}/${BOOKS}/_FAILURE`).save(bytes);
       await success.delete();
