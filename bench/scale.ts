@@ -174,9 +174,10 @@ export async function checkerScale(
       peakBytes: number;
       idleBytes: number;
       status: string;
+      indexBytes: number;
     };
     log(
-      `  checker ${label(n)}: ${seconds(r.decideMs)} (${r.status}; reading alone ${seconds(r.baselineMs)}), peak RSS ${mib(r.peakBytes)} (store ready ${mib(r.idleBytes)})`,
+      `  checker ${label(n)}: ${seconds(r.decideMs)} (${r.status}; reading alone ${seconds(r.baselineMs)}), peak RSS ${mib(r.peakBytes)} (store ready ${mib(r.idleBytes)}), recordings index ${mib(r.indexBytes)} streamed`,
     );
     rows.push({
       name: `checker deciding ${label(n)} conversations: time`,
