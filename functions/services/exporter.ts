@@ -8,9 +8,12 @@
  * Idempotent: objects are written only if absent. An object an earlier
  * delivery stored, with the size it expected (GCS finalizes an upload whole
  * or not at all) and the mark its write's passed check left on it, counts
- * as exported without a second download; an object without that proof is
- * downloaded again and compared; a differing or incomplete one is reported with what to
- * do, never overwritten and never taken as the record.
+ * as exported without a second download, whatever the recording's file state
+ * now (deleted or archived at the source since: the archive holds it); an
+ * object without that proof is downloaded again and compared (or, when the
+ * source no longer serves the recording, named in its reason); a differing or
+ * incomplete one is reported with what to do, never overwritten and never
+ * taken as the record.
  *
  * Bounded in time: a media body that sends nothing for `mediaIdleTimeoutMs`
  * is abandoned, and when the batch's deadline signal fires every recording
@@ -283,6 +286,24 @@ function provenState(
     : undefined;
 }
 
+/**
+ * What is stored under the name of a recording the source no longer serves,
+ * when it is not a complete copy (it cannot be downloaded again to compare).
+ */
+function storedNote(mine: StoredObject[], state: 'incomplete' | undefined): string {
+  if (mine.length > 1)
+    return (
+      `${mine.length} objects are stored under its name (${mine.map(o => o.name).join(', ')}); ` +
+      'they were left untouched'
+    );
+  const o = mine[0]!;
+  return state === 'incomplete'
+    ? `an incomplete object is stored under its name: gs object ${o.name} holds ${o.size} of the ` +
+        `${o.metadata?.[EXPECTED_SIZE_KEY]} bytes it should hold; it was left untouched`
+    : `gs object ${o.name} (${o.size} bytes) is stored under its name, not proven complete ` +
+        '(no mark of a passed check by this exporter); it was left untouched';
+}
+
 function differentContent(name: string, detail: string): PermanentError {
   return new PermanentError(
     `gs object ${name} already exists with different content (${detail}); it was left untouched`,
@@ -363,10 +384,10 @@ export class Exporter {
       };
     });
 
-    const pending = ordered.flatMap(c =>
-      c.recordings.filter(r => r.reason === 'pending download').map(r => ({c, r})),
-    );
-    const toDownload = await this.findStored(message.day, pending);
+    // Every recording of a supported type, whatever its file state: what the archive already
+    // holds is the record, even of a recording deleted or archived at the source since.
+    const typed = ordered.flatMap(c => c.recordings.filter(r => r.type).map(r => ({c, r})));
+    const toDownload = await this.findStored(message.day, typed);
     await this.download(session, message.day, toDownload, metas, opts.signal, prefetched);
 
     await mapLimit(ordered, METADATA_CONCURRENCY, c =>
@@ -437,23 +458,28 @@ export class Exporter {
 
   /**
    * Settles the recordings an earlier delivery or run already stored (one
-   * listing per conversation and type) and returns the rest. An object
-   * written by the exporter with the size it expected and the mark of its
-   * write's passed check is complete (GCS never makes an unfinished upload
-   * visible): exported, no second download. One that holds another size is incomplete:
-   * failed, with its action. One without that proof is downloaded and compared.
+   * listing per conversation and type) and returns the pending ones left to
+   * download. An object written by the exporter with the size it expected and
+   * the mark of its write's passed check is complete (GCS never makes an
+   * unfinished upload visible): exported, no second download, whatever the
+   * recording's file state now (deleted or archived at the source since, the
+   * archive still holds it). For a pending recording, one that holds another
+   * size is incomplete: failed, with its action; one without that proof is
+   * downloaded and compared. A recording the source no longer serves keeps the
+   * outcome of its file state, and its reason says what is stored under its name.
    */
   private async findStored(
     day: string,
-    pending: Array<{c: ConversationOutcome; r: RecordingOutcome}>,
+    recordings: Array<{c: ConversationOutcome; r: RecordingOutcome}>,
   ): Promise<Array<{c: ConversationOutcome; r: RecordingOutcome}>> {
     const {store, settings} = this.deps;
-    const groups = new Map<string, typeof pending>();
-    for (const item of pending) {
+    const groups = new Map<string, typeof recordings>();
+    for (const item of recordings) {
       const prefix = recordingObjectPrefix(settings.env, day, item.r.type!, item.c.conversationId);
       groups.set(prefix, [...(groups.get(prefix) ?? []), item]);
     }
-    const left: typeof pending = [];
+    const left: typeof recordings = [];
+    const heldOnly: Array<Record<string, string | undefined>> = [];
     await mapLimit([...groups], METADATA_CONCURRENCY, async ([prefix, items]) => {
       const objects = await store.list(prefix);
       for (const item of items) {
@@ -469,8 +495,18 @@ export class Exporter {
           mine.length === 1
             ? provenState(mine[0]!, item.c.conversationId, item.r.recordingId)
             : undefined;
+        const pending = item.r.reason === 'pending download';
         if (state === 'complete') {
+          if (!pending)
+            heldOnly.push({
+              conversationId: item.c.conversationId,
+              recordingId: item.r.recordingId,
+              fileState: item.r.fileState,
+            });
           this.exportedAs(item.r, mine[0]!);
+        } else if (!pending) {
+          // Not downloadable now: its file state's outcome stands, with what the bucket holds.
+          if (mine.length > 0) item.r.reason = `${item.r.reason}; ${storedNote(mine, state)}`;
         } else if (state === 'incomplete') {
           const o = mine[0]!;
           Object.assign(item.r, {
@@ -485,6 +521,11 @@ export class Exporter {
         }
       }
     });
+    if (heldOnly.length > 0)
+      this.deps.logger.info(
+        'recordings the source no longer serves count as exported: the archive holds them',
+        {recordings: heldOnly.length, first: heldOnly.slice(0, 5)},
+      );
     return left;
   }
 
