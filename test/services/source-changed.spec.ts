@@ -26,6 +26,7 @@ import {createLogger} from '../../functions/logger';
 import {EXPECTED_SIZE_KEY} from '../../functions/services/exporter';
 import {type TestSimulator, startSimulator} from '../setup/simulator';
 import {inProcessWorker, simulatedDay} from './in-process-worker';
+import type {Truth} from '../../local/run-day';
 
 const DAY = '2023-03-12';
 const CONVERSATIONS = 12;
@@ -34,18 +35,6 @@ const SECOND_RUN = 'r20230401t000000-5e771e';
 const BATCH = 'b-0001';
 const MEDIA_GET = 'GET /media/{conversationId}/{recordingId}';
 
-interface TruthRecording {
-  recordingId: string;
-  media: string;
-  fileState: string;
-  contentType: string;
-  exportable: boolean;
-  size?: number;
-  md5Hash?: string;
-}
-interface Truth {
-  conversations: Array<{conversationId: string; recordings: TruthRecording[]}>;
-}
 interface MetadataDoc {
   recordings: Array<{
     metadata: {id: string; fileState?: string} | null;
