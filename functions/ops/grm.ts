@@ -215,9 +215,7 @@ function day(value: string | undefined, what: string): string {
 function dayRange(arg: string | undefined): [string, string] {
   if (!arg) throw new UsageError('DAY or FROM..TO is missing');
   const [from, to] = arg.includes('..') ? arg.split('..', 2) : [arg, arg];
-  const range: [string, string] = [day(from, 'FROM'), day(to, 'TO')];
-  if (range[0] > range[1]) throw new UsageError(`FROM ${range[0]} is after TO ${range[1]}`);
-  return range;
+  return [day(from, 'FROM'), day(to, 'TO')];
 }
 
 function daysBetween(from: string, to: string): string[] {
@@ -527,6 +525,8 @@ export async function grm(argv: string[], io: Io): Promise<number> {
       }
       case 'verify': {
         const [from, to] = dayRange(positional[0]);
+        // (A reversed range is the planner's to refuse for rerun; here it is a usage error.)
+        if (from > to) throw new UsageError(`FROM ${from} is after TO ${to}`);
         const verifier = verifierFor(t, io);
         const opts = {deep: flags.has('deep'), requireRetention: flags.has('require-retention')};
         const results: DayVerification[] = [];

@@ -223,6 +223,19 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
       assert.ok(days[0]!.retention!.retained > 0 && days[0]!.retention!.unretained === 0);
     });
 
+    it('should refuse a reversed range as a usage error', async () => {
+      const err: string[] = [];
+      const code = await grm(['verify', `${NEVER}..${BOOKS}`, '--local'], {
+        out: () => undefined,
+        err: l => err.push(l),
+        env: stack.env,
+        now: () => Date.now(),
+        sleep: async () => undefined,
+      });
+      assert.strictEqual(code, 2);
+      assert.deepStrictEqual(err, [`grm verify: FROM ${NEVER} is after TO ${BOOKS}`]);
+    });
+
     it('should find nothing wrong when a report is rewritten with the same record (a redelivery)', async () => {
       const {name} = await report(BOOKS);
       const [bytes] = await bucket().file(name).download();
