@@ -9,7 +9,9 @@
  * against the simulator's ground truth. With `--faults lossy` the day ends in
  * `_FAILURE` (with its email in the SendGrid sink); the source then recovers,
  * the replay commands from `_FAILURE` are run, and the day turns `_SUCCESS`.
- * Exits 0 only on `_SUCCESS` with every exportable recording verified.
+ * Ends with `grm verify` of the day (with `--retention-days`, in a bucket with
+ * object retention, every object retained as in production). Exits 0 only on
+ * `_SUCCESS` with every exportable recording verified and the day intact.
  */
 import {UsageError, flag, numberFlag, parseFlags, usage} from './common/cli';
 import {startStack} from './stack';
@@ -33,6 +35,7 @@ import {
 import {defaultDay, isValidDay} from '../functions/core/time-window';
 import {plural} from '../functions/core/units';
 import {FAULT_PROFILES} from './fault-profiles';
+import {verificationText, verifierFor} from '../functions/ops/grm';
 
 const SPECS = [
   {name: 'conversations', help: 'conversations on the exported day (default 200)'},
@@ -41,6 +44,10 @@ const SPECS = [
   {
     name: 'faults',
     help: 'none, lossy (archived/restoring/uploading/erroring recordings: _FAILURE, email, replay, _SUCCESS), flaky (errors, resets, cut media) or rate-limited (default none)',
+  },
+  {
+    name: 'retention-days',
+    help: 'retain every recording and metadata object N days, locked (RETENTION_DAYS), in a bucket with object retention',
   },
   {name: 'keep', help: 'leave the stack running until Ctrl-C', boolean: true},
   {name: 'root', help: 'directory for the local state (default .local)'},
@@ -53,6 +60,8 @@ interface DemoOptions {
   faults: string;
   day: string;
   conversations: number;
+  /** RETENTION_DAYS for the functions (and object retention on the bucket), when given. */
+  retentionDays?: string;
 }
 
 /** Reads and checks the flags once; a UsageError names the bad one. */
@@ -64,7 +73,21 @@ function demoOptions(argv: string[]): DemoOptions {
   }
   const day = flag(flags, 'day') ?? defaultDay(Date.now(), 'UTC', 3);
   if (!isValidDay(day)) throw new UsageError(`--day must be a date YYYY-MM-DD, got "${day}"`);
-  return {flags, faults, day, conversations: numberFlag(flags, 'conversations', 200)};
+  const retention = flag(flags, 'retention-days');
+  if (
+    retention !== undefined &&
+    (!/^\d+$/.test(retention) || Number(retention) < 1 || Number(retention) > 36_500)
+  )
+    throw new UsageError(
+      `--retention-days must be a whole number from 1 to 36500, got "${retention}"`,
+    );
+  return {
+    flags,
+    faults,
+    day,
+    conversations: numberFlag(flags, 'conversations', 200),
+    ...(retention !== undefined ? {retentionDays: retention} : {}),
+  };
 }
 
 async function main(): Promise<number> {
@@ -78,7 +101,7 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  const {flags, faults, day, conversations} = options;
+  const {flags, faults, day, conversations, retentionDays} = options;
   if (flags.has('help')) {
     console.log(usage('npm run demo -- [flags]', SPECS));
     return 0;
@@ -95,7 +118,10 @@ async function main(): Promise<number> {
     root: flag(flags, 'root'),
     functions: productFunctions(),
     secrets: productSecrets(),
-    functionEnv: productEnv(),
+    functionEnv: productEnv(
+      retentionDays ? {RETENTION_DAYS: retentionDays, RETENTION_MODE: 'locked'} : {},
+    ),
+    objectRetention: retentionDays !== undefined,
     genesys: {
       seed: flag(flags, 'seed', 'demo'),
       conversationsPerDay: 20,
@@ -152,11 +178,24 @@ async function main(): Promise<number> {
     const v = result.verification;
     const verified =
       v.missing.length === 0 && v.mismatched.length === 0 && v.exportable === v.exportedAndVerified;
-    const ok = verified && marker.marker === '_SUCCESS';
+    // The proof an auditor would ask for later: the day against what its reports recorded.
+    const proof = await verifierFor(
+      {
+        bucket: stack.bucket,
+        project: stack.project,
+        env: LOCAL_EXPORT_ENV,
+        gcsEndpoint: stack.gcsUrl,
+      },
+      {now: () => Date.now()},
+    ).verifyDay(day, {deep: true, requireRetention: retentionDays !== undefined});
+    say(
+      `\ngrm verify ${day} --deep${retentionDays ? ' --require-retention' : ''}:\n${verificationText(proof)}`,
+    );
+    const ok = verified && marker.marker === '_SUCCESS' && proof.intact;
     say(
       ok
         ? `\n_SUCCESS: every exportable recording of ${day} was exported and verified.`
-        : `\n${marker.marker}: NOT everything exportable was exported; see above.`,
+        : `\n${marker.marker}: NOT everything exportable was exported and intact; see above.`,
     );
     if (flags.has('json')) {
       console.log(
@@ -170,6 +209,7 @@ async function main(): Promise<number> {
           verification: {...v, missing: v.missing.length, mismatched: v.mismatched.length},
           files: result.filesDir,
           marker: marker.marker,
+          intact: proof.intact,
           ok,
         }),
       );

@@ -312,7 +312,10 @@ function operatorFor(t: Target, io: Io, closers: Array<() => Promise<void>>): Op
   });
 }
 
-function verifierFor(t: Target, io: Io): Verifier {
+export function verifierFor(
+  t: Pick<Target, 'bucket' | 'project' | 'env' | 'gcsEndpoint'>,
+  io: Pick<Io, 'now'>,
+): Verifier {
   const store = new GcsStore(
     t.bucket,
     new Storage({projectId: t.project, ...(t.gcsEndpoint ? {apiEndpoint: t.gcsEndpoint} : {})}),
@@ -326,7 +329,7 @@ function verifierFor(t: Target, io: Io): Verifier {
 }
 
 /** One day's verification for people: a headline, then one line per finding. */
-function verificationText(v: DayVerification): string {
+export function verificationText(v: DayVerification): string {
   const head = `${v.day} ${v.marker ?? 'undecided'}${v.runId ? ` (run ${v.runId})` : ''}`;
   const r = v.retention;
   const retention = !r
