@@ -626,6 +626,44 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       assert.ok(all.every(r => r.outcome === 'skipped' && r.participants?.length === 8));
     });
 
+    it('REVIEW: a stale invocation must not replace the index of a newer decision', async () => {
+      await seed({b1: {ids: [1, 2], failed: [2]}});
+      // Instance A decides _FAILURE, emails, and is held just before it writes the index.
+      let release!: () => void;
+      const gate = new Promise<void>(r => (release = r));
+      let held!: () => void;
+      const reached = new Promise<void>(r => (held = r));
+      const slow = Object.create(store) as GcsStore;
+      let first = true;
+      slow.stat = async name => {
+        if (name === indexName() && first) {
+          first = false;
+          held();
+          await gate;
+        }
+        return store.stat(name);
+      };
+      const a = checker(slow).handle(reportName('b1'));
+      await reached;
+      // Meanwhile the batch is replayed successfully and instance B decides _SUCCESS, index included.
+      await replace(reportName('b1'), report('b1', [1, 2]));
+      const b = await checker().handle(reportName('b1'));
+      assert.strictEqual((b as {status?: string}).status, 'success');
+      assert.deepStrictEqual((await rows()).map(r => r.outcome), ['exported', 'exported']);
+      release();
+      await a;
+      const decided = (await ledger())!;
+      assert.strictEqual(decided.status, 'success');
+      assert.ok(await store.stat(`${env}/${DAY}/_SUCCESS`));
+      const stored = (await store.stat(indexName()))!;
+      assert.strictEqual(
+        stored.metadata?.['outcome-fingerprint'],
+        decided.fingerprint,
+        'the index is not the decision the marker holds',
+      );
+      assert.deepStrictEqual((await rows()).map(r => r.outcome), ['exported', 'exported']);
+    });
+
     it('should write an empty index for a day without conversations', async () => {
       await seed({});
       const r = await checker().handle(`${env}/${DAY}/_manifest/plan.json`);
