@@ -534,6 +534,12 @@ export class Checker {
       for (let attempt = 0; attempt < MAX_ROUNDS; attempt++) {
         const existing = await store.stat(name);
         if (indexIsOf(existing, fingerprint, basis)) return true;
+        // REVIEW fix sketch: only the ledger's current outcome may write its index.
+        const now = await store.readJson<Ledger>(
+          decisionObjectName(settings.env, src.plan.day),
+          MAX_LEDGER_BYTES,
+        );
+        if (now?.value.fingerprint !== fingerprint) return true;
         const stats: IndexStats = {rows: 0, bytes: 0};
         try {
           await store.write(name, indexBody(src, stats), {
