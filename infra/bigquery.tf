@@ -38,12 +38,23 @@ resource "google_bigquery_connection" "index" {
   depends_on = [google_project_service.apis]
 }
 
+# The connection's service account is created asynchronously: a grant made at
+# once can fail with "Service account ... does not exist" (the provider's own
+# acceptance tests wait 120 s for it, GoogleCloudPlatform/magic-modules#18751).
+resource "time_sleep" "bigquery_connection_account" {
+  count           = local.bigquery ? 1 : 0
+  create_duration = "120s"
+  triggers = {
+    account = google_bigquery_connection.index[0].cloud_resource[0].service_account_id
+  }
+}
+
 # The connection's service account: the bucket's listing and the index, nothing else.
 resource "google_storage_bucket_iam_member" "bigquery_reads_index" {
   count  = local.bigquery ? 1 : 0
   bucket = google_storage_bucket.recordings.name
   role   = "roles/storage.objectViewer"
-  member = "serviceAccount:${google_bigquery_connection.index[0].cloud_resource[0].service_account_id}"
+  member = "serviceAccount:${time_sleep.bigquery_connection_account[0].triggers.account}"
   condition {
     title       = "read the recordings index"
     description = "genesys-recording-migrator BigLake connection: the index of own export_env"

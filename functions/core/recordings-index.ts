@@ -288,7 +288,7 @@ export function* indexRows(src: IndexSource): Generator<IndexRow> {
       if (!planned.has(c.conversationId) || seen.has(c.conversationId)) continue;
       seen.add(c.conversationId);
       const conversation = conversationColumns(c, common);
-      if (c.error) yield {...conversation, outcome: 'failed', reason: c.error};
+      if (c.error) yield {...conversation, outcome: 'failed', reason: text(c.error) ?? 'failed'};
       for (const r of c.recordings) {
         const w = waived.get(waiverKey(c.conversationId, String(r.recordingId)));
         yield {...conversation, ...recordingColumns(r, r.outcome === 'failed' ? w : undefined)};

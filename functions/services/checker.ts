@@ -534,7 +534,8 @@ export class Checker {
       for (let attempt = 0; attempt < MAX_ROUNDS; attempt++) {
         const existing = await store.stat(name);
         if (indexIsOf(existing, fingerprint, basis)) return true;
-        // REVIEW fix sketch: only the ledger's current outcome may write its index.
+        // Only the ledger's current outcome writes its index (read after the index, so the
+        // generation guard covers a newer decision's write): a stale invocation steps aside.
         const now = await store.readJson<Ledger>(
           decisionObjectName(settings.env, src.plan.day),
           MAX_LEDGER_BYTES,

@@ -50,10 +50,8 @@ log = logging.getLogger("airflow.task")
 
 def planner_url() -> str:
     """The planner's URL, from the Airflow Variable (read when a task runs, not when the file is parsed)."""
-    try:
-        url = Variable.get(PLANNER_URL_VARIABLE)
-    except KeyError:
-        url = None
+    # default=None on both Airflow 2 (else KeyError) and 3 (else AirflowRuntimeError).
+    url = Variable.get(PLANNER_URL_VARIABLE, default=None)
     if not url:
         raise ValueError(
             f"set the Airflow Variable {PLANNER_URL_VARIABLE} to the planner's URL "

@@ -418,6 +418,25 @@ describe('recordings index (pure)', () => {
       for (const r of rows) assert.deepStrictEqual(rowProblems(r), [], JSON.stringify(r));
     });
 
+    it('should write a row, not fail the day, when a report holds a conversation error that is not text', () => {
+      const odd = structuredClone(reports);
+      for (const ref of odd)
+        for (const c of ref.report.conversations)
+          if (c.error) (c as {error: unknown}).error = {code: 1};
+      const oddRows = [
+        ...indexRows({
+          plan,
+          reports: odd,
+          unplanned,
+          outcome,
+          decidedAt: '2026-04-02T11:00:00.000Z',
+        }),
+      ];
+      for (const r of oddRows) assert.deepStrictEqual(rowProblems(r), [], JSON.stringify(r));
+      const row = oddRows.find(r => r.conversation_id === conv(3) && r.recording_id === undefined);
+      assert.strictEqual(row?.reason, 'failed');
+    });
+
     it("should have one row per recording the verdict counts, with the marker's outcome", () => {
       // Recordings stored for conversations outside the plan are gaps, not in the totals.
       const recordings = rows.filter(

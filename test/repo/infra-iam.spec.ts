@@ -151,8 +151,16 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
       member: string;
       condition: Array<{expression: string}>;
     };
-    assert.match(
+    // The connection's own account, granted once it exists (time_sleep.bigquery_connection_account).
+    assert.strictEqual(
       bigquery.member,
+      'serviceAccount:${time_sleep.bigquery_connection_account[0].triggers.account}',
+    );
+    const wait = resource(docs, 'time_sleep', 'bigquery_connection_account') as {
+      triggers: Record<string, string>;
+    };
+    assert.match(
+      wait.triggers.account!,
       /google_bigquery_connection\.index\[0\]\.cloud_resource\[0\]\.service_account_id/,
     );
     grants.push({

@@ -626,7 +626,7 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       assert.ok(all.every(r => r.outcome === 'skipped' && r.participants?.length === 8));
     });
 
-    it('REVIEW: a stale invocation must not replace the index of a newer decision', async () => {
+    it('should not let a stale invocation replace the index of a newer decision', async () => {
       await seed({b1: {ids: [1, 2], failed: [2]}});
       // Instance A decides _FAILURE, emails, and is held just before it writes the index.
       let release!: () => void;
@@ -649,7 +649,10 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       await replace(reportName('b1'), report('b1', [1, 2]));
       const b = await checker().handle(reportName('b1'));
       assert.strictEqual((b as {status?: string}).status, 'success');
-      assert.deepStrictEqual((await rows()).map(r => r.outcome), ['exported', 'exported']);
+      assert.deepStrictEqual(
+        (await rows()).map(r => r.outcome),
+        ['exported', 'exported'],
+      );
       release();
       await a;
       const decided = (await ledger())!;
@@ -661,7 +664,10 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
         decided.fingerprint,
         'the index is not the decision the marker holds',
       );
-      assert.deepStrictEqual((await rows()).map(r => r.outcome), ['exported', 'exported']);
+      assert.deepStrictEqual(
+        (await rows()).map(r => r.outcome),
+        ['exported', 'exported'],
+      );
     });
 
     it('should write an empty index for a day without conversations', async () => {

@@ -104,3 +104,25 @@ class DagFileTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AirflowIgnoreTest(unittest.TestCase):
+    def test_only_the_dag_file_is_parsed_as_a_dag(self) -> None:
+        with open(os.path.join(HERE, ".airflowignore"), encoding="utf-8") as f:
+            patterns = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+        self.assertIn("grm_planner.py", patterns)
+        self.assertIn("tests/", patterns)
+        self.assertNotIn("genesys_recording_migrator_dag.py", patterns)
+
+    def test_a_missing_planner_url_variable_is_read_as_none_on_airflow_2_and_3(self) -> None:
+        calls = [
+            n
+            for n in ast.walk(parse())
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "get"
+            and isinstance(n.func.value, ast.Name) and n.func.value.id == "Variable"
+        ]
+        self.assertTrue(calls, "the DAG reads an Airflow Variable")
+        for call in calls:
+            default = keywords(call).get("default")
+            self.assertIsInstance(default, ast.Constant)
+            self.assertIsNone(default.value)  # type: ignore[union-attr]
