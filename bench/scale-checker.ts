@@ -2,7 +2,12 @@
  * One measurement of bench/scale.ts, in a process of its own so its peak RSS
  * is the checker's: the checker deciding a day of N conversations.
  *
- *   node --import tsx bench/scale-checker.ts N
+ *   node --import tsx bench/scale-checker.ts N [PARTICIPANTS]
+ *
+ * PARTICIPANTS (default 0): conversation attributes in every report, as the
+ * worker copies them from analytics for the recordings index: a direction, a
+ * division, a wrap-up code and that many participants (a customer, then
+ * agents with a user and a queue).
  *
  * The bucket is synthetic: every object (the plan and its parts as the
  * planner writes them, N/100 complete batch reports with one exported
@@ -45,6 +50,22 @@ const md5Of = (i: number) => Buffer.from(`md5-${hex(i, 8)}-0000`).toString('base
 const crcOf = (i: number) => Buffer.from(hex(i, 6), 'hex').toString('base64');
 
 /** A day of `n` conversations as the planner and the workers leave it in the bucket. */
+/** A conversation's attributes with `participants` participants (none when 0). */
+function attributesOf(i: number, participants: number): ReportConversation['attributes'] {
+  if (participants === 0) return undefined;
+  const id = (kind: number, k: number) => `${hex(kind, 8)}-2222-4000-8000-${hex(i * 31 + k, 12)}`;
+  return {
+    direction: i % 3 === 0 ? 'outbound' : 'inbound',
+    divisionIds: [id(1, 0)],
+    wrapUpCodes: [id(2, i % 50)],
+    participants: Array.from({length: participants}, (_, k) =>
+      k === 0
+        ? {purpose: 'customer'}
+        : {purpose: 'agent', userId: id(3, k), queueIds: [id(4, k % 20)]},
+    ),
+  };
+}
+
 class SyntheticDay implements ObjectStore {
   private readonly written = new Map<string, {body: Buffer; object: StoredObject}>();
   /** Bytes of each streamed write (the recordings index). */
@@ -53,7 +74,10 @@ class SyntheticDay implements ObjectStore {
   readonly batches: number;
   readonly reportsPrefix = batchReportsPrefix(ENV, DAY, RUN);
 
-  constructor(readonly n: number) {
+  constructor(
+    readonly n: number,
+    readonly participants = 0,
+  ) {
     this.batches = Math.ceil(n / PER_BATCH);
   }
 
@@ -131,6 +155,7 @@ class SyntheticDay implements ObjectStore {
       conversationId: conversationId(i),
       conversationStart: `${DAY}T${hex(i % 24, 2).replace(/[a-f]/g, '1')}:00:00.000Z`,
       metadataObject: `${ENV}/${DAY}/metadata/${conversationId(i)}.json`,
+      ...(this.participants > 0 ? {attributes: attributesOf(i, this.participants)} : {}),
       recordings: [
         {
           recordingId: recordingId(i),
@@ -276,8 +301,8 @@ async function time<T>(fn: () => Promise<T>): Promise<{ms: number; value: T}> {
   return {ms: Number(process.hrtime.bigint() - start) / 1e6, value};
 }
 
-async function main(n: number): Promise<void> {
-  const store = new SyntheticDay(n);
+async function main(n: number, participants: number): Promise<void> {
+  const store = new SyntheticDay(n, participants);
   const checker = new Checker({
     settings: {
       env: ENV,
@@ -316,7 +341,7 @@ async function main(n: number): Promise<void> {
   );
 }
 
-main(Number(process.argv[2])).catch(err => {
+main(Number(process.argv[2]), Number(process.argv[3] ?? 0)).catch(err => {
   console.error(err instanceof Error ? err.stack : String(err));
   process.exit(1);
 });
