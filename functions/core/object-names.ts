@@ -42,8 +42,13 @@ export function recordingObjectStem(
   return `${recordingObjectPrefix(env, day, type, conversationId)}${recordingId}.`;
 }
 
+/** Where a day's conversation metadata documents land. */
+export function metadataFolder(env: string, day: Day): string {
+  return `${env}/${day}/metadata/`;
+}
+
 export function metadataObjectName(env: string, day: Day, conversationId: string): string {
-  return `${env}/${day}/metadata/${conversationId}.json`;
+  return `${metadataFolder(env, day)}${conversationId}.json`;
 }
 
 export function planObjectName(env: string, day: Day): string {

@@ -10,8 +10,9 @@
  */
 import {VERIFIED_KEY} from '../ports';
 import type {ObjectRetention, StoredObject} from '../ports';
-import {RECORDING_TYPES, RecordingType} from './content-types';
-import {dayPrefix} from './object-names';
+import {recordingFolders} from './claims';
+import type {RecordingType} from './content-types';
+import {metadataFolder} from './object-names';
 import type {BatchReport, StoredCopy} from './report';
 import {retentionProblem} from './retention';
 import type {Day} from './time-window';
@@ -193,7 +194,7 @@ export function checkObject(
 
 /** The folders of a day that hold only what exports write: one per recording type, and metadata. */
 export function exportFolders(env: string, day: Day): string[] {
-  return [...RECORDING_TYPES, 'metadata'].map(f => `${dayPrefix(env, day)}${f}/`);
+  return [...recordingFolders(env, day), metadataFolder(env, day)];
 }
 
 /** Objects in the day's export folders that no report accounts for. */
