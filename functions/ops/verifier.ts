@@ -273,7 +273,8 @@ export class Verifier {
       });
     const isReport = (r: {value: BatchReport} | undefined): r is {value: BatchReport} =>
       r?.value?.kind === 'batch-report' && Array.isArray(r.value.conversations);
-    const [recorded, live] = await Promise.all([read(generation), read()]);
+    // The live report is read only when it is no longer the generation the marker pinned.
+    const [recorded, live] = await Promise.all([read(generation), store.stat(object)]);
     if (!live) {
       findings.push({
         kind: 'missing',
@@ -281,7 +282,9 @@ export class Verifier {
         detail: `the marker references it (generation ${generation}); it is gone`,
       });
     } else if (live.generation !== generation) {
-      const same = isReport(recorded) && isReport(live) && sameRecord(recorded.value, live.value);
+      const current = await read(live.generation);
+      const same =
+        isReport(recorded) && isReport(current) && sameRecord(recorded.value, current.value);
       if (!same)
         findings.push({
           kind: 'altered',
