@@ -114,6 +114,17 @@ export interface WriteOptions {
 /** Custom metadata of an object whose write was checked: the checksum GCS matched. */
 export const VERIFIED_KEY = 'verified';
 
+/** The value of {@link VERIFIED_KEY} a checked write leaves: the check and its value, `crc32c:…` or `md5:…`. */
+export function verifiedMark(check: 'crc32c' | 'md5', checksum: string): string {
+  return `${check}:${checksum}`;
+}
+
+/** Whether the object carries the mark of a passed check of exactly the bytes it holds. */
+export function hasVerifiedMark(o: StoredObject): boolean {
+  const mark = o.metadata?.[VERIFIED_KEY];
+  return mark === verifiedMark('crc32c', o.crc32c) || mark === verifiedMark('md5', o.md5Hash);
+}
+
 /** The largest JSON object the pipeline reads by default (plans, reports, ledgers, markers). */
 export const MAX_JSON_BYTES = 32 * 1024 * 1024;
 

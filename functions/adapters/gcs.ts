@@ -17,6 +17,7 @@ import {
   StoredObject,
   VERIFIED_KEY,
   WriteOptions,
+  verifiedMark,
 } from '../ports';
 import {readAll} from '../streams';
 import {crc32cBase64, loadNativeCrc32c} from '../checksums';
@@ -256,7 +257,7 @@ export class GcsStore implements ObjectStore {
     try {
       // Only this generation: a later one was never checked by this write.
       await file.setMetadata(
-        {metadata: {[VERIFIED_KEY]: `${check}:${sent.checksum}`}},
+        {metadata: {[VERIFIED_KEY]: verifiedMark(check, sent.checksum)}},
         {ifGenerationMatch: Number(stored.generation)},
       );
     } catch (err) {

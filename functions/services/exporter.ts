@@ -50,7 +50,7 @@ import {
   ObjectStore,
   RecordingMeta,
   StoredObject,
-  VERIFIED_KEY,
+  hasVerifiedMark,
 } from '../ports';
 import {RetentionSettings, retentionFor} from '../core/retention';
 import {StoredCopy, storedCopy} from '../core/report';
@@ -280,10 +280,7 @@ function provenState(
   if (o.size !== expected) return 'incomplete';
   // The write's own check passed and said so on this object (a write whose check failed and
   // whose damaged generation could not be deleted never did): else read it and compare.
-  const verified = md[VERIFIED_KEY];
-  return verified === `crc32c:${o.crc32c}` || verified === `md5:${o.md5Hash}`
-    ? 'complete'
-    : undefined;
+  return hasVerifiedMark(o) ? 'complete' : undefined;
 }
 
 /**
