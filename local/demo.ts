@@ -21,6 +21,7 @@ import {
   productEnv,
   productFunctions,
   productSecrets,
+  retentionEnv,
   shellExports,
 } from './product';
 import {
@@ -60,8 +61,8 @@ interface DemoOptions {
   faults: string;
   day: string;
   conversations: number;
-  /** RETENTION_DAYS for the functions (and object retention on the bucket), when given. */
-  retentionDays?: string;
+  /** RETENTION_DAYS and RETENTION_MODE (locked) for the functions, with --retention-days. */
+  retention: Record<string, string>;
 }
 
 /** Reads and checks the flags once; a UsageError names the bad one. */
@@ -73,20 +74,13 @@ function demoOptions(argv: string[]): DemoOptions {
   }
   const day = flag(flags, 'day') ?? defaultDay(Date.now(), 'UTC', 3);
   if (!isValidDay(day)) throw new UsageError(`--day must be a date YYYY-MM-DD, got "${day}"`);
-  const retention = flag(flags, 'retention-days');
-  if (
-    retention !== undefined &&
-    (!/^\d+$/.test(retention) || Number(retention) < 1 || Number(retention) > 36_500)
-  )
-    throw new UsageError(
-      `--retention-days must be a whole number from 1 to 36500, got "${retention}"`,
-    );
+  const days = flag(flags, 'retention-days');
   return {
     flags,
     faults,
     day,
     conversations: numberFlag(flags, 'conversations', 200),
-    ...(retention !== undefined ? {retentionDays: retention} : {}),
+    retention: retentionEnv(days, days === undefined ? undefined : 'locked'),
   };
 }
 
@@ -101,7 +95,8 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  const {flags, faults, day, conversations, retentionDays} = options;
+  const {flags, faults, day, conversations, retention} = options;
+  const retained = retention.RETENTION_DAYS !== undefined;
   if (flags.has('help')) {
     console.log(usage('npm run demo -- [flags]', SPECS));
     return 0;
@@ -118,10 +113,8 @@ async function main(): Promise<number> {
     root: flag(flags, 'root'),
     functions: productFunctions(),
     secrets: productSecrets(),
-    functionEnv: productEnv(
-      retentionDays ? {RETENTION_DAYS: retentionDays, RETENTION_MODE: 'locked'} : {},
-    ),
-    objectRetention: retentionDays !== undefined,
+    functionEnv: productEnv(retention),
+    objectRetention: retained,
     genesys: {
       seed: flag(flags, 'seed', 'demo'),
       conversationsPerDay: 20,
@@ -187,9 +180,9 @@ async function main(): Promise<number> {
         gcsEndpoint: stack.gcsUrl,
       },
       {now: () => Date.now()},
-    ).verifyDay(day, {deep: true, requireRetention: retentionDays !== undefined});
+    ).verifyDay(day, {deep: true, requireRetention: retained});
     say(
-      `\ngrm verify ${day} --deep${retentionDays ? ' --require-retention' : ''}:\n${verificationText(proof)}`,
+      `\ngrm verify ${day} --deep${retained ? ' --require-retention' : ''}:\n${verificationText(proof)}`,
     );
     const ok = verified && marker.marker === '_SUCCESS' && proof.intact;
     say(

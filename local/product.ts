@@ -3,6 +3,7 @@
  * described to a person.
  */
 import {LOCAL_DEFAULTS, Stack, StackFunctions} from './stack';
+import {UsageError} from './common/cli';
 
 import * as path from 'node:path';
 import {shellQuote} from '../functions/core/replay';
@@ -107,4 +108,23 @@ export function describeStack(stack: Stack, opts: {exports?: boolean} = {}): str
   }
   lines.push('', `Logs: ${stack.dirs.logs}`);
   return lines.join('\n');
+}
+
+/**
+ * RETENTION_DAYS and RETENTION_MODE for the functions, from the flags
+ * --retention-days and --retention-mode (`npm run stack`, `npm run demo`).
+ */
+export function retentionEnv(
+  days: string | undefined,
+  mode: string | undefined,
+): Record<string, string> {
+  if (days === undefined) {
+    if (mode !== undefined) throw new UsageError('--retention-mode needs --retention-days');
+    return {};
+  }
+  if (!/^\d+$/.test(days) || Number(days) < 1 || Number(days) > 36_500)
+    throw new UsageError(`--retention-days must be a whole number from 1 to 36500, got "${days}"`);
+  if (mode !== undefined && mode !== 'unlocked' && mode !== 'locked')
+    throw new UsageError(`--retention-mode must be unlocked or locked, got "${mode}"`);
+  return {RETENTION_DAYS: days, ...(mode ? {RETENTION_MODE: mode} : {})};
 }

@@ -6,7 +6,7 @@
  */
 import {parseFlags, flag, numberFlag, UsageError, usage} from './common/cli';
 import {Stack, startStack} from './stack';
-import {productEnv, productFunctions, productSecrets, describeStack} from './product';
+import {describeStack, productEnv, productFunctions, productSecrets, retentionEnv} from './product';
 
 const SPECS = [
   {name: 'root', help: 'directory for local state (default .local)'},
@@ -31,22 +31,6 @@ function genesysProfile(value: string | undefined): 'clean' | 'lossy' | undefine
   throw new UsageError(`--profile must be clean or lossy, got "${value}"`);
 }
 
-/** RETENTION_DAYS and RETENTION_MODE for the functions, from --retention-days and --retention-mode. */
-function retentionFlags(
-  days: string | undefined,
-  mode: string | undefined,
-): Record<string, string> {
-  if (days === undefined) {
-    if (mode !== undefined) throw new UsageError('--retention-mode needs --retention-days');
-    return {};
-  }
-  if (!/^\d+$/.test(days) || Number(days) < 1 || Number(days) > 36_500)
-    throw new UsageError(`--retention-days must be a whole number from 1 to 36500, got "${days}"`);
-  if (mode !== undefined && mode !== 'unlocked' && mode !== 'locked')
-    throw new UsageError(`--retention-mode must be unlocked or locked, got "${mode}"`);
-  return {RETENTION_DAYS: days, ...(mode ? {RETENTION_MODE: mode} : {})};
-}
-
 function workersFlag(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -62,7 +46,7 @@ async function main(): Promise<void> {
   try {
     flags = parseFlags(process.argv.slice(2), SPECS);
     workerInstances = workersFlag(flags.get('workers')?.[0]);
-    retention = retentionFlags(flags.get('retention-days')?.[0], flags.get('retention-mode')?.[0]);
+    retention = retentionEnv(flags.get('retention-days')?.[0], flags.get('retention-mode')?.[0]);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`stack: ${err.message}\n\n${usage('npm run stack -- [flags]', SPECS)}`);
