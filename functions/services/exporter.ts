@@ -38,6 +38,7 @@ import {firstPollDelay, learnMsPerItem, nextPollDelay} from '../core/polling';
 import type {Logger} from '../logger';
 import {mapLimit} from './objects';
 import {readAll} from '../streams';
+import {digestStream} from '../checksums';
 import {
   BatchResult,
   BatchStatus,
@@ -209,16 +210,6 @@ export function bodyGuard(expected: number | undefined, idleMs: number): Transfo
   }
   arm();
   return guard;
-}
-
-async function md5Of(body: Readable): Promise<{md5: string; size: number}> {
-  const hash = createHash('md5');
-  let size = 0;
-  for await (const chunk of body) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return {md5: hash.digest('base64'), size};
 }
 
 class UrlExpired extends Error {}
@@ -864,10 +855,10 @@ export class Exporter {
     body: Readable | Buffer,
     r: RecordingOutcome,
   ): Promise<void> {
-    const {md5, size} = Buffer.isBuffer(body)
-      ? {md5: createHash('md5').update(body).digest('base64'), size: body.length}
-      : await md5Of(body);
-    if (md5 !== existing.md5Hash || size !== existing.size) {
+    const {md5Hash, size} = await digestStream(
+      Buffer.isBuffer(body) ? Readable.from([body]) : body,
+    );
+    if (md5Hash !== existing.md5Hash || size !== existing.size) {
       throw differentContent(
         existing.name,
         `${existing.size} bytes stored, ${size} bytes served by Genesys Cloud`,
