@@ -8,7 +8,7 @@
 import {PermanentError} from '../core/errors';
 import {decisionObjectName, markerObjectName, planObjectName} from '../core/object-names';
 import type {DayMarker} from '../core/operations';
-import type {BatchReport} from '../core/report';
+import {BatchReport, countRecording, emptyTotals} from '../core/report';
 import {
   DayVerification,
   Finding,
@@ -309,20 +309,16 @@ export class Verifier {
     marker: DayMarker,
     reports: Array<{report: BatchReport}>,
   ): Finding[] {
+    // Counted as the checker counts (core/report.ts), each conversation once.
+    const all = emptyTotals();
     const seen = new Set<string>();
-    let exported = 0;
-    let bytes = 0;
-    for (const {report} of reports) {
+    for (const {report} of reports)
       for (const c of report.conversations) {
         if (seen.has(c.conversationId)) continue;
         seen.add(c.conversationId);
-        for (const r of c.recordings) {
-          if (r.outcome !== 'exported') continue;
-          exported++;
-          bytes += r.size ?? 0;
-        }
+        for (const r of c.recordings) countRecording(all, r);
       }
-    }
+    const {exported, bytes} = all;
     const said = marker.totals?.all;
     if (!said || (said.exported === exported && said.bytes === bytes)) return [];
     return [
