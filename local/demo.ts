@@ -31,6 +31,7 @@ import {
   refresh,
   replay,
   runDay,
+  storageFor,
   waitForMarker,
 } from './run-day';
 import {defaultDay, isValidDay} from '../functions/core/time-window';
@@ -180,6 +181,8 @@ async function main(): Promise<number> {
         gcsEndpoint: stack.gcsUrl,
       },
       {now: () => Date.now()},
+      // As an auditor in archive_reader_members: --deep reads the recordings themselves.
+      storageFor(stack, 'auditor'),
     ).verifyDay(day, {deep: true, requireRetention: retained});
     say(
       `\ngrm verify ${day} --deep${retained ? ' --require-retention' : ''}:\n${verificationText(proof)}`,

@@ -14,6 +14,16 @@ const SOURCE = path.join(__dirname, '..', 'functions', 'index.ts');
 /** The `EXPORT_ENV` folder the local stack exports into. */
 export const LOCAL_EXPORT_ENV = 'local';
 
+/**
+ * The secrets' names, as infra/ names them with its default prefix (the
+ * stack's IAM grants access to these names; test/local/iam.spec.ts checks
+ * that infra/ still does).
+ */
+export const LOCAL_SECRETS = {
+  genesysClients: 'grm-genesys-clients',
+  sendgridKey: 'grm-sendgrid-api-key',
+} as const;
+
 /** Where the local stack's developer emails go (the SendGrid sink keeps them). */
 export const LOCAL_DEVELOPERS = 'developers@example.com';
 
@@ -45,8 +55,8 @@ export function productSecrets(clients: string[] = [DEFAULT_CLIENT]): Record<str
     return {clientId: spec.slice(0, colon), clientSecret: spec.slice(colon + 1)};
   });
   return {
-    'genesys-clients': JSON.stringify(list),
-    'sendgrid-api-key': LOCAL_DEFAULTS.sendgridKey,
+    [LOCAL_SECRETS.genesysClients]: JSON.stringify(list),
+    [LOCAL_SECRETS.sendgridKey]: LOCAL_DEFAULTS.sendgridKey,
   };
 }
 
@@ -55,8 +65,8 @@ export function productEnv(extra: Record<string, string> = {}): Record<string, s
   return {
     EXPORT_ENV: LOCAL_EXPORT_ENV,
     TIME_ZONE: 'UTC',
-    GENESYS_CREDENTIALS_SECRET: 'genesys-clients',
-    SENDGRID_KEY_SECRET: 'sendgrid-api-key',
+    GENESYS_CREDENTIALS_SECRET: LOCAL_SECRETS.genesysClients,
+    SENDGRID_KEY_SECRET: LOCAL_SECRETS.sendgridKey,
     DEVELOPER_EMAILS: LOCAL_DEVELOPERS,
     MAIL_FROM: 'genesys-recording-migrator@example.com',
     ...extra,

@@ -70,21 +70,56 @@ export interface DayResult {
 
 const TYPES = ['call', 'chat', 'email', 'message', 'screen'] as const;
 
-export function storageFor(stack: Stack): Storage {
-  return new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project});
+/**
+ * The stack's Cloud Storage as `identity` acts on it (default: the project
+ * owner, for ground truth and fault injection; any identity of the stack's
+ * IAM, e.g. `worker` or `operator`, to act with only its grants).
+ */
+export function storageFor(stack: Stack, identity = 'owner'): Storage {
+  const iam = stack.iam;
+  if (!iam) return new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project});
+  const email = iam.identities[identity];
+  if (!email) throw new Error(`the stack has no identity ${identity}`);
+  return new Storage({
+    apiEndpoint: stack.gcsUrl,
+    projectId: stack.project,
+    useAuthWithCustomEndpoint: true,
+    authClient: iam.authClient(email),
+  });
 }
 
-/** Calls the planner as Cloud Scheduler does for the run that exports `day`. */
+/**
+ * Headers that make a request to one of the stack's functions come from
+ * `identity` (an ID token for the function's URL), as Cloud Scheduler, a
+ * push or an operator's call would; none without the stack's IAM.
+ */
+export function invokeHeaders(
+  stack: Stack,
+  url: string,
+  identity: string,
+): Record<string, string> {
+  const iam = stack.iam;
+  if (!iam) return {};
+  const email = iam.identities[identity];
+  if (!email) throw new Error(`the stack has no identity ${identity}`);
+  return {authorization: `Bearer ${iam.idToken(email, new URL(url).origin)}`};
+}
+
+/**
+ * Calls the planner as Cloud Scheduler does for the run that exports `day`
+ * (with the scheduler identity's token; `as` another identity of the stack).
+ */
 export async function callPlanner(
   stack: Stack,
   body: unknown,
   headers: Record<string, string> = {},
+  as = 'scheduler',
 ) {
   const url = stack.functions.planner?.url;
   if (!url) throw new Error('the stack runs no planner');
   const res = await fetch(url, {
     method: 'POST',
-    headers: {'content-type': 'application/json', ...headers},
+    headers: {'content-type': 'application/json', ...invokeHeaders(stack, url, as), ...headers},
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return {

@@ -24,6 +24,8 @@ import {PubsubEmulator, startPubsubEmulator} from './pubsub/emulator';
 import {FunctionSpec, RunningFunction, startFunction} from './functions/runner';
 import {PushRelay, startPushRelay} from './pubsub/push-relay';
 import type {SecretFile} from './secrets/server';
+import {LocalIam, startLocalIam} from './iam/local-iam';
+import {startPushAgent} from './pubsub/push-agent';
 import type {Settings as GenesysSettings} from './genesys/settings';
 
 /** The synthetic Genesys Cloud organisation the simulator serves. */
@@ -93,6 +95,15 @@ export interface StackOptions {
    * process that takes every push at once, pushed by the emulator.
    */
   workerInstances?: number;
+  /**
+   * Production's identities and IAM (default on): each function runs as the
+   * service account infra/ creates for it, with Application Default
+   * Credentials from a local metadata server, and the stand-ins authorize
+   * every request against the grants infra/*.tf declares (read from
+   * `infraDir`, a copy of infra/, when given). `false`: every caller may do
+   * everything, as the stand-ins started on their own.
+   */
+  iam?: false | {infraDir?: string};
 }
 
 export interface Stack {
@@ -115,6 +126,8 @@ export interface Stack {
   readonly dirs: {root: string; gcsData: string; mail: string; logs: string};
   /** What a developer exports to reach the stack from another shell. */
   readonly env: Record<string, string>;
+  /** The stack's identities and policy (absent with `iam: false`). */
+  readonly iam?: LocalIam;
   stop(): Promise<void>;
 }
 
@@ -165,11 +178,24 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   fs.writeFileSync(dirs.secrets, JSON.stringify(opts.secrets ?? {}, null, 2));
 
   const stoppers: Array<() => Promise<void>> = [];
+  const fnEnv = opts.functionEnv ?? {};
   const stop = async () => {
     // Functions first (they talk to the rest), then the stand-ins.
     for (const s of stoppers.reverse().splice(0)) await s().catch(() => {});
   };
   try {
+    const iam =
+      opts.iam === false
+        ? undefined
+        : await startLocalIam({
+            dir: path.join(root, 'iam'),
+            project,
+            bucket,
+            env: fnEnv.EXPORT_ENV ?? 'local',
+            retentionDays: Number(fnEnv.RETENTION_DAYS ?? 0),
+            ...(opts.iam?.infraDir ? {infraDir: opts.iam.infraDir} : {}),
+          });
+    if (iam) stoppers.push(() => iam.close());
     const [pubsub, gcs, secrets, sendgrid, genesys] = await Promise.all([
       startPubsubEmulator({logDir: dirs.logs}).then(p => {
         stoppers.push(() => p.stop());
@@ -190,6 +216,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           ...(opts.objectRetention ? ['--bucket-object-retention'] : []),
           '--notify-attempts',
           String(opts.gcsNotifyAttempts ?? 5),
+          ...(iam ? ['--iam', iam.dir] : []),
         ],
         dirs.logs,
       ).then(s => track(s)),
@@ -226,6 +253,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       SENDGRID_API_URL: sendgridUrl,
       GENESYS_SIMULATOR_URL: genesysUrl,
       METADATA_SERVER_DETECTION: 'none',
+      // Another shell acts as the operator (grm, the docs' commands).
+      ...(iam ? iam.envFor('operator') : {}),
     };
 
     const names = {
@@ -260,7 +289,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           role === 'worker' && opts.workerInstances !== undefined
             ? {instances: opts.workerInstances, concurrency: 1}
             : {};
-        const fn = await startFunction(spec, {logDir: dirs.logs, env: functionEnv, ...fleet});
+        const identity = iam ? {env: {...functionEnv, ...iam.envFor(role)}} : {env: functionEnv};
+        const fn = await startFunction(spec, {
+          logDir: dirs.logs,
+          ...identity,
+          ...fleet,
+          ...(iam ? {authorize: iam.invokerCheck(role)} : {}),
+        });
         stoppers.push(() => fn.stop());
         functions[role] = fn;
       }),
@@ -268,8 +303,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
     let pushRelay: PushRelay | undefined;
     if (functions.worker) {
-      const endpoint = `${functions.worker.url}/projects/${project}/topics/${topic}`;
+      const worker = functions.worker;
       const fleet = opts.workerInstances !== undefined;
+      // Pub/Sub signs each push with the push identity's token for the worker's URL.
+      const pushToken = iam
+        ? () => iam.idToken(iam.identities.pusher!, worker.url)
+        : undefined;
+      let pushOrigin = worker.url;
+      if (pushToken && !fleet) {
+        const agent = await startPushAgent({target: worker.url, token: pushToken});
+        stoppers.push(() => agent.close());
+        pushOrigin = agent.url;
+      }
+      const endpoint = `${pushOrigin}/projects/${project}/topics/${topic}`;
       await createWorkerSubscription(
         pubsub,
         project,
@@ -286,6 +332,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           endpoint,
           maxWindow: 2 * functions.worker.instances.length,
           ackDeadlineSeconds: WORKER_ACK_DEADLINE_SECONDS,
+          ...(pushToken ? {token: pushToken} : {}),
         });
         const relay = pushRelay;
         stoppers.push(() => relay.close());
@@ -300,6 +347,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           url: functions.checker.url,
           bucket,
           eventTypes: ['google.cloud.storage.object.v1.finalized'],
+          // The trigger's identity, whose token the checker's front end checks.
+          ...(iam ? {serviceAccountEmail: iam.identities.eventarc} : {}),
         }),
       });
       if (!res.ok)
@@ -320,6 +369,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ...(pushRelay ? {pushRelay} : {}),
       dirs: {root, gcsData: dirs.gcsData, mail: dirs.mail, logs: dirs.logs},
       env,
+      ...(iam ? {iam} : {}),
       stop,
     };
     return stack;

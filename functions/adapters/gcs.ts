@@ -31,14 +31,17 @@ function reasonOf(err: unknown): string | undefined {
 
 /**
  * A refusal no retry changes: GCS' 403 `retentionPolicyNotMet` (the object is
- * retained and cannot be replaced or deleted before its retention ends) or a
+ * retained and cannot be replaced or deleted before its retention ends), a
  * retention the bucket does not allow (400: object retention not enabled on
- * the bucket, or a retain-until time it refuses).
+ * the bucket, or a retain-until time it refuses), or a permission the
+ * function's identity does not hold (401/403: GCS' message names the
+ * identity and the permission, e.g. `storage.objects.list`, which an
+ * operator grants in infra/).
  */
 function retentionRefusal(
   err: unknown,
   what: string,
-  opts: WriteOptions | undefined,
+  opts?: WriteOptions,
 ): PermanentError | undefined {
   const status = statusOf(err);
   const message = err instanceof Error ? err.message : String(err);
@@ -46,6 +49,8 @@ function retentionRefusal(
     return new PermanentError(
       `${what}: the object is retained and cannot be replaced or deleted yet (${message})`,
     );
+  if (status === 401 || status === 403)
+    return new PermanentError(`${what}: permission denied: ${message}`);
   if (status === 400 && opts?.retention)
     return new PermanentError(
       `${what}: GCS refused the object retention (${message}); ` +
@@ -128,9 +133,15 @@ export class GcsStore implements ObjectStore {
   private readonly bucket: Bucket;
   private chosenCheck: WriteCheck | undefined;
 
+  /**
+   * The client sends its Application Default Credentials to any endpoint,
+   * a custom one included (by default it sends none there): in production
+   * the endpoint is Cloud Storage's; on the local stack the emulator
+   * authorizes each call as Cloud Storage does.
+   */
   constructor(
     bucketName: string,
-    storage: Storage = new Storage(),
+    storage: Storage = new Storage({useAuthWithCustomEndpoint: true}),
     opts: {check?: WriteCheck} = {},
   ) {
     this.bucket = storage.bucket(bucketName);
@@ -300,6 +311,8 @@ export class GcsStore implements ObjectStore {
       stream.destroy();
       if (err instanceof PermanentError) throw err; // too large: refused, not read whole
       if (statusOf(err) === 404) return undefined;
+      const refusal = retentionRefusal(err, `could not read gs://${this.bucket.name}/${name}`);
+      if (refusal) throw refusal;
       throw new RetryableError(
         `could not read gs://${this.bucket.name}/${name}`,
         {object: name},
@@ -331,6 +344,8 @@ export class GcsStore implements ObjectStore {
       });
       return files.map(f => toStored(f.name, f.metadata));
     } catch (err) {
+      const refusal = retentionRefusal(err, `could not list gs://${this.bucket.name}/${prefix}`);
+      if (refusal) throw refusal;
       throw new RetryableError(
         `could not list gs://${this.bucket.name}/${prefix}`,
         {prefix},

@@ -287,10 +287,7 @@ function target(flags: Map<string, string>, env: NodeJS.ProcessEnv): Target {
 }
 
 function operatorFor(t: Target, io: Io, closers: Array<() => Promise<void>>): Operator {
-  const storage = new Storage({
-    projectId: t.project,
-    ...(t.gcsEndpoint ? {apiEndpoint: t.gcsEndpoint} : {}),
-  });
+  const storage = storageOf(t);
   const pubsub = new PubSub({
     projectId: t.project,
     ...(t.pubsubEndpoint ? {apiEndpoint: t.pubsubEndpoint} : {}),
@@ -312,14 +309,24 @@ function operatorFor(t: Target, io: Io, closers: Array<() => Promise<void>>): Op
   });
 }
 
+/**
+ * Cloud Storage with Application Default Credentials, sent to the local
+ * stack's emulator too (which authorizes them as Cloud Storage does).
+ */
+function storageOf(t: Pick<Target, 'project' | 'gcsEndpoint'>): Storage {
+  return new Storage({
+    projectId: t.project,
+    useAuthWithCustomEndpoint: true,
+    ...(t.gcsEndpoint ? {apiEndpoint: t.gcsEndpoint} : {}),
+  });
+}
+
 export function verifierFor(
   t: Pick<Target, 'bucket' | 'project' | 'env' | 'gcsEndpoint'>,
   io: Pick<Io, 'now'>,
+  storage: Storage = storageOf(t),
 ): Verifier {
-  const store = new GcsStore(
-    t.bucket,
-    new Storage({projectId: t.project, ...(t.gcsEndpoint ? {apiEndpoint: t.gcsEndpoint} : {})}),
-  );
+  const store = new GcsStore(t.bucket, storage);
   return new Verifier({
     env: t.env,
     store,

@@ -34,8 +34,15 @@ export interface FrontEndStats {
   rejected: number;
   /** Answered 503: no process listened within `holdMs`, or one died before it answered. */
   unavailable: number;
+  /** Answered 401/403 by the invoker check: the caller may not invoke the function. */
+  refused: number;
   /** Per instance, in the order of the upstream ports. */
   instances: Array<{port: number; busy: number; answered: number}>;
+}
+
+export interface Refusal {
+  status: 401 | 403;
+  message: string;
 }
 
 export interface FrontEnd {
@@ -99,6 +106,11 @@ export async function startFrontEnd(opts: {
   holdMs: number;
   /** Called when instance `index` (of the upstream ports) answers a request. */
   onAnswer?: (index: number) => void;
+  /**
+   * Cloud Run's invoker check, before a request reaches an instance: a
+   * refusal is answered with its status and message, the body discarded.
+   */
+  authorize?: (req: http.IncomingMessage) => Refusal | undefined;
 }): Promise<FrontEnd> {
   const ports = opts.upstreamPorts ?? (opts.upstreamPort === undefined ? [] : [opts.upstreamPort]);
   if (ports.length === 0) throw new Error('the front end needs at least one upstream port');
@@ -118,6 +130,7 @@ export async function startFrontEnd(opts: {
     peakInFlight: 0,
     rejected: 0,
     unavailable: 0,
+    refused: 0,
   };
   let inFlight = 0;
   const line: Pending[] = [];
@@ -274,6 +287,19 @@ export async function startFrontEnd(opts: {
 
   const server = http.createServer((req, res) => {
     stats.requests++;
+    const refusal = opts.authorize?.(req);
+    if (refusal) {
+      stats.refused++;
+      req.resume();
+      const body = JSON.stringify({error: {code: refusal.status, message: refusal.message}});
+      res.writeHead(refusal.status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        ...(refusal.status === 401 ? {'www-authenticate': 'Bearer error="invalid_token"'} : {}),
+      });
+      res.end(body);
+      return;
+    }
     const p: Pending = {
       seq: stats.requests,
       req,

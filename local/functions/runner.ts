@@ -18,7 +18,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {Child, freePort, spawnChild, tcpOpen, waitUntil} from '../common/processes';
-import {FrontEnd, FrontEndStats, startFrontEnd} from './front-end';
+import type * as http from 'node:http';
+import {FrontEnd, FrontEndStats, Refusal, startFrontEnd} from './front-end';
 
 export interface FunctionSpec {
   /** The registered function name (`--target`). */
@@ -112,6 +113,8 @@ export async function startFunction(
     instances?: number;
     /** Requests one instance takes at once (default: no limit). */
     concurrency?: number;
+    /** Cloud Run's invoker check of each request (see startFrontEnd). */
+    authorize?: (req: http.IncomingMessage, url: string) => Refusal | undefined;
   },
 ): Promise<RunningFunction> {
   const count = opts.instances ?? 1;
@@ -149,6 +152,7 @@ export async function startFunction(
       upstreamPorts: instances.map(i => i.processPort),
       concurrency: opts.concurrency,
       holdMs: START_TIMEOUT_MS,
+      ...(opts.authorize ? {authorize: req => opts.authorize!(req, `http://127.0.0.1:${port}`)} : {}),
       onAnswer: index => {
         const pid = String(instances[index]!.pid);
         answeredByPid[pid] = (answeredByPid[pid] ?? 0) + 1;

@@ -15,6 +15,11 @@ export interface Subscriber {
   bucket?: string;
   /** Only events of these types (see OBJECT_EVENT_TYPES); every type when absent. */
   eventTypes?: string[];
+  /**
+   * The trigger's identity: each delivery carries its OIDC ID token for the
+   * subscriber's URL, as Eventarc's does (needs the notifier's `idToken`).
+   */
+  serviceAccountEmail?: string;
 }
 
 export interface DeliveryOptions {
@@ -97,6 +102,8 @@ export class EventNotifier {
   constructor(
     private readonly options: DeliveryOptions = DEFAULT_DELIVERY,
     private readonly log: (line: string) => void = () => {},
+    /** Mints an ID token of `email` for `audience` (the local stack's identities). */
+    private readonly idToken?: (email: string, audience: string) => string,
   ) {}
 
   subscribe(sub: Subscriber): void {
@@ -104,6 +111,8 @@ export class EventNotifier {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new Error(`subscriber URL must be http(s): ${sub.url}`);
     }
+    if (sub.serviceAccountEmail !== undefined && !this.idToken)
+      throw new Error('serviceAccountEmail needs an emulator started with --iam');
     if (sub.eventTypes !== undefined) {
       const unknown = sub.eventTypes.filter(t => !OBJECT_EVENT_TYPES.includes(t));
       if (sub.eventTypes.length === 0 || unknown.length > 0) {
@@ -141,7 +150,7 @@ export class EventNotifier {
         status: 'pending',
       };
       this.counters.pending++;
-      this.enqueue(sub.url, () => this.deliver(record, resource));
+      this.enqueue(sub.url, () => this.deliver(record, resource, sub.serviceAccountEmail));
     }
   }
 
@@ -171,6 +180,7 @@ export class EventNotifier {
   private async deliver(
     record: DeliveryRecord,
     resource: {bucket: string; name: string; updated: string},
+    identity?: string,
   ): Promise<void> {
     const body = JSON.stringify(resource);
     let backoff = this.options.initialBackoffMs;
@@ -179,7 +189,12 @@ export class EventNotifier {
       try {
         const res = await fetch(record.url, {
           method: 'POST',
-          headers: storageEventHeaders(record.id, record.type, resource),
+          headers: {
+            ...storageEventHeaders(record.id, record.type, resource),
+            ...(identity && this.idToken
+              ? {authorization: `Bearer ${this.idToken(identity, new URL(record.url).origin)}`}
+              : {}),
+          },
           body,
           signal: AbortSignal.timeout(this.options.timeoutMs),
         });

@@ -15,6 +15,8 @@ import {DEFAULT_DELIVERY, EventNotifier} from './events';
 import {ParsedFlags, UsageError, flag, numberFlag, portFlag} from '../common/cli';
 import {close, listen} from '../common/http';
 import {runService} from '../common/service-main';
+import {Access, readAccessConfig} from '../iam/authorize';
+import {mintToken} from '../iam/tokens';
 
 runService(
   'gcs-emulator',
@@ -36,6 +38,10 @@ runService(
     },
     {name: 'notify', help: 'POST object CloudEvents to [BUCKET=]URL', repeatable: true},
     {
+      name: 'iam',
+      help: 'authorize every call against DIR/policy.json (infra/ IAM) with the tokens of DIR/key; without it anyone may do anything',
+    },
+    {
       name: 'notify-attempts',
       help: `delivery attempts per event (default ${DEFAULT_DELIVERY.maxAttempts})`,
     },
@@ -49,6 +55,10 @@ runService(
       flag(flags, 'data', '.local/gcs'),
       flag(flags, 'meta', '.local/gcs-meta'),
     );
+    const iamDir = flags.get('iam')?.[0];
+    const config = iamDir ? readAccessConfig(iamDir) : undefined;
+    const access = config ? new Access(config) : undefined;
+    const iamKey = config?.key;
     const versioning = switchOn(flags, 'bucket-versioning', 'GCS_BUCKET_VERSIONING');
     const objectRetention = switchOn(
       flags,
@@ -80,6 +90,7 @@ runService(
         initialBackoffMs: numberFlag(flags, 'notify-backoff-ms', DEFAULT_DELIVERY.initialBackoffMs),
       },
       line => console.error(`gcs-emulator: ${line}`),
+      access ? (email, aud) => mintToken(iamKey!, {email, kind: 'id', aud}) : undefined,
     );
     for (const spec of flags.get('notify') ?? []) {
       const eq = spec.indexOf('=');
@@ -88,7 +99,7 @@ runService(
         isBucketScoped ? {bucket: spec.slice(0, eq), url: spec.slice(eq + 1)} : {url: spec},
       );
     }
-    const server = createGcsServer({store, notifier});
+    const server = createGcsServer({store, notifier, ...(access ? {access} : {})});
     const port = await listen(server, portFlag(flags));
     return {
       port,

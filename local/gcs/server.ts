@@ -33,12 +33,16 @@ import {EventNotifier} from './events';
 import {ResumableUploads} from './uploads';
 import {fsyncFile, verifyHashes} from './integrity';
 import {FaultInjector, serveFaultAdmin} from '../common/faults';
+import type {Access, Caller} from '../iam/authorize';
+import {GcsAccess} from './access';
 import {readBody, sendJson} from '../common/http';
 
 export interface GcsServerOptions {
   store: FileStore;
   notifier: EventNotifier;
   faults?: FaultInjector;
+  /** Authorize every call against this policy (./access.ts); absent, anyone may do anything. */
+  access?: Access;
 }
 
 type Handler = (ctx: Ctx) => Promise<void>;
@@ -50,6 +54,7 @@ interface Ctx {
   /** Decoded path segments after the API prefix. */
   seg: string[];
   base: string;
+  caller: Caller;
 }
 
 /** Raised for malformed requests (400). */
@@ -61,6 +66,7 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     opts.faults ??
     new FaultInjector(status => errorBody(status, 'injected', `Injected fault: HTTP ${status}`));
   const uploads = new ResumableUploads(store);
+  const guard = new GcsAccess(opts.access, store);
   store.onChange((kind, object) =>
     notifier.publish(kind, objectResource(object, 'https://www.googleapis.com')),
   );
@@ -106,7 +112,7 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     } catch {
       throw new BadRequest(`malformed percent-encoding in path ${p}`);
     }
-    const ctx: Ctx = {req, res, url, seg, base};
+    const ctx: Ctx = {req, res, url, seg, base, caller: guard.caller(req)};
     const route = upload ? uploadRoute(ctx) : apiRoute(ctx);
     if (!route) return sendError(res, 404, 'notFound', `Not Found: ${req.method} ${url.pathname}`);
     await route(ctx);
@@ -154,11 +160,13 @@ export function createGcsServer(opts: GcsServerOptions): Server {
 
   // ---- buckets -------------------------------------------------------------
 
-  async function listBuckets({res}: Ctx): Promise<void> {
+  async function listBuckets({res, caller}: Ctx): Promise<void> {
+    guard.require(caller, 'storage.buckets.list', '');
     sendJson(res, 200, {kind: 'storage#buckets', items: store.listBuckets().map(bucketResource)});
   }
 
-  async function insertBucket({req, res, url}: Ctx): Promise<void> {
+  async function insertBucket({req, res, url, caller}: Ctx): Promise<void> {
+    guard.require(caller, 'storage.buckets.create', '');
     const body = await readJsonObject(req);
     if (typeof body.name !== 'string') throw new BadRequest('Required field "name" is missing.');
     // Object retention is a query parameter of buckets.insert, not a field of the
@@ -173,7 +181,8 @@ export function createGcsServer(opts: GcsServerOptions): Server {
   }
 
   /** buckets.patch/update of what the emulator keeps: versioning (other fields are ignored). */
-  async function patchBucket({req, res, seg}: Ctx): Promise<void> {
+  async function patchBucket({req, res, seg, caller}: Ctx): Promise<void> {
+    guard.require(caller, 'storage.buckets.update', seg[1]!);
     const name = seg[1]!;
     const body = await readJsonObject(req);
     const current = store.getBucket(name);
@@ -194,18 +203,21 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     sendJson(res, 200, bucketResource(store.patchBucket(name, {versioning: versioningOf(body)})));
   }
 
-  async function getBucket({res, seg}: Ctx): Promise<void> {
+  async function getBucket({res, seg, caller}: Ctx): Promise<void> {
+    guard.require(caller, 'storage.buckets.get', seg[1]!);
     sendJson(res, 200, bucketResource(store.getBucket(seg[1]!)));
   }
 
-  async function deleteBucket({res, seg}: Ctx): Promise<void> {
+  async function deleteBucket({res, seg, caller}: Ctx): Promise<void> {
+    guard.require(caller, 'storage.buckets.delete', seg[1]!);
     store.deleteBucket(seg[1]!);
     res.writeHead(204).end();
   }
 
   // ---- objects -------------------------------------------------------------
 
-  async function listObjects({res, seg, url, base}: Ctx): Promise<void> {
+  async function listObjects({res, seg, url, base, caller}: Ctx): Promise<void> {
+    guard.require(caller, 'storage.objects.list', seg[1]!);
     const q = url.searchParams;
     const maxRaw = q.get('maxResults');
     const max = maxRaw === null ? undefined : Number(maxRaw);
@@ -230,7 +242,8 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     });
   }
 
-  async function getObject({req, res, seg, url, base}: Ctx): Promise<void> {
+  async function getObject({req, res, seg, url, base, caller}: Ctx): Promise<void> {
+    guard.require(caller, 'storage.objects.get', seg[1]!, seg[3]!);
     const object = store.getObject(seg[1]!, seg[3]!, preconditions(url), generationParam(url));
     if (url.searchParams.get('alt') !== 'media') {
       return sendJson(res, 200, objectResource(object, base));
@@ -300,8 +313,13 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     );
   }
 
-  async function patchObject({req, res, seg, url, base}: Ctx): Promise<void> {
+  async function patchObject({req, res, seg, url, base, caller}: Ctx): Promise<void> {
+    guard.require(caller, 'storage.objects.update', seg[1]!, seg[3]!);
     const body = await readJsonObject(req);
+    if ('retention' in body)
+      guard.require(caller, 'storage.objects.setRetention', seg[1]!, seg[3]!);
+    if (booleanParam(url, 'overrideUnlockedRetention'))
+      guard.require(caller, 'storage.objects.overrideUnlockedRetention', seg[1]!, seg[3]!);
     const object = store.patch(seg[1]!, seg[3]!, objectProps(body), preconditions(url), {
       generation: generationParam(url),
       overrideUnlockedRetention: booleanParam(url, 'overrideUnlockedRetention') ?? false,
@@ -309,12 +327,13 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     sendJson(res, 200, objectResource(object, base));
   }
 
-  async function deleteObject({res, seg, url}: Ctx): Promise<void> {
+  async function deleteObject({res, seg, url, caller}: Ctx): Promise<void> {
+    guard.require(caller, 'storage.objects.delete', seg[1]!, seg[3]!);
     store.delete(seg[1]!, seg[3]!, preconditions(url), generationParam(url));
     res.writeHead(204).end();
   }
 
-  async function copyObject({req, res, seg, url, base}: Ctx): Promise<void> {
+  async function copyObject({req, res, seg, url, base, caller}: Ctx): Promise<void> {
     const [, srcBucket, , srcName, verb, , dstBucket, , dstName] = seg as [
       string,
       string,
@@ -327,6 +346,8 @@ export function createGcsServer(opts: GcsServerOptions): Server {
       string,
     ];
     const q = url.searchParams;
+    guard.require(caller, 'storage.objects.get', srcBucket, srcName);
+    guard.require(caller, 'storage.objects.create', dstBucket, dstName);
     const source = store.getObject(
       srcBucket,
       srcName,
@@ -343,6 +364,7 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     store.getBucket(dstBucket);
     const given = objectProps(body);
     store.checkWritable(dstBucket, dstName, pre, given);
+    guard.requireWrite(caller, dstBucket, dstName, pre, given);
     const tmpPath = store.newTempPath();
     await fs.promises.copyFile(store.contentPath(source), tmpPath);
     const inherited: ObjectProps = {
@@ -383,7 +405,7 @@ export function createGcsServer(opts: GcsServerOptions): Server {
   // ---- uploads ---------------------------------------------------------------
 
   async function startUpload(ctx: Ctx): Promise<void> {
-    const {req, res, seg, url, base} = ctx;
+    const {req, res, seg, url, base, caller} = ctx;
     const bucket = seg[1]!;
     store.getBucket(bucket);
     const type = url.searchParams.get('uploadType');
@@ -394,7 +416,9 @@ export function createGcsServer(opts: GcsServerOptions): Server {
         url.searchParams.get('name') ?? (typeof body.name === 'string' ? body.name : undefined);
       if (!name) throw new BadRequest('Required parameter "name" is missing.');
       const props = objectProps(body);
+      guard.require(caller, 'storage.objects.create', bucket, name);
       store.checkWritable(bucket, name, pre, props);
+      guard.requireWrite(caller, bucket, name, pre, props);
       const declared = req.headers['x-upload-content-type'];
       if (!props.contentType && typeof declared === 'string') props.contentType = declared;
       const lengthHeader = req.headers['x-upload-content-length'];
@@ -460,7 +484,9 @@ export function createGcsServer(opts: GcsServerOptions): Server {
       throw new BadRequest('Required parameter "name" is missing.');
     }
     try {
+      guard.require(caller, 'storage.objects.create', bucket, name);
       store.checkWritable(bucket, name, pre, props);
+      guard.requireWrite(caller, bucket, name, pre, props);
     } catch (err) {
       req.resume();
       throw err;
@@ -536,6 +562,9 @@ export function createGcsServer(opts: GcsServerOptions): Server {
             url: body.url,
             bucket: typeof body.bucket === 'string' ? body.bucket : undefined,
             ...(types !== undefined ? {eventTypes: types} : {}),
+            ...(typeof body.serviceAccountEmail === 'string'
+              ? {serviceAccountEmail: body.serviceAccountEmail}
+              : {}),
           });
         } catch (err) {
           throw new BadRequest((err as Error).message);

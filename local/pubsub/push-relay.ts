@@ -58,6 +58,8 @@ export async function startPushRelay(opts: {
   maxWindow: number;
   /** The subscription's ack deadline: a push not answered by then is nacked. */
   ackDeadlineSeconds: number;
+  /** The push identity's OIDC token for each push (`push_config.oidc_token`), when set. */
+  token?: () => string;
 }): Promise<PushRelay> {
   const pubsub = new PubSub({projectId: opts.project, apiEndpoint: opts.pubsubHost});
   const subscriptionName = `projects/${opts.project}/subscriptions/${opts.subscription}`;
@@ -92,7 +94,10 @@ export async function startPushRelay(opts: {
       const publishTime = m.publishTime.toISOString();
       const res = await fetch(opts.endpoint, {
         method: 'POST',
-        headers: {'content-type': 'application/json'},
+        headers: {
+          'content-type': 'application/json',
+          ...(opts.token ? {authorization: `Bearer ${opts.token()}`} : {}),
+        },
         body: JSON.stringify({
           message: {
             data: m.data.toString('base64'),

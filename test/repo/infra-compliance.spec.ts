@@ -21,7 +21,7 @@ import {
   resource,
   resources,
   variable,
-} from './terraform';
+} from '../../local/iam/terraform';
 
 const ROOT = path.join(__dirname, '..', '..');
 const ENV = 'brave';

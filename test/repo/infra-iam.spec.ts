@@ -7,8 +7,8 @@
 import * as assert from 'node:assert';
 import {RECORDING_TYPES} from '../../functions/core/content-types';
 import * as names from '../../functions/core/object-names';
-import {evaluate, extract, Resource} from './iam-condition';
-import {Block, Hcl, interpolate, loadInfra, locals, resource} from './terraform';
+import {evaluate, extract, Resource} from '../../local/iam/cel';
+import {Block, Hcl, interpolate, loadInfra, locals, resource} from '../../local/iam/terraform';
 
 const BUCKET = 'rec-bucket';
 const ENV = 'brave';

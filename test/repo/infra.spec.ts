@@ -22,7 +22,7 @@ import {
   resource,
   resources,
   variable,
-} from './terraform';
+} from '../../local/iam/terraform';
 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {validateTerraform, type Hcl, type SchemaFile} from './terraform-schema';
-import {parseHcl, parseTerraformDir} from './terraform';
+import {parseHcl, parseTerraformDir} from '../../local/iam/terraform';
 
 const INFRA = path.join(__dirname, '..', '..', 'infra');
 const schema = JSON.parse(

@@ -24,7 +24,7 @@ import type {Mailer, ObjectStore} from '../../functions/ports';
 import {TestStack, useStack} from '../setup/stack';
 import {batchReportOf, mailAbout} from '../helpers';
 import {LogEntry, matches} from '../repo/log-filter';
-import {interpolate, loadInfra, locals} from '../repo/terraform';
+import {interpolate, loadInfra, locals} from '../../local/iam/terraform';
 
 const DAY = '2026-05-06';
 const RUN = 'r20260509t000000-abcdef';

@@ -1,0 +1,151 @@
+/**
+ * The local stack's identities and IAM, as a deployment of infra/ has them:
+ * the policy read from the Terraform files, a token key the stand-ins trust,
+ * a metadata server per identity (the functions' service accounts, an
+ * operator in `operator_members`, and an outsider who is in nothing), and
+ * the project owner for tests and tools that act outside the pipeline's
+ * grants (ground truth, fault injection), by name.
+ */
+import * as fs from 'node:fs';
+import type * as http from 'node:http';
+import * as path from 'node:path';
+import {OAuth2Client} from 'google-auth-library';
+import {Access, LOCAL_OWNER, writeAccessConfig} from './authorize';
+import {credentialEnv, MetadataServers, startMetadataServers} from './metadata-server';
+import {LocalPolicy, loadPolicy} from './policy';
+import {mintToken, newTokenKey, TOKEN_LIFETIME_S} from './tokens';
+import type {Refusal} from '../functions/front-end';
+
+export interface LocalIamOptions {
+  /** Where the policy and key are written (DIR/policy.json, DIR/key). */
+  dir: string;
+  project: string;
+  bucket: string;
+  env: string;
+  retentionDays?: number;
+  /** A copy of infra/ to read instead (to show what a missing grant does). */
+  infraDir?: string;
+}
+
+export interface LocalIam {
+  readonly dir: string;
+  readonly policy: LocalPolicy;
+  readonly access: Access;
+  /** Emails: infra/'s service accounts (by its keys), `operator`, `auditor`, `outsider`, `owner`. */
+  readonly identities: Record<string, string>;
+  /** Each identity's metadata server, `127.0.0.1:PORT`. */
+  readonly metadataHosts: Record<string, string>;
+  /** The environment that makes a process act as `identity` (see credentialEnv). */
+  envFor(identity: string): Record<string, string>;
+  accessToken(email: string): string;
+  idToken(email: string, audience: string): string;
+  /** An auth client for the official Google clients, acting as `email` (default: the owner). */
+  authClient(email?: string): OAuth2Client;
+  /** Cloud Run's invoker check for one function of infra/ (`planner`, `worker`, `checker`). */
+  invokerCheck(fn: string): (req: http.IncomingMessage, url: string) => Refusal | undefined;
+  close(): Promise<void>;
+}
+
+export async function startLocalIam(opts: LocalIamOptions): Promise<LocalIam> {
+  const policy = await loadPolicy(
+    {
+      project: opts.project,
+      bucket: opts.bucket,
+      env: opts.env,
+      operatorMembers: [`serviceAccount:${localOperator(opts.project)}`],
+      archiveReaderMembers: [`serviceAccount:${localAuditor(opts.project)}`],
+      retentionDays: opts.retentionDays ?? 0,
+    },
+    ...(opts.infraDir ? [opts.infraDir] : []),
+  );
+  const key = newTokenKey();
+  writeAccessConfig(opts.dir, policy, key);
+  const access = new Access({policy, key});
+  const identities: Record<string, string> = {
+    ...policy.identities,
+    operator: localOperator(opts.project),
+    auditor: localAuditor(opts.project),
+    outsider: `outsider@${opts.project}.iam.gserviceaccount.com`,
+    owner: LOCAL_OWNER,
+  };
+  const servers: MetadataServers = await startMetadataServers({
+    key,
+    project: opts.project,
+    identities,
+  });
+  // An empty gcloud configuration: no process of the stack finds a developer's credentials.
+  const configDir = path.join(opts.dir, 'gcloud-config');
+  fs.mkdirSync(configDir, {recursive: true});
+
+  const accessToken = (email: string) => mintToken(key, {email, kind: 'access'});
+  const idToken = (email: string, aud: string) => mintToken(key, {email, kind: 'id', aud});
+  return {
+    dir: opts.dir,
+    policy,
+    access,
+    identities,
+    metadataHosts: servers.hosts,
+    envFor: identity => {
+      const host = servers.hosts[identity];
+      if (!host) throw new Error(`no local identity ${identity}`);
+      return credentialEnv(host, configDir);
+    },
+    accessToken,
+    idToken,
+    authClient: (email = LOCAL_OWNER) => tokenClient(() => accessToken(email)),
+    invokerCheck: fn => {
+      const service = policy.services[fn];
+      if (!service) throw new Error(`infra/ declares no function ${fn}`);
+      return (req, url) => invoker(access, service, req, url);
+    },
+    close: () => servers.close(),
+  };
+}
+
+/** The local operator, the one member of `operator_members`. */
+export function localOperator(project: string): string {
+  return `operator@${project}.iam.gserviceaccount.com`;
+}
+
+/** The local auditor, the one member of `archive_reader_members` (reads the recordings). */
+export function localAuditor(project: string): string {
+  return `auditor@${project}.iam.gserviceaccount.com`;
+}
+
+/** Cloud Run's check: an ID token for the service's URL of someone holding run.routes.invoke. */
+function invoker(
+  access: Access,
+  service: string,
+  req: http.IncomingMessage,
+  url: string,
+): Refusal | undefined {
+  const caller = access.caller(req.headers.authorization, 'id');
+  if (caller.kind === 'anonymous')
+    return {
+      status: 403,
+      message: `Forbidden: ${service} requires authentication, and the request carries no identity token`,
+    };
+  if (caller.kind === 'invalid')
+    return {status: 401, message: `Unauthorized: the identity token is invalid (${caller.why})`};
+  if (caller.claims.aud !== url)
+    return {
+      status: 401,
+      message: `Unauthorized: the identity token's audience ${caller.claims.aud ?? '(none)'} is not ${url}`,
+    };
+  if (!access.allowed(caller.email, 'run.routes.invoke', {kind: 'service', name: service}))
+    return {
+      status: 403,
+      message: `Forbidden: ${caller.email} does not have run.routes.invoke on ${service}`,
+    };
+  return undefined;
+}
+
+/** An OAuth2 client whose tokens are minted for one local identity (refreshed before expiry). */
+function tokenClient(mint: () => string): OAuth2Client {
+  const client = new OAuth2Client();
+  client.refreshHandler = async () => ({
+    access_token: mint(),
+    expiry_date: Date.now() + TOKEN_LIFETIME_S * 1000,
+  });
+  return client;
+}
