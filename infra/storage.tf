@@ -140,12 +140,13 @@ locals {
       title = "replace the day plan"
       when  = "${local.in_env} && resource.name.endsWith(\"/_manifest/plan.json\")"
     }
-    # Reads what it wrote (idempotent redelivery) and its attempt counters.
+    # Reads what it wrote (idempotent redelivery) and its attempt counters,
+    # and lists a recording group's objects (listing is checked on the bucket).
     worker_reads = {
       sa    = "worker"
       role  = "roles/storage.objectViewer"
       title = "read own export_env"
-      when  = local.in_env
+      when  = local.readable
     }
     # Creates recordings, metadata, reports and rejected messages; never replaces a recording.
     worker_creates = {

@@ -214,21 +214,38 @@ export class GcsStore implements ObjectStore {
     source.once('error', err => (sourceError ??= err));
     const file = this.bucket.file(name);
     const resumable = !Buffer.isBuffer(body) || body.length > RESUMABLE_THRESHOLD_BYTES;
+    const metadata =
+      opts.metadata || opts.retention
+        ? {
+            ...(opts.metadata ? {metadata: opts.metadata} : {}),
+            ...(opts.retention ? {retention: opts.retention} : {}),
+          }
+        : undefined;
+    const preconditionOpts = {ifGenerationMatch: Number(opts.ifGenerationMatch)};
     try {
+      // A resumable upload's session is opened first, with createResumableUpload:
+      // createWriteStream alone does not send credentials to a custom endpoint
+      // (@google-cloud/storage 8 does not pass useAuthWithCustomEndpoint on to
+      // the session it opens), so against the local stack's emulator its
+      // session would start anonymous. Same requests either way; the session
+      // URI is what authorizes the bytes that follow, in Cloud Storage too.
+      const uri = resumable
+        ? (
+            await file.createResumableUpload({
+              metadata: {...metadata, contentType: opts.contentType},
+              preconditionOpts,
+            })
+          )[0]
+        : undefined;
       await pipeline(
         source,
         hasher,
         file.createWriteStream({
           resumable,
+          ...(uri ? {uri} : {}),
           contentType: opts.contentType,
-          metadata:
-            opts.metadata || opts.retention
-              ? {
-                  ...(opts.metadata ? {metadata: opts.metadata} : {}),
-                  ...(opts.retention ? {retention: opts.retention} : {}),
-                }
-              : undefined,
-          preconditionOpts: {ifGenerationMatch: Number(opts.ifGenerationMatch)},
+          metadata,
+          preconditionOpts,
           validation: false,
         }),
       );
