@@ -30,7 +30,7 @@ import {detailRecord} from '../local/genesys/analytics';
 import {spawnChild, tsNode, waitForReadyLine} from '../local/common/processes';
 import {startStack} from '../local/stack';
 import {LOCAL_EXPORT_ENV, productEnv, productFunctions, productSecrets} from '../local/product';
-import {callPlanner, fetchTruth, runDay} from '../local/run-day';
+import {callPlanner, fetchTruth, runDay, storageFor} from '../local/run-day';
 import {addDays, defaultDay} from '../functions/core/time-window';
 import {checkerBench} from './checker';
 import {readJobPages} from './jobs';
@@ -108,9 +108,7 @@ async function exportPath(dir: string): Promise<void> {
         await new Promise(r => setTimeout(r, 100));
       }
     }
-    const bucket = new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}).bucket(
-      stack.bucket,
-    );
+    const bucket = storageFor(stack).bucket(stack.bucket);
     const copy = await time(async () => {
       let next = 0;
       await Promise.all(

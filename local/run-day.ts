@@ -93,11 +93,7 @@ export function storageFor(stack: Stack, identity = 'owner'): Storage {
  * `identity` (an ID token for the function's URL), as Cloud Scheduler, a
  * push or an operator's call would; none without the stack's IAM.
  */
-export function invokeHeaders(
-  stack: Stack,
-  url: string,
-  identity: string,
-): Record<string, string> {
+export function invokeHeaders(stack: Stack, url: string, identity: string): Record<string, string> {
   const iam = stack.iam;
   if (!iam) return {};
   const email = iam.identities[identity];

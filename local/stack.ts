@@ -306,9 +306,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       const worker = functions.worker;
       const fleet = opts.workerInstances !== undefined;
       // Pub/Sub signs each push with the push identity's token for the worker's URL.
-      const pushToken = iam
-        ? () => iam.idToken(iam.identities.pusher!, worker.url)
-        : undefined;
+      const pushToken = iam ? () => iam.idToken(iam.identities.pusher!, worker.url) : undefined;
       let pushOrigin = worker.url;
       if (pushToken && !fleet) {
         const agent = await startPushAgent({target: worker.url, token: pushToken});

@@ -1,6 +1,7 @@
 /** Small builders and stream helpers shared by the tests. */
 import {Writable} from 'node:stream';
 import {hasGcloud} from '../local/run-day';
+import type {Stack} from '../local/stack';
 import {BatchReport, ReportConversation, totalsOf} from '../functions/core/report';
 
 /** A Writable that hands every chunk to `onChunk` (the end of a pipeline). */
@@ -72,5 +73,30 @@ export async function withFaults<T>(
     return await fn();
   } finally {
     await fetch(`${standInUrl}/_admin/faults`, {method: 'DELETE'});
+  }
+}
+
+/**
+ * Runs `fn` with this process's Google credentials those of one of the
+ * stack's identities (`operator`, `auditor`, `outsider`, …), as a shell with
+ * that identity's exports would: the official clients built inside `fn` take
+ * its tokens from its local metadata server. Restores the environment after.
+ */
+export async function asIdentity<T>(
+  stack: Stack,
+  identity: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!stack.iam) return fn();
+  const vars = stack.iam.envFor(identity);
+  const saved = Object.fromEntries(Object.keys(vars).map(k => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }

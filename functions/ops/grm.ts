@@ -305,7 +305,7 @@ function operatorFor(t: Target, io: Io, closers: Array<() => Promise<void>>): Op
     store: new GcsStore(t.bucket, storage),
     publisher: new PubsubPublisher(t.topic, pubsub),
     deadLetters,
-    ...(t.plannerUrl ? {callPlanner: plannerClient(t.plannerUrl, {authenticate: !t.local})} : {}),
+    ...(t.plannerUrl ? {callPlanner: plannerClient(t.plannerUrl)} : {}),
   });
 }
 

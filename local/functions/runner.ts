@@ -152,7 +152,9 @@ export async function startFunction(
       upstreamPorts: instances.map(i => i.processPort),
       concurrency: opts.concurrency,
       holdMs: START_TIMEOUT_MS,
-      ...(opts.authorize ? {authorize: req => opts.authorize!(req, `http://127.0.0.1:${port}`)} : {}),
+      ...(opts.authorize
+        ? {authorize: req => opts.authorize!(req, `http://127.0.0.1:${port}`)}
+        : {}),
       onAnswer: index => {
         const pid = String(instances[index]!.pid);
         answeredByPid[pid] = (answeredByPid[pid] ?? 0) + 1;

@@ -46,10 +46,18 @@ export class GcsAccess {
     const what = object === undefined ? 'bucket' : 'object';
     const denied = `access to the Google Cloud Storage ${what}. Permission '${permission}' denied on resource (or it may not exist).`;
     if (caller.kind === 'anonymous')
-      throw new StoreError(401, 'required', `Anonymous caller does not have ${permission} ${denied}`);
+      throw new StoreError(
+        401,
+        'required',
+        `Anonymous caller does not have ${permission} ${denied}`,
+      );
     if (caller.kind === 'invalid') throw new StoreError(401, 'authError', 'Invalid Credentials');
     if (!this.access.allowed(caller.email, permission, {kind: 'bucket', name: bucket, object}))
-      throw new StoreError(403, 'forbidden', `${caller.email} does not have ${permission} ${denied}`);
+      throw new StoreError(
+        403,
+        'forbidden',
+        `${caller.email} does not have ${permission} ${denied}`,
+      );
   }
 
   /**

@@ -67,7 +67,12 @@ export class Access {
     const v = verifyToken(this.config.key, token);
     if (!v.ok) return {kind: 'invalid', why: v.why};
     if (v.claims.kind !== want) return {kind: 'invalid', why: `not an ${want} token`};
-    return {kind: 'principal', email: v.claims.email, member: memberOf(v.claims.email), claims: v.claims};
+    return {
+      kind: 'principal',
+      email: v.claims.email,
+      member: memberOf(v.claims.email),
+      claims: v.claims,
+    };
   }
 
   isOwner(email: string): boolean {
@@ -96,5 +101,8 @@ function conditionResource(t: Target): Resource | undefined {
   if (t.kind !== 'bucket') return undefined;
   return t.object === undefined
     ? {name: `projects/_/buckets/${t.name}`, type: 'storage.googleapis.com/Bucket'}
-    : {name: `projects/_/buckets/${t.name}/objects/${t.object}`, type: 'storage.googleapis.com/Object'};
+    : {
+        name: `projects/_/buckets/${t.name}/objects/${t.object}`,
+        type: 'storage.googleapis.com/Object',
+      };
 }

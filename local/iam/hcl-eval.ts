@@ -424,7 +424,12 @@ export function forEachInstances(
   scope: Scope,
 ): Array<{key: string; value: Value}> {
   if (Array.isArray(v)) return v.map(x => ({key: asString(x, src), value: x}));
-  if (v instanceof Raw && v.value !== null && typeof v.value === 'object' && !Array.isArray(v.value))
+  if (
+    v instanceof Raw &&
+    v.value !== null &&
+    typeof v.value === 'object' &&
+    !Array.isArray(v.value)
+  )
     return Object.entries(v.value as Record<string, unknown>).map(([key, value]) => ({
       key,
       value: evaluateRaw(value, scope),

@@ -31,7 +31,7 @@ export interface LocalIam {
   readonly dir: string;
   readonly policy: LocalPolicy;
   readonly access: Access;
-  /** Emails: infra/'s service accounts (by its keys), `operator`, `auditor`, `outsider`, `owner`. */
+  /** Emails: infra/'s service accounts (by its keys), `operator`, `auditor`, `composer`, `outsider`, `owner`. */
   readonly identities: Record<string, string>;
   /** Each identity's metadata server, `127.0.0.1:PORT`. */
   readonly metadataHosts: Record<string, string>;
@@ -54,6 +54,8 @@ export async function startLocalIam(opts: LocalIamOptions): Promise<LocalIam> {
       env: opts.env,
       operatorMembers: [`serviceAccount:${localOperator(opts.project)}`],
       archiveReaderMembers: [`serviceAccount:${localAuditor(opts.project)}`],
+      // The optional Composer environment's identity (infra/composer.tf), for the DAG's tests.
+      vars: {composer_service_account: localComposer(opts.project)},
       retentionDays: opts.retentionDays ?? 0,
     },
     ...(opts.infraDir ? [opts.infraDir] : []),
@@ -65,6 +67,7 @@ export async function startLocalIam(opts: LocalIamOptions): Promise<LocalIam> {
     ...policy.identities,
     operator: localOperator(opts.project),
     auditor: localAuditor(opts.project),
+    composer: localComposer(opts.project),
     outsider: `outsider@${opts.project}.iam.gserviceaccount.com`,
     owner: LOCAL_OWNER,
   };
@@ -110,6 +113,11 @@ export function localOperator(project: string): string {
 /** The local auditor, the one member of `archive_reader_members` (reads the recordings). */
 export function localAuditor(project: string): string {
   return `auditor@${project}.iam.gserviceaccount.com`;
+}
+
+/** The local Composer environment's service account (`composer_service_account`). */
+export function localComposer(project: string): string {
+  return `composer@${project}.iam.gserviceaccount.com`;
 }
 
 /** Cloud Run's check: an ID token for the service's URL of someone holding run.routes.invoke. */

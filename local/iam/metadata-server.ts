@@ -94,9 +94,7 @@ export async function startMetadataServers(opts: {
   const servers: http.Server[] = [];
   const hosts: Record<string, string> = {};
   const close = async () => {
-    await Promise.all(
-      servers.map(s => new Promise<void>(resolve => s.close(() => resolve()))),
-    );
+    await Promise.all(servers.map(s => new Promise<void>(resolve => s.close(() => resolve()))));
   };
   try {
     for (const [name, email] of Object.entries(opts.identities)) {

@@ -109,8 +109,7 @@ export function policyFrom(docs: Hcl[], inputs: PolicyInputs): LocalPolicy {
     for (const [type, byName] of Object.entries(d.resource ?? {}))
       for (const [name, [body]] of Object.entries(byName)) index.set(`${type}.${name}`, body!);
     for (const [type, byName] of Object.entries(d.data ?? {}))
-      for (const [name, [body]] of Object.entries(byName))
-        index.set(`data.${type}.${name}`, body!);
+      for (const [name, [body]] of Object.entries(byName)) index.set(`data.${type}.${name}`, body!);
   }
   const locals = allLocals(docs) as Record<string, unknown>;
 

@@ -6,7 +6,7 @@ import * as assert from 'node:assert';
 import {createHash, randomBytes} from 'node:crypto';
 import {Readable, Writable, finished} from 'node:stream';
 import * as sinon from 'sinon';
-import {CRC32C, File, Storage} from '@google-cloud/storage';
+import {CRC32C, File} from '@google-cloud/storage';
 import type {CreateWriteStreamOptions} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
 import {PermanentError, RetryableError} from '../../functions/core/errors';
@@ -14,6 +14,7 @@ import {ObjectExistsError, VERIFIED_KEY} from '../../functions/ports';
 import {mapLimit} from '../../functions/services/objects';
 import {TestStack, useStack} from '../setup/stack';
 import {bytes} from '../helpers';
+import {storageFor} from '../../local/run-day';
 
 /**
  * A seam between GcsStore and the storage client: every upload's first chunk
@@ -61,7 +62,7 @@ describe('GcsStore (official client, GCS emulator)', () => {
 
   before(async () => {
     stack = await useStack();
-    store = new GcsStore(stack.bucket, new Storage({apiEndpoint: stack.gcsUrl, projectId: 'p'}));
+    store = new GcsStore(stack.bucket, storageFor(stack));
   });
 
   it('should read JSON and its generation as one pair while the object is being replaced', async () => {
@@ -113,11 +114,7 @@ describe('GcsStore (official client, GCS emulator)', () => {
       describe(`checked by ${check}`, () => {
         let checked: GcsStore;
         before(() => {
-          checked = new GcsStore(
-            stack.bucket,
-            new Storage({apiEndpoint: stack.gcsUrl, projectId: 'p'}),
-            {check},
-          );
+          checked = new GcsStore(stack.bucket, storageFor(stack), {check});
         });
 
         it('should return the size, MD5 and CRC32C GCS computed, with no CRC32C computed in JavaScript', async () => {
@@ -283,7 +280,7 @@ describe('GcsStore (official client, GCS emulator)', () => {
     let plain: GcsStore;
 
     before(async () => {
-      const storage = new Storage({apiEndpoint: stack.gcsUrl, projectId: 'p'});
+      const storage = storageFor(stack);
       const suffix = randomBytes(4).toString('hex');
       const [a] = await storage.createBucket(`retaining-${suffix}`, {enableObjectRetention: true});
       const [b] = await storage.createBucket(`versioned-${suffix}`, {versioning: {enabled: true}});

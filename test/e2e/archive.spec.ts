@@ -12,6 +12,7 @@ import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type {Stack} from '../../local/stack';
+import {asIdentity} from '../helpers';
 import {LOCAL_EXPORT_ENV} from '../../local/product';
 import {DayMarker, runDay, storageFor} from '../../local/run-day';
 import type {BatchReport} from '../../functions/core/report';
@@ -67,13 +68,16 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
   ): Promise<{code: number; days: DayVerification[]}> {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await grm(['verify', range, '--local', '--json', ...args], {
-      out: l => out.push(l),
-      err: l => err.push(l),
-      env: stack.env,
-      now: () => Date.now(),
-      sleep: ms => new Promise(r => setTimeout(r, ms)),
-    });
+    // As an auditor (archive_reader_members): --deep reads the recordings themselves.
+    const code = await asIdentity(stack, 'auditor', () =>
+      grm(['verify', range, '--local', '--json', ...args], {
+        out: l => out.push(l),
+        err: l => err.push(l),
+        env: stack.env,
+        now: () => Date.now(),
+        sleep: ms => new Promise(r => setTimeout(r, ms)),
+      }),
+    );
     assert.deepStrictEqual(err, [], 'no error output');
     return {code, days: JSON.parse(out.join('\n')) as DayVerification[]};
   }
@@ -185,13 +189,15 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
     assert.strictEqual(found.length, 6, found.join('\n'));
 
     const text: string[] = [];
-    await grm(['verify', DAY, '--local'], {
-      out: l => text.push(l),
-      err: l => text.push(l),
-      env: stack.env,
-      now: () => Date.now(),
-      sleep: async () => undefined,
-    });
+    await asIdentity(stack, 'auditor', () =>
+      grm(['verify', DAY, '--local'], {
+        out: l => text.push(l),
+        err: l => text.push(l),
+        env: stack.env,
+        now: () => Date.now(),
+        sleep: async () => undefined,
+      }),
+    );
     assert.match(
       text.join('\n'),
       new RegExp(`^${DAY} _SUCCESS \\(run \\S+\\): 6 findings \\(1 missing, 4 altered, 1 extra\\)`),

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type {Stack} from '../../local/stack';
 import {storageEventHeaders} from '../../local/gcs/events';
 import {eventually, useProductStack} from '../setup/stack';
+import {invokeHeaders} from '../../local/run-day';
 
 interface LogLine {
   severity?: string;
@@ -47,7 +48,10 @@ describe('checker: CloudEvents that are not object finalizations', function () {
     };
     const res = await fetch(stack.functions.checker!.url, {
       method: 'POST',
-      headers: storageEventHeaders(id, type, resource),
+      headers: {
+        ...storageEventHeaders(id, type, resource),
+        ...invokeHeaders(stack, stack.functions.checker!.url, 'eventarc'),
+      },
       body: JSON.stringify(data),
     });
     await res.arrayBuffer();

@@ -20,6 +20,7 @@ import {
   runDay,
   storageFor,
   waitForMarker,
+  invokeHeaders,
 } from '../../local/run-day';
 import {storageEventHeaders} from '../../local/gcs/events';
 import type {Ledger} from '../../functions/services/checker';
@@ -38,6 +39,11 @@ declareProductDays('lossy', {[DAY_OUTAGE]: 30});
 describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS', function () {
   this.timeout(240_000);
   let stack: Stack;
+  /** A request as the checker's Eventarc trigger sends it: with its identity's token. */
+  const eventarc = (headers: Record<string, string>) => ({
+    ...headers,
+    ...invokeHeaders(stack, stack.functions.checker!.url, 'eventarc'),
+  });
   let result: DayResult;
   let failure: DayMarker;
 
@@ -120,10 +126,12 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
       Array.from({length: 12}, async () => {
         const res = await fetch(stack.functions.checker!.url, {
           method: 'POST',
-          headers: storageEventHeaders(
-            randomUUID(),
-            'google.cloud.storage.object.v1.finalized',
-            md as {bucket: string; name: string; updated: string},
+          headers: eventarc(
+            storageEventHeaders(
+              randomUUID(),
+              'google.cloud.storage.object.v1.finalized',
+              md as {bucket: string; name: string; updated: string},
+            ),
           ),
           body: JSON.stringify(md),
         });
@@ -141,11 +149,13 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
   it('should acknowledge a malformed storage event without deciding anything', async () => {
     const res = await fetch(stack.functions.checker!.url, {
       method: 'POST',
-      headers: storageEventHeaders(randomUUID(), 'google.cloud.storage.object.v1.finalized', {
-        bucket: stack.bucket,
-        name: '',
-        updated: new Date().toISOString(),
-      }),
+      headers: eventarc(
+        storageEventHeaders(randomUUID(), 'google.cloud.storage.object.v1.finalized', {
+          bucket: stack.bucket,
+          name: '',
+          updated: new Date().toISOString(),
+        }),
+      ),
       body: JSON.stringify({bucket: stack.bucket, name: 42}),
     });
     assert.ok(res.status >= 200 && res.status < 300, `HTTP ${res.status}`);

@@ -109,6 +109,10 @@ describe('Composer DAG (infra/composer)', function () {
       const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'grm-composer-')), 'answer.json');
       run = await python(['-m', 'unittest', 'discover', '-v', '-s', path.join(COMPOSER, 'tests')], {
         GRM_TEST_PLANNER_URL: stack.functions.planner!.url,
+        GRM_TEST_ID_TOKEN: stack.iam!.idToken(
+          stack.iam!.identities.composer!,
+          stack.functions.planner!.url,
+        ),
         GRM_TEST_RUN_TIME: scheduleTimeFor(DAY),
         GRM_TEST_DAY: DAY,
         GRM_TEST_PREVIOUS_DAY: PREV,

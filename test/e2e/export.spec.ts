@@ -19,6 +19,7 @@ import {
   storageFor,
   storeFor,
   waitForMarker,
+  invokeHeaders,
 } from '../../local/run-day';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
 import {mailAbout, withFaults} from '../helpers';
@@ -519,7 +520,14 @@ describe('export path (real functions on the local stack)', function () {
     ];
     for (const c of cases) {
       it(`should answer ${c.status} to ${c.name}`, async () => {
-        const res = await fetch(stack.functions.planner!.url, c.init);
+        const url = stack.functions.planner!.url;
+        const res = await fetch(url, {
+          ...c.init,
+          headers: {
+            ...(c.init.headers as Record<string, string>),
+            ...invokeHeaders(stack, url, 'scheduler'),
+          },
+        });
         assert.strictEqual(res.status, c.status);
         assert.match(((await res.json()) as {error: string}).error, c.message);
       });

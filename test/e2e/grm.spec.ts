@@ -17,7 +17,7 @@ import type {DayState} from '../../functions/core/operations';
 import type {GapView} from '../../functions/ops/operator';
 import {grm} from '../../functions/ops/grm';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
-import {mailAbout} from '../helpers';
+import {asIdentity, mailAbout} from '../helpers';
 
 const env = LOCAL_EXPORT_ENV;
 const FAILED = '2026-10-05';
@@ -54,17 +54,29 @@ describe('grm against the local stack', function () {
       );
   });
 
-  /** Runs grm in-process with the stack's exported environment; returns exit code and output. */
+  /**
+   * Runs grm in-process with the stack's exported environment, as the
+   * operator (a member of operator_members); returns exit code and output.
+   */
   async function run(...argv: string[]): Promise<{code: number; out: string; err: string}> {
+    return runAs('operator', ...argv);
+  }
+
+  async function runAs(
+    as: string,
+    ...argv: string[]
+  ): Promise<{code: number; out: string; err: string}> {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await grm([...argv, '--local'], {
-      out: l => out.push(l),
-      err: l => err.push(l),
-      env: {...stack.env, PLANNER_URL: stack.functions.planner!.url},
-      now: () => Date.parse('2026-10-12T06:00:00Z'),
-      sleep: ms => new Promise(r => setTimeout(r, ms)),
-    });
+    const code = await asIdentity(stack, as, () =>
+      grm([...argv, '--local'], {
+        out: l => out.push(l),
+        err: l => err.push(l),
+        env: {...stack.env, PLANNER_URL: stack.functions.planner!.url},
+        now: () => Date.parse('2026-10-12T06:00:00Z'),
+        sleep: ms => new Promise(r => setTimeout(r, ms)),
+      }),
+    );
     return {code, out: out.join('\n'), err: err.join('\n')};
   }
 

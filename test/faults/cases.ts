@@ -20,6 +20,7 @@ import {
   replay,
   runDay,
   storeFor,
+  invokeHeaders,
 } from '../../local/run-day';
 import type {Stack} from '../../local/stack';
 import type {DayPlan} from '../../functions/core/day-plan';
@@ -575,7 +576,10 @@ export const FAULT_CASES: FaultCase[] = [
       for (const [what, body] of bodies) {
         const res = await fetch(url, {
           method: 'POST',
-          headers: {'content-type': 'application/json'},
+          headers: {
+            'content-type': 'application/json',
+            ...invokeHeaders(ctx.stack, url, 'scheduler'),
+          },
           body,
         });
         const text = await res.text();

@@ -25,6 +25,7 @@ import {close, listen} from '../../local/common/http';
 import {spawnChild, tsNode, waitForReadyLine} from '../../local/common/processes';
 import {eventually, useStack} from '../setup/stack';
 import {bytes} from '../helpers';
+import {storageFor} from '../../local/run-day';
 
 interface ApiFailure {
   status?: number;
@@ -988,7 +989,7 @@ describe('GCS emulator: buckets made at start, as infra/storage.tf makes them', 
 
   it("should give the stack's bucket versioning and, by default (objectRetention unset), no object retention", async () => {
     const stack = await useStack();
-    const storage = new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project});
+    const storage = storageFor(stack);
     const [md] = await storage.bucket(stack.bucket).getMetadata();
     assert.deepStrictEqual(md.versioning, {enabled: true});
     assert.strictEqual(md.objectRetention, undefined);

@@ -11,10 +11,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {randomUUID} from 'node:crypto';
 import {PubSub} from '@google-cloud/pubsub';
-import {Storage} from '@google-cloud/storage';
 import {TestStack, eventually, useStack} from '../setup/stack';
 import {startFunction} from '../../local/functions/runner';
 import {tcpOpen} from '../../local/common/processes';
+import {storageFor} from '../../local/run-day';
 
 const RECORDER = path.join(__dirname, '..', 'fixtures', 'functions', 'recorder.ts');
 
@@ -80,10 +80,7 @@ describe('local stack: supervised function processes', function () {
     checker.kill('SIGABRT');
     await eventually('the crashed process to be gone', () => (alive(pid) ? undefined : true));
     const name = `supervision/${randomUUID()}.txt`;
-    await new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project})
-      .bucket(stack.bucket)
-      .file(name)
-      .save('x', {resumable: false});
+    await storageFor(stack).bucket(stack.bucket).file(name).save('x', {resumable: false});
     await eventually('the restart', () => (checker.restarts === restarts + 1 ? true : undefined));
     await checker.serving();
     assert.notStrictEqual(checker.pid, pid);

@@ -11,7 +11,14 @@ import * as path from 'node:path';
 import {LOCAL_DEFAULTS} from '../../local/stack';
 import {DEFAULT_TOPIC, grm} from '../../functions/ops/grm';
 import {RECORDINGS_SCHEMA} from '../../functions/core/recordings-index';
-import {Block, interpolate, loadInfra, locals, resources, variable} from '../../local/iam/terraform';
+import {
+  Block,
+  interpolate,
+  loadInfra,
+  locals,
+  resources,
+  variable,
+} from '../../local/iam/terraform';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DOCS = [

@@ -7,7 +7,7 @@
  */
 import * as assert from 'node:assert';
 import {createHash, randomBytes} from 'node:crypto';
-import {CRC32C, Storage} from '@google-cloud/storage';
+import {CRC32C} from '@google-cloud/storage';
 import * as sinon from 'sinon';
 import {GcsStore} from '../../functions/adapters/gcs';
 import {SendGridMailer} from '../../functions/adapters/sendgrid';
@@ -25,6 +25,7 @@ import {TestStack, useStack} from '../setup/stack';
 import {batchReportOf, mailAbout} from '../helpers';
 import {LogEntry, matches} from '../repo/log-filter';
 import {interpolate, loadInfra, locals} from '../../local/iam/terraform';
+import {storageFor} from '../../local/run-day';
 
 const DAY = '2026-05-06';
 const RUN = 'r20260509t000000-abcdef';
@@ -82,10 +83,7 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
 
   before(async () => {
     stack = await useStack();
-    store = new GcsStore(
-      stack.bucket,
-      new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}),
-    );
+    store = new GcsStore(stack.bucket, storageFor(stack));
   });
 
   beforeEach(() => {

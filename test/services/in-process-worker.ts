@@ -3,7 +3,6 @@
  * adapter against a (private) simulator, GcsStore against the GCS emulator,
  * the real media fetcher. Shared by the worker suites.
  */
-import {Storage} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
 import {GenesysCloud} from '../../functions/adapters/genesys';
 import {HttpMediaFetcher} from '../../functions/adapters/media';
@@ -13,6 +12,7 @@ import {BatchWorker, WorkerDeps} from '../../functions/services/worker';
 import type {Clock} from '../../functions/ports';
 import {useStack} from '../setup/stack';
 import {TestSimulator, startSimulator} from '../setup/simulator';
+import {storageFor} from '../../local/run-day';
 
 /** Sleeps at most a few ms: retries and Retry-After waits happen, quickly. */
 export const fastClock: Clock = {
@@ -96,9 +96,6 @@ export async function simulatedDay<T>(
     `${day}=${conversations}`,
     ...args,
   ]);
-  const store = new GcsStore(
-    stack.bucket,
-    new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}),
-  );
+  const store = new GcsStore(stack.bucket, storageFor(stack));
   return {sim, store, truth: await sim.admin<T>(`truth?day=${day}`)};
 }

@@ -8,7 +8,6 @@
  */
 import * as assert from 'node:assert';
 import {randomBytes} from 'node:crypto';
-import {Storage} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
 import {GenesysCloud} from '../../functions/adapters/genesys';
 import type {DayPlan, PlanIndex, PlanPart, StoredPlan} from '../../functions/core/day-plan';
@@ -22,6 +21,7 @@ import {fastClock} from './in-process-worker';
 import {TestStack, useStack} from '../setup/stack';
 import {TestSimulator, startSimulator} from '../setup/simulator';
 import {batchReportOf} from '../helpers';
+import {storageFor} from '../../local/run-day';
 
 const DAY = '2023-03-08';
 const SMALL_DAY = '2023-03-09';
@@ -56,10 +56,7 @@ describe('planner (in-process: Genesys simulator, GCS emulator)', function () {
       '--settings',
       JSON.stringify({jobQueuedMs: 0, jobPendingMs: 0}),
     ]);
-    store = new GcsStore(
-      stack.bucket,
-      new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}),
-    );
+    store = new GcsStore(stack.bucket, storageFor(stack));
   });
 
   after(async () => {

@@ -6,7 +6,6 @@
 import * as assert from 'node:assert';
 import * as sinon from 'sinon';
 import {randomBytes} from 'node:crypto';
-import {Storage} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
 import type {WriteOptions} from '../../functions/ports';
 import {InputError, RetryableError} from '../../functions/core/errors';
@@ -25,6 +24,7 @@ import {TestStack, useStack} from '../setup/stack';
 import {TestSimulator, startSimulator} from '../setup/simulator';
 import {batchReportOf, withFaults} from '../helpers';
 import {InProcessWorker, inProcessWorker} from './in-process-worker';
+import {storageFor} from '../../local/run-day';
 
 const DAY = '2023-03-07';
 const RUN = 'r20230310t000000-feedab';
@@ -63,10 +63,7 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
       '--screen-bytes',
       '300000',
     ]);
-    store = new GcsStore(
-      stack.bucket,
-      new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}),
-    );
+    store = new GcsStore(stack.bucket, storageFor(stack));
     truth = await sim.admin<Truth>(`truth?day=${DAY}`);
   });
 

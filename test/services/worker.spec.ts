@@ -8,7 +8,6 @@
  */
 import * as assert from 'node:assert';
 import {randomBytes} from 'node:crypto';
-import {Storage} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
 import {RetryableError} from '../../functions/core/errors';
 import type {BatchMessage} from '../../functions/core/messages';
@@ -18,6 +17,7 @@ import {inProcessWorker} from './in-process-worker';
 import {TestStack, useStack} from '../setup/stack';
 import {TestSimulator, startSimulator} from '../setup/simulator';
 import {withFaults} from '../helpers';
+import {storageFor} from '../../local/run-day';
 
 const DAY = '2023-03-07';
 const RUN = 'r20230310t000000-abcdef';
@@ -55,10 +55,7 @@ describe('worker logs (in-process: Genesys simulator with faults, GCS emulator)'
       '--screen-bytes',
       '40000',
     ]);
-    store = new GcsStore(
-      stack.bucket,
-      new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}),
-    );
+    store = new GcsStore(stack.bucket, storageFor(stack));
     truth = await sim.admin<Truth>(`truth?day=${DAY}&checksums=false`);
   });
 
@@ -217,10 +214,7 @@ describe('worker rejections (in-process, GCS emulator)', function () {
 
   before(async () => {
     stack = await useStack();
-    store = new GcsStore(
-      stack.bucket,
-      new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project}),
-    );
+    store = new GcsStore(stack.bucket, storageFor(stack));
   });
 
   interface Rejection {
@@ -234,7 +228,7 @@ describe('worker rejections (in-process, GCS emulator)', function () {
 
   /** Every rejection record under the env, by name. */
   async function rejections(env: string): Promise<Map<string, Rejection>> {
-    const [files] = await new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project})
+    const [files] = await storageFor(stack)
       .bucket(stack.bucket)
       .getFiles({prefix: `${env}/_rejected/`});
     const out = new Map<string, Rejection>();

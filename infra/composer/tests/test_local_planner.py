@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import grm_planner  # noqa: E402
 
 URL = os.environ.get("GRM_TEST_PLANNER_URL", "")
-TOKEN = "local-id-token"
+# The local stack checks it as Cloud Run would: an ID token of the Composer identity for the URL.
+TOKEN = os.environ.get("GRM_TEST_ID_TOKEN", "")
 
 
 def no_sleep(seconds: float) -> None:
