@@ -80,11 +80,17 @@ export function storageFor(stack: Stack, identity = 'owner'): Storage {
   if (!iam) return new Storage({apiEndpoint: stack.gcsUrl, projectId: stack.project});
   const email = iam.identities[identity];
   if (!email) throw new Error(`the stack has no identity ${identity}`);
+  // The emulator's host as the client's universe: @google-cloud/storage 8 sends
+  // no credentials when createWriteStream/save open a resumable session at an
+  // endpoint outside its universe, whatever useAuthWithCustomEndpoint says
+  // (the product's adapter opens its sessions with createResumableUpload).
+  const universeDomain = new URL(stack.gcsUrl).hostname;
   return new Storage({
     apiEndpoint: stack.gcsUrl,
     projectId: stack.project,
     useAuthWithCustomEndpoint: true,
-    authClient: iam.authClient(email),
+    universeDomain,
+    authClient: iam.authClient(email, universeDomain),
   });
 }
 

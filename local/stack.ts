@@ -23,7 +23,7 @@ import {Child, spawnChild, tsNode, waitForReadyLine} from './common/processes';
 import {PubsubEmulator, startPubsubEmulator} from './pubsub/emulator';
 import {FunctionSpec, RunningFunction, startFunction} from './functions/runner';
 import {PushRelay, startPushRelay} from './pubsub/push-relay';
-import type {SecretFile} from './secrets/server';
+import {SECRETS_CA_FILE, type SecretFile} from './secrets/server';
 import {LocalIam, startLocalIam} from './iam/local-iam';
 import {startPushAgent} from './pubsub/push-agent';
 import type {Settings as GenesysSettings} from './genesys/settings';
@@ -116,6 +116,8 @@ export interface Stack {
   readonly gcsUrl: string;
   readonly pubsubHost: string;
   readonly secretsEndpoint: string;
+  /** The certificate the Secret Manager stand-in serves (it speaks TLS). */
+  readonly secretsCa: string;
   readonly sendgridUrl: string;
   readonly genesysUrl: string;
   readonly functions: Partial<Record<keyof StackFunctions, RunningFunction>>;
@@ -169,6 +171,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     mail: path.join(root, 'mail'),
     logs: path.join(root, 'logs'),
     secrets: path.join(root, 'secrets.json'),
+    tls: path.join(root, 'tls'),
   };
   if (opts.fresh ?? true) {
     for (const dir of [dirs.gcsData, dirs.gcsMeta, dirs.mail, dirs.logs])
@@ -220,9 +223,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         ],
         dirs.logs,
       ).then(s => track(s)),
-      startStandIn('secret-manager', 'secrets/main.ts', ['--file', dirs.secrets], dirs.logs).then(
-        s => track(s),
-      ),
+      // Over TLS, as Secret Manager is: the official client then sends its credentials.
+      startStandIn(
+        'secret-manager',
+        'secrets/main.ts',
+        ['--file', dirs.secrets, '--tls', dirs.tls, ...(iam ? ['--iam', iam.dir] : [])],
+        dirs.logs,
+      ).then(s => track(s)),
       startStandIn(
         'sendgrid-sink',
         'sendgrid/main.ts',
@@ -276,6 +283,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       BUCKET: bucket,
       BATCHES_TOPIC: topic,
       GENESYS_GATEWAY_URL: genesysUrl,
+      // The Secret Manager stand-in's certificate, trusted by the functions' gRPC.
+      GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: path.join(dirs.tls, SECRETS_CA_FILE),
       LOG_EXECUTION_ID: 'true',
       ...(opts.functionEnv ?? {}),
     };
@@ -360,6 +369,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       gcsUrl,
       pubsubHost: pubsub.host,
       secretsEndpoint,
+      secretsCa: path.join(dirs.tls, SECRETS_CA_FILE),
       sendgridUrl,
       genesysUrl,
       functions,

@@ -1,4 +1,7 @@
 /** Small builders and stream helpers shared by the tests. */
+import * as fs from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import {SecretManagerServiceClient} from '@google-cloud/secret-manager';
 import {Writable} from 'node:stream';
 import {hasGcloud} from '../local/run-day';
 import type {Stack} from '../local/stack';
@@ -99,4 +102,34 @@ export async function asIdentity<T>(
       else process.env[k] = v;
     }
   }
+}
+
+/**
+ * The official Secret Manager client for the stack's stand-in, over TLS, as
+ * one of the stack's identities (default: the project owner); without one,
+ * it sends no credentials.
+ */
+export function secretClient(
+  stack: Stack,
+  identity: string | null = 'owner',
+): SecretManagerServiceClient {
+  const tls = grpc.credentials.createSsl(fs.readFileSync(stack.secretsCa));
+  const email = identity === null ? undefined : stack.iam?.identities[identity];
+  if (identity !== null && stack.iam && !email)
+    throw new Error(`the stack has no identity ${identity}`);
+  return new SecretManagerServiceClient({
+    apiEndpoint: stack.secretsEndpoint.split(':')[0],
+    port: Number(stack.secretsEndpoint.split(':')[1]),
+    // With its own channel credentials the client adds none: the identity's go with them.
+    sslCreds: email
+      ? grpc.credentials.combineChannelCredentials(
+          tls,
+          grpc.credentials.createFromMetadataGenerator((_params, done) => {
+            const metadata = new grpc.Metadata();
+            metadata.add('authorization', `Bearer ${stack.iam!.accessToken(email)}`);
+            done(null, metadata);
+          }),
+        )
+      : tls,
+  });
 }

@@ -1,6 +1,9 @@
 /**
- * Secrets from Secret Manager, read once per instance and cached. Locally the
- * stand-in is reached through SECRET_MANAGER_EMULATOR_HOST.
+ * Secrets from Secret Manager, read once per instance and cached, over TLS
+ * with the instance's Application Default Credentials. Locally the stand-in
+ * is reached through SECRET_MANAGER_EMULATOR_HOST (host:port), also over TLS
+ * (its certificate trusted through GRPC_DEFAULT_SSL_ROOTS_FILE_PATH), and
+ * authorizes each read as Secret Manager does.
  */
 import {SecretManagerServiceClient} from '@google-cloud/secret-manager';
 import * as grpc from '@grpc/grpc-js';
@@ -30,7 +33,6 @@ export class SecretReader {
       ? new SecretManagerServiceClient({
           apiEndpoint: this.emulatorHost.split(':')[0],
           port: Number(this.emulatorHost.split(':')[1]),
-          sslCreds: grpc.credentials.createInsecure(),
         })
       : new SecretManagerServiceClient();
     try {
@@ -44,9 +46,17 @@ export class SecretReader {
       if (err instanceof PermanentError) throw err;
       const code = (err as {code?: number}).code;
       if (code === grpc.status.NOT_FOUND || code === grpc.status.PERMISSION_DENIED) {
-        throw new PermanentError(`secret ${name} is missing or not readable (gRPC code ${code})`);
+        throw new PermanentError(
+          `secret ${name} is missing or not readable (gRPC code ${code}: ${grpcDetails(err)})`,
+        );
       }
       throw new RetryableError(`could not read secret ${name}`, {}, {cause: err});
     }
   }
+}
+
+/** The details of a gRPC error (Secret Manager's names the permission and resource, never a value). */
+function grpcDetails(err: unknown): string {
+  const details = (err as {details?: unknown}).details;
+  return typeof details === 'string' ? details.slice(0, 300) : 'no details';
 }

@@ -39,8 +39,11 @@ export interface LocalIam {
   envFor(identity: string): Record<string, string>;
   accessToken(email: string): string;
   idToken(email: string, audience: string): string;
-  /** An auth client for the official Google clients, acting as `email` (default: the owner). */
-  authClient(email?: string): OAuth2Client;
+  /**
+   * An auth client for the official Google clients, acting as `email`
+   * (default: the owner); `universeDomain` as the client using it is told.
+   */
+  authClient(email?: string, universeDomain?: string): OAuth2Client;
   /** Cloud Run's invoker check for one function of infra/ (`planner`, `worker`, `checker`). */
   invokerCheck(fn: string): (req: http.IncomingMessage, url: string) => Refusal | undefined;
   close(): Promise<void>;
@@ -95,7 +98,8 @@ export async function startLocalIam(opts: LocalIamOptions): Promise<LocalIam> {
     },
     accessToken,
     idToken,
-    authClient: (email = LOCAL_OWNER) => tokenClient(() => accessToken(email)),
+    authClient: (email = LOCAL_OWNER, universeDomain?: string) =>
+      tokenClient(() => accessToken(email), universeDomain),
     invokerCheck: fn => {
       const service = policy.services[fn];
       if (!service) throw new Error(`infra/ declares no function ${fn}`);
@@ -149,8 +153,8 @@ function invoker(
 }
 
 /** An OAuth2 client whose tokens are minted for one local identity (refreshed before expiry). */
-function tokenClient(mint: () => string): OAuth2Client {
-  const client = new OAuth2Client();
+function tokenClient(mint: () => string, universeDomain?: string): OAuth2Client {
+  const client = new OAuth2Client(universeDomain ? {universeDomain} : {});
   client.refreshHandler = async () => ({
     access_token: mint(),
     expiry_date: Date.now() + TOKEN_LIFETIME_S * 1000,

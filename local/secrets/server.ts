@@ -16,8 +16,12 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import {CRC32C} from '@google-cloud/storage';
+import type {Access} from '../iam/authorize';
 
 export type SecretFile = Record<string, string | string[]>;
+
+/** The certificate a client of a stand-in started with `--tls DIR` trusts: DIR/this. */
+export const SECRETS_CA_FILE = 'secrets-ca.pem';
 
 interface Version {
   value: Buffer;
@@ -135,9 +139,42 @@ export class SecretStore {
   }
 }
 
-/** Builds the gRPC server; call `bindAsync` to listen. */
-export function createSecretServer(store: SecretStore): grpc.Server {
+/**
+ * Secret Manager's authorization, for a stand-in given a policy: each call
+ * needs its permission on the secret (`projects/P/secrets/ID`), checked
+ * before the secret is looked up, as Secret Manager does; no credentials is
+ * UNAUTHENTICATED, missing rights PERMISSION_DENIED "(or it may not exist)".
+ * Listing and creating secrets and adding versions are the owner's.
+ */
+function authorizer(access: Access | undefined) {
+  return (call: Call, cb: Callback, permission: string, resource: string): boolean => {
+    if (!access) return true;
+    const caller = access.caller(call.metadata.get('authorization')[0]?.toString());
+    if (caller.kind !== 'principal') {
+      fail(
+        cb,
+        grpc.status.UNAUTHENTICATED,
+        caller.kind === 'anonymous'
+          ? 'Request is missing required authentication credential. Expected OAuth 2 access token.'
+          : 'Request had invalid authentication credentials. Expected OAuth 2 access token.',
+      );
+      return false;
+    }
+    const secret = /^(projects\/[^/]+\/secrets\/[^/]+)/.exec(resource)?.[1] ?? resource;
+    if (access.allowed(caller.email, permission, {kind: 'secret', name: secret})) return true;
+    fail(
+      cb,
+      grpc.status.PERMISSION_DENIED,
+      `Permission '${permission}' denied for resource '${resource}' (or it may not exist).`,
+    );
+    return false;
+  };
+}
+
+/** Builds the gRPC server; call `bindAsync` to listen. With `access`, every call is authorized. */
+export function createSecretServer(store: SecretStore, access?: Access): grpc.Server {
   const server = new grpc.Server();
+  const allowed = authorizer(access);
 
   function resolve(name: unknown, cb: Callback, wantVersion: boolean) {
     const m = typeof name === 'string' ? NAME_RE.exec(name) : null;
@@ -186,6 +223,8 @@ export function createSecretServer(store: SecretStore): grpc.Server {
 
   server.addService(loadService(), {
     AccessSecretVersion(call: Call, cb: Callback) {
+      const name = String(call.request.name ?? '');
+      if (!allowed(call, cb, 'secretmanager.versions.access', name)) return;
       const r = resolve(call.request.name, cb, true);
       if (!r?.version) return;
       cb(null, {
@@ -194,15 +233,19 @@ export function createSecretServer(store: SecretStore): grpc.Server {
       });
     },
     GetSecretVersion(call: Call, cb: Callback) {
+      if (!allowed(call, cb, 'secretmanager.versions.get', String(call.request.name ?? ''))) return;
       const r = resolve(call.request.name, cb, true);
       if (r?.version) cb(null, versionResource(r.project, r.secret, r.index, r.version));
     },
     GetSecret(call: Call, cb: Callback) {
+      if (!allowed(call, cb, 'secretmanager.secrets.get', String(call.request.name ?? ''))) return;
       const r = resolve(call.request.name, cb, false);
       if (r) cb(null, secretResource(r.project, r.secret));
     },
     ListSecrets(call: Call, cb: Callback) {
-      const project = String(call.request.parent ?? '').replace(/^projects\//, '');
+      const parent = String(call.request.parent ?? '');
+      if (!allowed(call, cb, 'secretmanager.secrets.list', parent)) return;
+      const project = parent.replace(/^projects\//, '');
       cb(null, {
         secrets: store.names().map(n => secretResource(project, n)),
         totalSize: store.names().length,
@@ -211,6 +254,7 @@ export function createSecretServer(store: SecretStore): grpc.Server {
     CreateSecret(call: Call, cb: Callback) {
       const parent = String(call.request.parent ?? '');
       const secretId = String(call.request.secretId ?? '');
+      if (!allowed(call, cb, 'secretmanager.secrets.create', parent)) return;
       if (!/^projects\/[^/]+$/.test(parent) || !SECRET_ID_RE.test(secretId)) {
         return fail(
           cb,
@@ -228,6 +272,8 @@ export function createSecretServer(store: SecretStore): grpc.Server {
       cb(null, secretResource(parent.slice('projects/'.length), secretId));
     },
     AddSecretVersion(call: Call, cb: Callback) {
+      if (!allowed(call, cb, 'secretmanager.versions.add', String(call.request.parent ?? '')))
+        return;
       const r = resolve(call.request.parent, cb, false);
       if (!r) return;
       const payload = call.request.payload as {data?: Buffer} | undefined;

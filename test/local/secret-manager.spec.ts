@@ -1,12 +1,15 @@
 /**
  * The Secret Manager stand-in, driven over gRPC by the official
- * `@google-cloud/secret-manager` client.
+ * `@google-cloud/secret-manager` client: over TLS, as the project owner (the
+ * stack's stand-in authorizes every call; test/local/iam.spec.ts has the
+ * refusals).
  */
 import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import {SecretManagerServiceClient} from '@google-cloud/secret-manager';
 import {TestStack, useStack} from '../setup/stack';
+import {secretClient} from '../helpers';
 
 function grpcCode(err: unknown): number | undefined {
   return (err as {code?: number}).code;
@@ -20,12 +23,7 @@ describe('Secret Manager stand-in (official client over gRPC)', function () {
   before(async function () {
     this.timeout(120_000);
     stack = await useStack();
-    const [host, port] = stack.secretsEndpoint.split(':') as [string, string];
-    client = new SecretManagerServiceClient({
-      apiEndpoint: host,
-      port: Number(port),
-      sslCreds: grpc.credentials.createInsecure(),
-    });
+    client = secretClient(stack);
   });
 
   after(async () => {
@@ -34,10 +32,13 @@ describe('Secret Manager stand-in (official client over gRPC)', function () {
 
   it('should return the latest version of a secret from the secrets file', async () => {
     const [version] = await client.accessSecretVersion({
-      name: 'projects/demo-project/secrets/sendgrid-api-key/versions/latest',
+      name: 'projects/demo-project/secrets/grm-sendgrid-api-key/versions/latest',
     });
     assert.strictEqual(version.payload?.data?.toString(), 'SG.test-key');
-    assert.strictEqual(version.name, 'projects/demo-project/secrets/sendgrid-api-key/versions/1');
+    assert.strictEqual(
+      version.name,
+      'projects/demo-project/secrets/grm-sendgrid-api-key/versions/1',
+    );
     assert.match(String(version.payload?.dataCrc32c), /^\d+$/);
   });
 
@@ -50,7 +51,7 @@ describe('Secret Manager stand-in (official client over gRPC)', function () {
     );
     await assert.rejects(
       client.accessSecretVersion({
-        name: 'projects/demo-project/secrets/sendgrid-api-key/versions/7',
+        name: 'projects/demo-project/secrets/grm-sendgrid-api-key/versions/7',
       }),
       err => grpcCode(err) === grpc.status.NOT_FOUND,
     );
@@ -58,7 +59,7 @@ describe('Secret Manager stand-in (official client over gRPC)', function () {
 
   it('should answer INVALID_ARGUMENT for a malformed resource name', async () => {
     await assert.rejects(
-      client.accessSecretVersion({name: 'secrets/sendgrid-api-key'}),
+      client.accessSecretVersion({name: 'secrets/grm-sendgrid-api-key'}),
       err => grpcCode(err) === grpc.status.INVALID_ARGUMENT,
     );
   });

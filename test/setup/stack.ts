@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {Stack, startStack} from '../../local/stack';
+import {LOCAL_SECRETS} from '../../local/product';
 
 const RECORDER = path.join(__dirname, '..', 'fixtures', 'functions', 'recorder.ts');
 
@@ -69,7 +70,7 @@ export function useStack(): Promise<TestStack> {
           env: {RECORDER_FILE: checkerFile},
         },
       },
-      secrets: {'sendgrid-api-key': 'SG.test-key', 'genesys-clients': '[]'},
+      secrets: {[LOCAL_SECRETS.sendgridKey]: 'SG.test-key', [LOCAL_SECRETS.genesysClients]: '[]'},
       sendgridKey: 'SG.test-key',
       maxDeliveryAttempts: 5,
       gcsNotifyAttempts: 4,
