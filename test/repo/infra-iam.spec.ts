@@ -208,7 +208,9 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
     ['planner', 'create', 'success', false],
     ['planner', 'replace', 'report', false],
     ['planner', 'read', 'otherEnvReport', false],
-    // The worker: creates recordings, rewrites its bookkeeping and metadata, nothing else.
+    // The worker: creates recordings, rewrites its bookkeeping and metadata, nothing else;
+    // it lists a recording group's objects before it exports them (on the bucket).
+    ['worker', 'list', 'recording', true],
     ['worker', 'read', 'recording', true],
     ['worker', 'create', 'recording', true],
     ['worker', 'replace', 'recording', false],
