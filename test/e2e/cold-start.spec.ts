@@ -10,7 +10,10 @@
  * served by the Functions Framework, against the product stack's emulators and
  * Genesys simulator, and reports which SDK packages it has loaded after
  * loading and after each real invocation. Its objects live under an env folder
- * of its own, which the stack's own functions ignore.
+ * of its own, which the stack's own functions ignore; since infra/ confines
+ * the functions' identities to the deployment's own folder, the probe acts as
+ * the project owner (its Application Default Credentials from the owner's
+ * metadata server), the one identity that may write elsewhere.
  */
 import * as assert from 'node:assert';
 import {ChildProcess, spawn} from 'node:child_process';
@@ -106,6 +109,7 @@ describe('cold start: each entry point loads only the SDKs it uses', function ()
       env: {
         ...process.env,
         ...stack.env,
+        ...stack.iam?.envFor('owner'),
         BUCKET: stack.bucket,
         BATCHES_TOPIC: stack.topic,
         GENESYS_GATEWAY_URL: stack.genesysUrl,

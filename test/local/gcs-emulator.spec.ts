@@ -21,12 +21,26 @@ import {bytes, sink} from '../helpers';
 
 type Mode = 'STORAGE_EMULATOR_HOST' | 'apiEndpoint';
 
-function storageVia(mode: Mode, url: string): Storage {
-  if (mode === 'apiEndpoint') return new Storage({apiEndpoint: url, projectId: 'demo-project'});
+/**
+ * The official client reaching the emulator through `mode`. On the shared
+ * stack (whose emulator authorizes every call) it acts as the project owner;
+ * an emulator started on its own takes anonymous calls, as before.
+ */
+function storageVia(mode: Mode, url: string, stack?: TestStack): Storage {
+  const universeDomain = new URL(url).hostname;
+  const auth = stack?.iam
+    ? {
+        useAuthWithCustomEndpoint: true,
+        universeDomain,
+        authClient: stack.iam.authClient(undefined, universeDomain),
+      }
+    : {};
+  if (mode === 'apiEndpoint')
+    return new Storage({apiEndpoint: url, projectId: 'demo-project', ...auth});
   const before = process.env.STORAGE_EMULATOR_HOST;
   process.env.STORAGE_EMULATOR_HOST = url;
   try {
-    return new Storage({projectId: 'demo-project'});
+    return new Storage({projectId: 'demo-project', ...auth});
   } finally {
     if (before === undefined) delete process.env.STORAGE_EMULATOR_HOST;
     else process.env.STORAGE_EMULATOR_HOST = before;
@@ -56,6 +70,17 @@ async function rejectsWith(p: Promise<unknown>, status: number): Promise<void> {
 describe('GCS emulator (official client over HTTP)', function () {
   this.timeout(60_000);
   let stack: TestStack;
+  /** fetch as the project owner: the shared stack's emulator authorizes every call. */
+  const ownerFetch = (input: string, init: RequestInit = {}) =>
+    fetch(input, {
+      ...init,
+      headers: {
+        ...(init.headers as Record<string, string> | undefined),
+        ...(stack.iam
+          ? {authorization: `Bearer ${stack.iam.accessToken(stack.iam.identities.owner!)}`}
+          : {}),
+      },
+    });
   let n = 0;
   const unique = (p: string) => `${p}-${Date.now()}-${n++}`;
 
@@ -70,7 +95,7 @@ describe('GCS emulator (official client over HTTP)', function () {
       let bucket: Bucket;
 
       before(async () => {
-        storage = storageVia(mode, stack.gcsUrl);
+        storage = storageVia(mode, stack.gcsUrl, stack);
         [bucket] = await storage.createBucket(unique('conformance'));
       });
 
@@ -295,7 +320,7 @@ describe('GCS emulator (official client over HTTP)', function () {
         await file.delete();
         await rejectsWith(file.download(), 404);
         await rejectsWith(file.delete(), 404);
-        const res = await fetch(`${stack.gcsUrl}/storage/v1/b/${bucket.name}/o/gone.txt`);
+        const res = await ownerFetch(`${stack.gcsUrl}/storage/v1/b/${bucket.name}/o/gone.txt`);
         assert.strictEqual(res.status, 404);
         const body = (await res.json()) as {
           error: {code: number; message: string; errors: Array<{reason: string}>};
@@ -310,7 +335,7 @@ describe('GCS emulator (official client over HTTP)', function () {
     let bucketName: string;
     before(async () => {
       bucketName = unique('raw');
-      const res = await fetch(`${stack.gcsUrl}/storage/v1/b?project=demo-project`, {
+      const res = await ownerFetch(`${stack.gcsUrl}/storage/v1/b?project=demo-project`, {
         method: 'POST',
         headers: {'content-type': 'application/json'},
         body: JSON.stringify({name: bucketName}),
@@ -319,7 +344,7 @@ describe('GCS emulator (official client over HTTP)', function () {
     });
 
     async function openSession(name: string, extra: Record<string, string> = {}): Promise<string> {
-      const res = await fetch(
+      const res = await ownerFetch(
         `${stack.gcsUrl}/upload/storage/v1/b/${bucketName}/o?uploadType=resumable&name=${name}`,
         {
           method: 'POST',
@@ -334,21 +359,21 @@ describe('GCS emulator (official client over HTTP)', function () {
     it('should resume an interrupted resumable upload from the persisted range', async () => {
       const data = bytes(600_000, 6);
       const location = await openSession('resumed.bin');
-      const first = await fetch(location, {
+      const first = await ownerFetch(location, {
         method: 'PUT',
         headers: {'content-range': 'bytes 0-262143/*'},
         body: data.subarray(0, 262_144),
       });
       assert.strictEqual(first.status, 308);
       assert.strictEqual(first.headers.get('range'), 'bytes=0-262143');
-      const status = await fetch(location, {
+      const status = await ownerFetch(location, {
         method: 'PUT',
         headers: {'content-range': 'bytes */*'},
       });
       assert.strictEqual(status.status, 308);
       assert.strictEqual(status.headers.get('range'), 'bytes=0-262143');
       // Re-sending an overlapping chunk is harmless: the overlap is skipped.
-      const rest = await fetch(location, {
+      const rest = await ownerFetch(location, {
         method: 'PUT',
         headers: {'content-range': `bytes 200000-${data.length - 1}/${data.length}`},
         body: data.subarray(200_000),
@@ -357,13 +382,16 @@ describe('GCS emulator (official client over HTTP)', function () {
       const object = (await rest.json()) as {size: string; md5Hash: string};
       assert.strictEqual(object.size, String(data.length));
       assert.strictEqual(object.md5Hash, sums(data).md5Hash);
-      const again = await fetch(location, {method: 'PUT', headers: {'content-range': 'bytes */*'}});
+      const again = await ownerFetch(location, {
+        method: 'PUT',
+        headers: {'content-range': 'bytes */*'},
+      });
       assert.strictEqual(again.status, 200);
     });
 
     it('should reject a chunk that starts beyond what was received', async () => {
       const location = await openSession('gap.bin');
-      const res = await fetch(location, {
+      const res = await ownerFetch(location, {
         method: 'PUT',
         headers: {'content-range': 'bytes 10-19/20'},
         body: bytes(10),
@@ -387,7 +415,7 @@ describe('GCS emulator (official client over HTTP)', function () {
         data,
         Buffer.from(`\r\n--${boundary}--\r\n`),
       ]);
-      const res = await fetch(
+      const res = await ownerFetch(
         `${stack.gcsUrl}/upload/storage/v1/b/${bucketName}/o?uploadType=multipart`,
         {
           method: 'POST',
@@ -400,9 +428,9 @@ describe('GCS emulator (official client over HTTP)', function () {
         ((await res.json()) as {error: {message: string}}).error.message,
         /doesn't match calculated CRC32C/,
       );
-      const head = await fetch(`${stack.gcsUrl}/storage/v1/b/${bucketName}/o/bad-crc`);
+      const head = await ownerFetch(`${stack.gcsUrl}/storage/v1/b/${bucketName}/o/bad-crc`);
       assert.strictEqual(head.status, 404);
-      const hashHeader = await fetch(await openSession('bad-hash-header'), {
+      const hashHeader = await ownerFetch(await openSession('bad-hash-header'), {
         method: 'PUT',
         headers: {'x-goog-hash': `md5=${wrong.md5Hash}`},
         body: data,
@@ -412,9 +440,9 @@ describe('GCS emulator (official client over HTTP)', function () {
 
     it('should send x-goog-hash and generation headers with media', async () => {
       const data = bytes(1000, 7);
-      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const storage = storageVia('apiEndpoint', stack.gcsUrl, stack);
       await storage.bucket(bucketName).file('h.bin').save(data, {resumable: false});
-      const res = await fetch(
+      const res = await ownerFetch(
         `${stack.gcsUrl}/download/storage/v1/b/${bucketName}/o/h.bin?alt=media`,
       );
       const expected = sums(data);
@@ -424,7 +452,7 @@ describe('GCS emulator (official client over HTTP)', function () {
       );
       assert.match(res.headers.get('x-goog-generation') ?? '', /^\d+$/);
       assert.strictEqual(res.headers.get('x-goog-stored-content-length'), '1000');
-      const unsatisfiable = await fetch(
+      const unsatisfiable = await ownerFetch(
         `${stack.gcsUrl}/storage/v1/b/${bucketName}/o/h.bin?alt=media`,
         {
           headers: {range: 'bytes=5000-6000'},
@@ -510,7 +538,7 @@ describe('GCS emulator (official client over HTTP)', function () {
             ? 'multipart/related; boundary=x'
             : 'application/json',
         };
-        const res = await fetch(`${stack.gcsUrl}${t.path.replace('BUCKET', bucketName)}`, {
+        const res = await ownerFetch(`${stack.gcsUrl}${t.path.replace('BUCKET', bucketName)}`, {
           method: t.method,
           headers,
           body: t.body,
@@ -534,9 +562,9 @@ describe('GCS emulator (official client over HTTP)', function () {
         }),
       });
       assert.strictEqual(add.status, 200);
-      const failed = await fetch(`${stack.gcsUrl}/storage/v1/b/${bucketName}/o/h.bin`);
+      const failed = await ownerFetch(`${stack.gcsUrl}/storage/v1/b/${bucketName}/o/h.bin`);
       assert.strictEqual(failed.status, 503);
-      const ok = await fetch(`${stack.gcsUrl}/storage/v1/b/${bucketName}/o/h.bin`);
+      const ok = await ownerFetch(`${stack.gcsUrl}/storage/v1/b/${bucketName}/o/h.bin`);
       assert.strictEqual(ok.status, 200);
       // The official client retries a 503 by itself.
       await fetch(`${stack.gcsUrl}/_admin/faults`, {
@@ -549,7 +577,7 @@ describe('GCS emulator (official client over HTTP)', function () {
           times: 2,
         }),
       });
-      const [md] = await storageVia('apiEndpoint', stack.gcsUrl)
+      const [md] = await storageVia('apiEndpoint', stack.gcsUrl, stack)
         .bucket(bucketName)
         .file('h.bin')
         .getMetadata();
@@ -570,13 +598,13 @@ describe('GCS emulator (official client over HTTP)', function () {
     // object visible. A simple or multipart upload cut off is discarded.
     let bucket: Bucket;
     before(async () => {
-      [bucket] = await storageVia('apiEndpoint', stack.gcsUrl).createBucket(unique('cut'));
+      [bucket] = await storageVia('apiEndpoint', stack.gcsUrl, stack).createBucket(unique('cut'));
     });
 
     /** The session's status (`bytes *\/*`), once the server has let go of the cut request. */
     function uploadStatus(location: string): Promise<Response> {
       return eventually('the upload session to be idle', async () => {
-        const res = await fetch(location, {
+        const res = await ownerFetch(location, {
           method: 'PUT',
           headers: {'content-range': 'bytes */*'},
         });
@@ -593,7 +621,7 @@ describe('GCS emulator (official client over HTTP)', function () {
     }
 
     async function openSession(name: string): Promise<string> {
-      const res = await fetch(
+      const res = await ownerFetch(
         `${stack.gcsUrl}/upload/storage/v1/b/${bucket.name}/o?uploadType=resumable&name=${encodeURIComponent(name)}&ifGenerationMatch=0`,
         {method: 'POST', headers: {'content-type': 'application/json'}, body: '{}'},
       );
@@ -682,7 +710,7 @@ describe('GCS emulator (official client over HTTP)', function () {
         assert.deepStrictEqual(await bucket.file(name).exists(), [false]);
 
         // Resuming from the persisted offset with a request that ends normally finalizes it.
-        const rest = await fetch(location, {
+        const rest = await ownerFetch(location, {
           method: 'PUT',
           headers: {
             'content-range': `bytes ${received}-*/${contentRange?.endsWith('/*') === false ? data.length : '*'}`,
@@ -741,7 +769,7 @@ describe('GCS emulator (official client over HTTP)', function () {
 
   describe('objects on disk', () => {
     it('should keep exactly the objects as plain files under DATA/{bucket}/{name}', async () => {
-      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const storage = storageVia('apiEndpoint', stack.gcsUrl, stack);
       const [b] = await storage.createBucket(unique('disk'));
       const objects: Record<string, Buffer> = {
         'brave/2023-02-01/call/c1_r1.ogg': bytes(5000, 8),
@@ -796,7 +824,7 @@ describe('GCS emulator (official client over HTTP)', function () {
         .bucket('persist')
         .file('kept/rec.ogg')
         .save(data, {resumable: false, contentType: 'audio/ogg', metadata: {metadata: {k: 'v'}}});
-      const open = await fetch(
+      const open = await ownerFetch(
         `${first.url}/upload/storage/v1/b/persist/o?uploadType=resumable&name=half.bin`,
         {
           method: 'POST',
@@ -804,7 +832,7 @@ describe('GCS emulator (official client over HTTP)', function () {
         },
       );
       const session = open.headers.get('location')!;
-      const half = await fetch(session, {
+      const half = await ownerFetch(session, {
         method: 'PUT',
         headers: {'content-range': 'bytes 0-99/200'},
         body: data.subarray(0, 100),
@@ -821,7 +849,7 @@ describe('GCS emulator (official client over HTTP)', function () {
         const [down] = await file.download();
         assert.ok(down.equals(data));
         const resumed = session.replace(first.url, second.url);
-        const rest = await fetch(resumed, {
+        const rest = await ownerFetch(resumed, {
           method: 'PUT',
           headers: {'content-range': 'bytes 100-199/200'},
           body: data.subarray(100, 200),
@@ -841,7 +869,7 @@ describe('GCS emulator (official client over HTTP)', function () {
       const stats = async () =>
         (await (await fetch(`${stack.gcsUrl}/_admin/stats`)).json()) as {maxRssBytes: number};
       const before = await stats();
-      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const storage = storageVia('apiEndpoint', stack.gcsUrl, stack);
       const [b] = await storage.createBucket(unique('large'));
       const file = b.file('screen/big.webm');
       const upHash = createHash('md5');
@@ -879,7 +907,7 @@ describe('GCS emulator (official client over HTTP)', function () {
 
   describe('object-change CloudEvents', () => {
     it('should post a finalized CloudEvent in binary mode to the subscribed function', async () => {
-      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const storage = storageVia('apiEndpoint', stack.gcsUrl, stack);
       const name = `events/${unique('obj')}.json`;
       await storage
         .bucket(stack.bucket)
@@ -936,7 +964,7 @@ describe('GCS emulator (official client over HTTP)', function () {
     }
 
     it('should post deleted and metadataUpdated events only to subscriptions that ask for them, as Eventarc triggers filter on the event type', async () => {
-      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const storage = storageVia('apiEndpoint', stack.gcsUrl, stack);
       const [bucket] = await storage.createBucket(unique('events'));
       const all = await receiver();
       const deletions = await receiver();
@@ -998,7 +1026,7 @@ describe('GCS emulator (official client over HTTP)', function () {
           },
         ],
       );
-      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const storage = storageVia('apiEndpoint', stack.gcsUrl, stack);
       const name = `events/${unique('del')}.txt`;
       const file = storage.bucket(stack.bucket).file(name);
       await file.save('x', {resumable: false});
@@ -1028,7 +1056,7 @@ describe('GCS emulator (official client over HTTP)', function () {
 
     it('should retry a finalize event the function failed, with the same event id', async function () {
       this.timeout(30_000);
-      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const storage = storageVia('apiEndpoint', stack.gcsUrl, stack);
       const name = `events/${unique('retry')}.txt`;
       await storage
         .bucket(stack.bucket)
@@ -1049,7 +1077,7 @@ describe('GCS emulator (official client over HTTP)', function () {
 
     it('should give up after the configured attempts and report the failure', async function () {
       this.timeout(40_000);
-      const storage = storageVia('apiEndpoint', stack.gcsUrl);
+      const storage = storageVia('apiEndpoint', stack.gcsUrl, stack);
       const name = `events/${unique('poison')}.txt`;
       await storage
         .bucket(stack.bucket)

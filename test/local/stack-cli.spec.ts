@@ -113,6 +113,7 @@ describe('npm run stack', function () {
         'PLANNER_URL',
         'CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB',
         'CLOUDSDK_AUTH_DISABLE_CREDENTIALS',
+        'GCE_METADATA_HOST',
       ]) {
         assert.match(out, new RegExp(`^  export ${key}=\\S`, 'm'), `missing ${key} in:\n${out}`);
       }
@@ -195,7 +196,9 @@ describe('npm run stack', function () {
       const r = inPastedShell(
         exports,
         [
-          `curl -sS -X POST "$PLANNER_URL" -H 'content-type: application/json' -d '{"day":"${day}","dryRun":true}' -w '\\n%{http_code}\\n'`,
+          // As docs/operations.md shows: the operator's ID token from the stack's metadata server.
+          `TOKEN=$(curl -sS -H 'Metadata-Flavor: Google' "http://$GCE_METADATA_HOST/computeMetadata/v1/instance/service-accounts/default/identity?audience=$PLANNER_URL")`,
+          `curl -sS -X POST "$PLANNER_URL" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"day":"${day}","dryRun":true}' -w '\\n%{http_code}\\n'`,
           'gcloud pubsub topics list --project=demo-project --format="value(name)"',
           'curl -sS -o /dev/null -w "%{http_code}\\n" "$GENESYS_SIMULATOR_URL/_admin/truth?day=' +
             day +
