@@ -260,6 +260,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       SENDGRID_API_URL: sendgridUrl,
       GENESYS_SIMULATOR_URL: genesysUrl,
       METADATA_SERVER_DETECTION: 'none',
+      // The Secret Manager stand-in's certificate (it speaks TLS), trusted by gRPC clients.
+      GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: path.join(dirs.tls, SECRETS_CA_FILE),
       // Another shell acts as the operator (grm, the docs' commands).
       ...(iam ? iam.envFor('operator') : {}),
     };
@@ -283,8 +285,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       BUCKET: bucket,
       BATCHES_TOPIC: topic,
       GENESYS_GATEWAY_URL: genesysUrl,
-      // The Secret Manager stand-in's certificate, trusted by the functions' gRPC.
-      GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: path.join(dirs.tls, SECRETS_CA_FILE),
       LOG_EXECUTION_ID: 'true',
       ...(opts.functionEnv ?? {}),
     };

@@ -171,13 +171,26 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
     const claim = altered.conversations.flatMap(c => c.recordings).find(r => r.md5Hash)!;
     claim.md5Hash = Buffer.alloc(16).toString('base64');
     await bucket().file(report).save(JSON.stringify(altered));
+    // The rewritten report is an event the checker acts on: it decides the run again and
+    // finds the missing metadata and the replaced recording. Verify once it has (verifying
+    // before it had was a race with the checker).
+    await eventually(
+      'the checker deciding the run again',
+      async () => ((await bucket().file(`${env}/${DAY}/_FAILURE`).exists())[0] ? true : undefined),
+      60_000,
+    );
 
     const {code, days} = await verify();
     assert.strictEqual(code, 1);
     const found = days[0]!.findings.map(f => `${f.kind} ${f.object}`).sort();
     assert.ok(found.includes(`missing ${deleted.name}`), found.join('\n'));
     assert.ok(found.includes(`extra ${extra}`), found.join('\n'));
-    assert.ok(found.includes(`altered ${report}`), found.join('\n'));
+    // The altered report is now the one the new marker pins; the marker's history shows it.
+    const redecided = days[0]!.findings.filter(f => f.object === `${env}/${DAY}/_FAILURE`);
+    assert.ok(
+      redecided.some(f => /already _SUCCESS .* decided again with a different outcome/.test(f.detail)),
+      redecided.map(f => f.detail).join('\n'),
+    );
     const onReplaced = days[0]!.findings.filter(f => f.object === replaced.name);
     assert.deepStrictEqual(
       onReplaced.map(f => f.kind),
@@ -186,7 +199,7 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
     assert.match(onReplaced[0]!.detail, /content changed: size \d+ recorded, 17 now/);
     assert.match(onReplaced[1]!.detail, /replaced: generation \d+ recorded, \d+ now/);
     assert.match(onReplaced[2]!.detail, /its retention \(Locked until .*\) was removed/);
-    assert.strictEqual(found.length, 6, found.join('\n'));
+    assert.strictEqual(found.length, 8, found.join('\n'));
 
     const text: string[] = [];
     await asIdentity(stack, 'auditor', () =>
@@ -200,7 +213,7 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
     );
     assert.match(
       text.join('\n'),
-      new RegExp(`^${DAY} _SUCCESS \\(run \\S+\\): 6 findings \\(1 missing, 4 altered, 1 extra\\)`),
+      new RegExp(`^${DAY} _FAILURE \\(run \\S+\\): 8 findings \\(2 missing, 5 altered, 1 extra\\)`),
     );
   });
 

@@ -224,6 +224,35 @@ describe('grm against the local stack', function () {
     assert.match(backwards.out, /planner answered 400/);
   });
 
+  it('should refuse an identity outside operator_members: no rerun, no waiver, no bookkeeping', async () => {
+    // The planner's front end checks run.invoker as Cloud Run does.
+    const rerun = await runAs('outsider', 'rerun', RERUN, '--json');
+    assert.strictEqual(rerun.code, 1, rerun.out + rerun.err);
+    assert.match(rerun.out + rerun.err, /403/);
+    // A waiver is an object only operators may create; grm reads the day's _FAILURE first.
+    const waive = await runAs(
+      'outsider',
+      'waive',
+      FAILED,
+      '--recording',
+      '11111111-2222-4333-8444-555555555555',
+      '--reason',
+      'broken at the source, Genesys case 00123456',
+      '--by',
+      'outsider@example.com',
+    );
+    assert.notStrictEqual(waive.code, 0);
+    assert.match(
+      waive.err,
+      /outsider@demo-project\.iam\.gserviceaccount\.com does not have storage\.objects\.(get|list) access/,
+    );
+    const status = await runAs('outsider', 'status', '--from', FAILED, '--to', FAILED);
+    assert.notStrictEqual(status.code, 0);
+    assert.match(status.err + status.out, /does not have storage\.objects\.(get|list) access/);
+    // `grm replay` publishes to the batches topic: the Pub/Sub emulator has no
+    // authentication, so who publishes is not checked locally (docs/local-stack.md).
+  });
+
   it('should list dead letters without consuming them, and replay the valid ones', async () => {
     const pubsub = new PubSub({projectId: stack.project, apiEndpoint: stack.pubsubHost});
     const bucket = storageFor(stack).bucket(stack.bucket);

@@ -636,7 +636,11 @@ describe('GCS emulator (official client over HTTP)', function () {
         path.join(__dirname, '..', 'fixtures', 'gcs-endless-upload.ts'),
         [stack.gcsUrl, bucket.name, name],
       );
-      const child = spawn(command, args, {stdio: ['ignore', 'pipe', 'pipe']});
+      // As the project owner, through Application Default Credentials from the stack.
+      const child = spawn(command, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {...process.env, ...stack.iam?.envFor('owner')},
+      });
       let stderr = '';
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
@@ -1023,6 +1027,8 @@ describe('GCS emulator (official client over HTTP)', function () {
             url: stack.functions.checker!.url,
             bucket: stack.bucket,
             eventTypes: ['google.cloud.storage.object.v1.finalized'],
+            // Each event carries the trigger identity's token, as Eventarc's do.
+            ...(stack.iam ? {serviceAccountEmail: stack.iam.identities.eventarc} : {}),
           },
         ],
       );

@@ -197,7 +197,7 @@ describe('npm run stack', function () {
         exports,
         [
           // As docs/operations.md shows: the operator's ID token from the stack's metadata server.
-          `TOKEN=$(curl -sS -H 'Metadata-Flavor: Google' "http://$GCE_METADATA_HOST/computeMetadata/v1/instance/service-accounts/default/identity?audience=$PLANNER_URL")`,
+          'TOKEN=$(curl -sS -H \'Metadata-Flavor: Google\' "http://$GCE_METADATA_HOST/computeMetadata/v1/instance/service-accounts/default/identity?audience=$PLANNER_URL")',
           `curl -sS -X POST "$PLANNER_URL" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"day":"${day}","dryRun":true}' -w '\\n%{http_code}\\n'`,
           'gcloud pubsub topics list --project=demo-project --format="value(name)"',
           'curl -sS -o /dev/null -w "%{http_code}\\n" "$GENESYS_SIMULATOR_URL/_admin/truth?day=' +
