@@ -13,12 +13,14 @@
  * Transient failures (network, 408, 429, 5xx) are retried from what GCS says
  * it kept.
  */
+import * as http from 'node:http';
+import * as https from 'node:https';
 import {RetryableError} from '../core/errors';
 
 /** Attempts per request of the session, the first included. */
 const MAX_ATTEMPTS = 4;
 
-/** One request may take this long (a chunk is at most a few MiB). */
+/** A request whose connection sends and receives nothing this long is abandoned (and retried). */
 const REQUEST_TIMEOUT_MS = 120_000;
 
 /** Waits before a retry: 1 s, 2 s, 4 s, with up to half as much again at random. */
@@ -82,8 +84,11 @@ export class ResumableSession {
     private readonly headers: Record<string, string> = {},
   ) {}
 
-  /** Sends `chunk` (a multiple of 256 KiB), the bytes from `offset` on, knowing more follow. */
-  async append(chunk: Buffer, offset: number): Promise<void> {
+  /**
+   * Sends `chunk` (its pieces in order, a multiple of 256 KiB in all), the
+   * bytes from `offset` on, knowing more follow.
+   */
+  async append(chunk: readonly Buffer[], offset: number): Promise<void> {
     await this.send(chunk, offset);
   }
 
@@ -93,7 +98,11 @@ export class ResumableSession {
    * created; rejects with a SessionRefused (400) when the bytes it received
    * do not match.
    */
-  async finish(chunk: Buffer, offset: number, hash: string): Promise<Record<string, unknown>> {
+  async finish(
+    chunk: readonly Buffer[],
+    offset: number,
+    hash: string,
+  ): Promise<Record<string, unknown>> {
     const answer = await this.send(chunk, offset, hash);
     if (answer.kind !== 'complete') {
       throw new RetryableError('GCS did not complete the upload after its last bytes');
@@ -102,24 +111,26 @@ export class ResumableSession {
   }
 
   /**
-   * Sends bytes [offset, offset + chunk.length) and, with `hash`, completes
-   * the object. After a transient failure it asks GCS what it kept and sends
-   * the rest; GCS keeping less than a request carried counts as an attempt.
+   * Sends the chunk's bytes, [offset, offset + its length), and, with
+   * `hash`, completes the object. After a transient failure it asks GCS what
+   * it kept and sends the rest; GCS keeping less than a request carried
+   * counts as an attempt.
    */
-  private async send(chunk: Buffer, offset: number, hash?: string): Promise<Answer> {
-    const end = offset + chunk.length;
+  private async send(chunk: readonly Buffer[], offset: number, hash?: string): Promise<Answer> {
+    const length = chunk.reduce((n, piece) => n + piece.length, 0);
+    const end = offset + length;
     const total = hash === undefined ? undefined : end;
     let from = offset;
     for (let attempt = 1; ; attempt++) {
       try {
         if (attempt > 1) {
-          const known = await this.request(undefined, 'bytes */*');
+          const known = await this.request([], 'bytes */*');
           if (known.kind === 'complete') return known;
           from = this.resumeAt(known.persisted, offset);
         }
         if (hash !== undefined || from < end) {
           const answer = await this.request(
-            chunk.subarray(from - offset),
+            skip(chunk, from - offset),
             contentRange(from, end, total),
             hash,
           );
@@ -132,7 +143,7 @@ export class ResumableSession {
       }
       if (attempt >= MAX_ATTEMPTS) {
         throw new RetryableError(
-          `GCS kept ${from - offset} of the ${chunk.length} bytes sent from offset ${offset} ` +
+          `GCS kept ${from - offset} of the ${length} bytes sent from offset ${offset} ` +
             `after ${attempt} attempts`,
         );
       }
@@ -151,28 +162,20 @@ export class ResumableSession {
   }
 
   /** One PUT to the session URI. */
-  private async request(body: Buffer | undefined, range: string, hash?: string): Promise<Answer> {
-    const res = await fetch(this.uri, {
-      method: 'PUT',
-      headers: {
-        ...this.headers,
-        'content-range': range,
-        ...(hash !== undefined ? {'x-goog-hash': hash} : {}),
-      },
-      body,
-      // 308 is "Resume Incomplete" here, never a redirect.
-      redirect: 'manual',
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  private async request(body: readonly Buffer[], range: string, hash?: string): Promise<Answer> {
+    const res = await put(this.uri, body, {
+      ...this.headers,
+      'content-range': range,
+      ...(hash !== undefined ? {'x-goog-hash': hash} : {}),
     });
-    const text = await res.text();
     if (res.status === 308) {
-      const kept = /^bytes=0-(\d+)$/.exec(res.headers.get('range') ?? '');
+      const kept = /^bytes=0-(\d+)$/.exec(String(res.headers.range ?? ''));
       return {kind: 'incomplete', persisted: kept ? Number(kept[1]) + 1 : 0};
     }
-    if (!res.ok) throw refusalOf(res.status, text);
+    if (res.status < 200 || res.status > 299) throw refusalOf(res.status, res.text);
     let resource: unknown;
     try {
-      resource = JSON.parse(text);
+      resource = JSON.parse(res.text);
     } catch {
       resource = undefined;
     }
@@ -183,4 +186,65 @@ export class ResumableSession {
     }
     return {kind: 'complete', resource: resource as Record<string, unknown>};
   }
+}
+
+/** The pieces of `chunk` without its first `bytes` bytes (views, no copy). */
+function skip(chunk: readonly Buffer[], bytes: number): Buffer[] {
+  const out: Buffer[] = [];
+  let left = bytes;
+  for (const piece of chunk) {
+    if (left >= piece.length) left -= piece.length;
+    else {
+      out.push(left > 0 ? piece.subarray(left) : piece);
+      left = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * A PUT of the pieces of `body` and its whole answer. Plain node:http(s): the
+ * pieces go to the socket as they are, never copied into one buffer.
+ */
+function put(
+  uri: string,
+  body: readonly Buffer[],
+  headers: Record<string, string>,
+): Promise<{status: number; headers: http.IncomingHttpHeaders; text: string}> {
+  const url = new URL(uri);
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(
+      url,
+      {
+        method: 'PUT',
+        headers: {
+          ...headers,
+          'content-length': String(body.reduce((n, piece) => n + piece.length, 0)),
+        },
+        timeout: REQUEST_TIMEOUT_MS,
+      },
+      res => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)),
+    );
+    req.on('error', reject);
+    // Corked: the pieces leave in one writev, not one write each.
+    req.cork();
+    for (const piece of body) req.write(piece);
+    req.end();
+    req.uncork();
+  });
 }

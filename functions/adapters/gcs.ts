@@ -231,7 +231,7 @@ export class GcsStore implements ObjectStore {
       if (Buffer.isBuffer(body) && body.length <= MULTIPART_MAX_BYTES) {
         digest.update(body);
         sent.size = body.length;
-        stored = await this.multipart(file, body, digest, opts);
+        stored = await this.multipart(file, [body], digest, opts);
       } else {
         const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
         stored = await this.chunked(file, source, digest, opts, sent);
@@ -265,17 +265,18 @@ export class GcsStore implements ObjectStore {
     opts: WriteOptions,
     sent: {size: number},
   ): Promise<StoredObject> {
+    // A chunk is the pieces as they came, never copied into one buffer.
     let pieces: Buffer[] = [];
     let filled = 0;
-    const take = (): Buffer => {
-      const out = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, filled);
+    const take = (): Buffer[] => {
+      const out = pieces;
       pieces = [];
       filled = 0;
       return out;
     };
     let session: ResumableSession | undefined;
     let offset = 0; // bytes handed to the session
-    let full: Buffer | undefined; // a whole chunk not yet known not to be the last
+    let full: Buffer[] | undefined; // a whole chunk not yet known not to be the last
     let sending: Promise<void> = Promise.resolve();
     for await (const piece of source) {
       const bytes = piece as Buffer;
@@ -288,7 +289,7 @@ export class GcsStore implements ObjectStore {
           await sending;
           sending = session.append(full, offset);
           sending.catch(() => undefined); // awaited before the next chunk or the last
-          offset += full.length;
+          offset += CHUNK_BYTES;
           full = undefined;
         }
         const n = Math.min(CHUNK_BYTES - filled, bytes.length - at);
@@ -311,7 +312,7 @@ export class GcsStore implements ObjectStore {
   /** One multipart request: the metadata, with the checksum of `bytes` (already taken), and `bytes`. */
   private async multipart(
     file: File,
-    bytes: Buffer,
+    bytes: readonly Buffer[],
     digest: SentDigest,
     opts: WriteOptions,
   ): Promise<StoredObject> {
@@ -320,7 +321,7 @@ export class GcsStore implements ObjectStore {
       [digest.field]: digest.value(),
     };
     await pipeline(
-      Readable.from([bytes]),
+      Readable.from(bytes),
       file.createWriteStream({
         resumable: false,
         contentType: opts.contentType,
