@@ -235,7 +235,7 @@ export const FAULT_CASES: FaultCase[] = [
   {
     id: 'sigkill-upload',
     covers: 'item 1 (partial object), item 2 (supervised worker)',
-    how: "the worker process is SIGKILLed while it streams the day's largest recording (a 6 MiB screen recording) into GCS, its media held half-way; the stack restarts it and Pub/Sub redelivers",
+    how: "the worker process is SIGKILLed while it copies the day's largest recording (an 8 MB screen recording) into GCS, its media held half-way (a resumable upload sends its 8 MiB chunks whole, so none of it has left yet); the stack restarts it and Pub/Sub redelivers",
     result: '_SUCCESS, every object byte-identical, no partial object ever visible',
     day: '2025-03-04',
     conversations: 40,
