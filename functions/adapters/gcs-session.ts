@@ -9,7 +9,8 @@
  * (`File.createResumableUpload`), which cannot send that header.
  *
  * The session URI is the credential of these requests, as in Cloud Storage:
- * they carry no Authorization, and the URI never appears in an error.
+ * they carry no token (only the headers the client's request interceptors
+ * add to its own upload requests), and the URI never appears in an error.
  * Transient failures (network, 408, 429, 5xx) are retried from what GCS says
  * it kept.
  */
