@@ -102,27 +102,39 @@ export interface WriteOptions {
   metadata?: Record<string, string>;
   ifGenerationMatch: number | string;
   /**
-   * Once the write's check passed, record it on the object (custom metadata
-   * {@link VERIFIED_KEY}: `crc32c:…` or `md5:…` of what was sent), so a later
-   * attempt may trust the object without reading it again.
+   * Create the object with the mark of the check GCS made of its bytes
+   * against the checksum sent with them (custom metadata {@link VERIFIED_KEY}),
+   * so a later attempt may trust it without reading it again.
    */
   markVerified?: boolean;
   /** Set this retention on the new generation, in the same upload (the bucket must allow it). */
   retention?: ObjectRetention;
 }
 
-/** Custom metadata of an object whose write was checked: the checksum GCS matched. */
+/** Custom metadata of an object whose write was checked: the check GCS made of its bytes. */
 export const VERIFIED_KEY = 'verified';
 
-/** The value of {@link VERIFIED_KEY} a checked write leaves: the check and its value, `crc32c:…` or `md5:…`. */
-export function verifiedMark(check: 'crc32c' | 'md5', checksum: string): string {
-  return `${check}:${checksum}`;
+/**
+ * The value of {@link VERIFIED_KEY} a checked write leaves: the check and the
+ * checksum GCS matched, `crc32c:…` or `md5:…`, where that checksum is known
+ * when the metadata is sent (a multipart upload; earlier versions set it
+ * after the upload). A resumable upload's metadata leaves before its bytes,
+ * so its mark is the check alone, `crc32c` or `md5`: GCS creates that object
+ * only if the checksum its last request carried, of every byte sent, matched.
+ */
+export function verifiedMark(check: 'crc32c' | 'md5', checksum?: string): string {
+  return checksum === undefined ? check : `${check}:${checksum}`;
 }
 
-/** Whether the object carries the mark of a passed check of exactly the bytes it holds. */
+/** Whether the object carries the mark of a check GCS passed of the bytes it holds. */
 export function hasVerifiedMark(o: StoredObject): boolean {
   const mark = o.metadata?.[VERIFIED_KEY];
-  return mark === verifiedMark('crc32c', o.crc32c) || mark === verifiedMark('md5', o.md5Hash);
+  return (
+    mark === verifiedMark('crc32c') ||
+    mark === verifiedMark('md5') ||
+    mark === verifiedMark('crc32c', o.crc32c) ||
+    mark === verifiedMark('md5', o.md5Hash)
+  );
 }
 
 /** The largest JSON object the pipeline reads by default (plans, reports, ledgers, markers). */

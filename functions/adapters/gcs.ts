@@ -1,13 +1,13 @@
 /**
  * ObjectStore over @google-cloud/storage: streamed writes with generation
- * preconditions (ifGenerationMatch 0 = create only), verified by a native
- * checksum and their size against what GCS stored, JSON reads.
+ * preconditions (ifGenerationMatch 0 = create only) that GCS itself verifies
+ * against a native checksum sent with the bytes, JSON reads.
  */
 import {createHash} from 'node:crypto';
 import type {EventEmitter} from 'node:events';
-import {Readable, Transform} from 'node:stream';
+import {Readable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
-import {Bucket, CreateReadStreamOptions, File, Storage} from '@google-cloud/storage';
+import {Bucket, CreateReadStreamOptions, File, FileMetadata, Storage} from '@google-cloud/storage';
 import {PermanentError, PipelineError, RetryableError} from '../core/errors';
 import {
   MAX_JSON_BYTES,
@@ -21,6 +21,7 @@ import {
 } from '../ports';
 import {readAll} from '../streams';
 import {crc32cBase64, loadNativeCrc32c} from '../checksums';
+import {ResumableSession} from './gcs-session';
 
 /** The JSON API's error reason (`errors[0].reason`), when the client kept it. */
 function reasonOf(err: unknown): string | undefined {
@@ -89,25 +90,26 @@ function download(file: File, options?: CreateReadStreamOptions): Readable {
   });
 }
 
-/** Objects below this size go in one multipart request. */
-const RESUMABLE_THRESHOLD_BYTES = 5 * 1024 * 1024;
+/** A body of at most this many bytes goes in one multipart request, with its checksum. */
+const MULTIPART_MAX_BYTES = 5 * 1024 * 1024;
 
 /**
- * A streamed body reaches the storage client in chunks of at least this size.
- * The client's upload path costs CPU per chunk, and a fetch body comes in
- * chunks of 64 KiB (bench/copy.ts).
+ * A larger one goes in a resumable upload, in requests of this many bytes
+ * (a multiple of 256 KiB, as Cloud Storage requires of every request but the
+ * last); the last carries the rest and the checksum of the whole object. One
+ * chunk is sent while the next fills, so a write holds at most two.
  */
-const UPLOAD_CHUNK_BYTES = 1024 * 1024;
+const CHUNK_BYTES = 8 * 1024 * 1024;
 
 /**
- * How a write proves that GCS stored what was sent, next to the size: the
- * CRC32C or the MD5 of the bytes handed to the client, held against the one GCS
- * computed over what it stored (GCS computes both for every upload).
+ * How a write makes GCS verify what it stores: the CRC32C or the MD5 of the
+ * bytes handed over, sent with them (GCS computes both for every upload).
  */
 export type WriteCheck = 'crc32c' | 'md5';
 
-/** A running checksum of the bytes sent, named by the StoredObject field it is compared with. */
+/** A running checksum of the bytes sent, named by the StoredObject field GCS reports it in. */
 interface SentDigest {
+  readonly check: WriteCheck;
   readonly field: 'crc32c' | 'md5Hash';
   update(chunk: Buffer): void;
   /** Base64, as GCS reports it. */
@@ -117,16 +119,62 @@ interface SentDigest {
 function sentDigest(check: WriteCheck): SentDigest {
   if (check === 'md5') {
     const md5 = createHash('md5'); // OpenSSL
-    return {field: 'md5Hash', update: c => void md5.update(c), value: () => md5.digest('base64')};
+    let digest: string | undefined;
+    return {
+      check,
+      field: 'md5Hash',
+      update: c => void md5.update(c),
+      value: () => (digest ??= md5.digest('base64')),
+    };
   }
   const crc32c = loadNativeCrc32c();
   if (!crc32c) throw new Error('native CRC32C (@node-rs/crc32) does not load on this platform');
   let state = 0;
   return {
+    check,
     field: 'crc32c',
     update: c => (state = crc32c(c, state)),
     value: () => crc32cBase64(state),
   };
+}
+
+/** The label GCS gives the checksum in its messages. */
+const LABEL: Record<WriteCheck, string> = {crc32c: 'CRC32C', md5: 'MD5'};
+
+/** GCS's refusal of an upload whose bytes do not match the checksum sent with them. */
+function checksumRefused(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return statusOf(err) === 400 && /doesn't match calculated (CRC32C|MD5)/.test(message);
+}
+
+/**
+ * What a write sets on the object besides its bytes: custom metadata, with
+ * the mark of the check when asked (the checksum too where it goes with the
+ * metadata, the check alone where the metadata leaves before the bytes are
+ * known), and the retention.
+ */
+function objectMetadata(
+  opts: WriteOptions,
+  check: WriteCheck,
+  checksum: string | undefined,
+): FileMetadata {
+  const custom = {
+    ...opts.metadata,
+    ...(opts.markVerified ? {[VERIFIED_KEY]: verifiedMark(check, checksum)} : {}),
+  };
+  return {
+    ...(Object.keys(custom).length > 0 ? {metadata: custom} : {}),
+    ...(opts.retention ? {retention: opts.retention} : {}),
+  };
+}
+
+/** The headers the storage client adds to its own upload requests (its request interceptors). */
+function interceptorHeaders(file: File): Record<string, string> {
+  type Options = {headers?: Record<string, string>};
+  const options = file
+    .getRequestInterceptors()
+    .reduce((o: Options, fn) => (fn as (o: Options) => Options)(o), {});
+  return {...options.headers};
 }
 
 export class GcsStore implements ObjectStore {
@@ -172,130 +220,172 @@ export class GcsStore implements ObjectStore {
   }
 
   /**
-   * Streams `body` into a new generation of `name` and proves that GCS stored
-   * exactly what was sent, where that is cheapest: a checksum of the bytes
-   * handed to the client, computed in native code (CRC32C on the CPU's own
-   * instructions; MD5 in OpenSSL where that binary does not load), and their
-   * count, held against the checksum and size GCS computed over what it
-   * stored, from the upload's own response. The client's validation is off:
-   * it computes CRC32C in JavaScript, at about 85 MiB/s, slower than the copy.
-   * A mismatch deletes the generation it wrote (so nothing ever counts it,
-   * not even a later attempt that finds it stored) and is a RetryableError
-   * "checksum mismatch". The result is what GCS stored: size, MD5 and CRC32C.
+   * Streams `body` into a new generation of `name`, which GCS creates only if
+   * the bytes it received match the checksum of the bytes handed to it,
+   * computed on the way in native code (CRC32C on the CPU's own instructions;
+   * MD5 in OpenSSL where that binary does not load): a body of at most
+   * MULTIPART_MAX_BYTES in one multipart request with `crc32c`/`md5Hash` in
+   * its metadata, a larger one in a resumable upload whose last request
+   * carries `X-Goog-Hash`. A body damaged on the way is refused (400) and
+   * never becomes an object: a RetryableError, and nothing to clean up (the
+   * worker may not delete a recording). With `markVerified` the object is
+   * created with the mark of that check in its custom metadata, in the same
+   * upload (the worker may not change a recording's metadata either). The
+   * result is what GCS stored: size, MD5 and CRC32C.
    */
   async write(name: string, body: Readable | Buffer, opts: WriteOptions): Promise<StoredObject> {
-    const check = this.check;
-    const digest = sentDigest(check);
-    let size = 0;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    const take = (): Buffer => {
-      const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-      return out;
-    };
-    const hasher = new Transform({
-      transform(chunk: Buffer, _e, done) {
-        digest.update(chunk);
-        size += chunk.length;
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (pendingBytes >= UPLOAD_CHUNK_BYTES) done(null, take());
-        else done();
-      },
-      flush(done) {
-        done(null, pendingBytes > 0 ? take() : undefined);
-      },
-    });
-    const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
-    // The body's own failure (a stalled or cut download) is the story, not the upload it aborted.
-    let sourceError: unknown;
-    source.once('error', err => (sourceError ??= err));
+    const digest = sentDigest(this.check);
     const file = this.bucket.file(name);
-    const resumable = !Buffer.isBuffer(body) || body.length > RESUMABLE_THRESHOLD_BYTES;
-    const metadata =
-      opts.metadata || opts.retention
-        ? {
-            ...(opts.metadata ? {metadata: opts.metadata} : {}),
-            ...(opts.retention ? {retention: opts.retention} : {}),
-          }
-        : undefined;
-    const preconditionOpts = {ifGenerationMatch: Number(opts.ifGenerationMatch)};
+    const sent = {size: 0};
+    let stored: StoredObject;
     try {
-      // A resumable upload's session is opened first, with createResumableUpload:
-      // createWriteStream alone does not send credentials to a custom endpoint
-      // (@google-cloud/storage 8 does not pass useAuthWithCustomEndpoint on to
-      // the session it opens), so against the local stack's emulator its
-      // session would start anonymous. Same requests either way; the session
-      // URI is what authorizes the bytes that follow, in Cloud Storage too.
-      const uri = resumable
-        ? (
-            await file.createResumableUpload({
-              metadata: {...metadata, contentType: opts.contentType},
-              preconditionOpts,
-            })
-          )[0]
-        : undefined;
-      await pipeline(
-        source,
-        hasher,
-        file.createWriteStream({
-          resumable,
-          ...(uri ? {uri} : {}),
-          contentType: opts.contentType,
-          metadata,
-          preconditionOpts,
-          validation: false,
-        }),
-      );
+      if (Buffer.isBuffer(body) && body.length <= MULTIPART_MAX_BYTES) {
+        digest.update(body);
+        sent.size = body.length;
+        stored = await this.multipart(file, [body], digest, opts);
+      } else {
+        const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+        stored = await this.chunked(file, source, digest, opts, sent);
+      }
     } catch (err) {
-      if (statusOf(err) === 412)
-        throw new ObjectExistsError(`gs://${this.bucket.name}/${name} already exists`);
-      if (sourceError instanceof PipelineError) throw sourceError;
-      const refusal = retentionRefusal(
-        err,
-        `could not write gs://${this.bucket.name}/${name}`,
-        opts,
-      );
-      if (refusal) throw refusal;
-      throw new RetryableError(
-        `could not write gs://${this.bucket.name}/${name}`,
-        {object: name},
-        {cause: err},
-      );
+      throw this.writeFailure(name, err, digest, sent.size, opts);
     }
-    // The object resource the upload answered with: this generation, as GCS stored it.
-    const stored = toStored(name, file.metadata);
-    const sent = {size, checksum: digest.value()};
-    if (stored.size !== sent.size || stored[digest.field] !== sent.checksum) {
-      const deleted =
-        /^\d+$/.test(stored.generation) &&
-        (await this.delete(name, stored.generation).catch(() => false));
-      const label = digest.field === 'crc32c' ? 'CRC32C' : 'MD5';
-      throw new RetryableError(
-        `checksum mismatch after writing gs://${this.bucket.name}/${name}: ` +
-          `${sent.size} bytes sent (${label} ${sent.checksum}), ` +
-          `GCS stored ${stored.size} (${label} ${stored[digest.field]}); ` +
-          (deleted ? 'that generation was deleted' : 'deleting that generation failed'),
+    // GCS verified the bytes against this very checksum: a difference here is not a damaged upload.
+    if (stored.size !== sent.size || stored[digest.field] !== digest.value()) {
+      const label = LABEL[digest.check];
+      throw new PermanentError(
+        `gs://${this.bucket.name}/${name} (generation ${stored.generation}) holds ${stored.size} ` +
+          `bytes with ${label} ${stored[digest.field]}, though ${sent.size} bytes with ${label} ` +
+          `${digest.value()} were sent and GCS verified them; it was left untouched: compare it ` +
+          'with its source, and have an administrator remove it before a replay if it differs',
         {object: name, generation: stored.generation},
       );
     }
-    if (!opts.markVerified) return stored;
-    try {
-      // Only this generation: a later one was never checked by this write.
-      await file.setMetadata(
-        {metadata: {[VERIFIED_KEY]: verifiedMark(check, sent.checksum)}},
-        {ifGenerationMatch: Number(stored.generation)},
-      );
-    } catch (err) {
-      throw new RetryableError(
-        `could not mark gs://${this.bucket.name}/${name} as checked`,
+    return stored;
+  }
+
+  /**
+   * A body read once, checksummed as it is read: up to MULTIPART_MAX_BYTES it
+   * goes as one multipart request; beyond, in a resumable upload in chunks of
+   * CHUNK_BYTES, each sent while the next fills, the last with the checksum.
+   */
+  private async chunked(
+    file: File,
+    source: Readable,
+    digest: SentDigest,
+    opts: WriteOptions,
+    sent: {size: number},
+  ): Promise<StoredObject> {
+    // A chunk is the pieces as they came, never copied into one buffer.
+    let pieces: Buffer[] = [];
+    let filled = 0;
+    const take = (): Buffer[] => {
+      const out = pieces;
+      pieces = [];
+      filled = 0;
+      return out;
+    };
+    let session: ResumableSession | undefined;
+    let offset = 0; // bytes handed to the session
+    let full: Buffer[] | undefined; // a whole chunk not yet known not to be the last
+    let sending: Promise<void> = Promise.resolve();
+    for await (const piece of source) {
+      const bytes = piece as Buffer;
+      digest.update(bytes);
+      sent.size += bytes.length;
+      for (let at = 0; at < bytes.length;) {
+        if (full) {
+          // More bytes follow that chunk: it goes, once the one before it has.
+          session ??= await this.openSession(file, opts, digest.check);
+          await sending;
+          sending = session.append(full, offset);
+          sending.catch(() => undefined); // awaited before the next chunk or the last
+          offset += CHUNK_BYTES;
+          full = undefined;
+        }
+        const n = Math.min(CHUNK_BYTES - filled, bytes.length - at);
+        pieces.push(bytes.subarray(at, at + n));
+        filled += n;
+        at += n;
+        if (filled === CHUNK_BYTES) full = take();
+      }
+      if (!session && sent.size > MULTIPART_MAX_BYTES) {
+        session = await this.openSession(file, opts, digest.check);
+      }
+    }
+    const last = full ?? take();
+    if (!session) return this.multipart(file, last, digest, opts);
+    await sending;
+    const resource = await session.finish(last, offset, `${digest.check}=${digest.value()}`);
+    return toStored(file.name, resource);
+  }
+
+  /** One multipart request: the metadata, with the checksum of `bytes` (already taken), and `bytes`. */
+  private async multipart(
+    file: File,
+    bytes: readonly Buffer[],
+    digest: SentDigest,
+    opts: WriteOptions,
+  ): Promise<StoredObject> {
+    const metadata: FileMetadata = {
+      ...objectMetadata(opts, digest.check, digest.value()),
+      [digest.field]: digest.value(),
+    };
+    await pipeline(
+      Readable.from(bytes),
+      file.createWriteStream({
+        resumable: false,
+        contentType: opts.contentType,
+        metadata,
+        preconditionOpts: {ifGenerationMatch: Number(opts.ifGenerationMatch)},
+        validation: false,
+      }),
+    );
+    // The object resource the upload answered with: this generation, as GCS stored it.
+    return toStored(file.name, file.metadata);
+  }
+
+  /**
+   * Opens a resumable session with the object's metadata and precondition
+   * (checked again when the upload completes). Its metadata leaves before
+   * the bytes, so a verified mark names the check alone.
+   */
+  private async openSession(
+    file: File,
+    opts: WriteOptions,
+    check: WriteCheck,
+  ): Promise<ResumableSession> {
+    const [uri] = await file.createResumableUpload({
+      metadata: {contentType: opts.contentType, ...objectMetadata(opts, check, undefined)},
+      preconditionOpts: {ifGenerationMatch: Number(opts.ifGenerationMatch)},
+    });
+    return new ResumableSession(uri, interceptorHeaders(file));
+  }
+
+  /** The error a failed write rejects with. */
+  private writeFailure(
+    name: string,
+    err: unknown,
+    digest: SentDigest,
+    size: number,
+    opts: WriteOptions,
+  ): Error {
+    const object = `gs://${this.bucket.name}/${name}`;
+    if (statusOf(err) === 412) return new ObjectExistsError(`${object} already exists`);
+    // The body's own failure (a stalled or cut download) is the story, not the upload it aborted.
+    if (err instanceof PipelineError) return err;
+    if (checksumRefused(err)) {
+      return new RetryableError(
+        `GCS refused ${object}: the bytes it received do not match the ${LABEL[digest.check]} ` +
+          `${digest.value()} of the ${size} bytes sent (damaged on the way); nothing was stored`,
         {object: name},
         {cause: err},
       );
     }
-    return toStored(name, file.metadata);
+    return (
+      retentionRefusal(err, `could not write ${object}`, opts) ??
+      new RetryableError(`could not write ${object}`, {object: name}, {cause: err})
+    );
   }
 
   /**

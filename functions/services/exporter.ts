@@ -7,7 +7,7 @@
  *
  * Idempotent: objects are written only if absent. An object an earlier
  * delivery stored, with the size it expected (GCS finalizes an upload whole
- * or not at all) and the mark its write's passed check left on it, counts
+ * or not at all) and the mark of the check GCS made of its upload, counts
  * as exported without a second download, whatever the recording's file state
  * now (deleted or archived at the source since: the archive holds it); an
  * object without that proof is downloaded again and compared (or, when the
@@ -269,8 +269,8 @@ function provenState(
   )
     return undefined;
   if (o.size !== expected) return 'incomplete';
-  // The write's own check passed and said so on this object (a write whose check failed and
-  // whose damaged generation could not be deleted never did): else read it and compare.
+  // Created with the mark of the check GCS made of its bytes against the checksum its write
+  // sent (one written by hand, or by a version that could not mark it, lacks it): else compare.
   return hasVerifiedMark(o) ? 'complete' : undefined;
 }
 

@@ -5,7 +5,9 @@
  * answers them with an error status, a reset connection, a delay before
  * normal handling, or a stall: normal handling whose response body stops
  * after `afterBytes` bytes with the connection left open. Rules fire a number of times (or forever) and optionally
- * with a probability. They are managed over each stand-in's admin API:
+ * with a probability. A `corrupt` rule lets the request through with one byte
+ * of its body changed, as a faulty network path or NIC would deliver it.
+ * They are managed over each stand-in's admin API:
  * `GET|POST|DELETE /_admin/faults`.
  */
 import type {IncomingMessage, ServerResponse} from 'node:http';
@@ -16,7 +18,7 @@ export interface FaultRule {
   /** Regular expression matched against the request path and query. */
   path?: string;
   /** What to do. */
-  action: 'status' | 'reset' | 'delay' | 'stall';
+  action: 'status' | 'reset' | 'delay' | 'stall' | 'corrupt';
   /** For `status`: the status code. */
   status?: number;
   /** For `status`: the JSON body (a generic one when absent). */
@@ -27,6 +29,11 @@ export interface FaultRule {
   delayMs?: number;
   /** For `stall`: bytes of the response body sent before it stops (default 0). */
   afterBytes?: number;
+  /**
+   * For `corrupt`: the offset in the request body of the byte whose bits are
+   * all flipped (default: the middle byte by `Content-Length`, else the first).
+   */
+  atByte?: number;
   /** Matching requests to let through untouched before the rule starts firing (default 0). */
   after?: number;
   /** How many matching requests to affect; absent or <= 0 means every one. */
@@ -47,7 +54,7 @@ export class FaultRuleError extends Error {
   override name = 'FaultRuleError' as const;
 }
 
-const ACTIONS = new Set(['status', 'reset', 'delay', 'stall']);
+const ACTIONS = new Set(['status', 'reset', 'delay', 'stall', 'corrupt']);
 
 /** Validates an untrusted rule from the admin API. */
 export function parseFaultRule(input: unknown): FaultRule {
@@ -64,6 +71,7 @@ export function parseFaultRule(input: unknown): FaultRule {
     'headers',
     'delayMs',
     'afterBytes',
+    'atByte',
     'after',
     'times',
     'probability',
@@ -72,7 +80,9 @@ export function parseFaultRule(input: unknown): FaultRule {
     if (!known.has(key)) throw new FaultRuleError(`unknown fault rule field "${key}"`);
   }
   if (typeof r.action !== 'string' || !ACTIONS.has(r.action)) {
-    throw new FaultRuleError('fault rule "action" must be one of status, reset, delay, stall');
+    throw new FaultRuleError(
+      'fault rule "action" must be one of status, reset, delay, stall, corrupt',
+    );
   }
   if (r.path !== undefined) {
     if (typeof r.path !== 'string') throw new FaultRuleError('fault rule "path" must be a string');
@@ -101,6 +111,9 @@ export function parseFaultRule(input: unknown): FaultRule {
     (!Number.isInteger(r.afterBytes) || (r.afterBytes as number) < 0)
   ) {
     throw new FaultRuleError('fault rule "afterBytes" must be a non-negative integer');
+  }
+  if (r.atByte !== undefined && (!Number.isInteger(r.atByte) || (r.atByte as number) < 0)) {
+    throw new FaultRuleError('fault rule "atByte" must be a non-negative integer');
   }
   if (r.after !== undefined && (!Number.isInteger(r.after) || (r.after as number) < 0)) {
     throw new FaultRuleError('fault rule "after" must be a non-negative integer');
@@ -178,6 +191,9 @@ export class FaultInjector {
         case 'stall':
           stallAfter(res, rule.afterBytes ?? 0);
           return false;
+        case 'corrupt':
+          corruptBody(req, rule.atByte);
+          return false;
         case 'status': {
           req.resume();
           const status = rule.status!;
@@ -197,6 +213,33 @@ export class FaultInjector {
 }
 
 type WriteCallback = (err?: Error | null) => void;
+
+/**
+ * Flips every bit of one byte of the request body as it arrives (`atByte`, or
+ * the middle byte by `Content-Length`), before any handler reads it. The HTTP
+ * parser hands each piece of the body to the request's `push`; a piece that
+ * arrived with the headers and is already buffered is changed in place.
+ */
+function corruptBody(req: IncomingMessage, atByte: number | undefined): void {
+  const length = Number(req.headers['content-length']);
+  const target = atByte ?? (Number.isSafeInteger(length) && length > 0 ? length >> 1 : 0);
+  let seen = 0;
+  const damage = (piece: Buffer): Buffer => {
+    const at = target - seen;
+    seen += piece.length;
+    if (at < 0 || at >= piece.length) return piece;
+    const changed = Buffer.from(piece);
+    changed[at] = changed[at]! ^ 0xff;
+    return changed;
+  };
+  if (req.readableLength > 0) {
+    const buffered = req.read() as Buffer | null;
+    if (buffered) req.unshift(damage(buffered));
+  }
+  const push = req.push.bind(req);
+  req.push = (chunk: unknown, encoding?: BufferEncoding): boolean =>
+    push(Buffer.isBuffer(chunk) ? damage(chunk) : chunk, encoding);
+}
 
 /**
  * Lets the handler answer as usual, but only the first `limit` bytes of the

@@ -12,6 +12,13 @@
  * request cut off mid-body (the client killed, the connection dropped) never
  * finalizes anything: its bytes are kept and the session stays open for a
  * status query and a resume.
+ *
+ * The request that completes the upload is checked against the checksums the
+ * client gave (`crc32c`/`md5Hash` in the session's metadata, or `X-Goog-Hash`
+ * on that request, which covers the whole object): a mismatch is refused with
+ * 400 and creates nothing, and, as in Cloud Storage, it ends the session: its
+ * bytes are dropped and every later request to it is answered 410 Gone, so a
+ * client starts the upload again.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -33,6 +40,8 @@ interface SessionState {
   expected: {md5?: string; crc32c?: string};
   received: number;
   object?: StoredObject;
+  /** Why the session ended without an object (a refused finalization); it answers 410 since. */
+  terminated?: string;
 }
 
 export type PutResult =
@@ -103,7 +112,13 @@ export class ResumableUploads {
 
   async put(id: string, req: IncomingMessage): Promise<PutResult> {
     await this.load();
-    const session = this.get(id);
+    let session: SessionState;
+    try {
+      session = this.get(id);
+    } catch (err) {
+      req.resume(); // an unknown or ended session reads nothing of the body
+      throw err;
+    }
     if (this.busy.has(id)) {
       req.resume();
       throw new StoreError(409, 'conflict', 'Another request is writing to this upload session.');
@@ -201,7 +216,12 @@ export class ResumableUploads {
     let sums = this.sums.get(session.id);
     if (!sums || sums.size !== session.received) sums = await checksumFile(part);
     const digests = sums.digests();
-    verifyHashes({...session.expected, ...parseGoogHash(req.headers['x-goog-hash'])}, digests);
+    try {
+      verifyHashes({...session.expected, ...parseGoogHash(req.headers['x-goog-hash'])}, digests);
+    } catch (err) {
+      await this.terminate(session, (err as Error).message);
+      throw err;
+    }
     await fsyncFile(part);
     try {
       session.object = this.store.commit(
@@ -222,9 +242,24 @@ export class ResumableUploads {
     return {kind: 'complete', object: session.object};
   }
 
+  /** Ends a session whose upload was refused: its bytes go, its state stays to answer 410. */
+  private async terminate(session: SessionState, reason: string): Promise<void> {
+    session.terminated = reason;
+    this.sums.delete(session.id);
+    await fs.promises.rm(this.partPath(session.id), {force: true});
+    await this.save(session);
+  }
+
   private get(id: string): SessionState {
     const session = this.sessions.get(id);
     if (!session) throw new StoreError(404, 'notFound', `No such upload session: ${id}`);
+    if (session.terminated !== undefined) {
+      throw new StoreError(
+        410,
+        'gone',
+        `The upload session was terminated and can no longer be used (${session.terminated}); start a new upload.`,
+      );
+    }
     return session;
   }
 

@@ -4,49 +4,48 @@
  */
 import * as assert from 'node:assert';
 import {createHash, randomBytes} from 'node:crypto';
-import {Readable, Writable, finished} from 'node:stream';
+import {Readable} from 'node:stream';
 import * as sinon from 'sinon';
-import {CRC32C, File} from '@google-cloud/storage';
-import type {CreateWriteStreamOptions} from '@google-cloud/storage';
+import {CRC32C} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
 import {PermanentError, RetryableError} from '../../functions/core/errors';
-import {ObjectExistsError, VERIFIED_KEY} from '../../functions/ports';
+import {ObjectExistsError, VERIFIED_KEY, hasVerifiedMark} from '../../functions/ports';
 import {mapLimit} from '../../functions/services/objects';
 import {TestStack, useStack} from '../setup/stack';
 import {bytes} from '../helpers';
 import {storageFor} from '../../local/run-day';
 
-/**
- * A seam between GcsStore and the storage client: every upload's first chunk
- * is handed to the client changed by `change` (a byte flipped or lost on the
- * way to GCS), the rest as it comes.
- */
-function corruptUploads(change: (chunk: Buffer) => Buffer): void {
-  const real = File.prototype.createWriteStream;
-  sinon.replace(
-    File.prototype,
-    'createWriteStream',
-    function (this: File, options?: CreateWriteStreamOptions): Writable {
-      const inner = real.call(this, options);
-      let first = true;
-      const outer: Writable = new Writable({
-        write(chunk: Buffer, _e, done) {
-          inner.write(first ? change(Buffer.from(chunk)) : chunk, done);
-          first = false;
-        },
-        final(done) {
-          finished(inner, err => done(err ?? null));
-          inner.end();
-        },
-        destroy(err, done) {
-          inner.destroy(err ?? undefined);
-          done(err);
-        },
-      });
-      inner.on('error', err => outer.destroy(err));
-      return outer;
-    },
-  );
+/** Adds a fault rule to the GCS emulator; resolves with its id. */
+async function fault(gcsUrl: string, rule: Record<string, unknown>): Promise<number> {
+  const res = await fetch(`${gcsUrl}/_admin/faults`, {method: 'POST', body: JSON.stringify(rule)});
+  const text = await res.text();
+  assert.strictEqual(res.status, 200, text);
+  return (JSON.parse(text) as {ids: number[]}).ids[0]!;
+}
+
+/** How many times each fault rule fired, by id. */
+async function firedById(gcsUrl: string): Promise<Map<number, number>> {
+  const res = await fetch(`${gcsUrl}/_admin/faults`);
+  const {rules} = (await res.json()) as {rules: Array<{id: number; fired: number}>};
+  return new Map(rules.map(r => [r.id, r.fired]));
+}
+
+/** The upload requests that carry the bytes of `object` (multipart, or a session's PUTs). */
+function uploadsOf(object: string): string {
+  const key = object.split('/').pop()!.replace(/\./g, '\\.');
+  return `^/upload/storage/v1/b/[^/]+/o\\?(?=.*name=[^&]*${key}(&|$))(?=.*(uploadType=multipart|upload_id=))`;
+}
+
+/** Cloud Storage refusing to delete `object`, as it refuses the worker on a recording. */
+function deleteRefused(object: string): Record<string, unknown> {
+  const message = "Permission 'storage.objects.delete' denied on resource (or it may not exist).";
+  return {
+    method: 'DELETE',
+    path: encodeURIComponent(object).replace(/\./g, '\\.'),
+    action: 'status',
+    status: 403,
+    body: {error: {code: 403, message, errors: [{message, domain: 'global', reason: 'forbidden'}]}},
+  };
 }
 
 function sums(data: Buffer): {md5Hash: string; crc32c: string} {
@@ -104,7 +103,10 @@ describe('GcsStore (official client, GCS emulator)', () => {
   });
 
   describe('integrity of writes', () => {
-    afterEach(() => sinon.restore());
+    afterEach(async () => {
+      sinon.restore();
+      await fetch(`${stack.gcsUrl}/_admin/faults`, {method: 'DELETE'});
+    });
 
     it('should check writes with native CRC32C where its binary loads (here)', () => {
       assert.strictEqual(store.check, 'crc32c');
@@ -118,35 +120,41 @@ describe('GcsStore (official client, GCS emulator)', () => {
         });
 
         it('should return the size, MD5 and CRC32C GCS computed, with no CRC32C computed in JavaScript', async () => {
-          const data = bytes(6 * 1024 * 1024 + 11, 21); // above the multipart threshold: resumable
+          // Resumable: two whole 8 MiB chunks and the rest; and one chunk and the rest.
+          const data = bytes(17 * 1024 * 1024 + 11, 21);
+          const middle = bytes(6 * 1024 * 1024 + 11, 25);
           const small = bytes(4_000, 22);
-          const expected = [sums(data), sums(small)];
           // A fetch body's 64 KiB chunks, and an odd one.
-          const pieces = [data.subarray(0, 7)];
-          for (let at = 7; at < data.length; at += 65_536)
-            pieces.push(data.subarray(at, at + 65_536));
+          const pieces = (b: Buffer) => {
+            const out = [b.subarray(0, 7)];
+            for (let at = 7; at < b.length; at += 65_536) out.push(b.subarray(at, at + 65_536));
+            return out;
+          };
           const crc = sinon.spy(CRC32C.prototype, 'update');
           const object = name();
-          const streamed = await checked.write(object, Readable.from(pieces), {
-            contentType: 'audio/ogg',
-            ifGenerationMatch: 0,
-          });
-          const buffered = await checked.write(`${object}.small`, small, {
-            contentType: 'audio/ogg',
-            ifGenerationMatch: 0,
-          });
+          const written = [
+            await checked.write(object, Readable.from(pieces(data)), {
+              contentType: 'audio/ogg',
+              ifGenerationMatch: 0,
+            }),
+            await checked.write(`${object}.middle`, Readable.from(pieces(middle)), {
+              contentType: 'audio/ogg',
+              ifGenerationMatch: 0,
+            }),
+            await checked.write(`${object}.small`, small, {
+              contentType: 'audio/ogg',
+              ifGenerationMatch: 0,
+            }),
+          ];
           assert.strictEqual(crc.callCount, 0, 'CRC32C was computed in JavaScript on the client');
           assert.deepStrictEqual(
-            [streamed, buffered].map(o => ({size: o.size, md5Hash: o.md5Hash, crc32c: o.crc32c})),
-            [
-              {size: data.length, ...expected[0]},
-              {size: small.length, ...expected[1]},
-            ],
+            written.map(o => ({size: o.size, md5Hash: o.md5Hash, crc32c: o.crc32c})),
+            [data, middle, small].map(b => ({size: b.length, ...sums(b)})),
           );
-          assert.deepStrictEqual(await checked.stat(object), streamed);
+          assert.deepStrictEqual(await checked.stat(object), written[0]);
         });
 
-        it('should mark a checked write with the check and the checksum GCS matched, in the form the exporter trusts', async () => {
+        it('should create a checked write with the mark of its check, in the form the exporter trusts', async () => {
           const data = bytes(30_000, 24);
           const stored = await checked.write(name(), data, {
             contentType: 'audio/ogg',
@@ -154,49 +162,134 @@ describe('GcsStore (official client, GCS emulator)', () => {
             markVerified: true,
           });
           const value = check === 'crc32c' ? stored.crc32c : stored.md5Hash;
-          assert.strictEqual(stored.metadata?.[VERIFIED_KEY], `${check}:${value}`);
+          assert.strictEqual(stored.metadata?.[VERIFIED_KEY], `${check}:${value}`, 'multipart');
+          assert.ok(hasVerifiedMark(stored));
+          // A resumable upload's metadata leaves before its bytes: the mark is the check alone.
+          const large = await checked.write(name(), Readable.from([bytes(6 * 1024 * 1024, 26)]), {
+            contentType: 'audio/ogg',
+            ifGenerationMatch: 0,
+            markVerified: true,
+          });
+          assert.strictEqual(large.metadata?.[VERIFIED_KEY], check, 'resumable');
+          assert.ok(hasVerifiedMark(large));
         });
 
-        const damages: Array<[string, (chunk: Buffer) => Buffer]> = [
-          ['a byte changed', c => ((c[c.length >> 1]! ^= 0x20), c)],
-          ['a byte lost', c => c.subarray(1)],
+        // Where the byte is flipped: the one multipart request, or a request of a resumable upload.
+        const damages: Array<[string, number, {method: string; after?: number}]> = [
+          ['a multipart upload', 50_000, {method: 'POST'}],
+          ['a resumable upload, in its last request', 6 * 1024 * 1024, {method: 'PUT'}],
+          ['a resumable upload, in its first chunk', 9 * 1024 * 1024, {method: 'PUT'}],
+          [
+            'a resumable upload, in its last request after a chunk',
+            9 * 1024 * 1024,
+            {method: 'PUT', after: 1},
+          ],
         ];
-        for (const [what, change] of damages) {
+        for (const [what, size, where] of damages) {
           for (const body of ['streamed', 'buffered'] as const) {
-            it(`should detect ${what} on the way to GCS (${body} body), count nothing and leave no object`, async () => {
-              const data = bytes(body === 'streamed' ? 1_400_000 : 50_000, 23);
+            it(`should have GCS refuse ${what} damaged on the way (${body}), store nothing, delete nothing, and store it on a retry`, async () => {
+              const data = bytes(size, 23);
+              const half = size >> 1;
               const source = () =>
                 body === 'streamed'
-                  ? Readable.from([data.subarray(0, 700_000), data.subarray(700_000)])
+                  ? Readable.from([data.subarray(0, half), data.subarray(half)])
                   : data;
               const object = name();
-              corruptUploads(change);
+              const refusedDelete = await fault(stack.gcsUrl, deleteRefused(object));
+              const corrupt = await fault(stack.gcsUrl, {
+                ...where,
+                path: uploadsOf(object),
+                action: 'corrupt',
+                atByte: 4096,
+                times: 1,
+              });
               await assert.rejects(
                 checked.write(object, source(), {contentType: 'audio/ogg', ifGenerationMatch: 0}),
                 (err: Error) =>
                   err instanceof RetryableError &&
-                  /^checksum mismatch after writing /.test(err.message),
+                  new RegExp(
+                    '^GCS refused gs://\\S+: the bytes it received do not match the ' +
+                      `${check === 'crc32c' ? 'CRC32C' : 'MD5'} \\S+ of the ${size} bytes sent ` +
+                      '\\(damaged on the way\\); nothing was stored$',
+                  ).test(err.message),
               );
-              sinon.restore();
-              assert.strictEqual(
-                await checked.stat(object),
-                undefined,
-                'the damaged object was kept',
-              );
+              assert.strictEqual(await checked.stat(object), undefined, 'an object was kept');
               // A retry (ifGenerationMatch 0, as the exporter writes) stores the recording.
               const stored = await checked.write(object, source(), {
                 contentType: 'audio/ogg',
                 ifGenerationMatch: 0,
+                markVerified: true,
               });
               assert.deepStrictEqual(
                 {size: stored.size, md5Hash: stored.md5Hash},
                 {size: data.length, md5Hash: sums(data).md5Hash},
               );
+              assert.ok(hasVerifiedMark(stored));
+              const fired = await firedById(stack.gcsUrl);
+              assert.strictEqual(fired.get(corrupt), 1, 'the upload was not damaged');
+              assert.strictEqual(fired.get(refusedDelete), 0, 'the write tried to delete');
             });
           }
         }
       });
     }
+
+    it('should retry a request of a resumable upload that failed on the way, from what GCS kept', async () => {
+      const data = bytes(17 * 1024 * 1024, 27);
+      const object = name();
+      const ids = [
+        // The request of the second chunk fails (503): GCS kept the first chunk only.
+        await fault(stack.gcsUrl, {
+          method: 'PUT',
+          path: uploadsOf(object),
+          action: 'status',
+          status: 503,
+          after: 1,
+          times: 1,
+        }),
+      ];
+      const stored = await store.write(object, Readable.from([data]), {
+        contentType: 'audio/ogg',
+        ifGenerationMatch: 0,
+      });
+      assert.deepStrictEqual(
+        {size: stored.size, md5Hash: stored.md5Hash},
+        {size: data.length, md5Hash: sums(data).md5Hash},
+      );
+      assert.strictEqual((await firedById(stack.gcsUrl)).get(ids[0]!), 1);
+    });
+
+    it('should not take an object GCS says it stored with other checksums than were sent: a PermanentError, nothing deleted', async () => {
+      const data = bytes(20_000, 28);
+      const object = name();
+      const refusedDelete = await fault(stack.gcsUrl, deleteRefused(object));
+      // An answer of a storage service that verified nothing: another CRC32C than was sent.
+      await fault(stack.gcsUrl, {
+        method: 'POST',
+        path: uploadsOf(object),
+        action: 'status',
+        status: 200,
+        times: 1,
+        body: {
+          kind: 'storage#object',
+          name: object,
+          bucket: stack.bucket,
+          generation: '1234',
+          size: String(data.length),
+          md5Hash: sums(data).md5Hash,
+          crc32c: 'AAAAAA==',
+        },
+      });
+      await assert.rejects(
+        store.write(object, data, {contentType: 'audio/ogg', ifGenerationMatch: 0}),
+        (err: Error) =>
+          err instanceof PermanentError &&
+          /\(generation 1234\) holds 20000 bytes with CRC32C AAAAAA==, though 20000 bytes with CRC32C \S+ were sent and GCS verified them; it was left untouched/.test(
+            err.message,
+          ),
+      );
+      assert.strictEqual((await firedById(stack.gcsUrl)).get(refusedDelete), 0);
+    });
   });
 
   it('should list with generations and delete only the generation it was given', async () => {
@@ -219,6 +312,24 @@ describe('GcsStore (official client, GCS emulator)', () => {
     assert.strictEqual(await store.delete(object, second.generation), true);
     assert.strictEqual(await store.stat(object), undefined);
   });
+  it('should refuse a second object under a name with ifGenerationMatch 0, multipart or resumable, with ObjectExistsError', async () => {
+    for (const [i, body] of [
+      () => bytes(1000, 3),
+      () => Readable.from([bytes(6 * 1024 * 1024, 4)]),
+    ].entries()) {
+      const object = `${name()}.${i}`;
+      const first = await store.write(object, body(), {
+        contentType: 'audio/ogg',
+        ifGenerationMatch: 0,
+      });
+      await assert.rejects(
+        store.write(object, body(), {contentType: 'audio/ogg', ifGenerationMatch: 0}),
+        ObjectExistsError,
+      );
+      assert.strictEqual((await store.stat(object))!.generation, first.generation);
+    }
+  });
+
   it('should emit no MaxListenersExceededWarning under a concurrent workload of reads, writes, stats and lists', async function () {
     this.timeout(60_000);
     const warnings: Error[] = [];
@@ -305,7 +416,7 @@ describe('GcsStore (official client, GCS emulator)', () => {
         });
         assert.deepStrictEqual(stored.retention, retention, 'multipart and resumable');
         assert.deepStrictEqual((await retaining.stat(object))!.retention, retention);
-        assert.ok(stored.metadata?.[VERIFIED_KEY], 'the check mark is a metadata patch, allowed');
+        assert.ok(stored.metadata?.[VERIFIED_KEY], 'the check mark, in the upload itself');
       }
       assert.deepStrictEqual(
         (await retaining.list('kept/')).map(o => o.retention),

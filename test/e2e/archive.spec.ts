@@ -188,7 +188,9 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
     // The altered report is now the one the new marker pins; the marker's history shows it.
     const redecided = days[0]!.findings.filter(f => f.object === `${env}/${DAY}/_FAILURE`);
     assert.ok(
-      redecided.some(f => /already _SUCCESS .* decided again with a different outcome/.test(f.detail)),
+      redecided.some(f =>
+        /already _SUCCESS .* decided again with a different outcome/.test(f.detail),
+      ),
       redecided.map(f => f.detail).join('\n'),
     );
     const onReplaced = days[0]!.findings.filter(f => f.object === replaced.name);

@@ -129,6 +129,52 @@ async function recordingsOfBatch(stack: Stack, day: string, conversationId: stri
   );
 }
 
+/** The fault rules of a stand-in, with how often each fired. */
+async function rulesOf(
+  url: string,
+): Promise<Array<{action: string; method?: string; fired: number}>> {
+  const res = await fetch(`${url}/_admin/faults`);
+  return ((await res.json()) as {rules: Array<{action: string; method?: string; fired: number}>})
+    .rules;
+}
+
+/**
+ * Cloud Storage's answer to a request its caller holds no `permission` for
+ * (403 `forbidden`, the JSON API's error shape).
+ */
+function permissionDenied(stack: Stack, permission: string): unknown {
+  const message =
+    `worker@${stack.project}.iam.gserviceaccount.com does not have ${permission} access to the ` +
+    `Google Cloud Storage object. Permission '${permission}' denied on resource (or it may not exist).`;
+  return {error: {code: 403, message, errors: [{message, domain: 'global', reason: 'forbidden'}]}};
+}
+
+/**
+ * The worker's rights on recordings in production (infra/storage.tf): it may
+ * create and read them, never delete one (storage.objects.delete) or change
+ * one's metadata (storage.objects.update). The emulator refuses both, for the
+ * day's recordings, as Cloud Storage refuses them.
+ */
+function productionRightsOnRecordings(stack: Stack, day: string): unknown[] {
+  const path = `^(/storage/v1)?/b/[^/]+/o/${env}%2F${day}%2F(call|chat|email|message|screen)%2F`;
+  return [
+    {
+      method: 'DELETE',
+      path,
+      action: 'status',
+      status: 403,
+      body: permissionDenied(stack, 'storage.objects.delete'),
+    },
+    ...['PATCH', 'PUT'].map(method => ({
+      method,
+      path,
+      action: 'status',
+      status: 403,
+      body: permissionDenied(stack, 'storage.objects.update'),
+    })),
+  ];
+}
+
 const exportable = (truth: Truth) =>
   new Set(
     truth.conversations.flatMap(c =>
@@ -190,7 +236,7 @@ export const FAULT_CASES: FaultCase[] = [
   {
     id: 'sigkill-upload',
     covers: 'item 1 (partial object), item 2 (supervised worker)',
-    how: "the worker process is SIGKILLed while it streams the day's largest recording (a 6 MiB screen recording) into GCS, its media held half-way; the stack restarts it and Pub/Sub redelivers",
+    how: "the worker process is SIGKILLed while it copies the day's largest recording (an 8 MB screen recording) into GCS, its media held half-way (a resumable upload sends its 8 MiB chunks whole, so none of it has left yet); the stack restarts it and Pub/Sub redelivers",
     result: '_SUCCESS, every object byte-identical, no partial object ever visible',
     day: '2025-03-04',
     conversations: 40,
@@ -554,6 +600,53 @@ export const FAULT_CASES: FaultCase[] = [
       const v = await verdict({failed: nothing, emails: 0})(ctx);
       assert.strictEqual(v.ledger.fingerprint, first.ledger.fingerprint);
       return `run ${result.runId} delivered again: ${v.summary}`;
+    },
+  },
+  {
+    id: 'corrupt-upload',
+    covers:
+      'an upload damaged on its way into GCS, healed with only the rights the worker holds in production',
+    how: "one byte of the day's largest recording (a 9 MB screen recording, a resumable upload in 8 MiB chunks: the first chunk) and of an audio recording (one multipart request) is flipped on the way to GCS, once each; the emulator refuses deleting or updating the day's recordings with Cloud Storage's 403, as the worker's IAM grants do",
+    result:
+      '_SUCCESS, every recording byte-identical; GCS refused the damaged uploads, nothing was deleted; no email',
+    fast: true,
+    day: '2025-03-17',
+    conversations: 8,
+    async run(ctx) {
+      const truth = await fetchTruth(ctx.stack, ctx.day);
+      const targets = [largest(truth), pick(truth, 'audio')];
+      // One rule a request: the GCS emulator's admin API takes a rule, not a list.
+      for (const rule of [
+        ...productionRightsOnRecordings(ctx.stack, ctx.day),
+        // The first request that carries each recording's bytes, past a multipart metadata part.
+        ...targets.map(({c, r}) => ({
+          path: `^/upload/storage/v1/b/[^/]+/o\\?(?=.*name=[^&]*${c.conversationId}_${r.recordingId})(?=.*(uploadType=multipart|upload_id=))`,
+          action: 'corrupt',
+          atByte: 4096,
+          times: 1,
+        })),
+      ])
+        await faults(ctx.stack.gcsUrl, rule);
+      let rules: Awaited<ReturnType<typeof rulesOf>>;
+      try {
+        await run(ctx.stack, ctx.day);
+      } finally {
+        rules = await rulesOf(ctx.stack.gcsUrl);
+        await clearFaults(ctx.stack);
+      }
+      assert.deepStrictEqual(
+        rules.filter(r => r.action === 'corrupt').map(r => r.fired),
+        [1, 1],
+        'the uploads were not damaged',
+      );
+      const v = await verdict({failed: nothing, emails: 0})(ctx);
+      const refused = rules.filter(r => r.action === 'status' && r.fired > 0);
+      assert.deepStrictEqual(
+        refused.map(r => `${r.method} ${r.fired}`),
+        [],
+        'the worker tried what it has no right to do on recordings',
+      );
+      return `2 damaged uploads refused and written again; ${v.summary}`;
     },
   },
   {

@@ -591,6 +591,192 @@ describe('GCS emulator (official client over HTTP)', function () {
     });
   });
 
+  describe('checksums sent with an upload: verified by the server', () => {
+    let storage: Storage;
+    let bucket: Bucket;
+    const data = bytes(700_000, 31);
+    const right = sums(data);
+    const wrong = sums(bytes(700_000, 32));
+
+    before(async () => {
+      storage = storageVia('apiEndpoint', stack.gcsUrl);
+      [bucket] = await storage.createBucket(unique('checked'));
+    });
+    afterEach(() => fetch(`${stack.gcsUrl}/_admin/faults`, {method: 'DELETE'}));
+
+    /** Cloud Storage's refusal: 400, `invalid`, its message, nothing created. */
+    async function refused(upload: Promise<unknown>, object: string, what: RegExp): Promise<void> {
+      await assert.rejects(upload, (err: {code?: unknown; message?: string; errors?: unknown}) => {
+        assert.strictEqual(err.code, 400, String(err));
+        assert.match(String(err.message), what);
+        const errors = err.errors as Array<{reason?: string}> | undefined;
+        assert.strictEqual(errors?.[0]?.reason, 'invalid', JSON.stringify(err.errors));
+        return true;
+      });
+      assert.deepStrictEqual(await bucket.file(object).exists(), [false], 'an object was created');
+    }
+
+    /** A status query of a resumable session (`Content-Range: bytes *\/*`). */
+    const status = (uri: string) =>
+      fetch(uri, {method: 'PUT', headers: {'content-range': 'bytes */*'}});
+
+    /** Flips one byte of the body of the next `method` request of `object`'s upload. */
+    async function corruptNext(object: string, method: string, atByte?: number): Promise<void> {
+      const res = await fetch(`${stack.gcsUrl}/_admin/faults`, {
+        method: 'POST',
+        body: JSON.stringify({
+          method,
+          path: `^/upload/storage/v1/b/[^/]+/o\\?.*name=${object}(&|$)`,
+          action: 'corrupt',
+          times: 1,
+          ...(atByte === undefined ? {} : {atByte}),
+        }),
+      });
+      assert.strictEqual(res.status, 200, await res.text());
+    }
+
+    for (const field of ['crc32c', 'md5Hash'] as const) {
+      it(`should refuse a multipart upload whose metadata ${field} does not match its bytes`, async () => {
+        const object = unique(`multipart-${field}`);
+        const label = field === 'crc32c' ? 'CRC32C' : 'MD5 hash';
+        await refused(
+          bucket.file(object).save(data, {
+            resumable: false,
+            validation: false,
+            metadata: {[field]: wrong[field]},
+          }),
+          object,
+          new RegExp(
+            `^Provided ${label} "${wrong[field].replace(/[+/]/g, '\\$&')}" doesn't match calculated ${label} "`,
+          ),
+        );
+        await bucket.file(object).save(data, {
+          resumable: false,
+          validation: false,
+          metadata: {[field]: right[field]},
+        });
+        const [md] = await bucket.file(object).getMetadata();
+        assert.deepStrictEqual([md.crc32c, md.md5Hash], [right.crc32c, right.md5Hash]);
+      });
+    }
+
+    it('should refuse a multipart upload whose body was changed in transit, when it carries its checksum', async () => {
+      const object = unique('multipart-corrupted');
+      // The client streams a multipart body without Content-Length: a byte in its media part.
+      await corruptNext(object, 'POST', 4096);
+      await refused(
+        bucket.file(object).save(data, {
+          resumable: false,
+          validation: false,
+          metadata: {crc32c: right.crc32c},
+        }),
+        object,
+        /doesn't match calculated CRC32C/,
+      );
+      // Without a checksum the damaged bytes are stored: one byte differs.
+      await corruptNext(object, 'POST', 4096);
+      await bucket.file(object).save(data, {resumable: false, validation: false});
+      const res = await fetch(
+        `${stack.gcsUrl}/download/storage/v1/b/${bucket.name}/o/${object}?alt=media`,
+      );
+      const stored = Buffer.from(await res.arrayBuffer());
+      assert.strictEqual(stored.length, data.length);
+      assert.strictEqual(stored.filter((b, i) => b !== data[i]).length, 1);
+    });
+
+    it('should refuse a resumable upload whose bytes do not match the crc32c it was opened with, and end the session (410)', async () => {
+      const object = unique('resumable-metadata');
+      const [uri] = await bucket.file(object).createResumableUpload({
+        metadata: {crc32c: wrong.crc32c},
+        preconditionOpts: {ifGenerationMatch: 0},
+      });
+      await refused(
+        pipeline(
+          Readable.from([data]),
+          bucket.file(object).createWriteStream({uri, validation: false}),
+        ),
+        object,
+        /^Provided CRC32C .* doesn't match calculated CRC32C/,
+      );
+      const after = await status(uri);
+      assert.strictEqual(after.status, 410);
+      const body = (await after.json()) as {error: {code: number}};
+      assert.strictEqual(body.error.code, 410);
+    });
+
+    it('should check X-Goog-Hash on the final request of a chunked resumable upload against the whole object', async () => {
+      const first = 262_144;
+      // Opened by the client; the chunks are raw requests (the client sends no X-Goog-Hash).
+      const chunked = async (object: string, hash: string) => {
+        const [uri] = await bucket.file(object).createResumableUpload({
+          metadata: {contentType: 'audio/ogg'},
+          preconditionOpts: {ifGenerationMatch: 0},
+        });
+        const head = await fetch(uri, {
+          method: 'PUT',
+          headers: {'content-range': `bytes 0-${first - 1}/*`},
+          body: data.subarray(0, first),
+        });
+        assert.strictEqual(head.status, 308);
+        const last = await fetch(uri, {
+          method: 'PUT',
+          headers: {
+            'content-range': `bytes ${first}-${data.length - 1}/${data.length}`,
+            'x-goog-hash': hash,
+          },
+          body: data.subarray(first),
+        });
+        return {uri, last};
+      };
+
+      const good = unique('resumable-good');
+      const ok = await chunked(good, `crc32c=${right.crc32c},md5=${right.md5Hash}`);
+      assert.strictEqual(ok.last.status, 200);
+      const [md] = await bucket.file(good).getMetadata();
+      assert.deepStrictEqual([md.size, md.crc32c], [String(data.length), right.crc32c]);
+
+      for (const hash of [`crc32c=${wrong.crc32c}`, `md5=${wrong.md5Hash}`]) {
+        const object = unique('resumable-wrong');
+        const {uri, last} = await chunked(object, hash);
+        assert.strictEqual(last.status, 400);
+        const body = (await last.json()) as {
+          error: {code: number; message: string; errors: Array<{reason: string}>};
+        };
+        assert.strictEqual(body.error.code, 400);
+        assert.match(body.error.message, /doesn't match calculated (CRC32C|MD5 hash)/);
+        assert.strictEqual(body.error.errors[0]?.reason, 'invalid');
+        assert.deepStrictEqual(await bucket.file(object).exists(), [false]);
+        assert.strictEqual((await status(uri)).status, 410, 'the session stayed open');
+        const resend = await fetch(uri, {
+          method: 'PUT',
+          headers: {'content-range': `bytes ${first}-${data.length - 1}/${data.length}`},
+          body: data.subarray(first),
+        });
+        assert.strictEqual(resend.status, 410, 'the ended session took more bytes');
+      }
+
+      // A byte changed in the first chunk is caught by the hash on the last.
+      const damaged = unique('resumable-damaged');
+      await corruptNext(damaged, 'PUT', 1000);
+      const caught = await chunked(damaged, `crc32c=${right.crc32c}`);
+      assert.strictEqual(caught.last.status, 400);
+      assert.deepStrictEqual(await bucket.file(damaged).exists(), [false]);
+    });
+
+    it('should refuse a checksum that cannot be one with a clear 400', async () => {
+      const object = unique('malformed');
+      await refused(
+        bucket.file(object).save(data, {
+          resumable: false,
+          validation: false,
+          metadata: {crc32c: 'not a crc'},
+        }),
+        object,
+        /^Invalid CRC32C "not a crc": expected the base64 of its 4 bytes/,
+      );
+    });
+  });
+
   describe('cut-off uploads', () => {
     // Cloud Storage finalizes a resumable upload only when a request that
     // ends normally completes it; a dropped connection leaves the session
