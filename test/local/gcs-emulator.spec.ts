@@ -599,7 +599,7 @@ describe('GCS emulator (official client over HTTP)', function () {
     const wrong = sums(bytes(700_000, 32));
 
     before(async () => {
-      storage = storageVia('apiEndpoint', stack.gcsUrl);
+      storage = storageVia('apiEndpoint', stack.gcsUrl, stack);
       [bucket] = await storage.createBucket(unique('checked'));
     });
     afterEach(() => fetch(`${stack.gcsUrl}/_admin/faults`, {method: 'DELETE'}));
@@ -676,7 +676,7 @@ describe('GCS emulator (official client over HTTP)', function () {
       // Without a checksum the damaged bytes are stored: one byte differs.
       await corruptNext(object, 'POST', 4096);
       await bucket.file(object).save(data, {resumable: false, validation: false});
-      const res = await fetch(
+      const res = await ownerFetch(
         `${stack.gcsUrl}/download/storage/v1/b/${bucket.name}/o/${object}?alt=media`,
       );
       const stored = Buffer.from(await res.arrayBuffer());
