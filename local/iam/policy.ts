@@ -21,6 +21,7 @@ import {
 /** What kind of resource a grant is on, and the attribute of the IAM resource that names it. */
 const GRANT_TYPES = {
   google_storage_bucket_iam_member: {kind: 'bucket', target: 'bucket'},
+  google_storage_bucket_iam_binding: {kind: 'bucket', target: 'bucket'},
   google_secret_manager_secret_iam_member: {kind: 'secret', target: 'secret_id'},
   google_cloud_run_service_iam_member: {kind: 'service', target: 'service'},
   google_pubsub_topic_iam_member: {kind: 'topic', target: 'topic'},
@@ -88,6 +89,12 @@ const DEFAULT_VARS = {
 /** Reads infra/ (or a copy of it, `dir`) for these variable values. */
 export async function loadPolicy(inputs: PolicyInputs, dir = INFRA): Promise<LocalPolicy> {
   return policyFrom(await loadInfra(dir), inputs);
+}
+
+function listOfStrings(v: Value, what: string, scope: Scope): string[] {
+  const list = v instanceof Raw ? v.value : v;
+  if (!Array.isArray(list)) throw new EvalError(`${what} is not a list`);
+  return list.map(x => asString(evaluateRaw(x, scope), what));
 }
 
 export function policyFrom(docs: Hcl[], inputs: PolicyInputs): LocalPolicy {
@@ -226,21 +233,27 @@ export function policyFrom(docs: Hcl[], inputs: PolicyInputs): LocalPolicy {
         for (const {suffix, s} of instances(body!, address)) {
           const where = `${address}${suffix}`;
           const condition = (body!.condition as Block[] | undefined)?.[0];
-          grants.push({
-            address: where,
-            kind: grantType.kind,
-            target: str(body![grantType.target], s, `${where}.${grantType.target}`),
-            role: str(body!.role, s, `${where}.role`),
-            member: str(body!.member, s, `${where}.member`),
-            ...(condition
-              ? {
-                  condition: {
-                    title: str(condition.title, s, `${where}.condition.title`),
-                    expression: str(condition.expression, s, `${where}.condition.expression`),
-                  },
-                }
-              : {}),
-          });
+          // An `_iam_binding` holds a role for a list of members (authoritatively for that role).
+          const members =
+            body!.members === undefined
+              ? [str(body!.member, s, `${where}.member`)]
+              : listOfStrings(evaluateRaw(body!.members, s), `${where}.members`, s);
+          for (const member of members)
+            grants.push({
+              address: where,
+              kind: grantType.kind,
+              target: str(body![grantType.target], s, `${where}.${grantType.target}`),
+              role: str(body!.role, s, `${where}.role`),
+              member,
+              ...(condition
+                ? {
+                    condition: {
+                      title: str(condition.title, s, `${where}.condition.title`),
+                      expression: str(condition.expression, s, `${where}.condition.expression`),
+                    },
+                  }
+                : {}),
+            });
         }
       }
     }
