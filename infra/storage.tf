@@ -104,8 +104,6 @@ locals {
   manifest = "resource.name.extract(\"${local.objects}{day}/_manifest/\") != \"\""
   metadata = "resource.name.extract(\"${local.objects}{day}/metadata/\") != \"\""
   rejected = "resource.name.startsWith(\"${local.objects}_rejected/\")"
-  # A recording: ENV/DAY/TYPE/CONVERSATION_RECORDING.EXT, one TYPE per folder of content-types.ts.
-  recordings = "(resource.name.extract(\"${local.objects}{day}/call/\") != \"\" || resource.name.extract(\"${local.objects}{day}/chat/\") != \"\" || resource.name.extract(\"${local.objects}{day}/email/\") != \"\" || resource.name.extract(\"${local.objects}{day}/message/\") != \"\" || resource.name.extract(\"${local.objects}{day}/screen/\") != \"\")"
   # The recordings index the checker writes per decided day (bigquery.tf reads it).
   index = "resource.name.startsWith(\"${local.objects}_index/\")"
   # Everything in the folder but the recordings themselves: markers, plans,
@@ -116,8 +114,21 @@ locals {
   # The checker's and the planner's objects, which the worker never writes.
   decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || resource.name.endsWith(\"/_manifest/decision.json\") || resource.name.endsWith(\"/plan.json\") || ${local.index})"
   # What the worker gives a retention when it creates it: recordings and
-  # metadata documents, under the same condition as its create grant.
-  retained = "${local.in_env} && !${local.decisions} && !(${local.waivers}) && (${local.recordings} || ${local.metadata})"
+  # metadata documents, under the same condition as its create grant. One
+  # grant per kind of object: a single expression over all of them would
+  # hold 14 logical operators, and IAM takes at most 12 in one condition
+  # (infra/README.md, "Limits of IAM Conditions"). The grants together allow
+  # exactly what that expression would. A recording is
+  # ENV/DAY/TYPE/CONVERSATION_RECORDING.EXT, one TYPE per folder of
+  # functions/core/content-types.ts.
+  retained = {
+    call     = "${local.in_env} && resource.name.extract(\"${local.objects}{day}/call/\") != \"\" && !${local.decisions} && !(${local.waivers})"
+    chat     = "${local.in_env} && resource.name.extract(\"${local.objects}{day}/chat/\") != \"\" && !${local.decisions} && !(${local.waivers})"
+    email    = "${local.in_env} && resource.name.extract(\"${local.objects}{day}/email/\") != \"\" && !${local.decisions} && !(${local.waivers})"
+    message  = "${local.in_env} && resource.name.extract(\"${local.objects}{day}/message/\") != \"\" && !${local.decisions} && !(${local.waivers})"
+    screen   = "${local.in_env} && resource.name.extract(\"${local.objects}{day}/screen/\") != \"\" && !${local.decisions} && !(${local.waivers})"
+    metadata = "${local.in_env} && ${local.metadata} && !${local.decisions} && !(${local.waivers})"
+  }
   bucket_grants = {
     # Lists and reads earlier days' markers, plans and reports (never a recording).
     planner_reads = {
@@ -217,14 +228,14 @@ resource "google_project_iam_custom_role" "set_retention" {
 }
 
 resource "google_storage_bucket_iam_member" "worker_sets_retention" {
-  count  = local.retention ? 1 : 0
-  bucket = google_storage_bucket.recordings.name
-  role   = google_project_iam_custom_role.set_retention[0].name
-  member = google_service_account.sa["worker"].member
+  for_each = local.retention ? local.retained : {}
+  bucket   = google_storage_bucket.recordings.name
+  role     = google_project_iam_custom_role.set_retention[0].name
+  member   = google_service_account.sa["worker"].member
   condition {
-    title       = "retain recordings and metadata"
-    description = "genesys-recording-migrator worker: retention on what it creates"
-    expression  = local.retained
+    title       = "retain ${each.key}"
+    description = "genesys-recording-migrator worker: retention on the ${each.key} objects it creates"
+    expression  = each.value
   }
 }
 

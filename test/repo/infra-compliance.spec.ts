@@ -103,15 +103,20 @@ describe('infra/ compliance options (retention, lifecycle, audit logs, kms_key)'
       assert.deepStrictEqual(role.permissions, ['storage.objects.setRetention']);
       assert.strictEqual(role.count, '${local.retention ? 1 : 0}');
       const grant = resource(docs, 'google_storage_bucket_iam_member', 'worker_sets_retention') as {
-        count: string;
+        for_each: string;
         role: string;
         member: string;
         condition: Array<{expression: string}>;
       };
-      assert.strictEqual(grant.count, '${local.retention ? 1 : 0}');
+      assert.strictEqual(grant.for_each, '${local.retention ? local.retained : {}}');
       assert.strictEqual(grant.role, '${google_project_iam_custom_role.set_retention[0].name}');
       assert.strictEqual(grant.member, '${google_service_account.sa["worker"].member}');
-      assert.strictEqual(grant.condition[0]!.expression, '${local.retained}');
+      assert.strictEqual(grant.condition[0]!.expression, '${each.value}');
+      // Recordings of every folder content-types.ts writes, and metadata documents.
+      assert.deepStrictEqual(
+        Object.keys(all.retained as Block).sort(),
+        [...RECORDING_TYPES, 'metadata'].sort(),
+      );
     });
 
     it('should let no identity override an unlocked retention: no role that holds it, in any grant', () => {

@@ -133,18 +133,19 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
       permissions: string[];
     };
     ROLE_PERMISSIONS[CUSTOM_ROLE] = role.permissions.map(p => p.replace(/^storage\.objects\./, ''));
+    // One grant per kind of object, each with its own condition (IAM's operator limit).
     const retains = resource(docs, 'google_storage_bucket_iam_member', 'worker_sets_retention') as {
+      for_each: string;
       role: string;
       member: string;
       condition: Array<{expression: string}>;
     };
     assert.strictEqual(retains.role, CUSTOM_ROLE);
     assert.strictEqual(retains.member, '${google_service_account.sa["worker"].member}');
-    grants.push({
-      sa: 'worker',
-      role: retains.role,
-      when: interpolate(retains.condition[0]!.expression, values, all),
-    });
+    assert.strictEqual(retains.for_each, '${local.retention ? local.retained : {}}');
+    assert.strictEqual(retains.condition[0]!.expression, '${each.value}');
+    for (const when of Object.values(all.retained as Record<string, string>))
+      grants.push({sa: 'worker', role: retains.role, when: interpolate(when, values, all)});
     // The BigLake connection of the recordings table (bigquery.tf).
     const bigquery = resource(docs, 'google_storage_bucket_iam_member', 'bigquery_reads_index') as {
       role: string;
