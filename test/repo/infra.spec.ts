@@ -230,6 +230,35 @@ describe('infra/ (Terraform)', () => {
       );
   });
 
+  it("should create Eventarc's agent and grant it its role, on every configuration, before the checker's trigger", () => {
+    const agent = resource(docs, 'google_project_service_identity', 'eventarc');
+    assert.strictEqual(agent.service, 'eventarc.googleapis.com');
+    assert.ok(!('count' in agent) && !('for_each' in agent), 'not only with kms_key');
+    const grant = resource(docs, 'google_project_iam_member', 'eventarc_agent');
+    assert.strictEqual(grant.role, 'roles/eventarc.serviceAgent');
+    assert.strictEqual(
+      grant.member,
+      'serviceAccount:${google_project_service_identity.eventarc.email}',
+    );
+    // The functions wait for the grant to be seen, not only for it to be made.
+    const wait = resource(docs, 'time_sleep', 'eventarc_agent') as {
+      create_duration: string;
+      triggers: Record<string, string>;
+    };
+    assert.strictEqual(wait.triggers.agent, '${google_project_iam_member.eventarc_agent.member}');
+    assert.ok(parseInt(wait.create_duration, 10) >= 60, wait.create_duration);
+    const fn = resource(docs, 'google_cloudfunctions2_function', 'fn');
+    assert.ok((fn.depends_on as string[]).includes('${time_sleep.eventarc_agent}'));
+    // Existing CMEK deployments keep the agent they had (it was created with kms_key).
+    const moved = docs.flatMap(d => ((d as Block).moved as Block[] | undefined) ?? []);
+    assert.deepStrictEqual(moved, [
+      {
+        from: '${google_project_service_identity.kms["eventarc.googleapis.com"]}',
+        to: '${google_project_service_identity.eventarc}',
+      },
+    ]);
+  });
+
   it('should let the checker take many events per instance (with the vCPU that needs)', () => {
     assert.strictEqual(fns.checker!.concurrency, '${var.checker_concurrency}');
     assert.strictEqual(fns.checker!.cpu, '1');
@@ -327,6 +356,8 @@ describe('infra/ (Terraform)', () => {
       'roles/logging.logWriter': /google_service_account\.sa\[each\.key\]\.member/,
       'roles/eventarc.eventReceiver': /google_service_account\.sa\["eventarc"\]\.member/,
       'roles/pubsub.publisher': /google_storage_project_service_account\.gcs/,
+      'roles/eventarc.serviceAgent':
+        /^serviceAccount:\$\{google_project_service_identity\.eventarc\.email\}$/,
       '${each.value.role}': /^\$\{each\.value\.member\}$/, // operators: see below
       'roles/storage.objectViewer': /google_service_account\.sa\["build"\]\.member/,
       // Query jobs exist only in a project.
