@@ -209,6 +209,40 @@ resource "google_storage_bucket_iam_member" "functions" {
   }
 }
 
+# Cloud Storage gives a new bucket role bindings for the project's basic
+# roles, its "convenience values": project owners and editors get the legacy
+# bucket owner role, viewers the legacy bucket reader role, and, on a bucket
+# created with uniform bucket-level access, the legacy object roles follow
+# (owner for owners and editors, reader for viewers). The grants above only
+# add members, so those would stay: anyone with roles/viewer on the project
+# (the plan identity of Cloud Build included) could read every recording,
+# and any editor could delete one or grant themselves the right to read it.
+# Each legacy role is therefore held here authoritatively, with exactly the
+# members listed: no convenience value reads, replaces or deletes an object;
+# project owners keep managing the bucket, as the project's owners do anyway;
+# project viewers keep the bucket's metadata and the listing of object names
+# (the plan identity reads the bucket through it), never an object. No grant
+# of this folder uses a legacy role: a binding resource and member resources
+# must never share a role (the provider's IAM documentation).
+locals {
+  legacy_bucket_members = {
+    "roles/storage.legacyBucketOwner"  = ["projectOwner:${var.project_id}"]
+    "roles/storage.legacyBucketReader" = ["projectViewer:${var.project_id}"]
+    "roles/storage.legacyBucketWriter" = []
+    "roles/storage.legacyObjectOwner"  = []
+    "roles/storage.legacyObjectReader" = []
+  }
+}
+
+# With no members, the provider writes the role with none, which IAM drops,
+# and reads a role that is not there as having none: no change is planned.
+resource "google_storage_bucket_iam_binding" "legacy" {
+  for_each = local.legacy_bucket_members
+  bucket   = google_storage_bucket.recordings.name
+  role     = each.key
+  members  = each.value
+}
+
 # Creating an object with a retention needs storage.objects.setRetention
 # besides create (Cloud Storage's objects.insert). The predefined roles that
 # hold it hold much more (Storage Object Admin: every object permission,
