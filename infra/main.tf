@@ -3,6 +3,11 @@
 # never races their enablement; test/repo/infra.spec.ts checks that.
 locals {
   prefix = "${var.prefix}-"
+  # Whether this deployment owns what belongs to the whole project, shared by
+  # every deployment in it (infra/README.md, "Environments"): the Cloud
+  # Storage and Eventarc agents' roles, operator_members' and
+  # bigquery_reader_members' project roles, and Cloud Storage's audit config.
+  project_grants = var.project_grants
   apis = setunion(
     [
       "artifactregistry.googleapis.com",

@@ -80,11 +80,12 @@ resource "google_pubsub_subscription_iam_member" "operator_dead_letters" {
   member       = each.value.member
 }
 
+# Project-wide: shared by every deployment in the project (project_grants).
 resource "google_project_iam_member" "operator" {
-  for_each = {
+  for_each = local.project_grants ? {
     for pair in setproduct(var.operator_members, local.operator_project_roles) :
     "${pair[0]} ${pair[1]}" => { member = pair[0], role = pair[1] }
-  }
+  } : {}
   project    = var.project_id
   role       = each.value.role
   member     = each.value.member

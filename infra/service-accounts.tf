@@ -48,6 +48,7 @@ data "google_storage_project_service_account" "gcs" {
 }
 
 resource "google_project_iam_member" "gcs_pubsub" {
+  count      = local.project_grants ? 1 : 0
   project    = var.project_id
   role       = "roles/pubsub.publisher"
   member     = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
@@ -69,16 +70,19 @@ resource "google_project_service_identity" "eventarc" {
 }
 
 resource "google_project_iam_member" "eventarc_agent" {
+  count   = local.project_grants ? 1 : 0
   project = var.project_id
   role    = "roles/eventarc.serviceAgent"
   member  = "serviceAccount:${google_project_service_identity.eventarc.email}"
 }
 
 # Google documents access changes as typically seen within 2 minutes; this
-# wait happens once, when the grant is made.
+# wait happens once, when the grant is made (or, with project_grants false,
+# once the agent exists: the deployment that owns the grant is applied first).
 resource "time_sleep" "eventarc_agent" {
   create_duration = "120s"
   triggers = {
-    agent = google_project_iam_member.eventarc_agent.member
+    agent = google_project_service_identity.eventarc.email
   }
+  depends_on = [google_project_iam_member.eventarc_agent]
 }

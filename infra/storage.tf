@@ -286,5 +286,11 @@ resource "google_project_iam_audit_config" "storage" {
   audit_log_config {
     log_type = "DATA_WRITE"
   }
+  lifecycle {
+    precondition {
+      condition     = local.project_grants
+      error_message = "storage_data_access_logs sets the whole project's audit configuration of Cloud Storage: turn it on in the deployment that owns the project-level settings (project_grants = true), not in this one."
+    }
+  }
   depends_on = [google_project_service.apis]
 }

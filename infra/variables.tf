@@ -389,6 +389,12 @@ variable "prefix" {
   }
 }
 
+variable "project_grants" {
+  description = "Whether this deployment makes, and on destroy removes, the grants and settings of the whole project that every deployment in it shares: the Cloud Storage agent's pubsub.publisher, the Eventarc agent's role, operator_members' and bigquery_reader_members' project roles, and storage_data_access_logs. Keep true with one project per environment (recommended); with several deployments in one project, set it false in all but one, which is applied first and destroyed last (infra/README.md, Environments)."
+  type        = bool
+  default     = true
+}
+
 variable "project_id" {
   description = "Project to deploy into."
   type        = string

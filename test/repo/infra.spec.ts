@@ -244,8 +244,10 @@ describe('infra/ (Terraform)', () => {
     const wait = resource(docs, 'time_sleep', 'eventarc_agent') as {
       create_duration: string;
       triggers: Record<string, string>;
+      depends_on: string[];
     };
-    assert.strictEqual(wait.triggers.agent, '${google_project_iam_member.eventarc_agent.member}');
+    assert.strictEqual(wait.triggers.agent, '${google_project_service_identity.eventarc.email}');
+    assert.deepStrictEqual(wait.depends_on, ['${google_project_iam_member.eventarc_agent}']);
     assert.ok(parseInt(wait.create_duration, 10) >= 60, wait.create_duration);
     const fn = resource(docs, 'google_cloudfunctions2_function', 'fn');
     assert.ok((fn.depends_on as string[]).includes('${time_sleep.eventarc_agent}'));
@@ -384,6 +386,31 @@ describe('infra/ (Terraform)', () => {
         );
       }
     }
+  });
+
+  it("should make the project's shared grants and settings only in the deployment that owns them (project_grants)", () => {
+    assert.strictEqual(variable(docs, 'project_grants').default, true);
+    assert.strictEqual(all.project_grants, '${var.project_grants}');
+    // Every project-level grant or setting is this deployment's own identity's, or gated.
+    let gated = 0;
+    for (const [type, name, body] of resources(docs)) {
+      if (!/^google_project_iam_(member|binding|audit_config|policy)$/.test(type)) continue;
+      const own = /^\$\{google_service_account\.sa\[[^\]]+\]\.member\}$/.test(String(body.member));
+      if (own) continue;
+      const instances = String(body.count ?? body.for_each ?? '');
+      if (type === 'google_project_iam_audit_config') {
+        // Its own switch, refused when another deployment owns the project's settings.
+        assert.strictEqual(instances, '${var.storage_data_access_logs ? 1 : 0}');
+        const pre = (body.lifecycle as Array<{precondition: Array<{condition: string}>}>)[0]!
+          .precondition[0]!.condition;
+        assert.strictEqual(pre, '${local.project_grants}');
+      } else {
+        assert.match(instances, /local\.project_grants \?/, `${type}.${name}: ${instances}`);
+      }
+      gated++;
+    }
+    // The storage and Eventarc agents' roles, the operators', the BigQuery readers', the audit config.
+    assert.strictEqual(gated, 5);
   });
 
   it('should feed the checker every finalize event of the recordings bucket, with retries', () => {
