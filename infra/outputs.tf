@@ -34,6 +34,11 @@ output "export_prefix" {
   value       = "gs://${google_storage_bucket.recordings.name}/${var.export_env}/"
 }
 
+output "export_env" {
+  description = "Top-level folder of this deployment in the bucket (grm's GRM_ENV)."
+  value       = var.export_env
+}
+
 output "genesys_clients_secret" {
   description = "Secret to add the Genesys OAuth clients to."
   value       = google_secret_manager_secret.secret["genesys_clients"].secret_id

@@ -664,6 +664,7 @@ describe('infra/ (Terraform)', () => {
       'google_storage_bucket.recordings.name',
       'google_storage_bucket.source.name',
       'google_cloud_scheduler_job.nightly.name',
+      'var.export_env',
     ])
       assert.ok(outputs.includes(ref), ref);
   });
