@@ -27,6 +27,8 @@ locals {
     ],
     # Only with SQL over the archive (bigquery.tf).
     var.bigquery_dataset != "" ? ["bigquery.googleapis.com", "bigqueryconnection.googleapis.com"] : [],
+    # Only with kms_key (kms.tf): the key's IAM is managed through it.
+    local.cmek ? ["cloudkms.googleapis.com"] : [],
   )
   labels = merge(
     { app = "genesys-recording-migrator", export_env = var.export_env },

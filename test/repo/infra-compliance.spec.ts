@@ -267,6 +267,10 @@ describe('infra/ compliance options (retention, lifecycle, audit logs, kms_key)'
     const KEY = '${local.cmek ? var.kms_key : null}';
     const GRANTS = 'time_sleep.kms_grants';
 
+    it('should turn on the Cloud KMS API with kms_key only', () => {
+      assert.match(String(all.apis), /local\.cmek \? \["cloudkms\.googleapis\.com"\] : \[\]/);
+    });
+
     it('should accept only a key id (or nothing) and require it in region', () => {
       assert.strictEqual(all.cmek, '${var.kms_key != ""}');
       const re = /regex\("((?:[^"\\]|\\.)*)", var\.kms_key\)/.exec(validation('kms_key'))?.[1];

@@ -267,6 +267,25 @@ describe('infra/ (Terraform)', () => {
     assert.strictEqual(fns.worker!.concurrency, 1);
   });
 
+  it('should create the no-decision alert with the metric it queries, without waiting for Monitoring to see it', () => {
+    const policy = resource(docs, 'google_monitoring_alert_policy', 'no_day_decided') as {
+      conditions: Array<{condition_prometheus_query_language: Array<Block>}>;
+    };
+    const promql = policy.conditions[0]!.condition_prometheus_query_language[0]!;
+    assert.strictEqual(promql.disable_metric_validation, true);
+    assert.match(
+      String(promql.query),
+      /user_\$\{google_logging_metric\.days_decided\.name\}\[36h\]/,
+    );
+    // No wait stands between the metric and the policy any more.
+    assert.deepStrictEqual(
+      resources(docs).filter(
+        ([t, , b]) => t === 'time_sleep' && JSON.stringify(b).includes('days_decided'),
+      ),
+      [],
+    );
+  });
+
   it('should have Cloud Scheduler call the planner with an OIDC token for its URL', () => {
     const job = resource(docs, 'google_cloud_scheduler_job', 'nightly') as {
       http_target: Array<{
