@@ -173,12 +173,16 @@ locals {
       title = "replace bookkeeping and metadata"
       when  = "${local.in_env} && !${local.decisions} && !(${local.waivers}) && (${local.manifest} || ${local.metadata} || ${local.rejected})"
     }
-    # Reads plans and reports and lists a run's reports.
+    # Lists the bucket (a run's reports, waivers, the recordings the reports
+    # claim) and reads the day's _manifest/: plans and plan parts, reports,
+    # the ledger, waivers. It never reads a recording or a metadata document
+    # (functions/services/checker.ts); markers and the index it reads through
+    # its replace grants below.
     checker_reads = {
       sa    = "checker"
       role  = "roles/storage.objectViewer"
-      title = "read own export_env"
-      when  = local.readable
+      title = "list, read own manifests"
+      when  = "${local.listing} || (${local.in_env} && ${local.manifest})"
     }
     # Writes the ledger and the day's marker, and removes the marker it replaces.
     checker_replaces_markers = {
