@@ -360,7 +360,7 @@ variable "notification_channels" {
 }
 
 variable "operator_members" {
-  description = "Who operates the export (IAM members: user:, group:, serviceAccount:, principal:// or principalSet://): may call the planner (reruns) and run the scheduler job, publish replays, read the bookkeeping in the bucket (not the recordings), pull the dead letters, and read logs and alerts."
+  description = "Who operates the export (IAM members: user:, group:, serviceAccount:, principal:// or principalSet://): may call the planner (reruns) and, when planner_ingress is not ALLOW_ALL, run the scheduler job, publish replays, read the bookkeeping in the bucket (not the recordings), pull the dead letters, and read logs and alerts."
   type        = list(string)
   default     = []
   validation {

@@ -137,7 +137,10 @@ describe('infra/ compliance options (retention, lifecycle, audit logs, kms_key)'
               ...Object.values(all.bucket_grants as Record<string, {role: string}>).map(
                 g => g.role,
               ),
-              ...(all.operator_project_roles as string[]),
+              // Every role the operators' list may hold, whichever branch applies.
+              ...[...String(all.operator_project_roles).matchAll(/"(roles\/[^"]+)"/g)].map(
+                m => m[1]!,
+              ),
             ]
           : [String(body.role)],
       );
