@@ -19,6 +19,14 @@ output "checker_url" {
   value       = google_cloudfunctions2_function.fn["checker"].service_config[0].uri
 }
 
+output "composer_environment_variables" {
+  description = "Environment variables of a Cloud Composer environment that runs the DAG of infra/composer/ (docs/composer.md): the nightly schedule and its time zone, as schedule and time_zone give them to Cloud Scheduler."
+  value = {
+    GRM_SCHEDULE  = var.schedule
+    GRM_TIME_ZONE = var.time_zone
+  }
+}
+
 output "dead_letter_subscription" {
   description = "Subscription holding batch messages that kept failing (pull it to read them)."
   value       = google_pubsub_subscription.dead_letter_keep.name

@@ -637,6 +637,19 @@ describe('infra/ (Terraform)', () => {
       assert.doesNotMatch(bad, pattern);
   });
 
+  it("should hand a Composer DAG the scheduler job's schedule and time zone, under the names the DAG reads", () => {
+    const out = docs.flatMap(d => d.output?.composer_environment_variables ?? [])[0];
+    const value = out?.value as Record<string, string> | undefined;
+    assert.ok(value, 'no output composer_environment_variables');
+    const job = resource(docs, 'google_cloud_scheduler_job', 'nightly');
+    assert.deepStrictEqual(value, {GRM_SCHEDULE: job.schedule, GRM_TIME_ZONE: job.time_zone});
+    const planner = read('infra/composer/grm_planner.py');
+    assert.match(planner, /^SCHEDULE_VARIABLE = "GRM_SCHEDULE"$/m);
+    assert.match(planner, /^TIME_ZONE_VARIABLE = "GRM_TIME_ZONE"$/m);
+    const dag = read('infra/composer/genesys_recording_migrator_dag.py');
+    assert.match(dag, /^SCHEDULE, TIME_ZONE = grm_planner\.nightly_schedule\(os\.environ\)$/m);
+  });
+
   it('should have a terraform.tfvars.example that sets every required variable and only declared ones', async () => {
     const example = await parseHcl<Block>('example.tfvars', read('infra/terraform.tfvars.example'));
     const declared = new Map(
