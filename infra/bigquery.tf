@@ -102,8 +102,9 @@ resource "google_bigquery_dataset_iam_member" "readers" {
   member     = each.value
 }
 
+# Project-wide: shared by every deployment in the project (project_grants).
 resource "google_project_iam_member" "bigquery_reader_jobs" {
-  for_each   = local.bigquery ? toset(var.bigquery_reader_members) : toset([])
+  for_each   = local.bigquery && local.project_grants ? toset(var.bigquery_reader_members) : toset([])
   project    = var.project_id
   role       = "roles/bigquery.jobUser"
   member     = each.value

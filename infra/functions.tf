@@ -102,6 +102,7 @@ resource "google_cloudfunctions2_function" "fn" {
   }
   depends_on = [
     time_sleep.build_grants,
+    time_sleep.eventarc_agent,
     google_project_iam_member.eventarc_receiver,
     google_project_iam_member.gcs_pubsub,
     time_sleep.kms_grants,

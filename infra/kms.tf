@@ -9,8 +9,9 @@ locals {
   kms_key_location = local.cmek ? split("/", var.kms_key)[3] : ""
   # Agents Terraform makes exist before granting them anything; the others
   # exist once their API is on (Cloud Functions, Cloud Run) or are read at
-  # plan time (Cloud Storage), and Pub/Sub's is created in main.tf.
-  kms_agent_services = toset(["artifactregistry.googleapis.com", "eventarc.googleapis.com", "secretmanager.googleapis.com"])
+  # plan time (Cloud Storage), Pub/Sub's is created in main.tf and
+  # Eventarc's in service-accounts.tf (on every configuration).
+  kms_agent_services = toset(["artifactregistry.googleapis.com", "secretmanager.googleapis.com"])
   # Who needs the key, for what. The agents of kms_agent_services exist
   # only with kms_key (hence try: this map is evaluated either way, and
   # used only then).
@@ -24,13 +25,19 @@ locals {
     # The functions' images in grm-functions.
     artifactregistry = try("serviceAccount:${google_project_service_identity.kms["artifactregistry.googleapis.com"].email}", null)
     # The checker's events (google_eventarc_google_channel_config).
-    eventarc = try("serviceAccount:${google_project_service_identity.kms["eventarc.googleapis.com"].email}", null)
+    eventarc = "serviceAccount:${google_project_service_identity.eventarc.email}"
     # The functions themselves (Cloud Functions' and Cloud Run's agents, as
     # Google's CMEK page for Cloud Run functions names them).
     cloudfunctions = "serviceAccount:service-${data.google_project.this.number}@gcf-admin-robot.iam.gserviceaccount.com"
     cloudrun       = "serviceAccount:service-${data.google_project.this.number}@serverless-robot-prod.iam.gserviceaccount.com"
   }
   kms_agents = local.cmek ? local.kms_agent_members : {}
+}
+
+# Eventarc's agent used to be created here, with kms_key only.
+moved {
+  from = google_project_service_identity.kms["eventarc.googleapis.com"]
+  to   = google_project_service_identity.eventarc
 }
 
 resource "google_project_service_identity" "kms" {

@@ -3,6 +3,11 @@
 # never races their enablement; test/repo/infra.spec.ts checks that.
 locals {
   prefix = "${var.prefix}-"
+  # Whether this deployment owns what belongs to the whole project, shared by
+  # every deployment in it (infra/README.md, "Environments"): the Cloud
+  # Storage and Eventarc agents' roles, operator_members' and
+  # bigquery_reader_members' project roles, and Cloud Storage's audit config.
+  project_grants = var.project_grants
   apis = setunion(
     [
       "artifactregistry.googleapis.com",
@@ -22,6 +27,8 @@ locals {
     ],
     # Only with SQL over the archive (bigquery.tf).
     var.bigquery_dataset != "" ? ["bigquery.googleapis.com", "bigqueryconnection.googleapis.com"] : [],
+    # Only with kms_key (kms.tf): the key's IAM is managed through it.
+    local.cmek ? ["cloudkms.googleapis.com"] : [],
   )
   labels = merge(
     { app = "genesys-recording-migrator", export_env = var.export_env },

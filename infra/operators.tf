@@ -1,11 +1,19 @@
 # What operator_members may do (infra/README.md, "Who may do what"): rerun a
-# day through the planner (and look up its URL) or the scheduler job, replay
+# day through the planner (and look up its URL) or, when they cannot reach the
+# planner, the scheduler job, replay
 # batches by publishing to the batches topic, read the markers, reports,
 # plans and metadata of the export_env folder (not the recordings: that is
 # archive_reader_members), pull and acknowledge dead letters, and read logs
 # and alerts. They cannot write to the bucket: fixes go through the pipeline.
 locals {
-  operator_project_roles = ["roles/logging.viewer", "roles/monitoring.viewer", "roles/cloudscheduler.jobRunner"]
+  # Running the scheduler job is their way to rerun the night only when the
+  # planner is not reachable from where they are (planner_ingress); Cloud
+  # Scheduler grants it on the project alone (no job-level IAM), so it would
+  # let them run any job of the project: with ALLOW_ALL they call the planner.
+  operator_project_roles = concat(
+    ["roles/logging.viewer", "roles/monitoring.viewer"],
+    var.planner_ingress == "ALLOW_ALL" ? [] : ["roles/cloudscheduler.jobRunner"],
+  )
 }
 
 resource "google_cloud_run_service_iam_member" "operator_invokes_planner" {
@@ -80,11 +88,12 @@ resource "google_pubsub_subscription_iam_member" "operator_dead_letters" {
   member       = each.value.member
 }
 
+# Project-wide: shared by every deployment in the project (project_grants).
 resource "google_project_iam_member" "operator" {
-  for_each = {
+  for_each = local.project_grants ? {
     for pair in setproduct(var.operator_members, local.operator_project_roles) :
     "${pair[0]} ${pair[1]}" => { member = pair[0], role = pair[1] }
-  }
+  } : {}
   project    = var.project_id
   role       = each.value.role
   member     = each.value.member

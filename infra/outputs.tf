@@ -19,6 +19,14 @@ output "checker_url" {
   value       = google_cloudfunctions2_function.fn["checker"].service_config[0].uri
 }
 
+output "composer_environment_variables" {
+  description = "Environment variables of a Cloud Composer environment that runs the DAG of infra/composer/ (docs/composer.md): the nightly schedule and its time zone, as schedule and time_zone give them to Cloud Scheduler."
+  value = {
+    GRM_SCHEDULE  = var.schedule
+    GRM_TIME_ZONE = var.time_zone
+  }
+}
+
 output "dead_letter_subscription" {
   description = "Subscription holding batch messages that kept failing (pull it to read them)."
   value       = google_pubsub_subscription.dead_letter_keep.name
@@ -32,6 +40,11 @@ output "dead_letter_topic" {
 output "export_prefix" {
   description = "Where a day's objects and markers land: gs://BUCKET/ENV/DAY/..."
   value       = "gs://${google_storage_bucket.recordings.name}/${var.export_env}/"
+}
+
+output "export_env" {
+  description = "Top-level folder of this deployment in the bucket (grm's GRM_ENV)."
+  value       = var.export_env
 }
 
 output "genesys_clients_secret" {

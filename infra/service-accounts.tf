@@ -48,8 +48,41 @@ data "google_storage_project_service_account" "gcs" {
 }
 
 resource "google_project_iam_member" "gcs_pubsub" {
+  count      = local.project_grants ? 1 : 0
   project    = var.project_id
   role       = "roles/pubsub.publisher"
   member     = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
   depends_on = [google_project_service.apis]
+}
+
+# Eventarc's own service agent manages the checker trigger's transport and
+# checks its source. Google grants it roles/eventarc.serviceAgent when the
+# project's first Eventarc resource is created, and a trigger created before
+# that grant is seen everywhere is refused ("Permission denied while using the
+# Eventarc Service Agent"): on a fresh project, that is the checker's. So the
+# agent is created here, granted its role, and the functions wait for the
+# grant to propagate, whether or not kms_key is set.
+resource "google_project_service_identity" "eventarc" {
+  provider   = google-beta
+  project    = var.project_id
+  service    = "eventarc.googleapis.com"
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_project_iam_member" "eventarc_agent" {
+  count   = local.project_grants ? 1 : 0
+  project = var.project_id
+  role    = "roles/eventarc.serviceAgent"
+  member  = "serviceAccount:${google_project_service_identity.eventarc.email}"
+}
+
+# Google documents access changes as typically seen within 2 minutes; this
+# wait happens once, when the grant is made (or, with project_grants false,
+# once the agent exists: the deployment that owns the grant is applied first).
+resource "time_sleep" "eventarc_agent" {
+  create_duration = "120s"
+  triggers = {
+    agent = google_project_service_identity.eventarc.email
+  }
+  depends_on = [google_project_iam_member.eventarc_agent]
 }

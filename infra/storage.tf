@@ -104,8 +104,6 @@ locals {
   manifest = "resource.name.extract(\"${local.objects}{day}/_manifest/\") != \"\""
   metadata = "resource.name.extract(\"${local.objects}{day}/metadata/\") != \"\""
   rejected = "resource.name.startsWith(\"${local.objects}_rejected/\")"
-  # A recording: ENV/DAY/TYPE/CONVERSATION_RECORDING.EXT, one TYPE per folder of content-types.ts.
-  recordings = "(resource.name.extract(\"${local.objects}{day}/call/\") != \"\" || resource.name.extract(\"${local.objects}{day}/chat/\") != \"\" || resource.name.extract(\"${local.objects}{day}/email/\") != \"\" || resource.name.extract(\"${local.objects}{day}/message/\") != \"\" || resource.name.extract(\"${local.objects}{day}/screen/\") != \"\")"
   # The recordings index the checker writes per decided day (bigquery.tf reads it).
   index = "resource.name.startsWith(\"${local.objects}_index/\")"
   # Everything in the folder but the recordings themselves: markers, plans,
@@ -116,8 +114,21 @@ locals {
   # The checker's and the planner's objects, which the worker never writes.
   decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || resource.name.endsWith(\"/_manifest/decision.json\") || resource.name.endsWith(\"/plan.json\") || ${local.index})"
   # What the worker gives a retention when it creates it: recordings and
-  # metadata documents, under the same condition as its create grant.
-  retained = "${local.in_env} && !${local.decisions} && !(${local.waivers}) && (${local.recordings} || ${local.metadata})"
+  # metadata documents, under the same condition as its create grant. One
+  # grant per kind of object: a single expression over all of them would
+  # hold 14 logical operators, and IAM takes at most 12 in one condition
+  # (infra/README.md, "Limits of IAM Conditions"). The grants together allow
+  # exactly what that expression would. A recording is
+  # ENV/DAY/TYPE/CONVERSATION_RECORDING.EXT, one TYPE per folder of
+  # functions/core/content-types.ts.
+  retained = {
+    call     = "${local.in_env} && resource.name.extract(\"${local.objects}{day}/call/\") != \"\" && !${local.decisions} && !(${local.waivers})"
+    chat     = "${local.in_env} && resource.name.extract(\"${local.objects}{day}/chat/\") != \"\" && !${local.decisions} && !(${local.waivers})"
+    email    = "${local.in_env} && resource.name.extract(\"${local.objects}{day}/email/\") != \"\" && !${local.decisions} && !(${local.waivers})"
+    message  = "${local.in_env} && resource.name.extract(\"${local.objects}{day}/message/\") != \"\" && !${local.decisions} && !(${local.waivers})"
+    screen   = "${local.in_env} && resource.name.extract(\"${local.objects}{day}/screen/\") != \"\" && !${local.decisions} && !(${local.waivers})"
+    metadata = "${local.in_env} && ${local.metadata} && !${local.decisions} && !(${local.waivers})"
+  }
   bucket_grants = {
     # Lists and reads earlier days' markers, plans and reports (never a recording).
     planner_reads = {
@@ -163,12 +174,16 @@ locals {
       title = "replace bookkeeping and metadata"
       when  = "${local.in_env} && !${local.decisions} && !(${local.waivers}) && (${local.manifest} || ${local.metadata} || ${local.rejected})"
     }
-    # Reads plans and reports and lists a run's reports.
+    # Lists the bucket (a run's reports, waivers, the recordings the reports
+    # claim) and reads the day's _manifest/: plans and plan parts, reports,
+    # the ledger, waivers. It never reads a recording or a metadata document
+    # (functions/services/checker.ts); markers and the index it reads through
+    # its replace grants below.
     checker_reads = {
       sa    = "checker"
       role  = "roles/storage.objectViewer"
-      title = "read own export_env"
-      when  = local.readable
+      title = "list, read own manifests"
+      when  = "${local.listing} || (${local.in_env} && ${local.manifest})"
     }
     # Writes the ledger and the day's marker, and removes the marker it replaces.
     checker_replaces_markers = {
@@ -199,6 +214,40 @@ resource "google_storage_bucket_iam_member" "functions" {
   }
 }
 
+# Cloud Storage gives a new bucket role bindings for the project's basic
+# roles, its "convenience values": project owners and editors get the legacy
+# bucket owner role, viewers the legacy bucket reader role, and, on a bucket
+# created with uniform bucket-level access, the legacy object roles follow
+# (owner for owners and editors, reader for viewers). The grants above only
+# add members, so those would stay: anyone with roles/viewer on the project
+# (the plan identity of Cloud Build included) could read every recording,
+# and any editor could delete one or grant themselves the right to read it.
+# Each legacy role is therefore held here authoritatively, with exactly the
+# members listed: no convenience value reads, replaces or deletes an object;
+# project owners keep managing the bucket, as the project's owners do anyway;
+# project viewers keep the bucket's metadata and the listing of object names
+# (the plan identity reads the bucket through it), never an object. No grant
+# of this folder uses a legacy role: a binding resource and member resources
+# must never share a role (the provider's IAM documentation).
+locals {
+  legacy_bucket_members = {
+    "roles/storage.legacyBucketOwner"  = ["projectOwner:${var.project_id}"]
+    "roles/storage.legacyBucketReader" = ["projectViewer:${var.project_id}"]
+    "roles/storage.legacyBucketWriter" = []
+    "roles/storage.legacyObjectOwner"  = []
+    "roles/storage.legacyObjectReader" = []
+  }
+}
+
+# With no members, the provider writes the role with none, which IAM drops,
+# and reads a role that is not there as having none: no change is planned.
+resource "google_storage_bucket_iam_binding" "legacy" {
+  for_each = local.legacy_bucket_members
+  bucket   = google_storage_bucket.recordings.name
+  role     = each.key
+  members  = each.value
+}
+
 # Creating an object with a retention needs storage.objects.setRetention
 # besides create (Cloud Storage's objects.insert). The predefined roles that
 # hold it hold much more (Storage Object Admin: every object permission,
@@ -218,14 +267,14 @@ resource "google_project_iam_custom_role" "set_retention" {
 }
 
 resource "google_storage_bucket_iam_member" "worker_sets_retention" {
-  count  = local.retention ? 1 : 0
-  bucket = google_storage_bucket.recordings.name
-  role   = google_project_iam_custom_role.set_retention[0].name
-  member = google_service_account.sa["worker"].member
+  for_each = local.retention ? local.retained : {}
+  bucket   = google_storage_bucket.recordings.name
+  role     = google_project_iam_custom_role.set_retention[0].name
+  member   = google_service_account.sa["worker"].member
   condition {
-    title       = "retain recordings and metadata"
-    description = "genesys-recording-migrator worker: retention on what it creates"
-    expression  = local.retained
+    title       = "retain ${each.key}"
+    description = "genesys-recording-migrator worker: retention on the ${each.key} objects it creates"
+    expression  = each.value
   }
 }
 
@@ -241,6 +290,12 @@ resource "google_project_iam_audit_config" "storage" {
   }
   audit_log_config {
     log_type = "DATA_WRITE"
+  }
+  lifecycle {
+    precondition {
+      condition     = local.project_grants
+      error_message = "storage_data_access_logs sets the whole project's audit configuration of Cloud Storage: turn it on in the deployment that owns the project-level settings (project_grants = true), not in this one."
+    }
   }
   depends_on = [google_project_service.apis]
 }

@@ -360,7 +360,7 @@ variable "notification_channels" {
 }
 
 variable "operator_members" {
-  description = "Who operates the export (IAM members: user:, group:, serviceAccount:, principal:// or principalSet://): may call the planner (reruns) and run the scheduler job, publish replays, read the bookkeeping in the bucket (not the recordings), pull the dead letters, and read logs and alerts."
+  description = "Who operates the export (IAM members: user:, group:, serviceAccount:, principal:// or principalSet://): may call the planner (reruns) and, when planner_ingress is not ALLOW_ALL, run the scheduler job, publish replays, read the bookkeeping in the bucket (not the recordings), pull the dead letters, and read logs and alerts."
   type        = list(string)
   default     = []
   validation {
@@ -387,6 +387,12 @@ variable "prefix" {
     condition     = can(regex("^[a-z][a-z0-9-]{0,14}$", var.prefix))
     error_message = "prefix must be 1-15 lower-case letters, digits or '-', starting with a letter."
   }
+}
+
+variable "project_grants" {
+  description = "Whether this deployment makes, and on destroy removes, the grants and settings of the whole project that every deployment in it shares: the Cloud Storage agent's pubsub.publisher, the Eventarc agent's role, operator_members' and bigquery_reader_members' project roles, and storage_data_access_logs. Keep true with one project per environment (recommended); with several deployments in one project, set it false in all but one, which is applied first and destroyed last (infra/README.md, Environments)."
+  type        = bool
+  default     = true
 }
 
 variable "project_id" {

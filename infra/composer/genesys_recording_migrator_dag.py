@@ -1,10 +1,13 @@
 """genesys-recording-migrator's nightly run, triggered from Cloud Composer.
 
-The original design's DAG: every night at 00:00 UTC it asks the planner to
-export the day `window_lag_days` before (docs/composer.md). Instead of Cloud
-Scheduler, set the Terraform variable `composer_service_account`: it lets
-the environment's service account invoke the planner and pauses the
-scheduler job, so each day is planned once.
+The original design's DAG: every night it asks the planner to export the day
+`window_lag_days` before (docs/composer.md), at the deployment's `schedule`
+in its `time_zone` (the Terraform variables Cloud Scheduler's job uses), set
+on the environment as GRM_SCHEDULE and GRM_TIME_ZONE (terraform output
+composer_environment_variables; unset, Terraform's defaults: 00:00 UTC).
+Instead of Cloud Scheduler, set the Terraform variable
+`composer_service_account`: it lets the environment's service account invoke
+the planner and pauses the scheduler job, so each day is planned once.
 
 Tasks:
 
@@ -31,6 +34,7 @@ environment's service account.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 
 import pendulum
@@ -44,6 +48,10 @@ except ImportError:  # Airflow 2.4 and later
 import grm_planner
 
 PLANNER_URL_VARIABLE = "grm_planner_url"
+
+# Read when the file is parsed: the schedule is part of the DAG. Airflow runs a
+# cron schedule in the time zone of the DAG's start_date.
+SCHEDULE, TIME_ZONE = grm_planner.nightly_schedule(os.environ)
 
 log = logging.getLogger("airflow.task")
 
@@ -63,8 +71,8 @@ def planner_url() -> str:
 @dag(
     dag_id="genesys_recording_migrator_download_recordings",
     description="Trigger for downloading recordings with Genesys: genesys-recording-migrator's planner.",
-    schedule="0 0 * * *",
-    start_date=pendulum.datetime(2022, 10, 21, tz="UTC"),
+    schedule=SCHEDULE,
+    start_date=pendulum.datetime(2022, 10, 21, tz=TIME_ZONE),
     # Only the latest night runs when the DAG is unpaused or Composer was down:
     # check-previous covers the day before, grm rerun or a {"from","to"} request the rest.
     catchup=False,

@@ -30,13 +30,14 @@ import email.utils
 import http.client
 import json
 import logging
+import re
 import socket
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 LOG = logging.getLogger("grm_planner")
 
@@ -57,6 +58,15 @@ EXCERPT_CHARS = 200
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 TokenFetcher = Callable[[str], str]
+
+#: The environment variables that carry the deployment's `schedule` and `time_zone` (Terraform's
+#: output composer_environment_variables), and their values when unset: Terraform's defaults.
+SCHEDULE_VARIABLE = "GRM_SCHEDULE"
+TIME_ZONE_VARIABLE = "GRM_TIME_ZONE"
+DEFAULT_SCHEDULE = "0 0 * * *"
+DEFAULT_TIME_ZONE = "Etc/UTC"
+#: One field of a five-field cron expression: numbers, names (MON, JAN), `*`, ranges, lists, steps.
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*,/-]+")
 
 
 class PlannerError(Exception):
@@ -86,6 +96,38 @@ class PlannerError(Exception):
 
 class PreviousDaysProblem(Exception):
     """An earlier day needs an operator: its reruns are exhausted, or nobody could be told."""
+
+
+def nightly_schedule(environ: Mapping[str, str]) -> Tuple[str, str]:
+    """The DAG's cron schedule and the IANA time zone it runs in.
+
+    They are the deployment's Terraform variables `schedule` and `time_zone`,
+    which Cloud Scheduler's job uses, set on the Composer environment as
+    GRM_SCHEDULE and GRM_TIME_ZONE (docs/composer.md); unset, Terraform's
+    defaults. Refuses what is not a five-field cron expression or not a time
+    zone known here, so that a typo stops the DAG file from loading instead of
+    running the night at another time.
+    """
+    schedule = " ".join(environ.get(SCHEDULE_VARIABLE, "").split()) or DEFAULT_SCHEDULE
+    zone = environ.get(TIME_ZONE_VARIABLE, "").strip() or DEFAULT_TIME_ZONE
+    fields = schedule.split(" ")
+    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+        raise ValueError(
+            f"{SCHEDULE_VARIABLE} must be a five-field cron expression as Cloud Scheduler takes, "
+            f"such as {DEFAULT_SCHEDULE!r}; got {_excerpt(schedule, 80)!r}"
+        )
+    try:
+        import zoneinfo  # pylint: disable=import-outside-toplevel
+
+        zoneinfo.ZoneInfo(zone)
+    except ImportError:  # Python 3.8: Airflow's pendulum checks it when the DAG is built.
+        pass
+    except (ValueError, LookupError) as err:
+        raise ValueError(
+            f"{TIME_ZONE_VARIABLE} must be an IANA time zone such as {DEFAULT_TIME_ZONE!r}; "
+            f"got {_excerpt(zone, 80)!r}"
+        ) from err
+    return schedule, zone
 
 
 def fetch_id_token(audience: str) -> str:

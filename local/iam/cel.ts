@@ -29,6 +29,14 @@ function tokenize(src: string): string[] {
 }
 
 /**
+ * The logical operators of a condition (&&, || and !), counted on its
+ * tokens: the operators inside string literals are not operators.
+ */
+export function logicalOperators(condition: string): number {
+  return tokenize(condition).filter(t => t === '&&' || t === '||' || t === '!').length;
+}
+
+/**
  * CEL's extract: the text between the template's literal part before `{...}`
  * and the literal part after it, at the first place the part before occurs;
  * "" when there is no match.

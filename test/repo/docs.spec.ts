@@ -90,6 +90,31 @@ describe('docs', () => {
     assert.ok(checked >= 8, `only ${checked} commands found`);
   });
 
+  it('should read from Terraform only outputs it declares', async () => {
+    const docs = await loadInfra();
+    const outputs = new Set(docs.flatMap(d => Object.keys(d.output ?? {})));
+    let checked = 0;
+    for (const file of DOCS)
+      for (const cmd of commands(read(file)))
+        for (const m of cmd.matchAll(
+          /terraform(?: -chdir=\S+)? output(?: -(?:raw|json|no-color))* ([a-z_]+)/g,
+        )) {
+          checked++;
+          assert.ok(
+            outputs.has(m[1]!),
+            `${file}: terraform output ${m[1]!} is not an output: ${cmd}`,
+          );
+        }
+    assert.ok(checked >= 5, `only ${checked} terraform output commands found`);
+    // The deployment's names come from the outputs, never written out (docs/operations.md).
+    const setup = commands(read('docs/operations.md')).filter(c =>
+      /^export GRM_(BUCKET|ENV|PLANNER_URL)=/.test(c),
+    );
+    assert.strictEqual(setup.length, 3, setup.join('\n'));
+    for (const line of setup)
+      assert.match(line, /=\$\(terraform -chdir=infra output -raw [a-z_]+\)$/, line);
+  });
+
   it('should default grm to the topic and dead-letter subscription Terraform creates', () => {
     assert.ok(deployed.has(DEFAULT_TOPIC), DEFAULT_TOPIC);
     assert.ok(deployed.has(`${DEFAULT_TOPIC}-dead-letter-keep`));

@@ -40,6 +40,7 @@ const WANTED: Record<string, string[]> = {
       'storage_bucket',
       'storage_bucket_object',
       'storage_bucket_iam_member',
+      'storage_bucket_iam_binding',
       'pubsub_topic',
       'pubsub_subscription',
       'pubsub_topic_iam_member',

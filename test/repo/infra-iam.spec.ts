@@ -8,7 +8,15 @@ import * as assert from 'node:assert';
 import {RECORDING_TYPES} from '../../functions/core/content-types';
 import * as names from '../../functions/core/object-names';
 import {evaluate, extract, Resource} from '../../local/iam/cel';
-import {Block, Hcl, interpolate, loadInfra, locals, resource} from '../../local/iam/terraform';
+import {
+  Block,
+  Hcl,
+  interpolate,
+  loadInfra,
+  locals,
+  resource,
+  resources,
+} from '../../local/iam/terraform';
 
 const BUCKET = 'rec-bucket';
 const ENV = 'brave';
@@ -27,10 +35,27 @@ const ROLE_PERMISSIONS: Record<string, string[]> = {
   'roles/storage.objectViewer': ['get', 'list'],
   'roles/storage.objectCreator': ['create'],
   'roles/storage.objectUser': ['get', 'list', 'create', 'delete'],
+  // The legacy roles a new bucket binds to the project's convenience values.
+  'roles/storage.legacyBucketReader': ['list', 'buckets.get'],
+  'roles/storage.legacyBucketWriter': ['list', 'create', 'delete', 'buckets.get'],
+  'roles/storage.legacyBucketOwner': [
+    'list',
+    'create',
+    'delete',
+    'buckets.get',
+    'buckets.update',
+    'buckets.getIamPolicy',
+    'buckets.setIamPolicy',
+  ],
+  'roles/storage.legacyObjectReader': ['get'],
+  'roles/storage.legacyObjectOwner': ['get', 'update', 'getIamPolicy', 'setIamPolicy'],
 };
+/** The roles Cloud Storage binds to the convenience values of a new bucket's project. */
+const LEGACY_ROLES = Object.keys(ROLE_PERMISSIONS).filter(r => r.includes('.legacy'));
 const CUSTOM_ROLE = '${google_project_iam_custom_role.set_retention[0].name}';
 
 type Op =
+  | 'grant'
   | 'read'
   | 'list'
   | 'create'
@@ -45,6 +70,7 @@ type Op =
  * shortening or removing an unlocked retention overrideUnlockedRetention.
  */
 const NEEDS: Record<Op, string[]> = {
+  grant: ['buckets.setIamPolicy'],
   read: ['get'],
   list: ['list'],
   create: ['create'],
@@ -68,6 +94,7 @@ const n = {
   metadata: names.metadataObjectName(ENV, DAY, CONV),
   plan: names.planObjectName(ENV, DAY),
   runPlan: names.runPlanObjectName(ENV, DAY, RUN),
+  planPart: names.planPartObjectName(ENV, DAY, RUN, 1),
   report: names.batchReportObjectName(ENV, DAY, RUN, 'b0001'),
   adhocReport: names.batchReportObjectName(ENV, DAY, undefined, 'adhoc-1'),
   attempts: names.attemptsObjectName(ENV, DAY, RUN, 'b0001', '123'),
@@ -87,9 +114,10 @@ const n = {
 
 describe('infra/ bucket IAM (conditions evaluated on real object names)', () => {
   let grants: Grant[];
+  let docs: Hcl[];
 
   before(async () => {
-    const docs: Hcl[] = await loadInfra();
+    docs = await loadInfra();
     const all = locals(docs);
     const values = {
       'var.prefix': 'grm',
@@ -133,18 +161,39 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
       permissions: string[];
     };
     ROLE_PERMISSIONS[CUSTOM_ROLE] = role.permissions.map(p => p.replace(/^storage\.objects\./, ''));
+    // One grant per kind of object, each with its own condition (IAM's operator limit).
     const retains = resource(docs, 'google_storage_bucket_iam_member', 'worker_sets_retention') as {
+      for_each: string;
       role: string;
       member: string;
       condition: Array<{expression: string}>;
     };
     assert.strictEqual(retains.role, CUSTOM_ROLE);
     assert.strictEqual(retains.member, '${google_service_account.sa["worker"].member}');
-    grants.push({
-      sa: 'worker',
-      role: retains.role,
-      when: interpolate(retains.condition[0]!.expression, values, all),
-    });
+    assert.strictEqual(retains.for_each, '${local.retention ? local.retained : {}}');
+    assert.strictEqual(retains.condition[0]!.expression, '${each.value}');
+    for (const when of Object.values(all.retained as Record<string, string>))
+      grants.push({sa: 'worker', role: retains.role, when: interpolate(when, values, all)});
+    // The legacy roles, held authoritatively with exactly these members: the project's
+    // convenience values keep what they are listed with, and nothing else.
+    const legacy = resource(docs, 'google_storage_bucket_iam_binding', 'legacy') as {
+      for_each: string;
+      bucket: string;
+      role: string;
+      members: string;
+    };
+    assert.strictEqual(legacy.for_each, '${local.legacy_bucket_members}');
+    assert.strictEqual(legacy.bucket, '${google_storage_bucket.recordings.name}');
+    assert.deepStrictEqual([legacy.role, legacy.members], ['${each.key}', '${each.value}']);
+    assert.ok(!('condition' in legacy));
+    const legacyMembers = all.legacy_bucket_members as Record<string, string[]>;
+    assert.deepStrictEqual(Object.keys(legacyMembers).sort(), LEGACY_ROLES.sort());
+    for (const [role, members] of Object.entries(legacyMembers))
+      for (const m of members) {
+        const who = /^project(Owner|Editor|Viewer):\$\{var\.project_id\}$/.exec(m)?.[1];
+        assert.ok(who, `${role}: ${m} is not a convenience value of this project`);
+        grants.push({sa: `project ${who.toLowerCase()}`, role, when: ''});
+      }
     // The BigLake connection of the recordings table (bigquery.tf).
     const bigquery = resource(docs, 'google_storage_bucket_iam_member', 'bigquery_reads_index') as {
       role: string;
@@ -172,7 +221,7 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
 
   function can(sa: string, op: Op, name: string): boolean {
     const target: Resource =
-      op === 'list'
+      op === 'list' || op === 'grant'
         ? {name: `projects/_/buckets/${BUCKET}`, type: 'storage.googleapis.com/Bucket'}
         : {
             name: `projects/_/buckets/${BUCKET}/objects/${name}`,
@@ -239,6 +288,15 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
     ['checker', 'replace', 'failure', true],
     ['checker', 'delete', 'failure', true],
     ['checker', 'delete', 'success', true],
+    ['checker', 'read', 'planPart', true],
+    ['checker', 'read', 'ledger', true],
+    ['checker', 'read', 'adhocReport', true],
+    ['checker', 'read', 'success', true],
+    ['checker', 'read', 'index', true],
+    ['checker', 'read', 'recording', false],
+    ['checker', 'read', 'metadata', false],
+    ['checker', 'read', 'rejected', false],
+    ['checker', 'read', 'otherEnvReport', false],
     ['checker', 'replace', 'report', false],
     ['checker', 'replace', 'plan', false],
     ['checker', 'create', 'recording', false],
@@ -279,6 +337,18 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
     ['worker', 'create', 'waiver', false],
     ['worker', 'replace', 'waiver', false],
     ['planner', 'create', 'waiver', false],
+    // The project's convenience values: viewers (the plan identity among them) see the
+    // bucket and its names, never an object; editors nothing; owners manage the bucket.
+    ['project viewer', 'list', 'recording', true],
+    ['project viewer', 'read', 'recording', false],
+    ['project viewer', 'read', 'metadata', false],
+    ['project viewer', 'grant', 'recording', false],
+    ['project editor', 'read', 'recording', false],
+    ['project editor', 'delete', 'recording', false],
+    ['project editor', 'create', 'recording', false],
+    ['project editor', 'grant', 'recording', false],
+    ['project owner', 'read', 'recording', false],
+    ['project owner', 'grant', 'recording', true],
     ['archive reader', 'read', 'recording', true],
     ['archive reader', 'delete', 'recording', false],
     // Retention (retention_days > 0): the worker gives what it creates of recordings and
@@ -318,6 +388,21 @@ describe('infra/ bucket IAM (conditions evaluated on real object names)', () => 
     for (const [role, permissions] of Object.entries(ROLE_PERMISSIONS))
       assert.ok(!permissions.includes('overrideUnlockedRetention'), role);
     assert.deepStrictEqual(ROLE_PERMISSIONS[CUSTOM_ROLE], ['setRetention']);
+  });
+
+  it('should hold every legacy role of the bucket in one authoritative binding, and no member grant with one', () => {
+    // A binding and member grants of one role would undo each other on every apply.
+    for (const [type, , body] of resources(docs))
+      if (type === 'google_storage_bucket_iam_member')
+        assert.ok(!String(body.role).includes('.legacy'), String(body.role));
+    for (const g of grants.filter(g => g.role.includes('.legacy')))
+      assert.match(g.sa, /^project /, `${g.sa} holds ${g.role}`);
+    for (const role of ['roles/storage.legacyObjectReader', 'roles/storage.legacyObjectOwner'])
+      assert.deepStrictEqual(
+        grants.filter(g => g.role === role),
+        [],
+        `nobody reads objects through ${role}`,
+      );
   });
 
   it('should let no function replace or delete a recording of any type', () => {

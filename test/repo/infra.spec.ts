@@ -230,10 +230,60 @@ describe('infra/ (Terraform)', () => {
       );
   });
 
+  it("should create Eventarc's agent and grant it its role, on every configuration, before the checker's trigger", () => {
+    const agent = resource(docs, 'google_project_service_identity', 'eventarc');
+    assert.strictEqual(agent.service, 'eventarc.googleapis.com');
+    assert.ok(!('count' in agent) && !('for_each' in agent), 'not only with kms_key');
+    const grant = resource(docs, 'google_project_iam_member', 'eventarc_agent');
+    assert.strictEqual(grant.role, 'roles/eventarc.serviceAgent');
+    assert.strictEqual(
+      grant.member,
+      'serviceAccount:${google_project_service_identity.eventarc.email}',
+    );
+    // The functions wait for the grant to be seen, not only for it to be made.
+    const wait = resource(docs, 'time_sleep', 'eventarc_agent') as {
+      create_duration: string;
+      triggers: Record<string, string>;
+      depends_on: string[];
+    };
+    assert.strictEqual(wait.triggers.agent, '${google_project_service_identity.eventarc.email}');
+    assert.deepStrictEqual(wait.depends_on, ['${google_project_iam_member.eventarc_agent}']);
+    assert.ok(parseInt(wait.create_duration, 10) >= 60, wait.create_duration);
+    const fn = resource(docs, 'google_cloudfunctions2_function', 'fn');
+    assert.ok((fn.depends_on as string[]).includes('${time_sleep.eventarc_agent}'));
+    // Existing CMEK deployments keep the agent they had (it was created with kms_key).
+    const moved = docs.flatMap(d => ((d as Block).moved as Block[] | undefined) ?? []);
+    assert.deepStrictEqual(moved, [
+      {
+        from: '${google_project_service_identity.kms["eventarc.googleapis.com"]}',
+        to: '${google_project_service_identity.eventarc}',
+      },
+    ]);
+  });
+
   it('should let the checker take many events per instance (with the vCPU that needs)', () => {
     assert.strictEqual(fns.checker!.concurrency, '${var.checker_concurrency}');
     assert.strictEqual(fns.checker!.cpu, '1');
     assert.strictEqual(fns.worker!.concurrency, 1);
+  });
+
+  it('should create the no-decision alert with the metric it queries, without waiting for Monitoring to see it', () => {
+    const policy = resource(docs, 'google_monitoring_alert_policy', 'no_day_decided') as {
+      conditions: Array<{condition_prometheus_query_language: Array<Block>}>;
+    };
+    const promql = policy.conditions[0]!.condition_prometheus_query_language[0]!;
+    assert.strictEqual(promql.disable_metric_validation, true);
+    assert.match(
+      String(promql.query),
+      /user_\$\{google_logging_metric\.days_decided\.name\}\[36h\]/,
+    );
+    // No wait stands between the metric and the policy any more.
+    assert.deepStrictEqual(
+      resources(docs).filter(
+        ([t, , b]) => t === 'time_sleep' && JSON.stringify(b).includes('days_decided'),
+      ),
+      [],
+    );
   });
 
   it('should have Cloud Scheduler call the planner with an OIDC token for its URL', () => {
@@ -327,6 +377,8 @@ describe('infra/ (Terraform)', () => {
       'roles/logging.logWriter': /google_service_account\.sa\[each\.key\]\.member/,
       'roles/eventarc.eventReceiver': /google_service_account\.sa\["eventarc"\]\.member/,
       'roles/pubsub.publisher': /google_storage_project_service_account\.gcs/,
+      'roles/eventarc.serviceAgent':
+        /^serviceAccount:\$\{google_project_service_identity\.eventarc\.email\}$/,
       '${each.value.role}': /^\$\{each\.value\.member\}$/, // operators: see below
       'roles/storage.objectViewer': /google_service_account\.sa\["build"\]\.member/,
       // Query jobs exist only in a project.
@@ -338,11 +390,11 @@ describe('infra/ (Terraform)', () => {
       assert.ok(allowed[role]?.test(member), `${name}: ${role} for ${member}`);
       if (role === '${each.value.role}') {
         assert.strictEqual(name, 'operator');
-        assert.deepStrictEqual(all.operator_project_roles, [
-          'roles/logging.viewer',
-          'roles/monitoring.viewer',
-          'roles/cloudscheduler.jobRunner',
-        ]);
+        // Running jobs exists only project-wide: only for operators who cannot reach the planner.
+        assert.strictEqual(
+          String(all.operator_project_roles).replace(/\s+/g, ' '),
+          '${concat( ["roles/logging.viewer", "roles/monitoring.viewer"], var.planner_ingress == "ALLOW_ALL" ? [] : ["roles/cloudscheduler.jobRunner"], )}',
+        );
       }
       if (role === 'roles/storage.objectViewer') {
         const cond = (body.condition as Array<{expression: string}>)[0]!.expression;
@@ -353,6 +405,31 @@ describe('infra/ (Terraform)', () => {
         );
       }
     }
+  });
+
+  it("should make the project's shared grants and settings only in the deployment that owns them (project_grants)", () => {
+    assert.strictEqual(variable(docs, 'project_grants').default, true);
+    assert.strictEqual(all.project_grants, '${var.project_grants}');
+    // Every project-level grant or setting is this deployment's own identity's, or gated.
+    let gated = 0;
+    for (const [type, name, body] of resources(docs)) {
+      if (!/^google_project_iam_(member|binding|audit_config|policy)$/.test(type)) continue;
+      const own = /^\$\{google_service_account\.sa\[[^\]]+\]\.member\}$/.test(String(body.member));
+      if (own) continue;
+      const instances = String(body.count ?? body.for_each ?? '');
+      if (type === 'google_project_iam_audit_config') {
+        // Its own switch, refused when another deployment owns the project's settings.
+        assert.strictEqual(instances, '${var.storage_data_access_logs ? 1 : 0}');
+        const pre = (body.lifecycle as Array<{precondition: Array<{condition: string}>}>)[0]!
+          .precondition[0]!.condition;
+        assert.strictEqual(pre, '${local.project_grants}');
+      } else {
+        assert.match(instances, /local\.project_grants \?/, `${type}.${name}: ${instances}`);
+      }
+      gated++;
+    }
+    // The storage and Eventarc agents' roles, the operators', the BigQuery readers', the audit config.
+    assert.strictEqual(gated, 5);
   });
 
   it('should feed the checker every finalize event of the recordings bucket, with retries', () => {
@@ -560,6 +637,19 @@ describe('infra/ (Terraform)', () => {
       assert.doesNotMatch(bad, pattern);
   });
 
+  it("should hand a Composer DAG the scheduler job's schedule and time zone, under the names the DAG reads", () => {
+    const out = docs.flatMap(d => d.output?.composer_environment_variables ?? [])[0];
+    const value = out?.value as Record<string, string> | undefined;
+    assert.ok(value, 'no output composer_environment_variables');
+    const job = resource(docs, 'google_cloud_scheduler_job', 'nightly');
+    assert.deepStrictEqual(value, {GRM_SCHEDULE: job.schedule, GRM_TIME_ZONE: job.time_zone});
+    const planner = read('infra/composer/grm_planner.py');
+    assert.match(planner, /^SCHEDULE_VARIABLE = "GRM_SCHEDULE"$/m);
+    assert.match(planner, /^TIME_ZONE_VARIABLE = "GRM_TIME_ZONE"$/m);
+    const dag = read('infra/composer/genesys_recording_migrator_dag.py');
+    assert.match(dag, /^SCHEDULE, TIME_ZONE = grm_planner\.nightly_schedule\(os\.environ\)$/m);
+  });
+
   it('should have a terraform.tfvars.example that sets every required variable and only declared ones', async () => {
     const example = await parseHcl<Block>('example.tfvars', read('infra/terraform.tfvars.example'));
     const declared = new Map(
@@ -606,6 +696,7 @@ describe('infra/ (Terraform)', () => {
       'google_storage_bucket.recordings.name',
       'google_storage_bucket.source.name',
       'google_cloud_scheduler_job.nightly.name',
+      'var.export_env',
     ])
       assert.ok(outputs.includes(ref), ref);
   });

@@ -90,63 +90,179 @@ describe('repository', () => {
     assert.strictEqual(base.compilerOptions.strict, true);
   });
 
-  describe('cloudbuild.yaml', () => {
-    it("should match Cloud Build's Build schema", () => {
-      assert.deepStrictEqual(validateBuild(parseYaml(read('cloudbuild.yaml'))), []);
-    });
-
-    it('should name every step', () => {
-      const doc = parseYaml(read('cloudbuild.yaml')) as {steps: Array<{id?: string}>};
-      assert.ok(doc.steps.length > 0);
-      for (const step of doc.steps) assert.ok(step.id, 'every step needs an id');
-    });
-
+  describe('the Cloud Build files', () => {
     interface Step {
       id: string;
       name: string;
       args?: string[];
       entrypoint?: string;
     }
-    const build = () =>
-      parseYaml(read('cloudbuild.yaml')) as {
-        steps: Step[];
-        substitutions: Record<string, string>;
-        options: {machineType?: string};
-        timeout: string;
-      };
-    const stepIndex = (id: string) => build().steps.findIndex(s => s.id === id);
+    interface Build {
+      steps: Step[];
+      substitutions: Record<string, string>;
+      options: {machineType?: string; logging?: string};
+      timeout: string;
+    }
+    const FILES = fs.readdirSync(ROOT).filter(f => /^cloudbuild.*\.ya?ml$/.test(f));
+    const build = (f: string) => parseYaml(read(f)) as Build;
+    /** Everything a step runs, as one string (the Terraform image's entrypoint is terraform). */
+    const script = (s: Step) =>
+      [
+        s.entrypoint ?? (s.name === '${_TERRAFORM_IMAGE}' ? 'terraform' : ''),
+        ...(s.args ?? []),
+      ].join(' ');
+    const step = (f: string, id: string) =>
+      build(f).steps.find(s => s.id === id) ?? assert.fail(`${f} has no step ${id}`);
+    const all = (f: string) => build(f).steps.map(script).join('\n');
 
-    it('should run every step in an image pinned by digest', () => {
-      const {steps, substitutions} = build();
-      for (const step of steps) {
-        const image = /^\$\{(_[A-Z_]+_IMAGE)\}$/.exec(step.name)?.[1];
-        assert.ok(image, `${step.id}: the image comes from an _..._IMAGE substitution`);
-        assert.match(substitutions[image]!, /^[a-z0-9./-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$/, image);
+    it('should be the test, plan and apply builds', () => {
+      assert.deepStrictEqual(FILES.sort(), [
+        'cloudbuild-apply.yaml',
+        'cloudbuild-test.yaml',
+        'cloudbuild.yaml',
+      ]);
+    });
+
+    it("should match Cloud Build's Build schema, name every step and pin every image by digest", () => {
+      for (const f of FILES) {
+        assert.deepStrictEqual(validateBuild(parseYaml(read(f))), [], f);
+        const {steps, substitutions, options, timeout} = build(f);
+        assert.ok(steps.length > 0, f);
+        for (const s of steps) {
+          assert.ok(s.id, `${f}: every step needs an id`);
+          const image = /^\$\{(_[A-Z_]+_IMAGE)\}$/.exec(s.name)?.[1];
+          assert.ok(image, `${f}: ${s.id}: the image comes from an _..._IMAGE substitution`);
+          assert.match(
+            substitutions[image]!,
+            /^[a-z0-9./-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$/,
+            `${f}: ${image}`,
+          );
+        }
+        assert.ok(options.machineType, `${f}: a machine type`);
+        assert.ok(parseInt(timeout, 10) >= 1200 && parseInt(timeout, 10) <= 7200, timeout);
+        // A user-specified service account must log to Cloud Logging (or a bucket of its own).
+        assert.strictEqual(options.logging, 'CLOUD_LOGGING_ONLY', f);
       }
     });
 
-    it('should run the test suite (.ci/run) before any Terraform step', () => {
-      const test = build().steps[stepIndex('Test')]!;
-      assert.ok(test.args?.join(' ').includes('bash .ci/run'));
-      assert.ok(stepIndex('Test') < stepIndex('Terraform init'));
+    it('should run the test suite in its own build, which touches no deployment', () => {
+      const f = 'cloudbuild-test.yaml';
+      assert.match(script(step(f, 'Test')), /bash \.ci\/run/);
+      assert.doesNotMatch(all(f), /terraform|gcloud |_TF_STATE|_PLAN_BUCKET/);
+      for (const other of ['cloudbuild.yaml', 'cloudbuild-apply.yaml'])
+        assert.doesNotMatch(all(other), /\.ci\/run|npm (ci|test|install)/, other);
     });
 
-    it('should init Terraform on the GCS backend, validate, plan and apply exactly that plan on the deploy branch only', () => {
-      const {steps, substitutions, options, timeout} = build();
-      const args = (id: string) => steps[stepIndex(id)]!.args!.join(' ');
+    it("should plan with the environment's variables from git, show the plan, and store it only for main", () => {
+      const f = 'cloudbuild.yaml';
       assert.match(
-        args('Terraform init'),
+        script(step(f, 'Terraform init')),
         /-backend-config=bucket=\$\{_TF_STATE_BUCKET\} -backend-config=prefix=\$\{_TF_STATE_PREFIX\}/,
       );
-      assert.match(args('Terraform validate'), /-chdir=infra validate/);
-      assert.match(args('Terraform plan'), /-out=tfplan/);
-      const apply = args('Terraform apply');
-      assert.match(apply, /"\$BRANCH_NAME" = "\$\{_DEPLOY_BRANCH\}" \] && \[ -z "\$_PR_NUMBER" \]/);
-      assert.match(apply, /apply -input=false -lock-timeout=300s tfplan/);
-      assert.ok(stepIndex('Terraform plan') < stepIndex('Terraform apply'));
-      assert.strictEqual(substitutions._DEPLOY_BRANCH, 'main');
-      assert.ok(options.machineType, 'a machine type that runs the suite in time');
-      assert.ok(parseInt(timeout, 10) >= 1800 && parseInt(timeout, 10) <= 7200, timeout);
+      assert.match(script(step(f, 'Terraform validate')), /-chdir=infra validate/);
+      const plan = script(step(f, 'Terraform plan'));
+      assert.match(plan, /-var-file=env\/\$\{_ENV\}\.tfvars -out=tfplan/);
+      assert.match(plan, /\[ -z "\$_PR_NUMBER" \] \|\| lock=-lock=false/);
+      assert.match(script(step(f, 'Show the plan')), /-chdir=infra show -no-color tfplan/);
+      const store = script(step(f, 'Store the plan'));
+      assert.match(store, /if \[ -n "\$_PR_NUMBER" \]; then .*exit 0; fi/);
+      assert.match(
+        store,
+        /tar -C infra -czf plan\.tgz tfplan \.build\/source\.zip \.terraform\.lock\.hcl/,
+      );
+      assert.match(store, /sha256sum plan\.tgz/);
+      const stepIds = build(f).steps.map(s => s.id);
+      assert.ok(stepIds.indexOf('Show the plan') < stepIds.indexOf('Store the plan'));
+      assert.match(
+        script(step(f, 'Check the substitutions')),
+        /-f "infra\/env\/\$\{_ENV\}\.tfvars"/,
+      );
+      // It never applies, and nothing reads variables from outside the repository.
+      assert.doesNotMatch(all(f), /terraform\s+(-chdir=\S+\s+)?apply|gs:\/\/\S*tfvars/);
+    });
+
+    it('should apply exactly the plan stored for its commit, after checking its SHA-256, and never plan', () => {
+      const f = 'cloudbuild-apply.yaml';
+      const where = (text: string) =>
+        [...text.matchAll(/gs:\/\/(\$\{_PLAN_BUCKET\}\/\$\{_ENV\}\/\$COMMIT_SHA\/)/g)].map(
+          m => m[1],
+        );
+      const stored = where(script(step('cloudbuild.yaml', 'Store the plan')));
+      const fetched = where(script(step(f, 'Fetch the stored plan')));
+      assert.ok(stored.length === 1 && fetched.length === 2, `${stored.join()} ${fetched.join()}`);
+      assert.ok(
+        fetched.every(w => w === stored[0]),
+        'the apply fetches where the plan build stores',
+      );
+      const fetch = script(step(f, 'Fetch the stored plan'));
+      assert.ok(fetch.indexOf('sha256sum -c') < fetch.indexOf('tar -C infra -xzf plan.tgz'));
+      assert.deepStrictEqual(step(f, 'Terraform apply').args, [
+        '-chdir=infra',
+        'apply',
+        '-input=false',
+        '-lock-timeout=300s',
+        'tfplan',
+      ]);
+      assert.doesNotMatch(
+        all(f),
+        /terraform\s+(-chdir=\S+\s+)?plan|-var-file|-auto-approve|tfvars/,
+      );
+      assert.match(script(step(f, 'Check the substitutions')), /\[ -z "\$_PR_NUMBER" \] \|\|/);
+    });
+
+    describe('the triggers infra/README.md creates', () => {
+      interface Trigger {
+        name: string;
+        config: string;
+        account: string;
+        pullRequests: boolean;
+        branch?: string;
+        approval: boolean;
+      }
+      const triggers = (): Trigger[] => {
+        const text = read('infra/README.md').replace(/\\\n\s*/g, ' ');
+        return [...text.matchAll(/gcloud builds triggers create github ([^\n]*)/g)].map(m => {
+          const flag = (n: string) => new RegExp(`--${n}=('[^']*'|\\S+)`).exec(m[1]!)?.[1];
+          return {
+            name: flag('name')!,
+            config: flag('build-config')!,
+            account: flag('service-account')!,
+            pullRequests: flag('pull-request-pattern') !== undefined,
+            branch: flag('branch-pattern'),
+            approval: / --require-approval\b/.test(m[1]!),
+          };
+        });
+      };
+
+      it('should create a test, a pull-request plan, a main plan and an approved apply trigger, each with a build file of this repository', () => {
+        const ts = triggers();
+        assert.deepStrictEqual(
+          ts.map(t => t.name),
+          ['grm-test', 'grm-test-main', 'grm-pr-plan', 'grm-main-plan', 'grm-apply'],
+        );
+        for (const t of ts) assert.ok(FILES.includes(t.config), `${t.name}: ${t.config}`);
+      });
+
+      it('should run the deployer only on main, apply only after approval, and never test as the deployer', () => {
+        const deployer = /serviceAccounts\/\$D$/;
+        for (const t of triggers()) {
+          if (t.pullRequests)
+            assert.doesNotMatch(t.account, deployer, `${t.name} runs a pull request`);
+          if (deployer.test(t.account)) assert.strictEqual(t.branch, "'^main$'", t.name);
+          if (t.config === 'cloudbuild-apply.yaml') {
+            assert.ok(t.approval && !t.pullRequests, `${t.name} applies without approval`);
+            assert.match(t.account, deployer);
+          }
+          if (t.config === 'cloudbuild-test.yaml')
+            assert.match(t.account, /serviceAccounts\/\$T$/, `${t.name} tests as ${t.account}`);
+        }
+        // The test identity holds nothing but the log writer role.
+        const text = read('infra/README.md');
+        const grants = [...text.matchAll(/--member=serviceAccount:\$T --role=(\S+)/g)].map(
+          m => m[1],
+        );
+        assert.deepStrictEqual(grants, ['roles/logging.logWriter']);
+      });
     });
 
     const broken: Array<[string, unknown, RegExp]> = [

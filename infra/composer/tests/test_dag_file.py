@@ -46,16 +46,26 @@ class DagFileTest(unittest.TestCase):
     def literal(self, name: str) -> object:
         return ast.literal_eval(self.dag[name])
 
-    def test_schedule_and_settings_of_the_original_dag(self) -> None:
+    def test_settings_of_the_original_dag(self) -> None:
         self.assertEqual(self.literal("dag_id"), "genesys_recording_migrator_download_recordings")
-        self.assertEqual(self.literal("schedule"), "0 0 * * *")
         self.assertIs(self.literal("catchup"), False)
         self.assertEqual(self.literal("max_active_runs"), 1)
         self.assertEqual(self.literal("default_args")["retries"], 0)  # type: ignore[index]
+        self.assertNotIn("schedule_interval", self.dag, "deprecated since Airflow 2.4")
+
+    def test_runs_at_the_deployments_schedule_in_its_time_zone(self) -> None:
+        # The cron schedule and the zone of start_date (the zone Airflow runs the cron in) are
+        # what grm_planner.nightly_schedule reads from the environment, never written here.
+        [assign] = [
+            n
+            for n in self.module.body
+            if isinstance(n, ast.Assign) and "nightly_schedule" in ast.unparse(n.value)
+        ]
+        self.assertEqual(ast.unparse(assign), "SCHEDULE, TIME_ZONE = grm_planner.nightly_schedule(os.environ)")
+        self.assertEqual(ast.unparse(self.dag["schedule"]), "SCHEDULE")
         start = self.dag["start_date"]
         self.assertIsInstance(start, ast.Call)
-        self.assertEqual(ast.unparse(start), "pendulum.datetime(2022, 10, 21, tz='UTC')")  # type: ignore[arg-type]
-        self.assertNotIn("schedule_interval", self.dag, "deprecated since Airflow 2.4")
+        self.assertEqual(ast.unparse(start), "pendulum.datetime(2022, 10, 21, tz=TIME_ZONE)")
 
     def test_the_dag_is_instantiated(self) -> None:
         calls = [
@@ -104,6 +114,34 @@ class DagFileTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class NightlyScheduleTest(unittest.TestCase):
+    """grm_planner.nightly_schedule: the deployment's schedule and time zone, or Terraform's defaults."""
+
+    def test_unset_is_terraforms_defaults(self) -> None:
+        with open(os.path.join(HERE, "..", "variables.tf"), encoding="utf-8") as f:
+            text = f.read()
+
+        def default(name: str) -> str:
+            block = text[text.index(f'variable "{name}"') :]
+            return ast.literal_eval(block[block.index("default") :].split("=", 1)[1].split("\n", 1)[0].strip())
+
+        self.assertEqual(grm_planner.nightly_schedule({}), (default("schedule"), default("time_zone")))
+        self.assertEqual(grm_planner.nightly_schedule({"GRM_SCHEDULE": " ", "GRM_TIME_ZONE": ""}), ("0 0 * * *", "Etc/UTC"))
+
+    def test_reads_the_environment(self) -> None:
+        env = {"GRM_SCHEDULE": "30  2 * * 1-5", "GRM_TIME_ZONE": "Europe/Brussels"}
+        self.assertEqual(grm_planner.nightly_schedule(env), ("30 2 * * 1-5", "Europe/Brussels"))
+        self.assertEqual(grm_planner.nightly_schedule({"GRM_SCHEDULE": "0 0 * * MON,THU"})[0], "0 0 * * MON,THU")
+
+    def test_refuses_what_would_run_at_another_time(self) -> None:
+        for schedule in ("0 0 * *", "0 0 0 * * *", "@daily", "0 0 * * * ; rm"):
+            with self.assertRaises(ValueError, msg=schedule):
+                grm_planner.nightly_schedule({"GRM_SCHEDULE": schedule})
+        for zone in ("Mars/Olympus", "../etc/passwd", "UTC+2"):
+            with self.assertRaises(ValueError, msg=zone):
+                grm_planner.nightly_schedule({"GRM_TIME_ZONE": zone})
 
 
 class AirflowIgnoreTest(unittest.TestCase):
