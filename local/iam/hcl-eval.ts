@@ -3,7 +3,7 @@
  * say who may do what: string templates (`"${...}"`), references to
  * variables, locals, `each`, `count` and resource attributes, the
  * conditional operator, comparisons, `!`/`&&`/`||` and a few functions
- * (toset, replace, tostring, lower). Anything else throws, naming the
+ * (toset, setproduct, concat, replace, tostring, lower). Anything else throws, naming the
  * expression, so a change to infra/ that this cannot read stops the local
  * stack instead of being read wrongly.
  *
@@ -393,6 +393,11 @@ function call(fn: string, args: Value[], src: string, scope: Scope): Value {
         (acc, l) => acc.flatMap(prefix => l.map(x => [...prefix, x])),
         [[]],
       );
+    }
+    case 'concat': {
+      const lists = args.map(a => (a instanceof Raw ? listOf(a, scope) : a));
+      if (!lists.every(Array.isArray)) throw new EvalError(`concat of a non-list in ${src}`);
+      return (lists as Value[][]).flat();
     }
     case 'tostring':
       return asString(args[0] ?? null, src);

@@ -75,16 +75,17 @@ export interface LocalPolicy {
 /** The local project's number, where infra/ names a Google-managed service agent by it. */
 export const PROJECT_NUMBER = '100000000001';
 
-const DEFAULT_VARS = {
-  prefix: 'grm',
-  region: 'europe-west1',
-  operator_members: [] as string[],
-  archive_reader_members: [] as string[],
-  retention_days: 0,
-  bigquery_dataset: '',
-  composer_service_account: '',
-  kms_key: '',
-};
+/** The variables infra/ requires without a default, as a deployment would set them locally. */
+const REQUIRED_VARS = {region: 'europe-west1'};
+
+/** Every `variable` block's default, as infra/ declares it. */
+function defaults(docs: Hcl[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const d of docs)
+    for (const [name, [body]] of Object.entries(d.variable ?? {}))
+      if (body && 'default' in body) out[name] = body.default;
+  return out;
+}
 
 /** Reads infra/ (or a copy of it, `dir`) for these variable values. */
 export async function loadPolicy(inputs: PolicyInputs, dir = INFRA): Promise<LocalPolicy> {
@@ -99,7 +100,8 @@ function listOfStrings(v: Value, what: string, scope: Scope): string[] {
 
 export function policyFrom(docs: Hcl[], inputs: PolicyInputs): LocalPolicy {
   const vars: Record<string, unknown> = {
-    ...DEFAULT_VARS,
+    ...REQUIRED_VARS,
+    ...defaults(docs),
     ...(inputs.vars ?? {}),
     project_id: inputs.project,
     bucket_name: inputs.bucket,
