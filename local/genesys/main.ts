@@ -6,7 +6,7 @@
  * and log in with a configured client (default `demo-client:demo-secret`).
  */
 import * as fs from 'node:fs';
-import {generate} from 'selfsigned';
+import {localCertificate} from '../common/tls';
 import {Organisation, StateProfile} from './org';
 import {createSimulator} from './server';
 import {parseSettings} from './settings';
@@ -89,23 +89,9 @@ runService(
     }
     let tls: {key: string; cert: string} | undefined;
     if (flags.has('https')) {
-      const pems = await generate([{name: 'commonName', value: '127.0.0.1'}], {
-        keyType: 'ec',
-        algorithm: 'sha256',
-        extensions: [
-          {name: 'basicConstraints', cA: true},
-          {
-            name: 'subjectAltName',
-            altNames: [
-              {type: 2, value: 'localhost'},
-              {type: 7, ip: '127.0.0.1'},
-            ],
-          },
-        ],
-      });
-      tls = {key: pems.private, cert: pems.cert};
+      tls = await localCertificate();
       const out = flag(flags, 'cert-out');
-      if (out) fs.writeFileSync(out, pems.cert);
+      if (out) fs.writeFileSync(out, tls.cert);
     }
     const sim = createSimulator({
       org,

@@ -11,32 +11,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import {generate} from 'selfsigned';
+import {localCertificate} from '../common/tls';
 import {SECRETS_CA_FILE, SecretStore, createSecretServer} from './server';
 import {flag, portFlag} from '../common/cli';
 import {runService} from '../common/service-main';
 import {Access, readAccessConfig} from '../iam/authorize';
 
 async function tlsCredentials(dir: string): Promise<grpc.ServerCredentials> {
-  const pems = await generate([{name: 'commonName', value: '127.0.0.1'}], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    extensions: [
-      {name: 'basicConstraints', cA: true},
-      {
-        name: 'subjectAltName',
-        altNames: [
-          {type: 2, value: 'localhost'},
-          {type: 7, ip: '127.0.0.1'},
-        ],
-      },
-    ],
-  });
+  const pems = await localCertificate();
   fs.mkdirSync(dir, {recursive: true});
   fs.writeFileSync(path.join(dir, SECRETS_CA_FILE), pems.cert);
   return grpc.ServerCredentials.createSsl(
     null,
-    [{private_key: Buffer.from(pems.private), cert_chain: Buffer.from(pems.cert)}],
+    [{private_key: Buffer.from(pems.key), cert_chain: Buffer.from(pems.cert)}],
     false,
   );
 }
