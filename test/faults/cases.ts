@@ -288,10 +288,26 @@ export const FAULT_CASES: FaultCase[] = [
       });
       let killed = 0;
       let done = false;
+      /**
+       * Whether every other batch of the day has its final report: the worker is
+       * killed on each delivery of the stalled batch only once the others are
+       * through, so that the case is that batch crashing, not the whole day
+       * (one worker process serves both, and how far the other batch got by the
+       * time the stall fired depended on the machine's speed).
+       */
+      const othersReported = async () => {
+        const plan = await readJson<DayPlan>(ctx.stack, `${env}/${ctx.day}/_manifest/plan.json`);
+        if (!plan) return false;
+        const others = plan.batches.filter(b => !b.conversationIds.includes(c.conversationId));
+        const reports = await reportsOf(ctx.stack, env, plan);
+        return others.every(b =>
+          reports.some(r => r.batchId === b.batchId && !r.provisional && r.status !== 'failed'),
+        );
+      };
       const killer = (async () => {
         while (!done) {
           const n = await fired(ctx.stack.genesysUrl);
-          if (n > killed) {
+          if (n > killed && (await othersReported())) {
             killed = n;
             await new Promise(res => setTimeout(res, 200));
             worker.kill('SIGKILL');
