@@ -66,7 +66,8 @@ export function bucketPolicy(
   if (conditional && (requestedVersion ?? 1) < 3)
     return {
       ok: false,
-      message: `The bucket's IAM policy holds IAM Conditions: request version 3 (optionsRequestedPolicyVersion=3) to read it.`,
+      message:
+        "The bucket's IAM policy holds IAM Conditions: request version 3 (optionsRequestedPolicyVersion=3) to read it.",
     };
   const etag = createHash('sha256').update(JSON.stringify(bindings)).digest().subarray(0, 8);
   return {
