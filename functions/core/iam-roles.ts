@@ -64,6 +64,12 @@ export const PREDEFINED_ROLES: Readonly<Record<string, readonly string[]>> = {
     'storage.objects.setIamPolicy',
   ],
   'roles/secretmanager.secretAccessor': ['secretmanager.versions.access'],
+  'roles/iam.serviceAccountTokenCreator': [
+    'iam.serviceAccounts.getAccessToken',
+    'iam.serviceAccounts.getOpenIdToken',
+    'iam.serviceAccounts.signBlob',
+    'iam.serviceAccounts.signJwt',
+  ],
   'roles/run.invoker': ['run.routes.invoke'],
   'roles/run.viewer': ['run.services.get', 'run.services.list'],
   'roles/pubsub.publisher': ['pubsub.topics.publish'],
