@@ -51,6 +51,11 @@ export async function checkBucket(
   s: DoctorSettings,
   sample: SampleIds,
 ): Promise<CheckResult[]> {
+  const probes = async () => {
+    const out: CheckResult[] = [];
+    for (const identity of IDENTITIES) out.push(await probe(p, s, identity));
+    return out;
+  };
   let bindings: PolicyBinding[];
   try {
     bindings = await p.bucket.bindings();
@@ -70,6 +75,7 @@ export async function checkBucket(
           "the bucket's IAM policy could not be read",
         ),
       ),
+      ...(await probes()),
     ];
   }
   const custom = new Map<string, readonly string[] | undefined>();
@@ -86,7 +92,7 @@ export async function checkBucket(
       .map(op => verdictOf(op, `serviceAccount:${email}`, s.bucket, bindings, roles));
     results.push(matrixResult(identity, email, verdicts, s));
   }
-  for (const identity of IDENTITIES) results.push(await probe(p, s, identity));
+  results.push(...(await probes()));
   return results;
 }
 

@@ -3,9 +3,10 @@
  * dry run (`{"day": …, "dryRun": true}`: nothing written, nothing published)
  * with the caller's own ID token, reporting how many conversations and
  * batches it would export. The next night's run exports the day
- * `window_lag_days` before its own (in `time_zone`). If Genesys' analytics
- * data for that day is not complete yet (409), the last night's window is
- * planned instead, and the row says so.
+ * `window_lag_days` before its own (in `time_zone`). The planner refuses
+ * (409) a day before its night has come (too recent for the window lag), or
+ * whose analytics data Genesys has not completed yet: then the last
+ * night's window is planned instead, and the row says why.
  */
 import {CheckResult, failed, passed, skipped} from '../../core/doctor';
 import {addDays, dayOf} from '../../core/time-window';
@@ -43,9 +44,11 @@ export async function checkPlanner(
   const next = nextNightDay(s);
   let day = next;
   let answer: {status: number; body: unknown};
+  let refusedNext = '';
   try {
     answer = await plan({day, dryRun: true});
     if (answer.status === 409) {
+      refusedNext = errorOf(answer.body);
       day = addDays(next, -1);
       answer = await plan({day, dryRun: true});
     }
@@ -57,8 +60,8 @@ export async function checkPlanner(
       'check --planner-url, and that planner_ingress lets you reach it (ALLOW_INTERNAL_ONLY: run doctor from inside the VPC)',
     );
   }
-  const error = (answer.body as {error?: unknown} | null)?.error;
-  const said = typeof error === 'string' ? `: ${error}` : '';
+  const error = errorOf(answer.body);
+  const said = error ? `: ${error}` : '';
   if (answer.status === 401 || answer.status === 403)
     return failed(
       id,
@@ -79,10 +82,16 @@ export async function checkPlanner(
   const also =
     day === next
       ? ''
-      : ` (the next night's window ${next} is not complete in Genesys analytics yet; this is the last night's)`;
+      : ` (the last night's window: the planner does not plan the next night's ${next} yet${refusedNext ? `, "${refusedNext}"` : ''})`;
   return passed(
     id,
     title,
     `${day}: would export ${n} conversation${n === 1 ? '' : 's'} in ${b} batch${b === 1 ? '' : 'es'}${also}; nothing written or published`,
   );
+}
+
+/** The planner's refusal text (`{"error": "…"}`), or "". */
+function errorOf(body: unknown): string {
+  const error = (body as {error?: unknown} | null)?.error;
+  return typeof error === 'string' ? error.slice(0, 300) : '';
 }
