@@ -31,6 +31,7 @@ import {
 } from '../../functions/core/bucket-access';
 import {loadPolicy} from '../../local/iam/policy';
 import {bucketBindings} from '../../local/gcs/iam-policy';
+import {grm} from '../../functions/ops/grm';
 
 const KEY = `SG.${'a'.repeat(22)}.${'b'.repeat(43)}`;
 
@@ -246,5 +247,54 @@ describe('grm doctor (pure parts)', () => {
       assert.match(v.unknown.join(), /grm_reader are unknown/);
       assert.strictEqual(problemOf(v), undefined);
     });
+  });
+});
+
+describe('grm doctor: usage', () => {
+  async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<{code: number; err: string}> {
+    const err: string[] = [];
+    const code = await grm(argv, {
+      out: () => {},
+      err: l => err.push(l),
+      env,
+      now: () => Date.parse('2026-12-06T12:00:00Z'),
+      sleep: async () => {},
+    });
+    return {code, err: err.join('\n')};
+  }
+  const local = {STORAGE_EMULATOR_HOST: 'http://127.0.0.1:1', PUBSUB_EMULATOR_HOST: '127.0.0.1:2'};
+
+  it('should list its flags under --help', async () => {
+    const out: string[] = [];
+    const code = await grm(['doctor', '--help'], {
+      out: l => out.push(l),
+      err: () => {},
+      env: {},
+      now: () => 0,
+      sleep: async () => {},
+    });
+    assert.strictEqual(code, 0);
+    for (const flag of ['--region', '--prefix', '--genesys-secret', '--max-delivery-attempts'])
+      assert.ok(out.join('\n').includes(flag), flag);
+  });
+
+  it('should exit 2 when --local lacks the stack variables, or a number is out of range', async () => {
+    const missing = await run(['doctor', '--local'], local);
+    assert.strictEqual(missing.code, 2);
+    assert.match(
+      missing.err,
+      /SECRET_MANAGER_EMULATOR_HOST, SENDGRID_API_URL, GENESYS_SIMULATOR_URL/,
+    );
+    const attempts = await run(
+      ['doctor', '--project', 'p', '--bucket', 'b', '--env', 'e', '--max-delivery-attempts', '3'],
+      {},
+    );
+    assert.strictEqual(attempts.code, 2);
+    assert.match(attempts.err, /--max-delivery-attempts takes a whole number from 5 to 100/);
+    const zone = await run(
+      ['doctor', '--project', 'p', '--bucket', 'b', '--env', 'e', '--time-zone', 'Mars/Base'],
+      {},
+    );
+    assert.strictEqual(zone.code, 2);
   });
 });
