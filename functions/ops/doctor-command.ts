@@ -120,7 +120,9 @@ export async function doctorCommand(
     prefix,
     bucket: t.bucket,
     env: t.env,
-    topic: t.topic,
+    // Another prefix names the topic too, unless the topic was given.
+    topic:
+      flags.get('topic') ?? env.GRM_TOPIC ?? (t.local ? t.topic : `${prefix}-recording-batches`),
     local: t.local,
     secrets: {
       genesysClients:
