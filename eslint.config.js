@@ -56,7 +56,11 @@ module.exports = [
   },
   {
     // Use cases: core + ports only.
-    files: ['functions/services/**/*.ts', 'functions/ops/operator.ts'],
+    files: [
+      'functions/services/**/*.ts',
+      'functions/ops/operator.ts',
+      'functions/ops/doctor/**/*.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -82,6 +82,15 @@ export function shellExports(stack: Stack): string[] {
   const vars: Record<string, string> = {
     ...stack.env,
     ...(stack.functions.planner ? {PLANNER_URL: stack.functions.planner.url} : {}),
+    // grm doctor: the Secret Manager stand-in's certificate, the IAM Credentials
+    // stand-in, and the project owner's metadata server (doctor runs as the owner).
+    GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: stack.secretsCa,
+    ...(stack.iam
+      ? {
+          GRM_IAM_CREDENTIALS_URL: stack.iam.iamCredentialsUrl,
+          GRM_LOCAL_OWNER_METADATA_HOST: stack.iam.metadataHosts.owner!,
+        }
+      : {}),
     CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB: `http://${stack.pubsubHost}/`,
     CLOUDSDK_AUTH_DISABLE_CREDENTIALS: 'true',
   };

@@ -137,8 +137,8 @@ export const LOCAL_DEFAULTS = {
   project: 'demo-project',
   bucket: 'genesys-recordings-local',
   topic: 'recording-batches',
-  /** Stand-in API key for the SendGrid sink (not a secret). */
-  sendgridKey: 'SG.local-sink-key',
+  /** Stand-in API key for the SendGrid sink (not a secret), in the form SendGrid issues keys. */
+  sendgridKey: 'SG.local-sink-key-0000000.not-a-secret-for-the-local-sendgrid-sink-00',
 } as const;
 
 interface StandIn {

@@ -22,6 +22,7 @@ import {Operator} from './operator';
 import {Verifier} from './verifier';
 import {DayVerification, countFindings} from '../core/verify';
 import {digestStream} from '../checksums';
+import {DOCTOR_FLAGS, doctorCommand} from './doctor-command';
 
 /** The batches topic Terraform creates with the default prefix (test/repo/docs.spec.ts checks). */
 export const DEFAULT_TOPIC = 'grm-recording-batches';
@@ -125,6 +126,12 @@ const COMMANDS: Record<string, Command> = {
         help: 'also a finding: every recording or metadata document exported without a retention',
       },
     ],
+  },
+  doctor: {
+    args: '',
+    summary:
+      'check a deployment before its first night: secrets, Genesys permissions, SendGrid, wiring, bucket rights, a planner dry run; exit 1 on any failed check',
+    flags: DOCTOR_FLAGS,
   },
   'dead-letters': {
     args: '',
@@ -446,6 +453,7 @@ export async function grm(argv: string[], io: Io): Promise<number> {
     if (positional.length > maxArgs)
       throw new UsageError(`unexpected argument "${positional[maxArgs]}"`);
     const t = target(flags, io.env);
+    if (command === 'doctor') return await doctorCommand(t, flags, io, m => new UsageError(m));
     const op = operatorFor(t, io, closers);
     const json = flags.has('json');
     const print = (value: unknown, text: () => string) =>

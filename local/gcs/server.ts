@@ -35,6 +35,7 @@ import {fsyncFile, verifyHashes} from './integrity';
 import {FaultInjector, serveFaultAdmin} from '../common/faults';
 import type {Access, Caller} from '../iam/authorize';
 import {GcsAccess} from './access';
+import {bucketPolicy} from './iam-policy';
 import {readBody, sendJson} from '../common/http';
 
 export interface GcsServerOptions {
@@ -129,6 +130,7 @@ export function createGcsServer(opts: GcsServerOptions): Server {
       if (m === 'PATCH' || m === 'PUT') return patchBucket;
       return undefined;
     }
+    if (seg[2] === 'iam' && seg.length === 3) return m === 'GET' ? getBucketIamPolicy : undefined;
     if (seg[2] !== 'o') return undefined;
     if (seg.length === 3) return m === 'GET' ? listObjects : undefined;
     if (seg.length === 4) {
@@ -206,6 +208,20 @@ export function createGcsServer(opts: GcsServerOptions): Server {
   async function getBucket({res, seg, caller}: Ctx): Promise<void> {
     guard.require(caller, 'storage.buckets.get', seg[1]!);
     sendJson(res, 200, bucketResource(store.getBucket(seg[1]!)));
+  }
+
+  /** buckets.getIamPolicy: the stack's grants on the bucket (./iam-policy.ts). */
+  async function getBucketIamPolicy({res, seg, url, caller}: Ctx): Promise<void> {
+    guard.require(caller, 'storage.buckets.getIamPolicy', seg[1]!);
+    store.getBucket(seg[1]!);
+    const raw = url.searchParams.get('optionsRequestedPolicyVersion');
+    const answer = bucketPolicy(
+      opts.access?.policy,
+      seg[1]!,
+      raw === null ? undefined : Number(raw),
+    );
+    if (!answer.ok) throw new StoreError(400, 'invalid', answer.message);
+    sendJson(res, 200, answer.policy);
   }
 
   async function deleteBucket({res, seg, caller}: Ctx): Promise<void> {

@@ -24,6 +24,7 @@ import {BatchRequests, UrlSigner} from './batches';
 import {mediaFor, mediaOf, chatTranscript, emailTranscript, messagingTranscript} from './media';
 import {ApiError, errorBody} from './errors';
 import {OAuthClient, VIEW_SENSITIVE_DATA} from './clients';
+import {divisionsPermitted} from './permissions';
 import {DEFAULT_SETTINGS, Settings, parseSettings} from './settings';
 import {ClientUsage, MinuteWindow, TokenUsage} from './limits';
 import {FaultInjector, serveFaultAdmin} from '../common/faults';
@@ -253,6 +254,17 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
       pattern: new RegExp(`^/api/v2/recording/batchrequests/${UUID}$`),
       name: 'GET /api/v2/recording/batchrequests/{jobId}',
       handle: ctx => batches.status(ctx.params[0]!, ctx.clientId, ctx.nowMs, ctx.origin),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/v2\/authorization\/divisionspermitted\/paged\/me$/,
+      name: 'GET /api/v2/authorization/divisionspermitted/paged/me',
+      handle: ctx =>
+        divisionsPermitted(
+          opts.clients.get(ctx.clientId),
+          ctx.url.searchParams,
+          settings.dropSensitive,
+        ),
     },
     {
       method: 'GET',

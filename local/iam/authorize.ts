@@ -1,14 +1,15 @@
 /**
  * Who may do what on the local stack: the grants of infra/ (./policy.ts),
- * their IAM Conditions evaluated on the resource (./cel.ts), and the roles'
- * permissions (./roles.ts). One principal stands outside the policy: the
+ * their IAM Conditions evaluated on the resource
+ * (functions/core/iam-conditions.ts), and the roles' permissions
+ * (functions/core/iam-roles.ts). One principal stands outside the policy: the
  * stack's project owner, which tests and tools name explicitly for ground
  * truth and fault injection, as a project owner would act on Google Cloud.
  */
 import * as fs from 'node:fs';
-import {evaluate, Resource} from './cel';
+import {evaluate, Resource} from '../../functions/core/iam-conditions';
 import type {GrantKind, LocalPolicy} from './policy';
-import {permissionsOf} from './roles';
+import {permissionsOf} from '../../functions/core/iam-roles';
 import {bearer, memberOf, TokenClaims, verifyToken} from './tokens';
 
 /** The project owner of the local stack: every permission on every resource. */

@@ -4,7 +4,9 @@
  * a metadata server per identity (the functions' service accounts, an
  * operator in `operator_members`, and an outsider who is in nothing), and
  * the project owner for tests and tools that act outside the pipeline's
- * grants (ground truth, fault injection), by name.
+ * grants (ground truth, fault injection), by name; and an IAM Credentials
+ * stand-in through which the owner may impersonate infra/'s service accounts
+ * (./iam-credentials.ts, for `grm doctor`'s probes).
  */
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
@@ -12,6 +14,7 @@ import * as path from 'node:path';
 import {OAuth2Client} from 'google-auth-library';
 import {Access, LOCAL_OWNER, writeAccessConfig} from './authorize';
 import {credentialEnv, MetadataServers, startMetadataServers} from './metadata-server';
+import {startIamCredentials} from './iam-credentials';
 import {LocalPolicy, loadPolicy} from './policy';
 import {mintToken, newTokenKey, TOKEN_LIFETIME_S} from './tokens';
 import type {Refusal} from '../functions/front-end';
@@ -35,6 +38,8 @@ export interface LocalIam {
   readonly identities: Record<string, string>;
   /** Each identity's metadata server, `127.0.0.1:PORT`. */
   readonly metadataHosts: Record<string, string>;
+  /** The IAM Credentials stand-in (impersonation of infra/'s service accounts; the owner only). */
+  readonly iamCredentialsUrl: string;
   /** The environment that makes a process act as `identity` (see credentialEnv). */
   envFor(identity: string): Record<string, string>;
   accessToken(email: string): string;
@@ -79,6 +84,15 @@ export async function startLocalIam(opts: LocalIamOptions): Promise<LocalIam> {
     project: opts.project,
     identities,
   });
+  const credentials = await startIamCredentials({
+    access,
+    key,
+    project: opts.project,
+    accounts: Object.values(policy.identities),
+  }).catch(async err => {
+    await servers.close();
+    throw err;
+  });
   // An empty gcloud configuration: no process of the stack finds a developer's credentials.
   const configDir = path.join(opts.dir, 'gcloud-config');
   fs.mkdirSync(configDir, {recursive: true});
@@ -91,6 +105,7 @@ export async function startLocalIam(opts: LocalIamOptions): Promise<LocalIam> {
     access,
     identities,
     metadataHosts: servers.hosts,
+    iamCredentialsUrl: credentials.url,
     envFor: identity => {
       const host = servers.hosts[identity];
       if (!host) throw new Error(`no local identity ${identity}`);
@@ -105,7 +120,9 @@ export async function startLocalIam(opts: LocalIamOptions): Promise<LocalIam> {
       if (!service) throw new Error(`infra/ declares no function ${fn}`);
       return (req, url) => invoker(access, service, req, url);
     },
-    close: () => servers.close(),
+    close: async () => {
+      await Promise.all([servers.close(), credentials.close()]);
+    },
   };
 }
 

@@ -16,10 +16,16 @@ runService(
     {name: 'port', help: 'TCP port on 127.0.0.1 (default 0 = any free port)'},
     {name: 'dir', help: 'where emails are kept (default .local/mail)'},
     {name: 'api-key', help: 'accept only this API key (default: any Bearer token)'},
+    {name: 'scopes', help: "the key's scopes, comma-separated (default: mail.send)"},
   ],
   async flags => {
     const mailbox = new MailBox(flag(flags, 'dir', '.local/mail'));
-    const server = createSendGridSink({mailbox, apiKey: flag(flags, 'api-key')});
+    const scopes = flag(flags, 'scopes');
+    const server = createSendGridSink({
+      mailbox,
+      apiKey: flag(flags, 'api-key'),
+      ...(scopes !== undefined ? {scopes: scopes.split(',').filter(Boolean)} : {}),
+    });
     const port = await listen(server, portFlag(flags));
     return {
       port,

@@ -5,6 +5,11 @@
  * email under the mail directory as `{stamp}-{id}.json` plus readable `.txt`
  * and `.html` files.
  *
+ * `GET /v3/scopes` answers as SendGrid does for the calling key: 401 for a
+ * key it does not accept, else `{"scopes": [...]}`, the key's scopes (by
+ * default only `mail.send`, as the key infra/README.md asks for). A key
+ * without `mail.send` is refused mail/send with 403 "access forbidden".
+ *
  * Admin API: `GET /_admin/mail` lists the kept emails (newest last),
  * `DELETE /_admin/mail` removes them, `/_admin/faults` injects failures.
  */
@@ -232,8 +237,13 @@ export interface SendGridSinkOptions {
   mailbox: MailBox;
   /** When set, only this API key is accepted. */
   apiKey?: string;
+  /** The scopes of the accepted key (default: only mail.send). */
+  scopes?: readonly string[];
   faults?: FaultInjector;
 }
+
+/** What a key made with only the Mail Send permission holds. */
+export const MAIL_SEND_SCOPES: readonly string[] = ['mail.send'];
 
 export function createSendGridSink(opts: SendGridSinkOptions): Server {
   const faults =
@@ -256,10 +266,12 @@ export function createSendGridSink(opts: SendGridSinkOptions): Server {
       return sendJson(res, 404, {errors: [err(`unknown admin route ${url.pathname}`, null)]});
     }
     if (await faults.apply(req, res)) return;
-    if (url.pathname !== '/v3/mail/send') {
+    const route =
+      url.pathname === '/v3/mail/send' ? 'POST' : url.pathname === '/v3/scopes' ? 'GET' : undefined;
+    if (!route) {
       return sendJson(res, 404, {errors: [err('Not found', null)]});
     }
-    if (req.method !== 'POST') {
+    if (req.method !== route) {
       return sendJson(res, 405, {errors: [err('Method not allowed', null)]});
     }
     const auth = req.headers.authorization;
@@ -273,6 +285,12 @@ export function createSendGridSink(opts: SendGridSinkOptions): Server {
       return sendJson(res, 401, {
         errors: [err('The provided authorization grant is invalid, expired, or revoked', null)],
       });
+    }
+    const scopes = opts.scopes ?? MAIL_SEND_SCOPES;
+    if (route === 'GET') return sendJson(res, 200, {scopes: [...scopes]});
+    if (!scopes.includes('mail.send')) {
+      req.resume();
+      return sendJson(res, 403, {errors: [err('access forbidden', null)]});
     }
     let body: unknown;
     try {

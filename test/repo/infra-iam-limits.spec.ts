@@ -11,7 +11,7 @@
 import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {evaluate, logicalOperators} from '../../local/iam/cel';
+import {evaluate, logicalOperators} from '../../functions/core/iam-conditions';
 import {
   Block,
   Hcl,

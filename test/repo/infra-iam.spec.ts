@@ -7,7 +7,7 @@
 import * as assert from 'node:assert';
 import {RECORDING_TYPES} from '../../functions/core/content-types';
 import * as names from '../../functions/core/object-names';
-import {evaluate, extract, Resource} from '../../local/iam/cel';
+import {evaluate, extract, Resource} from '../../functions/core/iam-conditions';
 import {
   Block,
   Hcl,

@@ -3,7 +3,8 @@
  * infra/storage.tf use: resource.name.startsWith/endsWith("..."),
  * resource.name.extract("...{var}...") compared with a string,
  * resource.type compared with a string, !, &&, || and parentheses. Anything
- * else is a syntax error, so a condition the tests cannot read fails them.
+ * else is a syntax error, so a condition the tests, the local stack or
+ * `grm doctor` cannot read fails them rather than being guessed at.
  */
 
 export interface Resource {

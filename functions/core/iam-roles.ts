@@ -1,10 +1,10 @@
 /**
  * The permissions of the predefined roles infra/ grants, as Google's IAM
- * roles reference lists them (the ones the local stand-ins check: Cloud
- * Storage objects and buckets, Secret Manager versions, Cloud Run invocation,
- * Pub/Sub publishing and consuming). Custom roles come from infra/ itself.
- * A role that is not listed here grants nothing locally, so a grant of a
- * role this table does not know is refused rather than guessed at.
+ * roles reference lists them (the ones the local stand-ins and `grm doctor`
+ * check: Cloud Storage objects and buckets, Secret Manager versions, Cloud
+ * Run invocation, Pub/Sub publishing and consuming). Custom roles come from
+ * infra/ itself. A role that is not listed here grants nothing, so a grant
+ * of a role this table does not know is refused rather than guessed at.
  */
 const OBJECT_READ = ['storage.objects.get', 'storage.objects.list'];
 const OBJECT_USER = [
@@ -64,6 +64,12 @@ export const PREDEFINED_ROLES: Readonly<Record<string, readonly string[]>> = {
     'storage.objects.setIamPolicy',
   ],
   'roles/secretmanager.secretAccessor': ['secretmanager.versions.access'],
+  'roles/iam.serviceAccountTokenCreator': [
+    'iam.serviceAccounts.getAccessToken',
+    'iam.serviceAccounts.getOpenIdToken',
+    'iam.serviceAccounts.signBlob',
+    'iam.serviceAccounts.signJwt',
+  ],
   'roles/run.invoker': ['run.routes.invoke'],
   'roles/run.viewer': ['run.services.get', 'run.services.list'],
   'roles/pubsub.publisher': ['pubsub.topics.publish'],
