@@ -8,7 +8,7 @@ import type {EventEmitter} from 'node:events';
 import {Readable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {Bucket, CreateReadStreamOptions, File, FileMetadata, Storage} from '@google-cloud/storage';
-import {PermanentError, PipelineError, RetryableError} from '../core/errors';
+import {PermanentError, PermissionDeniedError, PipelineError, RetryableError} from '../core/errors';
 import {
   MAX_JSON_BYTES,
   ObjectExistsError,
@@ -51,7 +51,7 @@ function retentionRefusal(
       `${what}: the object is retained and cannot be replaced or deleted yet (${message})`,
     );
   if (status === 401 || status === 403)
-    return new PermanentError(`${what}: permission denied: ${message}`);
+    return new PermissionDeniedError(`${what}: permission denied: ${message}`);
   if (status === 400 && opts?.retention)
     return new PermanentError(
       `${what}: GCS refused the object retention (${message}); ` +

@@ -120,7 +120,7 @@ export function bucketOperations(s: SampleIds): BucketOperation[] {
     op('checker', 'list the bucket', undefined, LIST, 'checker_reads'),
     op('checker', "read the day's plan", n.plan, GET, 'checker_reads'),
     op('checker', 'read a batch report', n.report, GET, 'checker_reads'),
-    op('checker', 'read a call recording', recording('call'), GET, 'checker_reads'),
+    op('checker', 'read a call recording', recording('call'), GET, undefined, 'denied'),
     op('checker', 'replace _SUCCESS', n.success, REPLACE, 'checker_replaces_markers'),
     op('checker', 'replace _FAILURE', n.failure, REPLACE, 'checker_replaces_markers'),
     op('checker', 'replace the ledger', n.ledger, REPLACE, 'checker_replaces_markers'),

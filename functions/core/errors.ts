@@ -36,6 +36,13 @@ export class PermanentError extends PipelineError {
   override name = 'PermanentError' as const;
 }
 
+/**
+ * A call the service refused for the caller's identity (401/403): a grant
+ * missing from the deployment. Permanent, but not a verdict on the content
+ * being read: callers that take an unusable object as "none" rethrow it.
+ */
+export class PermissionDeniedError extends PermanentError {}
+
 export class InputError extends PipelineError {
   override name = 'InputError' as const;
   constructor(

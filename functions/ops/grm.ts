@@ -267,7 +267,15 @@ function target(flags: Map<string, string>, env: NodeJS.ProcessEnv): Target {
     );
   }
   if (!local) {
-    const emulators = ['STORAGE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST'].filter(v => env[v]);
+    // What `npm run stack` exports: the emulators, and the local identity's credentials
+    // (its metadata server, and the Secret Manager stand-in's certificate).
+    const emulators = [
+      'STORAGE_EMULATOR_HOST',
+      'PUBSUB_EMULATOR_HOST',
+      'SECRET_MANAGER_EMULATOR_HOST',
+      'GCE_METADATA_HOST',
+      'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH',
+    ].filter(v => env[v]);
     if (emulators.length > 0)
       throw new UsageError(
         `${emulators.join(' and ')} ${emulators.length > 1 ? 'are' : 'is'} set, so the Google clients would talk to the local stack: add --local, or unset ${emulators.join(' ')} to reach the real deployment`,

@@ -9,7 +9,7 @@
  * failed one); deliveries past the budget only make sure that report exists.
  * Every attempt stops exporting at its deadline (BATCH_DEADLINE_MS) and reports.
  */
-import {InputError, PermanentError, RetryableError} from '../core/errors';
+import {InputError, PermanentError, PermissionDeniedError, RetryableError} from '../core/errors';
 import {adhocBatchId, clientFor} from '../core/batches';
 import type {BatchMessage} from '../core/messages';
 import {
@@ -174,7 +174,9 @@ export class BatchWorker {
       const value = (await this.deps.store.readJson<unknown>(name))?.value;
       return isReport(value, d.batchId) ? value : undefined;
     } catch (err) {
-      if (err instanceof PermanentError) return undefined;
+      // Unusable content counts as no report; a refused read is the deployment's fault.
+      if (err instanceof PermanentError && !(err instanceof PermissionDeniedError))
+        return undefined;
       throw err;
     }
   }
@@ -314,7 +316,7 @@ export class BatchWorker {
             ? await store.stat(name).then(o => o && {value: undefined, generation: o.generation})
             : await store.readJson<unknown>(name);
       } catch (err) {
-        if (!(err instanceof PermanentError)) throw err;
+        if (!(err instanceof PermanentError) || err instanceof PermissionDeniedError) throw err;
         existing = await store
           .stat(name)
           .then(o => o && {value: undefined, generation: o.generation});

@@ -130,7 +130,7 @@ function matrixResult(
     return passed(
       id,
       title,
-      `${needed - open.filter(v => v.operation.expect === 'allowed').length} operations allowed as needed, ${refused - open.filter(v => v.operation.expect === 'denied').length} refused as they must be${openNote}`,
+      `${needed - open.filter(v => v.operation.expect === 'allowed').length} operations allowed as needed, ${refused - open.filter(v => v.operation.expect === 'denied').length} refused as they must be by the bucket's policy${openNote}`,
     );
   }
   const grants = [...new Set(missing.flatMap(v => (v.operation.grant ? [v.operation.grant] : [])))];

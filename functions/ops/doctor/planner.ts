@@ -77,8 +77,15 @@ export async function checkPlanner(
       `read the planner's log: gcloud logging read 'resource.labels.service_name="${s.prefix}-planner" AND severity>=WARNING' --project=${s.project} --limit=20`,
     );
   const planned = ((answer.body as {days?: PlannedDay[]} | null)?.days ?? [])[0];
-  const n = planned?.conversations ?? 0;
-  const b = planned?.batches ?? 0;
+  if (!planned || planned.day !== day)
+    return failed(
+      id,
+      title,
+      `the planner answered 200 without a plan of ${day}${said}`,
+      `read the planner's log: gcloud logging read 'resource.labels.service_name="${s.prefix}-planner" AND severity>=WARNING' --project=${s.project} --limit=20`,
+    );
+  const n = planned.conversations ?? 0;
+  const b = planned.batches ?? 0;
   const also =
     day === next
       ? ''
