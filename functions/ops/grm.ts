@@ -278,7 +278,7 @@ function target(flags: Map<string, string>, env: NodeJS.ProcessEnv): Target {
     ].filter(v => env[v]);
     if (emulators.length > 0)
       throw new UsageError(
-        `${emulators.join(' and ')} ${emulators.length > 1 ? 'are' : 'is'} set, so the Google clients would talk to the local stack: add --local, or unset ${emulators.join(' ')} to reach the real deployment`,
+        `${listed(emulators)} ${emulators.length > 1 ? 'are' : 'is'} set, so the Google clients would talk to the local stack: add --local, or unset ${emulators.join(' ')} to reach the real deployment`,
       );
   }
   const plannerUrl = pick('planner-url', 'GRM_PLANNER_URL', env.PLANNER_URL);
@@ -606,4 +606,9 @@ export async function grm(argv: string[], io: Io): Promise<number> {
   } finally {
     await Promise.allSettled(closers.map(c => c()));
   }
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function listed(items: string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }

@@ -174,7 +174,10 @@ describe('grm against the local stack', function () {
       sleep: () => Promise.resolve(),
     });
     assert.strictEqual(leaked, 2);
-    assert.match(out.join(''), /STORAGE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST are set/);
+    assert.match(
+      out.join(''),
+      /STORAGE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST, .*GCE_METADATA_HOST.* are set, so the Google clients would talk to the local stack/,
+    );
   });
 
   it('should replay only the conversations that still have gaps, and turn _FAILURE into _SUCCESS', async () => {
