@@ -38,7 +38,7 @@ export interface ReportRecording {
   size?: number;
   md5Hash?: string;
   crc32c?: string;
-  /** The object's generation as exported (reports since issue 13). */
+  /** The object's generation as exported (absent from reports written before it was recorded). */
   generation?: string;
   /** Its retention as written, when retention is on. */
   retention?: ObjectRetention;
@@ -49,7 +49,7 @@ export interface ReportConversation {
   conversationStart?: string;
   error?: string;
   metadataObject?: string;
-  /** The metadata document as stored (reports since issue 13). */
+  /** The metadata document as stored (absent from reports written before it was recorded). */
   metadataStored?: StoredCopy;
   /**
    * What the analytics record says of the conversation (direction, divisions,

@@ -1,6 +1,6 @@
 /**
  * Cold start: each function instance loads only the SDKs its own invocations
- * use (issue 12). Every instance loads the same entry module
+ * use. Every instance loads the same entry module
  * (functions/index.ts registers all three functions), so SDKs must be loaded
  * when first needed, not at module load: the checker is invoked for every
  * object written to the bucket, and loading every SDK cost it about half a

@@ -1,5 +1,5 @@
 /**
- * The fault matrix (issue 11): each case perturbs one day of the pipeline on
+ * The fault matrix: each case perturbs one day of the pipeline on
  * the local stack (real planner, worker and checker processes, the Pub/Sub
  * emulator, the GCS emulator, the Genesys simulator, the SendGrid sink) and
  * ends on the same invariant (./invariant.ts). `npm run faults` runs them all;
@@ -34,7 +34,7 @@ const env = LOCAL_EXPORT_ENV;
 export interface FaultCase {
   /** Short id: `npm run faults -- -g <id>`. */
   id: string;
-  /** Which item of issue 11 (or which fault profile) it covers. */
+  /** Which reliability requirement (or which fault profile) it covers. */
   covers: string;
   /** How the fault is produced. */
   how: string;

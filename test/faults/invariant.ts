@@ -1,5 +1,5 @@
 /**
- * The one invariant every case of the fault matrix ends on (issue 11): the
+ * The one invariant every case of the fault matrix ends on: the
  * day's current run ends in
  *  - `_SUCCESS` with every exportable recording in the bucket, byte-identical
  *    to the simulator's ground truth, or

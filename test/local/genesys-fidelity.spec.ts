@@ -1,6 +1,6 @@
 /**
  * Fidelity of the Genesys Cloud simulator to ../shared/reference/genesys-cloud-api.md
- * (issue 11 item 12), through the official SDK against a simulator process:
+ *, through the official SDK against a simulator process:
  * any valid analytics interval (1970-01-01 included) answers, invalid ones
  * answer 400 with an ErrorBody; one recording can give several batch results;
  * the lossy profile holds RESTORING recordings; a client without
@@ -65,7 +65,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const nextDay = (day: string, n = 1) =>
   iso(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).slice(0, 10);
 
-describe('Genesys simulator fidelity (issue 11 item 12)', function () {
+describe('Genesys simulator fidelity', function () {
   this.timeout(60_000);
   let sim: TestSimulator;
   let sdk: SdkClient;

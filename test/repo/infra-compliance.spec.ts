@@ -1,5 +1,5 @@
 /**
- * The compliance options of infra/ (issue 13), checked offline like the rest
+ * The compliance options of infra/, checked offline like the rest
  * of the Terraform: object retention decided with the bucket and given to
  * the worker with exactly the permission it needs; lifecycle rules whose
  * name conditions, evaluated on the names functions/core/object-names.ts

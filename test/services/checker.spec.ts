@@ -688,7 +688,7 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
     });
   });
 
-  describe('not fooled by hand-made objects (issue 11)', () => {
+  describe('not fooled by hand-made objects', () => {
     const gapsOf = async () =>
       (
         await store.readJson<{gaps: Array<{recordingId?: string; reason: string}>}>(
