@@ -1,6 +1,6 @@
 /**
  * Fidelity of the Genesys Cloud simulator to ../shared/reference/genesys-cloud-api.md
- *, through the official SDK against a simulator process:
+ * through the official SDK against a simulator process:
  * any valid analytics interval (1970-01-01 included) answers, invalid ones
  * answer 400 with an ErrorBody; one recording can give several batch results;
  * the lossy profile holds RESTORING recordings; a client without

@@ -1,6 +1,6 @@
 /**
  * The batch worker under crashes, stalls, deadlines and wrong objects
- *, in-process: the real Genesys adapter against a private
+ * in-process: the real Genesys adapter against a private
  * simulator with faults, the real GcsStore against the GCS emulator.
  */
 import * as assert from 'node:assert';
