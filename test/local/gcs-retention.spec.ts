@@ -2,8 +2,8 @@
  * Object versioning and per-object retention (Object Retention Lock) of the
  * GCS emulator, driven over HTTP by the official `@google-cloud/storage`
  * client; raw requests only where the client cannot say what is tested (each
- * says why). One test per answer of Cloud Storage in
- * ../shared/reference/production-facts.md §1 that the emulator implements.
+ * says why). One test per answer of Cloud Storage's documentation (object retention,
+ * versioning, preconditions) that the emulator implements.
  *
  * Most tests run an emulator in this process, on a FileStore whose clock the
  * test moves forward (the store's clock seam), so "after retainUntilTime" is

@@ -1,5 +1,5 @@
 /**
- * Fidelity of the Genesys Cloud simulator to ../shared/reference/genesys-cloud-api.md
+ * Fidelity of the Genesys Cloud simulator to Genesys Cloud's published API reference,
  * through the official SDK against a simulator process:
  * any valid analytics interval (1970-01-01 included) answers, invalid ones
  * answer 400 with an ErrorBody; one recording can give several batch results;
