@@ -9,6 +9,7 @@
  * console about credential files, which this is not), create and read back
  * one object; then delete that generation with the caller's own rights.
  */
+import {statusOf} from './http-status';
 import type {Storage} from '@google-cloud/storage';
 import {AuthClient, GoogleAuth, OAuth2Client} from 'google-auth-library';
 import type {PolicyBinding} from '../core/bucket-access';
@@ -160,14 +161,7 @@ function refusal(err: unknown): ApiRefusal {
     message?: unknown;
     response?: {status?: unknown; data?: unknown};
   };
-  const status =
-    typeof e.code === 'number'
-      ? e.code
-      : typeof e.status === 'number'
-        ? e.status
-        : typeof e.response?.status === 'number'
-          ? e.response.status
-          : 0;
+  const status = statusOf(err) ?? 0;
   const fromBody = e.response?.data !== undefined ? apiMessage(e.response.data) : undefined;
   const message =
     fromBody && fromBody !== 'refused'

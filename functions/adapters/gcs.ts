@@ -3,6 +3,7 @@
  * preconditions (ifGenerationMatch 0 = create only) that GCS itself verifies
  * against a native checksum sent with the bytes, JSON reads.
  */
+import {statusOf} from './http-status';
 import {createHash} from 'node:crypto';
 import type {EventEmitter} from 'node:events';
 import {Readable} from 'node:stream';
@@ -58,13 +59,6 @@ function retentionRefusal(
         'RETENTION_DAYS needs a bucket created with object retention enabled (infra: retention_days)',
     );
   return undefined;
-}
-
-function statusOf(err: unknown): number | undefined {
-  const e = err as {code?: unknown; status?: unknown; response?: {status?: number}};
-  if (typeof e.code === 'number') return e.code;
-  if (typeof e.status === 'number') return e.status;
-  return e.response?.status;
 }
 
 /**
