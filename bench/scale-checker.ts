@@ -258,6 +258,13 @@ class SyntheticDay implements ObjectStore {
     return Promise.resolve({value: JSON.parse(text) as T, generation: w?.object.generation ?? '1'});
   }
 
+  readBytes(name: string, maxBytes: number) {
+    const w = this.written.get(name);
+    if (!w) return Promise.resolve(undefined);
+    if (w.body.length > maxBytes) throw new Error(`${name} is over ${maxBytes} bytes`);
+    return Promise.resolve({bytes: w.body, generation: w.object.generation});
+  }
+
   read(): Readable {
     throw new Error('not used by the checker');
   }

@@ -162,6 +162,16 @@ export interface ObjectStore {
     maxBytes?: number,
     generation?: string,
   ): Promise<{value: T; generation: string} | undefined>;
+  /**
+   * The object's bytes and generation, as readJson reads them (the same
+   * bound, the same generation argument), for objects that are not one JSON
+   * value.
+   */
+  readBytes(
+    name: string,
+    maxBytes: number,
+    generation?: string,
+  ): Promise<{bytes: Buffer; generation: string} | undefined>;
   /** Streams an object's bytes (for comparing content). */
   read(name: string): Readable;
   /**

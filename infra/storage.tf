@@ -111,8 +111,11 @@ locals {
   bookkeeping = "(${local.markers} || ${local.manifest} || ${local.metadata} || ${local.rejected} || ${local.index})"
   # Operators' waivers: only operators create them (operators.tf).
   waivers = "resource.name.extract(\"${local.objects}{day}/_manifest/waivers/\") != \"\""
+  # The checker's ledger (_manifest/decision.json) and decided records
+  # (_manifest/decision-records.ndjson): every name that starts so.
+  ledger = "resource.name.extract(\"${local.objects}{day}/_manifest/decision\") != \"\""
   # The checker's and the planner's objects, which the worker never writes.
-  decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || resource.name.endsWith(\"/_manifest/decision.json\") || resource.name.endsWith(\"/plan.json\") || ${local.index})"
+  decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || ${local.ledger} || resource.name.endsWith(\"/plan.json\") || ${local.index})"
   # What the worker gives a retention when it creates it: recordings and
   # metadata documents, under the same condition as its create grant. One
   # grant per kind of object: a single expression over all of them would
@@ -185,12 +188,13 @@ locals {
       title = "list, read own manifests"
       when  = "${local.listing} || (${local.in_env} && ${local.manifest})"
     }
-    # Writes the ledger and the day's marker, and removes the marker it replaces.
+    # Writes the ledger, the decided records and the day's marker, and removes
+    # the marker it replaces.
     checker_replaces_markers = {
       sa    = "checker"
       role  = "roles/storage.objectUser"
       title = "write the ledger and markers"
-      when  = "${local.in_env} && (${local.markers} || resource.name.endsWith(\"/_manifest/decision.json\"))"
+      when  = "${local.in_env} && (${local.markers} || ${local.ledger})"
     }
     # Writes each decided day's recordings index, replacing the previous one.
     checker_replaces_index = {

@@ -392,6 +392,20 @@ export class GcsStore implements ObjectStore {
     maxBytes = MAX_JSON_BYTES,
     wanted?: string,
   ): Promise<{value: T; generation: string} | undefined> {
+    const read = await this.readBytes(name, maxBytes, wanted);
+    if (!read) return undefined;
+    try {
+      return {value: JSON.parse(read.bytes.toString('utf8')) as T, generation: read.generation};
+    } catch {
+      throw new PermanentError(`gs://${this.bucket.name}/${name} is not JSON`);
+    }
+  }
+
+  async readBytes(
+    name: string,
+    maxBytes: number,
+    wanted?: string,
+  ): Promise<{bytes: Buffer; generation: string} | undefined> {
     let generation: string | undefined;
     let content: Buffer;
     if (wanted !== undefined && !/^\d+$/.test(wanted))
@@ -425,11 +439,7 @@ export class GcsStore implements ObjectStore {
         object: name,
       });
     }
-    try {
-      return {value: JSON.parse(content.toString('utf8')) as T, generation};
-    } catch {
-      throw new PermanentError(`gs://${this.bucket.name}/${name} is not JSON`);
-    }
+    return {bytes: content, generation};
   }
 
   read(name: string): Readable {

@@ -144,6 +144,15 @@ export function decisionObjectName(env: string, day: Day): string {
   return `${env}/${day}/_manifest/decision.json`;
 }
 
+/**
+ * The day's decided records (core/decided-records.ts): every object as a
+ * decision first accepted it. Only the checker writes it; its name starts
+ * as the ledger's does, so one IAM condition covers both.
+ */
+export function decisionRecordsObjectName(env: string, day: Day): string {
+  return `${env}/${day}/_manifest/decision-records.ndjson`;
+}
+
 export function batchReportsPrefix(env: string, day: Day, runId: string): string {
   return `${env}/${day}/_manifest/runs/${runId}/batches/`;
 }

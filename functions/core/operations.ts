@@ -18,8 +18,12 @@ export type DayMarker = Omit<DayOutcome, 'kind'> & {
   history?: Array<{
     runId: string;
     status: string;
+    fingerprint?: string;
+    decidedAt?: string;
     missing: DayOutcome['missing'];
     emailed: boolean;
+    /** The reports whose generation that decision was the first of its run to read. */
+    changed?: Array<{object: string; generation: string}>;
   }>;
 };
 

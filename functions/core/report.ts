@@ -6,6 +6,7 @@
 import type {ObjectRetention, StoredObject} from '../ports';
 import {RECORDING_TYPES, RecordingType} from './content-types';
 import type {ConversationAttributes} from './conversation-attributes';
+import {ordered} from './canonical';
 
 /** An object as the export stored it: what `grm verify` holds the bucket against later. */
 export interface StoredCopy {
@@ -163,5 +164,78 @@ export function isReport(value: unknown, batchId: string): value is BatchReport 
     r.batchId === batchId &&
     Array.isArray(r.conversations) &&
     (r.status === 'complete' || r.status === 'failed')
+  );
+}
+
+const REPORT_ORDER: readonly (keyof BatchReport)[] = [
+  'kind',
+  'version',
+  'day',
+  'runId',
+  'batchId',
+  'messageId',
+  'attempt',
+  'status',
+  'provisional',
+  'error',
+  'oauthClient',
+  'startedAt',
+  'finishedAt',
+  'conversations',
+  'totals',
+];
+const CONVERSATION_ORDER: readonly (keyof ReportConversation)[] = [
+  'conversationId',
+  'conversationStart',
+  'error',
+  'metadataObject',
+  'metadataStored',
+  'attributes',
+  'recordings',
+];
+const RECORDING_ORDER: readonly (keyof ReportRecording)[] = [
+  'recordingId',
+  'type',
+  'media',
+  'fileState',
+  'outcome',
+  'reason',
+  'object',
+  'contentType',
+  'size',
+  'md5Hash',
+  'crc32c',
+  'generation',
+  'retention',
+];
+const COPY_ORDER: readonly (keyof StoredCopy)[] = [
+  'generation',
+  'size',
+  'md5Hash',
+  'crc32c',
+  'retention',
+];
+
+/**
+ * The report with its fields in one fixed order: a report that records the
+ * same export is the same text, however its conversations were assembled
+ * (a metadata document written or found, a replay merged).
+ */
+export function canonicalReport(report: BatchReport): BatchReport {
+  return ordered(
+    {
+      ...report,
+      conversations: report.conversations.map(c =>
+        ordered(
+          {
+            ...c,
+            ...(c.metadataStored ? {metadataStored: ordered(c.metadataStored, COPY_ORDER)} : {}),
+            recordings: c.recordings.map(r => ordered(r, RECORDING_ORDER)),
+          },
+          CONVERSATION_ORDER,
+        ),
+      ),
+    },
+    REPORT_ORDER,
   );
 }

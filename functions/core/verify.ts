@@ -3,14 +3,24 @@
  * what the bucket holds now. Pure: ops/verifier.ts reads the objects, this
  * judges them.
  *
- * The expected set is every object a referenced batch report records as
- * written: each exported recording (size, MD5, CRC32C, generation, retention)
- * and each conversation's metadata document. The bucket must hold each of
- * them, unchanged, and nothing else in the day's media and metadata folders.
+ * The expected set is the day's decided records (core/decided-records.ts):
+ * each exported recording and each conversation's metadata document as a
+ * decision of the checker first accepted it (size, MD5, CRC32C, generation,
+ * retention). Reports the worker rewrote later cannot move it: a report that
+ * records an object otherwise is itself a finding. Days decided before the
+ * checker kept records are verified against the reports their marker pins.
+ * The bucket must hold each expected object, unchanged, and nothing else in
+ * the day's media and metadata folders; no generation written after an
+ * object was recorded may have come and gone; the recordings index must say
+ * what the records say.
  */
 import {VERIFIED_KEY} from '../ports';
 import type {ObjectRetention, StoredObject} from '../ports';
+import {sameJson} from './canonical';
 import {recordingFolders} from './claims';
+import {DecidedRecord, claimsOf} from './decided-records';
+import type {ReportRef} from './day-outcome';
+import type {IndexRow} from './recordings-index';
 import type {RecordingType} from './content-types';
 import {metadataFolder} from './object-names';
 import type {BatchReport, StoredCopy} from './report';
@@ -37,6 +47,73 @@ export interface Expected {
   type?: RecordingType;
   /** Absent when the report predates recording it: the object is then unverifiable. */
   copy?: Partial<StoredCopy>;
+  /** Its decided record, when the day keeps them. */
+  record?: DecidedRecord;
+}
+
+/** The objects the day's decided records hold, as verify expects them. */
+export function expectedFromRecords(
+  records: ReadonlyMap<string, DecidedRecord>,
+): Map<string, Expected> {
+  const expected = new Map<string, Expected>();
+  for (const r of records.values())
+    expected.set(r.object, {
+      object: r.object,
+      what: r.what,
+      conversationId: r.conversationId,
+      ...(r.recordingId ? {recordingId: r.recordingId} : {}),
+      ...(r.type ? {type: r.type} : {}),
+      copy: {
+        generation: r.generation,
+        size: r.size,
+        md5Hash: r.md5Hash,
+        ...(r.crc32c !== undefined ? {crc32c: r.crc32c} : {}),
+        ...(r.retention ? {retention: r.retention} : {}),
+      },
+      record: r,
+    });
+  return expected;
+}
+
+function recordedAs(r: DecidedRecord): string {
+  return `generation ${r.generation} (${r.size} bytes, MD5 ${r.md5Hash}), first recorded by run ${r.runId}'s decision of ${r.decidedAt}`;
+}
+
+/**
+ * What the reports the marker pins say of recorded objects, against the
+ * records: a report that records an object otherwise, or one the records do
+ * not hold, was rewritten after a decision accepted it.
+ */
+export function reportsAgainstRecords(
+  reports: readonly ReportRef[],
+  records: ReadonlyMap<string, DecidedRecord>,
+): Finding[] {
+  const out: Finding[] = [];
+  for (const {claim, report} of claimsOf(reports)) {
+    const r = records.get(claim.object);
+    const at = {
+      object: claim.object,
+      conversationId: claim.conversationId,
+      ...(claim.recordingId ? {recordingId: claim.recordingId} : {}),
+    };
+    if (!r)
+      out.push({
+        kind: 'altered',
+        ...at,
+        detail: `report ${report} records generation ${claim.generation}; no decision of the day recorded this object`,
+      });
+    else if (
+      r.generation !== claim.generation ||
+      r.md5Hash !== claim.md5Hash ||
+      r.size !== claim.size
+    )
+      out.push({
+        kind: 'altered',
+        ...at,
+        detail: `report ${report} records generation ${claim.generation} (${claim.size} bytes, MD5 ${claim.md5Hash}); the day's record is ${recordedAs(r)}`,
+      });
+  }
+  return out;
 }
 
 /** Checksums of bytes read back (`--deep`). */
@@ -135,9 +212,12 @@ export function checkObject(
   stored: StoredObject | undefined,
   nowMs: number,
   readBack?: ReadBack,
+  /** The object's noncurrent generations (versioning keeps them). */
+  noncurrent: readonly StoredObject[] = [],
 ): Finding[] {
+  const said = e.record ? 'a decision recorded it' : 'the report says it was written';
   if (!stored)
-    return [finding(e, 'missing', 'the report says it was written; it is not in the bucket')];
+    return [finding(e, 'missing', `${said}; it is not in the bucket${survives(e, noncurrent)}`)];
   const copy = e.copy;
   const out: Finding[] = [];
   if (!copy || copy.size === undefined || copy.md5Hash === undefined) {
@@ -180,7 +260,7 @@ export function checkObject(
         e,
         'altered',
         `replaced: generation ${copy.generation} recorded, ${stored.generation} now` +
-          ' (with versioning on, the recorded generation may still be readable as noncurrent)',
+          survives(e, noncurrent),
       ),
     );
   }
@@ -190,6 +270,25 @@ export function checkObject(
     if (problem) out.push(finding(e, 'altered', problem));
   }
   return out;
+}
+
+/** Whether the recorded generation is still held, noncurrent, and where to read it. */
+function survives(e: Expected, noncurrent: readonly StoredObject[]): string {
+  const g = e.copy?.generation;
+  if (g === undefined) return '';
+  const kept = noncurrent.find(o => o.generation === g);
+  if (!kept) return `; the recorded generation ${g} is gone`;
+  const same = kept.md5Hash === e.copy?.md5Hash && kept.size === e.copy?.size;
+  return (
+    `; the recorded generation ${g} is still held as noncurrent` +
+    (same ? ', unchanged' : ', but its bytes differ from the record') +
+    ` (gs object ${e.object}#${g})`
+  );
+}
+
+/** Generations compared as numbers (GCS generations are decimal and grow with every write). */
+export function laterGeneration(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length > b.length : a > b;
 }
 
 /** The folders of a day that hold only what exports write: one per recording type, and metadata. */
@@ -209,60 +308,166 @@ export function extraObjects(listed: StoredObject[], expected: Map<string, Expec
 }
 
 /**
- * Generations of recordings that were checked at export (they carry the
- * `verified` mark) and are no longer live, other than the one the reports
- * record: a recording is written once, so such a generation was replaced or
- * deleted after it was exported, and the reports were made to point past it.
+ * Noncurrent generations the record does not account for:
+ * - of a recorded object, one written after its first record (a copy that
+ *   came and went after a decision accepted the object, however it was
+ *   covered up since); earlier copies a decision accepted are accounted for;
+ * - of a recording, one checked at export (it carries the `verified` mark)
+ *   other than the one recorded: a recording is written once, so it was
+ *   replaced or deleted after it was exported.
  * (A recorded generation that is no longer live is already missing or altered.)
  */
 export function hiddenGenerations(
   noncurrent: StoredObject[],
   expected: Map<string, Expected>,
 ): Finding[] {
-  return noncurrent
-    .filter(o => o.metadata?.[VERIFIED_KEY] !== undefined && !o.name.includes('/metadata/'))
-    .filter(o => expected.get(o.name)?.copy?.generation !== o.generation)
-    .map(o => {
-      const recorded = expected.get(o.name)?.copy?.generation;
-      return {
-        kind: 'altered' as const,
-        object: o.name,
-        detail:
-          `generation ${o.generation}, checked when it was exported, was replaced or deleted` +
-          `${o.timeDeleted ? ` at ${o.timeDeleted}` : ''}; ` +
-          (recorded
-            ? `the reports now record generation ${recorded}`
-            : 'no report records this recording any more'),
-      };
+  const out: Finding[] = [];
+  const deleted = (o: StoredObject) => (o.timeDeleted ? ` at ${o.timeDeleted}` : '');
+  for (const o of noncurrent) {
+    const e = expected.get(o.name);
+    const record = e?.record;
+    if (record) {
+      const known = [...(record.earlier ?? []).map(x => x.generation), record.generation];
+      if (known.includes(o.generation)) continue;
+      if (laterGeneration(o.generation, known[0]!)) {
+        out.push({
+          ...finding(e, 'altered', ''),
+          detail:
+            `generation ${o.generation} (${o.size} bytes, MD5 ${o.md5Hash}) was written after ` +
+            `generation ${known[0]} was recorded, and replaced or deleted${deleted(o)}: ` +
+            'the object changed after a decision accepted it',
+        });
+        continue;
+      }
+    }
+    if (o.metadata?.[VERIFIED_KEY] === undefined || o.name.includes('/metadata/')) continue;
+    const recorded = e?.copy?.generation;
+    if (recorded === o.generation) continue;
+    out.push({
+      kind: 'altered',
+      object: o.name,
+      detail:
+        `generation ${o.generation}, checked when it was exported, was replaced or deleted${deleted(o)}; ` +
+        (recorded
+          ? `the ${record ? 'records' : 'reports'} now record generation ${recorded}`
+          : 'no report records this recording any more'),
     });
+  }
+  return out;
 }
 
-/** The marker's own history: a run decided again after it was `_SUCCESS` had its reports changed. */
+/** One decision of the day, as the marker's history (and the marker itself) records it. */
+export interface DecisionEntry {
+  runId: string;
+  status: string;
+  fingerprint?: string;
+  decidedAt?: string;
+  /** The reports whose generation this decision was the first of its run to read. */
+  changed?: Array<{object: string; generation: string}>;
+}
+
+function described(d: DecisionEntry): string {
+  const marker = d.status === 'success' ? '_SUCCESS' : '_FAILURE';
+  const when = d.decidedAt ? ` decided ${d.decidedAt}` : '';
+  const from = d.changed?.length
+    ? ` from ${d.changed.map(c => `${c.object}#${c.generation}`).join(', ')}`
+    : '';
+  return `${marker}${when}${from}`;
+}
+
+/**
+ * The marker's own history: once a run is `_SUCCESS`, anything that run
+ * decides after it (a `_FAILURE`, another `_SUCCESS`, even one back to the
+ * same outcome) means its reports were rewritten after the day was
+ * complete. A new run an operator asked for starts its own history.
+ */
 export function redecidedAfterSuccess(marker: {
   runId: string;
+  status?: string;
   fingerprint: string;
-  history?: Array<{runId: string; status: string; fingerprint?: string; decidedAt?: string}>;
+  decidedAt?: string;
+  history?: DecisionEntry[];
 }): string | undefined {
-  const earlier = (marker.history ?? []).find(
-    h => h.runId === marker.runId && h.status === 'success' && h.fingerprint !== marker.fingerprint,
-  );
-  if (!earlier) return undefined;
-  return (
-    `run ${marker.runId} was already _SUCCESS${earlier.decidedAt ? ` (decided ${earlier.decidedAt})` : ''} ` +
-    'and was decided again with a different outcome: its reports changed after the day was complete'
-  );
+  const current: DecisionEntry = {
+    runId: marker.runId,
+    status: marker.status ?? 'success',
+    fingerprint: marker.fingerprint,
+    ...(marker.decidedAt ? {decidedAt: marker.decidedAt} : {}),
+  };
+  const entries = [...(marker.history ?? []), current];
+  const first = entries.findIndex(h => h.status === 'success');
+  for (let i = first; i >= 0 && i < entries.length; i++) {
+    const success = entries[i]!;
+    if (success.status !== 'success') continue;
+    const after = entries.slice(i + 1).filter(h => h.runId === success.runId);
+    if (after.length === 0) continue;
+    return (
+      `run ${success.runId} was already _SUCCESS (${described(success)}) and was decided again: ` +
+      `${after.map(described).join('; then ')}. Its reports were rewritten after the day was complete`
+    );
+  }
+  return undefined;
 }
 
 /**
  * Whether two generations of a report record the same export: the same
  * conversations with the same outcomes and objects (the attempt, message and
- * times that a rewrite changes are not the record). Order does not matter: a
- * replay's merge puts the replayed conversations last.
+ * times that a rewrite changes are not the record), compared by meaning: the
+ * order of conversations and of any record's fields does not matter (a
+ * replay's merge puts the replayed conversations last).
  */
 export function sameRecord(a: BatchReport, b: BatchReport): boolean {
-  const canon = (r: BatchReport) =>
-    JSON.stringify([...r.conversations].map(c => JSON.stringify(c)).sort());
-  return canon(a) === canon(b);
+  const byId = (r: BatchReport) =>
+    [...r.conversations].sort((x, y) =>
+      x.conversationId < y.conversationId ? -1 : x.conversationId > y.conversationId ? 1 : 0,
+    );
+  return sameJson(byId(a), byId(b));
+}
+
+/** Where the recordings index disagrees with the records (one finding per disagreement). */
+export function indexAgainstRecords(
+  indexName: string,
+  rows: readonly IndexRow[],
+  records: ReadonlyMap<string, DecidedRecord>,
+): Finding[] {
+  const out: Finding[] = [];
+  const exported = new Map<string, IndexRow>();
+  for (const row of rows)
+    if (row.outcome === 'exported' && row.object_name) exported.set(row.object_name, row);
+  for (const r of records.values()) {
+    if (r.what !== 'recording') continue;
+    const row = exported.get(r.object);
+    const at = {object: indexName, conversationId: r.conversationId, recordingId: r.recordingId!};
+    if (!row) {
+      out.push({
+        kind: 'altered',
+        ...at,
+        detail: `no exported row for ${r.object}, which a decision recorded`,
+      });
+      continue;
+    }
+    const diffs: string[] = [];
+    if (row.size_bytes !== r.size) diffs.push(`size ${String(row.size_bytes)}`);
+    if (row.md5_hash !== r.md5Hash) diffs.push(`MD5 ${String(row.md5_hash)}`);
+    if (r.crc32c !== undefined && row.crc32c !== r.crc32c)
+      diffs.push(`CRC32C ${String(row.crc32c)}`);
+    if (diffs.length > 0)
+      out.push({
+        kind: 'altered',
+        ...at,
+        detail: `its row of ${r.object} says ${diffs.join(', ')}; the record is ${recordedAs(r)}`,
+      });
+  }
+  for (const [object, row] of exported)
+    if (!records.has(object))
+      out.push({
+        kind: 'altered',
+        object: indexName,
+        conversationId: row.conversation_id,
+        ...(row.recording_id ? {recordingId: row.recording_id} : {}),
+        detail: `an exported row of ${object}, which no decision recorded`,
+      });
+  return out;
 }
 
 /** What the reports say about retention: objects with and without one, and the earliest end. */
@@ -314,6 +519,11 @@ export interface DayVerification {
   bytes: number;
   /** What the reports record about retention. */
   retention?: RetentionSummary;
+  /**
+   * What the bucket was held against: the day's decided records, or (days
+   * decided before the checker kept them) the reports its marker pins.
+   */
+  proof?: 'decided records' | 'reports';
   findings: Finding[];
   intact: boolean;
 }

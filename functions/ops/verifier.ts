@@ -6,24 +6,37 @@
  * be read or understood becomes a finding of its day.
  */
 import {PermanentError} from '../core/errors';
-import {decisionObjectName, markerObjectName, planObjectName} from '../core/object-names';
+import type {DecidedRecord} from '../core/decided-records';
+import {
+  decisionObjectName,
+  decisionRecordsObjectName,
+  indexObjectName,
+  markerObjectName,
+  planObjectName,
+} from '../core/object-names';
 import type {DayMarker} from '../core/operations';
 import {BatchReport, countRecording, emptyTotals} from '../core/report';
 import {
   DayVerification,
   Finding,
   ReadBack,
+  Expected,
   checkObject,
+  expectedFromRecords,
   expectedObjects,
   exportFolders,
   extraObjects,
   hiddenGenerations,
+  indexAgainstRecords,
   redecidedAfterSuccess,
+  reportsAgainstRecords,
   retentionSummary,
   sameRecord,
   unretained,
 } from '../core/verify';
-import type {ObjectStore} from '../ports';
+import type {IndexRow} from '../core/recordings-index';
+import type {ObjectStore, StoredObject} from '../ports';
+import {readRecords} from '../services/decided-records';
 import {mapLimit} from '../services/objects';
 
 export interface VerifierDeps {
@@ -45,10 +58,19 @@ export interface VerifyOptions {
 const MAX_MARKER_BYTES = 256 * 1024 * 1024;
 /** Reports may be large (a batch of 1,000 conversations). */
 const MAX_REPORT_BYTES = 64 * 1024 * 1024;
+/** The recordings index of a day read at most (a row is ~1 KB). */
+const MAX_INDEX_BYTES = 512 * 1024 * 1024;
 /** Requests in flight against the bucket. */
 const CONCURRENCY = 8;
 
 type ReportRef = {batchId?: unknown; object?: unknown; generation?: unknown};
+/** What verify reads of the checker's ledger. */
+interface LedgerView {
+  runId?: string;
+  fingerprint?: string;
+  recordsKept?: boolean;
+  index?: {generation?: string};
+}
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -110,7 +132,7 @@ export class Verifier {
       store
         .readJson<{runId?: string; createdAt?: string}>(planObjectName(env, day))
         .catch(() => undefined),
-      store.readJson<{runId?: string; fingerprint?: string}>(ledgerName).catch((err: unknown) => {
+      store.readJson<LedgerView>(ledgerName).catch((err: unknown) => {
         if (!(err instanceof PermanentError)) throw err;
         findings.push({kind: 'altered', object: ledgerName, detail: `unreadable: ${err.message}`});
         return undefined;
@@ -176,10 +198,22 @@ export class Verifier {
       await mapLimit(valid, CONCURRENCY, ref =>
         this.readReport(ref.object, ref.generation, findings),
       )
-    ).filter((r): r is {object: string; report: BatchReport} => r !== undefined);
+    ).filter(
+      (r): r is {object: string; generation: string; report: BatchReport} => r !== undefined,
+    );
 
-    const {expected, findings: claimed} = expectedObjects(reports);
-    findings.push(...claimed, ...this.totals(markerName, marker, reports));
+    const records = await this.readRecords(day, ledger?.value, findings);
+    let expected: Map<string, Expected>;
+    if (records) {
+      expected = expectedFromRecords(records);
+      findings.push(...reportsAgainstRecords(reports, records));
+      findings.push(...(await this.checkIndex(day, records, ledger?.value)));
+    } else {
+      const fromReports = expectedObjects(reports);
+      expected = fromReports.expected;
+      findings.push(...fromReports.findings);
+    }
+    findings.push(...this.totals(markerName, marker, reports));
     if (opts.requireRetention) findings.push(...unretained(expected));
 
     const folders = exportFolders(env, day);
@@ -188,6 +222,10 @@ export class Verifier {
     ).flat();
     const listed = versions.filter(o => o.timeDeleted === undefined);
     const byName = new Map(listed.map(o => [o.name, o]));
+    const noncurrent = new Map<string, StoredObject[]>();
+    for (const o of versions)
+      if (o.timeDeleted !== undefined)
+        noncurrent.set(o.name, [...(noncurrent.get(o.name) ?? []), o]);
     const now = this.deps.now();
     let bytes = 0;
     const perObject = await mapLimit([...expected.values()], CONCURRENCY, async e => {
@@ -202,7 +240,7 @@ export class Verifier {
           readBack = await this.deps.readBack(e.object);
         } catch (err) {
           return [
-            ...checkObject(e, stored, now),
+            ...checkObject(e, stored, now, undefined, noncurrent.get(e.object)),
             {
               kind: 'unverifiable' as const,
               object: e.object,
@@ -211,7 +249,7 @@ export class Verifier {
           ];
         }
       }
-      return checkObject(e, stored, now, readBack);
+      return checkObject(e, stored, now, readBack, noncurrent.get(e.object));
     });
     findings.push(
       ...perObject.flat(),
@@ -228,7 +266,71 @@ export class Verifier {
       objects: expected.size,
       bytes,
       retention: retentionSummary(expected),
+      proof: records ? 'decided records' : 'reports',
     });
+  }
+
+  /**
+   * The day's decided records; undefined for a day decided before the
+   * checker kept them (its ledger says whether it did: then their absence,
+   * or a records object that cannot be read, is a finding).
+   */
+  private async readRecords(
+    day: string,
+    ledger: LedgerView | undefined,
+    findings: Finding[],
+  ): Promise<Map<string, DecidedRecord> | undefined> {
+    const name = decisionRecordsObjectName(this.deps.env, day);
+    try {
+      const read = await readRecords(this.deps.store, name);
+      if (!read && ledger?.recordsKept === true)
+        findings.push({
+          kind: 'missing',
+          object: name,
+          detail: "the checker's ledger says the day keeps decided records; they are gone",
+        });
+      return read?.records;
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err;
+      findings.push({kind: 'altered', object: name, detail: `unreadable: ${err.message}`});
+      return undefined;
+    }
+  }
+
+  /** The recordings index: the generation the checker wrote, saying what the records say. */
+  private async checkIndex(
+    day: string,
+    records: ReadonlyMap<string, DecidedRecord>,
+    ledger: LedgerView | undefined,
+  ): Promise<Finding[]> {
+    const name = indexObjectName(this.deps.env, day);
+    const out: Finding[] = [];
+    let read: {bytes: Buffer; generation: string} | undefined;
+    try {
+      read = await this.deps.store.readBytes(name, MAX_INDEX_BYTES);
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err;
+      return [{kind: 'unverifiable', object: name, detail: `unreadable: ${err.message}`}];
+    }
+    if (!read) return [{kind: 'missing', object: name, detail: 'the day has no recordings index'}];
+    const written = ledger?.index?.generation;
+    if (written !== undefined && written !== read.generation)
+      out.push({
+        kind: 'altered',
+        object: name,
+        detail: `generation ${read.generation} is not the one the checker wrote (${written}); the checker writes it again at its next event of the day`,
+      });
+    const rows: IndexRow[] = [];
+    const lines = read.bytes.toString('utf8').split('\n');
+    for (const [i, line] of lines.entries()) {
+      if (line.trim() === '') continue;
+      try {
+        rows.push(JSON.parse(line) as IndexRow);
+      } catch {
+        out.push({kind: 'altered', object: name, detail: `line ${i + 1} is not JSON`});
+      }
+    }
+    return [...out, ...indexAgainstRecords(name, rows, records)];
   }
 
   private async readMarker(
@@ -264,7 +366,7 @@ export class Verifier {
     object: string,
     generation: string,
     findings: Finding[],
-  ): Promise<{object: string; report: BatchReport} | undefined> {
+  ): Promise<{object: string; generation: string; report: BatchReport} | undefined> {
     const {store} = this.deps;
     const read = (g?: string) =>
       store.readJson<BatchReport>(object, MAX_REPORT_BYTES, g).catch((err: unknown) => {
@@ -300,7 +402,7 @@ export class Verifier {
       });
       return undefined;
     }
-    return {object, report: recorded.value};
+    return {object, generation, report: recorded.value};
   }
 
   /** The marker's exported totals against what its reports record. */

@@ -41,6 +41,7 @@ import {
   batchReportsPrefix,
   classifyObject,
   decisionObjectName,
+  decisionRecordsObjectName,
   indexObjectName,
   markerObjectName,
   planObjectName,
@@ -53,6 +54,7 @@ import {BatchReport, isReport, totalsOf} from '../core/report';
 import {WaiverRef, isWaiverOf} from '../core/waivers';
 import type {Logger} from '../logger';
 import {Clock, Mailer, ObjectExistsError, ObjectStore, StoredObject} from '../ports';
+import {recordDecision} from './decided-records';
 import {mapLimit, removeObject, replaceObject} from './objects';
 
 export interface CheckerSettings {
@@ -127,6 +129,20 @@ export interface Ledger {
   gapIds?: string[];
   /** Digest of the report generations this outcome was computed from. */
   basis?: string;
+  /** The generation of each report (by batch) this outcome was computed from. */
+  reports?: Record<string, string>;
+  /** Reports whose generation differs from the previous decision's of the same run (at most 20). */
+  changed?: ChangedReport[];
+  /** The day keeps decided records (`_manifest/decision-records.ndjson`): `grm verify` requires them. */
+  recordsKept?: true;
+  /** The recordings index this outcome's checker wrote: any other generation is not its index. */
+  index?: {generation: string; md5Hash: string};
+}
+
+/** A batch report at the generation a decision read. */
+export interface ChangedReport {
+  object: string;
+  generation: string;
 }
 
 /** One decision of the day as later ones remember it. */
@@ -137,10 +153,14 @@ export interface DecisionSummary {
   missing: DayOutcome['missing'];
   decidedAt?: string;
   emailed: boolean;
+  /** The reports whose generation this decision was the first to read (of its run). */
+  changed?: ChangedReport[];
 }
 
 /** Decisions a ledger remembers at most. */
 const MAX_HISTORY = 100;
+/** Changed reports a decision names at most. */
+const MAX_CHANGED = 20;
 
 /** The last outcome the developers were emailed about, if any (what they were told). */
 export function lastEmailed(ledger: Pick<Ledger, 'history'>): DecisionSummary | undefined {
@@ -303,8 +323,10 @@ export class Checker {
       store.stat(indexObjectName(settings.env, plan.day)),
     ]);
     if (m?.metadata?.[FINGERPRINT_KEY] !== ledger.fingerprint || o) return undefined;
-    // An index that is not this outcome's (its write failed): the slow path writes it.
+    // An index that is not this outcome's (its write failed), or not the generation the
+    // checker wrote (edited since): the slow path writes it.
     if (!indexIsOf(index, ledger.fingerprint, basis)) return undefined;
+    if (index?.generation !== ledger.index?.generation) return undefined;
     return {
       action: 'unchanged',
       day: plan.day,
@@ -407,13 +429,18 @@ export class Checker {
           if (err instanceof ObjectExistsError) continue; // someone decided first: look again
           throw err;
         }
-      } else if (before.value.basis !== basis && emailSettled(before.value.email)) {
-        // Same outcome from rewritten reports (a replay that changed nothing): remember the
-        // new basis so later duplicates take the fast path. Losing this race costs nothing.
-        // Never while an email is in flight: its "sent" swap must find the claim's generation.
-        const value = {...before.value, basis};
-        const moved = await this.swap(ledgerName, value, before.generation);
-        if (moved) ledger = {value, generation: moved};
+        await this.record(plan.day, decidedFrom, value);
+      } else {
+        // Recorded before the basis moves: the fast path never skips records not yet written.
+        await this.record(plan.day, decidedFrom, before.value);
+        if (before.value.basis !== basis && emailSettled(before.value.email)) {
+          // Same outcome from rewritten reports (a replay that changed nothing): remember the
+          // new basis so later duplicates take the fast path. Losing this race costs nothing.
+          // Never while an email is in flight: its "sent" swap must find the claim's generation.
+          const value = {...before.value, basis};
+          const moved = await this.swap(ledgerName, value, before.generation);
+          if (moved) ledger = {value, generation: moved};
+        }
       }
       await this.writeMarkers(outcome, ledger!.value);
       const after = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);
@@ -451,6 +478,16 @@ export class Checker {
       };
     }
     throw new RetryableError(`the decision for ${plan.day} kept changing; retrying later`);
+  }
+
+  /** The decision's objects into the day's decided records (before its markers are written). */
+  private async record(day: string, reports: ReportRef[], ledger: Ledger): Promise<void> {
+    const {settings, store, logger} = this.deps;
+    await recordDecision(store, logger, decisionRecordsObjectName(settings.env, day), reports, {
+      runId: ledger.runId,
+      status: ledger.status,
+      decidedAt: ledger.decidedAt,
+    });
   }
 
   /**
@@ -533,7 +570,6 @@ export class Checker {
     try {
       for (let attempt = 0; attempt < MAX_ROUNDS; attempt++) {
         const existing = await store.stat(name);
-        if (indexIsOf(existing, fingerprint, basis)) return true;
         // Only the ledger's current outcome writes its index (read after the index, so the
         // generation guard covers a newer decision's write): a stale invocation steps aside.
         const now = await store.readJson<Ledger>(
@@ -541,9 +577,25 @@ export class Checker {
           MAX_LEDGER_BYTES,
         );
         if (now?.value.fingerprint !== fingerprint) return true;
+        // The ledger names the generation its checker wrote; any other was written by someone else.
+        const noted = now.value.index?.generation;
+        if (
+          existing &&
+          indexIsOf(existing, fingerprint, basis) &&
+          (noted === undefined || noted === existing.generation)
+        ) {
+          await this.noteIndex(now, existing);
+          return true;
+        }
+        if (existing && noted !== undefined && noted !== existing.generation)
+          logger.warn('the recordings index is not the one the checker wrote; writing it again', {
+            ...log,
+            written: noted,
+            found: existing.generation,
+          });
         const stats: IndexStats = {rows: 0, bytes: 0};
         try {
-          await store.write(name, indexBody(src, stats), {
+          const stored = await store.write(name, indexBody(src, stats), {
             contentType: 'application/x-ndjson',
             metadata: {
               [FINGERPRINT_KEY]: fingerprint,
@@ -553,6 +605,7 @@ export class Checker {
             ifGenerationMatch: existing?.generation ?? 0,
           });
           logger.info('recordings index written', {...log, rows: stats.rows, bytes: stats.bytes});
+          await this.noteIndex(now, stored);
           return true;
         } catch (err) {
           if (!(err instanceof ObjectExistsError)) throw err;
@@ -567,6 +620,26 @@ export class Checker {
       });
       return false;
     }
+  }
+
+  /**
+   * Notes in the ledger which generation of the index its outcome's checker
+   * wrote, so an index edited later is told from its own. Only while no
+   * email is in flight (its "sent" swap must find the claim's generation);
+   * a lost race is harmless: the next invocation notes it.
+   */
+  private async noteIndex(
+    ledger: {value: Ledger; generation: string},
+    index: StoredObject,
+  ): Promise<void> {
+    const v = ledger.value;
+    if (v.index?.generation === index.generation || !emailSettled(v.email)) return;
+    const name = decisionObjectName(this.deps.settings.env, v.day);
+    await this.swap(
+      name,
+      {...v, index: {generation: index.generation, md5Hash: index.md5Hash}},
+      ledger.generation,
+    );
   }
 
   /** Sends the outcome's email once: claim, send, record. Returns the email's final state. */
@@ -769,6 +842,7 @@ function summaryOf(ledger: Ledger): DecisionSummary {
     missing: ledger.missing,
     decidedAt: ledger.decidedAt,
     emailed: ledger.email.state === 'sent',
+    ...(ledger.changed?.length ? {changed: ledger.changed} : {}),
   };
 }
 
@@ -795,6 +869,7 @@ export function newLedger(
     previous?.status === 'failure' &&
     (previousSent || previous.notified.length > 0);
   const needed = (outcome.status === 'failure' && gapKeys.some(k => !known.has(k))) || recovered;
+  const changed = changedReports(outcome, previous);
   return {
     kind: 'decision',
     version: 1,
@@ -822,7 +897,20 @@ export function newLedger(
     notified,
     gapIds: outcome.gaps.map(gapId),
     ...(basis ? {basis} : {}),
+    reports: Object.fromEntries(outcome.reports.map(r => [r.batchId, r.generation])),
+    ...(changed.length > 0 ? {changed} : {}),
+    recordsKept: true,
   };
+}
+
+/** Reports whose generation differs from what the previous decision of the same run read. */
+function changedReports(outcome: DayOutcome, previous: Ledger | undefined): ChangedReport[] {
+  const before = previous?.runId === outcome.runId ? previous.reports : undefined;
+  if (!before) return [];
+  return outcome.reports
+    .filter(r => before[r.batchId] !== r.generation)
+    .slice(0, MAX_CHANGED)
+    .map(r => ({object: r.object, generation: r.generation}));
 }
 
 interface StoredName {

@@ -19,6 +19,7 @@ import {
 } from '../core/object-names';
 import {
   BatchReport,
+  canonicalReport,
   hasRetryableFailures,
   isReport,
   mergeReplayReport,
@@ -325,7 +326,7 @@ export class BatchWorker {
       const previous = isReport(existing?.value, report.batchId) ? existing.value : undefined;
       const merged = mergeReplayReport(previous, report);
       try {
-        await store.write(name, Buffer.from(JSON.stringify(merged, null, 2)), {
+        await store.write(name, Buffer.from(JSON.stringify(canonicalReport(merged), null, 2)), {
           contentType: 'application/json',
           ifGenerationMatch: existing?.generation ?? 0,
         });

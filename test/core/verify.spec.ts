@@ -245,6 +245,16 @@ describe('grm verify: judging a day against its reports', () => {
     b.conversations = [...b.conversations, {conversationId: 'c0', recordings: []}];
     a.conversations = [{conversationId: 'c0', recordings: []}, ...a.conversations];
     assert.ok(sameRecord(a, b), 'attempt, times and conversation order are not the record');
+    // A metadata document found rather than written: the same fields set in another order.
+    const found = report();
+    const {metadataObject, metadataStored, ...rest} = found.conversations[0]!;
+    found.conversations[0] = {
+      ...rest,
+      metadataStored: metadataStored!,
+      metadataObject: metadataObject!,
+    };
+    assert.notStrictEqual(JSON.stringify(found), JSON.stringify(report()), 'the text differs');
+    assert.ok(sameRecord(report(), found), 'the meaning does not');
     const c = report();
     c.conversations[0]!.recordings[0]!.md5Hash = 'eHh4';
     assert.ok(!sameRecord(report(), c));
@@ -269,7 +279,38 @@ describe('grm verify: judging a day against its reports', () => {
         ...marker,
         history: [{runId: 'r2', status: 'success', fingerprint: 'f2', decidedAt: 'T'}],
       })!,
-      /run r2 was already _SUCCESS \(decided T\) and was decided again/,
+      /run r2 was already _SUCCESS \(_SUCCESS decided T\) and was decided again/,
+    );
+    // Back to the very same outcome through a _FAILURE: the fingerprint alone cannot show it.
+    const roundTrip = redecidedAfterSuccess({
+      runId: 'r2',
+      status: 'success',
+      fingerprint: 'f1',
+      decidedAt: 'T3',
+      history: [
+        {runId: 'r2', status: 'success', fingerprint: 'f1', decidedAt: 'T1'},
+        {
+          runId: 'r2',
+          status: 'failure',
+          fingerprint: 'f2',
+          decidedAt: 'T2',
+          changed: [{object: 'b0001.json', generation: '22'}],
+        },
+      ],
+    });
+    assert.match(
+      roundTrip!,
+      /already _SUCCESS \(_SUCCESS decided T1\) and was decided again: _FAILURE decided T2 from b0001\.json#22; then _SUCCESS decided T3/,
+    );
+    // A new run an operator asked for is not a rewrite of the old one.
+    assert.strictEqual(
+      redecidedAfterSuccess({
+        runId: 'r3',
+        status: 'success',
+        fingerprint: 'f9',
+        history: [{runId: 'r2', status: 'success', fingerprint: 'f1'}],
+      }),
+      undefined,
     );
   });
 

@@ -1,0 +1,273 @@
+/**
+ * The day's decided records: every object the export wrote (each recording
+ * and each conversation's metadata document) as a decision of the checker
+ * first accepted it — generation, size, MD5, CRC32C, retention — kept by the
+ * checker in an object only it may write (`_manifest/decision-records.ndjson`).
+ *
+ * Reports are the worker's and the worker may rewrite them (a replay merges
+ * over them); these records are what `grm verify` holds the bucket against,
+ * so a report rewritten later, through any number of rewrites, cannot move
+ * the proof:
+ * - a recording is written once: its first record is final;
+ * - a metadata document changes with its conversation's outcome (a replay
+ *   that exports a gap rewrites it): its record follows until a `_SUCCESS`
+ *   of its run accepts it, and is then sealed for that run. Only a new run,
+ *   which an operator asks for, records a newer copy; the earlier ones stay
+ *   listed.
+ * A report that says anything else of a recorded object is a conflict: the
+ * record stays, the checker logs it, and `grm verify` reports it.
+ *
+ * Pure: services/decided-records.ts reads and writes the object.
+ */
+import type {ObjectRetention} from '../ports';
+import {ordered} from './canonical';
+import {RECORDING_TYPES, RecordingType} from './content-types';
+import type {ReportRef} from './day-outcome';
+
+export interface RecordedCopy {
+  generation: string;
+  size: number;
+  md5Hash: string;
+  crc32c?: string;
+  retention?: ObjectRetention;
+}
+
+export interface DecidedRecord extends RecordedCopy {
+  object: string;
+  what: 'recording' | 'metadata';
+  conversationId: string;
+  recordingId?: string;
+  type?: RecordingType;
+  /** The run whose decision first accepted this copy, and when it was decided. */
+  runId: string;
+  decidedAt: string;
+  /** The run of the first `_SUCCESS` that accepted this copy: that run never changes it again. */
+  sealedBy?: string;
+  /** Earlier copies of a metadata document that decisions accepted, oldest first. */
+  earlier?: Array<Pick<DecidedRecord, 'generation' | 'size' | 'md5Hash' | 'runId' | 'decidedAt'>>;
+}
+
+/** A report that records an object otherwise than its decided record. */
+export interface RecordConflict {
+  object: string;
+  record: DecidedRecord;
+  reported: RecordedCopy;
+  /** The report (object#generation) that says it. */
+  report: string;
+}
+
+export interface Decision {
+  runId: string;
+  status: 'success' | 'failure';
+  decidedAt: string;
+}
+
+/** What one report claims was written, with a complete copy (anything less cannot be proven). */
+interface Claim extends RecordedCopy {
+  object: string;
+  what: DecidedRecord['what'];
+  conversationId: string;
+  recordingId?: string;
+  type?: RecordingType;
+}
+
+function complete(c: Partial<RecordedCopy> | undefined): c is RecordedCopy {
+  return (
+    c !== undefined &&
+    typeof c.generation === 'string' &&
+    typeof c.size === 'number' &&
+    typeof c.md5Hash === 'string'
+  );
+}
+
+function copyOf(c: RecordedCopy): RecordedCopy {
+  return {
+    generation: c.generation,
+    size: c.size,
+    md5Hash: c.md5Hash,
+    ...(c.crc32c !== undefined ? {crc32c: c.crc32c} : {}),
+    ...(c.retention ? {retention: c.retention} : {}),
+  };
+}
+
+/** Every object the reports say was written, with a copy complete enough to prove. */
+export function claimsOf(reports: readonly ReportRef[]): Array<{claim: Claim; report: string}> {
+  const out: Array<{claim: Claim; report: string}> = [];
+  for (const ref of reports) {
+    const report = `${ref.object}#${ref.generation}`;
+    for (const c of ref.report.conversations) {
+      if (c.metadataObject && complete(c.metadataStored))
+        out.push({
+          report,
+          claim: {
+            object: c.metadataObject,
+            what: 'metadata',
+            conversationId: c.conversationId,
+            ...copyOf(c.metadataStored),
+          },
+        });
+      for (const r of c.recordings) {
+        if (r.outcome !== 'exported' || !r.object || !complete(r)) continue;
+        out.push({
+          report,
+          claim: {
+            object: r.object,
+            what: 'recording',
+            conversationId: c.conversationId,
+            recordingId: r.recordingId,
+            type: r.type ?? 'call',
+            ...copyOf(r),
+          },
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function sameCopy(a: RecordedCopy, b: RecordedCopy): boolean {
+  return a.generation === b.generation && a.size === b.size && a.md5Hash === b.md5Hash;
+}
+
+/**
+ * The records after a decision: the previous ones, plus every object the
+ * decision's reports record for the first time, a metadata document's newer
+ * copy where its record may still follow it, and seals where a `_SUCCESS`
+ * accepts a record of its run.
+ */
+export function mergeRecords(
+  previous: ReadonlyMap<string, DecidedRecord>,
+  reports: readonly ReportRef[],
+  decision: Decision,
+): {records: Map<string, DecidedRecord>; changed: boolean; conflicts: RecordConflict[]} {
+  const records = new Map(previous);
+  const conflicts: RecordConflict[] = [];
+  let changed = false;
+  const seal = decision.status === 'success' ? {sealedBy: decision.runId} : {};
+  const seen = new Set<string>();
+  for (const {claim, report} of claimsOf(reports)) {
+    const {object} = claim;
+    const record = records.get(object);
+    if (!record) {
+      records.set(object, {
+        ...claim,
+        runId: decision.runId,
+        decidedAt: decision.decidedAt,
+        ...seal,
+      });
+      seen.add(object);
+      changed = true;
+      continue;
+    }
+    if (sameCopy(record, claim)) {
+      if (decision.status === 'success' && record.sealedBy === undefined) {
+        records.set(object, {...record, sealedBy: decision.runId});
+        changed = true;
+      }
+      seen.add(object);
+      continue;
+    }
+    // A second claim in this decision (a conversation in two batches): the first stands.
+    const follows =
+      !seen.has(object) &&
+      record.what === 'metadata' &&
+      claim.what === 'metadata' &&
+      record.sealedBy !== decision.runId;
+    if (!follows) {
+      conflicts.push({object, record, reported: copyOf(claim), report});
+      continue;
+    }
+    const {
+      earlier = [],
+      sealedBy: _sealed,
+      crc32c: _crc32c,
+      retention: _retention,
+      generation,
+      size,
+      md5Hash,
+      runId,
+      decidedAt,
+      ...identity
+    } = record;
+    records.set(object, {
+      ...identity,
+      ...copyOf(claim),
+      runId: decision.runId,
+      decidedAt: decision.decidedAt,
+      ...seal,
+      earlier: [...earlier, {generation, size, md5Hash, runId, decidedAt}],
+    });
+    seen.add(object);
+    changed = true;
+  }
+  return {records, changed, conflicts};
+}
+
+const RECORD_ORDER: readonly (keyof DecidedRecord)[] = [
+  'object',
+  'what',
+  'conversationId',
+  'recordingId',
+  'type',
+  'generation',
+  'size',
+  'md5Hash',
+  'crc32c',
+  'retention',
+  'runId',
+  'decidedAt',
+  'sealedBy',
+  'earlier',
+];
+
+/** The records as newline-delimited JSON, one object per line in name order. */
+export function recordsNdjson(records: ReadonlyMap<string, DecidedRecord>): string {
+  return [...records.values()]
+    .sort((a, b) => (a.object < b.object ? -1 : a.object > b.object ? 1 : 0))
+    .map(r => `${JSON.stringify(ordered(r, RECORD_ORDER))}\n`)
+    .join('');
+}
+
+const TYPES = new Set<string>(RECORDING_TYPES);
+
+/** Why a parsed line is not a decided record (undefined: it is one). */
+function recordProblem(v: unknown): string | undefined {
+  const r = v as Partial<DecidedRecord> | null;
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return 'not an object';
+  if (typeof r.object !== 'string' || r.object === '') return 'no object name';
+  if (r.what !== 'recording' && r.what !== 'metadata') return 'neither a recording nor metadata';
+  if (typeof r.conversationId !== 'string') return 'no conversation id';
+  if (r.what === 'recording' && (typeof r.recordingId !== 'string' || !TYPES.has(String(r.type))))
+    return 'a recording without its id or type';
+  if (typeof r.generation !== 'string' || !/^\d+$/.test(r.generation)) return 'no generation';
+  if (!Number.isSafeInteger(r.size) || (r.size as number) < 0) return 'no size';
+  if (typeof r.md5Hash !== 'string') return 'no MD5';
+  if (typeof r.runId !== 'string' || typeof r.decidedAt !== 'string') return 'no run or time';
+  if (r.earlier !== undefined && !Array.isArray(r.earlier)) return 'earlier is not a list';
+  return undefined;
+}
+
+/**
+ * The records of an object's text. Anything that is not exactly what
+ * recordsNdjson writes is refused with the line that is not: a record that
+ * cannot be read is never guessed at.
+ */
+export function parseRecords(text: string): Map<string, DecidedRecord> {
+  const out = new Map<string, DecidedRecord>();
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  lines.forEach((line, i) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw new Error(`line ${i + 1} is not JSON`);
+    }
+    const problem = recordProblem(value);
+    if (problem) throw new Error(`line ${i + 1}: ${problem}`);
+    const r = value as DecidedRecord;
+    if (out.has(r.object)) throw new Error(`line ${i + 1}: a second record of ${r.object}`);
+    out.set(r.object, r);
+  });
+  return out;
+}
