@@ -14,6 +14,8 @@ export type DayMarker = Omit<DayOutcome, 'kind'> & {
   marker: '_SUCCESS' | '_FAILURE';
   env: string;
   decidedAt: string;
+  /** The reports whose generation this decision was the first of its run to read. */
+  changed?: Array<{object: string; generation: string}>;
   /** Earlier decisions of the day, oldest first, and whether each was emailed. */
   history?: Array<{
     runId: string;

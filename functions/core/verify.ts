@@ -386,6 +386,7 @@ export function redecidedAfterSuccess(marker: {
   status?: string;
   fingerprint: string;
   decidedAt?: string;
+  changed?: DecisionEntry['changed'];
   history?: DecisionEntry[];
 }): string | undefined {
   const current: DecisionEntry = {
@@ -393,6 +394,7 @@ export function redecidedAfterSuccess(marker: {
     status: marker.status ?? 'success',
     fingerprint: marker.fingerprint,
     ...(marker.decidedAt ? {decidedAt: marker.decidedAt} : {}),
+    ...(marker.changed ? {changed: marker.changed} : {}),
   };
   const entries = [...(marker.history ?? []), current];
   const first = entries.findIndex(h => h.status === 'success');

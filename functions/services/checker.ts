@@ -543,6 +543,7 @@ export class Checker {
       marker: mine,
       env: settings.env,
       decidedAt: ledger.decidedAt,
+      ...(ledger.changed?.length ? {changed: ledger.changed} : {}),
       ...(ledger.history?.length ? {history: ledger.history} : {}),
     });
     const written = await replaceObject(store, name, body, 'application/json', {

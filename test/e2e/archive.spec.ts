@@ -14,7 +14,9 @@ import * as path from 'node:path';
 import type {Stack} from '../../local/stack';
 import {asIdentity} from '../helpers';
 import {LOCAL_EXPORT_ENV} from '../../local/product';
-import {DayMarker, runDay, storageFor} from '../../local/run-day';
+import {DayMarker, readJson, runDay, storageFor} from '../../local/run-day';
+import type {DayPlan} from '../../functions/core/day-plan';
+import type {Ledger} from '../../functions/services/checker';
 import type {BatchReport} from '../../functions/core/report';
 import type {DayVerification} from '../../functions/core/verify';
 import {grm} from '../../functions/ops/grm';
@@ -32,7 +34,11 @@ const BOOKS = '2026-09-15';
 /** A forgery with the worker's own rights: a report rewritten after the day was _SUCCESS. */
 const FORGED = '2026-09-16';
 const NEVER = '2026-09-17';
-const DAYS = {[DAY]: 6, [BOOKS]: 4, [FORGED]: 4};
+/** Tampered with the worker's rights only: a metadata document and its report, twice. */
+const TAMPERED = '2026-09-18';
+/** Its batches exported again after _SUCCESS (twice), then its recordings index edited. */
+const REPLAYED = '2026-09-19';
+const DAYS = {[DAY]: 6, [BOOKS]: 4, [FORGED]: 4, [TAMPERED]: 4, [REPLAYED]: 4};
 declareProductDays('archive', DAYS);
 
 describe('compliance archive on the local stack (retention, grm verify)', function () {
@@ -43,7 +49,7 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
   before(async function () {
     this.timeout(240_000);
     stack = await useProductStack('archive', DAYS);
-    for (const d of [BOOKS, FORGED, DAY]) {
+    for (const d of [BOOKS, FORGED, TAMPERED, REPLAYED, DAY]) {
       marker = (await runDay(stack, {day: d, env, timeoutMs: 150_000})).marker!;
       assert.strictEqual(marker.marker, '_SUCCESS', d);
     }
@@ -170,6 +176,7 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
     const altered = JSON.parse(reportBytes.toString('utf8')) as BatchReport;
     const claim = altered.conversations.flatMap(c => c.recordings).find(r => r.md5Hash)!;
     claim.md5Hash = Buffer.alloc(16).toString('base64');
+    const claimed = claim.object!;
     await bucket().file(report).save(JSON.stringify(altered));
     // The rewritten report is an event the checker acts on: it decides the run again and
     // finds the missing metadata and the replaced recording. Verify once it has (verifying
@@ -189,19 +196,31 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
     const redecided = days[0]!.findings.filter(f => f.object === `${env}/${DAY}/_FAILURE`);
     assert.ok(
       redecided.some(f =>
-        /already _SUCCESS .* decided again with a different outcome/.test(f.detail),
+        /already _SUCCESS .* decided again: _FAILURE decided .*rewritten after the day was complete/.test(
+          f.detail,
+        ),
       ),
       redecided.map(f => f.detail).join('\n'),
     );
     const onReplaced = days[0]!.findings.filter(f => f.object === replaced.name);
-    assert.deepStrictEqual(
-      onReplaced.map(f => f.kind),
-      ['altered', 'altered', 'altered'],
+    const said = onReplaced.map(f => f.detail).join('\n');
+    assert.ok(
+      onReplaced.every(f => f.kind === 'altered'),
+      said,
     );
-    assert.match(onReplaced[0]!.detail, /content changed: size \d+ recorded, 17 now/);
-    assert.match(onReplaced[1]!.detail, /replaced: generation \d+ recorded, \d+ now/);
-    assert.match(onReplaced[2]!.detail, /its retention \(Locked until .*\) was removed/);
-    assert.strictEqual(found.length, 8, found.join('\n'));
+    assert.match(said, /content changed: size \d+ recorded, 17 now/);
+    assert.match(
+      said,
+      /replaced: generation \d+ recorded, \d+ now; the recorded generation \d+ is still held as noncurrent, unchanged/,
+    );
+    assert.match(said, /its retention \(Locked until .*\) was removed/);
+    // The claim the report was made to record is not the day's record of it.
+    const onClaim = days[0]!.findings.filter(f => f.object === claimed);
+    assert.ok(
+      onClaim.some(f => /records generation \d+ .*; the day's record is generation/.test(f.detail)),
+      onClaim.map(f => f.detail).join('\n'),
+    );
+    assert.strictEqual(found.length, 9, found.join('\n'));
 
     const text: string[] = [];
     await asIdentity(stack, 'auditor', () =>
@@ -215,7 +234,7 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
     );
     assert.match(
       text.join('\n'),
-      new RegExp(`^${DAY} _FAILURE \\(run \\S+\\): 8 findings \\(2 missing, 5 altered, 1 extra\\)`),
+      new RegExp(`^${DAY} _FAILURE \\(run \\S+\\): 9 findings \\(2 missing, 6 altered, 1 extra\\)`),
     );
   });
 
@@ -294,7 +313,10 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
       assert.strictEqual(code, 1);
       const redecided = days[0]!.findings.find(f => f.object === `${env}/${FORGED}/_SUCCESS`);
       assert.ok(redecided, kinds(days[0]!).join('\n'));
-      assert.match(redecided.detail, /already _SUCCESS .* decided again with a different outcome/);
+      assert.match(
+        redecided.detail,
+        /already _SUCCESS .* decided again: _SUCCESS decided \S+ from /,
+      );
       assert.strictEqual(after.marker.history?.[0]?.status, 'success');
     });
 
@@ -326,15 +348,18 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
       );
       const {days} = await verifyDays(FORGED);
       const onIt = days[0]!.findings.filter(f => f.object === rec.object);
-      assert.deepStrictEqual(
-        onIt.map(f => f.kind),
-        ['altered'],
-        onIt.map(f => f.detail).join('\n'),
+      const details = onIt.map(f => f.detail).join('\n');
+      assert.ok(
+        onIt.every(f => f.kind === 'altered'),
+        details,
       );
+      // The proof is the first record, not the report the forger rewrote.
       assert.match(
-        onIt[0]!.detail,
-        /generation \d+, checked when it was exported, was replaced or deleted at .*; the reports now record generation/,
+        details,
+        /records generation \d+ \(16 bytes.*; the day's record is generation \d+/,
       );
+      assert.match(details, /content changed: size \d+ recorded, 16 now/);
+      assert.match(details, /the recorded generation \d+ is still held as noncurrent, unchanged/);
     });
 
     it('should report unreadable or hand-made bookkeeping as findings, never stop', async () => {
@@ -394,11 +419,209 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
         .flatMap(c => c.recordings)
         .find(x => x.outcome === 'exported' && x.retention);
       assert.ok(rec);
+      // The forged report dropped a retention; the decided record keeps it, and the object
+      // it names lost it.
       const forged = (await verifyDays(FORGED, '--require-retention')).days[0]!;
+      assert.ok(!forged.findings.some(f => f.kind === 'unretained'), 'the record is retained');
       assert.ok(
-        forged.findings.some(f => f.kind === 'unretained'),
-        'the forged report dropped one',
+        forged.findings.some(
+          f => f.kind === 'altered' && /its retention .* was removed/.test(f.detail),
+        ),
+        forged.findings.map(f => f.detail).join('\n'),
       );
+    });
+  });
+
+  describe('a worker-level tamperer, and replays that change nothing', () => {
+    const worker = () => storageFor(stack, 'worker').bucket(stack.bucket);
+    const download = async (name: string) =>
+      JSON.parse((await worker().file(name).download())[0].toString('utf8')) as unknown;
+    const markerOf = async (day: string, name: '_SUCCESS' | '_FAILURE') =>
+      readJson<DayMarker>(stack, `${env}/${day}/${name}`);
+    const ledgerOf = (day: string) =>
+      readJson<Ledger>(stack, `${env}/${day}/_manifest/decision.json`);
+    const settled = async (day: string, want: '_SUCCESS' | '_FAILURE', fingerprint?: string) =>
+      eventually(
+        `${day} ${want}`,
+        async () => {
+          const [m, l] = await Promise.all([markerOf(day, want), ledgerOf(day)]);
+          const ok =
+            m &&
+            l?.fingerprint === m.fingerprint &&
+            (fingerprint === undefined || m.fingerprint === fingerprint) &&
+            (l.email.state === 'sent' || l.email.state === 'not-needed') &&
+            l.index !== undefined;
+          return ok ? m : undefined;
+        },
+        90_000,
+      );
+    const kinds = (v: DayVerification) => v.findings.map(f => `${f.kind} ${f.object}`);
+
+    it('should catch a metadata document rewritten and its report rewritten twice (_SUCCESS, _FAILURE, _SUCCESS, same fingerprint), under locked retention', async () => {
+      const first = (await markerOf(TAMPERED, '_SUCCESS'))!;
+      const reportName = first.reports[0]!.object;
+      const original = (await download(reportName)) as BatchReport;
+      const conv = original.conversations.find(c => c.metadataObject && c.metadataStored)!;
+      const metaName = conv.metadataObject!;
+      // 1. The metadata document rewritten with other content, retained as the original was.
+      const doc = (await download(metaName)) as Record<string, unknown>;
+      const meta = worker().file(metaName);
+      await meta.save(JSON.stringify({...doc, conversation: {forged: true}}, null, 2), {
+        resumable: false,
+        metadata: {contentType: 'application/json', retention: conv.metadataStored!.retention},
+      });
+      const [md] = await meta.getMetadata();
+      // 2. The report rewritten with one forged failure: the day goes _FAILURE.
+      const failing = structuredClone(original);
+      const victim = failing.conversations
+        .flatMap(c => c.recordings)
+        .find(r => r.outcome === 'exported')!;
+      for (const k of [
+        'object',
+        'contentType',
+        'size',
+        'md5Hash',
+        'crc32c',
+        'generation',
+        'retention',
+      ])
+        delete (victim as unknown as Record<string, unknown>)[k];
+      Object.assign(victim, {outcome: 'failed', reason: 'forged'});
+      await worker().file(reportName).save(JSON.stringify(failing), {resumable: false});
+      await settled(TAMPERED, '_FAILURE');
+      // 3. Rewritten again: the original outcomes, recording the new copy of the document.
+      const covering = structuredClone(original);
+      covering.conversations.find(c => c.conversationId === conv.conversationId)!.metadataStored = {
+        generation: String(md.generation),
+        size: Number(md.size),
+        md5Hash: md.md5Hash!,
+        crc32c: md.crc32c!,
+        ...(md.retention
+          ? {
+              retention: {
+                mode: md.retention.mode as 'Locked',
+                retainUntilTime: md.retention.retainUntilTime!,
+              },
+            }
+          : {}),
+      };
+      await worker().file(reportName).save(JSON.stringify(covering), {resumable: false});
+      const last = await settled(TAMPERED, '_SUCCESS', first.fingerprint);
+      assert.strictEqual(last.fingerprint, first.fingerprint, 'the same outcome as the first');
+
+      const {code, days} = await verifyDays(TAMPERED, '--deep', '--require-retention');
+      assert.strictEqual(code, 1);
+      const v = days[0]!;
+      assert.strictEqual(v.proof, 'decided records');
+      const onMeta = v.findings.filter(f => f.object === metaName).map(f => f.detail);
+      assert.ok(
+        onMeta.some(d =>
+          /replaced: generation \d+ recorded, \d+ now; the recorded generation \d+ is still held as noncurrent, unchanged/.test(
+            d,
+          ),
+        ),
+        onMeta.join('\n'),
+      );
+      assert.ok(
+        onMeta.some(d => /records generation \d+ .*; the day's record is generation/.test(d)),
+        onMeta.join('\n'),
+      );
+      const history = v.findings.find(f => f.object === `${env}/${TAMPERED}/_SUCCESS`);
+      assert.ok(history, kinds(v).join('\n'));
+      assert.match(
+        history.detail,
+        new RegExp(
+          `already _SUCCESS .* decided again: _FAILURE decided \\S+ from ${reportName.replace(/[.]/g, '\\.')}#\\d+; then _SUCCESS`,
+        ),
+      );
+    });
+
+    /** Publishes every batch of the day's run again, as new messages, and waits for their reports. */
+    async function exportAgain(day: string): Promise<void> {
+      const plan = (await readJson<DayPlan>(stack, `${env}/${day}/_manifest/plan.json`))!;
+      const before = await ledgerOf(day);
+      const generations = async () =>
+        Promise.all(
+          plan.batches.map(async b => {
+            const name = `${env}/${day}/_manifest/runs/${plan.runId}/batches/${b.batchId}.json`;
+            return String((await bucket().file(name).getMetadata())[0].generation);
+          }),
+        );
+      const was = await generations();
+      const {PubSub} = await import('@google-cloud/pubsub');
+      const ps = new PubSub({projectId: stack.project, apiEndpoint: stack.pubsubHost});
+      try {
+        for (const b of plan.batches)
+          await ps.topic(stack.topic).publishMessage({
+            json: {day, runId: plan.runId, batchId: b.batchId, conversationIds: b.conversationIds},
+          });
+      } finally {
+        await ps.close();
+      }
+      await eventually(
+        'every report written again',
+        async () => ((await generations()).every((g, i) => g !== was[i]) ? true : undefined),
+        90_000,
+      );
+      // The checker takes the rewritten reports as the same outcome: a new basis, same fingerprint.
+      await eventually(
+        'the ledger on the new reports',
+        async () => {
+          const now = await ledgerOf(day);
+          const [index] = await bucket()
+            .file(`${env}/_index/day=${day}/recordings.ndjson`)
+            .getMetadata();
+          return now &&
+            now.basis !== before?.basis &&
+            now.index?.generation === String(index.generation)
+            ? now
+            : undefined;
+        },
+        90_000,
+      );
+    }
+
+    it('should leave a _SUCCESS day intact when its batches are exported again, twice', async () => {
+      const first = (await markerOf(REPLAYED, '_SUCCESS'))!;
+      await exportAgain(REPLAYED);
+      await exportAgain(REPLAYED);
+      const now = (await markerOf(REPLAYED, '_SUCCESS'))!;
+      assert.strictEqual(now.fingerprint, first.fingerprint);
+      const {code, days} = await verifyDays(REPLAYED, '--deep');
+      assert.deepStrictEqual(days[0]!.findings, []);
+      assert.strictEqual(code, 0);
+    });
+
+    it('should catch an edited recordings index, and the checker should write its own again', async () => {
+      const name = `${env}/_index/day=${REPLAYED}/recordings.ndjson`;
+      const index = bucket().file(name);
+      const [bytes] = await index.download();
+      const [md] = await index.getMetadata();
+      const rows = bytes.toString('utf8').trim().split('\n');
+      const exported = rows.findIndex(
+        r => (JSON.parse(r) as {outcome: string}).outcome === 'exported',
+      );
+      const edited = rows.filter((_, i) => i !== exported);
+      // An administrator's edit that keeps the checker's custom metadata.
+      await index.save(`${edited.join('\n')}\n`, {
+        resumable: false,
+        metadata: {metadata: md.metadata},
+      });
+      const {code, days} = await verifyDays(REPLAYED);
+      assert.strictEqual(code, 1);
+      const details = days[0]!.findings.filter(f => f.object === name).map(f => f.detail);
+      assert.ok(
+        details.some(d => /is not the one the checker wrote/.test(d)),
+        details.join('\n'),
+      );
+      assert.ok(
+        details.some(d => /no exported row for .*, which a decision recorded/.test(d)),
+        details.join('\n'),
+      );
+      // The checker's next event of the day finds the index is not its own and writes it again.
+      await exportAgain(REPLAYED);
+      const again = await verifyDays(REPLAYED);
+      assert.deepStrictEqual(again.days[0]!.findings, []);
     });
   });
 });
