@@ -194,9 +194,10 @@ export class Verifier {
         object: markerName,
         detail: `it names ${refs.length} reports (${refs.length - valid.length} malformed) for ${String(marker.batches)} planned batches`,
       });
+    const liveReports: Array<{object: string; generation: string; report: BatchReport}> = [];
     const reports = (
       await mapLimit(valid, CONCURRENCY, ref =>
-        this.readReport(ref.object, ref.generation, findings),
+        this.readReport(ref.object, ref.generation, findings, liveReports),
       )
     ).filter(
       (r): r is {object: string; generation: string; report: BatchReport} => r !== undefined,
@@ -206,7 +207,7 @@ export class Verifier {
     let expected: Map<string, Expected>;
     if (records) {
       expected = expectedFromRecords(records);
-      findings.push(...reportsAgainstRecords(reports, records));
+      findings.push(...reportsAgainstRecords([...reports, ...liveReports], records));
       findings.push(...(await this.checkIndex(day, records, ledger?.value)));
     } else {
       const fromReports = expectedObjects(reports);
@@ -366,6 +367,7 @@ export class Verifier {
     object: string,
     generation: string,
     findings: Finding[],
+    liveReports: Array<{object: string; generation: string; report: BatchReport}>,
   ): Promise<{object: string; generation: string; report: BatchReport} | undefined> {
     const {store} = this.deps;
     const read = (g?: string) =>
@@ -387,12 +389,16 @@ export class Verifier {
       const current = await read(live.generation);
       const same =
         isReport(recorded) && isReport(current) && sameRecord(recorded.value, current.value);
-      if (!same)
+      if (!same) {
         findings.push({
           kind: 'altered',
           object,
           detail: `replaced with a different record: the marker references generation ${generation}, the bucket holds ${live.generation}`,
         });
+        // What the live one says is held against the records too.
+        if (isReport(current))
+          liveReports.push({object, generation: live.generation, report: current.value});
+      }
     }
     if (!isReport(recorded)) {
       findings.push({

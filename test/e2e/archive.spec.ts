@@ -571,8 +571,10 @@ describe('compliance archive on the local stack (retention, grm verify)', functi
           const [index] = await bucket()
             .file(`${env}/_index/day=${day}/recordings.ndjson`)
             .getMetadata();
+          // The index of the new reports (its basis), and the ledger noting that generation.
           return now &&
             now.basis !== before?.basis &&
+            index.metadata?.basis === now.basis &&
             now.index?.generation === String(index.generation)
             ? now
             : undefined;
