@@ -11,7 +11,8 @@
  *
  * The bucket is synthetic: every object (the plan and its parts as the
  * planner writes them, N/100 complete batch reports with one exported
- * recording per conversation, the listing of the recordings they claim) is
+ * recording per conversation and its metadata document, each with the
+ * generation and checksums the worker records, the listing of the recordings they claim) is
  * generated, as JSON text, when it is read, so the process holds only what the
  * checker itself holds. What the checker writes (ledger, marker) is kept.
  * Prints one JSON line: decideMs, baselineMs, peakBytes, idleBytes, status.
@@ -155,6 +156,12 @@ class SyntheticDay implements ObjectStore {
       conversationId: conversationId(i),
       conversationStart: `${DAY}T${hex(i % 24, 2).replace(/[a-f]/g, '1')}:00:00.000Z`,
       metadataObject: `${ENV}/${DAY}/metadata/${conversationId(i)}.json`,
+      metadataStored: {
+        generation: String(2_000_000 + i),
+        size: 2_000 + (i % 1_000),
+        md5Hash: md5Of(i + 1),
+        crc32c: crcOf(i + 1),
+      },
       ...(this.participants > 0 ? {attributes: attributesOf(i, this.participants)} : {}),
       recordings: [
         {
@@ -168,6 +175,7 @@ class SyntheticDay implements ObjectStore {
           size: sizeOf(i),
           md5Hash: md5Of(i),
           crc32c: crcOf(i),
+          generation: String(1_000_000 + i),
         },
       ],
     }));
@@ -343,7 +351,14 @@ async function main(n: number, participants: number): Promise<void> {
       peakBytes,
       idleBytes,
       status: decide.value.status,
-      indexBytes: [...store.streamed.values()].reduce((a, b) => a + b, 0),
+      indexBytes: [...store.streamed].reduce(
+        (a, [n, b]) => a + (n.includes('/_index/') ? b : 0),
+        0,
+      ),
+      recordsBytes: [...store.streamed].reduce(
+        (a, [n, b]) => a + (n.endsWith('/decision-records.ndjson') ? b : 0),
+        0,
+      ),
     }),
   );
 }

@@ -194,10 +194,11 @@ export async function checkerScale(
       idleBytes: number;
       status: string;
       indexBytes: number;
+      recordsBytes: number;
     };
     const what = participants > 0 ? `${label(n)} (${participants} participants each)` : label(n);
     log(
-      `  checker ${what}: ${seconds(r.decideMs)} (${r.status}; reading alone ${seconds(r.baselineMs)}), peak RSS ${mib(r.peakBytes)} (store ready ${mib(r.idleBytes)}), recordings index ${mib(r.indexBytes)} streamed`,
+      `  checker ${what}: ${seconds(r.decideMs)} (${r.status}; reading alone ${seconds(r.baselineMs)}), peak RSS ${mib(r.peakBytes)} (store ready ${mib(r.idleBytes)}), recordings index ${mib(r.indexBytes)} and decided records ${mib(r.recordsBytes)} streamed`,
     );
     rows.push({
       name: `checker deciding ${what} conversations: time`,

@@ -90,14 +90,15 @@ function copyOf(c: RecordedCopy): RecordedCopy {
   };
 }
 
-/** Every object the reports say was written, with a copy complete enough to prove. */
-export function claimsOf(reports: readonly ReportRef[]): Array<{claim: Claim; report: string}> {
-  const out: Array<{claim: Claim; report: string}> = [];
+/** Every object the reports say was written, with a copy complete enough to prove (one at a time). */
+export function* claimsOf(
+  reports: readonly ReportRef[],
+): Generator<{claim: Claim; report: string}> {
   for (const ref of reports) {
     const report = `${ref.object}#${ref.generation}`;
     for (const c of ref.report.conversations) {
       if (c.metadataObject && complete(c.metadataStored))
-        out.push({
+        yield {
           report,
           claim: {
             object: c.metadataObject,
@@ -105,10 +106,10 @@ export function claimsOf(reports: readonly ReportRef[]): Array<{claim: Claim; re
             conversationId: c.conversationId,
             ...copyOf(c.metadataStored),
           },
-        });
+        };
       for (const r of c.recordings) {
         if (r.outcome !== 'exported' || !r.object || !complete(r)) continue;
-        out.push({
+        yield {
           report,
           claim: {
             object: r.object,
@@ -118,11 +119,10 @@ export function claimsOf(reports: readonly ReportRef[]): Array<{claim: Claim; re
             type: r.type ?? 'call',
             ...copyOf(r),
           },
-        });
+        };
       }
     }
   }
-  return out;
 }
 
 function sameCopy(a: RecordedCopy, b: RecordedCopy): boolean {
@@ -220,12 +220,28 @@ const RECORD_ORDER: readonly (keyof DecidedRecord)[] = [
   'earlier',
 ];
 
-/** The records as newline-delimited JSON, one object per line in name order. */
-export function recordsNdjson(records: ReadonlyMap<string, DecidedRecord>): string {
-  return [...records.values()]
-    .sort((a, b) => (a.object < b.object ? -1 : a.object > b.object ? 1 : 0))
-    .map(r => `${JSON.stringify(ordered(r, RECORD_ORDER))}\n`)
-    .join('');
+/**
+ * The records as newline-delimited JSON, one object per line in name order,
+ * in chunks of about `chunkBytes` (a large day is never one string).
+ */
+export function* recordsNdjson(
+  records: ReadonlyMap<string, DecidedRecord>,
+  chunkBytes = 1024 * 1024,
+): Generator<Buffer> {
+  const names = [...records.keys()].sort();
+  let lines: string[] = [];
+  let size = 0;
+  for (const name of names) {
+    const line = `${JSON.stringify(ordered(records.get(name)!, RECORD_ORDER))}\n`;
+    lines.push(line);
+    size += line.length;
+    if (size >= chunkBytes) {
+      yield Buffer.from(lines.join(''));
+      lines = [];
+      size = 0;
+    }
+  }
+  if (lines.length > 0) yield Buffer.from(lines.join(''));
 }
 
 const TYPES = new Set<string>(RECORDING_TYPES);

@@ -4,6 +4,7 @@
  * only adds, follows or seals, so racing checkers converge on the same
  * records whoever writes last.
  */
+import {Readable} from 'node:stream';
 import {
   DecidedRecord,
   Decision,
@@ -86,7 +87,7 @@ export async function recordDecision(
       });
     if (!changed) return conflicts;
     try {
-      await store.write(name, Buffer.from(recordsNdjson(records)), {
+      await store.write(name, Readable.from(recordsNdjson(records)), {
         contentType: 'application/x-ndjson',
         ifGenerationMatch: before?.generation ?? 0,
       });

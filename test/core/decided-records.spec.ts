@@ -139,7 +139,7 @@ describe('decided records: the first record of each object', () => {
 
   it('should write and read back the same records, and refuse anything else', () => {
     const {records} = mergeRecords(new Map(), [ref('1')], success());
-    const text = recordsNdjson(records);
+    const text = Buffer.concat([...recordsNdjson(records)]).toString('utf8');
     assert.deepStrictEqual(parseRecords(text), records);
     assert.strictEqual(text.split('\n').length, 3, 'one line per record, name order');
     assert.throws(
