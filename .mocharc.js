@@ -2,10 +2,21 @@
 // One mocha run for the whole suite. The local stack (emulators, stand-ins) is
 // started once per run by test/setup/stack.ts (a mocha root-hook plugin) and
 // only when a suite asks for it.
+//
+// Mocha adds a config's `spec` to the files named on the command line, so the
+// whole suite is the default only when none is named: `npx mocha FILE` runs
+// FILE alone.
+const fs = require('node:fs');
+
+// A file, a folder or a glob (quoted globs reach mocha unexpanded).
+const named = process.argv
+  .slice(2)
+  .filter(a => !a.startsWith('-') && (fs.existsSync(a) || /[*?]|\.[cm]?[jt]s$/.test(a)));
+
 module.exports = {
   require: ['tsx/cjs', './test/setup/root-hooks.ts'],
   extension: ['ts'],
-  spec: ['test/**/*.spec.ts'],
+  ...(named.length > 0 ? {} : {spec: ['test/**/*.spec.ts']}),
   recursive: true,
   timeout: 20000,
   'enable-source-maps': true,

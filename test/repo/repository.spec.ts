@@ -79,6 +79,22 @@ describe('repository', () => {
     });
   });
 
+  it('should run only the spec files named on the command line (npx mocha FILE)', function () {
+    this.timeout(60_000);
+    const file = 'test/core/time-window.spec.ts';
+    const run = spawnSync(
+      process.execPath,
+      [path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'), file, '--reporter', 'json'],
+      {cwd: ROOT, encoding: 'utf8', env: {...process.env, METADATA_SERVER_DETECTION: 'none'}},
+    );
+    assert.strictEqual(run.status, 0, run.stderr);
+    const json = JSON.parse(run.stdout.slice(run.stdout.indexOf('{'))) as {
+      tests: Array<{file: string}>;
+    };
+    const files = new Set(json.tests.map(t => path.relative(ROOT, t.file)));
+    assert.deepStrictEqual([...files], [file]);
+  });
+
   it('should compile with strict TypeScript and unchecked-index safety', () => {
     const tsconfig = JSON.parse(read('tsconfig.json')) as {
       compilerOptions: Record<string, unknown>;
