@@ -53,6 +53,12 @@ export interface GenesysSession {
   recordingMetadata(conversationId: string): Promise<RecordingMeta[] | undefined>;
   submitBatch(items: Array<{conversationId: string; recordingId?: string}>): Promise<string>;
   batchStatus(jobId: string): Promise<BatchStatus>;
+  /**
+   * In how many divisions this client holds `permission`
+   * (`divisionspermitted/paged/me`, the route `grm doctor` asks too); rejects
+   * when Genesys will not say (the route refused, or no answer).
+   */
+  divisionsPermitted(permission: string): Promise<number>;
 }
 
 export interface Genesys {

@@ -153,7 +153,7 @@ variable "discovery" {
 }
 
 variable "metadata" {
-  description = "Recording metadata: full (a recordingmetadata call per conversation) or lean (analytics details and batch results only, about 20x fewer Genesys calls; see docs/throughput.md) (METADATA)."
+  description = "Recording metadata: full (a recordingmetadata call per conversation) or lean (analytics details and batch results, with recordingmetadata only where they cannot prove the whole truth: about 6x fewer Genesys calls; only on OAuth clients proven to hold recording:recording:viewSensitiveData, the others run in full mode; see docs/throughput.md) (METADATA)."
   type        = string
   default     = "full"
   validation {

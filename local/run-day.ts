@@ -36,6 +36,8 @@ export interface TruthRecording {
   fileState: string;
   contentType: string;
   exportable: boolean;
+  /** Flagged as holding PCI/PII: left out of the batch results of a client lacking viewSensitiveData. */
+  sensitive?: boolean;
   size?: number;
   md5Hash?: string;
 }

@@ -130,6 +130,7 @@ class Session implements GenesysSession {
   private readonly api: ApiClient;
   private readonly analytics: InstanceType<typeof platformClient.AnalyticsApi>;
   private readonly recording: InstanceType<typeof platformClient.RecordingApi>;
+  private readonly authorization: InstanceType<typeof platformClient.AuthorizationApi>;
 
   constructor(
     readonly clientIndex: number,
@@ -156,6 +157,7 @@ class Session implements GenesysSession {
     this.api.setReturnExtendedResponses(true);
     this.analytics = new platformClient.AnalyticsApi(this.api);
     this.recording = new platformClient.RecordingApi(this.api);
+    this.authorization = new platformClient.AuthorizationApi(this.api);
   }
 
   /** A valid token: the one held, or the login in progress, or a new login. */
@@ -423,6 +425,17 @@ class Session implements GenesysSession {
       s.recording.getRecordingBatchrequest(jobId),
     );
     return {...body, results: body.results ?? []};
+  }
+
+  async divisionsPermitted(permission: string): Promise<number> {
+    // On this client's own token: the answer is about the client that asks.
+    const body = await this.call<{total?: unknown}>('divisions permitted', s =>
+      s.authorization.getAuthorizationDivisionspermittedPagedMe(permission, {pageSize: 1}),
+    );
+    const total = body.total;
+    if (typeof total !== 'number' || !Number.isSafeInteger(total) || total < 0)
+      throw new PermanentError('Genesys divisions permitted answered without a total');
+    return total;
   }
 }
 

@@ -4,16 +4,38 @@
  * recording of the conversation) and its analytics detail record, without
  * the per-conversation `recordingmetadata` call.
  *
- * The results enumerate the recordings Genesys serves. A conversation falls
- * back to its `recordingmetadata` (as in full mode) whenever the results
- * cannot be the whole truth: no result at all, an error result (only the
- * metadata's file state tells deleted from archived), a result whose type
- * cannot be told, or a recording its analytics record says was made (a voice
- * session with `recording`, a participant with `screenRecording`) without a
- * result of that kind.
+ * Lean mode runs only on an OAuth client proven to hold
+ * `recording:recording:viewSensitiveData` (services/lean-gate.ts): without
+ * it Genesys leaves recordings flagged as sensitive out of batch results,
+ * silently, and nothing in the results says so. Even then, the results are
+ * taken as the whole truth only where they prove it. A conversation falls
+ * back to its `recordingmetadata` (as in full mode) when:
+ *
+ * 1. it has no result at all (unless analytics says a voice-only
+ *    conversation recorded nothing);
+ * 2. a result has no recording id, or is an error result (only the
+ *    metadata's file state tells deleted from archived);
+ * 3. several results name one recording (duplicates, or a good result next
+ *    to an error): which of them is the truth cannot be proven;
+ * 4. a result's type cannot be told from its content type and the
+ *    conversation's media;
+ * 5. analytics says a recording was made (a voice session with `recording`,
+ *    a participant with `screenRecording`) and no result is of that kind;
+ * 6. analytics shows more recorded parties than one result of a kind can
+ *    stand for: recorded voice sessions on more than one participant of the
+ *    organisation's side (a consult, a transfer, a conference: each may
+ *    leave a recording of its own) or of the customer's side, or more than
+ *    one participant with `screenRecording`;
+ * 7. the conversation has chat, email or message sessions and no result of
+ *    that type (a transcript left out while a screen recording is there);
+ * 8. it has sessions of a media lean mode does not model (anything but
+ *    voice, chat, email and message: video, cobrowse, callback…).
  */
 import {RecordingType, baseContentType} from './content-types';
 import type {BatchResult} from '../ports';
+
+/** Without it, batch downloads leave sensitive recordings out silently: lean mode needs it. */
+export const VIEW_SENSITIVE_DATA = 'recording:recording:viewSensitiveData';
 
 export interface LeanRecording {
   recordingId: string;
@@ -29,31 +51,60 @@ interface Session {
   recording?: unknown;
 }
 interface Participant {
+  purpose?: unknown;
   screenRecording?: unknown;
   sessions?: unknown;
 }
 
-/** What the analytics detail record says a conversation holds. */
-export function analyticsFacts(detail: Record<string, unknown> | undefined): {
+/** The session media lean mode models; any other sends the conversation to its metadata. */
+const KNOWN_MEDIA: ReadonlySet<string> = new Set(['voice', 'chat', 'email', 'message']);
+/** Media whose conversations carry their own transcript or message recording. */
+const TRANSCRIPT_MEDIA: readonly RecordingType[] = ['chat', 'email', 'message'];
+/** Participant purposes of the customer's side of a conversation. */
+const CUSTOMER_SIDE: ReadonlySet<string> = new Set(['customer', 'external']);
+
+export interface AnalyticsFacts {
   /** The media of its sessions (voice, chat, email, message…). */
   media: Set<string>;
   audioRecorded: boolean;
   screenRecorded: boolean;
-} {
+  /** Participants with a recorded voice session: the organisation's side, the customer's side. */
+  recordedParties: {organisation: number; customer: number};
+  /** Participants with `screenRecording`. */
+  screenRecorders: number;
+}
+
+/** What the analytics detail record says a conversation holds. */
+export function analyticsFacts(detail: Record<string, unknown> | undefined): AnalyticsFacts {
   const media = new Set<string>();
   let audioRecorded = false;
-  let screenRecorded = false;
+  let screenRecorders = 0;
+  const recordedParties = {organisation: 0, customer: 0};
   const participants = Array.isArray(detail?.participants)
     ? (detail.participants as Participant[])
     : [];
   for (const p of participants) {
-    if (p?.screenRecording === true) screenRecorded = true;
+    if (p?.screenRecording === true) screenRecorders++;
+    let recorded = false;
     for (const s of Array.isArray(p?.sessions) ? (p.sessions as Session[]) : []) {
       if (typeof s?.mediaType === 'string') media.add(s.mediaType.toLowerCase());
-      if (s?.mediaType === 'voice' && s.recording === true) audioRecorded = true;
+      if (s?.mediaType === 'voice' && s.recording === true) recorded = true;
     }
+    if (!recorded) continue;
+    audioRecorded = true;
+    const side =
+      typeof p.purpose === 'string' && CUSTOMER_SIDE.has(p.purpose.toLowerCase())
+        ? 'customer'
+        : 'organisation';
+    recordedParties[side]++;
   }
-  return {media, audioRecorded, screenRecorded};
+  return {
+    media,
+    audioRecorded,
+    screenRecorded: screenRecorders > 0,
+    recordedParties,
+    screenRecorders,
+  };
 }
 
 /** The recording type a result's content type shows, given the conversation's media. */
@@ -77,15 +128,34 @@ export function leanType(contentType: string, media: Set<string>): RecordingType
 }
 
 /**
- * The recordings of one conversation from its batch results (several
- * results for one recording count once), or why its recording metadata is
- * needed instead.
+ * Why analytics alone sends the conversation to its metadata, whatever its
+ * results (rules 6 and 8 of the module header), or undefined.
+ */
+function beyondResults(facts: AnalyticsFacts): string | undefined {
+  const unknown = [...facts.media].filter(m => !KNOWN_MEDIA.has(m));
+  if (unknown.length > 0)
+    return `sessions of media lean mode does not model (${unknown.join(', ')})`;
+  const {organisation, customer} = facts.recordedParties;
+  if (organisation > 1)
+    return `recorded voice sessions on ${organisation} participants of the organisation's side (a consult or transfer may have recordings of its own)`;
+  if (customer > 1)
+    return `recorded voice sessions on ${customer} participants of the customer's side`;
+  if (facts.screenRecorders > 1)
+    return `${facts.screenRecorders} participants with screen recording`;
+  return undefined;
+}
+
+/**
+ * The recordings of one conversation from its batch results, or why its
+ * recording metadata is needed instead (the module header lists the rules).
  */
 export function leanRecordings(
   results: readonly BatchResult[],
   detail: Record<string, unknown> | undefined,
 ): LeanVerdict {
   const facts = analyticsFacts(detail);
+  const beyond = beyondResults(facts);
+  if (beyond) return {fallback: beyond};
   if (results.length === 0) {
     // Only a voice conversation says in analytics whether anything was recorded.
     const voiceOnly = facts.media.size === 1 && facts.media.has('voice');
@@ -100,9 +170,10 @@ export function leanRecordings(
   }
   const recordings: LeanRecording[] = [];
   for (const [recordingId, list] of byId) {
-    const good = list.find(r => r.resultUrl && !r.errorMsg);
-    if (!good) return {fallback: 'an error result'};
-    const contentType = good.contentType ?? '';
+    if (list.length > 1) return {fallback: `${list.length} batch results for one recording`};
+    const result = list[0]!;
+    if (!result.resultUrl || result.errorMsg) return {fallback: 'an error result'};
+    const contentType = result.contentType ?? '';
     const type = leanType(contentType, facts.media);
     if (!type) return {fallback: `a result of content type "${contentType}"`};
     recordings.push({recordingId, type, contentType});
@@ -111,5 +182,8 @@ export function leanRecordings(
     return {fallback: 'analytics says audio was recorded; no audio result'};
   if (facts.screenRecorded && !recordings.some(r => r.type === 'screen'))
     return {fallback: 'analytics says the screen was recorded; no screen result'};
+  for (const media of TRANSCRIPT_MEDIA)
+    if (facts.media.has(media) && !recordings.some(r => r.type === media))
+      return {fallback: `analytics shows ${media} sessions; no ${media} result`};
   return {recordings};
 }

@@ -64,6 +64,11 @@ export const DOCTOR_FLAGS = [
     help: 'window_lag_days (WINDOW_LAG_DAYS; default 3): which day the next night exports',
   },
   {name: 'time-zone', value: 'ZONE', help: 'time_zone (TIME_ZONE; default UTC)'},
+  {
+    name: 'metadata',
+    value: 'MODE',
+    help: 'metadata, full or lean (METADATA; default full): lean runs only on clients holding viewSensitiveData',
+  },
 ];
 
 export interface DoctorIo {
@@ -91,6 +96,9 @@ export async function doctorCommand(
   };
   const timeZone = pick('time-zone', 'TIME_ZONE') ?? 'UTC';
   if (!isValidTimeZone(timeZone)) throw usage(`--time-zone "${timeZone}" is not an IANA time zone`);
+  const metadataMode = pick('metadata', 'METADATA') ?? 'full';
+  if (metadataMode !== 'full' && metadataMode !== 'lean')
+    throw usage(`--metadata takes full or lean, got "${metadataMode}"`);
   let local: LocalEndpoints | undefined;
   if (t.local) {
     const missing = [
@@ -140,6 +148,7 @@ export async function doctorCommand(
     ),
     windowLagDays: int('window-lag-days', 'WINDOW_LAG_DAYS', 3, 0, 30),
     timeZone,
+    metadataMode,
     now: io.now(),
     probeToken: randomBytes(3).toString('hex'),
   };

@@ -34,6 +34,7 @@ import {
 } from '../core/object-names';
 import {windowOf} from '../core/time-window';
 import {leanRecordings} from '../core/lean';
+import type {BatchMetadataMode} from '../core/lean-notes';
 import {firstPollDelay, learnMsPerItem, nextPollDelay} from '../core/polling';
 import type {Logger} from '../logger';
 import {mapLimit} from './objects';
@@ -55,6 +56,7 @@ import {
 } from '../ports';
 import {RetentionSettings, retentionFor} from '../core/retention';
 import {StoredCopy, storedCopy} from '../core/report';
+import {LeanGate} from './lean-gate';
 
 export type Outcome = 'exported' | 'skipped' | 'failed';
 
@@ -104,6 +106,13 @@ export interface ExporterSettings {
   metadataMode: 'full' | 'lean';
   /** Object retention set on every recording and metadata object created; none when absent. */
   retention?: RetentionSettings;
+}
+
+/** What a batch's export did: every conversation's outcome, the client and the mode it ran in. */
+export interface ExportResult extends BatchMetadataMode {
+  conversations: ConversationOutcome[];
+  clientIndex: number;
+  metadataMode: 'full' | 'lean';
 }
 
 export interface ExportOptions {
@@ -299,7 +308,12 @@ function differentContent(name: string, detail: string): PermanentError {
 }
 
 export class Exporter {
-  constructor(private readonly deps: ExporterDeps) {}
+  /** Lean mode only on clients proven to see sensitive recordings: one check per client. */
+  private readonly leanGate: LeanGate;
+
+  constructor(private readonly deps: ExporterDeps) {
+    this.leanGate = new LeanGate({clock: deps.clock, logger: deps.logger});
+  }
 
   /** What completed batch download requests took, per item (ms): when to poll the next. */
   private msPerItem: number | undefined;
@@ -309,9 +323,18 @@ export class Exporter {
     message: BatchMessage,
     clientIndex: number,
     opts: ExportOptions = {},
-  ): Promise<{conversations: ConversationOutcome[]; clientIndex: number}> {
+  ): Promise<ExportResult> {
     const {genesys, settings} = this.deps;
     const session = await genesys.session(clientIndex);
+    // Lean mode is blind to what the client may not see: a client not proven runs in full mode.
+    const leanRefused =
+      settings.metadataMode === 'lean' ? await this.leanGate.refusal(session) : undefined;
+    const metadataMode = leanRefused === undefined ? settings.metadataMode : 'full';
+    if (leanRefused !== undefined)
+      this.deps.logger.warn('METADATA=lean refused for this batch: it runs in full mode', {
+        clientIndex: session.clientIndex,
+        reason: leanRefused,
+      });
     const details = new Map<string, Record<string, unknown>>();
     for (const d of await session.conversationDetails(message.conversationIds)) {
       details.set(String(d.conversationId), d);
@@ -322,7 +345,7 @@ export class Exporter {
     const conversations = new Map<string, ConversationOutcome>();
     let prefetched: Results | undefined;
     let metadataFor = ids;
-    if (settings.metadataMode === 'lean') {
+    if (metadataMode === 'lean') {
       // One request by conversation id alone: its results enumerate the recordings.
       prefetched = await this.requestResults(
         session,
@@ -330,11 +353,16 @@ export class Exporter {
         opts.signal,
       );
       metadataFor = [];
+      const why = new Map<string, number>();
       for (const id of ids) {
         const verdict = leanRecordings(prefetched.byConversation.get(id) ?? [], details.get(id));
         // An unfinished request may lack results: only the metadata can say what is missing.
         const whole =
           !prefetched.incomplete.has(id) && !prefetched.refused.has(id) && details.has(id);
+        const fallback = !whole
+          ? 'its batch request or analytics record is incomplete'
+          : verdict.fallback;
+        if (fallback !== undefined) why.set(fallback, (why.get(fallback) ?? 0) + 1);
         if (verdict.recordings && whole) {
           conversations.set(id, {
             conversationId: id,
@@ -352,6 +380,7 @@ export class Exporter {
       if (metadataFor.length > 0)
         this.deps.logger.info('lean metadata: some conversations need their recording metadata', {
           conversations: metadataFor.length,
+          reasons: Object.fromEntries(why),
         });
     }
     const fetched = await mapLimit(metadataFor, METADATA_CONCURRENCY, id => {
@@ -386,7 +415,12 @@ export class Exporter {
         metas.has(c.conversationId) ? metas.get(c.conversationId) : 'lean',
       ),
     );
-    return {conversations: ordered, clientIndex: session.clientIndex};
+    return {
+      conversations: ordered,
+      clientIndex: session.clientIndex,
+      metadataMode,
+      ...(leanRefused !== undefined ? {leanRefused} : {}),
+    };
   }
 
   /** A conversation's recordings from its recording metadata (undefined: Genesys does not know it). */

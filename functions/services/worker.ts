@@ -26,6 +26,7 @@ import {
   totalsOf,
 } from '../core/report';
 import {defaultDay} from '../core/time-window';
+import type {BatchMetadataMode, ModeReport} from '../core/lean-notes';
 import {Logger, addLogContext, withLogContext} from '../logger';
 import {Clock, ObjectExistsError, ObjectStore} from '../ports';
 import {Exporter} from './exporter';
@@ -121,7 +122,10 @@ export class BatchWorker {
         ...c,
         recordings: c.recordings.map(({retryable: _r, ...rest}) => rest),
       }));
-      report = this.report(d, 'complete', conversations, result.clientIndex);
+      report = this.report(d, 'complete', conversations, result.clientIndex, undefined, {
+        metadataMode: result.metadataMode,
+        ...(result.leanRefused !== undefined ? {leanRefused: result.leanRefused} : {}),
+      });
     } catch (err) {
       if (err instanceof InputError) {
         // Refused: recorded and acknowledged by the caller. A final attempt's provisional report
@@ -273,7 +277,8 @@ export class BatchWorker {
     conversations: BatchReport['conversations'],
     oauthClient?: number,
     error?: string,
-  ): BatchReport {
+    mode: BatchMetadataMode = {},
+  ): ModeReport {
     const {message, batchId, messageId, attempt, startedAt} = d;
     return {
       kind: 'batch-report',
@@ -286,6 +291,8 @@ export class BatchWorker {
       status,
       ...(error ? {error} : {}),
       ...(oauthClient !== undefined ? {oauthClient} : {}),
+      // The mode it ran in, and why not lean if lean was asked for: the day's marker says so.
+      ...mode,
       startedAt,
       finishedAt: new Date(this.deps.clock.now()).toISOString(),
       conversations:

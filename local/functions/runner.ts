@@ -77,6 +77,14 @@ export interface RunningFunction {
    * once when the current ones do, else once they (or their replacements) do.
    */
   serving(timeoutMs?: number): Promise<void>;
+  /**
+   * A new revision with `changes` to its environment (a variable given as
+   * undefined is removed), as a redeploy with new settings: each instance's
+   * process is stopped and a new one started with the new environment.
+   * Resolves when every new process serves; the front end holds requests
+   * meanwhile. Not while requests are in flight: they would be cut.
+   */
+  redeploy(changes: Record<string, string | undefined>): Promise<void>;
   /** The front end's figures: requests per instance and per pid, waits, 429s, 503s. */
   stats(): FunctionStats;
   /** Stops the processes for good (no restart). */
@@ -183,6 +191,13 @@ export async function startFunction(
     serving: async (timeoutMs = START_TIMEOUT_MS) => {
       await Promise.all(instances.map(i => i.serving(timeoutMs)));
     },
+    redeploy: async changes => {
+      // Every instance shares `env`: the next process of each starts with the new revision's.
+      for (const [name, value] of Object.entries(changes))
+        if (value === undefined) delete env[name];
+        else env[name] = value;
+      await Promise.all(instances.map(i => i.replace()));
+    },
     stats: () => ({...front.stats(), answeredByPid: {...answeredByPid}}),
     stop: async () => {
       await Promise.all(instances.map(i => i.stop()));
@@ -202,6 +217,8 @@ class Instance implements RunningInstance {
   /** Settles when a process listens again (or the instance is stopped). */
   private ready: Promise<void> = Promise.resolve();
   private markReady: (() => void) | undefined;
+  /** Processes a redeploy stopped: their exit is no crash. */
+  private readonly retired = new WeakSet<Child>();
 
   constructor(
     readonly index: number,
@@ -251,6 +268,23 @@ class Instance implements RunningInstance {
     } finally {
       clearTimeout(timeout);
     }
+  }
+
+  /** Stops the current process and starts a new one (with the environment as it is now). */
+  async replace(): Promise<void> {
+    const old = this.current;
+    if (!old || this.stopped) return;
+    this.retired.add(old);
+    this.notReady();
+    await old.stop();
+    if (this.stopped) return;
+    const started = this.spawn(true);
+    this.current = started;
+    this.startedAt = Date.now();
+    this.supervise(started);
+    await this.listening(started);
+    this.note(`${this.name} redeployed (pid ${started.proc.pid})`);
+    this.isReady();
   }
 
   async stop(): Promise<void> {
@@ -344,7 +378,7 @@ class Instance implements RunningInstance {
 
   private supervise(c: Child): void {
     c.proc.once('exit', (code, signal) => {
-      if (this.stopped || c !== this.current) return;
+      if (this.stopped || c !== this.current || this.retired.has(c)) return;
       if (Date.now() - this.startedAt >= this.supervision.stableAfterMs)
         this.backoff = this.supervision.initialBackoffMs;
       const delay = this.nextBackoff();

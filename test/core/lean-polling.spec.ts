@@ -16,6 +16,19 @@ const voice = (recording: boolean, screenRecording = false) => ({
   ],
 });
 const chat = {participants: [{purpose: 'customer', sessions: [{mediaType: 'chat'}]}]};
+const chatWithScreen = {
+  participants: [
+    {purpose: 'customer', sessions: [{mediaType: 'chat'}]},
+    {purpose: 'agent', screenRecording: true, sessions: [{mediaType: 'chat'}]},
+  ],
+};
+/** A call with a consult: a second agent with a recorded voice session. */
+const consult = {
+  participants: [
+    ...voice(true).participants,
+    {purpose: 'agent', sessions: [{mediaType: 'voice', recording: true}]},
+  ],
+};
 const good = (n: number, contentType: string) => ({
   conversationId: R(0),
   recordingId: R(n),
@@ -29,7 +42,10 @@ describe('lean metadata rules', () => {
       media: new Set(['voice']),
       audioRecorded: true,
       screenRecorded: true,
+      recordedParties: {organisation: 1, customer: 1},
+      screenRecorders: 1,
     });
+    assert.deepStrictEqual(analyticsFacts(consult).recordedParties, {organisation: 2, customer: 1});
     assert.deepStrictEqual(analyticsFacts(undefined).media, new Set());
     assert.strictEqual(analyticsFacts({participants: 'nonsense'}).audioRecorded, false);
   });
@@ -52,10 +68,7 @@ describe('lean metadata rules', () => {
 
   it('should take the recordings from good results, one per recording', () => {
     assert.deepStrictEqual(
-      leanRecordings(
-        [good(1, 'audio/ogg'), good(1, 'audio/ogg'), good(2, 'video/webm')],
-        voice(true, true),
-      ),
+      leanRecordings([good(1, 'audio/ogg'), good(2, 'video/webm')], voice(true, true)),
       {
         recordings: [
           {recordingId: R(1), type: 'call', contentType: 'audio/ogg'},
@@ -63,9 +76,18 @@ describe('lean metadata rules', () => {
         ],
       },
     );
-    // An error next to a good result for the same recording: the good one counts.
-    const error = {conversationId: R(0), recordingId: R(1), errorMsg: 'internal'};
-    assert.ok(leanRecordings([error, good(1, 'audio/ogg')], voice(true)).recordings);
+    assert.deepStrictEqual(leanRecordings([good(1, 'application/json')], chat), {
+      recordings: [{recordingId: R(1), type: 'chat', contentType: 'application/json'}],
+    });
+    assert.deepStrictEqual(
+      leanRecordings([good(1, 'application/json'), good(2, 'video/webm')], chatWithScreen),
+      {
+        recordings: [
+          {recordingId: R(1), type: 'chat', contentType: 'application/json'},
+          {recordingId: R(2), type: 'screen', contentType: 'video/webm'},
+        ],
+      },
+    );
   });
 
   it('should know a voice conversation analytics says was not recorded has no recordings', () => {
@@ -106,6 +128,86 @@ describe('lean metadata rules', () => {
       'a result without a recording id',
       [[{conversationId: R(0), errorMsg: 'x'}], voice(true)],
       /without a recording id/,
+    ],
+    [
+      'two good results for one recording (duplicates)',
+      [[good(1, 'audio/ogg'), good(1, 'audio/ogg')], voice(true)],
+      /2 batch results for one recording/,
+    ],
+    [
+      'an error and a good result for one recording (results that disagree)',
+      [
+        [{conversationId: R(0), recordingId: R(1), errorMsg: 'internal'}, good(1, 'audio/ogg')],
+        voice(true),
+      ],
+      /2 batch results for one recording/,
+    ],
+    [
+      'a consult: recorded voice sessions on two agents (one audio result cannot stand for both)',
+      [[good(1, 'audio/ogg')], consult],
+      /2 participants of the organisation's side/,
+    ],
+    [
+      'a consult, even with two audio results',
+      [[good(1, 'audio/ogg'), good(2, 'audio/ogg')], consult],
+      /consult/,
+    ],
+    [
+      'a conference: recorded voice sessions on two customers',
+      [
+        [good(1, 'audio/ogg')],
+        {
+          participants: [
+            ...voice(true).participants,
+            {purpose: 'external', sessions: [{mediaType: 'voice', recording: true}]},
+          ],
+        },
+      ],
+      /2 participants of the customer's side/,
+    ],
+    [
+      'two participants with screen recording (one screen result cannot stand for both)',
+      [
+        [good(1, 'audio/ogg'), good(2, 'video/webm')],
+        {
+          participants: [
+            ...voice(true, true).participants,
+            {purpose: 'agent', screenRecording: true, sessions: [{mediaType: 'voice'}]},
+          ],
+        },
+      ],
+      /2 participants with screen recording/,
+    ],
+    [
+      'a chat whose only result is a screen recording (its transcript left out)',
+      [[good(2, 'video/webm')], chatWithScreen],
+      /chat sessions; no chat result/,
+    ],
+    [
+      'an email whose only result is a screen recording',
+      [
+        [good(2, 'video/webm')],
+        {
+          participants: [
+            {purpose: 'customer', sessions: [{mediaType: 'email'}]},
+            {purpose: 'agent', screenRecording: true, sessions: [{mediaType: 'email'}]},
+          ],
+        },
+      ],
+      /email sessions; no email result/,
+    ],
+    [
+      'sessions of a media lean mode does not model',
+      [
+        [good(1, 'audio/ogg')],
+        {
+          participants: [
+            ...voice(true).participants,
+            {purpose: 'customer', sessions: [{mediaType: 'callback'}]},
+          ],
+        },
+      ],
+      /does not model \(callback\)/,
     ],
   ];
   for (const [name, args, why] of fallbacks) {

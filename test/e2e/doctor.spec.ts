@@ -221,6 +221,23 @@ describe('grm doctor --local', function () {
       assertNoSecrets(run, ['demo-secret', 'limited-secret', WRONG_KEY]);
     });
 
+    it('should say, with --metadata lean, which client lean mode runs on and which runs in full mode', async () => {
+      const run = await doctor(stack, 'owner', '--metadata', 'lean');
+      const check = (id: string) => run.checks.find(c => c.id === id)!;
+      assert.match(
+        check('genesys.demo-client.sensitive').detail,
+        /METADATA=lean runs on this client/,
+      );
+      const limited = check('genesys.limited-client.sensitive');
+      assert.strictEqual(limited.status, 'fail');
+      assert.match(
+        limited.detail,
+        /held in no division: .*\. METADATA=lean: the worker cannot prove it either, so this client's batches run in full mode/,
+      );
+      assert.match(run.out, /METADATA=lean: the worker cannot prove it either/);
+      assertNoSecrets(run, ['demo-secret', 'limited-secret', WRONG_KEY]);
+    });
+
     it('should fail a secret without versions, naming the command that adds one', async () => {
       const run = await doctor(stack, 'owner', '--genesys-secret', EMPTY_SECRET);
       assert.strictEqual(run.code, 1);

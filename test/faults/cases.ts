@@ -25,6 +25,7 @@ import {
 import type {Stack} from '../../local/stack';
 import type {DayPlan} from '../../functions/core/day-plan';
 import type {BatchReport} from '../../functions/core/report';
+import {ModeReport, leanNotes} from '../../functions/core/lean-notes';
 import type {Ledger} from '../../functions/services/checker';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
 import {Expectation, assertDayInvariant, nothing, reportsOf, unavailable} from './invariant';
@@ -44,6 +45,8 @@ export interface FaultCase {
   fast?: boolean;
   day: string;
   conversations: number;
+  /** Other days the case runs, and their conversations (declared with the case's own). */
+  otherDays?: Record<string, number>;
   /** Keep the organisation's unavailable recordings on this day (default: recovered first). */
   lossy?: boolean;
   run(ctx: CaseContext): Promise<string>;
@@ -173,6 +176,47 @@ function productionRightsOnRecordings(stack: Stack, day: string): unknown[] {
       body: permissionDenied(stack, 'storage.objects.update'),
     })),
   ];
+}
+
+/** The exportable recordings flagged sensitive: what a client lacking viewSensitiveData is not given. */
+const sensitive = (truth: Truth) =>
+  new Set(
+    truth.conversations.flatMap(c =>
+      c.recordings
+        .filter(r => r.exportable && r.sensitive)
+        .map(r => `${c.conversationId}/${r.recordingId}`),
+    ),
+  );
+
+/** Changes the Genesys simulator's settings. */
+async function genesysSettings(stack: Stack, settings: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${stack.genesysUrl}/_admin/config`, {
+    method: 'PATCH',
+    body: JSON.stringify(settings),
+  });
+  if (!res.ok) throw new Error(`PATCH /_admin/config: HTTP ${res.status} ${await res.text()}`);
+}
+
+/**
+ * Runs `fn` with the worker redeployed with METADATA=lean (a new process: no
+ * proof of any client yet); afterwards every client holds viewSensitiveData
+ * again and the worker is redeployed as the stack started it (full mode).
+ */
+async function inLeanMode(stack: Stack, fn: () => Promise<string>): Promise<string> {
+  const worker = stack.functions.worker!;
+  await worker.redeploy({METADATA: 'lean'});
+  try {
+    return await fn();
+  } finally {
+    await genesysSettings(stack, {dropSensitive: false});
+    await worker.redeploy({METADATA: undefined});
+  }
+}
+
+/** The day's reports, as the worker wrote them, with the metadata mode each batch ran in. */
+async function modeReports(stack: Stack, day: string): Promise<ModeReport[]> {
+  const plan = (await readJson<DayPlan>(stack, `${env}/${day}/_manifest/plan.json`))!;
+  return reportsOf(stack, env, plan);
 }
 
 const exportable = (truth: Truth) =>
@@ -702,16 +746,80 @@ export const FAULT_CASES: FaultCase[] = [
       return `${seen.join(', ')}; ${(await verdict({failed: nothing, emails: 0})(ctx)).summary}`;
     },
   },
+  {
+    id: 'lean-unproven',
+    covers: 'lean metadata mode (METADATA=lean) with OAuth clients lacking viewSensitiveData',
+    how: "the worker is redeployed with METADATA=lean while Genesys gives no client viewSensitiveData (the simulator's dropSensitive): batch downloads leave the day's sensitive recordings out, silently; one is a chat transcript whose only other result is a screen recording, which lean mode's results never showed",
+    result:
+      '_FAILURE listing exactly the sensitive recordings (never _SUCCESS with one missing), one email; every batch ran in full mode and its report says why',
+    day: '2025-03-29',
+    conversations: 20,
+    async run(ctx) {
+      assert.ok(sensitive(await fetchTruth(ctx.stack, ctx.day)).size > 0, 'no sensitive recording');
+      return inLeanMode(ctx.stack, async () => {
+        await genesysSettings(ctx.stack, {dropSensitive: true});
+        await run(ctx.stack, ctx.day);
+        const v = await verdict({failed: sensitive, emails: 1})(ctx);
+        const reports = await modeReports(ctx.stack, ctx.day);
+        for (const r of reports) {
+          assert.strictEqual(r.metadataMode, 'full', r.batchId);
+          assert.match(r.leanRefused ?? '', /does not hold recording:recording:viewSensitiveData/);
+        }
+        return `${v.summary}; ${leanNotes(reports).join('; ')}`;
+      });
+    },
+  },
+  {
+    id: 'lean-revoked',
+    covers: 'lean metadata mode when viewSensitiveData is taken away after the clients proved it',
+    how: 'the worker is redeployed with METADATA=lean; both clients prove viewSensitiveData on a first day (2025-04-19, which ends _SUCCESS in lean mode); then Genesys takes the permission from every client (dropSensitive) and the day runs on the proofs the worker holds: its sensitive recordings, among them a call recording next to a consult recording, are left out of batch results silently',
+    result:
+      "_FAILURE listing exactly the sensitive recordings, found by lean mode's own rules (never _SUCCESS with one missing), one email",
+    day: '2025-04-20',
+    conversations: 20,
+    otherDays: {'2025-04-19': 20},
+    async run(ctx) {
+      const first = '2025-04-19';
+      assert.ok(sensitive(await fetchTruth(ctx.stack, ctx.day)).size > 0, 'no sensitive recording');
+      return inLeanMode(ctx.stack, async () => {
+        await post(`${ctx.stack.genesysUrl}/_admin/recover?day=${first}`);
+        await run(ctx.stack, first);
+        await verdict({failed: nothing, emails: 0})({stack: ctx.stack, day: first});
+        await genesysSettings(ctx.stack, {dropSensitive: true});
+        await run(ctx.stack, ctx.day);
+        const v = await verdict({failed: sensitive, emails: 1})(ctx);
+        const proven = await modeReports(ctx.stack, first);
+        assert.deepStrictEqual(
+          [...new Set(proven.map(r => `${r.oauthClient} ${r.metadataMode}`))].sort(),
+          ['0 lean', '1 lean'],
+          'both clients proved the permission on the first day',
+        );
+        const reports = await modeReports(ctx.stack, ctx.day);
+        assert.ok(
+          reports.every(r => r.metadataMode === 'lean'),
+          'the day ran on the proofs the worker held',
+        );
+        return v.summary;
+      });
+    },
+  },
 ];
+
+/** Every day the cases run, and their conversations. */
+function daysOf(cases: FaultCase[]): Record<string, number> {
+  return Object.fromEntries(
+    cases.flatMap(c => [[c.day, c.conversations] as const, ...Object.entries(c.otherDays ?? {})]),
+  );
+}
 
 /** Declares the cases' days (call at the top level of a spec file). */
 export function declareFaultDays(cases: FaultCase[]): void {
-  declareProductDays('faults', Object.fromEntries(cases.map(c => [c.day, c.conversations])));
+  declareProductDays('faults', daysOf(cases));
 }
 
 /** Registers `cases` as mocha tests on the fault stack. */
 export function faultMatrix(cases: FaultCase[]): void {
-  const perDay = Object.fromEntries(cases.map(c => [c.day, c.conversations]));
+  const perDay = daysOf(cases);
   let stack: Stack;
   before(async function () {
     this.timeout(180_000);

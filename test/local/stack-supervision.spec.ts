@@ -141,3 +141,55 @@ describe('local stack: supervised function processes', function () {
     fs.rmSync(logDir, {recursive: true, force: true});
   });
 });
+
+describe('local stack: a function redeployed with new settings', function () {
+  this.timeout(120_000);
+
+  it('should replace its process on the same port with one that runs with the new environment, no restart counted', async () => {
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'grm-redeploy-'));
+    const before = path.join(logDir, 'before.jsonl');
+    const after = path.join(logDir, 'after.jsonl');
+    const fn = await startFunction(
+      {target: 'recordEvent', signature: 'cloudevent', source: RECORDER},
+      {logDir, env: {...process.env, RECORDER_FILE: before}},
+    );
+    const send = async (id: string) => {
+      const res = await fetch(fn.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'ce-id': id,
+          'ce-specversion': '1.0',
+          'ce-source': '//test',
+          'ce-type': 'test.event',
+        },
+        body: '{}',
+      });
+      assert.strictEqual(res.status, 204);
+    };
+    const ids = (file: string) =>
+      fs.existsSync(file)
+        ? fs
+            .readFileSync(file, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map(l => (JSON.parse(l) as {id: string}).id)
+        : [];
+    try {
+      await send('first');
+      const {pid, port} = fn;
+      await fn.redeploy({RECORDER_FILE: after});
+      assert.notStrictEqual(fn.pid, pid, 'a new process');
+      assert.strictEqual(fn.port, port);
+      await send('second');
+      assert.deepStrictEqual([ids(before), ids(after)], [['first'], ['second']]);
+      assert.strictEqual(fn.restarts, 0, 'a redeploy is no crash');
+      const log = fs.readFileSync(fn.child.logFile, 'utf8');
+      assert.doesNotMatch(log, /exited unexpectedly/);
+      assert.match(log, new RegExp(`redeployed \\(pid ${fn.pid}\\)`));
+    } finally {
+      await fn.stop();
+      fs.rmSync(logDir, {recursive: true, force: true});
+    }
+  });
+});

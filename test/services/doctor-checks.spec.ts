@@ -40,6 +40,7 @@ const settings: DoctorSettings = {
   maxDeliveryAttempts: 100,
   windowLagDays: 3,
   timeZone: 'UTC',
+  metadataMode: 'full',
   now: Date.parse('2026-12-06T12:00:00Z'),
   probeToken: 'abc123',
 };
@@ -186,5 +187,49 @@ describe('grm doctor checks on a deployment (fake ports)', () => {
       /HTTP 403: the client lacks analytics:conversationDetail:view/,
     );
     assert.ok(!JSON.stringify([results, lacking]).includes('never-shown'));
+  });
+
+  it('should say, with METADATA=lean, that a client not proven to hold viewSensitiveData runs in full mode', async () => {
+    const probe = (divisions: GenesysClientProbe['divisionsPermitted']): GenesysClientProbe => ({
+      login: async () => undefined,
+      analyticsQuery: async () => ({status: 200}),
+      recordingMetadata: async () => ({status: 404}),
+      divisionsPermitted: divisions,
+    });
+    const row = async (
+      divisions: GenesysClientProbe['divisionsPermitted'],
+      mode: 'full' | 'lean',
+    ) =>
+      (
+        await checkGenesys(
+          {client: () => probe(divisions)},
+          [{clientId: 'c1', clientSecret: 'never-shown'}],
+          'login.mypurecloud.ie',
+          mode,
+        )
+      )[3]!;
+    const held = await row(async () => ({status: 200, total: 2}), 'lean');
+    assert.deepStrictEqual(
+      [held.status, held.detail],
+      [
+        'pass',
+        'held in 2 divisions (divisionspermitted/paged/me); METADATA=lean runs on this client',
+      ],
+    );
+    const lacking = await row(async () => ({status: 200, total: 0}), 'lean');
+    assert.strictEqual(lacking.status, 'fail');
+    assert.match(
+      lacking.detail,
+      /^held in no division: .*\. METADATA=lean: .*batches run in full mode/,
+    );
+    const unknown = await row(async () => ({status: 403}), 'lean');
+    assert.strictEqual(unknown.status, 'skipped');
+    assert.match(unknown.detail, /HTTP 403.*\. METADATA=lean: the worker cannot prove it either/);
+    const unanswered = await row(async () => ({error: 'ECONNRESET'}), 'lean');
+    assert.match(unanswered.detail, /ECONNRESET.*\. METADATA=lean: .*full mode/);
+    // In full mode lean's consequence is not the client's business.
+    for (const outcome of [{status: 200, total: 0}, {status: 403}, {status: 200, total: 1}])
+      assert.doesNotMatch((await row(async () => outcome, 'full')).detail, /METADATA|full mode/);
+    assert.ok(!JSON.stringify([held, lacking, unknown]).includes('never-shown'));
   });
 });

@@ -35,11 +35,13 @@ export interface InProcessWorker {
   exporter?: Partial<ExporterSettings>;
   /** The clock of the adapter and the exporter (default: fastClock). */
   clock?: Clock;
+  /** The OAuth client it uses (default: the simulator's demo client). */
+  client?: {clientId: string; clientSecret: string};
 }
 
 export function inProcessWorker(o: InProcessWorker): BatchWorker {
   const genesys = new GenesysCloud({
-    clients: [{clientId: 'demo-client', clientSecret: 'demo-secret'}],
+    clients: [o.client ?? {clientId: 'demo-client', clientSecret: 'demo-secret'}],
     environment: 'mypurecloud.ie',
     gatewayUrl: o.simulatorUrl,
     tokenRequestsPerMinute: 100_000,

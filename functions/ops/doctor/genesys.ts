@@ -12,16 +12,27 @@
  *   downloads silently leave sensitive recordings out), so the only direct
  *   question is the documented one, `divisionspermitted/paged/me`: the
  *   divisions the client holds it in. If Genesys will not answer that route
- *   for a client-credentials token, the check is skipped, saying so.
+ *   for a client-credentials token, the check is skipped, saying so. With
+ *   METADATA=lean the row also says what the worker will do: it asks the
+ *   same question at its first use of each client, and runs a client that
+ *   does not prove the permission in full mode (services/lean-gate.ts).
  */
 import {CheckResult, failed, passed, skipped} from '../../core/doctor';
 import type {GenesysCredentials} from '../../core/genesys-credentials';
-import type {CallOutcome, GenesysProbes} from './ports';
+import {VIEW_SENSITIVE_DATA} from '../../core/lean';
+import type {CallOutcome, DoctorSettings, GenesysProbes} from './ports';
 
 /** No conversation has this id: the metadata call's answer is about the permission. */
 export const NO_CONVERSATION = '00000000-0000-0000-0000-000000000000';
 
-export const SENSITIVE = 'recording:recording:viewSensitiveData';
+export const SENSITIVE = VIEW_SENSITIVE_DATA;
+
+type MetadataMode = DoctorSettings['metadataMode'];
+
+/** What the worker does with a client that does not prove viewSensitiveData, in lean mode. */
+const LEAN_REFUSED =
+  "METADATA=lean: the worker cannot prove it either, so this client's batches run in full mode " +
+  "(recording metadata per conversation; an ERROR in the worker's log and a line in the day's marker)";
 
 const ROLE_FIX = (client: string, permission: string) =>
   `Genesys Cloud admin: Admin > OAuth > ${client} > Roles: give it a role holding ${permission} (Admin > Roles / Permissions), in the divisions holding the recordings`;
@@ -30,6 +41,7 @@ export async function checkGenesys(
   probes: GenesysProbes,
   clients: readonly GenesysCredentials[] | undefined,
   where: string,
+  metadataMode: MetadataMode = 'full',
 ): Promise<CheckResult[]> {
   if (!clients)
     return [
@@ -40,7 +52,8 @@ export async function checkGenesys(
       ),
     ];
   const results: CheckResult[] = [];
-  for (const creds of clients) results.push(...(await checkClient(probes, creds, where)));
+  for (const creds of clients)
+    results.push(...(await checkClient(probes, creds, where, metadataMode)));
   return results;
 }
 
@@ -48,6 +61,7 @@ async function checkClient(
   probes: GenesysProbes,
   creds: GenesysCredentials,
   where: string,
+  metadataMode: MetadataMode,
 ): Promise<CheckResult[]> {
   const name = creds.clientId;
   const id = (what: string) => `genesys.${name}.${what}`;
@@ -83,7 +97,9 @@ async function checkClient(
       },
     ),
   );
-  results.push(sensitive(id('sensitive'), name, await probe.divisionsPermitted(SENSITIVE)));
+  results.push(
+    sensitive(id('sensitive'), name, await probe.divisionsPermitted(SENSITIVE), metadataMode),
+  );
   return results;
 }
 
@@ -119,13 +135,21 @@ function byStatus(
   );
 }
 
-function sensitive(id: string, client: string, outcome: CallOutcome): CheckResult {
+function sensitive(
+  id: string,
+  client: string,
+  outcome: CallOutcome,
+  metadataMode: MetadataMode,
+): CheckResult {
   const title = `Genesys client ${client}: ${SENSITIVE}`;
+  const lean = metadataMode === 'lean';
+  /** The detail, and in lean mode what the worker will do with a client not proven. */
+  const refused = (detail: string) => (lean ? `${detail}. ${LEAN_REFUSED}` : detail);
   if ('error' in outcome)
     return skipped(
       id,
       title,
-      `the call did not get an answer (${outcome.error}); run doctor again`,
+      refused(`the call did not get an answer (${outcome.error}); run doctor again`),
     );
   if (outcome.status >= 200 && outcome.status < 300) {
     const n = outcome.total ?? 0;
@@ -133,18 +157,23 @@ function sensitive(id: string, client: string, outcome: CallOutcome): CheckResul
       return passed(
         id,
         title,
-        `held in ${n} division${n === 1 ? '' : 's'} (divisionspermitted/paged/me)`,
+        `held in ${n} division${n === 1 ? '' : 's'} (divisionspermitted/paged/me)` +
+          (lean ? '; METADATA=lean runs on this client' : ''),
       );
     return failed(
       id,
       title,
-      'held in no division: batch downloads silently leave out every recording flagged as holding PCI/PII, which become gaps every night',
+      refused(
+        'held in no division: batch downloads silently leave out every recording flagged as holding PCI/PII, which become gaps every night',
+      ),
       ROLE_FIX(client, SENSITIVE),
     );
   }
   return skipped(
     id,
     title,
-    `Genesys would not say (divisionspermitted/paged/me answered HTTP ${outcome.status} for this client-credentials token), and no call fails without it; check the client's roles in Admin > OAuth`,
+    refused(
+      `Genesys would not say (divisionspermitted/paged/me answered HTTP ${outcome.status} for this client-credentials token), and no call fails without it; check the client's roles in Admin > OAuth`,
+    ),
   );
 }

@@ -131,6 +131,8 @@ export interface DoctorSettings {
   maxDeliveryAttempts: number;
   windowLagDays: number;
   timeZone: string;
+  /** METADATA the worker runs with: lean mode only on clients that prove viewSensitiveData. */
+  metadataMode: 'full' | 'lean';
   now: number;
   /** Makes each probe's object name unique. */
   probeToken: string;
