@@ -6,6 +6,7 @@
  *
  * Pure: the checker reads the objects, this decides.
  */
+import {leanNotes} from './lean-notes';
 import {createHash} from 'node:crypto';
 import {RECORDING_TYPES, RecordingType} from './content-types';
 import type {DayPlan} from './day-plan';
@@ -81,6 +82,11 @@ export interface DayOutcome {
   reports: Array<{batchId: string; object: string; generation: string; status: string}>;
   /** Same gaps, counts and run → same fingerprint; identifies one outcome of one run. */
   fingerprint: string;
+  /**
+   * What the day must say beyond its gaps (batches that ran in another metadata mode than
+   * configured, and why). Not part of the fingerprint: it describes how, not what.
+   */
+  notes?: string[];
 }
 
 /**
@@ -209,6 +215,7 @@ export function decideDay(
     conversations: new Set(gaps.filter(g => g.recordingId === undefined).map(g => g.conversationId))
       .size,
   };
+  const notes = leanNotes(plan.batches.map(b => byBatch.get(b.batchId)!.report));
   const fingerprint = createHash('sha256')
     .update(
       JSON.stringify({
@@ -249,5 +256,6 @@ export function decideDay(
       };
     }),
     fingerprint,
+    ...(notes.length > 0 ? {notes} : {}),
   };
 }

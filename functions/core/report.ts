@@ -89,6 +89,10 @@ export interface BatchReport {
   provisional?: true;
   error?: string;
   oauthClient?: number;
+  /** The metadata mode the batch ran in (complete reports): `full` or `lean`. */
+  metadataMode?: 'full' | 'lean';
+  /** METADATA=lean was configured and the batch ran in full mode: why (core/lean-notes.ts). */
+  leanRefused?: string;
   startedAt: string;
   finishedAt: string;
   conversations: ReportConversation[];
@@ -179,6 +183,8 @@ const REPORT_ORDER: readonly (keyof BatchReport)[] = [
   'provisional',
   'error',
   'oauthClient',
+  'metadataMode',
+  'leanRefused',
   'startedAt',
   'finishedAt',
   'conversations',

@@ -108,6 +108,8 @@ describe('lean metadata mode with a client lacking viewSensitiveData (local stac
     const notes = leanNotes(reports);
     assert.strictEqual(notes.length, 1);
     assert.match(notes[0]!, new RegExp(`^METADATA=lean refused for ${reports.length} of `));
+    // The day's marker says it: a day in the wrong mode is never silent.
+    assert.deepStrictEqual(result.marker!.notes, notes);
     const log = fs.readFileSync(path.join(stack.dirs.logs, 'function-exportBatch.log'), 'utf8');
     const errors = log
       .split('\n')
