@@ -1,6 +1,6 @@
 /**
- * Bench: cold start, the module load of each entry point (issue 12, target for
- * the checker: ≤ 300 ms). Every function instance loads the same module,
+ * Bench: cold start, the module load of each entry point (target for the
+ * checker: ≤ 300 ms). Every function instance loads the same module,
  * build/functions/index.js, which registers all three functions; what differs
  * is FUNCTION_TARGET and what each invocation then loads (functions/container.ts
  * loads adapters and SDKs when first needed).
@@ -15,7 +15,8 @@
  *
  * Baseline, same run: the entry module plus every adapter and service the
  * container used to import at module load, i.e. every SDK, as every entry
- * point loaded before (what `main` did until issue 12).
+ * point loaded before (what `main` did before entry points loaded
+ * their SDKs lazily).
  *
  *   node --import tsx bench/cold-start.ts [--repetitions N] [--build DIR]
  *
@@ -71,7 +72,7 @@ const SDKS = [
   'purecloud-platform-client-v2',
 ];
 
-/** Every module the container imported at module load before issue 12 (the baseline). */
+/** Every module the container imported at module load before entry points loaded their SDKs lazily (the baseline). */
 const EAGER = [
   'adapters/gcs',
   'adapters/genesys',

@@ -1,5 +1,5 @@
 /**
- * Bench: full-speed copies (issue 12, item 5). One large recording (2 GiB;
+ * Bench: full-speed copies. One large recording (2 GiB;
  * 256 MiB with --quick) streamed from an HTTP source into the GCS emulator
  * two ways, in the same run:
  *

@@ -1,5 +1,5 @@
 /**
- * The fleet at the Genesys API limit (issue 12), on the local stack with the
+ * The fleet at the Genesys API limit, on the local stack with the
  * real functions and the simulator enforcing the limits:
  *
  *   - one worker under a binding per-token limit: the wall time of its calls

@@ -1,5 +1,5 @@
 /**
- * Throughput at the Genesys API limit (issue 12), on the local stack with the
+ * Throughput at the Genesys API limit, on the local stack with the
  * real functions:
  *
  *   - Genesys calls per conversation of a whole day, in full and lean mode,

@@ -6,6 +6,7 @@
  * anchor resolves.
  */
 import * as assert from 'node:assert';
+import {execFileSync, spawnSync} from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {LOCAL_DEFAULTS} from '../../local/stack';
@@ -155,13 +156,38 @@ describe('docs', () => {
     assert.deepStrictEqual(documented, columns);
   });
 
-  it('should have every relative link and anchor resolve', () => {
-    for (const file of DOCS) {
+  it('should cite no issue number and nothing outside the repository in its docs, code or comments', () => {
+    const grep = (pattern: string, paths: string[]) => {
+      const r = spawnSync('git', ['grep', '-n', '-I', '-i', '-E', pattern, '--', ...paths], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
+      assert.ok(r.status === 0 || r.status === 1, r.stderr);
+      return r.stdout.split('\n').filter(l => l !== '');
+    };
+    // What a reader of the repository has: nothing next to it, and no tracker.
+    assert.deepStrictEqual(
+      grep('shared/|issue [0-9]', ['README.md', 'docs', 'functions', 'local']),
+      [],
+    );
+    assert.deepStrictEqual(grep('[.][.]/shared|issues? #?[0-9]', ['infra', 'test', 'bench']), []);
+  });
+
+  it('should have every relative link and anchor of every Markdown file resolve inside the repository', () => {
+    const markdown = execFileSync('git', ['ls-files', '*.md'], {cwd: ROOT, encoding: 'utf8'})
+      .split('\n')
+      .filter(f => f !== '');
+    assert.ok(markdown.includes('README.md') && markdown.length >= DOCS.length);
+    for (const file of markdown) {
       const text = read(file);
       for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
         if (/^[a-z]+:/.test(target!)) continue;
         const [rel, anchor] = target!.split('#', 2) as [string, string | undefined];
         const dest = rel ? path.normalize(path.join(path.dirname(file), rel)) : file;
+        assert.ok(
+          !dest.startsWith('..') && !path.isAbsolute(dest),
+          `${file}: ${target} leads outside the repository`,
+        );
         assert.ok(fs.existsSync(path.join(ROOT, dest)), `${file}: ${target} does not exist`);
         if (anchor && dest.endsWith('.md')) {
           const anchors = [...read(dest).matchAll(/^#+ (.*)$/gm)].map(m => slug(m[1]!));
