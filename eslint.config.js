@@ -21,7 +21,10 @@ module.exports = [
   ...gts,
   {
     files: ['.mocharc.js', '.prettierrc.js', 'eslint.config.js'],
-    languageOptions: {sourceType: 'commonjs', globals: {module: 'writable', require: 'readonly'}},
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {module: 'writable', require: 'readonly', process: 'readonly'},
+    },
   },
   {
     files: ['local/require-node.cjs', 'functions/ops/grm.cjs'],
