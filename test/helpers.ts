@@ -133,3 +133,21 @@ export function secretClient(
       : tls,
   });
 }
+
+/**
+ * Whether the stack's checker has handled the storage event of `object`
+ * (its `checked` log line): what a test waits for before it asserts that
+ * the event changed nothing.
+ */
+export function checkerHandled(stack: Stack, object: string): boolean {
+  const log = `${stack.dirs.logs}/function-checkDay.log`;
+  if (!fs.existsSync(log)) return false;
+  return fs
+    .readFileSync(log, 'utf8')
+    .split('\n')
+    .some(line => {
+      if (!line.startsWith('{')) return false;
+      const entry = JSON.parse(line) as {message?: string; object?: string};
+      return entry.message === 'checked' && entry.object === object;
+    });
+}

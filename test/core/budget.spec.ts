@@ -13,8 +13,18 @@ describe('request budget', () => {
     const fleet = {perTokenPerMinute: 300, perClientPerMinute: 3000, workers: 20, planners: 2};
     assert.strictEqual(instanceShare('worker', fleet), 135); // 90 % of 3000 / 20
     assert.strictEqual(instanceShare('planner', fleet), 150); // 10 % of 3000 / 2
-    // Every worker and planner on one client at once: within its limit, and all of it.
-    assert.strictEqual(20 * 135 + 2 * 150, 3000);
+    // Every worker and planner on one client at once: within its limit, whatever the fleet.
+    for (const workers of [1, 2, 3, 7, 20, 33, 100, 999])
+      for (const planners of [1, 2, 5]) {
+        const f = {...fleet, workers, planners};
+        const w = workers * instanceShare('worker', f);
+        const p = planners * instanceShare('planner', f);
+        const at = `${workers} workers, ${planners} planners: ${w} + ${p} per minute`;
+        assert.ok(w + p <= 3000, at);
+        // Each side gets its share (90 % and 10 %), less rounding, or its tokens' whole limit.
+        assert.ok(w >= Math.min(2700, workers * 300) - workers, at);
+        assert.ok(p >= Math.min(300, planners * 300) - planners, at);
+      }
     // Few instances: each is held to its token's limit.
     assert.strictEqual(instanceShare('worker', {...fleet, workers: 1}), 300);
     assert.strictEqual(instanceShare('planner', {...fleet, planners: 1}), 300);

@@ -25,7 +25,7 @@ import {
 import {storageEventHeaders} from '../../local/gcs/events';
 import type {Ledger} from '../../functions/services/checker';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
-import {mailAbout, requireGcloud, withFaults} from '../helpers';
+import {checkerHandled, mailAbout, requireGcloud, withFaults} from '../helpers';
 
 const run = promisify(execFile);
 const env = LOCAL_EXPORT_ENV;
@@ -172,15 +172,19 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
     } finally {
       await ps.close();
     }
-    await eventually(
+    const report = await eventually(
       'the ad-hoc report',
       async () => {
         const [files] = await bucket.getFiles({prefix: `${env}/${DAY}/_manifest/adhoc/`});
-        return files.some(f => /\/adhoc\/adhoc-[^/]+\.json$/.test(f.name)) ? true : undefined;
+        return files.find(f => /\/adhoc\/adhoc-[^/]+\.json$/.test(f.name))?.name;
       },
       60_000,
     );
-    await new Promise(r => setTimeout(r, 1500)); // the checker has seen the report's event
+    await eventually(
+      "the checker's handling of the report's event",
+      () => (checkerHandled(stack, report) ? true : undefined),
+      60_000,
+    );
     const after = await bucket.file(`${env}/${DAY}/_FAILURE`).getMetadata();
     assert.strictEqual(after[0].generation, before[0].generation);
     assert.strictEqual(await readJson(stack, `${env}/${DAY}/_SUCCESS`), undefined);

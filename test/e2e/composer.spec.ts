@@ -90,12 +90,6 @@ describe('Composer DAG (infra/composer)', function () {
   it('should compile the DAG and grm_planner.py (py_compile: the DAG imports Airflow, so it is never imported)', async () => {
     const run = await python(['-m', 'py_compile', ...FILES.map(f => path.join(COMPOSER, f))]);
     assert.strictEqual(run.code, 0, run.stderr);
-    const broken = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'grm-dag-')), 'broken_dag.py');
-    const source = fs.readFileSync(path.join(COMPOSER, FILES[1]!), 'utf8');
-    fs.writeFileSync(broken, source.replace('catchup=False,', 'catchup=False'));
-    const refused = await python(['-m', 'py_compile', broken]);
-    assert.notStrictEqual(refused.code, 0, 'a DAG file with a syntax error must not compile');
-    assert.match(refused.stderr, /SyntaxError/);
   });
 
   describe('against the local planner', () => {

@@ -28,6 +28,18 @@ interface Extended<T> {
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
+/** Polls `fn` until it returns a value (what a test waits for instead of a fixed sleep). */
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
 async function login(
   port: number,
   opts: Parameters<typeof sdkClient>[1] = {},
@@ -500,13 +512,17 @@ describe('Genesys Cloud simulator (official SDK)', function () {
         assert.strictEqual(first.status, 'InProgress');
         assert.strictEqual(first.expectedResultCount, multi.length);
         assert.strictEqual(first.resultCount, 0);
-        await sleep(350);
-        const middle = await sdk.recording.getRecordingBatchrequest(id!);
         const total = multi.reduce((n, c) => n + c.recordings.length, 0);
-        assert.strictEqual(middle.expectedResultCount, total);
+        // The expected count grows to every recording while results are still coming.
+        const middle = await until('every recording discovered', async () => {
+          const s = await sdk.recording.getRecordingBatchrequest(id!);
+          return s.expectedResultCount === total ? s : undefined;
+        });
         assert.ok(middle.resultCount! < total);
-        await sleep(40 * total + 100);
-        const done = await sdk.recording.getRecordingBatchrequest(id!);
+        const done = await until('the request completed', async () => {
+          const s = await sdk.recording.getRecordingBatchrequest(id!);
+          return s.status === 'Completed' ? s : undefined;
+        });
         assert.strictEqual(done.status, 'Completed');
         assert.strictEqual(done.resultCount, total);
       } finally {
@@ -586,8 +602,11 @@ describe('Genesys Cloud simulator (official SDK)', function () {
         assert.strictEqual((await fetch(result!.resultUrl!)).status, 200);
         const tampered = result!.resultUrl!.replace(/Signature=./, 'Signature=X');
         assert.strictEqual((await fetch(tampered)).status, 403);
-        await sleep(2100);
-        const expired = await fetch(result!.resultUrl!);
+        const expired = await until('the URL past its TTL', async () => {
+          const res = await fetch(result!.resultUrl!);
+          if (res.status === 200) await res.arrayBuffer();
+          return res.status === 200 ? undefined : res;
+        });
         assert.strictEqual(expired.status, 403);
         assert.match(await expired.text(), /expired/);
       } finally {
@@ -620,12 +639,14 @@ describe('Genesys Cloud simulator (official SDK)', function () {
       )) as unknown as Extended<{mediaUris?: unknown; estimatedTranscodeTimeMs?: number}>;
       assert.strictEqual(first.status, 202);
       assert.ok(!first.body.mediaUris);
-      await sleep(350);
-      const second = (await ext.recording.getConversationRecording(
-        conv.conversationId,
-        rec.recordingId,
-        {formatId: 'WAV'},
-      )) as unknown as Extended<{mediaUris: Record<string, {mediaUri: string}>}>;
+      const second = await until('the transcode done', async () => {
+        const r = (await ext.recording.getConversationRecording(
+          conv.conversationId,
+          rec.recordingId,
+          {formatId: 'WAV'},
+        )) as unknown as Extended<{mediaUris: Record<string, {mediaUri: string}>}>;
+        return r.status === 202 ? undefined : r;
+      });
       assert.strictEqual(second.status, 200);
       const media = await fetch(second.body.mediaUris['0']!.mediaUri);
       assert.strictEqual(media.status, 200);
@@ -744,8 +765,10 @@ describe('Genesys Cloud simulator (official SDK)', function () {
             {conversationId: conv.conversationId, recordingId: rec.recordingId},
           ],
         });
-        await sleep(200);
-        const s = await sdk.recording.getRecordingBatchrequest(id!);
+        const s = await until('the result', async () => {
+          const r = await sdk.recording.getRecordingBatchrequest(id!);
+          return r.results?.length ? r : undefined;
+        });
         const res = await fetch(s.results![0]!.resultUrl!);
         assert.strictEqual(Number(res.headers.get('content-length')), rec.size);
         await assert.rejects(res.arrayBuffer());
@@ -765,8 +788,11 @@ describe('Genesys Cloud simulator (official SDK)', function () {
         const {id} = await sdk.recording.postRecordingBatchrequests({
           batchDownloadRequestList: convs.map(c => ({conversationId: c.conversationId})),
         });
-        await sleep(400);
-        const s = await sdk.recording.getRecordingBatchrequest(id!);
+        // Error results arrive; the request never completes.
+        const s = await until('error results', async () => {
+          const r = await sdk.recording.getRecordingBatchrequest(id!);
+          return r.resultCount ? r : undefined;
+        });
         assert.strictEqual(s.status, 'InProgress');
         assert.ok(s.resultCount! < s.expectedResultCount!);
         assert.ok(s.results!.every(r => r.errorMsg && !r.resultUrl));
