@@ -28,7 +28,10 @@ module.exports = [
   },
   {
     files: ['local/require-node.cjs', 'functions/ops/grm.cjs'],
-    languageOptions: {sourceType: 'commonjs', globals: {process: 'readonly', require: 'readonly'}},
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {process: 'readonly', require: 'readonly', __dirname: 'readonly'},
+    },
   },
   {
     files: ['**/*.ts'],
