@@ -1,5 +1,5 @@
 /**
- * Where everything lands in the bucket (SPEC §4). Names are built only from
+ * Where everything lands in the bucket (docs/how-it-works.md). Names are built only from
  * configuration (env), validated days and validated Genesys ids.
  */
 import {createHash} from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * The seed's check_prev step, as a read-only inspection: in what state is an
+ * The check-previous step (docs/how-it-works.md), as a read-only inspection: in what state is an
  * earlier day? `_SUCCESS` (the checker's verdict on the current run, not
  * merely an object of that name) → nothing to do; `_FAILURE` of its current run, a
  * plan without a marker, or no plan at all → the planner reruns it (within
