@@ -59,7 +59,8 @@ describe('GcsStore (official client, GCS emulator)', () => {
   let store: GcsStore;
   const name = () => `store-test/${randomBytes(6).toString('hex')}.json`;
 
-  before(async () => {
+  before(async function () {
+    this.timeout(120_000); // the shared stack may start here
     stack = await useStack();
     store = new GcsStore(stack.bucket, storageFor(stack));
   });

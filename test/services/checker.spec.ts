@@ -81,7 +81,8 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
   let stack: TestStack;
   let store: GcsStore;
 
-  before(async () => {
+  before(async function () {
+    this.timeout(120_000); // the shared stack may start here
     stack = await useStack();
     store = new GcsStore(stack.bucket, storageFor(stack));
   });

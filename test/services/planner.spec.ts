@@ -46,7 +46,8 @@ describe('planner (in-process: Genesys simulator, GCS emulator)', function () {
   let store: GcsStore;
   let env: string;
 
-  before(async () => {
+  before(async function () {
+    this.timeout(120_000); // the shared stack may start here
     stack = await useStack();
     sim = await startSimulator([
       '--conversations-per-day',

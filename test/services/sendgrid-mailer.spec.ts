@@ -14,7 +14,8 @@ describe('SendGrid mailer (official client, SendGrid sink)', () => {
   let slept: number[];
   const subject = `mailer test ${Date.now()}`;
 
-  before(async () => {
+  before(async function () {
+    this.timeout(120_000); // the shared stack may start here
     stack = await useStack();
   });
   beforeEach(() => {

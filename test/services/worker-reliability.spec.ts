@@ -51,7 +51,8 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
   let store: GcsStore;
   let truth: Truth;
 
-  before(async () => {
+  before(async function () {
+    this.timeout(120_000); // the shared stack may start here
     stack = await useStack();
     sim = await startSimulator([
       '--conversations-per-day',

@@ -43,7 +43,8 @@ describe('worker logs (in-process: Genesys simulator with faults, GCS emulator)'
   let store: GcsStore;
   let truth: Truth;
 
-  before(async () => {
+  before(async function () {
+    this.timeout(120_000); // the shared stack may start here
     stack = await useStack();
     sim = await startSimulator([
       '--conversations-per-day',
@@ -212,7 +213,8 @@ describe('worker rejections (in-process, GCS emulator)', function () {
   let stack: TestStack;
   let store: GcsStore;
 
-  before(async () => {
+  before(async function () {
+    this.timeout(120_000); // the shared stack may start here
     stack = await useStack();
     store = new GcsStore(stack.bucket, storageFor(stack));
   });
