@@ -21,9 +21,9 @@
  */
 import {createHash} from 'node:crypto';
 import {Readable, Transform} from 'node:stream';
-import {RecordingType, baseContentType, extensionFor, recordingType} from '../core/content-types';
+import {baseContentType, extensionFor, recordingType} from '../core/content-types';
 import {filterChatTranscript} from '../core/chat';
-import {ConversationAttributes, conversationAttributes} from '../core/conversation-attributes';
+import {conversationAttributes} from '../core/conversation-attributes';
 import {InputError, PermanentError, RetryableError} from '../core/errors';
 import type {BatchMessage} from '../core/messages';
 import {
@@ -55,43 +55,8 @@ import {
   hasVerifiedMark,
 } from '../ports';
 import {RetentionSettings, retentionFor} from '../core/retention';
-import {StoredCopy, storedCopy} from '../core/report';
+import {type ExportConversation, type ExportRecording, storedCopy} from '../core/report';
 import {LeanGate} from './lean-gate';
-
-export type Outcome = 'exported' | 'skipped' | 'failed';
-
-export interface RecordingOutcome {
-  recordingId: string;
-  type?: RecordingType;
-  media?: string;
-  fileState?: string;
-  outcome: Outcome;
-  reason?: string;
-  /** A later attempt of the same batch could fix it (download or upload error). */
-  retryable?: boolean;
-  object?: string;
-  contentType?: string;
-  size?: number;
-  md5Hash?: string;
-  crc32c?: string;
-  /** The object's generation when this export recorded it (grm verify holds it against the bucket). */
-  generation?: string;
-  /** The retention the object carries, as written. */
-  retention?: ObjectRetention;
-}
-
-export interface ConversationOutcome {
-  conversationId: string;
-  conversationStart?: string;
-  recordings: RecordingOutcome[];
-  /** Why the conversation itself could not be read. */
-  error?: string;
-  metadataObject?: string;
-  /** The metadata document as stored: what grm verify checks it against. */
-  metadataStored?: StoredCopy;
-  /** From the analytics record, for the recordings index (core/conversation-attributes.ts). */
-  attributes?: ConversationAttributes;
-}
 
 export interface ExporterSettings {
   env: string;
@@ -110,7 +75,7 @@ export interface ExporterSettings {
 
 /** What a batch's export did: every conversation's outcome, the client and the mode it ran in. */
 export interface ExportResult extends BatchMetadataMode {
-  conversations: ConversationOutcome[];
+  conversations: ExportConversation[];
   clientIndex: number;
   metadataMode: 'full' | 'lean';
 }
@@ -147,7 +112,7 @@ const METADATA_CONCURRENCY = 8;
 export function outcomeFromState(
   meta: RecordingMeta,
   archivedPolicy: 'fail' | 'skip',
-): Pick<RecordingOutcome, 'outcome' | 'reason'> | undefined {
+): Pick<ExportRecording, 'outcome' | 'reason'> | undefined {
   switch (meta.fileState) {
     case 'AVAILABLE':
     case 'RESTORED':
@@ -244,7 +209,7 @@ interface Results {
  * recording by recording.
  */
 function batchItems(
-  todo: ReadonlyArray<{c: ConversationOutcome; r: RecordingOutcome}>,
+  todo: ReadonlyArray<{c: ExportConversation; r: ExportRecording}>,
   metas: Map<string, RecordingMeta[] | undefined> | undefined,
 ): BatchItem[] {
   const wanted = new Map<string, string[]>();
@@ -342,7 +307,7 @@ export class Exporter {
     this.refuseOtherDays(message, details);
     const ids = message.conversationIds;
     const metas = new Map<string, RecordingMeta[] | undefined>();
-    const conversations = new Map<string, ConversationOutcome>();
+    const conversations = new Map<string, ExportConversation>();
     let prefetched: Results | undefined;
     let metadataFor = ids;
     if (metadataMode === 'lean') {
@@ -427,15 +392,15 @@ export class Exporter {
   private fromMetadata(
     conversationId: string,
     list: RecordingMeta[] | undefined,
-  ): ConversationOutcome {
-    const conv: ConversationOutcome = {conversationId, recordings: []};
+  ): ExportConversation {
+    const conv: ExportConversation = {conversationId, recordings: []};
     if (list === undefined) {
       conv.error = 'conversation not found in Genesys Cloud';
       return conv;
     }
     for (const meta of list) {
       const type = recordingType(meta.media);
-      const base: RecordingOutcome = {
+      const base: ExportRecording = {
         recordingId: meta.id,
         type,
         media: meta.media,
@@ -492,8 +457,8 @@ export class Exporter {
    */
   private async findStored(
     day: string,
-    recordings: Array<{c: ConversationOutcome; r: RecordingOutcome}>,
-  ): Promise<Array<{c: ConversationOutcome; r: RecordingOutcome}>> {
+    recordings: Array<{c: ExportConversation; r: ExportRecording}>,
+  ): Promise<Array<{c: ExportConversation; r: ExportRecording}>> {
     const {store, settings} = this.deps;
     const groups = new Map<string, typeof recordings>();
     for (const item of recordings) {
@@ -557,7 +522,7 @@ export class Exporter {
     return retention ? {retention} : {};
   }
 
-  private exportedAs(r: RecordingOutcome, o: StoredObject): void {
+  private exportedAs(r: ExportRecording, o: StoredObject): void {
     Object.assign(r, {
       outcome: 'exported',
       object: o.name,
@@ -581,7 +546,7 @@ export class Exporter {
   private async download(
     session: GenesysSession,
     day: string,
-    pending: Array<{c: ConversationOutcome; r: RecordingOutcome}>,
+    pending: Array<{c: ExportConversation; r: ExportRecording}>,
     metas: Map<string, RecordingMeta[] | undefined>,
     signal: AbortSignal | undefined,
     prefetched: Results | undefined,
@@ -776,8 +741,8 @@ export class Exporter {
   /** Downloads one result into GCS (or confirms an identical object is there). */
   private async store(
     day: string,
-    c: ConversationOutcome,
-    r: RecordingOutcome,
+    c: ExportConversation,
+    r: ExportRecording,
     result: BatchResult,
     signal: AbortSignal | undefined,
   ): Promise<void> {
@@ -887,7 +852,7 @@ export class Exporter {
   private async compareExisting(
     existing: StoredObject,
     body: Readable | Buffer,
-    r: RecordingOutcome,
+    r: ExportRecording,
   ): Promise<void> {
     const {md5Hash, size} = await digestStream(
       Buffer.isBuffer(body) ? Readable.from([body]) : body,
@@ -909,7 +874,7 @@ export class Exporter {
    */
   private async writeMetadata(
     day: string,
-    c: ConversationOutcome,
+    c: ExportConversation,
     detail: Record<string, unknown> | undefined,
     metas: RecordingMeta[] | undefined | 'lean',
   ): Promise<void> {
