@@ -34,7 +34,8 @@ import {pipeline} from 'node:stream/promises';
 import {Storage} from '@google-cloud/storage';
 import {GcsStore, WriteCheck} from '../functions/adapters/gcs';
 import {HttpMediaFetcher} from '../functions/adapters/media';
-import {EXPECTED_SIZE_KEY, bodyGuard} from '../functions/services/exporter';
+import {EXPECTED_SIZE_KEY} from '../functions/core/stored-proof';
+import {bodyGuard} from '../functions/services/exporter';
 import {spawnChild, tsNode, waitForReadyLine} from '../local/common/processes';
 
 import type {TextRow as BenchRow} from './rows';

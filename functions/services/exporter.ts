@@ -21,21 +21,41 @@
  */
 import {createHash} from 'node:crypto';
 import {Readable, Transform} from 'node:stream';
-import {baseContentType, extensionFor, recordingType} from '../core/content-types';
+import {
+  BatchItem,
+  BatchResults,
+  RequestAnswer,
+  batchItems,
+  batchRequests,
+  gatherResults,
+  resultVerdict,
+} from '../core/batch-results';
+import {baseContentType, extensionFor} from '../core/content-types';
 import {filterChatTranscript} from '../core/chat';
 import {conversationAttributes} from '../core/conversation-attributes';
-import {InputError, PermanentError, RetryableError} from '../core/errors';
-import type {BatchMessage} from '../core/messages';
+import {PermanentError, RetryableError} from '../core/errors';
+import {leanListing} from '../core/lean';
+import type {BatchMetadataMode} from '../core/lean-notes';
+import {type BatchMessage, refuseOtherDays} from '../core/messages';
+import {metadataDocument} from '../core/metadata-document';
 import {
   metadataObjectName,
   recordingObjectName,
   recordingObjectPrefix,
   recordingObjectStem,
 } from '../core/object-names';
-import {windowOf} from '../core/time-window';
-import {leanRecordings} from '../core/lean';
-import type {BatchMetadataMode} from '../core/lean-notes';
 import {firstPollDelay, learnMsPerItem, nextPollDelay} from '../core/polling';
+import {
+  DEADLINE_REASON,
+  OUT_OF_TIME,
+  PENDING_DOWNLOAD,
+  failedWith,
+  markExported,
+  recordingsFromMetadata,
+} from '../core/recording-outcomes';
+import {type ExportConversation, type ExportRecording, storedCopy} from '../core/report';
+import {RetentionSettings, retentionOption} from '../core/retention';
+import {EXPECTED_SIZE_KEY, differentContent, provenState, storedNote} from '../core/stored-proof';
 import type {Logger} from '../logger';
 import {mapLimit} from './objects';
 import {readAll} from '../streams';
@@ -48,14 +68,10 @@ import {
   GenesysSession,
   MediaFetcher,
   ObjectExistsError,
-  ObjectRetention,
   ObjectStore,
   RecordingMeta,
   StoredObject,
-  hasVerifiedMark,
 } from '../ports';
-import {RetentionSettings, retentionFor} from '../core/retention';
-import {type ExportConversation, type ExportRecording, storedCopy} from '../core/report';
 import {LeanGate} from './lean-gate';
 
 export interface ExporterSettings {
@@ -85,9 +101,6 @@ export interface ExportOptions {
   signal?: AbortSignal;
 }
 
-/** Custom metadata of a recording object: the bytes the exporter meant to store. */
-export const EXPECTED_SIZE_KEY = 'expectedSize';
-
 export interface ExporterDeps {
   settings: ExporterSettings;
   genesys: Genesys;
@@ -97,8 +110,6 @@ export interface ExporterDeps {
   logger: Logger;
 }
 
-/** Items per batch download request (a Genesys limit). */
-const MAX_BATCH_ITEMS = 100;
 /** Rounds of re-submission for results whose URLs expired. */
 const MAX_RESUBMIT_ROUNDS = 2;
 /** Download attempts per result URL. */
@@ -107,41 +118,6 @@ const MAX_DOWNLOAD_ATTEMPTS = 3;
 const MAX_CHAT_BYTES = 64 * 1024 * 1024;
 /** Concurrent recording-metadata requests. */
 const METADATA_CONCURRENCY = 8;
-
-/** The outcome a recording gets from its file state alone, or undefined if it should be downloaded. */
-export function outcomeFromState(
-  meta: RecordingMeta,
-  archivedPolicy: 'fail' | 'skip',
-): Pick<ExportRecording, 'outcome' | 'reason'> | undefined {
-  switch (meta.fileState) {
-    case 'AVAILABLE':
-    case 'RESTORED':
-      return undefined;
-    case 'DELETED':
-      return {outcome: 'skipped', reason: 'deleted at the source (fileState DELETED)'};
-    case 'ARCHIVED':
-      return archivedPolicy === 'skip'
-        ? {outcome: 'skipped', reason: 'archived at the source; skipped by ARCHIVED_POLICY=skip'}
-        : {
-            outcome: 'failed',
-            reason: 'archived at the source (fileState ARCHIVED): restore it, then replay',
-          };
-    case 'RESTORING':
-      return {
-        outcome: 'failed',
-        reason: 'being restored from the archive (fileState RESTORING): replay later',
-      };
-    case 'UPLOADING':
-      return {
-        outcome: 'failed',
-        reason: 'still uploading at the source (fileState UPLOADING): replay later',
-      };
-    case 'ERROR':
-      return {outcome: 'failed', reason: 'in an error state at the source (fileState ERROR)'};
-    default:
-      return {outcome: 'failed', reason: `unexpected fileState ${String(meta.fileState)}`};
-  }
-}
 
 /**
  * Passes a media body through, failing it when it ends before the announced
@@ -188,90 +164,6 @@ export function bodyGuard(expected: number | undefined, idleMs: number): Transfo
 
 class UrlExpired extends Error {}
 
-/** One item of a batch download request: a recording, or every recording of a conversation. */
-type BatchItem = {conversationId: string; recordingId?: string};
-
-/** The results of a round of batch download requests. */
-interface Results {
-  /** The best result per recording (a good one wins over an error). */
-  byRecording: Map<string, BatchResult>;
-  /** Every result per conversation. */
-  byConversation: Map<string, BatchResult[]>;
-  /** Conversations whose request did not complete: a missing result may still come. */
-  incomplete: Set<string>;
-  /** Conversations whose request could not be made, and why. */
-  refused: Map<string, unknown>;
-}
-
-/**
- * The items that ask for `todo`: a conversation whose recordings (per its
- * metadata) are all to be downloaded is asked for by its id alone, the rest
- * recording by recording.
- */
-function batchItems(
-  todo: ReadonlyArray<{c: ExportConversation; r: ExportRecording}>,
-  metas: Map<string, RecordingMeta[] | undefined> | undefined,
-): BatchItem[] {
-  const wanted = new Map<string, string[]>();
-  for (const {c, r} of todo)
-    wanted.set(c.conversationId, [...(wanted.get(c.conversationId) ?? []), r.recordingId]);
-  const items: BatchItem[] = [];
-  for (const [conversationId, recordingIds] of wanted) {
-    const all = metas?.get(conversationId);
-    if (all && all.length === recordingIds.length && all.every(m => recordingIds.includes(m.id)))
-      items.push({conversationId});
-    else for (const recordingId of recordingIds) items.push({conversationId, recordingId});
-  }
-  return items;
-}
-
-const DEADLINE_REASON =
-  'the batch reached its deadline (BATCH_DEADLINE_MS) before this recording was stored';
-
-/** What an object already under a recording's name proves. */
-function provenState(
-  o: StoredObject,
-  conversationId: string,
-  recordingId: string,
-): 'complete' | 'incomplete' | undefined {
-  const md = o.metadata;
-  const expected = Number(md?.[EXPECTED_SIZE_KEY]);
-  if (
-    md?.recordingId !== recordingId ||
-    md.conversationId !== conversationId ||
-    !Number.isSafeInteger(expected)
-  )
-    return undefined;
-  if (o.size !== expected) return 'incomplete';
-  // Created with the mark of the check GCS made of its bytes against the checksum its write
-  // sent (one written by hand, or by a version that could not mark it, lacks it): else compare.
-  return hasVerifiedMark(o) ? 'complete' : undefined;
-}
-
-/**
- * What is stored under the name of a recording the source no longer serves,
- * when it is not a complete copy (it cannot be downloaded again to compare).
- */
-function storedNote(mine: StoredObject[], state: 'incomplete' | undefined): string {
-  if (mine.length > 1)
-    return (
-      `${mine.length} objects are stored under its name (${mine.map(o => o.name).join(', ')}); ` +
-      'they were left untouched'
-    );
-  const o = mine[0]!;
-  return state === 'incomplete'
-    ? `an incomplete object is stored under its name: gs object ${o.name} holds ${o.size} of the ` +
-        `${o.metadata?.[EXPECTED_SIZE_KEY]} bytes it should hold; it was left untouched`
-    : `gs object ${o.name} (${o.size} bytes) is stored under its name, not proven complete ` +
-        '(no mark of a passed check by this exporter); it was left untouched';
-}
-
-function differentContent(name: string, detail: string): PermanentError {
-  return new PermanentError(
-    `gs object ${name} already exists with different content (${detail}); it was left untouched`,
-  );
-}
-
 export class Exporter {
   /** Lean mode only on clients proven to see sensitive recordings: one check per client. */
   private readonly leanGate: LeanGate;
@@ -304,11 +196,11 @@ export class Exporter {
     for (const d of await session.conversationDetails(message.conversationIds)) {
       details.set(String(d.conversationId), d);
     }
-    this.refuseOtherDays(message, details);
+    refuseOtherDays(message, details, settings.timeZone);
     const ids = message.conversationIds;
     const metas = new Map<string, RecordingMeta[] | undefined>();
     const conversations = new Map<string, ExportConversation>();
-    let prefetched: Results | undefined;
+    let prefetched: BatchResults | undefined;
     let metadataFor = ids;
     if (metadataMode === 'lean') {
       // One request by conversation id alone: its results enumerate the recordings.
@@ -317,35 +209,13 @@ export class Exporter {
         ids.map(conversationId => ({conversationId})),
         opts.signal,
       );
-      metadataFor = [];
-      const why = new Map<string, number>();
-      for (const id of ids) {
-        const verdict = leanRecordings(prefetched.byConversation.get(id) ?? [], details.get(id));
-        // An unfinished request may lack results: only the metadata can say what is missing.
-        const whole =
-          !prefetched.incomplete.has(id) && !prefetched.refused.has(id) && details.has(id);
-        const fallback = !whole
-          ? 'its batch request or analytics record is incomplete'
-          : verdict.fallback;
-        if (fallback !== undefined) why.set(fallback, (why.get(fallback) ?? 0) + 1);
-        if (verdict.recordings && whole) {
-          conversations.set(id, {
-            conversationId: id,
-            recordings: verdict.recordings.map(r => ({
-              recordingId: r.recordingId,
-              type: r.type,
-              outcome: 'failed',
-              reason: 'pending download',
-            })),
-          });
-        } else {
-          metadataFor.push(id);
-        }
-      }
+      const lean = leanListing(ids, prefetched, details);
+      for (const [id, conv] of lean.listed) conversations.set(id, conv);
+      metadataFor = lean.metadataFor;
       if (metadataFor.length > 0)
         this.deps.logger.info('lean metadata: some conversations need their recording metadata', {
           conversations: metadataFor.length,
-          reasons: Object.fromEntries(why),
+          reasons: Object.fromEntries(lean.why),
         });
     }
     const fetched = await mapLimit(metadataFor, METADATA_CONCURRENCY, id => {
@@ -354,7 +224,8 @@ export class Exporter {
       return session.recordingMetadata(id);
     });
     metadataFor.forEach((id, i) => metas.set(id, fetched[i]));
-    for (const id of metadataFor) conversations.set(id, this.fromMetadata(id, metas.get(id)));
+    for (const id of metadataFor)
+      conversations.set(id, recordingsFromMetadata(id, metas.get(id), settings.archivedPolicy));
     const ordered = ids.map(id => {
       const conv = conversations.get(id)!;
       const start = details.get(id)?.conversationStart;
@@ -386,61 +257,6 @@ export class Exporter {
       metadataMode,
       ...(leanRefused !== undefined ? {leanRefused} : {}),
     };
-  }
-
-  /** A conversation's recordings from its recording metadata (undefined: Genesys does not know it). */
-  private fromMetadata(
-    conversationId: string,
-    list: RecordingMeta[] | undefined,
-  ): ExportConversation {
-    const conv: ExportConversation = {conversationId, recordings: []};
-    if (list === undefined) {
-      conv.error = 'conversation not found in Genesys Cloud';
-      return conv;
-    }
-    for (const meta of list) {
-      const type = recordingType(meta.media);
-      const base: ExportRecording = {
-        recordingId: meta.id,
-        type,
-        media: meta.media,
-        fileState: meta.fileState,
-        outcome: 'failed',
-      };
-      if (!type) {
-        conv.recordings.push({...base, reason: `unsupported media type "${String(meta.media)}"`});
-        continue;
-      }
-      const fromState = outcomeFromState(meta, this.deps.settings.archivedPolicy);
-      conv.recordings.push(
-        fromState ? {...base, ...fromState} : {...base, reason: 'pending download'},
-      );
-    }
-    return conv;
-  }
-
-  /**
-   * A batch is exported under its message's day only if every conversation
-   * Genesys knows started inside that day's window (in TIME_ZONE): anything
-   * else would file recordings under the wrong day. Refused whole, before
-   * anything is written.
-   */
-  private refuseOtherDays(message: BatchMessage, details: Map<string, Record<string, unknown>>) {
-    const {startMs, endMs} = windowOf(message.day, this.deps.settings.timeZone);
-    const outside: string[] = [];
-    for (const id of message.conversationIds) {
-      const start = details.get(id)?.conversationStart;
-      if (typeof start !== 'string') continue;
-      const ms = Date.parse(start);
-      if (!(ms >= startMs && ms < endMs)) outside.push(`${id} started ${start}`);
-    }
-    if (outside.length > 0) {
-      throw new InputError(
-        `${outside.length} conversation(s) did not start on ${message.day} ` +
-          `(${this.deps.settings.timeZone}): ${outside.slice(0, 5).join(', ')}` +
-          `${outside.length > 5 ? ', …' : ''}; publish them with their own day`,
-      );
-    }
   }
 
   /**
@@ -482,7 +298,7 @@ export class Exporter {
           mine.length === 1
             ? provenState(mine[0]!, item.c.conversationId, item.r.recordingId)
             : undefined;
-        const pending = item.r.reason === 'pending download';
+        const pending = item.r.reason === PENDING_DOWNLOAD;
         if (state === 'complete') {
           if (!pending)
             heldOnly.push({
@@ -490,7 +306,7 @@ export class Exporter {
               recordingId: item.r.recordingId,
               fileState: item.r.fileState,
             });
-          this.exportedAs(item.r, mine[0]!);
+          markExported(item.r, mine[0]!);
         } else if (!pending) {
           // Not downloadable now: its file state's outcome stands, with what the bucket holds.
           if (mine.length > 0) item.r.reason = `${item.r.reason}; ${storedNote(mine, state)}`;
@@ -516,26 +332,6 @@ export class Exporter {
     return left;
   }
 
-  /** The retention a new object gets, as write options. */
-  private retention(): {retention?: ObjectRetention} {
-    const retention = retentionFor(this.deps.settings.retention, this.deps.clock.now());
-    return retention ? {retention} : {};
-  }
-
-  private exportedAs(r: ExportRecording, o: StoredObject): void {
-    Object.assign(r, {
-      outcome: 'exported',
-      object: o.name,
-      contentType: o.contentType,
-      size: o.size,
-      md5Hash: o.md5Hash,
-      crc32c: o.crc32c,
-      generation: o.generation,
-      ...(o.retention ? {retention: o.retention} : {}),
-    });
-    delete r.reason;
-  }
-
   /**
    * Downloads every pending recording: one round of batch download requests
    * (all submitted at once; a conversation whose every recording is pending
@@ -549,11 +345,10 @@ export class Exporter {
     pending: Array<{c: ExportConversation; r: ExportRecording}>,
     metas: Map<string, RecordingMeta[] | undefined>,
     signal: AbortSignal | undefined,
-    prefetched: Results | undefined,
+    prefetched: BatchResults | undefined,
   ): Promise<void> {
     const outOfTime = (items: typeof pending) => {
-      for (const {r} of items)
-        Object.assign(r, {outcome: 'failed', retryable: true, reason: DEADLINE_REASON});
+      for (const {r} of items) Object.assign(r, OUT_OF_TIME);
     };
     let todo = pending;
     for (let round = 0; todo.length > 0 && round <= MAX_RESUBMIT_ROUNDS; round++) {
@@ -576,65 +371,17 @@ export class Exporter {
           outOfTime([item]);
           return;
         }
-        const result = results.byRecording.get(item.r.recordingId);
-        const refusal = results.refused.get(item.c.conversationId);
-        if (!result && refusal !== undefined) {
-          Object.assign(item.r, {
-            outcome: 'failed',
-            retryable: !(refusal instanceof PermanentError),
-            reason: `the batch download request failed: ${refusal instanceof Error ? refusal.message : String(refusal)}`,
-          });
-          return;
-        }
-        const conversationError = results.byConversation
-          .get(item.c.conversationId)
-          ?.find(r => !r.recordingId && r.errorMsg);
-        if (!result && conversationError) {
-          Object.assign(item.r, {
-            outcome: 'failed',
-            reason: `Genesys batch download error: ${conversationError.errorMsg}`,
-          });
-          return;
-        }
-        if (!result) {
-          Object.assign(
-            item.r,
-            results.incomplete.has(item.c.conversationId)
-              ? {
-                  outcome: 'failed',
-                  retryable: true,
-                  reason: 'the batch download request returned no result for it in time',
-                }
-              : {
-                  // What Genesys does, silently, when the client may not see sensitive recordings.
-                  outcome: 'failed',
-                  reason:
-                    'the batch download request completed without a result for it: the OAuth ' +
-                    'client likely lacks recording:recording:viewSensitiveData (recordings ' +
-                    'flagged as holding PCI/PII are left out without it)',
-                },
-          );
-          return;
-        }
-        if (result.errorMsg || !result.resultUrl) {
-          Object.assign(item.r, {
-            outcome: 'failed',
-            reason: `Genesys batch download error: ${result.errorMsg ?? 'no resultUrl'}`,
-          });
+        const verdict = resultVerdict(results, item.c.conversationId, item.r.recordingId);
+        if (verdict.failed) {
+          Object.assign(item.r, verdict.failed);
           return;
         }
         try {
-          await this.store(day, item.c, item.r, result, signal);
+          await this.store(day, item.c, item.r, verdict.download, signal);
         } catch (err) {
           if (err instanceof UrlExpired) expired.push(item);
           else if (signal?.aborted && !(err instanceof PermanentError)) outOfTime([item]);
-          else {
-            Object.assign(item.r, {
-              outcome: 'failed',
-              retryable: !(err instanceof PermanentError),
-              reason: err instanceof Error ? err.message : String(err),
-            });
-          }
+          else Object.assign(item.r, failedWith(err));
         }
       });
       todo = expired;
@@ -652,46 +399,12 @@ export class Exporter {
     session: GenesysSession,
     items: BatchItem[],
     signal: AbortSignal | undefined,
-  ): Promise<Results> {
-    const chunks: BatchItem[][] = [];
-    for (let i = 0; i < items.length; i += MAX_BATCH_ITEMS)
-      chunks.push(items.slice(i, i + MAX_BATCH_ITEMS));
+  ): Promise<BatchResults> {
+    const chunks = batchRequests(items);
     const answers = await Promise.allSettled(
       chunks.map(c => this.runBatchRequest(session, c, signal)),
     );
-    const out: Results = {
-      byRecording: new Map(),
-      byConversation: new Map(),
-      incomplete: new Set(),
-      refused: new Map(),
-    };
-    answers.forEach((answer, k) => {
-      const chunk = chunks[k]!;
-      if (answer.status === 'rejected') {
-        // The other requests' results stand; this one's conversations fail with its reason.
-        const err: unknown = answer.reason;
-        for (const item of chunk) out.refused.set(item.conversationId, err);
-        return;
-      }
-      const {results, completed} = answer.value;
-      if (!completed) for (const item of chunk) out.incomplete.add(item.conversationId);
-      for (const r of results) {
-        if (!r.conversationId) {
-          // A result that names no conversation could be any of them: none is known whole.
-          for (const item of chunk) out.incomplete.add(item.conversationId);
-          continue;
-        }
-        out.byConversation.set(r.conversationId, [
-          ...(out.byConversation.get(r.conversationId) ?? []),
-          r,
-        ]);
-        if (!r.recordingId) continue;
-        // One recording can have several results; a good one wins over an error.
-        const prior = out.byRecording.get(r.recordingId);
-        if (!prior || (!prior.resultUrl && r.resultUrl)) out.byRecording.set(r.recordingId, r);
-      }
-    });
-    return out;
+    return gatherResults(chunks, answers);
   }
 
   /** Submits one batch download request and polls it until complete or the deadline. */
@@ -699,7 +412,7 @@ export class Exporter {
     session: GenesysSession,
     items: BatchItem[],
     signal: AbortSignal | undefined,
-  ): Promise<{results: BatchResult[]; completed: boolean}> {
+  ): Promise<RequestAnswer> {
     const {clock} = this.deps;
     const jobId = await session.submitBatch(items);
     const submitted = clock.now();
@@ -816,9 +529,9 @@ export class Exporter {
               },
               ifGenerationMatch: 0,
               markVerified: true,
-              ...this.retention(),
+              ...retentionOption(this.deps.settings.retention, this.deps.clock.now()),
             });
-            this.exportedAs(r, {...stored, contentType: objectType});
+            markExported(r, {...stored, contentType: objectType});
           } catch (err) {
             if (!(err instanceof ObjectExistsError)) throw err;
             guarded.destroy();
@@ -863,14 +576,13 @@ export class Exporter {
         `${existing.size} bytes stored, ${size} bytes served by Genesys Cloud`,
       );
     }
-    this.exportedAs(r, existing);
+    markExported(r, existing);
   }
 
   /**
-   * `metadata/{conversationId}.json`: analytics details, recording metadata
-   * and what was exported. In lean mode a conversation read from its batch
-   * results alone has no recording metadata: its document says so
-   * (`"metadataMode": "lean"`) and lists each recording with `metadata: null`.
+   * Writes the metadata document of `c` (core/metadata-document.ts makes it);
+   * `metas` is its recording metadata, or 'lean' when it was listed from its
+   * batch results alone.
    */
   private async writeMetadata(
     day: string,
@@ -880,31 +592,7 @@ export class Exporter {
   ): Promise<void> {
     if (c.error) return;
     const name = metadataObjectName(this.deps.settings.env, day, c.conversationId);
-    const doc =
-      metas === 'lean'
-        ? {
-            conversationId: c.conversationId,
-            day,
-            metadataMode: 'lean',
-            conversation: detail ?? null,
-            // In recording id order: a rerun that changes nothing writes the same bytes.
-            recordings: [...c.recordings]
-              .sort((a, b) => a.recordingId.localeCompare(b.recordingId))
-              .map(r => ({metadata: null, export: r})),
-          }
-        : {
-            conversationId: c.conversationId,
-            day,
-            conversation: detail ?? null,
-            recordings: (metas ?? []).map(m => ({
-              metadata: m,
-              export: c.recordings.find(r => r.recordingId === m.id) ?? null,
-            })),
-          };
-    // Deterministic content: a rerun that changes nothing writes nothing.
-    const bytes = Buffer.from(
-      JSON.stringify(doc, (k, v) => (k === 'retryable' ? undefined : v), 2),
-    );
+    const bytes = metadataDocument(day, c, detail, metas);
     const md5 = createHash('md5').update(bytes).digest('base64');
     // Twice: a duplicate delivery exporting the same batch at the same time may write it between
     // our look and our write; if it wrote what we would, that is done, else ours goes over it.
@@ -919,7 +607,7 @@ export class Exporter {
         const stored = await this.deps.store.write(name, bytes, {
           contentType: 'application/json',
           ifGenerationMatch: existing ? existing.generation : 0,
-          ...this.retention(),
+          ...retentionOption(this.deps.settings.retention, this.deps.clock.now()),
         });
         c.metadataStored = storedCopy(stored);
         if (existing)
