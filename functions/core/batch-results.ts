@@ -3,7 +3,7 @@
  * recordings, cut into requests of at most 100; the results of a round of
  * requests gathered per recording and per conversation; and what a
  * recording's results decide, a result to download or the outcome it gets
- * without one. Pure: the exporter submits, polls and downloads.
+ * without one. Pure: services/batch-download.ts submits, polls and downloads.
  */
 import {ConversationRecording, failedWith} from './recording-outcomes';
 import type {ExportRecording} from './report';

@@ -20,36 +20,17 @@
  * not yet stored fails with a retryable reason, so the batch always reports.
  */
 import {createHash} from 'node:crypto';
-import {Readable, Transform} from 'node:stream';
-import {
-  BatchItem,
-  BatchResults,
-  RequestAnswer,
-  batchItems,
-  batchRequests,
-  gatherResults,
-  resultVerdict,
-} from '../core/batch-results';
-import {baseContentType, extensionFor} from '../core/content-types';
-import {filterChatTranscript} from '../core/chat';
+import type {BatchResults} from '../core/batch-results';
 import {conversationAttributes} from '../core/conversation-attributes';
-import {PermanentError, RetryableError} from '../core/errors';
+import {RetryableError} from '../core/errors';
 import {leanListing} from '../core/lean';
 import type {BatchMetadataMode} from '../core/lean-notes';
 import {type BatchMessage, refuseOtherDays} from '../core/messages';
 import {metadataDocument} from '../core/metadata-document';
-import {
-  metadataObjectName,
-  recordingObjectName,
-  recordingObjectPrefix,
-  recordingObjectStem,
-} from '../core/object-names';
-import {firstPollDelay, learnMsPerItem, nextPollDelay} from '../core/polling';
+import {metadataObjectName, recordingObjectPrefix, recordingObjectStem} from '../core/object-names';
 import {
   DEADLINE_REASON,
-  OUT_OF_TIME,
   PENDING_DOWNLOAD,
-  failedWith,
   markExported,
   recordingsFromMetadata,
 } from '../core/recording-outcomes';
@@ -58,21 +39,17 @@ import {RetentionSettings, retentionOption} from '../core/retention';
 import {EXPECTED_SIZE_KEY, differentContent, provenState, storedNote} from '../core/stored-proof';
 import type {Logger} from '../logger';
 import {mapLimit} from './objects';
-import {readAll} from '../streams';
-import {digestStream} from '../checksums';
 import {
-  BatchResult,
-  BatchStatus,
   Clock,
   Genesys,
-  GenesysSession,
   MediaFetcher,
   ObjectExistsError,
   ObjectStore,
   RecordingMeta,
-  StoredObject,
 } from '../ports';
+import {BatchDownload} from './batch-download';
 import {LeanGate} from './lean-gate';
+import {RecordingCopy} from './recording-copy';
 
 export interface ExporterSettings {
   env: string;
@@ -110,70 +87,26 @@ export interface ExporterDeps {
   logger: Logger;
 }
 
-/** Rounds of re-submission for results whose URLs expired. */
-const MAX_RESUBMIT_ROUNDS = 2;
-/** Download attempts per result URL. */
-const MAX_DOWNLOAD_ATTEMPTS = 3;
-/** Largest chat transcript read into memory for filtering. */
-const MAX_CHAT_BYTES = 64 * 1024 * 1024;
 /** Concurrent recording-metadata requests. */
 const METADATA_CONCURRENCY = 8;
-
-/**
- * Passes a media body through, failing it when it ends before the announced
- * Content-Length or sends nothing for `idleMs` (a stalled connection).
- * Exported for bench/copy.ts, which measures the recording write path.
- */
-export function bodyGuard(expected: number | undefined, idleMs: number): Transform {
-  let seen = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const guard: Transform = new Transform({
-    transform(chunk: Buffer, _e, done) {
-      seen += chunk.length;
-      arm();
-      done(null, chunk);
-    },
-    flush(done) {
-      clearTimeout(timer);
-      if (expected !== undefined && seen !== expected) {
-        done(new RetryableError(`media body was cut short: ${seen} of ${expected} bytes`));
-      } else {
-        done();
-      }
-    },
-    destroy(err, done) {
-      clearTimeout(timer);
-      done(err);
-    },
-  });
-  function arm(): void {
-    clearTimeout(timer);
-    timer = setTimeout(
-      () =>
-        guard.destroy(
-          new RetryableError(
-            `media body stalled: no data for ${idleMs / 1000} s after ${seen} bytes`,
-          ),
-        ),
-      idleMs,
-    );
-  }
-  arm();
-  return guard;
-}
-
-class UrlExpired extends Error {}
 
 export class Exporter {
   /** Lean mode only on clients proven to see sensitive recordings: one check per client. */
   private readonly leanGate: LeanGate;
 
-  constructor(private readonly deps: ExporterDeps) {
-    this.leanGate = new LeanGate({clock: deps.clock, logger: deps.logger});
-  }
+  /** Batch download requests, each result copied into GCS. */
+  private readonly downloads: BatchDownload;
 
-  /** What completed batch download requests took, per item (ms): when to poll the next. */
-  private msPerItem: number | undefined;
+  constructor(private readonly deps: ExporterDeps) {
+    const {settings, store, media, clock, logger} = deps;
+    this.leanGate = new LeanGate({clock, logger});
+    this.downloads = new BatchDownload({
+      settings,
+      copy: new RecordingCopy({settings, store, media, clock, logger}),
+      clock,
+      logger,
+    });
+  }
 
   /** Exports the batch and returns what happened to every conversation. */
   async export(
@@ -204,7 +137,7 @@ export class Exporter {
     let metadataFor = ids;
     if (metadataMode === 'lean') {
       // One request by conversation id alone: its results enumerate the recordings.
-      prefetched = await this.requestResults(
+      prefetched = await this.downloads.request(
         session,
         ids.map(conversationId => ({conversationId})),
         opts.signal,
@@ -241,7 +174,7 @@ export class Exporter {
     // holds is the record, even of a recording deleted or archived at the source since.
     const typed = ordered.flatMap(c => c.recordings.filter(r => r.type).map(r => ({c, r})));
     const toDownload = await this.findStored(message.day, typed);
-    await this.download(session, message.day, toDownload, metas, opts.signal, prefetched);
+    await this.downloads.download(session, message.day, toDownload, metas, opts.signal, prefetched);
 
     await mapLimit(ordered, METADATA_CONCURRENCY, c =>
       this.writeMetadata(
@@ -330,253 +263,6 @@ export class Exporter {
         {recordings: heldOnly.length, first: heldOnly.slice(0, 5)},
       );
     return left;
-  }
-
-  /**
-   * Downloads every pending recording: one round of batch download requests
-   * (all submitted at once; a conversation whose every recording is pending
-   * is asked for by its id alone, so a batch of 100 conversations is one
-   * request however many recordings it holds), then further rounds, by
-   * recording, only for results whose URLs expired.
-   */
-  private async download(
-    session: GenesysSession,
-    day: string,
-    pending: Array<{c: ExportConversation; r: ExportRecording}>,
-    metas: Map<string, RecordingMeta[] | undefined>,
-    signal: AbortSignal | undefined,
-    prefetched: BatchResults | undefined,
-  ): Promise<void> {
-    const outOfTime = (items: typeof pending) => {
-      for (const {r} of items) Object.assign(r, OUT_OF_TIME);
-    };
-    let todo = pending;
-    for (let round = 0; todo.length > 0 && round <= MAX_RESUBMIT_ROUNDS; round++) {
-      if (signal?.aborted) {
-        outOfTime(todo);
-        return;
-      }
-      // Lean mode's first round already has every result of its conversations.
-      const results =
-        round === 0 && prefetched
-          ? prefetched
-          : await this.requestResults(
-              session,
-              batchItems(todo, round === 0 ? metas : undefined),
-              signal,
-            );
-      const expired: typeof todo = [];
-      await mapLimit(todo, this.deps.settings.downloadConcurrency, async item => {
-        if (signal?.aborted) {
-          outOfTime([item]);
-          return;
-        }
-        const verdict = resultVerdict(results, item.c.conversationId, item.r.recordingId);
-        if (verdict.failed) {
-          Object.assign(item.r, verdict.failed);
-          return;
-        }
-        try {
-          await this.store(day, item.c, item.r, verdict.download, signal);
-        } catch (err) {
-          if (err instanceof UrlExpired) expired.push(item);
-          else if (signal?.aborted && !(err instanceof PermanentError)) outOfTime([item]);
-          else Object.assign(item.r, failedWith(err));
-        }
-      });
-      todo = expired;
-    }
-    for (const {r} of todo)
-      Object.assign(r, {
-        outcome: 'failed',
-        retryable: true,
-        reason: 'download URL kept expiring before it could be used',
-      });
-  }
-
-  /** Submits the items in requests of at most 100, all at once, and polls them to completion. */
-  private async requestResults(
-    session: GenesysSession,
-    items: BatchItem[],
-    signal: AbortSignal | undefined,
-  ): Promise<BatchResults> {
-    const chunks = batchRequests(items);
-    const answers = await Promise.allSettled(
-      chunks.map(c => this.runBatchRequest(session, c, signal)),
-    );
-    return gatherResults(chunks, answers);
-  }
-
-  /** Submits one batch download request and polls it until complete or the deadline. */
-  private async runBatchRequest(
-    session: GenesysSession,
-    items: BatchItem[],
-    signal: AbortSignal | undefined,
-  ): Promise<RequestAnswer> {
-    const {clock} = this.deps;
-    const jobId = await session.submitBatch(items);
-    const submitted = clock.now();
-    const deadline = submitted + this.deps.settings.batchPollDeadlineMs;
-    let delay = firstPollDelay(items.length, this.msPerItem);
-    let lastCount = -1;
-    /** When a poll last found it unfinished (ms after submitting): it completed after that. */
-    let unfinishedAt = 0;
-    let last: BatchStatus | undefined;
-    for (;;) {
-      if (clock.now() + delay > deadline) {
-        this.deps.logger.warn('batch download request did not complete before the deadline', {
-          jobId,
-          ...(last ? {results: last.results.length, expected: last.expectedResultCount} : {}),
-        });
-        return {results: last?.results ?? [], completed: false};
-      }
-      await clock.sleep(delay);
-      const status = (last = await session.batchStatus(jobId));
-      const done =
-        status.status === 'Completed' ||
-        // Without a status: the same complete count on two polls (the expected count can grow).
-        (status.status === undefined &&
-          status.resultCount === status.expectedResultCount &&
-          status.resultCount === lastCount);
-      if (done) {
-        // It completed between the last poll that found it unfinished and this one.
-        const tookMs = (unfinishedAt + (clock.now() - submitted)) / 2;
-        this.msPerItem = learnMsPerItem(this.msPerItem, items.length, tookMs);
-        return {results: status.results, completed: true};
-      }
-      if (signal?.aborted) return {results: status.results, completed: false};
-      lastCount = status.resultCount ?? -1;
-      unfinishedAt = clock.now() - submitted;
-      delay = nextPollDelay(unfinishedAt, status.expectedResultCount, status.resultCount, delay);
-    }
-  }
-
-  /** Downloads one result into GCS (or confirms an identical object is there). */
-  private async store(
-    day: string,
-    c: ExportConversation,
-    r: ExportRecording,
-    result: BatchResult,
-    signal: AbortSignal | undefined,
-  ): Promise<void> {
-    const {store, media, settings} = this.deps;
-    const contentType = result.contentType ?? 'application/octet-stream';
-    const ext = extensionFor(contentType) ?? 'bin';
-    const name = recordingObjectName(
-      settings.env,
-      day,
-      r.type!,
-      c.conversationId,
-      r.recordingId,
-      ext,
-    );
-    const isChat = r.type === 'chat';
-    const objectType = isChat ? 'application/json' : baseContentType(contentType);
-
-    for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw new RetryableError(DEADLINE_REASON);
-      const res = await media.get(result.resultUrl!, signal);
-      // A dropped connection must become an ordinary error of this download, never an uncaught one.
-      res.body.on('error', () => undefined);
-      if (res.status !== 200) {
-        res.body.destroy(); // nothing of an error answer is read
-        if (res.status === 403) throw new UrlExpired();
-        if (
-          attempt < MAX_DOWNLOAD_ATTEMPTS &&
-          (res.status >= 500 || res.status === 429 || res.status === 408)
-        )
-          continue;
-        throw new RetryableError(`media download answered HTTP ${res.status}`);
-      }
-      const guarded = bodyGuard(res.contentLength, settings.mediaIdleTimeoutMs);
-      res.body.on('error', err =>
-        guarded.destroy(new RetryableError(`media download interrupted: ${err.message}`)),
-      );
-      // Whoever reads `guarded` gets its errors; this keeps one nobody reads from being uncaught.
-      guarded.on('error', () => undefined);
-      const onAbort = () => guarded.destroy(new RetryableError(DEADLINE_REASON));
-      signal?.addEventListener('abort', onAbort, {once: true});
-      guarded.on('close', () => signal?.removeEventListener('abort', onAbort));
-      res.body.pipe(guarded);
-      try {
-        let body: Readable | Buffer;
-        let expectedSize = res.contentLength;
-        if (isChat) {
-          const raw = await readAll(guarded, MAX_CHAT_BYTES, 'transcript');
-          let json: unknown;
-          try {
-            json = JSON.parse(raw.toString('utf8'));
-          } catch {
-            throw new PermanentError('chat recording is not valid JSON');
-          }
-          body = Buffer.from(JSON.stringify(filterChatTranscript(json).messages, null, 2));
-          expectedSize = body.length;
-        } else {
-          body = guarded;
-        }
-        const existing = await store.stat(name);
-        if (existing) {
-          await this.compareExisting(existing, body, r);
-        } else {
-          try {
-            const stored = await store.write(name, body, {
-              contentType: objectType,
-              metadata: {
-                conversationId: c.conversationId,
-                recordingId: r.recordingId,
-                sourceContentType: contentType,
-                ...(expectedSize !== undefined ? {[EXPECTED_SIZE_KEY]: String(expectedSize)} : {}),
-              },
-              ifGenerationMatch: 0,
-              markVerified: true,
-              ...retentionOption(this.deps.settings.retention, this.deps.clock.now()),
-            });
-            markExported(r, {...stored, contentType: objectType});
-          } catch (err) {
-            if (!(err instanceof ObjectExistsError)) throw err;
-            guarded.destroy();
-            res.body.destroy();
-            // Someone (a duplicate delivery) wrote it meanwhile: compare on the next attempt.
-            if (attempt < MAX_DOWNLOAD_ATTEMPTS) continue;
-            throw err;
-          }
-        }
-        delete r.reason;
-        return;
-      } catch (err) {
-        guarded.destroy();
-        res.body.destroy();
-        if (err instanceof RetryableError && attempt < MAX_DOWNLOAD_ATTEMPTS && !signal?.aborted) {
-          // `downloadAttempt`: the batch's own `attempt` comes with every line of the batch.
-          this.deps.logger.warn('recording download will be retried', {
-            conversationId: c.conversationId,
-            recordingId: r.recordingId,
-            downloadAttempt: attempt,
-            reason: err.message,
-            error: err,
-          });
-          continue;
-        }
-        throw err;
-      }
-    }
-  }
-
-  private async compareExisting(
-    existing: StoredObject,
-    body: Readable | Buffer,
-    r: ExportRecording,
-  ): Promise<void> {
-    const {md5Hash, size} = await digestStream(
-      Buffer.isBuffer(body) ? Readable.from([body]) : body,
-    );
-    if (md5Hash !== existing.md5Hash || size !== existing.size) {
-      throw differentContent(
-        existing.name,
-        `${existing.size} bytes stored, ${size} bytes served by Genesys Cloud`,
-      );
-    }
-    markExported(r, existing);
   }
 
   /**
