@@ -5,7 +5,7 @@
  * alone has no recording metadata: its document says so
  * (`"metadataMode": "lean"`) and lists each recording with `metadata: null`.
  * Deterministic bytes: an export that changes nothing makes the same
- * document. Pure: the exporter writes it.
+ * document. Pure: services/metadata-document.ts writes it.
  */
 import type {ExportConversation} from './report';
 import type {RecordingMeta} from '../ports';

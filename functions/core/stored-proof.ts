@@ -4,7 +4,7 @@
  * the check GCS made of its upload; GCS finalizes an upload whole or not at
  * all. An object with both, of that size, is a complete copy; one of another
  * size is incomplete; one without the mark proves nothing (it is downloaded
- * again and compared). Pure: the exporter lists the objects.
+ * again and compared). Pure: services/stored-recordings.ts lists the objects.
  */
 import {PermanentError} from './errors';
 import {StoredObject, hasVerifiedMark} from '../ports';
