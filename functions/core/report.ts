@@ -39,7 +39,10 @@ export interface ReportRecording {
   size?: number;
   md5Hash?: string;
   crc32c?: string;
-  /** The object's generation as exported (absent from reports written before it was recorded). */
+  /**
+   * The object's generation as exported, what `grm verify` holds the bucket
+   * against (absent from reports written before it was recorded).
+   */
   generation?: string;
   /** Its retention as written, when retention is on. */
   retention?: ObjectRetention;
@@ -66,9 +69,13 @@ export interface ExportConversation extends Omit<ReportConversation, 'recordings
 export interface ReportConversation {
   conversationId: string;
   conversationStart?: string;
+  /** Why the conversation itself could not be read. */
   error?: string;
   metadataObject?: string;
-  /** The metadata document as stored (absent from reports written before it was recorded). */
+  /**
+   * The metadata document as stored, what `grm verify` checks it against
+   * (absent from reports written before it was recorded).
+   */
   metadataStored?: StoredCopy;
   /**
    * What the analytics record says of the conversation (direction, divisions,
