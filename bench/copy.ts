@@ -34,7 +34,8 @@ import {pipeline} from 'node:stream/promises';
 import {Storage} from '@google-cloud/storage';
 import {GcsStore, WriteCheck} from '../functions/adapters/gcs';
 import {HttpMediaFetcher} from '../functions/adapters/media';
-import {EXPECTED_SIZE_KEY, bodyGuard} from '../functions/services/exporter';
+import {EXPECTED_SIZE_KEY} from '../functions/core/stored-proof';
+import {bodyGuard} from '../functions/services/recording-copy';
 import {spawnChild, tsNode, waitForReadyLine} from '../local/common/processes';
 
 import type {TextRow as BenchRow} from './rows';
@@ -232,7 +233,7 @@ async function child(
     const md = file.metadata;
     stored = {size: Number(md.size), md5Hash: String(md.md5Hash)};
   } else {
-    // The exporter's own sequence (functions/services/exporter.ts, download of a recording).
+    // The exporter's own sequence (functions/services/recording-copy.ts, the copy of a recording).
     const res = await new HttpMediaFetcher().get(url);
     if (res.status !== 200) throw new Error(`source answered HTTP ${res.status}`);
     const guarded = bodyGuard(res.contentLength, MEDIA_IDLE_TIMEOUT_MS);

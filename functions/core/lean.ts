@@ -30,8 +30,13 @@
  *    that type (a transcript left out while a screen recording is there);
  * 8. it has sessions of a media lean mode does not model (anything but
  *    voice, chat, email and message: video, cobrowse, callback…).
+ *
+ * `leanListing` applies them to a batch's conversations.
  */
+import type {BatchResults} from './batch-results';
 import {RecordingType, baseContentType} from './content-types';
+import {PENDING_DOWNLOAD} from './recording-outcomes';
+import type {ExportConversation} from './report';
 import type {BatchResult} from '../ports';
 
 /** Without it, batch downloads leave sensitive recordings out silently: lean mode needs it. */
@@ -186,4 +191,52 @@ export function leanRecordings(
     if (facts.media.has(media) && !recordings.some(r => r.type === media))
       return {fallback: `analytics shows ${media} sessions; no ${media} result`};
   return {recordings};
+}
+
+/** What lean mode makes of a batch's conversations. */
+export interface LeanListing {
+  /** The conversations whose batch results prove their recordings, each pending its download. */
+  listed: Map<string, ExportConversation>;
+  /** The others, in the batch's order: their recording metadata is read, as in full mode. */
+  metadataFor: string[];
+  /** Why they need it: each reason, with how many conversations it holds for. */
+  why: Map<string, number>;
+}
+
+/**
+ * The recordings of a batch's conversations from one round of batch results
+ * (requested by conversation id alone) and their analytics records, where
+ * those prove them.
+ */
+export function leanListing(
+  ids: readonly string[],
+  results: BatchResults,
+  details: Map<string, Record<string, unknown>>,
+): LeanListing {
+  const listed = new Map<string, ExportConversation>();
+  const metadataFor: string[] = [];
+  const why = new Map<string, number>();
+  for (const id of ids) {
+    const verdict = leanRecordings(results.byConversation.get(id) ?? [], details.get(id));
+    // An unfinished request may lack results: only the metadata can say what is missing.
+    const whole = !results.incomplete.has(id) && !results.refused.has(id) && details.has(id);
+    const fallback = !whole
+      ? 'its batch request or analytics record is incomplete'
+      : verdict.fallback;
+    if (fallback !== undefined) why.set(fallback, (why.get(fallback) ?? 0) + 1);
+    if (verdict.recordings && whole) {
+      listed.set(id, {
+        conversationId: id,
+        recordings: verdict.recordings.map(r => ({
+          recordingId: r.recordingId,
+          type: r.type,
+          outcome: 'failed',
+          reason: PENDING_DOWNLOAD,
+        })),
+      });
+    } else {
+      metadataFor.push(id);
+    }
+  }
+  return {listed, metadataFor, why};
 }

@@ -1,12 +1,14 @@
 /**
  * The batch message: what the planner publishes and what an operator types
- * into `gcloud pubsub topics publish`. Strictly validated before use.
+ * into `gcloud pubsub topics publish`. Strictly validated before use, and
+ * refused whole, once its conversations' analytics records are read, if any
+ * of them started on another day.
  *
  *   {"day":"2023-02-01","conversationIds":["…"],"runId":"…","batchId":"…","client":0}
  */
 import {InputError} from './errors';
 import {isGenesysId, isToken} from './ids';
-import {isValidDay} from './time-window';
+import {isValidDay, windowOf} from './time-window';
 
 export interface BatchMessage {
   day: string;
@@ -80,6 +82,34 @@ export function parseBatchMessage(value: unknown): BatchMessage {
     ...(v.runId !== undefined ? {runId: v.runId as string, batchId: v.batchId as string} : {}),
     ...(v.client !== undefined ? {client: v.client as number} : {}),
   };
+}
+
+/**
+ * A batch is exported under its message's day only if every conversation
+ * Genesys knows started inside that day's window (in `timeZone`): anything
+ * else would file recordings under the wrong day. Refused whole, before
+ * anything is written. `details`: the analytics records, by conversation id.
+ */
+export function refuseOtherDays(
+  message: BatchMessage,
+  details: Map<string, Record<string, unknown>>,
+  timeZone: string,
+): void {
+  const {startMs, endMs} = windowOf(message.day, timeZone);
+  const outside: string[] = [];
+  for (const id of message.conversationIds) {
+    const start = details.get(id)?.conversationStart;
+    if (typeof start !== 'string') continue;
+    const ms = Date.parse(start);
+    if (!(ms >= startMs && ms < endMs)) outside.push(`${id} started ${start}`);
+  }
+  if (outside.length > 0) {
+    throw new InputError(
+      `${outside.length} conversation(s) did not start on ${message.day} ` +
+        `(${timeZone}): ${outside.slice(0, 5).join(', ')}` +
+        `${outside.length > 5 ? ', …' : ''}; publish them with their own day`,
+    );
+  }
 }
 
 /** Decodes the base64 `data` of a Pub/Sub message into JSON. */

@@ -39,18 +39,43 @@ export interface ReportRecording {
   size?: number;
   md5Hash?: string;
   crc32c?: string;
-  /** The object's generation as exported (absent from reports written before it was recorded). */
+  /**
+   * The object's generation as exported, what `grm verify` holds the bucket
+   * against (absent from reports written before it was recorded).
+   */
   generation?: string;
   /** Its retention as written, when retention is on. */
   retention?: ObjectRetention;
 }
 
+/**
+ * A recording as an export attempt leaves it: the report's fields and one
+ * the worker alone reads. `retryable` says whether a later attempt of the
+ * same batch could fix its failure (a download or upload error), so the
+ * worker asks for a redelivery instead of reporting; it is never written,
+ * neither into the report (`reportConversations`) nor into the metadata
+ * document.
+ */
+export interface ExportRecording extends ReportRecording {
+  /** A later attempt of the same batch could fix it (download or upload error). */
+  retryable?: boolean;
+}
+
+/** A conversation as an export attempt leaves it: the report's, its recordings `ExportRecording`s. */
+export interface ExportConversation extends Omit<ReportConversation, 'recordings'> {
+  recordings: ExportRecording[];
+}
+
 export interface ReportConversation {
   conversationId: string;
   conversationStart?: string;
+  /** Why the conversation itself could not be read. */
   error?: string;
   metadataObject?: string;
-  /** The metadata document as stored (absent from reports written before it was recorded). */
+  /**
+   * The metadata document as stored, what `grm verify` checks it against
+   * (absent from reports written before it was recorded).
+   */
   metadataStored?: StoredCopy;
   /**
    * What the analytics record says of the conversation (direction, divisions,
@@ -131,13 +156,21 @@ export function totalsOf(conversations: ReportConversation[]): BatchReport['tota
   return {...totals, conversationsWithoutRecordings: empty, conversationErrors: errors};
 }
 
-/** Does the report leave anything that a retry of the same batch could fix? */
-export function hasRetryableFailures(
-  conversations: Array<{recordings: Array<{outcome: string; retryable?: boolean}>}>,
-): boolean {
+/** Does the export leave anything that a retry of the same batch could fix? */
+export function hasRetryableFailures(conversations: readonly ExportConversation[]): boolean {
   return conversations.some(c =>
     c.recordings.some(r => r.outcome === 'failed' && r.retryable === true),
   );
+}
+
+/** The export's conversations as the report records them: without what only the worker reads. */
+export function reportConversations(
+  conversations: readonly ExportConversation[],
+): ReportConversation[] {
+  return conversations.map(c => ({
+    ...c,
+    recordings: c.recordings.map(({retryable: _r, ...rest}) => rest),
+  }));
 }
 
 /**

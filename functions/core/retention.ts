@@ -25,6 +25,15 @@ export function retentionFor(
   };
 }
 
+/** The retention a new object gets now, as write options (none when retention is off). */
+export function retentionOption(
+  settings: RetentionSettings | undefined,
+  nowMs: number,
+): {retention?: ObjectRetention} {
+  const retention = retentionFor(settings, nowMs);
+  return retention ? {retention} : {};
+}
+
 /**
  * What is wrong with an object's retention against the one recorded when it
  * was written: undefined when it is at least as strong (same mode or locked,

@@ -1,97 +1,41 @@
 /**
  * Exports one batch of conversations: recording metadata, media streamed from
  * Genesys batch downloads into GCS under deterministic names, a metadata JSON
- * per conversation, and a batch report that says, for every recording, whether
- * it was exported (bytes in GCS, checksums verified), skipped (permanently
- * gone at the source) or failed, and why.
+ * per conversation, and what happened to every recording: exported (bytes in
+ * GCS, checksums verified), skipped (permanently gone at the source) or
+ * failed, and why. The worker makes the batch report of it.
  *
- * Idempotent: objects are written only if absent. An object an earlier
- * delivery stored, with the size it expected (GCS finalizes an upload whole
- * or not at all) and the mark of the check GCS made of its upload, counts
- * as exported without a second download, whatever the recording's file state
- * now (deleted or archived at the source since: the archive holds it); an
- * object without that proof is downloaded again and compared (or, when the
- * source no longer serves the recording, named in its reason); a differing or
- * incomplete one is reported with what to do, never overwritten and never
- * taken as the record.
+ * The exporter runs the stages in order, each in its own module:
  *
- * Bounded in time: a media body that sends nothing for `mediaIdleTimeoutMs`
- * is abandoned, and when the batch's deadline signal fires every recording
- * not yet stored fails with a retryable reason, so the batch always reports.
+ * 1. the metadata mode: lean only on a client proven to see sensitive
+ *    recordings (services/lean-gate.ts);
+ * 2. which recordings each conversation has (services/recording-listing.ts);
+ * 3. what an earlier delivery already stored of them
+ *    (services/stored-recordings.ts);
+ * 4. the download of the rest through batch download requests
+ *    (services/batch-download.ts), each copied into GCS
+ *    (services/recording-copy.ts);
+ * 5. each conversation's metadata document (services/metadata-document.ts).
+ *
+ * Idempotent: objects are written only if absent; an object an earlier
+ * delivery stored with the proof that it is complete counts as exported
+ * without a second download; a differing or incomplete one is reported with
+ * what to do, never overwritten and never taken as the record. Bounded in
+ * time: when the batch's deadline signal fires every recording not yet
+ * stored fails with a retryable reason, so the batch always reports.
  */
-import {createHash} from 'node:crypto';
-import {Readable, Transform} from 'node:stream';
-import {RecordingType, baseContentType, extensionFor, recordingType} from '../core/content-types';
-import {filterChatTranscript} from '../core/chat';
-import {ConversationAttributes, conversationAttributes} from '../core/conversation-attributes';
-import {InputError, PermanentError, RetryableError} from '../core/errors';
 import type {BatchMessage} from '../core/messages';
-import {
-  metadataObjectName,
-  recordingObjectName,
-  recordingObjectPrefix,
-  recordingObjectStem,
-} from '../core/object-names';
-import {windowOf} from '../core/time-window';
-import {leanRecordings} from '../core/lean';
 import type {BatchMetadataMode} from '../core/lean-notes';
-import {firstPollDelay, learnMsPerItem, nextPollDelay} from '../core/polling';
+import type {ExportConversation} from '../core/report';
+import type {RetentionSettings} from '../core/retention';
 import type {Logger} from '../logger';
-import {mapLimit} from './objects';
-import {readAll} from '../streams';
-import {digestStream} from '../checksums';
-import {
-  BatchResult,
-  BatchStatus,
-  Clock,
-  Genesys,
-  GenesysSession,
-  MediaFetcher,
-  ObjectExistsError,
-  ObjectRetention,
-  ObjectStore,
-  RecordingMeta,
-  StoredObject,
-  hasVerifiedMark,
-} from '../ports';
-import {RetentionSettings, retentionFor} from '../core/retention';
-import {StoredCopy, storedCopy} from '../core/report';
+import type {Clock, Genesys, GenesysSession, MediaFetcher, ObjectStore} from '../ports';
+import {BatchDownload} from './batch-download';
 import {LeanGate} from './lean-gate';
-
-export type Outcome = 'exported' | 'skipped' | 'failed';
-
-export interface RecordingOutcome {
-  recordingId: string;
-  type?: RecordingType;
-  media?: string;
-  fileState?: string;
-  outcome: Outcome;
-  reason?: string;
-  /** A later attempt of the same batch could fix it (download or upload error). */
-  retryable?: boolean;
-  object?: string;
-  contentType?: string;
-  size?: number;
-  md5Hash?: string;
-  crc32c?: string;
-  /** The object's generation when this export recorded it (grm verify holds it against the bucket). */
-  generation?: string;
-  /** The retention the object carries, as written. */
-  retention?: ObjectRetention;
-}
-
-export interface ConversationOutcome {
-  conversationId: string;
-  conversationStart?: string;
-  recordings: RecordingOutcome[];
-  /** Why the conversation itself could not be read. */
-  error?: string;
-  metadataObject?: string;
-  /** The metadata document as stored: what grm verify checks it against. */
-  metadataStored?: StoredCopy;
-  /** From the analytics record, for the recordings index (core/conversation-attributes.ts). */
-  attributes?: ConversationAttributes;
-}
+import {MetadataDocuments} from './metadata-document';
+import {RecordingCopy} from './recording-copy';
+import {RecordingListing} from './recording-listing';
+import {StoredRecordings} from './stored-recordings';
 
 export interface ExporterSettings {
   env: string;
@@ -110,7 +54,7 @@ export interface ExporterSettings {
 
 /** What a batch's export did: every conversation's outcome, the client and the mode it ran in. */
 export interface ExportResult extends BatchMetadataMode {
-  conversations: ConversationOutcome[];
+  conversations: ExportConversation[];
   clientIndex: number;
   metadataMode: 'full' | 'lean';
 }
@@ -119,9 +63,6 @@ export interface ExportOptions {
   /** Fires when the batch must stop exporting to report before its function times out. */
   signal?: AbortSignal;
 }
-
-/** Custom metadata of a recording object: the bytes the exporter meant to store. */
-export const EXPECTED_SIZE_KEY = 'expectedSize';
 
 export interface ExporterDeps {
   settings: ExporterSettings;
@@ -132,191 +73,27 @@ export interface ExporterDeps {
   logger: Logger;
 }
 
-/** Items per batch download request (a Genesys limit). */
-const MAX_BATCH_ITEMS = 100;
-/** Rounds of re-submission for results whose URLs expired. */
-const MAX_RESUBMIT_ROUNDS = 2;
-/** Download attempts per result URL. */
-const MAX_DOWNLOAD_ATTEMPTS = 3;
-/** Largest chat transcript read into memory for filtering. */
-const MAX_CHAT_BYTES = 64 * 1024 * 1024;
-/** Concurrent recording-metadata requests. */
-const METADATA_CONCURRENCY = 8;
-
-/** The outcome a recording gets from its file state alone, or undefined if it should be downloaded. */
-export function outcomeFromState(
-  meta: RecordingMeta,
-  archivedPolicy: 'fail' | 'skip',
-): Pick<RecordingOutcome, 'outcome' | 'reason'> | undefined {
-  switch (meta.fileState) {
-    case 'AVAILABLE':
-    case 'RESTORED':
-      return undefined;
-    case 'DELETED':
-      return {outcome: 'skipped', reason: 'deleted at the source (fileState DELETED)'};
-    case 'ARCHIVED':
-      return archivedPolicy === 'skip'
-        ? {outcome: 'skipped', reason: 'archived at the source; skipped by ARCHIVED_POLICY=skip'}
-        : {
-            outcome: 'failed',
-            reason: 'archived at the source (fileState ARCHIVED): restore it, then replay',
-          };
-    case 'RESTORING':
-      return {
-        outcome: 'failed',
-        reason: 'being restored from the archive (fileState RESTORING): replay later',
-      };
-    case 'UPLOADING':
-      return {
-        outcome: 'failed',
-        reason: 'still uploading at the source (fileState UPLOADING): replay later',
-      };
-    case 'ERROR':
-      return {outcome: 'failed', reason: 'in an error state at the source (fileState ERROR)'};
-    default:
-      return {outcome: 'failed', reason: `unexpected fileState ${String(meta.fileState)}`};
-  }
-}
-
-/**
- * Passes a media body through, failing it when it ends before the announced
- * Content-Length or sends nothing for `idleMs` (a stalled connection).
- * Exported for bench/copy.ts, which measures the recording write path.
- */
-export function bodyGuard(expected: number | undefined, idleMs: number): Transform {
-  let seen = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const guard: Transform = new Transform({
-    transform(chunk: Buffer, _e, done) {
-      seen += chunk.length;
-      arm();
-      done(null, chunk);
-    },
-    flush(done) {
-      clearTimeout(timer);
-      if (expected !== undefined && seen !== expected) {
-        done(new RetryableError(`media body was cut short: ${seen} of ${expected} bytes`));
-      } else {
-        done();
-      }
-    },
-    destroy(err, done) {
-      clearTimeout(timer);
-      done(err);
-    },
-  });
-  function arm(): void {
-    clearTimeout(timer);
-    timer = setTimeout(
-      () =>
-        guard.destroy(
-          new RetryableError(
-            `media body stalled: no data for ${idleMs / 1000} s after ${seen} bytes`,
-          ),
-        ),
-      idleMs,
-    );
-  }
-  arm();
-  return guard;
-}
-
-class UrlExpired extends Error {}
-
-/** One item of a batch download request: a recording, or every recording of a conversation. */
-type BatchItem = {conversationId: string; recordingId?: string};
-
-/** The results of a round of batch download requests. */
-interface Results {
-  /** The best result per recording (a good one wins over an error). */
-  byRecording: Map<string, BatchResult>;
-  /** Every result per conversation. */
-  byConversation: Map<string, BatchResult[]>;
-  /** Conversations whose request did not complete: a missing result may still come. */
-  incomplete: Set<string>;
-  /** Conversations whose request could not be made, and why. */
-  refused: Map<string, unknown>;
-}
-
-/**
- * The items that ask for `todo`: a conversation whose recordings (per its
- * metadata) are all to be downloaded is asked for by its id alone, the rest
- * recording by recording.
- */
-function batchItems(
-  todo: ReadonlyArray<{c: ConversationOutcome; r: RecordingOutcome}>,
-  metas: Map<string, RecordingMeta[] | undefined> | undefined,
-): BatchItem[] {
-  const wanted = new Map<string, string[]>();
-  for (const {c, r} of todo)
-    wanted.set(c.conversationId, [...(wanted.get(c.conversationId) ?? []), r.recordingId]);
-  const items: BatchItem[] = [];
-  for (const [conversationId, recordingIds] of wanted) {
-    const all = metas?.get(conversationId);
-    if (all && all.length === recordingIds.length && all.every(m => recordingIds.includes(m.id)))
-      items.push({conversationId});
-    else for (const recordingId of recordingIds) items.push({conversationId, recordingId});
-  }
-  return items;
-}
-
-const DEADLINE_REASON =
-  'the batch reached its deadline (BATCH_DEADLINE_MS) before this recording was stored';
-
-/** What an object already under a recording's name proves. */
-function provenState(
-  o: StoredObject,
-  conversationId: string,
-  recordingId: string,
-): 'complete' | 'incomplete' | undefined {
-  const md = o.metadata;
-  const expected = Number(md?.[EXPECTED_SIZE_KEY]);
-  if (
-    md?.recordingId !== recordingId ||
-    md.conversationId !== conversationId ||
-    !Number.isSafeInteger(expected)
-  )
-    return undefined;
-  if (o.size !== expected) return 'incomplete';
-  // Created with the mark of the check GCS made of its bytes against the checksum its write
-  // sent (one written by hand, or by a version that could not mark it, lacks it): else compare.
-  return hasVerifiedMark(o) ? 'complete' : undefined;
-}
-
-/**
- * What is stored under the name of a recording the source no longer serves,
- * when it is not a complete copy (it cannot be downloaded again to compare).
- */
-function storedNote(mine: StoredObject[], state: 'incomplete' | undefined): string {
-  if (mine.length > 1)
-    return (
-      `${mine.length} objects are stored under its name (${mine.map(o => o.name).join(', ')}); ` +
-      'they were left untouched'
-    );
-  const o = mine[0]!;
-  return state === 'incomplete'
-    ? `an incomplete object is stored under its name: gs object ${o.name} holds ${o.size} of the ` +
-        `${o.metadata?.[EXPECTED_SIZE_KEY]} bytes it should hold; it was left untouched`
-    : `gs object ${o.name} (${o.size} bytes) is stored under its name, not proven complete ` +
-        '(no mark of a passed check by this exporter); it was left untouched';
-}
-
-function differentContent(name: string, detail: string): PermanentError {
-  return new PermanentError(
-    `gs object ${name} already exists with different content (${detail}); it was left untouched`,
-  );
-}
-
 export class Exporter {
   /** Lean mode only on clients proven to see sensitive recordings: one check per client. */
   private readonly leanGate: LeanGate;
+  private readonly listing: RecordingListing;
+  private readonly stored: StoredRecordings;
+  private readonly downloads: BatchDownload;
+  private readonly documents: MetadataDocuments;
 
   constructor(private readonly deps: ExporterDeps) {
-    this.leanGate = new LeanGate({clock: deps.clock, logger: deps.logger});
+    const {settings, store, media, clock, logger} = deps;
+    this.leanGate = new LeanGate({clock, logger});
+    this.downloads = new BatchDownload({
+      settings,
+      copy: new RecordingCopy({settings, store, media, clock, logger}),
+      clock,
+      logger,
+    });
+    this.listing = new RecordingListing({settings, downloads: this.downloads, logger});
+    this.stored = new StoredRecordings({env: settings.env, store, logger});
+    this.documents = new MetadataDocuments({settings, store, clock, logger});
   }
-
-  /** What completed batch download requests took, per item (ms): when to poll the next. */
-  private msPerItem: number | undefined;
 
   /** Exports the batch and returns what happened to every conversation. */
   async export(
@@ -324,649 +101,39 @@ export class Exporter {
     clientIndex: number,
     opts: ExportOptions = {},
   ): Promise<ExportResult> {
-    const {genesys, settings} = this.deps;
-    const session = await genesys.session(clientIndex);
-    // Lean mode is blind to what the client may not see: a client not proven runs in full mode.
-    const leanRefused =
-      settings.metadataMode === 'lean' ? await this.leanGate.refusal(session) : undefined;
-    const metadataMode = leanRefused === undefined ? settings.metadataMode : 'full';
-    if (leanRefused !== undefined)
-      this.deps.logger.warn('METADATA=lean refused for this batch: it runs in full mode', {
-        clientIndex: session.clientIndex,
-        reason: leanRefused,
-      });
-    const details = new Map<string, Record<string, unknown>>();
-    for (const d of await session.conversationDetails(message.conversationIds)) {
-      details.set(String(d.conversationId), d);
-    }
-    this.refuseOtherDays(message, details);
-    const ids = message.conversationIds;
-    const metas = new Map<string, RecordingMeta[] | undefined>();
-    const conversations = new Map<string, ConversationOutcome>();
-    let prefetched: Results | undefined;
-    let metadataFor = ids;
-    if (metadataMode === 'lean') {
-      // One request by conversation id alone: its results enumerate the recordings.
-      prefetched = await this.requestResults(
-        session,
-        ids.map(conversationId => ({conversationId})),
-        opts.signal,
-      );
-      metadataFor = [];
-      const why = new Map<string, number>();
-      for (const id of ids) {
-        const verdict = leanRecordings(prefetched.byConversation.get(id) ?? [], details.get(id));
-        // An unfinished request may lack results: only the metadata can say what is missing.
-        const whole =
-          !prefetched.incomplete.has(id) && !prefetched.refused.has(id) && details.has(id);
-        const fallback = !whole
-          ? 'its batch request or analytics record is incomplete'
-          : verdict.fallback;
-        if (fallback !== undefined) why.set(fallback, (why.get(fallback) ?? 0) + 1);
-        if (verdict.recordings && whole) {
-          conversations.set(id, {
-            conversationId: id,
-            recordings: verdict.recordings.map(r => ({
-              recordingId: r.recordingId,
-              type: r.type,
-              outcome: 'failed',
-              reason: 'pending download',
-            })),
-          });
-        } else {
-          metadataFor.push(id);
-        }
-      }
-      if (metadataFor.length > 0)
-        this.deps.logger.info('lean metadata: some conversations need their recording metadata', {
-          conversations: metadataFor.length,
-          reasons: Object.fromEntries(why),
-        });
-    }
-    const fetched = await mapLimit(metadataFor, METADATA_CONCURRENCY, id => {
-      // Without its metadata a conversation's recordings are unknown: nothing can be reported.
-      if (opts.signal?.aborted) throw new RetryableError(DEADLINE_REASON);
-      return session.recordingMetadata(id);
-    });
-    metadataFor.forEach((id, i) => metas.set(id, fetched[i]));
-    for (const id of metadataFor) conversations.set(id, this.fromMetadata(id, metas.get(id)));
-    const ordered = ids.map(id => {
-      const conv = conversations.get(id)!;
-      const start = details.get(id)?.conversationStart;
-      const attributes = conversationAttributes(details.get(id));
-      return {
-        ...conv,
-        conversationStart: typeof start === 'string' ? start : undefined,
-        ...(attributes ? {attributes} : {}),
-      };
-    });
+    const session = await this.deps.genesys.session(clientIndex);
+    const {metadataMode, leanRefused} = await this.mode(session);
+    const listed = await this.listing.list(session, message, metadataMode, opts.signal);
+    const {conversations, details, metas, prefetched} = listed;
 
     // Every recording of a supported type, whatever its file state: what the archive already
     // holds is the record, even of a recording deleted or archived at the source since.
-    const typed = ordered.flatMap(c => c.recordings.filter(r => r.type).map(r => ({c, r})));
-    const toDownload = await this.findStored(message.day, typed);
-    await this.download(session, message.day, toDownload, metas, opts.signal, prefetched);
+    const typed = conversations.flatMap(c => c.recordings.filter(r => r.type).map(r => ({c, r})));
+    const toDownload = await this.stored.settle(message.day, typed);
+    await this.downloads.download(session, message.day, toDownload, metas, opts.signal, prefetched);
 
-    await mapLimit(ordered, METADATA_CONCURRENCY, c =>
-      this.writeMetadata(
-        message.day,
-        c,
-        details.get(c.conversationId),
-        metas.has(c.conversationId) ? metas.get(c.conversationId) : 'lean',
-      ),
-    );
+    await this.documents.writeAll(message.day, conversations, details, metas);
     return {
-      conversations: ordered,
+      conversations,
       clientIndex: session.clientIndex,
       metadataMode,
       ...(leanRefused !== undefined ? {leanRefused} : {}),
     };
   }
 
-  /** A conversation's recordings from its recording metadata (undefined: Genesys does not know it). */
-  private fromMetadata(
-    conversationId: string,
-    list: RecordingMeta[] | undefined,
-  ): ConversationOutcome {
-    const conv: ConversationOutcome = {conversationId, recordings: []};
-    if (list === undefined) {
-      conv.error = 'conversation not found in Genesys Cloud';
-      return conv;
-    }
-    for (const meta of list) {
-      const type = recordingType(meta.media);
-      const base: RecordingOutcome = {
-        recordingId: meta.id,
-        type,
-        media: meta.media,
-        fileState: meta.fileState,
-        outcome: 'failed',
-      };
-      if (!type) {
-        conv.recordings.push({...base, reason: `unsupported media type "${String(meta.media)}"`});
-        continue;
-      }
-      const fromState = outcomeFromState(meta, this.deps.settings.archivedPolicy);
-      conv.recordings.push(
-        fromState ? {...base, ...fromState} : {...base, reason: 'pending download'},
-      );
-    }
-    return conv;
-  }
-
-  /**
-   * A batch is exported under its message's day only if every conversation
-   * Genesys knows started inside that day's window (in TIME_ZONE): anything
-   * else would file recordings under the wrong day. Refused whole, before
-   * anything is written.
-   */
-  private refuseOtherDays(message: BatchMessage, details: Map<string, Record<string, unknown>>) {
-    const {startMs, endMs} = windowOf(message.day, this.deps.settings.timeZone);
-    const outside: string[] = [];
-    for (const id of message.conversationIds) {
-      const start = details.get(id)?.conversationStart;
-      if (typeof start !== 'string') continue;
-      const ms = Date.parse(start);
-      if (!(ms >= startMs && ms < endMs)) outside.push(`${id} started ${start}`);
-    }
-    if (outside.length > 0) {
-      throw new InputError(
-        `${outside.length} conversation(s) did not start on ${message.day} ` +
-          `(${this.deps.settings.timeZone}): ${outside.slice(0, 5).join(', ')}` +
-          `${outside.length > 5 ? ', …' : ''}; publish them with their own day`,
-      );
-    }
-  }
-
-  /**
-   * Settles the recordings an earlier delivery or run already stored (one
-   * listing per conversation and type) and returns the pending ones left to
-   * download. An object written by the exporter with the size it expected and
-   * the mark of its write's passed check is complete (GCS never makes an
-   * unfinished upload visible): exported, no second download, whatever the
-   * recording's file state now (deleted or archived at the source since, the
-   * archive still holds it). For a pending recording, one that holds another
-   * size is incomplete: failed, with its action; one without that proof is
-   * downloaded and compared. A recording the source no longer serves keeps the
-   * outcome of its file state, and its reason says what is stored under its name.
-   */
-  private async findStored(
-    day: string,
-    recordings: Array<{c: ConversationOutcome; r: RecordingOutcome}>,
-  ): Promise<Array<{c: ConversationOutcome; r: RecordingOutcome}>> {
-    const {store, settings} = this.deps;
-    const groups = new Map<string, typeof recordings>();
-    for (const item of recordings) {
-      const prefix = recordingObjectPrefix(settings.env, day, item.r.type!, item.c.conversationId);
-      groups.set(prefix, [...(groups.get(prefix) ?? []), item]);
-    }
-    const left: typeof recordings = [];
-    const heldOnly: Array<Record<string, string | undefined>> = [];
-    await mapLimit([...groups], METADATA_CONCURRENCY, async ([prefix, items]) => {
-      const objects = await store.list(prefix);
-      for (const item of items) {
-        const stem = recordingObjectStem(
-          settings.env,
-          day,
-          item.r.type!,
-          item.c.conversationId,
-          item.r.recordingId,
-        );
-        const mine = objects.filter(o => o.name.startsWith(stem));
-        const state =
-          mine.length === 1
-            ? provenState(mine[0]!, item.c.conversationId, item.r.recordingId)
-            : undefined;
-        const pending = item.r.reason === 'pending download';
-        if (state === 'complete') {
-          if (!pending)
-            heldOnly.push({
-              conversationId: item.c.conversationId,
-              recordingId: item.r.recordingId,
-              fileState: item.r.fileState,
-            });
-          this.exportedAs(item.r, mine[0]!);
-        } else if (!pending) {
-          // Not downloadable now: its file state's outcome stands, with what the bucket holds.
-          if (mine.length > 0) item.r.reason = `${item.r.reason}; ${storedNote(mine, state)}`;
-        } else if (state === 'incomplete') {
-          const o = mine[0]!;
-          Object.assign(item.r, {
-            outcome: 'failed',
-            reason: differentContent(
-              o.name,
-              `${o.size} of the ${o.metadata?.[EXPECTED_SIZE_KEY]} bytes it should hold`,
-            ).message,
-          });
-        } else {
-          left.push(item);
-        }
-      }
-    });
-    if (heldOnly.length > 0)
-      this.deps.logger.info(
-        'recordings the source no longer serves count as exported: the archive holds them',
-        {recordings: heldOnly.length, first: heldOnly.slice(0, 5)},
-      );
-    return left;
-  }
-
-  /** The retention a new object gets, as write options. */
-  private retention(): {retention?: ObjectRetention} {
-    const retention = retentionFor(this.deps.settings.retention, this.deps.clock.now());
-    return retention ? {retention} : {};
-  }
-
-  private exportedAs(r: RecordingOutcome, o: StoredObject): void {
-    Object.assign(r, {
-      outcome: 'exported',
-      object: o.name,
-      contentType: o.contentType,
-      size: o.size,
-      md5Hash: o.md5Hash,
-      crc32c: o.crc32c,
-      generation: o.generation,
-      ...(o.retention ? {retention: o.retention} : {}),
-    });
-    delete r.reason;
-  }
-
-  /**
-   * Downloads every pending recording: one round of batch download requests
-   * (all submitted at once; a conversation whose every recording is pending
-   * is asked for by its id alone, so a batch of 100 conversations is one
-   * request however many recordings it holds), then further rounds, by
-   * recording, only for results whose URLs expired.
-   */
-  private async download(
+  /** The metadata mode the batch runs in: lean mode is blind to what the client may not see. */
+  private async mode(
     session: GenesysSession,
-    day: string,
-    pending: Array<{c: ConversationOutcome; r: RecordingOutcome}>,
-    metas: Map<string, RecordingMeta[] | undefined>,
-    signal: AbortSignal | undefined,
-    prefetched: Results | undefined,
-  ): Promise<void> {
-    const outOfTime = (items: typeof pending) => {
-      for (const {r} of items)
-        Object.assign(r, {outcome: 'failed', retryable: true, reason: DEADLINE_REASON});
-    };
-    let todo = pending;
-    for (let round = 0; todo.length > 0 && round <= MAX_RESUBMIT_ROUNDS; round++) {
-      if (signal?.aborted) {
-        outOfTime(todo);
-        return;
-      }
-      // Lean mode's first round already has every result of its conversations.
-      const results =
-        round === 0 && prefetched
-          ? prefetched
-          : await this.requestResults(
-              session,
-              batchItems(todo, round === 0 ? metas : undefined),
-              signal,
-            );
-      const expired: typeof todo = [];
-      await mapLimit(todo, this.deps.settings.downloadConcurrency, async item => {
-        if (signal?.aborted) {
-          outOfTime([item]);
-          return;
-        }
-        const result = results.byRecording.get(item.r.recordingId);
-        const refusal = results.refused.get(item.c.conversationId);
-        if (!result && refusal !== undefined) {
-          Object.assign(item.r, {
-            outcome: 'failed',
-            retryable: !(refusal instanceof PermanentError),
-            reason: `the batch download request failed: ${refusal instanceof Error ? refusal.message : String(refusal)}`,
-          });
-          return;
-        }
-        const conversationError = results.byConversation
-          .get(item.c.conversationId)
-          ?.find(r => !r.recordingId && r.errorMsg);
-        if (!result && conversationError) {
-          Object.assign(item.r, {
-            outcome: 'failed',
-            reason: `Genesys batch download error: ${conversationError.errorMsg}`,
-          });
-          return;
-        }
-        if (!result) {
-          Object.assign(
-            item.r,
-            results.incomplete.has(item.c.conversationId)
-              ? {
-                  outcome: 'failed',
-                  retryable: true,
-                  reason: 'the batch download request returned no result for it in time',
-                }
-              : {
-                  // What Genesys does, silently, when the client may not see sensitive recordings.
-                  outcome: 'failed',
-                  reason:
-                    'the batch download request completed without a result for it: the OAuth ' +
-                    'client likely lacks recording:recording:viewSensitiveData (recordings ' +
-                    'flagged as holding PCI/PII are left out without it)',
-                },
-          );
-          return;
-        }
-        if (result.errorMsg || !result.resultUrl) {
-          Object.assign(item.r, {
-            outcome: 'failed',
-            reason: `Genesys batch download error: ${result.errorMsg ?? 'no resultUrl'}`,
-          });
-          return;
-        }
-        try {
-          await this.store(day, item.c, item.r, result, signal);
-        } catch (err) {
-          if (err instanceof UrlExpired) expired.push(item);
-          else if (signal?.aborted && !(err instanceof PermanentError)) outOfTime([item]);
-          else {
-            Object.assign(item.r, {
-              outcome: 'failed',
-              retryable: !(err instanceof PermanentError),
-              reason: err instanceof Error ? err.message : String(err),
-            });
-          }
-        }
-      });
-      todo = expired;
-    }
-    for (const {r} of todo)
-      Object.assign(r, {
-        outcome: 'failed',
-        retryable: true,
-        reason: 'download URL kept expiring before it could be used',
-      });
-  }
-
-  /** Submits the items in requests of at most 100, all at once, and polls them to completion. */
-  private async requestResults(
-    session: GenesysSession,
-    items: BatchItem[],
-    signal: AbortSignal | undefined,
-  ): Promise<Results> {
-    const chunks: BatchItem[][] = [];
-    for (let i = 0; i < items.length; i += MAX_BATCH_ITEMS)
-      chunks.push(items.slice(i, i + MAX_BATCH_ITEMS));
-    const answers = await Promise.allSettled(
-      chunks.map(c => this.runBatchRequest(session, c, signal)),
-    );
-    const out: Results = {
-      byRecording: new Map(),
-      byConversation: new Map(),
-      incomplete: new Set(),
-      refused: new Map(),
-    };
-    answers.forEach((answer, k) => {
-      const chunk = chunks[k]!;
-      if (answer.status === 'rejected') {
-        // The other requests' results stand; this one's conversations fail with its reason.
-        const err: unknown = answer.reason;
-        for (const item of chunk) out.refused.set(item.conversationId, err);
-        return;
-      }
-      const {results, completed} = answer.value;
-      if (!completed) for (const item of chunk) out.incomplete.add(item.conversationId);
-      for (const r of results) {
-        if (!r.conversationId) {
-          // A result that names no conversation could be any of them: none is known whole.
-          for (const item of chunk) out.incomplete.add(item.conversationId);
-          continue;
-        }
-        out.byConversation.set(r.conversationId, [
-          ...(out.byConversation.get(r.conversationId) ?? []),
-          r,
-        ]);
-        if (!r.recordingId) continue;
-        // One recording can have several results; a good one wins over an error.
-        const prior = out.byRecording.get(r.recordingId);
-        if (!prior || (!prior.resultUrl && r.resultUrl)) out.byRecording.set(r.recordingId, r);
-      }
+  ): Promise<{metadataMode: 'full' | 'lean'; leanRefused?: string}> {
+    const {settings} = this.deps;
+    // A client not proven runs in full mode.
+    const leanRefused =
+      settings.metadataMode === 'lean' ? await this.leanGate.refusal(session) : undefined;
+    if (leanRefused === undefined) return {metadataMode: settings.metadataMode};
+    this.deps.logger.warn('METADATA=lean refused for this batch: it runs in full mode', {
+      clientIndex: session.clientIndex,
+      reason: leanRefused,
     });
-    return out;
-  }
-
-  /** Submits one batch download request and polls it until complete or the deadline. */
-  private async runBatchRequest(
-    session: GenesysSession,
-    items: BatchItem[],
-    signal: AbortSignal | undefined,
-  ): Promise<{results: BatchResult[]; completed: boolean}> {
-    const {clock} = this.deps;
-    const jobId = await session.submitBatch(items);
-    const submitted = clock.now();
-    const deadline = submitted + this.deps.settings.batchPollDeadlineMs;
-    let delay = firstPollDelay(items.length, this.msPerItem);
-    let lastCount = -1;
-    /** When a poll last found it unfinished (ms after submitting): it completed after that. */
-    let unfinishedAt = 0;
-    let last: BatchStatus | undefined;
-    for (;;) {
-      if (clock.now() + delay > deadline) {
-        this.deps.logger.warn('batch download request did not complete before the deadline', {
-          jobId,
-          ...(last ? {results: last.results.length, expected: last.expectedResultCount} : {}),
-        });
-        return {results: last?.results ?? [], completed: false};
-      }
-      await clock.sleep(delay);
-      const status = (last = await session.batchStatus(jobId));
-      const done =
-        status.status === 'Completed' ||
-        // Without a status: the same complete count on two polls (the expected count can grow).
-        (status.status === undefined &&
-          status.resultCount === status.expectedResultCount &&
-          status.resultCount === lastCount);
-      if (done) {
-        // It completed between the last poll that found it unfinished and this one.
-        const tookMs = (unfinishedAt + (clock.now() - submitted)) / 2;
-        this.msPerItem = learnMsPerItem(this.msPerItem, items.length, tookMs);
-        return {results: status.results, completed: true};
-      }
-      if (signal?.aborted) return {results: status.results, completed: false};
-      lastCount = status.resultCount ?? -1;
-      unfinishedAt = clock.now() - submitted;
-      delay = nextPollDelay(unfinishedAt, status.expectedResultCount, status.resultCount, delay);
-    }
-  }
-
-  /** Downloads one result into GCS (or confirms an identical object is there). */
-  private async store(
-    day: string,
-    c: ConversationOutcome,
-    r: RecordingOutcome,
-    result: BatchResult,
-    signal: AbortSignal | undefined,
-  ): Promise<void> {
-    const {store, media, settings} = this.deps;
-    const contentType = result.contentType ?? 'application/octet-stream';
-    const ext = extensionFor(contentType) ?? 'bin';
-    const name = recordingObjectName(
-      settings.env,
-      day,
-      r.type!,
-      c.conversationId,
-      r.recordingId,
-      ext,
-    );
-    const isChat = r.type === 'chat';
-    const objectType = isChat ? 'application/json' : baseContentType(contentType);
-
-    for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw new RetryableError(DEADLINE_REASON);
-      const res = await media.get(result.resultUrl!, signal);
-      // A dropped connection must become an ordinary error of this download, never an uncaught one.
-      res.body.on('error', () => undefined);
-      if (res.status !== 200) {
-        res.body.destroy(); // nothing of an error answer is read
-        if (res.status === 403) throw new UrlExpired();
-        if (
-          attempt < MAX_DOWNLOAD_ATTEMPTS &&
-          (res.status >= 500 || res.status === 429 || res.status === 408)
-        )
-          continue;
-        throw new RetryableError(`media download answered HTTP ${res.status}`);
-      }
-      const guarded = bodyGuard(res.contentLength, settings.mediaIdleTimeoutMs);
-      res.body.on('error', err =>
-        guarded.destroy(new RetryableError(`media download interrupted: ${err.message}`)),
-      );
-      // Whoever reads `guarded` gets its errors; this keeps one nobody reads from being uncaught.
-      guarded.on('error', () => undefined);
-      const onAbort = () => guarded.destroy(new RetryableError(DEADLINE_REASON));
-      signal?.addEventListener('abort', onAbort, {once: true});
-      guarded.on('close', () => signal?.removeEventListener('abort', onAbort));
-      res.body.pipe(guarded);
-      try {
-        let body: Readable | Buffer;
-        let expectedSize = res.contentLength;
-        if (isChat) {
-          const raw = await readAll(guarded, MAX_CHAT_BYTES, 'transcript');
-          let json: unknown;
-          try {
-            json = JSON.parse(raw.toString('utf8'));
-          } catch {
-            throw new PermanentError('chat recording is not valid JSON');
-          }
-          body = Buffer.from(JSON.stringify(filterChatTranscript(json).messages, null, 2));
-          expectedSize = body.length;
-        } else {
-          body = guarded;
-        }
-        const existing = await store.stat(name);
-        if (existing) {
-          await this.compareExisting(existing, body, r);
-        } else {
-          try {
-            const stored = await store.write(name, body, {
-              contentType: objectType,
-              metadata: {
-                conversationId: c.conversationId,
-                recordingId: r.recordingId,
-                sourceContentType: contentType,
-                ...(expectedSize !== undefined ? {[EXPECTED_SIZE_KEY]: String(expectedSize)} : {}),
-              },
-              ifGenerationMatch: 0,
-              markVerified: true,
-              ...this.retention(),
-            });
-            this.exportedAs(r, {...stored, contentType: objectType});
-          } catch (err) {
-            if (!(err instanceof ObjectExistsError)) throw err;
-            guarded.destroy();
-            res.body.destroy();
-            // Someone (a duplicate delivery) wrote it meanwhile: compare on the next attempt.
-            if (attempt < MAX_DOWNLOAD_ATTEMPTS) continue;
-            throw err;
-          }
-        }
-        delete r.reason;
-        return;
-      } catch (err) {
-        guarded.destroy();
-        res.body.destroy();
-        if (err instanceof RetryableError && attempt < MAX_DOWNLOAD_ATTEMPTS && !signal?.aborted) {
-          // `downloadAttempt`: the batch's own `attempt` comes with every line of the batch.
-          this.deps.logger.warn('recording download will be retried', {
-            conversationId: c.conversationId,
-            recordingId: r.recordingId,
-            downloadAttempt: attempt,
-            reason: err.message,
-            error: err,
-          });
-          continue;
-        }
-        throw err;
-      }
-    }
-  }
-
-  private async compareExisting(
-    existing: StoredObject,
-    body: Readable | Buffer,
-    r: RecordingOutcome,
-  ): Promise<void> {
-    const {md5Hash, size} = await digestStream(
-      Buffer.isBuffer(body) ? Readable.from([body]) : body,
-    );
-    if (md5Hash !== existing.md5Hash || size !== existing.size) {
-      throw differentContent(
-        existing.name,
-        `${existing.size} bytes stored, ${size} bytes served by Genesys Cloud`,
-      );
-    }
-    this.exportedAs(r, existing);
-  }
-
-  /**
-   * `metadata/{conversationId}.json`: analytics details, recording metadata
-   * and what was exported. In lean mode a conversation read from its batch
-   * results alone has no recording metadata: its document says so
-   * (`"metadataMode": "lean"`) and lists each recording with `metadata: null`.
-   */
-  private async writeMetadata(
-    day: string,
-    c: ConversationOutcome,
-    detail: Record<string, unknown> | undefined,
-    metas: RecordingMeta[] | undefined | 'lean',
-  ): Promise<void> {
-    if (c.error) return;
-    const name = metadataObjectName(this.deps.settings.env, day, c.conversationId);
-    const doc =
-      metas === 'lean'
-        ? {
-            conversationId: c.conversationId,
-            day,
-            metadataMode: 'lean',
-            conversation: detail ?? null,
-            // In recording id order: a rerun that changes nothing writes the same bytes.
-            recordings: [...c.recordings]
-              .sort((a, b) => a.recordingId.localeCompare(b.recordingId))
-              .map(r => ({metadata: null, export: r})),
-          }
-        : {
-            conversationId: c.conversationId,
-            day,
-            conversation: detail ?? null,
-            recordings: (metas ?? []).map(m => ({
-              metadata: m,
-              export: c.recordings.find(r => r.recordingId === m.id) ?? null,
-            })),
-          };
-    // Deterministic content: a rerun that changes nothing writes nothing.
-    const bytes = Buffer.from(
-      JSON.stringify(doc, (k, v) => (k === 'retryable' ? undefined : v), 2),
-    );
-    const md5 = createHash('md5').update(bytes).digest('base64');
-    // Twice: a duplicate delivery exporting the same batch at the same time may write it between
-    // our look and our write; if it wrote what we would, that is done, else ours goes over it.
-    for (let attempt = 1; ; attempt++) {
-      const existing = await this.deps.store.stat(name);
-      if (existing?.md5Hash === md5) {
-        c.metadataObject = name;
-        c.metadataStored = storedCopy(existing);
-        return;
-      }
-      try {
-        const stored = await this.deps.store.write(name, bytes, {
-          contentType: 'application/json',
-          ifGenerationMatch: existing ? existing.generation : 0,
-          ...this.retention(),
-        });
-        c.metadataStored = storedCopy(stored);
-        if (existing)
-          this.deps.logger.info('conversation metadata updated (export outcome changed)', {
-            object: name,
-          });
-        c.metadataObject = name;
-        return;
-      } catch (err) {
-        if (!(err instanceof ObjectExistsError)) throw err;
-        if (attempt >= 2) throw new RetryableError(`metadata ${name} changed while writing it`);
-      }
-    }
+    return {metadataMode: 'full', leanRefused};
   }
 }

@@ -23,6 +23,7 @@ import {
   hasRetryableFailures,
   isReport,
   mergeReplayReport,
+  reportConversations,
   totalsOf,
 } from '../core/report';
 import {defaultDay} from '../core/time-window';
@@ -118,10 +119,7 @@ export class BatchWorker {
       if (!final && hasRetryableFailures(result.conversations)) {
         throw new RetryableError('some recordings failed with errors a retry may fix', {batchId});
       }
-      const conversations = result.conversations.map(c => ({
-        ...c,
-        recordings: c.recordings.map(({retryable: _r, ...rest}) => rest),
-      }));
+      const conversations = reportConversations(result.conversations);
       report = this.report(d, 'complete', conversations, result.clientIndex, undefined, {
         metadataMode: result.metadataMode,
         ...(result.leanRefused !== undefined ? {leanRefused: result.leanRefused} : {}),

@@ -23,7 +23,7 @@ import {metadataObjectName, recordingObjectName} from '../../functions/core/obje
 import {gapAction} from '../../functions/core/operations';
 import type {BatchReport, ReportRecording} from '../../functions/core/report';
 import {createLogger} from '../../functions/logger';
-import {EXPECTED_SIZE_KEY} from '../../functions/services/exporter';
+import {EXPECTED_SIZE_KEY} from '../../functions/core/stored-proof';
 import {type TestSimulator, startSimulator} from '../setup/simulator';
 import {inProcessWorker, simulatedDay} from './in-process-worker';
 import type {Truth} from '../../local/run-day';

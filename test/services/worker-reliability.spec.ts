@@ -19,7 +19,7 @@ import {
 import {gapAction} from '../../functions/core/operations';
 import type {BatchReport} from '../../functions/core/report';
 import {Logger, createLogger} from '../../functions/logger';
-import {EXPECTED_SIZE_KEY} from '../../functions/services/exporter';
+import {EXPECTED_SIZE_KEY} from '../../functions/core/stored-proof';
 import {TestStack, useStack} from '../setup/stack';
 import {TestSimulator, startSimulator} from '../setup/simulator';
 import {batchReportOf, withFaults} from '../helpers';
