@@ -1,5 +1,5 @@
 /** Small builders and stream helpers shared by the tests. */
-import {execFile} from 'node:child_process';
+import {spawn} from 'node:child_process';
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import {SecretManagerServiceClient} from '@google-cloud/secret-manager';
@@ -71,29 +71,50 @@ export interface Ran {
   seconds: number;
 }
 
-/** Runs a command to its end (never throws on a failing exit code; `timeoutMs` kills it). */
+/**
+ * Runs a command to its end and never throws on its exit code. It runs in a
+ * process group of its own: at `timeoutMs` the whole group is killed, the
+ * command's own children (a `gcloud` or `npx` under bash) included.
+ */
 export function runCommand(
   command: string,
   args: string[],
   opts: {env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number},
 ): Promise<Ran> {
   const started = Date.now();
-  return new Promise(resolve => {
-    execFile(
-      command,
-      args,
-      {
-        env: opts.env,
-        ...(opts.cwd ? {cwd: opts.cwd} : {}),
-        timeout: opts.timeoutMs ?? 120_000,
-        maxBuffer: 64 * 1024 * 1024,
-      },
-      (err, stdout, stderr) => {
-        const code =
-          err === null ? 0 : typeof err.code === 'number' ? err.code : err.killed ? 124 : 1;
-        resolve({code, stdout, stderr, seconds: (Date.now() - started) / 1000});
-      },
-    );
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: opts.env,
+      ...(opts.cwd ? {cwd: opts.cwd} : {}),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, opts.timeoutMs ?? 120_000);
+    child.once('error', err => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', code => {
+      clearTimeout(timer);
+      resolve({
+        code: timedOut ? 124 : (code ?? 1),
+        stdout,
+        stderr,
+        seconds: (Date.now() - started) / 1000,
+      });
+    });
   });
 }
 
