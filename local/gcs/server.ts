@@ -2,13 +2,17 @@
  * A Cloud Storage JSON API server for `@google-cloud/storage`, reached through
  * `STORAGE_EMULATOR_HOST` (no `/storage/v1` prefix) or `apiEndpoint` (with it).
  *
- * Implements buckets (insert/get/list/delete, patch of versioning), objects
- * (get, media download with Range, patch, delete, list with prefix/delimiter/
- * page tokens/versions, copy and rewrite), uploads (media, multipart,
- * resumable in one request or in chunks), preconditions, object versioning
- * (`generation=`, noncurrent versions), per-object retention (Object
- * Retention Lock), MD5/CRC32C over the stored bytes, errors in the JSON API's
- * shape, and object-change CloudEvents. Admin API under `/_admin/`.
+ * Implements buckets (insert/get/list/delete, patch of versioning,
+ * getStorageLayout), objects (get, media download with Range, patch, delete,
+ * list with prefix/delimiter/page tokens/versions, copy, rewrite in steps
+ * with rewrite tokens (./rewrite.ts), compose (./compose.ts)), uploads
+ * (media, multipart, resumable in one request or in chunks, on `/upload/…`
+ * or the discovery document's `/resumable/upload/…`), preconditions, object
+ * versioning (`generation=`, noncurrent versions), per-object retention
+ * (Object Retention Lock), MD5/CRC32C over the stored bytes, errors in the
+ * JSON API's shape, and object-change CloudEvents. The Google Cloud CLI's
+ * `gcloud storage` works against it as the official Node client does.
+ * Admin API under `/_admin/`.
  */
 import * as fs from 'node:fs';
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http';
