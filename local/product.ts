@@ -78,7 +78,7 @@ export function productEnv(extra: Record<string, string> = {}): Record<string, s
  * operator: its environment (the emulators, the operator's metadata
  * server), the planner's URL (`PLANNER_URL`), what `grm doctor --local`
  * needs, gcloud pointed at the emulators with the operator's token
- * (../local/gcloud-env.ts), and the deployment's names as `grm` and the
+ * (./gcloud-env.ts), and the deployment's names as `grm` and the
  * gcloud commands of docs/operations.md take them (`GRM_*`).
  */
 export function shellEnv(stack: Stack): Record<string, string> {
