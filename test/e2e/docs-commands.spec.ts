@@ -98,6 +98,7 @@ describe('the docs’ commands, run against the local stack on a lossy day', fun
 
   after(async () => {
     await stack?.stop();
+    if (stack) fs.rmSync(stack.dirs.root, {recursive: true, force: true});
     if (scratch) fs.rmSync(scratch, {recursive: true, force: true});
   });
 
