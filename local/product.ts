@@ -74,14 +74,18 @@ export function productEnv(extra: Record<string, string> = {}): Record<string, s
 }
 
 /**
- * The `export` lines that reach the running stack from another shell: its
- * environment, the planner's URL as `PLANNER_URL`, and gcloud pointed at the
- * Pub/Sub emulator (the README's local commands use all of them).
+ * The variables that make another shell reach the running stack as its
+ * operator: its environment (the emulators, the operator's metadata
+ * server), the planner's URL (`PLANNER_URL`), what `grm doctor --local`
+ * needs, gcloud pointed at the emulators with the operator's token
+ * (./gcloud-env.ts), and the deployment's names as `grm` and the
+ * gcloud commands of docs/operations.md take them (`GRM_*`).
  */
-export function shellExports(stack: Stack): string[] {
-  const vars: Record<string, string> = {
+export function shellEnv(stack: Stack): Record<string, string> {
+  const planner = stack.functions.planner?.url;
+  return {
     ...stack.env,
-    ...(stack.functions.planner ? {PLANNER_URL: stack.functions.planner.url} : {}),
+    ...(planner ? {PLANNER_URL: planner} : {}),
     // grm doctor: the Secret Manager stand-in's certificate, the IAM Credentials
     // stand-in, and the project owner's metadata server (doctor runs as the owner).
     GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: stack.secretsCa,
@@ -91,10 +95,19 @@ export function shellExports(stack: Stack): string[] {
           GRM_LOCAL_OWNER_METADATA_HOST: stack.iam.metadataHosts.owner!,
         }
       : {}),
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB: `http://${stack.pubsubHost}/`,
-    CLOUDSDK_AUTH_DISABLE_CREDENTIALS: 'true',
+    ...stack.gcloudEnv('operator'),
+    GRM_PROJECT: stack.project,
+    GRM_BUCKET: stack.bucket,
+    GRM_ENV: stack.exportEnv,
+    GRM_TOPIC: stack.topic,
+    GRM_DEAD_LETTER_SUBSCRIPTION: stack.deadLetterSubscription,
+    ...(planner ? {GRM_PLANNER_URL: planner} : {}),
   };
-  return Object.entries(vars).map(([k, v]) => `export ${k}=${shellQuote(v)}`);
+}
+
+/** The `export` lines of shellEnv, to paste into another shell. */
+export function shellExports(stack: Stack): string[] {
+  return Object.entries(shellEnv(stack)).map(([k, v]) => `export ${k}=${shellQuote(v)}`);
 }
 
 /**

@@ -27,6 +27,7 @@ import {SECRETS_CA_FILE, type SecretFile} from './secrets/server';
 import {LocalIam, startLocalIam} from './iam/local-iam';
 import {startPushAgent} from './pubsub/push-agent';
 import type {Settings as GenesysSettings} from './genesys/settings';
+import {gcloudEnv} from './gcloud-env';
 
 /** The synthetic Genesys Cloud organisation the simulator serves. */
 export interface GenesysOptions {
@@ -110,6 +111,8 @@ export interface Stack {
   readonly project: string;
   readonly bucket: string;
   readonly topic: string;
+  /** The functions' `EXPORT_ENV`: the bucket's top-level folder the days go under. */
+  readonly exportEnv: string;
   readonly deadLetterTopic: string;
   readonly subscription: string;
   readonly deadLetterSubscription: string;
@@ -128,6 +131,12 @@ export interface Stack {
   readonly dirs: {root: string; gcsData: string; mail: string; logs: string};
   /** What a developer exports to reach the stack from another shell. */
   readonly env: Record<string, string>;
+  /**
+   * The environment that points the Google Cloud CLI at the stack as one of
+   * its identities (default the operator, as the printed exports do;
+   * ./gcloud-env.ts).
+   */
+  gcloudEnv(identity?: string): Record<string, string>;
   /** The stack's identities and policy (absent with `iam: false`). */
   readonly iam?: LocalIam;
   stop(): Promise<void>;
@@ -172,16 +181,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     logs: path.join(root, 'logs'),
     secrets: path.join(root, 'secrets.json'),
     tls: path.join(root, 'tls'),
+    // gcloud's configuration for the stack: its upload tracker files belong with the GCS data.
+    gcloud: path.join(root, 'gcloud'),
   };
   if (opts.fresh ?? true) {
-    for (const dir of [dirs.gcsData, dirs.gcsMeta, dirs.mail, dirs.logs])
+    for (const dir of [dirs.gcsData, dirs.gcsMeta, dirs.mail, dirs.logs, dirs.gcloud])
       fs.rmSync(dir, {recursive: true, force: true});
   }
   fs.mkdirSync(root, {recursive: true});
+  fs.mkdirSync(dirs.gcloud, {recursive: true});
   fs.writeFileSync(dirs.secrets, JSON.stringify(opts.secrets ?? {}, null, 2));
 
   const stoppers: Array<() => Promise<void>> = [];
   const fnEnv = opts.functionEnv ?? {};
+  const exportEnv = fnEnv.EXPORT_ENV ?? 'local';
   const stop = async () => {
     // Functions first (they talk to the rest), then the stand-ins.
     for (const s of stoppers.reverse().splice(0)) await s().catch(() => {});
@@ -194,7 +207,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
             dir: path.join(root, 'iam'),
             project,
             bucket,
-            env: fnEnv.EXPORT_ENV ?? 'local',
+            env: exportEnv,
             retentionDays: Number(fnEnv.RETENTION_DAYS ?? 0),
             ...(opts.iam?.infraDir ? {infraDir: opts.iam.infraDir} : {}),
           });
@@ -365,6 +378,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       project,
       bucket,
       topic,
+      exportEnv,
       ...names,
       gcsUrl,
       pubsubHost: pubsub.host,
@@ -377,6 +391,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ...(pushRelay ? {pushRelay} : {}),
       dirs: {root, gcsData: dirs.gcsData, mail: dirs.mail, logs: dirs.logs},
       env,
+      gcloudEnv: (identity = 'operator') =>
+        gcloudEnv({
+          project,
+          gcsUrl,
+          pubsubHost: pubsub.host,
+          configDir: dirs.gcloud,
+          ...(iam ? {tokenFile: iam.tokenFile(identity)} : {}),
+        }),
       ...(iam ? {iam} : {}),
       stop,
     };

@@ -1,4 +1,5 @@
 /** Small builders and stream helpers shared by the tests. */
+import {spawn} from 'node:child_process';
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import {SecretManagerServiceClient} from '@google-cloud/secret-manager';
@@ -38,6 +39,83 @@ export async function requireGcloud(): Promise<void> {
       'the Google Cloud CLI (gcloud) is required for the replay tests: install google-cloud-cli',
     );
   }
+}
+
+/**
+ * Skips the suite (its `before` hook's context) with the reason when the
+ * Google Cloud CLI is not installed: the suite's subject is what gcloud does.
+ */
+export async function skipWithoutGcloud(ctx: Mocha.Context, what: string): Promise<void> {
+  if (await hasGcloud()) return;
+  process.stdout.write(
+    `    (skipped: ${what} needs the Google Cloud CLI, gcloud: install google-cloud-cli)\n`,
+  );
+  ctx.skip();
+}
+
+/**
+ * This process's environment without a developer's gcloud settings
+ * (`CLOUDSDK_*`, but the Python gcloud runs on), for a child given the
+ * stack's: nothing of the developer's configuration reaches a test's gcloud.
+ */
+export function withoutGcloudSettings(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(env).filter(([k]) => !/^CLOUDSDK_/.test(k) || /^CLOUDSDK_PYTHON/.test(k)),
+  );
+}
+
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/**
+ * Runs a command to its end and never throws on its exit code. It runs in a
+ * process group of its own: at `timeoutMs` the whole group is killed, the
+ * command's own children (a `gcloud` or `npx` under bash) included.
+ */
+export function runCommand(
+  command: string,
+  args: string[],
+  opts: {env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number},
+): Promise<Ran> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: opts.env,
+      ...(opts.cwd ? {cwd: opts.cwd} : {}),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, opts.timeoutMs ?? 120_000);
+    child.once('error', err => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', code => {
+      clearTimeout(timer);
+      resolve({
+        code: timedOut ? 124 : (code ?? 1),
+        stdout,
+        stderr,
+        seconds: (Date.now() - started) / 1000,
+      });
+    });
+  });
 }
 
 /** A complete batch report of `conversations` (the parts a test cares about given). */

@@ -2,13 +2,17 @@
  * A Cloud Storage JSON API server for `@google-cloud/storage`, reached through
  * `STORAGE_EMULATOR_HOST` (no `/storage/v1` prefix) or `apiEndpoint` (with it).
  *
- * Implements buckets (insert/get/list/delete, patch of versioning), objects
- * (get, media download with Range, patch, delete, list with prefix/delimiter/
- * page tokens/versions, copy and rewrite), uploads (media, multipart,
- * resumable in one request or in chunks), preconditions, object versioning
- * (`generation=`, noncurrent versions), per-object retention (Object
- * Retention Lock), MD5/CRC32C over the stored bytes, errors in the JSON API's
- * shape, and object-change CloudEvents. Admin API under `/_admin/`.
+ * Implements buckets (insert/get/list/delete, patch of versioning,
+ * getStorageLayout), objects (get, media download with Range, patch, delete,
+ * list with prefix/delimiter/page tokens/versions, copy, rewrite in steps
+ * with rewrite tokens (./rewrite.ts), compose (./compose.ts)), uploads
+ * (media, multipart, resumable in one request or in chunks, on `/upload/…`
+ * or the discovery document's `/resumable/upload/…`), preconditions, object
+ * versioning (`generation=`, noncurrent versions), per-object retention
+ * (Object Retention Lock), MD5/CRC32C over the stored bytes, errors in the
+ * JSON API's shape, and object-change CloudEvents. The Google Cloud CLI's
+ * `gcloud storage` works against it as the official Node client does.
+ * Admin API under `/_admin/`.
  */
 import * as fs from 'node:fs';
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http';
@@ -31,6 +35,8 @@ import {
 } from './streams';
 import {EventNotifier} from './events';
 import {ResumableUploads} from './uploads';
+import {Rewrites, maxBytesParam} from './rewrite';
+import {compose, composeSources, resolveSources} from './compose';
 import {fsyncFile, verifyHashes} from './integrity';
 import {FaultInjector, serveFaultAdmin} from '../common/faults';
 import type {Access, Caller} from '../iam/authorize';
@@ -67,6 +73,7 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     opts.faults ??
     new FaultInjector(status => errorBody(status, 'injected', `Injected fault: HTTP ${status}`));
   const uploads = new ResumableUploads(store);
+  const rewrites = new Rewrites(store);
   const guard = new GcsAccess(opts.access, store);
   store.onChange((kind, object) =>
     notifier.publish(kind, objectResource(object, 'https://www.googleapis.com')),
@@ -97,9 +104,16 @@ export function createGcsServer(opts: GcsServerOptions): Server {
 
     let p = url.pathname;
     let upload = false;
-    for (const prefix of ['/upload/storage/v1', '/download/storage/v1', '/storage/v1']) {
+    // `/resumable/upload/…` is the resumable upload path of the API's discovery
+    // document, which the Google Cloud CLI's generated client uses.
+    for (const prefix of [
+      '/upload/storage/v1',
+      '/resumable/upload/storage/v1',
+      '/download/storage/v1',
+      '/storage/v1',
+    ]) {
       if (p === prefix || p.startsWith(prefix + '/')) {
-        upload = prefix === '/upload/storage/v1';
+        upload = prefix.endsWith('/upload/storage/v1');
         p = p.slice(prefix.length);
         break;
       }
@@ -131,6 +145,8 @@ export function createGcsServer(opts: GcsServerOptions): Server {
       return undefined;
     }
     if (seg[2] === 'iam' && seg.length === 3) return m === 'GET' ? getBucketIamPolicy : undefined;
+    if (seg[2] === 'storageLayout' && seg.length === 3)
+      return m === 'GET' ? getStorageLayout : undefined;
     if (seg[2] !== 'o') return undefined;
     if (seg.length === 3) return m === 'GET' ? listObjects : undefined;
     if (seg.length === 4) {
@@ -139,6 +155,7 @@ export function createGcsServer(opts: GcsServerOptions): Server {
       if (m === 'DELETE') return deleteObject;
       return undefined;
     }
+    if (seg.length === 5 && seg[4] === 'compose') return m === 'POST' ? composeObject : undefined;
     if (
       seg.length === 9 &&
       (seg[4] === 'rewriteTo' || seg[4] === 'copyTo') &&
@@ -224,6 +241,22 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     sendJson(res, 200, answer.policy);
   }
 
+  /**
+   * buckets.getStorageLayout (the Google Cloud CLI asks before a recursive
+   * rm): a flat namespace. Needs storage.objects.list, as in Cloud Storage.
+   */
+  async function getStorageLayout({res, seg, caller}: Ctx): Promise<void> {
+    guard.require(caller, 'storage.objects.list', seg[1]!);
+    const bucket = store.getBucket(seg[1]!);
+    sendJson(res, 200, {
+      kind: 'storage#storageLayout',
+      bucket: bucket.name,
+      location: bucket.location,
+      locationType: locationType(bucket.location),
+      hierarchicalNamespace: {enabled: false},
+    });
+  }
+
   async function deleteBucket({res, seg, caller}: Ctx): Promise<void> {
     guard.require(caller, 'storage.buckets.delete', seg[1]!);
     store.deleteBucket(seg[1]!);
@@ -282,7 +315,7 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     const headers: Record<string, string | number> = {
       'content-type': object.contentType,
       'accept-ranges': 'bytes',
-      'x-goog-hash': `crc32c=${object.crc32c},md5=${object.md5Hash}`,
+      'x-goog-hash': googHash(object),
       'x-goog-generation': object.generation,
       'x-goog-metageneration': object.metageneration,
       'x-goog-stored-content-length': object.size,
@@ -349,6 +382,10 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     res.writeHead(204).end();
   }
 
+  /**
+   * objects.copy and objects.rewrite (./rewrite.ts): every call needs
+   * storage.objects.get on the source and what writing the destination needs.
+   */
   async function copyObject({req, res, seg, url, base, caller}: Ctx): Promise<void> {
     const [, srcBucket, , srcName, verb, , dstBucket, , dstName] = seg as [
       string,
@@ -364,58 +401,92 @@ export function createGcsServer(opts: GcsServerOptions): Server {
     const q = url.searchParams;
     guard.require(caller, 'storage.objects.get', srcBucket, srcName);
     guard.require(caller, 'storage.objects.create', dstBucket, dstName);
-    const source = store.getObject(
+    const body = await readJsonObject(req, true);
+    const srcGeneration = generationParam(url, 'sourceGeneration');
+    const srcPre: Preconditions = {};
+    for (const key of [
+      'ifGenerationMatch',
+      'ifGenerationNotMatch',
+      'ifMetagenerationMatch',
+      'ifMetagenerationNotMatch',
+    ] as const) {
+      const v = q.get(`ifSource${key.slice(2)}`);
+      if (v !== null) srcPre[key] = v;
+    }
+    const pre = preconditions(url);
+    const given = objectProps(body);
+    // Without an object resource the destination takes the source's properties.
+    const source = store.getObject(srcBucket, srcName, srcPre, srcGeneration);
+    const props: ObjectProps = Object.keys(body).length
+      ? given
+      : {
+          contentType: source.contentType,
+          contentEncoding: source.contentEncoding,
+          contentDisposition: source.contentDisposition,
+          cacheControl: source.cacheControl,
+          contentLanguage: source.contentLanguage,
+          metadata: source.metadata,
+        };
+    store.getBucket(dstBucket);
+    guard.requireWrite(caller, dstBucket, dstName, pre, props);
+    const request = {
       srcBucket,
       srcName,
-      {
-        ifGenerationMatch: q.get('ifSourceGenerationMatch') ?? undefined,
-        ifGenerationNotMatch: q.get('ifSourceGenerationNotMatch') ?? undefined,
-        ifMetagenerationMatch: q.get('ifSourceMetagenerationMatch') ?? undefined,
-        ifMetagenerationNotMatch: q.get('ifSourceMetagenerationNotMatch') ?? undefined,
-      },
-      generationParam(url, 'sourceGeneration'),
-    );
-    const body = await readJsonObject(req, true);
-    const pre = preconditions(url);
-    store.getBucket(dstBucket);
-    const given = objectProps(body);
-    store.checkWritable(dstBucket, dstName, pre, given);
-    guard.requireWrite(caller, dstBucket, dstName, pre, given);
-    const tmpPath = store.newTempPath();
-    await fs.promises.copyFile(store.contentPath(source), tmpPath);
-    const inherited: ObjectProps = {
-      contentType: source.contentType,
-      contentEncoding: source.contentEncoding,
-      contentDisposition: source.contentDisposition,
-      cacheControl: source.cacheControl,
-      contentLanguage: source.contentLanguage,
-      metadata: source.metadata,
+      ...(srcGeneration !== undefined ? {srcGeneration} : {}),
+      srcPre,
+      dstBucket,
+      dstName,
+      props,
+      body,
+      pre,
     };
-    const props: ObjectProps = Object.keys(body).length
-      ? {...given, metadata: given.metadata}
-      : inherited;
-    let copied: StoredObject;
-    try {
-      copied = store.commit(
-        dstBucket,
-        dstName,
-        {tmpPath, size: source.size, md5Hash: source.md5Hash, crc32c: source.crc32c},
-        props,
-        pre,
-      );
-    } catch (err) {
-      await fs.promises.rm(tmpPath, {force: true});
-      throw err;
+    if (verb === 'copyTo') {
+      return sendJson(res, 200, objectResource(await rewrites.copy(request), base));
     }
-    const resource = objectResource(copied, base);
-    if (verb === 'copyTo') return sendJson(res, 200, resource);
+    const maxBytes = maxBytesParam(q.get('maxBytesRewrittenPerCall'));
+    const token = q.get('rewriteToken');
+    const step = await rewrites.rewrite({
+      ...request,
+      ...(maxBytes !== undefined ? {maxBytesPerCall: maxBytes} : {}),
+      ...(token !== null && token !== '' ? {token} : {}),
+    });
+    if (!step.done) {
+      return sendJson(res, 200, {kind: 'storage#rewriteResponse', ...stringSizes(step)});
+    }
+    const size = String(step.object.size);
     sendJson(res, 200, {
       kind: 'storage#rewriteResponse',
-      totalBytesRewritten: String(copied.size),
-      objectSize: String(copied.size),
+      totalBytesRewritten: size,
+      objectSize: size,
       done: true,
-      resource,
+      resource: objectResource(step.object, base),
     });
+  }
+
+  /**
+   * objects.compose (./compose.ts): storage.objects.get on each source and
+   * what writing the destination needs.
+   */
+  async function composeObject({req, res, seg, url, base, caller}: Ctx): Promise<void> {
+    const bucket = seg[1]!;
+    const name = seg[3]!;
+    const body = await readJsonObject(req);
+    const sources = composeSources(body);
+    for (const s of sources) guard.require(caller, 'storage.objects.get', bucket, s.name);
+    guard.require(caller, 'storage.objects.create', bucket, name);
+    const destination = body.destination;
+    if (destination !== undefined && (typeof destination !== 'object' || destination === null))
+      throw new BadRequest('Invalid value for destination: must be an object resource');
+    const props = objectProps((destination ?? {}) as Record<string, unknown>);
+    const pre = preconditions(url);
+    store.getBucket(bucket);
+    guard.requireWrite(caller, bucket, name, pre, props);
+    const objects = resolveSources(store, bucket, sources);
+    sendJson(
+      res,
+      200,
+      objectResource(await compose(store, bucket, name, objects, props, pre), base),
+    );
   }
 
   // ---- uploads ---------------------------------------------------------------
@@ -630,12 +701,16 @@ function generationParam(url: URL, key = 'generation'): string | undefined {
   return v;
 }
 
-/** A boolean query parameter: absent, `true` or `false` (else 400). */
+/**
+ * A boolean query parameter: absent, or true or false in any case (the Google
+ * Cloud CLI sends Python's `True`/`False`, which Google's APIs take); else 400.
+ */
 function booleanParam(url: URL, key: string): boolean | undefined {
-  const v = url.searchParams.get(key);
-  if (v === null) return undefined;
+  const raw = url.searchParams.get(key);
+  if (raw === null) return undefined;
+  const v = raw.toLowerCase();
   if (v === 'true' || v === 'false') return v === 'true';
-  throw new BadRequest(`Invalid value for ${key}: '${v}' (true or false)`);
+  throw new BadRequest(`Invalid value for ${key}: '${raw}' (true or false)`);
 }
 
 /** `versioning.enabled` of a bucket resource, if it says. */
@@ -661,6 +736,9 @@ function objectProps(body: Record<string, unknown>): ObjectProps {
     if (v === null || typeof v === 'string') props[key] = v;
     else if (v !== undefined) throw new BadRequest(`Invalid value for ${key}: must be a string`);
   }
+  if (typeof body.storageClass === 'string') props.storageClass = body.storageClass;
+  else if (body.storageClass !== undefined && body.storageClass !== null)
+    throw new BadRequest('Invalid value for storageClass: must be a string');
   const md = body.metadata;
   if (md === null) props.metadata = null;
   else if (md !== undefined) {
@@ -743,6 +821,25 @@ export function parseRange(
   return {start, end};
 }
 
+/** `X-Goog-Hash` of a download: both checksums, or only the CRC32C of a composite object. */
+function googHash(o: StoredObject): string {
+  return o.md5Hash === undefined ? `crc32c=${o.crc32c}` : `crc32c=${o.crc32c},md5=${o.md5Hash}`;
+}
+
+/** A rewrite step's sizes as the JSON API writes them (int64 as strings). */
+function stringSizes(step: {
+  totalBytesRewritten: number;
+  objectSize: number;
+  rewriteToken: string;
+}) {
+  return {
+    totalBytesRewritten: String(step.totalBytesRewritten),
+    objectSize: String(step.objectSize),
+    done: false,
+    rewriteToken: step.rewriteToken,
+  };
+}
+
 function etag(o: StoredObject): string {
   return Buffer.from(`${o.generation}/${o.metageneration}`).toString('base64');
 }
@@ -762,8 +859,9 @@ export function objectResource(o: StoredObject, base: string) {
     contentType: o.contentType,
     storageClass: o.storageClass,
     size: String(o.size),
-    md5Hash: o.md5Hash,
+    ...(o.md5Hash !== undefined ? {md5Hash: o.md5Hash} : {}),
     crc32c: o.crc32c,
+    ...(o.componentCount !== undefined ? {componentCount: o.componentCount} : {}),
     etag: etag(o),
     timeCreated: o.timeCreated,
     updated: o.updated,
@@ -784,6 +882,14 @@ export function objectResource(o: StoredObject, base: string) {
   };
 }
 
+/** Cloud Storage's location type of a location name. */
+function locationType(location: string): string {
+  const upper = location.toUpperCase();
+  if (['US', 'EU', 'ASIA'].includes(upper)) return 'multi-region';
+  if (['NAM4', 'EUR4', 'EUR5', 'EUR7', 'EUR8', 'ASIA1'].includes(upper)) return 'dual-region';
+  return 'region';
+}
+
 function bucketResource(b: StoredBucket) {
   return {
     kind: 'storage#bucket',
@@ -792,6 +898,7 @@ function bucketResource(b: StoredBucket) {
     projectNumber: '0',
     metageneration: b.metageneration,
     location: b.location,
+    locationType: locationType(b.location),
     storageClass: b.storageClass,
     timeCreated: b.timeCreated,
     updated: b.updated,

@@ -31,8 +31,11 @@ export interface StoredObject {
   metageneration: string;
   size: number;
   contentType: string;
-  md5Hash: string;
+  /** Absent on a composite object, as in Cloud Storage (its CRC32C is what checks it). */
+  md5Hash?: string;
   crc32c: string;
+  /** Composite objects: how many components make it up (compose adds them up). */
+  componentCount?: number;
   timeCreated: string;
   updated: string;
   storageClass: string;
@@ -89,6 +92,11 @@ export interface ObjectProps {
   cacheControl?: string | null;
   contentLanguage?: string | null;
   metadata?: Record<string, string | null> | null;
+  /**
+   * The new object's storage class (uploads, copies and rewrites; default the
+   * bucket's). A patch cannot change it: in Cloud Storage only a rewrite can.
+   */
+  storageClass?: string;
   /** As sent: validated against the bucket and the clock by the store. null removes it. */
   retention?: {mode?: string; retainUntilTime?: string} | null;
 }
@@ -104,8 +112,11 @@ export interface PatchOptions {
 export interface StagedContent {
   tmpPath: string;
   size: number;
-  md5Hash: string;
+  /** Absent for a composite object. */
+  md5Hash?: string;
   crc32c: string;
+  /** A composite object's component count. */
+  componentCount?: number;
 }
 
 export type ChangeKind = 'finalized' | 'deleted' | 'archived' | 'metadataUpdated';
@@ -138,6 +149,17 @@ export interface ListResult {
   prefixes: string[];
   nextPageToken?: string;
 }
+
+/** Cloud Storage's storage classes (the last three are legacy names it still takes). */
+export const STORAGE_CLASSES: readonly string[] = [
+  'STANDARD',
+  'NEARLINE',
+  'COLDLINE',
+  'ARCHIVE',
+  'MULTI_REGIONAL',
+  'REGIONAL',
+  'DURABLE_REDUCED_AVAILABILITY',
+];
 
 /** Default and maximum page size of objects.list. */
 const MAX_LIST_RESULTS = 1000;
@@ -400,6 +422,13 @@ export class FileStore {
    */
   checkWritable(bucket: string, name: string, pre: Preconditions, props?: ObjectProps): void {
     checkObjectName(name);
+    if (props?.storageClass !== undefined && !STORAGE_CLASSES.includes(props.storageClass)) {
+      throw new StoreError(
+        400,
+        'invalid',
+        `Invalid argument: storageClass '${props.storageClass}' is not one of ${STORAGE_CLASSES.join(', ')}.`,
+      );
+    }
     checkPreconditions(this.bucketObjects(bucket).get(name), pre);
     this.checkNoPathConflict(bucket, name);
     if (props?.retention) this.validRetention(bucket, props.retention);
@@ -434,11 +463,12 @@ export class FileStore {
       metageneration: '1',
       size: staged.size,
       contentType: DEFAULT_CONTENT_TYPE,
-      md5Hash: staged.md5Hash,
+      ...(staged.md5Hash !== undefined ? {md5Hash: staged.md5Hash} : {}),
       crc32c: staged.crc32c,
+      ...(staged.componentCount !== undefined ? {componentCount: staged.componentCount} : {}),
       timeCreated: ts,
       updated: ts,
-      storageClass: this.getBucket(bucket).storageClass,
+      storageClass: props.storageClass ?? this.getBucket(bucket).storageClass,
     };
     applyProps(object, props);
     if (props.retention) object.retention = this.validRetention(bucket, props.retention);

@@ -145,12 +145,22 @@ export class MultipartError extends Error {
 /** Largest metadata part accepted, in bytes. */
 const MAX_METADATA_PART_BYTES = 1024 * 1024;
 
-type State = 'preamble' | 'headers1' | 'body1' | 'between' | 'headers2' | 'body2' | 'epilogue';
+type State =
+  'preamble' | 'openLine' | 'headers1' | 'body1' | 'between' | 'headers2' | 'body2' | 'epilogue';
+
+/** Longest line the first boundary may stand on (transport padding included). */
+const MAX_BOUNDARY_LINE_BYTES = 1024;
 
 /**
  * Reads a two-part `multipart/related` upload body (JSON metadata, then the
  * media). Outputs only the media bytes; `metadata` resolves with the first
  * part's body and the second part's headers as soon as they have been read.
+ *
+ * Lines end in CRLF, as RFC 2046 writes them (`@google-cloud/storage`), or
+ * in a bare LF, as the Google Cloud CLI's HTTP library writes them (Python's
+ * email generator): Cloud Storage takes both. The first boundary line says
+ * which one the body uses, and every delimiter after it is read with that
+ * line end only, so media bytes that happen to end in CR stay intact.
  */
 export class MultipartRelatedParser extends Transform {
   readonly metadata: Promise<{json: Buffer; mediaHeaders: Record<string, string>}>;
@@ -160,7 +170,9 @@ export class MultipartRelatedParser extends Transform {
   private buf: Buffer = Buffer.alloc(0);
   private json: Buffer = Buffer.alloc(0);
   private readonly open: Buffer;
-  private readonly delimiter: Buffer;
+  /** The body's line end, known once the first boundary line has been read. */
+  private eol: Buffer = Buffer.from('\r\n');
+  private delimiter: Buffer;
 
   constructor(boundary: string) {
     super();
@@ -202,15 +214,36 @@ export class MultipartRelatedParser extends Transform {
           const at = this.buf.indexOf(this.open);
           if (at < 0) return this.guard(this.open.length);
           this.buf = this.buf.subarray(at + this.open.length);
+          this.state = 'openLine';
+          break;
+        }
+        case 'openLine': {
+          // The rest of the first boundary line: transport padding, then CRLF or LF.
+          const lf = this.buf.indexOf('\n');
+          if (lf < 0) return this.guard(MAX_BOUNDARY_LINE_BYTES);
+          const rest = this.buf.subarray(0, lf).toString('latin1');
+          if (!/^[ \t]*\r?$/.test(rest))
+            throw new MultipartError('malformed multipart body (text after the first boundary)');
+          this.eol = Buffer.from(rest.endsWith('\r') ? '\r\n' : '\n');
+          this.delimiter = Buffer.concat([this.eol, this.open]);
+          this.buf = this.buf.subarray(lf + 1);
           this.state = 'headers1';
           break;
         }
         case 'headers1':
         case 'headers2': {
-          const end = this.buf.indexOf('\r\n\r\n');
-          if (end < 0) return this.guard(16 * 1024);
-          const headers = parseHeaders(this.buf.subarray(0, end).toString('utf8'));
-          this.buf = this.buf.subarray(end + 4);
+          let headers: Record<string, string>;
+          if (this.buf.length < this.eol.length) return;
+          if (this.buf.subarray(0, this.eol.length).equals(this.eol)) {
+            headers = {}; // a part without headers
+            this.buf = this.buf.subarray(this.eol.length);
+          } else {
+            const blank = Buffer.concat([this.eol, this.eol]);
+            const end = this.buf.indexOf(blank);
+            if (end < 0) return this.guard(16 * 1024);
+            headers = parseHeaders(this.buf.subarray(0, end).toString('utf8'));
+            this.buf = this.buf.subarray(end + blank.length);
+          }
           if (this.state === 'headers2') {
             this.resolveMeta({json: this.json, mediaHeaders: headers});
             this.state = 'body2';
@@ -234,6 +267,10 @@ export class MultipartRelatedParser extends Transform {
               'multipart body has only one part; expected metadata and media',
             );
           }
+          // The rest of the delimiter line (transport padding, then the line end).
+          const lf = this.buf.indexOf('\n');
+          if (lf < 0) return this.guard(MAX_BOUNDARY_LINE_BYTES);
+          this.buf = this.buf.subarray(lf + 1);
           this.state = 'headers2';
           break;
         }
@@ -271,16 +308,21 @@ export class MultipartRelatedParser extends Transform {
 
 function parseHeaders(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const line of text.split('\r\n')) {
+  for (const line of text.split(/\r?\n/)) {
     const colon = line.indexOf(':');
     if (colon > 0) out[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
   return out;
 }
 
-/** The boundary parameter of a multipart content type, if any. */
+/**
+ * The boundary parameter of a multipart content type, if any. Quoted as RFC
+ * 2045 quotes it (`"…"`), bare, or in single quotes: the Google Cloud CLI
+ * writes Python's repr of the boundary (`boundary='===…=='`), and Cloud
+ * Storage reads the boundary inside them.
+ */
 export function multipartBoundary(contentType: string | undefined): string | undefined {
   if (!contentType || !/^multipart\/related/i.test(contentType)) return undefined;
-  const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
-  return m ? (m[1] ?? m[2])!.trim() : undefined;
+  const m = /boundary=(?:"([^"]+)"|'([^']+)'(?=\s*(?:;|$))|([^;]+))/i.exec(contentType);
+  return m ? (m[1] ?? m[2] ?? m[3])!.trim() : undefined;
 }

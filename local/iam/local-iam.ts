@@ -17,6 +17,7 @@ import {credentialEnv, MetadataServers, startMetadataServers} from './metadata-s
 import {startIamCredentials} from './iam-credentials';
 import {LocalPolicy, loadPolicy} from './policy';
 import {mintToken, newTokenKey, TOKEN_LIFETIME_S} from './tokens';
+import {TokenFiles} from './token-files';
 import type {Refusal} from '../functions/front-end';
 
 export interface LocalIamOptions {
@@ -43,6 +44,12 @@ export interface LocalIam {
   /** The environment that makes a process act as `identity` (see credentialEnv). */
   envFor(identity: string): Record<string, string>;
   accessToken(email: string): string;
+  /**
+   * A file holding `identity`'s access token, rewritten before the token
+   * expires for as long as the stack runs: the Google Cloud CLI's credentials
+   * (`CLOUDSDK_AUTH_ACCESS_TOKEN_FILE`, ./token-files.ts).
+   */
+  tokenFile(identity: string): string;
   idToken(email: string, audience: string): string;
   /**
    * An auth client for the official Google clients, acting as `email`
@@ -99,6 +106,11 @@ export async function startLocalIam(opts: LocalIamOptions): Promise<LocalIam> {
 
   const accessToken = (email: string) => mintToken(key, {email, kind: 'access'});
   const idToken = (email: string, aud: string) => mintToken(key, {email, kind: 'id', aud});
+  const tokenFiles = new TokenFiles({
+    dir: path.join(opts.dir, 'tokens'),
+    mint: accessToken,
+    identities,
+  });
   return {
     dir: opts.dir,
     policy,
@@ -112,6 +124,7 @@ export async function startLocalIam(opts: LocalIamOptions): Promise<LocalIam> {
       return credentialEnv(host, configDir);
     },
     accessToken,
+    tokenFile: identity => tokenFiles.file(identity),
     idToken,
     authClient: (email = LOCAL_OWNER, universeDomain?: string) =>
       tokenClient(() => accessToken(email), universeDomain),
@@ -121,6 +134,7 @@ export async function startLocalIam(opts: LocalIamOptions): Promise<LocalIam> {
       return (req, url) => invoker(access, service, req, url);
     },
     close: async () => {
+      tokenFiles.close();
       await Promise.all([servers.close(), credentials.close()]);
     },
   };

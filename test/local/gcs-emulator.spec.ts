@@ -591,6 +591,129 @@ describe('GCS emulator (official client over HTTP)', function () {
     });
   });
 
+  describe('compose and rewrite in steps', () => {
+    let storage: Storage;
+    let bucket: Bucket;
+    /** A bucket in another location: a rewrite into it spans locations. */
+    let elsewhere: Bucket;
+    const data = bytes(3 * 1024 * 1024 + 5, 11);
+    const MiB = 1024 * 1024;
+
+    before(async () => {
+      storage = storageVia('apiEndpoint', stack.gcsUrl, stack);
+      [bucket] = await storage.createBucket(unique('compose'));
+      [elsewhere] = await storage.createBucket(unique('elsewhere'), {location: 'EU'});
+      await bucket.file('whole.bin').save(data, {resumable: false});
+    });
+
+    async function rewrite(query: string, body: object = {}): Promise<Response> {
+      return ownerFetch(
+        `${stack.gcsUrl}/storage/v1/b/${bucket.name}/o/whole.bin/rewriteTo/b/${elsewhere.name}/o/copy.bin?${query}`,
+        {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)},
+      );
+    }
+
+    it('should compose sources into a composite object with a CRC32C, a component count and no MD5', async () => {
+      const parts = [data.subarray(0, MiB), data.subarray(MiB, 2 * MiB), data.subarray(2 * MiB)];
+      await Promise.all(parts.map((p, i) => bucket.file(`part-${i}`).save(p, {resumable: false})));
+      const [first] = await bucket.combine(['part-0', 'part-1'], 'first-two');
+      const [all] = await bucket.combine([first, bucket.file('part-2')], 'composite.bin');
+      const [md] = await all.getMetadata();
+      assert.strictEqual(md.componentCount, 3, 'a composite source counts its components');
+      assert.strictEqual(md.md5Hash, undefined);
+      assert.strictEqual(md.crc32c, sums(data).crc32c);
+      assert.strictEqual(md.size, String(data.length));
+      // Read through the client, which checks the composite object's CRC32C.
+      const chunks: Buffer[] = [];
+      await pipeline(
+        all.createReadStream({validation: 'crc32c'}),
+        sink(c => chunks.push(c)),
+      );
+      assert.ok(Buffer.concat(chunks).equals(data));
+      const media = await ownerFetch(
+        `${stack.gcsUrl}/download/storage/v1/b/${bucket.name}/o/composite.bin?alt=media`,
+      );
+      assert.strictEqual(media.headers.get('x-goog-hash'), `crc32c=${sums(data).crc32c}`);
+      await media.arrayBuffer();
+    });
+
+    it('should refuse a compose of more than 32 sources, of a missing source, or across storage classes', async () => {
+      const compose = (sourceObjects: object[]) =>
+        ownerFetch(`${stack.gcsUrl}/storage/v1/b/${bucket.name}/o/refused/compose`, {
+          method: 'POST',
+          headers: {'content-type': 'application/json'},
+          body: JSON.stringify({sourceObjects, destination: {contentType: 'text/plain'}}),
+        });
+      const tooMany = await compose(Array.from({length: 33}, () => ({name: 'part-0'})));
+      assert.strictEqual(tooMany.status, 400);
+      assert.match(await tooMany.text(), /exceeds the maximum \(32\)/);
+      assert.strictEqual((await compose([{name: 'part-0'}, {name: 'no-such-part'}])).status, 404);
+      const stale = await compose([
+        {name: 'part-0', objectPreconditions: {ifGenerationMatch: '1'}},
+      ]);
+      assert.strictEqual(stale.status, 412);
+      await bucket.file('cold').save('x', {resumable: false, metadata: {storageClass: 'NEARLINE'}});
+      const mixed = await compose([{name: 'part-0'}, {name: 'cold'}]);
+      assert.strictEqual(mixed.status, 400);
+      assert.match(await mixed.text(), /same storage class/);
+      const [exists] = await bucket.file('refused').exists();
+      assert.strictEqual(exists, false);
+    });
+
+    it('should rewrite across locations in steps of maxBytesRewrittenPerCall, with a rewrite token', async () => {
+      type Step = {done: boolean; totalBytesRewritten: string; rewriteToken?: string};
+      const first = (await (await rewrite(`maxBytesRewrittenPerCall=${MiB}`)).json()) as Step;
+      assert.deepStrictEqual(
+        {done: first.done, total: first.totalBytesRewritten},
+        {done: false, total: String(MiB)},
+      );
+      const token = encodeURIComponent(first.rewriteToken!);
+      const changed = await rewrite(`maxBytesRewrittenPerCall=${2 * MiB}&rewriteToken=${token}`);
+      assert.strictEqual(changed.status, 400, 'a changed maxBytesRewrittenPerCall');
+      assert.match(await changed.text(), /rewrite token is not valid/);
+      const steps: Step[] = [first];
+      while (!steps[steps.length - 1]!.done) {
+        const res = await rewrite(`maxBytesRewrittenPerCall=${MiB}&rewriteToken=${token}`);
+        assert.strictEqual(res.status, 200);
+        steps.push((await res.json()) as Step);
+      }
+      assert.deepStrictEqual(
+        steps.map(s => s.totalBytesRewritten),
+        [MiB, 2 * MiB, 3 * MiB, data.length].map(String),
+      );
+      const [md] = await elsewhere.file('copy.bin').getMetadata();
+      assert.strictEqual(md.md5Hash, sums(data).md5Hash);
+      const kept = path.join(stack.dirs.gcsData, elsewhere.name, 'copy.bin');
+      assert.ok(fs.readFileSync(kept).equals(data), 'the bytes the emulator keeps');
+      const spent = await rewrite(`maxBytesRewrittenPerCall=${MiB}&rewriteToken=${token}`);
+      assert.strictEqual(spent.status, 400, 'a finished rewrite has no token any more');
+    });
+
+    it('should rewrite within a location in one call, and refuse a limit that is not whole MiB', async () => {
+      const res = await ownerFetch(
+        `${stack.gcsUrl}/storage/v1/b/${bucket.name}/o/whole.bin/rewriteTo/b/${bucket.name}/o/same.bin?maxBytesRewrittenPerCall=${MiB}`,
+        {method: 'POST'},
+      );
+      const step = (await res.json()) as {done: boolean; resource: {size: string}};
+      assert.strictEqual(step.done, true);
+      assert.strictEqual(step.resource.size, String(data.length));
+      const odd = await rewrite('maxBytesRewrittenPerCall=1000');
+      assert.strictEqual(odd.status, 400);
+      assert.match(await odd.text(), /integral multiple of 1048576/);
+    });
+
+    it('should answer getStorageLayout for a lister, as a flat namespace', async () => {
+      const res = await ownerFetch(`${stack.gcsUrl}/storage/v1/b/${elsewhere.name}/storageLayout`);
+      assert.deepStrictEqual(await res.json(), {
+        kind: 'storage#storageLayout',
+        bucket: elsewhere.name,
+        location: 'EU',
+        locationType: 'multi-region',
+        hierarchicalNamespace: {enabled: false},
+      });
+    });
+  });
+
   describe('checksums sent with an upload: verified by the server', () => {
     let storage: Storage;
     let bucket: Bucket;

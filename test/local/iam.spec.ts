@@ -5,13 +5,18 @@
  * where the refusal's exact shape is the point).
  */
 import * as assert from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import {TestStack, useStack} from '../setup/stack';
+import {TestStack, eventually, useStack} from '../setup/stack';
 import {secretClient} from '../helpers';
 import {invokeHeaders, storageFor} from '../../local/run-day';
 import {LOCAL_EXPORT_ENV, LOCAL_SECRETS} from '../../local/product';
 import {loadPolicy} from '../../local/iam/policy';
 import * as names from '../../functions/core/object-names';
+import {TokenFiles} from '../../local/iam/token-files';
+import {TOKEN_LIFETIME_S, mintToken, newTokenKey, verifyToken} from '../../local/iam/tokens';
 
 const env = LOCAL_EXPORT_ENV;
 const DAY = '2026-01-05';
@@ -247,5 +252,50 @@ describe('local IAM (infra/ grants enforced by the stand-ins)', function () {
       assert.ok(ok.status < 300, `HTTP ${ok.status}`);
       assert.strictEqual(stack.checkerEvents().length, before + 1);
     });
+  });
+});
+
+describe('access tokens in files, for gcloud (local/iam/token-files.ts)', () => {
+  const key = newTokenKey();
+  const email = 'operator@demo-project.iam.gserviceaccount.com';
+  let clock = Date.parse('2026-11-20T00:00:00Z');
+  let files: TokenFiles | undefined;
+  let dir: string;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'grm-tokens-'));
+  });
+
+  afterEach(() => {
+    files?.close();
+    fs.rmSync(dir, {recursive: true, force: true});
+  });
+
+  it('should keep a token that verifies in a file only its owner reads, and rewrite it before it expires', async () => {
+    files = new TokenFiles({
+      dir,
+      mint: e => mintToken(key, {email: e, kind: 'access'}, clock),
+      identities: {operator: email},
+      refreshMs: 20,
+    });
+    const file = files.file('operator');
+    assert.strictEqual(files.file('operator'), file, 'one file per identity');
+    assert.strictEqual(fs.statSync(file).mode & 0o077, 0);
+    const first = fs.readFileSync(file, 'utf8');
+    const verified = verifyToken(key, first, clock);
+    assert.ok(verified.ok && verified.claims.email === email);
+    // An hour on, the first token has expired; the file holds a fresh one.
+    clock += TOKEN_LIFETIME_S * 1000;
+    assert.strictEqual(verifyToken(key, first, clock).ok, false);
+    const fresh = await eventually('a rewritten token file', () => {
+      const now = fs.readFileSync(file, 'utf8');
+      return now !== first ? now : undefined;
+    });
+    assert.ok(verifyToken(key, fresh, clock).ok);
+  });
+
+  it('should refuse an identity the stack does not have', () => {
+    files = new TokenFiles({dir, mint: () => 'x', identities: {operator: email}});
+    assert.throws(() => files!.file('someone'), /no local identity someone/);
   });
 });

@@ -112,8 +112,13 @@ describe('npm run stack', function () {
         'GENESYS_SIMULATOR_URL',
         'PLANNER_URL',
         'CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB',
-        'CLOUDSDK_AUTH_DISABLE_CREDENTIALS',
+        'CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE',
+        'CLOUDSDK_AUTH_ACCESS_TOKEN_FILE',
+        'CLOUDSDK_CONFIG',
+        'CLOUDSDK_CORE_PROJECT',
         'GCE_METADATA_HOST',
+        'GRM_BUCKET',
+        'GRM_PLANNER_URL',
       ]) {
         assert.match(out, new RegExp(`^  export ${key}=\\S`, 'm'), `missing ${key} in:\n${out}`);
       }
@@ -185,7 +190,7 @@ describe('npm run stack', function () {
     assert.match(started, /The stack stops when the demo ends; .* --keep/);
   });
 
-  it('should print export lines that reach the stack from another shell: $PLANNER_URL, gcloud on the emulator', async () => {
+  it('should print export lines that reach the stack from another shell: $PLANNER_URL, gcloud on the emulators as the operator', async () => {
     await requireGcloud();
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'grm-cli-'));
     const cli = startCli('local/stack-cli.ts', ['--root', root]);
@@ -200,6 +205,8 @@ describe('npm run stack', function () {
           'TOKEN=$(curl -sS -H \'Metadata-Flavor: Google\' "http://$GCE_METADATA_HOST/computeMetadata/v1/instance/service-accounts/default/identity?audience=$PLANNER_URL")',
           `curl -sS -X POST "$PLANNER_URL" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"day":"${day}","dryRun":true}' -w '\\n%{http_code}\\n'`,
           'gcloud pubsub topics list --project=demo-project --format="value(name)"',
+          // The operator lists the bucket: gcloud sends the token of the file the stack keeps fresh.
+          'gcloud storage ls "gs://$GRM_BUCKET" && echo listed',
           'curl -sS -o /dev/null -w "%{http_code}\\n" "$GENESYS_SIMULATOR_URL/_admin/truth?day=' +
             day +
             '"',
@@ -212,6 +219,13 @@ describe('npm run stack', function () {
       assert.strictEqual(summary.dryRun, true);
       assert.strictEqual(summary.days[0]!.day, day);
       assert.ok(rest.includes('projects/demo-project/topics/recording-batches'), r.stdout);
+      assert.ok(rest.includes('listed'), r.stdout);
+      // The token is in a file only its owner reads; the exports name the file, never the token.
+      const tokenFile = /^export CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=(\S+)$/m.exec(
+        exports.join('\n'),
+      )![1]!;
+      assert.strictEqual(fs.statSync(tokenFile).mode & 0o077, 0);
+      assert.ok(!exports.join('\n').includes(fs.readFileSync(tokenFile, 'utf8')));
       assert.strictEqual(rest[rest.length - 1], '200', r.stdout);
     } finally {
       cli.proc.kill('SIGTERM');

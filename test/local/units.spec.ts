@@ -268,7 +268,68 @@ describe('local stand-in helpers', () => {
       );
     });
 
+    // The Google Cloud CLI's body (Python's email generator): bare LF line ends, and media
+    // that ends in CR LF itself, which must stay in the object.
+    const lfMedia = Buffer.from('line one\r\nline two\r\n');
+    const lfBody = Buffer.concat([
+      Buffer.from(
+        `--${boundary}\nContent-Type: application/json\nMIME-Version: 1.0\n\n{"name":"a.txt"}\n--${boundary}\nContent-Type: text/plain\nMIME-Version: 1.0\nContent-Transfer-Encoding: binary\n\n`,
+      ),
+      lfMedia,
+      Buffer.from(`\n--${boundary}--\n`),
+    ]);
+    for (const size of [1, 5, lfBody.length]) {
+      it(`should read a body whose lines end in a bare LF, in ${size}-byte pieces, keeping media bytes that end in CR LF`, async () => {
+        const parser = new MultipartRelatedParser(boundary);
+        const pieces: Buffer[] = [];
+        for (let i = 0; i < lfBody.length; i += size) pieces.push(lfBody.subarray(i, i + size));
+        const out: Buffer[] = [];
+        await pipeline(
+          Readable.from(pieces),
+          parser,
+          sink(c => out.push(c)),
+        );
+        const meta = await parser.metadata;
+        assert.strictEqual(meta.json.toString(), '{"name":"a.txt"}');
+        assert.strictEqual(meta.mediaHeaders['content-type'], 'text/plain');
+        assert.ok(Buffer.concat(out).equals(lfMedia), Buffer.concat(out).toString('latin1'));
+      });
+    }
+
+    it('should read an empty media part', async () => {
+      const parser = new MultipartRelatedParser(boundary);
+      const out: Buffer[] = [];
+      await pipeline(
+        Readable.from([
+          Buffer.from(
+            `--${boundary}\n\n{}\n--${boundary}\nContent-Type: text/plain\n\n\n--${boundary}--`,
+          ),
+        ]),
+        parser,
+        sink(c => out.push(c)),
+      );
+      assert.deepStrictEqual((await parser.metadata).mediaHeaders, {'content-type': 'text/plain'});
+      assert.strictEqual(Buffer.concat(out).length, 0);
+    });
+
+    it('should refuse text after the first boundary on its line', async () => {
+      const parser = new MultipartRelatedParser(boundary);
+      await assert.rejects(
+        pipeline(
+          Readable.from([Buffer.from(`--${boundary}junk\r\n\r\n{}`)]),
+          parser,
+          sink(() => {}),
+        ),
+        MultipartError,
+      );
+    });
+
     it('should read boundaries and hash headers', () => {
+      // Python's repr of the boundary, as the Google Cloud CLI writes the header.
+      assert.strictEqual(
+        multipartBoundary("multipart/related; boundary='===============0376762027072576098=='"),
+        '===============0376762027072576098==',
+      );
       assert.strictEqual(multipartBoundary('multipart/related; boundary="abc"'), 'abc');
       assert.strictEqual(multipartBoundary('multipart/related; boundary=abc; x=y'), 'abc');
       assert.strictEqual(multipartBoundary('application/json'), undefined);

@@ -1,0 +1,6 @@
+'use strict';
+// `npm run test:gcloud`: the GCS emulator under what the Google Cloud CLI does
+// beyond the everyday commands (test/gcloud/*.gcloud.ts); `npm test` runs the
+// everyday ones (test/local/gcs-gcloud.spec.ts).
+const base = require('./.mocharc.js');
+module.exports = {...base, spec: ['test/gcloud/**/*.gcloud.ts']};
