@@ -72,6 +72,7 @@ export function bucketOperations(s: SampleIds): BucketOperation[] {
     metadata: names.metadataObjectName(env, day, s.conversationId),
     rejected: names.rejectedMessageObjectName(env, s.messageId),
     ledger: names.decisionObjectName(env, day),
+    records: names.decisionRecordsObjectName(env, day),
     index: names.indexObjectName(env, day),
   };
   const op = (
@@ -113,6 +114,7 @@ export function bucketOperations(s: SampleIds): BucketOperation[] {
       REPLACE,
       'worker_replaces_bookkeeping',
     ),
+    op('worker', 'create the decided records', n.records, CREATE, undefined, 'denied'),
     ...RECORDING_TYPES.flatMap(t => [
       op('worker', `delete a ${t} recording`, recording(t), DELETE, undefined, 'denied'),
       op('worker', `replace a ${t} recording`, recording(t), REPLACE, undefined, 'denied'),
@@ -124,6 +126,7 @@ export function bucketOperations(s: SampleIds): BucketOperation[] {
     op('checker', 'replace _SUCCESS', n.success, REPLACE, 'checker_replaces_markers'),
     op('checker', 'replace _FAILURE', n.failure, REPLACE, 'checker_replaces_markers'),
     op('checker', 'replace the ledger', n.ledger, REPLACE, 'checker_replaces_markers'),
+    op('checker', 'replace the decided records', n.records, REPLACE, 'checker_replaces_markers'),
     op('checker', 'replace the recordings index', n.index, REPLACE, 'checker_replaces_index'),
   ];
 }

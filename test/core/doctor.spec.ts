@@ -224,12 +224,13 @@ describe('grm doctor (pure parts)', () => {
       );
     });
 
-    it('should find a grant that lets the worker delete or replace recordings', () => {
+    it('should find a grant that lets the worker delete or replace recordings, or write the decided records', () => {
       const wide = [...bindings, {role: 'roles/storage.objectUser', members: [member('worker')]}];
       const found = problems(wide);
-      assert.ok(found.length >= 10);
+      assert.ok(found.length >= 11);
       assert.ok(found.every(v => problemOf(v) === 'excess' && v.operation.identity === 'worker'));
-      assert.ok(found.every(v => /recording/.test(v.operation.what)));
+      assert.ok(found.every(v => /recording|decided records/.test(v.operation.what)));
+      assert.ok(found.some(v => v.operation.what === 'create the decided records'));
       assert.ok(found.some(v => v.grantedBy.some(b => !b.condition)));
     });
 
