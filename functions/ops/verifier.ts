@@ -7,6 +7,7 @@
  */
 import {PermanentError} from '../core/errors';
 import type {DecidedRecord} from '../core/decided-records';
+import {MAX_INDEX_BYTES, MAX_MARKER_BYTES, MAX_REPORT_BYTES} from '../core/limits';
 import {
   decisionObjectName,
   decisionRecordsObjectName,
@@ -54,12 +55,6 @@ export interface VerifyOptions {
   requireRetention?: boolean;
 }
 
-/** Same bound as grm's other marker reads: a `_FAILURE` can list 100,000 gaps. */
-const MAX_MARKER_BYTES = 256 * 1024 * 1024;
-/** Reports may be large (a batch of 1,000 conversations). */
-const MAX_REPORT_BYTES = 64 * 1024 * 1024;
-/** The recordings index of a day read at most (a row is ~1 KB). */
-const MAX_INDEX_BYTES = 512 * 1024 * 1024;
 /** Requests in flight against the bucket. */
 const CONCURRENCY = 8;
 

@@ -48,6 +48,7 @@ import {
   planPartObjectName,
   waiversPrefix,
 } from '../core/object-names';
+import {MAX_LEDGER_BYTES, MAX_PLAN_BYTES, MAX_REPORT_BYTES, MAX_WAIVER_BYTES} from '../core/limits';
 import {IndexSource, IndexStats, indexRows, ndjsonChunks} from '../core/recordings-index';
 import type {ReplayTarget} from '../core/replay';
 import {BatchReport, isReport, totalsOf} from '../core/report';
@@ -186,24 +187,8 @@ export const FINGERPRINT_KEY = 'outcome-fingerprint';
 export const INDEX_BASIS_KEY = 'basis';
 /** Waivers one day's decision reads at most. */
 const MAX_WAIVERS = 500;
-/** Bytes of one waiver object read at most (a waiver of 1000 recordings is ~90 KB). */
-const MAX_WAIVER_BYTES = 256 * 1024;
-/**
- * Bytes of one batch report read at most: 1,000 conversations (the most a message may carry) of
- * 20 recordings each are ~9.3 MiB, their attributes at their bounds (core/conversation-attributes.ts
- * ATTRIBUTE_LIMITS) at most ~6.7 MiB more.
- */
-export const MAX_REPORT_BYTES = 32 * 1024 * 1024;
-/**
- * Bytes of the plan, and of one plan part, read at most: a version-1 plan lists at most
- * PLAN_PART_CONVERSATIONS ids (~0.5 MB), a version-2 one a line per batch (1M conversations,
- * ~1 MB), a part at most PLAN_PART_CONVERSATIONS ids.
- */
-export const MAX_PLAN_BYTES = 32 * 1024 * 1024;
 /** Plan parts read at a time. */
 const PART_READ_CONCURRENCY = 8;
-/** Bytes of the ledger read at most (100 decisions of 10,000 gaps' keys are ~2 MB). */
-export const MAX_LEDGER_BYTES = 16 * 1024 * 1024;
 /** A provisional report older than this cannot belong to a running attempt (the worker's timeout is 10 min). */
 const PROVISIONAL_STALE_MS = 60 * 60_000;
 /** Retries of the ledger write that records a sent email (it rides out a storage outage). */
