@@ -23,9 +23,8 @@
  *      a redelivery, or any later event of the day, finds the index is not
  *      the ledger's and writes it again.
  */
-import {createHash} from 'node:crypto';
 import {Readable} from 'node:stream';
-import {confirmClaims, gapId, keepOpenGaps, recordingFolders} from '../core/claims';
+import {confirmClaims, keepOpenGaps, recordingFolders} from '../core/claims';
 import {DayOutcome, ReportRef, decideDay} from '../core/day-outcome';
 import {
   DayPlan,
@@ -48,6 +47,18 @@ import {
   planPartObjectName,
   waiversPrefix,
 } from '../core/object-names';
+import {
+  EmailState,
+  FINGERPRINT_KEY,
+  INDEX_BASIS_KEY,
+  Ledger,
+  RUN_ID_KEY,
+  StoredName,
+  basisOf,
+  emailSettled,
+  lastEmailed,
+  newLedger,
+} from '../core/ledger';
 import {MAX_LEDGER_BYTES, MAX_PLAN_BYTES, MAX_REPORT_BYTES, MAX_WAIVER_BYTES} from '../core/limits';
 import {IndexSource, IndexStats, indexRows, ndjsonChunks} from '../core/recordings-index';
 import type {ReplayTarget} from '../core/replay';
@@ -86,88 +97,6 @@ function markersFor(status: DayOutcome['status']): [Marker, Marker] {
   return status === 'success' ? ['_SUCCESS', '_FAILURE'] : ['_FAILURE', '_SUCCESS'];
 }
 
-/** Nothing left to do about the email: sent, or never needed. */
-function emailSettled(e: EmailState): boolean {
-  return e.state === 'sent' || e.state === 'not-needed';
-}
-
-export interface EmailState {
-  needed: boolean;
-  kind?: 'failure' | 'recovered';
-  state: 'pending' | 'sending' | 'sent' | 'not-needed';
-  attempts: number;
-  claimedAt?: string;
-  sentAt?: string;
-  lastError?: string;
-}
-
-/** The day's ledger: the current decision and what became of its email. */
-export interface Ledger {
-  kind: 'decision';
-  version: 1;
-  day: string;
-  runId: string;
-  status: DayOutcome['status'];
-  fingerprint: string;
-  decidedAt: string;
-  missing: DayOutcome['missing'];
-  /** The decision this one replaced. */
-  previous?: DecisionSummary;
-  /**
-   * Every earlier decision of the day, oldest first, each with whether the
-   * developers were emailed about it: what the markers have said, in order.
-   */
-  history?: DecisionSummary[];
-  email: EmailState;
-  /** Short digests of this outcome's gaps. */
-  gapKeys: string[];
-  /** Gaps of this run that a sent email already told the developers about. */
-  notified: string[];
-  /**
-   * The gaps of this outcome (`conversationId/recordingId`): a later outcome of
-   * the same run closes one only by exporting or skipping it, never by leaving it out.
-   */
-  gapIds?: string[];
-  /** Digest of the report generations this outcome was computed from. */
-  basis?: string;
-  /** The generation of each report (by batch) this outcome was computed from. */
-  reports?: Record<string, string>;
-  /** Reports whose generation differs from the previous decision's of the same run (at most 20). */
-  changed?: ChangedReport[];
-  /** The day keeps decided records (`_manifest/decision-records.ndjson`): `grm verify` requires them. */
-  recordsKept?: true;
-  /** The recordings index this outcome's checker wrote: any other generation is not its index. */
-  index?: {generation: string; md5Hash: string};
-}
-
-/** A batch report at the generation a decision read. */
-export interface ChangedReport {
-  object: string;
-  generation: string;
-}
-
-/** One decision of the day as later ones remember it. */
-export interface DecisionSummary {
-  runId: string;
-  status: DayOutcome['status'];
-  fingerprint: string;
-  missing: DayOutcome['missing'];
-  decidedAt?: string;
-  emailed: boolean;
-  /** The reports whose generation this decision was the first to read (of its run). */
-  changed?: ChangedReport[];
-}
-
-/** Decisions a ledger remembers at most. */
-const MAX_HISTORY = 100;
-/** Changed reports a decision names at most. */
-const MAX_CHANGED = 20;
-
-/** The last outcome the developers were emailed about, if any (what they were told). */
-export function lastEmailed(ledger: Pick<Ledger, 'history'>): DecisionSummary | undefined {
-  return [...(ledger.history ?? [])].reverse().find(h => h.emailed);
-}
-
 export type CheckResult =
   | {action: 'ignored'; reason: string}
   | {action: 'waiting'; day: string; runId: string; reported: number; batches: number}
@@ -182,9 +111,6 @@ export type CheckResult =
 /** Rounds of read–decide–swap before the checker asks for a redelivery. */
 const MAX_ROUNDS = 8;
 const REPORT_READ_CONCURRENCY = 16;
-export const FINGERPRINT_KEY = 'outcome-fingerprint';
-/** Custom metadata of the index: the report basis its rows come from (with FINGERPRINT_KEY). */
-export const INDEX_BASIS_KEY = 'basis';
 /** Waivers one day's decision reads at most. */
 const MAX_WAIVERS = 500;
 /** Plan parts read at a time. */
@@ -532,7 +458,7 @@ export class Checker {
       ...(ledger.history?.length ? {history: ledger.history} : {}),
     });
     const written = await replaceObject(store, name, body, 'application/json', {
-      metadata: {[FINGERPRINT_KEY]: outcome.fingerprint, 'run-id': outcome.runId},
+      metadata: {[FINGERPRINT_KEY]: outcome.fingerprint, [RUN_ID_KEY]: outcome.runId},
       current: existing => existing.metadata?.[FINGERPRINT_KEY] === outcome.fingerprint,
       attempts: MAX_ROUNDS,
     });
@@ -586,7 +512,7 @@ export class Checker {
             metadata: {
               [FINGERPRINT_KEY]: fingerprint,
               [INDEX_BASIS_KEY]: basis,
-              'run-id': src.plan.runId,
+              [RUN_ID_KEY]: src.plan.runId,
             },
             ifGenerationMatch: existing?.generation ?? 0,
           });
@@ -811,103 +737,6 @@ function indexBody(src: IndexSource, stats: IndexStats): Buffer | Readable {
 
 function json(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value, null, 2));
-}
-
-function gapKey(g: DayOutcome['gaps'][number]): string {
-  return createHash('sha256')
-    .update(`${g.conversationId}/${g.recordingId ?? ''}`)
-    .digest('hex')
-    .slice(0, 12);
-}
-
-function summaryOf(ledger: Ledger): DecisionSummary {
-  return {
-    runId: ledger.runId,
-    status: ledger.status,
-    fingerprint: ledger.fingerprint,
-    missing: ledger.missing,
-    decidedAt: ledger.decidedAt,
-    emailed: ledger.email.state === 'sent',
-    ...(ledger.changed?.length ? {changed: ledger.changed} : {}),
-  };
-}
-
-/**
- * The ledger of a new outcome. A failure is emailed when it holds a gap no
- * sent email of this run mentioned (a replay that fixes some gaps updates
- * `_FAILURE` quietly); a success is emailed when it follows an emailed failure.
- */
-export function newLedger(
-  outcome: DayOutcome,
-  previous: Ledger | undefined,
-  nowMs: number,
-  basis?: string,
-): Ledger {
-  const gapKeys = outcome.gaps.map(gapKey);
-  const previousSent = previous?.email.state === 'sent';
-  const notified =
-    previous && previous.runId === outcome.runId
-      ? [...new Set([...previous.notified, ...(previousSent ? previous.gapKeys : [])])]
-      : [];
-  const known = new Set(notified);
-  const recovered =
-    outcome.status === 'success' &&
-    previous?.status === 'failure' &&
-    (previousSent || previous.notified.length > 0);
-  const needed = (outcome.status === 'failure' && gapKeys.some(k => !known.has(k))) || recovered;
-  const changed = changedReports(outcome, previous);
-  return {
-    kind: 'decision',
-    version: 1,
-    day: outcome.day,
-    runId: outcome.runId,
-    status: outcome.status,
-    fingerprint: outcome.fingerprint,
-    decidedAt: new Date(nowMs).toISOString(),
-    missing: outcome.missing,
-    ...(previous
-      ? {
-          previous: summaryOf(previous),
-          history: [...(previous.history ?? []), summaryOf(previous)].slice(-MAX_HISTORY),
-        }
-      : {}),
-    email: needed
-      ? {
-          needed,
-          kind: outcome.status === 'failure' ? 'failure' : 'recovered',
-          state: 'pending',
-          attempts: 0,
-        }
-      : {needed, state: 'not-needed', attempts: 0},
-    gapKeys,
-    notified,
-    gapIds: outcome.gaps.map(gapId),
-    ...(basis ? {basis} : {}),
-    reports: Object.fromEntries(outcome.reports.map(r => [r.batchId, r.generation])),
-    ...(changed.length > 0 ? {changed} : {}),
-    recordsKept: true,
-  };
-}
-
-/** Reports whose generation differs from what the previous decision of the same run read. */
-function changedReports(outcome: DayOutcome, previous: Ledger | undefined): ChangedReport[] {
-  const before = previous?.runId === outcome.runId ? previous.reports : undefined;
-  if (!before) return [];
-  return outcome.reports
-    .filter(r => before[r.batchId] !== r.generation)
-    .slice(0, MAX_CHANGED)
-    .map(r => ({object: r.object, generation: r.generation}));
-}
-
-interface StoredName {
-  name: string;
-  generation: string;
-}
-
-/** Digest of which version of which report and waiver: equal digests, equal inputs. */
-function basisOf(reports: StoredName[]): string {
-  const lines = reports.map(r => `${r.name}#${r.generation}`).sort();
-  return createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 32);
 }
 
 function unreadableReport(plan: DayPlan, batchId: string, error: string): BatchReport {

@@ -9,6 +9,7 @@ import type {StoredPlan} from '../core/day-plan';
 import type {DayOutcome} from '../core/day-outcome';
 import {missingPhrase} from '../core/emails';
 import {PermanentError} from '../core/errors';
+import {FINGERPRINT_KEY, Ledger} from '../core/ledger';
 import {MAX_LEDGER_BYTES, MAX_PLAN_BYTES, MAX_SUCCESS_BYTES} from '../core/limits';
 import {
   batchReportsPrefix,
@@ -17,7 +18,6 @@ import {
   planObjectName,
 } from '../core/object-names';
 import type {ObjectStore} from '../ports';
-import {FINGERPRINT_KEY, Ledger} from './checker';
 
 export type DayState =
   | {state: 'success'; runId?: string}
