@@ -23,7 +23,6 @@
  *      a redelivery, or any later event of the day, finds the index is not
  *      the ledger's and writes it again.
  */
-import {Readable} from 'node:stream';
 import {confirmClaims, keepOpenGaps, recordingFolders} from '../core/claims';
 import {DayOutcome, ReportRef, decideDay} from '../core/day-outcome';
 import {
@@ -34,7 +33,6 @@ import {
   isPlanIndex,
   planProblems,
 } from '../core/day-plan';
-import {MailContext, failureMail, recoveredMail} from '../core/emails';
 import {RetryableError} from '../core/errors';
 import {
   batchReportsPrefix,
@@ -50,35 +48,27 @@ import {
 import {
   EmailState,
   FINGERPRINT_KEY,
-  INDEX_BASIS_KEY,
   Ledger,
   RUN_ID_KEY,
   StoredName,
   basisOf,
   emailSettled,
-  lastEmailed,
   newLedger,
 } from '../core/ledger';
-import {MAX_LEDGER_BYTES, MAX_PLAN_BYTES, MAX_REPORT_BYTES, MAX_WAIVER_BYTES} from '../core/limits';
-import {IndexSource, IndexStats, indexRows, ndjsonChunks} from '../core/recordings-index';
+import {MAX_PLAN_BYTES, MAX_REPORT_BYTES, MAX_WAIVER_BYTES} from '../core/limits';
 import type {ReplayTarget} from '../core/replay';
 import {BatchReport, isReport, totalsOf} from '../core/report';
 import {WaiverRef, isWaiverOf} from '../core/waivers';
 import type {Logger} from '../logger';
-import {Clock, Mailer, ObjectExistsError, ObjectStore, StoredObject} from '../ports';
+import type {Clock, Mailer, ObjectStore, StoredObject} from '../ports';
 import {recordDecision} from './decided-records';
+import {DeveloperEmail, EmailSettings} from './developer-email';
+import {MAX_ROUNDS, json, readLedger, swapLedger} from './ledger';
+import {RecordingsIndexWriter, indexIsOf} from './recordings-index';
 import {mapLimit, removeObject, replaceObject} from './objects';
 
-export interface CheckerSettings {
-  env: string;
-  bucket: string;
-  developers: string[];
-  emailMaxGaps: number;
+export interface CheckerSettings extends EmailSettings {
   replay: ReplayTarget;
-  /** A claim on the email older than this is taken to be abandoned (the claimer crashed). */
-  emailClaimMs?: number;
-  /** How long a duplicate invocation waits for another one's email before asking for a redelivery. */
-  emailWaitMs?: number;
 }
 
 export interface CheckerDeps {
@@ -108,8 +98,6 @@ export type CheckResult =
       email: EmailState['state'];
     };
 
-/** Rounds of read–decide–swap before the checker asks for a redelivery. */
-const MAX_ROUNDS = 8;
 const REPORT_READ_CONCURRENCY = 16;
 /** Waivers one day's decision reads at most. */
 const MAX_WAIVERS = 500;
@@ -117,11 +105,15 @@ const MAX_WAIVERS = 500;
 const PART_READ_CONCURRENCY = 8;
 /** A provisional report older than this cannot belong to a running attempt (the worker's timeout is 10 min). */
 const PROVISIONAL_STALE_MS = 60 * 60_000;
-/** Retries of the ledger write that records a sent email (it rides out a storage outage). */
-const RECORD_SENT_MS = 180_000;
 
 export class Checker {
-  constructor(private readonly deps: CheckerDeps) {}
+  private readonly email: DeveloperEmail;
+  private readonly index: RecordingsIndexWriter;
+
+  constructor(private readonly deps: CheckerDeps) {
+    this.email = new DeveloperEmail(deps);
+    this.index = new RecordingsIndexWriter(deps);
+  }
 
   async handle(objectName: string): Promise<CheckResult> {
     const {settings, store} = this.deps;
@@ -222,9 +214,7 @@ export class Checker {
    */
   private async alreadySettled(plan: StoredPlan, basis: string): Promise<CheckResult | undefined> {
     const {settings, store} = this.deps;
-    const ledger = (
-      await store.readJson<Ledger>(decisionObjectName(settings.env, plan.day), MAX_LEDGER_BYTES)
-    )?.value;
+    const ledger = (await readLedger(store, decisionObjectName(settings.env, plan.day)))?.value;
     if (!ledger || ledger.basis !== basis || ledger.runId !== plan.runId) return undefined;
     if (!emailSettled(ledger.email)) return undefined;
     const [mine, other] = markersFor(ledger.status);
@@ -284,7 +274,7 @@ export class Checker {
     const plan = withIds.plan;
     const ledgerName = decisionObjectName(settings.env, plan.day);
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const before = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);
+      const before = await readLedger(store, ledgerName);
       const reports = (await this.readReports(plan)).map(r => this.staleProvisional(r));
       const provisional = reports.filter(r => r.report.provisional).length;
       if (provisional > 0) {
@@ -320,26 +310,19 @@ export class Checker {
       let action: 'decided' | 'unchanged' = 'unchanged';
       if (before?.value.fingerprint !== outcome.fingerprint) {
         const value = newLedger(outcome, before?.value, clock.now(), basis);
-        try {
-          const stored = await store.write(ledgerName, json(value), {
-            contentType: 'application/json',
-            ifGenerationMatch: before?.generation ?? 0,
-          });
-          ledger = {value, generation: stored.generation};
-          action = 'decided';
-          // The fields Cloud Monitoring filters on (infra/monitoring.tf): event, status, day.
-          logger.info('day decided', {
-            event: 'day_decided',
-            day: plan.day,
-            runId: plan.runId,
-            status: outcome.status,
-            missing: outcome.missing,
-            previous: value.previous?.status,
-          });
-        } catch (err) {
-          if (err instanceof ObjectExistsError) continue; // someone decided first: look again
-          throw err;
-        }
+        const generation = await swapLedger(store, ledgerName, value, before?.generation ?? 0);
+        if (generation === undefined) continue; // someone decided first: look again
+        ledger = {value, generation};
+        action = 'decided';
+        // The fields Cloud Monitoring filters on (infra/monitoring.tf): event, status, day.
+        logger.info('day decided', {
+          event: 'day_decided',
+          day: plan.day,
+          runId: plan.runId,
+          status: outcome.status,
+          missing: outcome.missing,
+          previous: value.previous?.status,
+        });
         await this.record(plan.day, decidedFrom, value);
       } else {
         // Recorded before the basis moves: the fast path never skips records not yet written.
@@ -349,22 +332,22 @@ export class Checker {
           // new basis so later duplicates take the fast path. Losing this race costs nothing.
           // Never while an email is in flight: its "sent" swap must find the claim's generation.
           const value = {...before.value, basis};
-          const moved = await this.swap(ledgerName, value, before.generation);
+          const moved = await swapLedger(store, ledgerName, value, before.generation);
           if (moved) ledger = {value, generation: moved};
         }
       }
       await this.writeMarkers(outcome, ledger!.value);
-      const after = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);
+      const after = await readLedger(store, ledgerName);
       if (after?.value.fingerprint !== outcome.fingerprint) continue; // superseded meanwhile
       // The email does not wait for the index, nor the index for the email: both are tried.
       let email: EmailState['state'] | undefined;
       let emailError: unknown;
       try {
-        email = await this.email(outcome, after, ledgerName);
+        email = await this.email.send(outcome, after, ledgerName);
       } catch (err) {
         emailError = err;
       }
-      const indexed = await this.writeIndex(
+      const indexed = await this.index.write(
         {
           plan,
           reports: decidedFrom,
@@ -468,275 +451,6 @@ export class Checker {
       throw new RetryableError(`${otherName} kept changing; retrying later`);
     }
   }
-
-  /**
-   * Replaces the day's recordings index with this outcome's rows (unless it
-   * already holds them), streamed from the reports the outcome was decided
-   * from, each attempt guarded by the generation just read. Never throws:
-   * resolves false, after logging why, when the index could not be written.
-   */
-  private async writeIndex(src: IndexSource, fingerprint: string, basis: string): Promise<boolean> {
-    const {settings, store, logger} = this.deps;
-    const name = indexObjectName(settings.env, src.plan.day);
-    const log = {day: src.plan.day, runId: src.plan.runId, object: name};
-    try {
-      for (let attempt = 0; attempt < MAX_ROUNDS; attempt++) {
-        const existing = await store.stat(name);
-        // Only the ledger's current outcome writes its index (read after the index, so the
-        // generation guard covers a newer decision's write): a stale invocation steps aside.
-        const now = await store.readJson<Ledger>(
-          decisionObjectName(settings.env, src.plan.day),
-          MAX_LEDGER_BYTES,
-        );
-        if (now?.value.fingerprint !== fingerprint) return true;
-        // The ledger names the generation its checker wrote; any other was written by someone else.
-        const noted = now.value.index?.generation;
-        if (
-          existing &&
-          indexIsOf(existing, fingerprint, basis) &&
-          (noted === undefined || noted === existing.generation)
-        ) {
-          await this.noteIndex(now, existing);
-          return true;
-        }
-        if (existing && noted !== undefined && noted !== existing.generation)
-          logger.warn('the recordings index is not the one the checker wrote; writing it again', {
-            ...log,
-            written: noted,
-            found: existing.generation,
-          });
-        const stats: IndexStats = {rows: 0, bytes: 0};
-        try {
-          const stored = await store.write(name, indexBody(src, stats), {
-            contentType: 'application/x-ndjson',
-            metadata: {
-              [FINGERPRINT_KEY]: fingerprint,
-              [INDEX_BASIS_KEY]: basis,
-              [RUN_ID_KEY]: src.plan.runId,
-            },
-            ifGenerationMatch: existing?.generation ?? 0,
-          });
-          logger.info('recordings index written', {...log, rows: stats.rows, bytes: stats.bytes});
-          await this.noteIndex(now, stored);
-          return true;
-        } catch (err) {
-          if (!(err instanceof ObjectExistsError)) throw err;
-        }
-      }
-      throw new RetryableError(`${name} kept changing`);
-    } catch (err) {
-      logger.error('the recordings index was not written; it is written again on the next try', {
-        ...log,
-        reason: err instanceof Error ? err.message : String(err),
-        error: err,
-      });
-      return false;
-    }
-  }
-
-  /**
-   * Notes in the ledger which generation of the index its outcome's checker
-   * wrote, so an index edited later is told from its own. Only while no
-   * email is in flight (its "sent" swap must find the claim's generation);
-   * a lost race is harmless: the next invocation notes it.
-   */
-  private async noteIndex(
-    ledger: {value: Ledger; generation: string},
-    index: StoredObject,
-  ): Promise<void> {
-    const v = ledger.value;
-    if (v.index?.generation === index.generation || !emailSettled(v.email)) return;
-    const name = decisionObjectName(this.deps.settings.env, v.day);
-    await this.swap(
-      name,
-      {...v, index: {generation: index.generation, md5Hash: index.md5Hash}},
-      ledger.generation,
-    );
-  }
-
-  /** Sends the outcome's email once: claim, send, record. Returns the email's final state. */
-  private async email(
-    outcome: DayOutcome,
-    current: {value: Ledger; generation: string},
-    ledgerName: string,
-  ): Promise<EmailState['state']> {
-    const {settings, store, clock, logger} = this.deps;
-    const claimMs = settings.emailClaimMs ?? 10 * 60_000;
-    const waitUntil = clock.now() + (settings.emailWaitMs ?? 60_000);
-    let ledger = current;
-    for (;;) {
-      const e = ledger.value.email;
-      if (!e.needed || emailSettled(e)) return e.state;
-      const claimAge = clock.now() - Date.parse(e.claimedAt ?? '1970-01-01T00:00:00Z');
-      if (e.state === 'sending' && claimAge < claimMs) {
-        if (clock.now() >= waitUntil) {
-          throw new RetryableError('another invocation is sending this email; retrying later');
-        }
-        await clock.sleep(1000);
-      } else {
-        const claim: Ledger = {
-          ...ledger.value,
-          email: {
-            ...e,
-            state: 'sending',
-            attempts: e.attempts + 1,
-            claimedAt: new Date(clock.now()).toISOString(),
-          },
-        };
-        const claimed = await this.swap(ledgerName, claim, ledger.generation);
-        if (claimed) {
-          await this.send(outcome, claim, ledgerName, claimed);
-          logger.info('developer email sent', {
-            day: outcome.day,
-            runId: outcome.runId,
-            kind: e.kind,
-            to: settings.developers.length,
-          });
-          return 'sent';
-        }
-      }
-      const reread = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);
-      if (!reread || reread.value.fingerprint !== outcome.fingerprint) return 'not-needed'; // superseded
-      ledger = reread;
-    }
-  }
-
-  private async send(
-    outcome: DayOutcome,
-    claim: Ledger,
-    ledgerName: string,
-    generation: string,
-  ): Promise<void> {
-    const {settings} = this.deps;
-    const ctx: MailContext = {
-      env: settings.env,
-      bucket: settings.bucket,
-      maxGaps: settings.emailMaxGaps,
-    };
-    const told = lastEmailed(claim);
-    const rendered =
-      claim.email.kind === 'recovered' && told
-        ? recoveredMail(outcome, ctx, told)
-        : failureMail(outcome, ctx);
-    try {
-      const mailer = await this.deps.mailer();
-      await mailer.send({
-        to: settings.developers,
-        ...rendered,
-        tags: {day: outcome.day, runId: outcome.runId, outcome: outcome.fingerprint},
-      });
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      this.deps.logger.error(
-        'developer email failed; the marker stands, the email will be retried',
-        {
-          day: outcome.day,
-          runId: outcome.runId,
-          reason,
-        },
-      );
-      await this.swap(
-        ledgerName,
-        {...claim, email: {...claim.email, state: 'pending', lastError: reason.slice(0, 500)}},
-        generation,
-      );
-      throw new RetryableError(`the developer email for ${outcome.day} was not sent: ${reason}`);
-    }
-    const sent: Ledger = {
-      ...claim,
-      email: {...claim.email, state: 'sent', sentAt: new Date(this.deps.clock.now()).toISOString()},
-    };
-    await this.recordSent(ledgerName, sent, generation);
-  }
-
-  /**
-   * Records that the email went out. The write is idempotent under its
-   * generation precondition, so a storage outage is ridden out by retrying it
-   * (RECORD_SENT_MS, well inside the claim): only an instance that dies in
-   * between, or an outage longer than that, leaves the claim to expire and
-   * the email to be sent again. A lost response to a write that landed shows
-   * as a changed generation holding exactly this record.
-   */
-  private async recordSent(name: string, sent: Ledger, generation: string): Promise<void> {
-    const {clock, logger, store} = this.deps;
-    const until = clock.now() + RECORD_SENT_MS;
-    for (let attempt = 1, delay = 500; ; attempt++, delay = Math.min(delay * 2, 15_000)) {
-      try {
-        if (await this.swap(name, sent, generation)) return;
-        const now = await store.readJson<Ledger>(name, MAX_LEDGER_BYTES);
-        const e = now?.value.email;
-        if (e?.state !== 'sent' || e.claimedAt !== sent.email.claimedAt) {
-          logger.warn('the ledger changed while the email was sent; not recording it', {
-            day: sent.day,
-          });
-        }
-        return;
-      } catch (err) {
-        if (!(err instanceof RetryableError) || clock.now() + delay > until) {
-          logger.error('the email was sent but could not be recorded; it may be sent again', {
-            day: sent.day,
-            attempts: attempt,
-            error: err,
-          });
-          throw err;
-        }
-        logger.warn('recording the sent email failed; retrying', {
-          day: sent.day,
-          attempt,
-          delayMs: delay,
-          error: err,
-        });
-        await clock.sleep(delay);
-      }
-    }
-  }
-
-  /** Compare-and-swap of the ledger; resolves the new generation, or undefined if it had changed. */
-  private async swap(name: string, value: Ledger, generation: string): Promise<string | undefined> {
-    try {
-      const stored = await this.deps.store.write(name, json(value), {
-        contentType: 'application/json',
-        ifGenerationMatch: generation,
-      });
-      return stored.generation;
-    } catch (err) {
-      if (err instanceof ObjectExistsError) return undefined;
-      throw err;
-    }
-  }
-}
-
-/** Whether a stored index holds the rows of this outcome, computed from these reports. */
-function indexIsOf(o: StoredObject | undefined, fingerprint: string, basis: string | undefined) {
-  return (
-    o !== undefined &&
-    o.metadata?.[FINGERPRINT_KEY] === fingerprint &&
-    basis !== undefined &&
-    o.metadata[INDEX_BASIS_KEY] === basis
-  );
-}
-
-/**
- * The index's bytes: a Buffer when they fit one chunk (an empty day included),
- * else a stream that builds the rows as the upload takes them.
- */
-function indexBody(src: IndexSource, stats: IndexStats): Buffer | Readable {
-  const chunks = ndjsonChunks(indexRows(src), stats);
-  const first = chunks.next();
-  if (first.done) return Buffer.alloc(0);
-  const second = chunks.next();
-  if (second.done) return first.value;
-  return Readable.from(
-    (function* () {
-      yield first.value;
-      yield second.value;
-      yield* chunks;
-    })(),
-  );
-}
-
-function json(value: unknown): Buffer {
-  return Buffer.from(JSON.stringify(value, null, 2));
 }
 
 function unreadableReport(plan: DayPlan, batchId: string, error: string): BatchReport {
