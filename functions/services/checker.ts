@@ -22,50 +22,41 @@
  *      the invocation throws (after the email), so the event is redelivered;
  *      a redelivery, or any later event of the day, finds the index is not
  *      the ledger's and writes it again.
+ *
+ * This module is the orchestration (and the markers); the ledger's model is
+ * core/ledger.ts, its reads and swaps services/ledger.ts, the day's inputs
+ * services/day-inputs.ts, step 4 services/developer-email.ts and step 5
+ * services/recordings-index.ts.
  */
-import {confirmClaims, keepOpenGaps, recordingFolders} from '../core/claims';
+import {confirmClaims, keepOpenGaps} from '../core/claims';
 import {DayOutcome, ReportRef, decideDay} from '../core/day-outcome';
-import {
-  DayPlan,
-  PlanIndex,
-  StoredPlan,
-  assemblePlan,
-  isPlanIndex,
-  planProblems,
-} from '../core/day-plan';
+import type {StoredPlan} from '../core/day-plan';
 import {RetryableError} from '../core/errors';
-import {
-  batchReportsPrefix,
-  classifyObject,
-  decisionObjectName,
-  decisionRecordsObjectName,
-  indexObjectName,
-  markerObjectName,
-  planObjectName,
-  planPartObjectName,
-  waiversPrefix,
-} from '../core/object-names';
 import {
   EmailState,
   FINGERPRINT_KEY,
   Ledger,
   RUN_ID_KEY,
-  StoredName,
   basisOf,
   emailSettled,
   newLedger,
 } from '../core/ledger';
-import {MAX_PLAN_BYTES, MAX_REPORT_BYTES, MAX_WAIVER_BYTES} from '../core/limits';
+import {
+  classifyObject,
+  decisionObjectName,
+  decisionRecordsObjectName,
+  indexObjectName,
+  markerObjectName,
+} from '../core/object-names';
 import type {ReplayTarget} from '../core/replay';
-import {BatchReport, isReport, totalsOf} from '../core/report';
-import {WaiverRef, isWaiverOf} from '../core/waivers';
 import type {Logger} from '../logger';
-import type {Clock, Mailer, ObjectStore, StoredObject} from '../ports';
+import type {Clock, Mailer, ObjectStore} from '../ports';
+import {DayInputs} from './day-inputs';
 import {recordDecision} from './decided-records';
 import {DeveloperEmail, EmailSettings} from './developer-email';
 import {MAX_ROUNDS, json, readLedger, swapLedger} from './ledger';
+import {removeObject, replaceObject} from './objects';
 import {RecordingsIndexWriter, indexIsOf} from './recordings-index';
-import {mapLimit, removeObject, replaceObject} from './objects';
 
 export interface CheckerSettings extends EmailSettings {
   replay: ReplayTarget;
@@ -98,59 +89,39 @@ export type CheckResult =
       email: EmailState['state'];
     };
 
-const REPORT_READ_CONCURRENCY = 16;
-/** Waivers one day's decision reads at most. */
-const MAX_WAIVERS = 500;
-/** Plan parts read at a time. */
-const PART_READ_CONCURRENCY = 8;
-/** A provisional report older than this cannot belong to a running attempt (the worker's timeout is 10 min). */
-const PROVISIONAL_STALE_MS = 60 * 60_000;
-
 export class Checker {
+  private readonly inputs: DayInputs;
   private readonly email: DeveloperEmail;
   private readonly index: RecordingsIndexWriter;
 
   constructor(private readonly deps: CheckerDeps) {
+    this.inputs = new DayInputs(deps);
     this.email = new DeveloperEmail(deps);
     this.index = new RecordingsIndexWriter(deps);
   }
 
   async handle(objectName: string): Promise<CheckResult> {
-    const {settings, store} = this.deps;
+    const {settings} = this.deps;
     const target = classifyObject(settings.env, objectName);
     if (!target) return {action: 'ignored', reason: 'not a plan or batch report'};
-    let planRead: {value: StoredPlan} | undefined;
-    try {
-      planRead = await store.readJson<StoredPlan>(
-        planObjectName(settings.env, target.day),
-        MAX_PLAN_BYTES,
-      );
-    } catch (err) {
-      if (err instanceof RetryableError) throw err;
-      return this.badPlan(target.day, err instanceof Error ? err.message : String(err));
-    }
-    if (!planRead) return {action: 'ignored', reason: `no plan for ${target.day}`};
-    const problems = planProblems(planRead.value, target.day);
-    if (problems.length > 0) return this.badPlan(target.day, problems.join('; '));
-    const plan = planRead.value;
+    const read = await this.inputs.plan(target.day);
+    if (!read) return {action: 'ignored', reason: `no plan for ${target.day}`};
+    if ('problem' in read) return this.badPlan(target.day, read.problem);
+    const plan = read.plan;
     if (target.kind === 'report' && target.runId !== plan.runId) {
       return {action: 'ignored', reason: `report of run ${target.runId}, not the current run`};
     }
-    const prefix = batchReportsPrefix(settings.env, plan.day, plan.runId);
-    const planned = new Set(plan.batches.map(b => b.batchId));
-    const listed = (await store.list(prefix)).filter(o =>
-      planned.has(o.name.slice(prefix.length, -'.json'.length)),
-    );
-    if (listed.length < planned.size) {
+    const listed = await this.inputs.reportObjects(plan);
+    if (listed.length < plan.batches.length) {
       return {
         action: 'waiting',
         day: plan.day,
         runId: plan.runId,
         reported: listed.length,
-        batches: planned.size,
+        batches: plan.batches.length,
       };
     }
-    const waivers = await this.waiverObjects(plan.day);
+    const waivers = await this.inputs.waiverObjects(plan.day);
     const settled = await this.alreadySettled(plan, basisOf([...listed, ...waivers]));
     if (settled) return settled;
     return this.decide(plan);
@@ -165,44 +136,6 @@ export class Checker {
     return {
       action: 'ignored',
       reason: `the plan of ${day} is not usable: ${problem.slice(0, 200)}`,
-    };
-  }
-
-  /**
-   * The day's waiver objects: names a waiver may have (nothing nested),
-   * at most MAX_WAIVER_BYTES each, at most MAX_WAIVERS (the rest is logged).
-   */
-  private async waiverObjects(day: string): Promise<StoredObject[]> {
-    const {settings, store, logger} = this.deps;
-    const all = await store.list(waiversPrefix(settings.env, day));
-    const usable = all.filter(
-      o => classifyObject(settings.env, o.name)?.kind === 'waiver' && o.size <= MAX_WAIVER_BYTES,
-    );
-    if (usable.length < all.length || usable.length > MAX_WAIVERS)
-      logger.warn('not every object under waivers/ is read as a waiver', {
-        day,
-        objects: all.length,
-        read: Math.min(usable.length, MAX_WAIVERS),
-      });
-    return usable.slice(0, MAX_WAIVERS);
-  }
-
-  /** The day's valid waivers; anything else under waivers/ is ignored, not trusted. */
-  private async readWaivers(day: string): Promise<{refs: WaiverRef[]; basis: StoredName[]}> {
-    const {store} = this.deps;
-    const listed = await this.waiverObjects(day);
-    const read = await mapLimit(listed, REPORT_READ_CONCURRENCY, async o => {
-      try {
-        const r = await store.readJson<unknown>(o.name);
-        return r && isWaiverOf(r.value, day) ? {object: o.name, waiver: r.value} : undefined;
-      } catch (err) {
-        if (err instanceof RetryableError) throw err;
-        return undefined;
-      }
-    });
-    return {
-      refs: read.filter(<T>(x: T | undefined): x is T => x !== undefined),
-      basis: listed.map(o => ({name: o.name, generation: o.generation})),
     };
   }
 
@@ -237,45 +170,15 @@ export class Checker {
     };
   }
 
-  /**
-   * The plan with every batch's conversation ids: a version-1 plan as it is,
-   * a version-2 one put together from its parts (read now, only to decide).
-   */
-  private async withIds(stored: StoredPlan): Promise<{plan?: DayPlan; problems: string[]}> {
-    if (!isPlanIndex(stored)) return {plan: stored, problems: []};
-    const {settings, store} = this.deps;
-    const index: PlanIndex = stored;
-    const problems: string[] = [];
-    const parts = await mapLimit(
-      index.parts.map((ref, k) => ({ref, k})),
-      PART_READ_CONCURRENCY,
-      async ({ref, k}) => {
-        const name = planPartObjectName(settings.env, index.day, index.runId, k);
-        if (ref.object !== name) {
-          problems.push(`part ${k} is named ${ref.object.slice(0, 200)}, not ${name}`);
-          return null;
-        }
-        try {
-          return (await store.readJson<unknown>(name, MAX_PLAN_BYTES))?.value;
-        } catch (err) {
-          if (err instanceof RetryableError) throw err;
-          problems.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
-          return null;
-        }
-      },
-    );
-    return problems.length > 0 ? {problems} : assemblePlan(index, parts);
-  }
-
   private async decide(stored: StoredPlan): Promise<CheckResult> {
     const {settings, store, logger, clock} = this.deps;
-    const withIds = await this.withIds(stored);
+    const withIds = await this.inputs.withIds(stored);
     if (!withIds.plan) return this.badPlan(stored.day, withIds.problems.join('; '));
     const plan = withIds.plan;
     const ledgerName = decisionObjectName(settings.env, plan.day);
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const before = await readLedger(store, ledgerName);
-      const reports = (await this.readReports(plan)).map(r => this.staleProvisional(r));
+      const reports = await this.inputs.reports(plan);
       const provisional = reports.filter(r => r.report.provisional).length;
       if (provisional > 0) {
         // A final attempt is still exporting; its own report, or the next delivery's, follows.
@@ -287,11 +190,9 @@ export class Checker {
           batches: plan.batches.length,
         };
       }
-      const waivers = await this.readWaivers(plan.day);
+      const waivers = await this.inputs.waivers(plan.day);
       // Never from bookkeeping alone: what the reports claim is held against one listing.
-      const listing = (
-        await Promise.all(recordingFolders(settings.env, plan.day).map(f => store.list(f)))
-      ).flat();
+      const listing = await this.inputs.recordings(plan.day);
       const confirmed = confirmClaims(settings.env, plan, reports, listing);
       const open = before?.value.runId === plan.runId ? (before.value.gapIds ?? []) : [];
       const decidedFrom = keepOpenGaps(confirmed.reports, open);
@@ -384,48 +285,6 @@ export class Checker {
     });
   }
 
-  /**
-   * A provisional report that nothing replaced long after any attempt could still run (its
-   * message was dead-lettered, say) counts as the failed report it is.
-   */
-  private staleProvisional(ref: ReportRef): ReportRef {
-    const r = ref.report;
-    if (!r.provisional || this.deps.clock.now() - Date.parse(r.startedAt) < PROVISIONAL_STALE_MS)
-      return ref;
-    const error =
-      "batch failed: the final attempt's provisional report was never replaced (no later delivery came; see grm dead-letters)";
-    const {provisional: _p, ...rest} = r;
-    return {
-      ...ref,
-      report: {...rest, error, conversations: r.conversations.map(c => ({...c, error}))},
-    };
-  }
-
-  private async readReports(plan: DayPlan): Promise<ReportRef[]> {
-    const {settings, store} = this.deps;
-    const prefix = batchReportsPrefix(settings.env, plan.day, plan.runId);
-    return mapLimit(plan.batches, REPORT_READ_CONCURRENCY, async b => {
-      const object = `${prefix}${b.batchId}.json`;
-      let read: {value: BatchReport; generation: string} | undefined;
-      let problem: string | undefined;
-      try {
-        read = await store.readJson<BatchReport>(object, MAX_REPORT_BYTES);
-      } catch (err) {
-        if (err instanceof RetryableError) throw err;
-        problem = err instanceof Error ? err.message : String(err);
-      }
-      if (read && isReport(read.value, b.batchId))
-        return {object, generation: read.generation, report: read.value};
-      // An unreadable report is a failed batch: its conversations become gaps, a replay rewrites it.
-      const error = `the batch report is unreadable: ${problem ?? 'not a batch report'}`;
-      return {
-        object,
-        generation: read?.generation ?? '0',
-        report: unreadableReport(plan, b.batchId, error),
-      };
-    });
-  }
-
   /** Writes the outcome's marker (unless it already holds this outcome) and removes the other. */
   private async writeMarkers(outcome: DayOutcome, ledger: Ledger): Promise<void> {
     const {settings, store} = this.deps;
@@ -451,23 +310,4 @@ export class Checker {
       throw new RetryableError(`${otherName} kept changing; retrying later`);
     }
   }
-}
-
-function unreadableReport(plan: DayPlan, batchId: string, error: string): BatchReport {
-  const now = plan.createdAt;
-  return {
-    kind: 'batch-report',
-    version: 1,
-    day: plan.day,
-    runId: plan.runId,
-    batchId,
-    messageId: 'unknown',
-    attempt: 0,
-    status: 'failed',
-    error,
-    startedAt: now,
-    finishedAt: now,
-    conversations: [],
-    totals: totalsOf([]),
-  };
 }

@@ -7,7 +7,10 @@ import type {Ledger} from '../core/ledger';
 import {MAX_LEDGER_BYTES} from '../core/limits';
 import {ObjectExistsError, ObjectStore} from '../ports';
 
-/** Rounds of read–decide–swap (or read–write of an object it owns) before the checker asks for a redelivery. */
+/**
+ * Rounds of read–decide–swap, and attempts at each object the checker replaces under a
+ * generation guard (markers, index), before it asks for a redelivery.
+ */
 export const MAX_ROUNDS = 8;
 
 /** The ledger and the generation it was read at. */
