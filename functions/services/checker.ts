@@ -49,11 +49,9 @@ import {
   markerObjectName,
 } from '../core/object-names';
 import type {ReplayTarget} from '../core/replay';
-import type {Logger} from '../logger';
-import type {Clock, Mailer, ObjectStore} from '../ports';
 import {DayInputs} from './day-inputs';
 import {recordDecision} from './decided-records';
-import {DeveloperEmail, EmailSettings} from './developer-email';
+import {DeveloperEmail, EmailDeps, EmailSettings} from './developer-email';
 import {MAX_ROUNDS, json, readLedger, swapLedger} from './ledger';
 import {removeObject, replaceObject} from './objects';
 import {RecordingsIndexWriter, indexIsOf} from './recordings-index';
@@ -62,13 +60,9 @@ export interface CheckerSettings extends EmailSettings {
   replay: ReplayTarget;
 }
 
-export interface CheckerDeps {
+/** What the email needs (the mailer built on first use), with the checker's settings. */
+export interface CheckerDeps extends EmailDeps {
   settings: CheckerSettings;
-  store: ObjectStore;
-  /** Built on first use (the API key comes from Secret Manager). */
-  mailer: () => Promise<Mailer>;
-  clock: Clock;
-  logger: Logger;
 }
 
 type Marker = '_SUCCESS' | '_FAILURE';
