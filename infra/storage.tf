@@ -180,7 +180,7 @@ locals {
     # Lists the bucket (a run's reports, waivers, the recordings the reports
     # claim) and reads the day's _manifest/: plans and plan parts, reports,
     # the ledger, waivers. It never reads a recording or a metadata document
-    # (functions/services/checker.ts); markers and the index it reads through
+    # (functions/services/day-inputs.ts); markers and the index it reads through
     # its replace grants below.
     checker_reads = {
       sa    = "checker"

@@ -17,7 +17,7 @@ import {addDays, startOfDay} from '../functions/core/time-window';
 import type {BatchReport} from '../functions/core/report';
 import type {DayPlan} from '../functions/core/day-plan';
 import type {DayOutcome} from '../functions/core/day-outcome';
-import type {Ledger} from '../functions/services/checker';
+import type {Ledger} from '../functions/core/ledger';
 import {renderTable} from '../functions/core/tables';
 import {formatBytes, plural} from '../functions/core/units';
 

@@ -32,7 +32,7 @@ export interface ConversationAttributes {
 
 /**
  * Bounds that keep a report of 1,000 conversations well under the checker's
- * read limit (checker.ts MAX_REPORT_BYTES): what is beyond them is left out.
+ * read limit (core/limits.ts MAX_REPORT_BYTES): what is beyond them is left out.
  */
 export const ATTRIBUTE_LIMITS = {participants: 20, ids: 10, queuesPerParticipant: 3} as const;
 

@@ -6,6 +6,7 @@
  */
 import {adhocBatchId} from '../core/batches';
 import {InputError, PermanentError} from '../core/errors';
+import {MAX_MARKER_BYTES} from '../core/limits';
 import type {BatchMessage} from '../core/messages';
 import {parseBatchMessage} from '../core/messages';
 import {
@@ -63,12 +64,6 @@ export interface DeadLetterView {
 
 /** Dead letters handled per pull: far inside the subscription's 60 s ack deadline. */
 const DEAD_LETTER_CHUNK = 100;
-
-/**
- * Largest marker grm reads: a `_FAILURE` lists every gap (about 360 bytes each), so a day with
- * 100,000 gaps makes a 36 MiB marker; grm runs on an operator's machine, not in a function.
- */
-const MAX_MARKER_BYTES = 256 * 1024 * 1024;
 
 export class Operator {
   constructor(private readonly deps: OperatorDeps) {}

@@ -1,51 +1,31 @@
 /**
- * `grm verify`'s I/O: reads a decided day's marker, the batch reports it
- * references (by the generation it recorded), lists every generation in the
- * day's export folders and, with `deep`, reads every object back.
- * core/verify.ts judges. Nothing here stops at a bad object: whatever cannot
- * be read or understood becomes a finding of its day.
+ * `grm verify`'s I/O for one decided day: which marker is the checker's,
+ * what it pins and what the day's records, index and objects must then be.
+ * ops/verifier-reads.ts reads the day's bookkeeping, ops/verifier-objects.ts
+ * checks the bucket's objects; core/verify*.ts judges. Nothing here stops at
+ * a bad object: whatever cannot be read or understood becomes a finding of
+ * its day.
  */
 import {PermanentError} from '../core/errors';
-import type {DecidedRecord} from '../core/decided-records';
-import {
-  decisionObjectName,
-  decisionRecordsObjectName,
-  indexObjectName,
-  markerObjectName,
-  planObjectName,
-} from '../core/object-names';
-import type {DayMarker} from '../core/operations';
-import {BatchReport, countRecording, emptyTotals} from '../core/report';
+import {decisionObjectName, markerObjectName, planObjectName} from '../core/object-names';
 import {
   DayVerification,
-  Finding,
-  ReadBack,
   Expected,
-  checkObject,
+  Finding,
   expectedFromRecords,
   expectedObjects,
-  exportFolders,
-  extraObjects,
-  hiddenGenerations,
-  indexAgainstRecords,
+} from '../core/verify';
+import {
   redecidedAfterSuccess,
   reportsAgainstRecords,
-  retentionSummary,
-  sameRecord,
-  unretained,
-} from '../core/verify';
-import type {IndexRow} from '../core/recordings-index';
-import type {ObjectStore, StoredObject} from '../ports';
-import {readRecords} from '../services/decided-records';
-import {mapLimit} from '../services/objects';
+  totalsAgainstReports,
+} from '../core/verify-bookkeeping';
+import {retentionSummary, unretained} from '../core/verify-objects';
+import {ObjectCheckDeps, checkObjects} from './verifier-objects';
+import {BookkeepingReader, LedgerView} from './verifier-reads';
 
-export interface VerifierDeps {
-  env: string;
-  store: ObjectStore;
-  now: () => number;
-  /** Size and checksums of an object's bytes, read again (`--deep`). */
-  readBack: (name: string) => Promise<ReadBack>;
-}
+/** The bucket, the clock and a way to read an object's bytes back. */
+export type VerifierDeps = ObjectCheckDeps;
 
 export interface VerifyOptions {
   /** Read every object back and hash it. */
@@ -54,30 +34,14 @@ export interface VerifyOptions {
   requireRetention?: boolean;
 }
 
-/** Same bound as grm's other marker reads: a `_FAILURE` can list 100,000 gaps. */
-const MAX_MARKER_BYTES = 256 * 1024 * 1024;
-/** Reports may be large (a batch of 1,000 conversations). */
-const MAX_REPORT_BYTES = 64 * 1024 * 1024;
-/** The recordings index of a day read at most (a row is ~1 KB). */
-const MAX_INDEX_BYTES = 512 * 1024 * 1024;
-/** Requests in flight against the bucket. */
-const CONCURRENCY = 8;
-
 type ReportRef = {batchId?: unknown; object?: unknown; generation?: unknown};
-/** What verify reads of the checker's ledger. */
-interface LedgerView {
-  runId?: string;
-  fingerprint?: string;
-  recordsKept?: boolean;
-  index?: {generation?: string};
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class Verifier {
-  constructor(private readonly deps: VerifierDeps) {}
+  private readonly read: BookkeepingReader;
+
+  constructor(private readonly deps: VerifierDeps) {
+    this.read = new BookkeepingReader(deps);
+  }
 
   /**
    * The day's verification. An error that stops it (the bucket unreachable,
@@ -92,7 +56,7 @@ export class Verifier {
       findings.push({
         kind: 'unverifiable',
         object: `${this.deps.env}/${day}/`,
-        detail: `verification stopped: ${messageOf(err)}`,
+        detail: `verification stopped: ${err instanceof Error ? err.message : String(err)}`,
       });
       return {
         day,
@@ -127,8 +91,8 @@ export class Verifier {
     const failureName = markerObjectName(env, day, '_FAILURE');
     const ledgerName = decisionObjectName(env, day);
     const [success, failure, plan, ledger] = await Promise.all([
-      this.readMarker(successName, findings),
-      this.readMarker(failureName, findings),
+      this.read.marker(successName, findings),
+      this.read.marker(failureName, findings),
       store
         .readJson<{runId?: string; createdAt?: string}>(planObjectName(env, day))
         .catch(() => undefined),
@@ -194,247 +158,32 @@ export class Verifier {
         object: markerName,
         detail: `it names ${refs.length} reports (${refs.length - valid.length} malformed) for ${String(marker.batches)} planned batches`,
       });
-    const liveReports: Array<{object: string; generation: string; report: BatchReport}> = [];
-    const reports = (
-      await mapLimit(valid, CONCURRENCY, ref =>
-        this.readReport(ref.object, ref.generation, findings, liveReports),
-      )
-    ).filter(
-      (r): r is {object: string; generation: string; report: BatchReport} => r !== undefined,
-    );
+    const {reports, live} = await this.read.pinnedReports(valid, findings);
 
-    const records = await this.readRecords(day, ledger?.value, findings);
+    const records = await this.read.records(day, ledger?.value, findings);
     let expected: Map<string, Expected>;
     if (records) {
       expected = expectedFromRecords(records);
-      findings.push(...reportsAgainstRecords([...reports, ...liveReports], records));
-      findings.push(...(await this.checkIndex(day, records, ledger?.value)));
+      findings.push(...reportsAgainstRecords([...reports, ...live], records));
+      findings.push(...(await this.read.checkIndex(day, records, ledger?.value)));
     } else {
       const fromReports = expectedObjects(reports);
       expected = fromReports.expected;
       findings.push(...fromReports.findings);
     }
-    findings.push(...this.totals(markerName, marker, reports));
+    findings.push(...totalsAgainstReports(markerName, marker, reports));
     if (opts.requireRetention) findings.push(...unretained(expected));
 
-    const folders = exportFolders(env, day);
-    const versions = (
-      await mapLimit(folders, CONCURRENCY, folder => store.list(folder, {versions: true}))
-    ).flat();
-    const listed = versions.filter(o => o.timeDeleted === undefined);
-    const byName = new Map(listed.map(o => [o.name, o]));
-    const noncurrent = new Map<string, StoredObject[]>();
-    for (const o of versions)
-      if (o.timeDeleted !== undefined)
-        noncurrent.set(o.name, [...(noncurrent.get(o.name) ?? []), o]);
-    const now = this.deps.now();
-    let bytes = 0;
-    const perObject = await mapLimit([...expected.values()], CONCURRENCY, async e => {
-      // A report naming an object outside the export folders is still checked, on its own.
-      const stored =
-        byName.get(e.object) ??
-        (folders.some(f => e.object.startsWith(f)) ? undefined : await store.stat(e.object));
-      bytes += e.copy?.size ?? 0;
-      let readBack: ReadBack | undefined;
-      if (deep && stored && stored.generation === e.copy?.generation) {
-        try {
-          readBack = await this.deps.readBack(e.object);
-        } catch (err) {
-          return [
-            ...checkObject(e, stored, now, undefined, noncurrent.get(e.object)),
-            {
-              kind: 'unverifiable' as const,
-              object: e.object,
-              detail: `could not read its bytes back: ${messageOf(err)}`,
-            },
-          ];
-        }
-      }
-      return checkObject(e, stored, now, readBack, noncurrent.get(e.object));
-    });
-    findings.push(
-      ...perObject.flat(),
-      ...extraObjects(listed, expected),
-      ...hiddenGenerations(
-        versions.filter(o => o.timeDeleted !== undefined),
-        expected,
-      ),
-    );
+    const objects = await checkObjects(this.deps, day, expected, deep);
+    findings.push(...objects.findings);
     return result({
       marker: success ? '_SUCCESS' : '_FAILURE',
       runId: marker.runId,
       reports: reports.length,
       objects: expected.size,
-      bytes,
+      bytes: objects.bytes,
       retention: retentionSummary(expected),
       proof: records ? 'decided records' : 'reports',
     });
-  }
-
-  /**
-   * The day's decided records; undefined for a day decided before the
-   * checker kept them (its ledger says whether it did: then their absence,
-   * or a records object that cannot be read, is a finding).
-   */
-  private async readRecords(
-    day: string,
-    ledger: LedgerView | undefined,
-    findings: Finding[],
-  ): Promise<Map<string, DecidedRecord> | undefined> {
-    const name = decisionRecordsObjectName(this.deps.env, day);
-    try {
-      const read = await readRecords(this.deps.store, name);
-      if (!read && ledger?.recordsKept === true)
-        findings.push({
-          kind: 'missing',
-          object: name,
-          detail: "the checker's ledger says the day keeps decided records; they are gone",
-        });
-      return read?.records;
-    } catch (err) {
-      if (!(err instanceof PermanentError)) throw err;
-      findings.push({kind: 'altered', object: name, detail: `unreadable: ${err.message}`});
-      return undefined;
-    }
-  }
-
-  /** The recordings index: the generation the checker wrote, saying what the records say. */
-  private async checkIndex(
-    day: string,
-    records: ReadonlyMap<string, DecidedRecord>,
-    ledger: LedgerView | undefined,
-  ): Promise<Finding[]> {
-    const name = indexObjectName(this.deps.env, day);
-    const out: Finding[] = [];
-    let read: {bytes: Buffer; generation: string} | undefined;
-    try {
-      read = await this.deps.store.readBytes(name, MAX_INDEX_BYTES);
-    } catch (err) {
-      if (!(err instanceof PermanentError)) throw err;
-      return [{kind: 'unverifiable', object: name, detail: `unreadable: ${err.message}`}];
-    }
-    if (!read) return [{kind: 'missing', object: name, detail: 'the day has no recordings index'}];
-    const written = ledger?.index?.generation;
-    if (written !== undefined && written !== read.generation)
-      out.push({
-        kind: 'altered',
-        object: name,
-        detail: `generation ${read.generation} is not the one the checker wrote (${written}); the checker writes it again at its next event of the day`,
-      });
-    const rows: IndexRow[] = [];
-    const lines = read.bytes.toString('utf8').split('\n');
-    for (const [i, line] of lines.entries()) {
-      if (line.trim() === '') continue;
-      try {
-        rows.push(JSON.parse(line) as IndexRow);
-      } catch {
-        out.push({kind: 'altered', object: name, detail: `line ${i + 1} is not JSON`});
-      }
-    }
-    return [...out, ...indexAgainstRecords(name, rows, records)];
-  }
-
-  private async readMarker(
-    name: string,
-    findings: Finding[],
-  ): Promise<{value: DayMarker; generation: string} | undefined> {
-    try {
-      const read = await this.deps.store.readJson<DayMarker>(name, MAX_MARKER_BYTES);
-      if (read && read.value?.kind !== 'day-marker') {
-        findings.push({
-          kind: 'altered',
-          object: name,
-          detail: 'not a day outcome the checker wrote',
-        });
-        return undefined;
-      }
-      return read;
-    } catch (err) {
-      if (!(err instanceof PermanentError)) throw err;
-      findings.push({kind: 'altered', object: name, detail: `unreadable: ${err.message}`});
-      return undefined;
-    }
-  }
-
-  /**
-   * The report as the marker recorded it (its generation), and whether the
-   * live one still records the same export. A report rewritten without
-   * changing what it records (a redelivery, a replay that changed nothing) is
-   * no finding; one that records something else is, and its recorded
-   * generation, which versioning keeps, still says what was exported.
-   */
-  private async readReport(
-    object: string,
-    generation: string,
-    findings: Finding[],
-    liveReports: Array<{object: string; generation: string; report: BatchReport}>,
-  ): Promise<{object: string; generation: string; report: BatchReport} | undefined> {
-    const {store} = this.deps;
-    const read = (g?: string) =>
-      store.readJson<BatchReport>(object, MAX_REPORT_BYTES, g).catch((err: unknown) => {
-        if (err instanceof PermanentError) return undefined;
-        throw err;
-      });
-    const isReport = (r: {value: BatchReport} | undefined): r is {value: BatchReport} =>
-      r?.value?.kind === 'batch-report' && Array.isArray(r.value.conversations);
-    // The live report is read only when it is no longer the generation the marker pinned.
-    const [recorded, live] = await Promise.all([read(generation), store.stat(object)]);
-    if (!live) {
-      findings.push({
-        kind: 'missing',
-        object,
-        detail: `the marker references it (generation ${generation}); it is gone`,
-      });
-    } else if (live.generation !== generation) {
-      const current = await read(live.generation);
-      const same =
-        isReport(recorded) && isReport(current) && sameRecord(recorded.value, current.value);
-      if (!same) {
-        findings.push({
-          kind: 'altered',
-          object,
-          detail: `replaced with a different record: the marker references generation ${generation}, the bucket holds ${live.generation}`,
-        });
-        // What the live one says is held against the records too.
-        if (isReport(current))
-          liveReports.push({object, generation: live.generation, report: current.value});
-      }
-    }
-    if (!isReport(recorded)) {
-      findings.push({
-        kind: 'unverifiable',
-        object,
-        detail: `generation ${generation} is not readable as a report: the objects it recorded cannot be checked`,
-      });
-      return undefined;
-    }
-    return {object, generation, report: recorded.value};
-  }
-
-  /** The marker's exported totals against what its reports record. */
-  private totals(
-    markerName: string,
-    marker: DayMarker,
-    reports: Array<{report: BatchReport}>,
-  ): Finding[] {
-    // Counted as the checker counts (core/report.ts), each conversation once.
-    const all = emptyTotals();
-    const seen = new Set<string>();
-    for (const {report} of reports)
-      for (const c of report.conversations) {
-        if (seen.has(c.conversationId)) continue;
-        seen.add(c.conversationId);
-        for (const r of c.recordings) countRecording(all, r);
-      }
-    const {exported, bytes} = all;
-    const said = marker.totals?.all;
-    if (!said || (said.exported === exported && said.bytes === bytes)) return [];
-    return [
-      {
-        kind: 'altered',
-        object: markerName,
-        detail: `it says ${said.exported} recordings (${said.bytes} bytes) were exported; its reports record ${exported} (${bytes} bytes)`,
-      },
-    ];
   }
 }

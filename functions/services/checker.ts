@@ -22,60 +22,47 @@
  *      the invocation throws (after the email), so the event is redelivered;
  *      a redelivery, or any later event of the day, finds the index is not
  *      the ledger's and writes it again.
+ *
+ * This module is the orchestration (and the markers); the ledger's model is
+ * core/ledger.ts, its reads and swaps services/ledger.ts, the day's inputs
+ * services/day-inputs.ts, step 4 services/developer-email.ts and step 5
+ * services/recordings-index.ts.
  */
-import {createHash} from 'node:crypto';
-import {Readable} from 'node:stream';
-import {confirmClaims, gapId, keepOpenGaps, recordingFolders} from '../core/claims';
+import {confirmClaims, keepOpenGaps} from '../core/claims';
 import {DayOutcome, ReportRef, decideDay} from '../core/day-outcome';
-import {
-  DayPlan,
-  PlanIndex,
-  StoredPlan,
-  assemblePlan,
-  isPlanIndex,
-  planProblems,
-} from '../core/day-plan';
-import {MailContext, failureMail, recoveredMail} from '../core/emails';
+import type {StoredPlan} from '../core/day-plan';
 import {RetryableError} from '../core/errors';
 import {
-  batchReportsPrefix,
+  EmailState,
+  FINGERPRINT_KEY,
+  Ledger,
+  RUN_ID_KEY,
+  basisOf,
+  emailSettled,
+  newLedger,
+} from '../core/ledger';
+import {
   classifyObject,
   decisionObjectName,
   decisionRecordsObjectName,
   indexObjectName,
   markerObjectName,
-  planObjectName,
-  planPartObjectName,
-  waiversPrefix,
 } from '../core/object-names';
-import {IndexSource, IndexStats, indexRows, ndjsonChunks} from '../core/recordings-index';
 import type {ReplayTarget} from '../core/replay';
-import {BatchReport, isReport, totalsOf} from '../core/report';
-import {WaiverRef, isWaiverOf} from '../core/waivers';
-import type {Logger} from '../logger';
-import {Clock, Mailer, ObjectExistsError, ObjectStore, StoredObject} from '../ports';
+import {DayInputs} from './day-inputs';
 import {recordDecision} from './decided-records';
-import {mapLimit, removeObject, replaceObject} from './objects';
+import {DeveloperEmail, EmailDeps, EmailSettings} from './developer-email';
+import {MAX_ROUNDS, json, readLedger, swapLedger} from './ledger';
+import {removeObject, replaceObject} from './objects';
+import {RecordingsIndexWriter, indexIsOf} from './recordings-index';
 
-export interface CheckerSettings {
-  env: string;
-  bucket: string;
-  developers: string[];
-  emailMaxGaps: number;
+export interface CheckerSettings extends EmailSettings {
   replay: ReplayTarget;
-  /** A claim on the email older than this is taken to be abandoned (the claimer crashed). */
-  emailClaimMs?: number;
-  /** How long a duplicate invocation waits for another one's email before asking for a redelivery. */
-  emailWaitMs?: number;
 }
 
-export interface CheckerDeps {
+/** What the email needs (the mailer built on first use), with the checker's settings. */
+export interface CheckerDeps extends EmailDeps {
   settings: CheckerSettings;
-  store: ObjectStore;
-  /** Built on first use (the API key comes from Secret Manager). */
-  mailer: () => Promise<Mailer>;
-  clock: Clock;
-  logger: Logger;
 }
 
 type Marker = '_SUCCESS' | '_FAILURE';
@@ -83,88 +70,6 @@ type Marker = '_SUCCESS' | '_FAILURE';
 /** The outcome's marker, and the one it replaces. */
 function markersFor(status: DayOutcome['status']): [Marker, Marker] {
   return status === 'success' ? ['_SUCCESS', '_FAILURE'] : ['_FAILURE', '_SUCCESS'];
-}
-
-/** Nothing left to do about the email: sent, or never needed. */
-function emailSettled(e: EmailState): boolean {
-  return e.state === 'sent' || e.state === 'not-needed';
-}
-
-export interface EmailState {
-  needed: boolean;
-  kind?: 'failure' | 'recovered';
-  state: 'pending' | 'sending' | 'sent' | 'not-needed';
-  attempts: number;
-  claimedAt?: string;
-  sentAt?: string;
-  lastError?: string;
-}
-
-/** The day's ledger: the current decision and what became of its email. */
-export interface Ledger {
-  kind: 'decision';
-  version: 1;
-  day: string;
-  runId: string;
-  status: DayOutcome['status'];
-  fingerprint: string;
-  decidedAt: string;
-  missing: DayOutcome['missing'];
-  /** The decision this one replaced. */
-  previous?: DecisionSummary;
-  /**
-   * Every earlier decision of the day, oldest first, each with whether the
-   * developers were emailed about it: what the markers have said, in order.
-   */
-  history?: DecisionSummary[];
-  email: EmailState;
-  /** Short digests of this outcome's gaps. */
-  gapKeys: string[];
-  /** Gaps of this run that a sent email already told the developers about. */
-  notified: string[];
-  /**
-   * The gaps of this outcome (`conversationId/recordingId`): a later outcome of
-   * the same run closes one only by exporting or skipping it, never by leaving it out.
-   */
-  gapIds?: string[];
-  /** Digest of the report generations this outcome was computed from. */
-  basis?: string;
-  /** The generation of each report (by batch) this outcome was computed from. */
-  reports?: Record<string, string>;
-  /** Reports whose generation differs from the previous decision's of the same run (at most 20). */
-  changed?: ChangedReport[];
-  /** The day keeps decided records (`_manifest/decision-records.ndjson`): `grm verify` requires them. */
-  recordsKept?: true;
-  /** The recordings index this outcome's checker wrote: any other generation is not its index. */
-  index?: {generation: string; md5Hash: string};
-}
-
-/** A batch report at the generation a decision read. */
-export interface ChangedReport {
-  object: string;
-  generation: string;
-}
-
-/** One decision of the day as later ones remember it. */
-export interface DecisionSummary {
-  runId: string;
-  status: DayOutcome['status'];
-  fingerprint: string;
-  missing: DayOutcome['missing'];
-  decidedAt?: string;
-  emailed: boolean;
-  /** The reports whose generation this decision was the first to read (of its run). */
-  changed?: ChangedReport[];
-}
-
-/** Decisions a ledger remembers at most. */
-const MAX_HISTORY = 100;
-/** Changed reports a decision names at most. */
-const MAX_CHANGED = 20;
-
-/** The last outcome the developers were emailed about, if any (what they were told). */
-export function lastEmailed(ledger: Pick<Ledger, 'history'>): DecisionSummary | undefined {
-  return [...(ledger.history ?? [])].reverse().find(h => h.emailed);
 }
 
 export type CheckResult =
@@ -178,76 +83,39 @@ export type CheckResult =
       email: EmailState['state'];
     };
 
-/** Rounds of read–decide–swap before the checker asks for a redelivery. */
-const MAX_ROUNDS = 8;
-const REPORT_READ_CONCURRENCY = 16;
-export const FINGERPRINT_KEY = 'outcome-fingerprint';
-/** Custom metadata of the index: the report basis its rows come from (with FINGERPRINT_KEY). */
-export const INDEX_BASIS_KEY = 'basis';
-/** Waivers one day's decision reads at most. */
-const MAX_WAIVERS = 500;
-/** Bytes of one waiver object read at most (a waiver of 1000 recordings is ~90 KB). */
-const MAX_WAIVER_BYTES = 256 * 1024;
-/**
- * Bytes of one batch report read at most: 1,000 conversations (the most a message may carry) of
- * 20 recordings each are ~9.3 MiB, their attributes at their bounds (core/conversation-attributes.ts
- * ATTRIBUTE_LIMITS) at most ~6.7 MiB more.
- */
-export const MAX_REPORT_BYTES = 32 * 1024 * 1024;
-/**
- * Bytes of the plan, and of one plan part, read at most: a version-1 plan lists at most
- * PLAN_PART_CONVERSATIONS ids (~0.5 MB), a version-2 one a line per batch (1M conversations,
- * ~1 MB), a part at most PLAN_PART_CONVERSATIONS ids.
- */
-export const MAX_PLAN_BYTES = 32 * 1024 * 1024;
-/** Plan parts read at a time. */
-const PART_READ_CONCURRENCY = 8;
-/** Bytes of the ledger read at most (100 decisions of 10,000 gaps' keys are ~2 MB). */
-export const MAX_LEDGER_BYTES = 16 * 1024 * 1024;
-/** A provisional report older than this cannot belong to a running attempt (the worker's timeout is 10 min). */
-const PROVISIONAL_STALE_MS = 60 * 60_000;
-/** Retries of the ledger write that records a sent email (it rides out a storage outage). */
-const RECORD_SENT_MS = 180_000;
-
 export class Checker {
-  constructor(private readonly deps: CheckerDeps) {}
+  private readonly inputs: DayInputs;
+  private readonly email: DeveloperEmail;
+  private readonly index: RecordingsIndexWriter;
+
+  constructor(private readonly deps: CheckerDeps) {
+    this.inputs = new DayInputs(deps);
+    this.email = new DeveloperEmail(deps);
+    this.index = new RecordingsIndexWriter(deps);
+  }
 
   async handle(objectName: string): Promise<CheckResult> {
-    const {settings, store} = this.deps;
+    const {settings} = this.deps;
     const target = classifyObject(settings.env, objectName);
     if (!target) return {action: 'ignored', reason: 'not a plan or batch report'};
-    let planRead: {value: StoredPlan} | undefined;
-    try {
-      planRead = await store.readJson<StoredPlan>(
-        planObjectName(settings.env, target.day),
-        MAX_PLAN_BYTES,
-      );
-    } catch (err) {
-      if (err instanceof RetryableError) throw err;
-      return this.badPlan(target.day, err instanceof Error ? err.message : String(err));
-    }
-    if (!planRead) return {action: 'ignored', reason: `no plan for ${target.day}`};
-    const problems = planProblems(planRead.value, target.day);
-    if (problems.length > 0) return this.badPlan(target.day, problems.join('; '));
-    const plan = planRead.value;
+    const read = await this.inputs.plan(target.day);
+    if (!read) return {action: 'ignored', reason: `no plan for ${target.day}`};
+    if ('problem' in read) return this.badPlan(target.day, read.problem);
+    const plan = read.plan;
     if (target.kind === 'report' && target.runId !== plan.runId) {
       return {action: 'ignored', reason: `report of run ${target.runId}, not the current run`};
     }
-    const prefix = batchReportsPrefix(settings.env, plan.day, plan.runId);
-    const planned = new Set(plan.batches.map(b => b.batchId));
-    const listed = (await store.list(prefix)).filter(o =>
-      planned.has(o.name.slice(prefix.length, -'.json'.length)),
-    );
-    if (listed.length < planned.size) {
+    const listed = await this.inputs.reportObjects(plan);
+    if (listed.length < plan.batches.length) {
       return {
         action: 'waiting',
         day: plan.day,
         runId: plan.runId,
         reported: listed.length,
-        batches: planned.size,
+        batches: plan.batches.length,
       };
     }
-    const waivers = await this.waiverObjects(plan.day);
+    const waivers = await this.inputs.waiverObjects(plan.day);
     const settled = await this.alreadySettled(plan, basisOf([...listed, ...waivers]));
     if (settled) return settled;
     return this.decide(plan);
@@ -266,44 +134,6 @@ export class Checker {
   }
 
   /**
-   * The day's waiver objects: names a waiver may have (nothing nested),
-   * at most MAX_WAIVER_BYTES each, at most MAX_WAIVERS (the rest is logged).
-   */
-  private async waiverObjects(day: string): Promise<StoredObject[]> {
-    const {settings, store, logger} = this.deps;
-    const all = await store.list(waiversPrefix(settings.env, day));
-    const usable = all.filter(
-      o => classifyObject(settings.env, o.name)?.kind === 'waiver' && o.size <= MAX_WAIVER_BYTES,
-    );
-    if (usable.length < all.length || usable.length > MAX_WAIVERS)
-      logger.warn('not every object under waivers/ is read as a waiver', {
-        day,
-        objects: all.length,
-        read: Math.min(usable.length, MAX_WAIVERS),
-      });
-    return usable.slice(0, MAX_WAIVERS);
-  }
-
-  /** The day's valid waivers; anything else under waivers/ is ignored, not trusted. */
-  private async readWaivers(day: string): Promise<{refs: WaiverRef[]; basis: StoredName[]}> {
-    const {store} = this.deps;
-    const listed = await this.waiverObjects(day);
-    const read = await mapLimit(listed, REPORT_READ_CONCURRENCY, async o => {
-      try {
-        const r = await store.readJson<unknown>(o.name);
-        return r && isWaiverOf(r.value, day) ? {object: o.name, waiver: r.value} : undefined;
-      } catch (err) {
-        if (err instanceof RetryableError) throw err;
-        return undefined;
-      }
-    });
-    return {
-      refs: read.filter(<T>(x: T | undefined): x is T => x !== undefined),
-      basis: listed.map(o => ({name: o.name, generation: o.generation})),
-    };
-  }
-
-  /**
    * The fast path for repeated events: if the ledger was computed from exactly
    * these report generations, its marker is in place, the other marker gone,
    * its email settled and the index its own, there is nothing to do and no
@@ -311,9 +141,7 @@ export class Checker {
    */
   private async alreadySettled(plan: StoredPlan, basis: string): Promise<CheckResult | undefined> {
     const {settings, store} = this.deps;
-    const ledger = (
-      await store.readJson<Ledger>(decisionObjectName(settings.env, plan.day), MAX_LEDGER_BYTES)
-    )?.value;
+    const ledger = (await readLedger(store, decisionObjectName(settings.env, plan.day)))?.value;
     if (!ledger || ledger.basis !== basis || ledger.runId !== plan.runId) return undefined;
     if (!emailSettled(ledger.email)) return undefined;
     const [mine, other] = markersFor(ledger.status);
@@ -336,45 +164,15 @@ export class Checker {
     };
   }
 
-  /**
-   * The plan with every batch's conversation ids: a version-1 plan as it is,
-   * a version-2 one put together from its parts (read now, only to decide).
-   */
-  private async withIds(stored: StoredPlan): Promise<{plan?: DayPlan; problems: string[]}> {
-    if (!isPlanIndex(stored)) return {plan: stored, problems: []};
-    const {settings, store} = this.deps;
-    const index: PlanIndex = stored;
-    const problems: string[] = [];
-    const parts = await mapLimit(
-      index.parts.map((ref, k) => ({ref, k})),
-      PART_READ_CONCURRENCY,
-      async ({ref, k}) => {
-        const name = planPartObjectName(settings.env, index.day, index.runId, k);
-        if (ref.object !== name) {
-          problems.push(`part ${k} is named ${ref.object.slice(0, 200)}, not ${name}`);
-          return null;
-        }
-        try {
-          return (await store.readJson<unknown>(name, MAX_PLAN_BYTES))?.value;
-        } catch (err) {
-          if (err instanceof RetryableError) throw err;
-          problems.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
-          return null;
-        }
-      },
-    );
-    return problems.length > 0 ? {problems} : assemblePlan(index, parts);
-  }
-
   private async decide(stored: StoredPlan): Promise<CheckResult> {
     const {settings, store, logger, clock} = this.deps;
-    const withIds = await this.withIds(stored);
+    const withIds = await this.inputs.withIds(stored);
     if (!withIds.plan) return this.badPlan(stored.day, withIds.problems.join('; '));
     const plan = withIds.plan;
     const ledgerName = decisionObjectName(settings.env, plan.day);
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const before = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);
-      const reports = (await this.readReports(plan)).map(r => this.staleProvisional(r));
+      const before = await readLedger(store, ledgerName);
+      const reports = await this.inputs.reports(plan);
       const provisional = reports.filter(r => r.report.provisional).length;
       if (provisional > 0) {
         // A final attempt is still exporting; its own report, or the next delivery's, follows.
@@ -386,11 +184,9 @@ export class Checker {
           batches: plan.batches.length,
         };
       }
-      const waivers = await this.readWaivers(plan.day);
+      const waivers = await this.inputs.waivers(plan.day);
       // Never from bookkeeping alone: what the reports claim is held against one listing.
-      const listing = (
-        await Promise.all(recordingFolders(settings.env, plan.day).map(f => store.list(f)))
-      ).flat();
+      const listing = await this.inputs.recordings(plan.day);
       const confirmed = confirmClaims(settings.env, plan, reports, listing);
       const open = before?.value.runId === plan.runId ? (before.value.gapIds ?? []) : [];
       const decidedFrom = keepOpenGaps(confirmed.reports, open);
@@ -409,26 +205,19 @@ export class Checker {
       let action: 'decided' | 'unchanged' = 'unchanged';
       if (before?.value.fingerprint !== outcome.fingerprint) {
         const value = newLedger(outcome, before?.value, clock.now(), basis);
-        try {
-          const stored = await store.write(ledgerName, json(value), {
-            contentType: 'application/json',
-            ifGenerationMatch: before?.generation ?? 0,
-          });
-          ledger = {value, generation: stored.generation};
-          action = 'decided';
-          // The fields Cloud Monitoring filters on (infra/monitoring.tf): event, status, day.
-          logger.info('day decided', {
-            event: 'day_decided',
-            day: plan.day,
-            runId: plan.runId,
-            status: outcome.status,
-            missing: outcome.missing,
-            previous: value.previous?.status,
-          });
-        } catch (err) {
-          if (err instanceof ObjectExistsError) continue; // someone decided first: look again
-          throw err;
-        }
+        const generation = await swapLedger(store, ledgerName, value, before?.generation ?? 0);
+        if (generation === undefined) continue; // someone decided first: look again
+        ledger = {value, generation};
+        action = 'decided';
+        // The fields Cloud Monitoring filters on (infra/monitoring.tf): event, status, day.
+        logger.info('day decided', {
+          event: 'day_decided',
+          day: plan.day,
+          runId: plan.runId,
+          status: outcome.status,
+          missing: outcome.missing,
+          previous: value.previous?.status,
+        });
         await this.record(plan.day, decidedFrom, value);
       } else {
         // Recorded before the basis moves: the fast path never skips records not yet written.
@@ -438,22 +227,22 @@ export class Checker {
           // new basis so later duplicates take the fast path. Losing this race costs nothing.
           // Never while an email is in flight: its "sent" swap must find the claim's generation.
           const value = {...before.value, basis};
-          const moved = await this.swap(ledgerName, value, before.generation);
+          const moved = await swapLedger(store, ledgerName, value, before.generation);
           if (moved) ledger = {value, generation: moved};
         }
       }
       await this.writeMarkers(outcome, ledger!.value);
-      const after = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);
+      const after = await readLedger(store, ledgerName);
       if (after?.value.fingerprint !== outcome.fingerprint) continue; // superseded meanwhile
       // The email does not wait for the index, nor the index for the email: both are tried.
       let email: EmailState['state'] | undefined;
       let emailError: unknown;
       try {
-        email = await this.email(outcome, after, ledgerName);
+        email = await this.email.send(outcome, after, ledgerName);
       } catch (err) {
         emailError = err;
       }
-      const indexed = await this.writeIndex(
+      const indexed = await this.index.write(
         {
           plan,
           reports: decidedFrom,
@@ -490,48 +279,6 @@ export class Checker {
     });
   }
 
-  /**
-   * A provisional report that nothing replaced long after any attempt could still run (its
-   * message was dead-lettered, say) counts as the failed report it is.
-   */
-  private staleProvisional(ref: ReportRef): ReportRef {
-    const r = ref.report;
-    if (!r.provisional || this.deps.clock.now() - Date.parse(r.startedAt) < PROVISIONAL_STALE_MS)
-      return ref;
-    const error =
-      "batch failed: the final attempt's provisional report was never replaced (no later delivery came; see grm dead-letters)";
-    const {provisional: _p, ...rest} = r;
-    return {
-      ...ref,
-      report: {...rest, error, conversations: r.conversations.map(c => ({...c, error}))},
-    };
-  }
-
-  private async readReports(plan: DayPlan): Promise<ReportRef[]> {
-    const {settings, store} = this.deps;
-    const prefix = batchReportsPrefix(settings.env, plan.day, plan.runId);
-    return mapLimit(plan.batches, REPORT_READ_CONCURRENCY, async b => {
-      const object = `${prefix}${b.batchId}.json`;
-      let read: {value: BatchReport; generation: string} | undefined;
-      let problem: string | undefined;
-      try {
-        read = await store.readJson<BatchReport>(object, MAX_REPORT_BYTES);
-      } catch (err) {
-        if (err instanceof RetryableError) throw err;
-        problem = err instanceof Error ? err.message : String(err);
-      }
-      if (read && isReport(read.value, b.batchId))
-        return {object, generation: read.generation, report: read.value};
-      // An unreadable report is a failed batch: its conversations become gaps, a replay rewrites it.
-      const error = `the batch report is unreadable: ${problem ?? 'not a batch report'}`;
-      return {
-        object,
-        generation: read?.generation ?? '0',
-        report: unreadableReport(plan, b.batchId, error),
-      };
-    });
-  }
-
   /** Writes the outcome's marker (unless it already holds this outcome) and removes the other. */
   private async writeMarkers(outcome: DayOutcome, ledger: Ledger): Promise<void> {
     const {settings, store} = this.deps;
@@ -547,7 +294,7 @@ export class Checker {
       ...(ledger.history?.length ? {history: ledger.history} : {}),
     });
     const written = await replaceObject(store, name, body, 'application/json', {
-      metadata: {[FINGERPRINT_KEY]: outcome.fingerprint, 'run-id': outcome.runId},
+      metadata: {[FINGERPRINT_KEY]: outcome.fingerprint, [RUN_ID_KEY]: outcome.runId},
       current: existing => existing.metadata?.[FINGERPRINT_KEY] === outcome.fingerprint,
       attempts: MAX_ROUNDS,
     });
@@ -557,389 +304,4 @@ export class Checker {
       throw new RetryableError(`${otherName} kept changing; retrying later`);
     }
   }
-
-  /**
-   * Replaces the day's recordings index with this outcome's rows (unless it
-   * already holds them), streamed from the reports the outcome was decided
-   * from, each attempt guarded by the generation just read. Never throws:
-   * resolves false, after logging why, when the index could not be written.
-   */
-  private async writeIndex(src: IndexSource, fingerprint: string, basis: string): Promise<boolean> {
-    const {settings, store, logger} = this.deps;
-    const name = indexObjectName(settings.env, src.plan.day);
-    const log = {day: src.plan.day, runId: src.plan.runId, object: name};
-    try {
-      for (let attempt = 0; attempt < MAX_ROUNDS; attempt++) {
-        const existing = await store.stat(name);
-        // Only the ledger's current outcome writes its index (read after the index, so the
-        // generation guard covers a newer decision's write): a stale invocation steps aside.
-        const now = await store.readJson<Ledger>(
-          decisionObjectName(settings.env, src.plan.day),
-          MAX_LEDGER_BYTES,
-        );
-        if (now?.value.fingerprint !== fingerprint) return true;
-        // The ledger names the generation its checker wrote; any other was written by someone else.
-        const noted = now.value.index?.generation;
-        if (
-          existing &&
-          indexIsOf(existing, fingerprint, basis) &&
-          (noted === undefined || noted === existing.generation)
-        ) {
-          await this.noteIndex(now, existing);
-          return true;
-        }
-        if (existing && noted !== undefined && noted !== existing.generation)
-          logger.warn('the recordings index is not the one the checker wrote; writing it again', {
-            ...log,
-            written: noted,
-            found: existing.generation,
-          });
-        const stats: IndexStats = {rows: 0, bytes: 0};
-        try {
-          const stored = await store.write(name, indexBody(src, stats), {
-            contentType: 'application/x-ndjson',
-            metadata: {
-              [FINGERPRINT_KEY]: fingerprint,
-              [INDEX_BASIS_KEY]: basis,
-              'run-id': src.plan.runId,
-            },
-            ifGenerationMatch: existing?.generation ?? 0,
-          });
-          logger.info('recordings index written', {...log, rows: stats.rows, bytes: stats.bytes});
-          await this.noteIndex(now, stored);
-          return true;
-        } catch (err) {
-          if (!(err instanceof ObjectExistsError)) throw err;
-        }
-      }
-      throw new RetryableError(`${name} kept changing`);
-    } catch (err) {
-      logger.error('the recordings index was not written; it is written again on the next try', {
-        ...log,
-        reason: err instanceof Error ? err.message : String(err),
-        error: err,
-      });
-      return false;
-    }
-  }
-
-  /**
-   * Notes in the ledger which generation of the index its outcome's checker
-   * wrote, so an index edited later is told from its own. Only while no
-   * email is in flight (its "sent" swap must find the claim's generation);
-   * a lost race is harmless: the next invocation notes it.
-   */
-  private async noteIndex(
-    ledger: {value: Ledger; generation: string},
-    index: StoredObject,
-  ): Promise<void> {
-    const v = ledger.value;
-    if (v.index?.generation === index.generation || !emailSettled(v.email)) return;
-    const name = decisionObjectName(this.deps.settings.env, v.day);
-    await this.swap(
-      name,
-      {...v, index: {generation: index.generation, md5Hash: index.md5Hash}},
-      ledger.generation,
-    );
-  }
-
-  /** Sends the outcome's email once: claim, send, record. Returns the email's final state. */
-  private async email(
-    outcome: DayOutcome,
-    current: {value: Ledger; generation: string},
-    ledgerName: string,
-  ): Promise<EmailState['state']> {
-    const {settings, store, clock, logger} = this.deps;
-    const claimMs = settings.emailClaimMs ?? 10 * 60_000;
-    const waitUntil = clock.now() + (settings.emailWaitMs ?? 60_000);
-    let ledger = current;
-    for (;;) {
-      const e = ledger.value.email;
-      if (!e.needed || emailSettled(e)) return e.state;
-      const claimAge = clock.now() - Date.parse(e.claimedAt ?? '1970-01-01T00:00:00Z');
-      if (e.state === 'sending' && claimAge < claimMs) {
-        if (clock.now() >= waitUntil) {
-          throw new RetryableError('another invocation is sending this email; retrying later');
-        }
-        await clock.sleep(1000);
-      } else {
-        const claim: Ledger = {
-          ...ledger.value,
-          email: {
-            ...e,
-            state: 'sending',
-            attempts: e.attempts + 1,
-            claimedAt: new Date(clock.now()).toISOString(),
-          },
-        };
-        const claimed = await this.swap(ledgerName, claim, ledger.generation);
-        if (claimed) {
-          await this.send(outcome, claim, ledgerName, claimed);
-          logger.info('developer email sent', {
-            day: outcome.day,
-            runId: outcome.runId,
-            kind: e.kind,
-            to: settings.developers.length,
-          });
-          return 'sent';
-        }
-      }
-      const reread = await store.readJson<Ledger>(ledgerName, MAX_LEDGER_BYTES);
-      if (!reread || reread.value.fingerprint !== outcome.fingerprint) return 'not-needed'; // superseded
-      ledger = reread;
-    }
-  }
-
-  private async send(
-    outcome: DayOutcome,
-    claim: Ledger,
-    ledgerName: string,
-    generation: string,
-  ): Promise<void> {
-    const {settings} = this.deps;
-    const ctx: MailContext = {
-      env: settings.env,
-      bucket: settings.bucket,
-      maxGaps: settings.emailMaxGaps,
-    };
-    const told = lastEmailed(claim);
-    const rendered =
-      claim.email.kind === 'recovered' && told
-        ? recoveredMail(outcome, ctx, told)
-        : failureMail(outcome, ctx);
-    try {
-      const mailer = await this.deps.mailer();
-      await mailer.send({
-        to: settings.developers,
-        ...rendered,
-        tags: {day: outcome.day, runId: outcome.runId, outcome: outcome.fingerprint},
-      });
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      this.deps.logger.error(
-        'developer email failed; the marker stands, the email will be retried',
-        {
-          day: outcome.day,
-          runId: outcome.runId,
-          reason,
-        },
-      );
-      await this.swap(
-        ledgerName,
-        {...claim, email: {...claim.email, state: 'pending', lastError: reason.slice(0, 500)}},
-        generation,
-      );
-      throw new RetryableError(`the developer email for ${outcome.day} was not sent: ${reason}`);
-    }
-    const sent: Ledger = {
-      ...claim,
-      email: {...claim.email, state: 'sent', sentAt: new Date(this.deps.clock.now()).toISOString()},
-    };
-    await this.recordSent(ledgerName, sent, generation);
-  }
-
-  /**
-   * Records that the email went out. The write is idempotent under its
-   * generation precondition, so a storage outage is ridden out by retrying it
-   * (RECORD_SENT_MS, well inside the claim): only an instance that dies in
-   * between, or an outage longer than that, leaves the claim to expire and
-   * the email to be sent again. A lost response to a write that landed shows
-   * as a changed generation holding exactly this record.
-   */
-  private async recordSent(name: string, sent: Ledger, generation: string): Promise<void> {
-    const {clock, logger, store} = this.deps;
-    const until = clock.now() + RECORD_SENT_MS;
-    for (let attempt = 1, delay = 500; ; attempt++, delay = Math.min(delay * 2, 15_000)) {
-      try {
-        if (await this.swap(name, sent, generation)) return;
-        const now = await store.readJson<Ledger>(name, MAX_LEDGER_BYTES);
-        const e = now?.value.email;
-        if (e?.state !== 'sent' || e.claimedAt !== sent.email.claimedAt) {
-          logger.warn('the ledger changed while the email was sent; not recording it', {
-            day: sent.day,
-          });
-        }
-        return;
-      } catch (err) {
-        if (!(err instanceof RetryableError) || clock.now() + delay > until) {
-          logger.error('the email was sent but could not be recorded; it may be sent again', {
-            day: sent.day,
-            attempts: attempt,
-            error: err,
-          });
-          throw err;
-        }
-        logger.warn('recording the sent email failed; retrying', {
-          day: sent.day,
-          attempt,
-          delayMs: delay,
-          error: err,
-        });
-        await clock.sleep(delay);
-      }
-    }
-  }
-
-  /** Compare-and-swap of the ledger; resolves the new generation, or undefined if it had changed. */
-  private async swap(name: string, value: Ledger, generation: string): Promise<string | undefined> {
-    try {
-      const stored = await this.deps.store.write(name, json(value), {
-        contentType: 'application/json',
-        ifGenerationMatch: generation,
-      });
-      return stored.generation;
-    } catch (err) {
-      if (err instanceof ObjectExistsError) return undefined;
-      throw err;
-    }
-  }
-}
-
-/** Whether a stored index holds the rows of this outcome, computed from these reports. */
-function indexIsOf(o: StoredObject | undefined, fingerprint: string, basis: string | undefined) {
-  return (
-    o !== undefined &&
-    o.metadata?.[FINGERPRINT_KEY] === fingerprint &&
-    basis !== undefined &&
-    o.metadata[INDEX_BASIS_KEY] === basis
-  );
-}
-
-/**
- * The index's bytes: a Buffer when they fit one chunk (an empty day included),
- * else a stream that builds the rows as the upload takes them.
- */
-function indexBody(src: IndexSource, stats: IndexStats): Buffer | Readable {
-  const chunks = ndjsonChunks(indexRows(src), stats);
-  const first = chunks.next();
-  if (first.done) return Buffer.alloc(0);
-  const second = chunks.next();
-  if (second.done) return first.value;
-  return Readable.from(
-    (function* () {
-      yield first.value;
-      yield second.value;
-      yield* chunks;
-    })(),
-  );
-}
-
-function json(value: unknown): Buffer {
-  return Buffer.from(JSON.stringify(value, null, 2));
-}
-
-function gapKey(g: DayOutcome['gaps'][number]): string {
-  return createHash('sha256')
-    .update(`${g.conversationId}/${g.recordingId ?? ''}`)
-    .digest('hex')
-    .slice(0, 12);
-}
-
-function summaryOf(ledger: Ledger): DecisionSummary {
-  return {
-    runId: ledger.runId,
-    status: ledger.status,
-    fingerprint: ledger.fingerprint,
-    missing: ledger.missing,
-    decidedAt: ledger.decidedAt,
-    emailed: ledger.email.state === 'sent',
-    ...(ledger.changed?.length ? {changed: ledger.changed} : {}),
-  };
-}
-
-/**
- * The ledger of a new outcome. A failure is emailed when it holds a gap no
- * sent email of this run mentioned (a replay that fixes some gaps updates
- * `_FAILURE` quietly); a success is emailed when it follows an emailed failure.
- */
-export function newLedger(
-  outcome: DayOutcome,
-  previous: Ledger | undefined,
-  nowMs: number,
-  basis?: string,
-): Ledger {
-  const gapKeys = outcome.gaps.map(gapKey);
-  const previousSent = previous?.email.state === 'sent';
-  const notified =
-    previous && previous.runId === outcome.runId
-      ? [...new Set([...previous.notified, ...(previousSent ? previous.gapKeys : [])])]
-      : [];
-  const known = new Set(notified);
-  const recovered =
-    outcome.status === 'success' &&
-    previous?.status === 'failure' &&
-    (previousSent || previous.notified.length > 0);
-  const needed = (outcome.status === 'failure' && gapKeys.some(k => !known.has(k))) || recovered;
-  const changed = changedReports(outcome, previous);
-  return {
-    kind: 'decision',
-    version: 1,
-    day: outcome.day,
-    runId: outcome.runId,
-    status: outcome.status,
-    fingerprint: outcome.fingerprint,
-    decidedAt: new Date(nowMs).toISOString(),
-    missing: outcome.missing,
-    ...(previous
-      ? {
-          previous: summaryOf(previous),
-          history: [...(previous.history ?? []), summaryOf(previous)].slice(-MAX_HISTORY),
-        }
-      : {}),
-    email: needed
-      ? {
-          needed,
-          kind: outcome.status === 'failure' ? 'failure' : 'recovered',
-          state: 'pending',
-          attempts: 0,
-        }
-      : {needed, state: 'not-needed', attempts: 0},
-    gapKeys,
-    notified,
-    gapIds: outcome.gaps.map(gapId),
-    ...(basis ? {basis} : {}),
-    reports: Object.fromEntries(outcome.reports.map(r => [r.batchId, r.generation])),
-    ...(changed.length > 0 ? {changed} : {}),
-    recordsKept: true,
-  };
-}
-
-/** Reports whose generation differs from what the previous decision of the same run read. */
-function changedReports(outcome: DayOutcome, previous: Ledger | undefined): ChangedReport[] {
-  const before = previous?.runId === outcome.runId ? previous.reports : undefined;
-  if (!before) return [];
-  return outcome.reports
-    .filter(r => before[r.batchId] !== r.generation)
-    .slice(0, MAX_CHANGED)
-    .map(r => ({object: r.object, generation: r.generation}));
-}
-
-interface StoredName {
-  name: string;
-  generation: string;
-}
-
-/** Digest of which version of which report and waiver: equal digests, equal inputs. */
-function basisOf(reports: StoredName[]): string {
-  const lines = reports.map(r => `${r.name}#${r.generation}`).sort();
-  return createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 32);
-}
-
-function unreadableReport(plan: DayPlan, batchId: string, error: string): BatchReport {
-  const now = plan.createdAt;
-  return {
-    kind: 'batch-report',
-    version: 1,
-    day: plan.day,
-    runId: plan.runId,
-    batchId,
-    messageId: 'unknown',
-    attempt: 0,
-    status: 'failed',
-    error,
-    startedAt: now,
-    finishedAt: now,
-    conversations: [],
-    totals: totalsOf([]),
-  };
 }

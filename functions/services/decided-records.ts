@@ -15,15 +15,10 @@ import {
 } from '../core/decided-records';
 import type {ReportRef} from '../core/day-outcome';
 import {PermanentError, RetryableError} from '../core/errors';
+import {MAX_RECORDS_BYTES} from '../core/limits';
 import type {Logger} from '../logger';
 import {ObjectExistsError, ObjectStore} from '../ports';
 
-/**
- * Bytes of the records read at most: a record is ~350 bytes, a day of
- * 250,000 conversations (what one checker decides in its memory) ~2 records
- * each.
- */
-export const MAX_RECORDS_BYTES = 256 * 1024 * 1024;
 const ROUNDS = 8;
 
 /** The records and their generation; undefined when the day has none yet. */

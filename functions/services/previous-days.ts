@@ -9,6 +9,8 @@ import type {StoredPlan} from '../core/day-plan';
 import type {DayOutcome} from '../core/day-outcome';
 import {missingPhrase} from '../core/emails';
 import {PermanentError} from '../core/errors';
+import {FINGERPRINT_KEY, Ledger} from '../core/ledger';
+import {MAX_LEDGER_BYTES, MAX_PLAN_BYTES, MAX_SUCCESS_BYTES} from '../core/limits';
 import {
   batchReportsPrefix,
   decisionObjectName,
@@ -16,7 +18,6 @@ import {
   planObjectName,
 } from '../core/object-names';
 import type {ObjectStore} from '../ports';
-import {FINGERPRINT_KEY, Ledger, MAX_LEDGER_BYTES, MAX_PLAN_BYTES} from './checker';
 
 export type DayState =
   | {state: 'success'; runId?: string}
@@ -73,9 +74,6 @@ export async function inspectDay(
     planAgeMs,
   };
 }
-
-/** Largest `_SUCCESS` read (it lists no gaps; a hand-made one may be anything). */
-const MAX_SUCCESS_BYTES = 16 * 1024 * 1024;
 
 async function readLedger(
   store: ObjectStore,

@@ -14,7 +14,7 @@ import {replayCommand, shellQuote} from '../../functions/core/replay';
 import {mergeReplayReport} from '../../functions/core/report';
 import type {BatchReport, ReportConversation} from '../../functions/core/report';
 import {batchReportOf} from '../helpers';
-import {lastEmailed, newLedger} from '../../functions/services/checker';
+import {lastEmailed, newLedger} from '../../functions/core/ledger';
 
 const DAY = '2026-03-29';
 const RUN = 'r20260401t000000-0a0b0c';

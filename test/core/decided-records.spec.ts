@@ -1,6 +1,6 @@
 /**
  * The checker's decided records (core/decided-records.ts) and what `grm
- * verify` makes of them (core/verify.ts): the first record of each object
+ * verify` makes of them (core/verify*.ts): the first record of each object
  * stands whatever reports say later, a metadata document's record follows
  * it only until a `_SUCCESS` of its run, the recordings index is held
  * against the records, and generations written after a record are found.
@@ -10,13 +10,9 @@ import {mergeRecords, parseRecords, recordsNdjson} from '../../functions/core/de
 import type {ReportRef} from '../../functions/core/day-outcome';
 import type {IndexRow} from '../../functions/core/recordings-index';
 import {BatchReport, canonicalReport} from '../../functions/core/report';
-import {
-  checkObject,
-  expectedFromRecords,
-  hiddenGenerations,
-  indexAgainstRecords,
-  reportsAgainstRecords,
-} from '../../functions/core/verify';
+import {expectedFromRecords} from '../../functions/core/verify';
+import {indexAgainstRecords, reportsAgainstRecords} from '../../functions/core/verify-bookkeeping';
+import {checkObject, hiddenGenerations} from '../../functions/core/verify-objects';
 import type {StoredObject} from '../../functions/ports';
 
 const REC = 'e/2026-11-28/call/c1_r1.opus';

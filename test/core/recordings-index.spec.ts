@@ -25,7 +25,7 @@ import {
 } from '../../functions/core/recordings-index';
 import type {ReportConversation} from '../../functions/core/report';
 import {newWaiver} from '../../functions/core/waivers';
-import {MAX_REPORT_BYTES} from '../../functions/services/checker';
+import {MAX_REPORT_BYTES} from '../../functions/core/limits';
 import {batchReportOf} from '../helpers';
 
 const DAY = '2026-03-29';

@@ -1,19 +1,17 @@
-/** The pure judgement of `grm verify` and of object retention (core/verify.ts, core/retention.ts). */
+/** The pure judgement of `grm verify` and of object retention (core/verify*.ts, core/retention.ts). */
 import * as assert from 'node:assert';
 import type {BatchReport} from '../../functions/core/report';
 import {retentionFor, retentionProblem} from '../../functions/core/retention';
+import {countFindings, expectedObjects} from '../../functions/core/verify';
+import {redecidedAfterSuccess, sameRecord} from '../../functions/core/verify-bookkeeping';
 import {
   checkObject,
-  countFindings,
-  expectedObjects,
   exportFolders,
   extraObjects,
   hiddenGenerations,
-  redecidedAfterSuccess,
   retentionSummary,
-  sameRecord,
   unretained,
-} from '../../functions/core/verify';
+} from '../../functions/core/verify-objects';
 import type {StoredObject} from '../../functions/ports';
 
 const NOW = Date.parse('2026-12-02T12:00:00Z');

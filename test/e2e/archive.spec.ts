@@ -16,7 +16,7 @@ import {asIdentity} from '../helpers';
 import {LOCAL_EXPORT_ENV} from '../../local/product';
 import {DayMarker, readJson, runDay, storageFor} from '../../local/run-day';
 import type {DayPlan} from '../../functions/core/day-plan';
-import type {Ledger} from '../../functions/services/checker';
+import type {Ledger} from '../../functions/core/ledger';
 import type {BatchReport} from '../../functions/core/report';
 import type {DayVerification} from '../../functions/core/verify';
 import {grm} from '../../functions/ops/grm';

@@ -23,7 +23,7 @@ import {
   invokeHeaders,
 } from '../../local/run-day';
 import {storageEventHeaders} from '../../local/gcs/events';
-import type {Ledger} from '../../functions/services/checker';
+import type {Ledger} from '../../functions/core/ledger';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
 import {checkerHandled, mailAbout, requireGcloud, withFaults} from '../helpers';
 

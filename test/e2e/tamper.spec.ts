@@ -13,7 +13,7 @@ import {LOCAL_EXPORT_ENV} from '../../local/product';
 import {readJson, runDay, storageFor} from '../../local/run-day';
 import type {BatchReport} from '../../functions/core/report';
 import type {DayVerification} from '../../functions/core/verify';
-import type {Ledger} from '../../functions/services/checker';
+import type {Ledger} from '../../functions/core/ledger';
 import {grm} from '../../functions/ops/grm';
 import {asIdentity} from '../helpers';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';

@@ -26,7 +26,7 @@ import type {Stack} from '../../local/stack';
 import type {DayPlan} from '../../functions/core/day-plan';
 import type {BatchReport} from '../../functions/core/report';
 import {ModeReport, leanNotes} from '../../functions/core/lean-notes';
-import type {Ledger} from '../../functions/services/checker';
+import type {Ledger} from '../../functions/core/ledger';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
 import {Expectation, assertDayInvariant, nothing, reportsOf, unavailable} from './invariant';
 

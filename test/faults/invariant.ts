@@ -22,8 +22,8 @@ import {
 } from '../../local/run-day';
 import type {DayPlan} from '../../functions/core/day-plan';
 import type {BatchReport} from '../../functions/core/report';
-import {lastEmailed} from '../../functions/services/checker';
-import type {Ledger} from '../../functions/services/checker';
+import {lastEmailed} from '../../functions/core/ledger';
+import type {Ledger} from '../../functions/core/ledger';
 import {parseRecordingName, recordingFolders} from '../../functions/core/claims';
 
 /** What a case expects of the day. */
