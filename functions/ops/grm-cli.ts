@@ -3,6 +3,7 @@
  * them, argv checked against them (usage errors in grm's words), and the
  * days and numbers its arguments carry.
  */
+import {SETTINGS} from '../config';
 import {addDays, isValidDay} from '../core/time-window';
 import {readWords} from './argv';
 import {DOCTOR_FLAGS} from './doctor-command';
@@ -45,7 +46,11 @@ export const COMMANDS: Record<string, Command> = {
       'one row per day: marker, run, counts, size, reruns, email; exit 1 unless every day is _SUCCESS',
     flags: [
       {name: 'from', value: 'DAY', help: 'first day (default: 6 days before --to)'},
-      {name: 'to', value: 'DAY', help: 'last day (default: 3 days ago, the newest nightly window)'},
+      {
+        name: 'to',
+        value: 'DAY',
+        help: `last day (default: ${SETTINGS.windowLagDays.default} days ago, the newest nightly window)`,
+      },
     ],
   },
   gaps: {

@@ -14,6 +14,7 @@ import {GcsStore} from '../adapters/gcs';
 import {operatorClients, storageClient} from '../adapters/operator-clients';
 import {InputError, PipelineError} from '../core/errors';
 import {DayState, typeBreakdown} from '../core/operations';
+import {SETTINGS} from '../config';
 import {addDays} from '../core/time-window';
 import {DayVerification} from '../core/verify';
 import {digestStream} from '../checksums';
@@ -167,7 +168,7 @@ export async function grm(argv: string[], io: Io): Promise<number> {
       case 'status': {
         const to = flags.has('to')
           ? day(flags.get('to'), '--to')
-          : addDays(new Date(io.now()).toISOString().slice(0, 10), -3);
+          : addDays(new Date(io.now()).toISOString().slice(0, 10), -SETTINGS.windowLagDays.default);
         const from = flags.has('from') ? day(flags.get('from'), '--from') : addDays(to, -6);
         const states = await op.status(daysBetween(from, to));
         print(states, () => statusText(states));
