@@ -1,195 +1,304 @@
 /**
- * The pipeline's configuration, read once from the environment (Terraform
- * sets it in production; the local stack in development). Every problem is
- * reported at once in a single ConfigError, at cold start.
+ * The pipeline's settings, each declared once in SETTINGS: its environment
+ * variable, type, default, range or values, one line of documentation, and
+ * the Terraform variable a deployment sets it from (core/settings.ts says how
+ * a setting is declared and read). The configuration is read from the
+ * environment by that table, once (Terraform sets it in production; the
+ * local stack in development), and every problem is reported at once in a
+ * single ConfigError, at cold start. docs/configuration.md's table is written
+ * from SETTINGS (`npm run docs:config`), and the Terraform variables are
+ * checked against it (test/repo/infra.spec.ts).
  */
 import {ConfigError} from './core/errors';
 import {EMAIL_RE} from './core/ids';
+import {Env, Setting, Value, readSetting} from './core/settings';
 import {isValidTimeZone} from './core/time-window';
 
-export interface Config {
-  /** GCP project (Secret Manager names, Pub/Sub topic). */
-  project: string;
-  /** The bucket everything lands in. */
-  bucket: string;
-  /** Top-level folder in the bucket, e.g. `brave`. */
-  env: string;
-  /** Pub/Sub topic of batch messages. */
-  batchesTopic: string;
-  /** IANA zone that defines a day. */
-  timeZone: string;
-  /** Days between a run's own day and the day it exports. */
-  windowLagDays: number;
-  /** Most days one planner request may cover. */
-  maxBackfillDays: number;
-  /** Conversations per batch message. */
-  batchSize: number;
-  /** Secret holding the Genesys OAuth clients (JSON). */
-  genesysCredentialsSecret: string;
-  /** Genesys region host, e.g. `mypurecloud.ie`; ignored with a gateway. */
-  genesysEnvironment: string;
-  /** Local development only: the simulator's URL (SDK gateway). */
-  genesysGatewayUrl?: string;
-  /** Genesys' request limit per token and minute (`token.rate.per.minute`). */
-  genesysTokenRequestsPerMinute: number;
-  /** Genesys' request limit per OAuth client and minute, across its tokens (`org.app.user.rate.per.minute`). */
-  genesysClientRequestsPerMinute: number;
-  /**
-   * Most worker / planner instances at once (Terraform sets their max
-   * instance counts): each instance paces itself to its share of a client's limit.
-   */
-  workerInstances: number;
-  plannerInstances: number;
-  /** `full`: recording metadata per conversation; `lean`: batch results and analytics only. */
-  metadataMode: 'full' | 'lean';
-  /** Attempts per Genesys request before giving up. */
-  genesysMaxAttempts: number;
-  /** How long the worker polls a batch download request, in ms. */
-  batchPollDeadlineMs: number;
-  /** Concurrent downloads per batch. */
-  downloadConcurrency: number;
-  /** A batch stops exporting after this long and reports, inside the worker's timeout (ms). */
-  batchDeadlineMs: number;
-  /** A media body that sends nothing for this long is abandoned and retried (ms). */
-  mediaIdleTimeoutMs: number;
-  /** What an ARCHIVED recording counts as. */
-  archivedPolicy: 'fail' | 'skip';
-  /** Deliveries of a batch message after which the worker reports failure instead of retrying. */
-  maxBatchAttempts: number;
-  /** Discovery through analytics jobs, the synchronous query, or jobs with query fallback. */
-  discovery: 'jobs' | 'query' | 'auto';
-  /** Secret Manager stand-in `host:port` (local only). */
-  secretManagerEmulatorHost?: string;
-  /** Who is told about gaps and reruns. */
-  developerEmails: string[];
-  /** The sender address (a verified SendGrid sender). */
-  mailFrom: string;
-  /** Secret holding the SendGrid API key. */
-  sendgridKeySecret: string;
-  /** Local development only: the SendGrid sink's URL. */
-  sendgridApiUrl?: string;
-  /** Gaps listed in an email body (all of them are in `_FAILURE`). */
-  emailMaxGaps: number;
-  /** Days before the planned day that the scheduled run checks for `_SUCCESS` (0: none). */
-  checkPreviousDays: number;
-  /** Automatic reruns of one day by check-previous, at most. */
-  maxAutoReruns: number;
-  /** A run younger than this without a marker is taken to be still running, in minutes. */
-  runGraceMinutes: number;
-  /** Pub/Sub emulator `host:port` (local only): replay commands then target it. */
-  pubsubEmulatorHost?: string;
-  /**
-   * Days every recording and metadata object is retained (write-once) from its
-   * creation; 0: no object retention. Needs a bucket with object retention enabled.
-   */
-  retentionDays: number;
-  /** `unlocked`: an authorised user may shorten or remove it; `locked`: nobody can, only extend. */
-  retentionMode: 'unlocked' | 'locked';
-}
+const URL_CHECK = (v: string) =>
+  /^https?:\/\/[^/]+\/?$/.test(v) ? undefined : `must look like http://host:port, got "${v}"`;
 
-const EMAIL = EMAIL_RE;
+/** The settings, in the order docs/configuration.md lists them (and problems are reported in). */
+export const SETTINGS = {
+  project: {
+    name: 'GOOGLE_CLOUD_PROJECT',
+    type: 'text',
+    alias: 'GCP_PROJECT',
+    doc: 'project of Secret Manager and Pub/Sub',
+    terraform: {variable: 'project_id'},
+  },
+  bucket: {
+    name: 'BUCKET',
+    type: 'text',
+    doc: 'the bucket everything lands in: `gs://BUCKET/EXPORT_ENV/{day}/…`',
+    terraform: {variable: 'bucket_name', as: 'the bucket it creates'},
+  },
+  env: {
+    name: 'EXPORT_ENV',
+    type: 'text',
+    check: v =>
+      /^[a-z0-9][a-z0-9_-]{0,62}$/.test(v)
+        ? undefined
+        : `must be lower-case letters, digits, "-" or "_", got "${v}"`,
+    doc: 'top-level folder in the bucket, e.g. `brave`',
+  },
+  batchesTopic: {
+    name: 'BATCHES_TOPIC',
+    type: 'text',
+    default: 'recording-batches',
+    doc: 'topic the planner publishes to',
+    terraform: {variable: 'prefix', as: 'the topic `PREFIX-recording-batches`'},
+  },
+  timeZone: {
+    name: 'TIME_ZONE',
+    type: 'text',
+    default: 'UTC',
+    check: v => (isValidTimeZone(v) ? undefined : `"${v}" is not an IANA time zone`),
+    doc: 'IANA zone that defines a day',
+  },
+  windowLagDays: {
+    name: 'WINDOW_LAG_DAYS',
+    type: 'int',
+    default: 3,
+    min: 0,
+    max: 30,
+    doc: 'a run exports the day this many days before its own',
+  },
+  maxBackfillDays: {
+    name: 'MAX_BACKFILL_DAYS',
+    type: 'int',
+    default: 31,
+    min: 1,
+    max: 366,
+    doc: 'days one planner request may cover',
+  },
+  batchSize: {
+    name: 'BATCH_SIZE',
+    type: 'int',
+    default: 100,
+    min: 1,
+    max: 1000,
+    doc: 'conversations per batch message',
+  },
+  discovery: {
+    name: 'DISCOVERY',
+    type: 'choice',
+    default: 'auto',
+    values: ['jobs', 'query', 'auto'],
+    doc: '`jobs`, `query`, or jobs with query fallback',
+  },
+  genesysCredentialsSecret: {
+    name: 'GENESYS_CREDENTIALS_SECRET',
+    type: 'text',
+    default: 'genesys-clients',
+    doc: 'secret holding `[{"clientId","clientSecret"},…]`',
+    terraform: {variable: 'prefix', as: 'the secret `PREFIX-genesys-clients`'},
+  },
+  genesysEnvironment: {
+    name: 'GENESYS_ENVIRONMENT',
+    type: 'text',
+    default: 'mypurecloud.com',
+    doc: 'region host, e.g. `mypurecloud.ie`, `euw2.pure.cloud`',
+  },
+  genesysTokenRequestsPerMinute: {
+    name: 'GENESYS_TOKEN_REQUESTS_PER_MINUTE',
+    type: 'int',
+    default: 300,
+    min: 1,
+    max: 100_000,
+    doc: "Genesys' limit per token and minute (`token.rate.per.minute`)",
+  },
+  genesysClientRequestsPerMinute: {
+    name: 'GENESYS_CLIENT_REQUESTS_PER_MINUTE',
+    type: 'int',
+    default: 3000,
+    min: 1,
+    max: 1_000_000,
+    doc: "Genesys' limit per OAuth client and minute across its tokens (`org.app.user.rate.per.minute`)",
+  },
+  workerInstances: {
+    name: 'WORKER_INSTANCES',
+    type: 'int',
+    default: 1,
+    min: 1,
+    max: 1000,
+    doc: "most worker instances at once (Terraform sets their max instance count). On every client, each instance paces itself to `min(per-token limit, its role's part of the per-client limit ÷ these)`: workers share 90 %, planners 10 % — see [throughput](throughput.md)",
+    terraform: {variable: 'worker_max_instances', as: "the worker's max instance count"},
+  },
+  plannerInstances: {
+    name: 'PLANNER_INSTANCES',
+    type: 'int',
+    default: 1,
+    min: 1,
+    max: 100,
+    doc: 'most planner instances at once (Terraform sets their max instance count); see `WORKER_INSTANCES`',
+    terraform: {fixed: "the planner's max instance count"},
+  },
+  metadataMode: {
+    name: 'METADATA',
+    type: 'choice',
+    default: 'full',
+    values: ['full', 'lean'],
+    doc: "`full` (a `recordingmetadata` call per conversation) or `lean` (analytics details + batch results, `recordingmetadata` only where they cannot prove the whole truth; only on OAuth clients proven to hold `recording:recording:viewSensitiveData`, the others run in full mode, saying so in the log and the day's marker; see [throughput](throughput.md#lean-mode-metadatalean))",
+  },
+  genesysMaxAttempts: {
+    name: 'GENESYS_MAX_ATTEMPTS',
+    type: 'int',
+    default: 6,
+    min: 1,
+    max: 20,
+    doc: 'attempts per Genesys request',
+  },
+  batchPollDeadlineMs: {
+    name: 'BATCH_POLL_DEADLINE_MS',
+    type: 'int',
+    default: 300_000,
+    min: 1000,
+    max: 3_600_000,
+    doc: 'how long a batch download request is polled (below `BATCH_DEADLINE_MS`)',
+  },
+  batchDeadlineMs: {
+    name: 'BATCH_DEADLINE_MS',
+    type: 'int',
+    default: 480_000,
+    min: 1000,
+    max: 3_600_000,
+    doc: "how long one delivery of a batch exports before it stops and reports (inside the worker's 600 s timeout)",
+  },
+  mediaIdleTimeoutMs: {
+    name: 'MEDIA_IDLE_TIMEOUT_MS',
+    type: 'int',
+    default: 60_000,
+    min: 1000,
+    max: 600_000,
+    doc: 'a media download that sends nothing for this long is abandoned and retried',
+  },
+  downloadConcurrency: {
+    name: 'DOWNLOAD_CONCURRENCY',
+    type: 'int',
+    default: 8,
+    min: 1,
+    max: 64,
+    doc: 'downloads in flight per batch',
+  },
+  archivedPolicy: {
+    name: 'ARCHIVED_POLICY',
+    type: 'choice',
+    default: 'fail',
+    values: ['fail', 'skip'],
+    doc: '`fail` or `skip` archived recordings',
+  },
+  maxBatchAttempts: {
+    name: 'MAX_BATCH_ATTEMPTS',
+    type: 'int',
+    default: 4,
+    min: 1,
+    max: 100,
+    doc: 'deliveries of one message before failures are reported instead of retried',
+  },
+  developerEmails: {
+    name: 'DEVELOPER_EMAILS',
+    type: 'emails',
+    doc: 'who is emailed (comma- or space-separated)',
+  },
+  mailFrom: {
+    name: 'MAIL_FROM',
+    type: 'text',
+    check: v => (EMAIL_RE.test(v) ? undefined : `must be one email address, got "${v}"`),
+    doc: 'sender, a verified SendGrid sender',
+  },
+  sendgridKeySecret: {
+    name: 'SENDGRID_KEY_SECRET',
+    type: 'text',
+    default: 'sendgrid-api-key',
+    doc: 'secret holding the SendGrid API key',
+    terraform: {variable: 'prefix', as: 'the secret `PREFIX-sendgrid-api-key`'},
+  },
+  emailMaxGaps: {
+    name: 'EMAIL_MAX_GAPS',
+    type: 'int',
+    default: 25,
+    min: 1,
+    max: 1000,
+    doc: 'gaps listed in an email (all are in `_FAILURE`)',
+  },
+  checkPreviousDays: {
+    name: 'CHECK_PREVIOUS_DAYS',
+    type: 'int',
+    default: 1,
+    min: 0,
+    max: 14,
+    doc: 'days before the planned day checked for `_SUCCESS` (0: off)',
+  },
+  maxAutoReruns: {
+    name: 'MAX_AUTO_RERUNS',
+    type: 'int',
+    default: 2,
+    min: 0,
+    max: 10,
+    doc: 'automatic reruns of one day by check-previous',
+  },
+  runGraceMinutes: {
+    name: 'RUN_GRACE_MINUTES',
+    type: 'int',
+    default: 720,
+    min: 0,
+    max: 10_080,
+    doc: 'a run younger than this without a marker is still running',
+  },
+  retentionDays: {
+    name: 'RETENTION_DAYS',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 36_500,
+    doc: 'days every recording and metadata object is retained (write-once) from its creation; 0: no retention. Needs a bucket created with object retention enabled, and versioning on ([compliance](compliance.md))',
+  },
+  retentionMode: {
+    name: 'RETENTION_MODE',
+    type: 'choice',
+    default: 'unlocked',
+    values: ['unlocked', 'locked'],
+    doc: '`unlocked` (an administrator with `overrideUnlockedRetention` may shorten or remove it) or `locked` (nobody can; it can only be extended)',
+  },
+  genesysGatewayUrl: {
+    name: 'GENESYS_GATEWAY_URL',
+    type: 'text',
+    optional: true,
+    check: URL_CHECK,
+    doc: "local stack only: the Genesys simulator's URL (then `GENESYS_ENVIRONMENT` is ignored)",
+    terraform: 'local',
+  },
+  secretManagerEmulatorHost: {
+    name: 'SECRET_MANAGER_EMULATOR_HOST',
+    type: 'text',
+    optional: true,
+    doc: "local stack only: the Secret Manager stand-in's `host:port`",
+    terraform: 'local',
+  },
+  sendgridApiUrl: {
+    name: 'SENDGRID_API_URL',
+    type: 'text',
+    optional: true,
+    check: URL_CHECK,
+    doc: "local stack only: the SendGrid sink's URL",
+    terraform: 'local',
+  },
+  pubsubEmulatorHost: {
+    name: 'PUBSUB_EMULATOR_HOST',
+    type: 'text',
+    optional: true,
+    doc: "local stack only: the Pub/Sub emulator's `host:port`; the replay commands then point gcloud at it",
+    terraform: 'local',
+  },
+} as const satisfies Record<string, Setting>;
 
-/** Splits a comma- or space-separated address list; returns the bad entries too. */
-export function parseEmailList(raw: string): {emails: string[]; invalid: string[]} {
-  const items = raw
-    .split(/[\s,;]+/)
-    .map(s => s.trim())
-    .filter(Boolean);
-  return {emails: items.filter(e => EMAIL.test(e)), invalid: items.filter(e => !EMAIL.test(e))};
-}
-
-type Env = Record<string, string | undefined>;
+export type Config = {-readonly [K in keyof typeof SETTINGS]: Value<(typeof SETTINGS)[K]>};
 
 export function parseConfig(env: Env = process.env): Config {
   const problems: string[] = [];
-  const str = (name: string, fallback?: string): string => {
-    const v = env[name]?.trim();
-    if (v) return v;
-    if (fallback !== undefined) return fallback;
-    problems.push(`${name} is required`);
-    return '';
-  };
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-      return fallback;
-    }
-    return n;
-  };
-  const oneOf = <T extends string>(name: string, fallback: T, allowed: readonly T[]): T => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    if (!allowed.includes(raw as T)) {
-      problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
-      return fallback;
-    }
-    return raw as T;
-  };
-  const project = str('GOOGLE_CLOUD_PROJECT', env.GCP_PROJECT ?? '');
-  if (!project) problems.push('GOOGLE_CLOUD_PROJECT is required');
-  const envName = str('EXPORT_ENV');
-  if (envName && !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(envName)) {
-    problems.push(`EXPORT_ENV must be lower-case letters, digits, "-" or "_", got "${envName}"`);
-  }
-  const timeZone = str('TIME_ZONE', 'UTC');
-  if (!isValidTimeZone(timeZone)) problems.push(`TIME_ZONE "${timeZone}" is not an IANA time zone`);
-  const gateway = env.GENESYS_GATEWAY_URL?.trim();
-  if (gateway && !/^https?:\/\/[^/]+\/?$/.test(gateway)) {
-    problems.push(`GENESYS_GATEWAY_URL must look like http://host:port, got "${gateway}"`);
-  }
-  const developers = parseEmailList(str('DEVELOPER_EMAILS'));
-  if (developers.invalid.length > 0) {
-    problems.push(`DEVELOPER_EMAILS holds invalid addresses: ${developers.invalid.join(', ')}`);
-  }
-  const mailFrom = str('MAIL_FROM');
-  if (mailFrom && !EMAIL.test(mailFrom)) {
-    problems.push(`MAIL_FROM must be one email address, got "${mailFrom}"`);
-  }
-  const sendgridApiUrl = env.SENDGRID_API_URL?.trim();
-  if (sendgridApiUrl && !/^https?:\/\/[^/]+\/?$/.test(sendgridApiUrl)) {
-    problems.push(`SENDGRID_API_URL must look like http://host:port, got "${sendgridApiUrl}"`);
-  }
-  const config: Config = {
-    project,
-    bucket: str('BUCKET'),
-    env: envName,
-    batchesTopic: str('BATCHES_TOPIC', 'recording-batches'),
-    timeZone,
-    windowLagDays: int('WINDOW_LAG_DAYS', 3, 0, 30),
-    maxBackfillDays: int('MAX_BACKFILL_DAYS', 31, 1, 366),
-    batchSize: int('BATCH_SIZE', 100, 1, 1000),
-    genesysCredentialsSecret: str('GENESYS_CREDENTIALS_SECRET', 'genesys-clients'),
-    genesysEnvironment: str('GENESYS_ENVIRONMENT', 'mypurecloud.com'),
-    genesysGatewayUrl: gateway || undefined,
-    genesysTokenRequestsPerMinute: int('GENESYS_TOKEN_REQUESTS_PER_MINUTE', 300, 1, 100_000),
-    genesysClientRequestsPerMinute: int('GENESYS_CLIENT_REQUESTS_PER_MINUTE', 3000, 1, 1_000_000),
-    workerInstances: int('WORKER_INSTANCES', 1, 1, 1000),
-    plannerInstances: int('PLANNER_INSTANCES', 1, 1, 100),
-    metadataMode: oneOf('METADATA', 'full', ['full', 'lean'] as const),
-    genesysMaxAttempts: int('GENESYS_MAX_ATTEMPTS', 6, 1, 20),
-    batchPollDeadlineMs: int('BATCH_POLL_DEADLINE_MS', 300_000, 1000, 3_600_000),
-    downloadConcurrency: int('DOWNLOAD_CONCURRENCY', 8, 1, 64),
-    batchDeadlineMs: int('BATCH_DEADLINE_MS', 480_000, 1000, 3_600_000),
-    mediaIdleTimeoutMs: int('MEDIA_IDLE_TIMEOUT_MS', 60_000, 1000, 600_000),
-    archivedPolicy: oneOf('ARCHIVED_POLICY', 'fail', ['fail', 'skip'] as const),
-    maxBatchAttempts: int('MAX_BATCH_ATTEMPTS', 4, 1, 100),
-    discovery: oneOf('DISCOVERY', 'auto', ['jobs', 'query', 'auto'] as const),
-    secretManagerEmulatorHost: env.SECRET_MANAGER_EMULATOR_HOST?.trim() || undefined,
-    developerEmails: developers.emails,
-    mailFrom,
-    sendgridKeySecret: str('SENDGRID_KEY_SECRET', 'sendgrid-api-key'),
-    sendgridApiUrl: sendgridApiUrl || undefined,
-    emailMaxGaps: int('EMAIL_MAX_GAPS', 25, 1, 1000),
-    checkPreviousDays: int('CHECK_PREVIOUS_DAYS', 1, 0, 14),
-    maxAutoReruns: int('MAX_AUTO_RERUNS', 2, 0, 10),
-    runGraceMinutes: int('RUN_GRACE_MINUTES', 720, 0, 10_080),
-    pubsubEmulatorHost: env.PUBSUB_EMULATOR_HOST?.trim() || undefined,
-    retentionDays: int('RETENTION_DAYS', 0, 0, 36_500),
-    retentionMode: oneOf('RETENTION_MODE', 'unlocked', ['unlocked', 'locked'] as const),
-  };
+  const config = Object.fromEntries(
+    Object.entries(SETTINGS).map(([key, s]) => [key, readSetting(s, env, problems)]),
+  ) as Config;
   if (config.batchPollDeadlineMs >= config.batchDeadlineMs)
     problems.push(
       `BATCH_POLL_DEADLINE_MS (${config.batchPollDeadlineMs}) must be below BATCH_DEADLINE_MS (${config.batchDeadlineMs})`,

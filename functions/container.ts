@@ -1,7 +1,7 @@
 /**
  * The functions' composition root: where their SDK clients are built, once
  * per instance and lazily (the first request pays, later ones reuse). The
- * operator's command has its own, in functions/ops/grm.ts.
+ * operator's command builds its own, in functions/adapters/operator-clients.ts.
  *
  * Every adapter and service is loaded when it is first needed (`load` below),
  * never at module load: functions/index.ts registers every entry point

@@ -37,7 +37,8 @@ import {
 import {defaultDay, isValidDay} from '../functions/core/time-window';
 import {plural} from '../functions/core/units';
 import {FAULT_PROFILES} from './fault-profiles';
-import {verificationText, verifierFor} from '../functions/ops/grm';
+import {verifierFor} from '../functions/ops/grm';
+import {verificationText} from '../functions/ops/grm-text';
 
 const SPECS = [
   {name: 'conversations', help: 'conversations on the exported day (default 200)'},

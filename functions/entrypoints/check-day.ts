@@ -7,8 +7,8 @@
  * INFO line; a malformed event is logged as an error and acknowledged; a
  * thrown error means "redeliver" (e.g. an email not sent yet).
  */
-import * as functions from '@google-cloud/functions-framework';
-import type {CloudEvent} from '@google-cloud/functions-framework';
+import * as functions from '../adapters/functions-framework';
+import type {CloudEvent} from '../adapters/functions-framework';
 import {configuredContainer} from './startup';
 import {InputError} from '../core/errors';
 import {classifyObject} from '../core/object-names';

@@ -3,8 +3,8 @@
  * validate the message, export the batch. A malformed message is recorded
  * and acknowledged (never retried forever); a thrown error means "redeliver".
  */
-import * as functions from '@google-cloud/functions-framework';
-import type {CloudEvent} from '@google-cloud/functions-framework';
+import * as functions from '../adapters/functions-framework';
+import type {CloudEvent} from '../adapters/functions-framework';
 import type {Container} from '../container';
 import {configuredContainer} from './startup';
 import {InputError} from '../core/errors';

@@ -7,7 +7,7 @@
  * bodies over MAX_PLAN_REQUEST_BYTES are refused before they are read
  * (json-errors.ts). Refusals quote the request only as short excerpts.
  */
-import * as functions from '@google-cloud/functions-framework';
+import * as functions from '../adapters/functions-framework';
 import {container} from '../container';
 import {InputError, PermanentError} from '../core/errors';
 import {excerpt, parsePlanRequest} from '../core/plan-request';

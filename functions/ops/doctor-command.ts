@@ -4,6 +4,7 @@
  * Exit 1 on any failed check, else 0.
  */
 import {randomBytes} from 'node:crypto';
+import {Config, SETTINGS} from '../config';
 import {doctorExitCode, doctorJson, doctorText} from '../core/doctor';
 import {isValidTimeZone} from '../core/time-window';
 import {doctorPorts, LocalEndpoints} from './doctor-wiring';
@@ -46,7 +47,7 @@ export const DOCTOR_FLAGS = [
   {
     name: 'genesys-environment',
     value: 'HOST',
-    help: 'Genesys Cloud region host (GENESYS_ENVIRONMENT; default mypurecloud.com; --local: the simulator)',
+    help: `Genesys Cloud region host (GENESYS_ENVIRONMENT; default ${SETTINGS.genesysEnvironment.default}; --local: the simulator)`,
   },
   {
     name: 'planner-url',
@@ -61,13 +62,17 @@ export const DOCTOR_FLAGS = [
   {
     name: 'window-lag-days',
     value: 'N',
-    help: 'window_lag_days (WINDOW_LAG_DAYS; default 3): which day the next night exports',
+    help: `window_lag_days (WINDOW_LAG_DAYS; default ${SETTINGS.windowLagDays.default}): which day the next night exports`,
   },
-  {name: 'time-zone', value: 'ZONE', help: 'time_zone (TIME_ZONE; default UTC)'},
+  {
+    name: 'time-zone',
+    value: 'ZONE',
+    help: `time_zone (TIME_ZONE; default ${SETTINGS.timeZone.default})`,
+  },
   {
     name: 'metadata',
     value: 'MODE',
-    help: 'metadata, full or lean (METADATA; default full): lean runs only on clients holding viewSensitiveData',
+    help: `metadata, ${SETTINGS.metadataMode.values.join(' or ')} (METADATA; default ${SETTINGS.metadataMode.default}): lean runs only on clients holding viewSensitiveData`,
   },
 ];
 
@@ -94,11 +99,12 @@ export async function doctorCommand(
       throw usage(`--${flag} takes a whole number from ${min} to ${max}, got "${raw}"`);
     return n;
   };
-  const timeZone = pick('time-zone', 'TIME_ZONE') ?? 'UTC';
+  const timeZone = pick('time-zone', 'TIME_ZONE') ?? SETTINGS.timeZone.default;
   if (!isValidTimeZone(timeZone)) throw usage(`--time-zone "${timeZone}" is not an IANA time zone`);
-  const metadataMode = pick('metadata', 'METADATA') ?? 'full';
-  if (metadataMode !== 'full' && metadataMode !== 'lean')
-    throw usage(`--metadata takes full or lean, got "${metadataMode}"`);
+  const modes: readonly string[] = SETTINGS.metadataMode.values;
+  const metadataMode = pick('metadata', 'METADATA') ?? SETTINGS.metadataMode.default;
+  if (!modes.includes(metadataMode))
+    throw usage(`--metadata takes ${modes.join(' or ')}, got "${metadataMode}"`);
   let local: LocalEndpoints | undefined;
   if (t.local) {
     const missing = [
@@ -121,7 +127,7 @@ export async function doctorCommand(
     };
   }
   const genesysEnvironment =
-    pick('genesys-environment', 'GENESYS_ENVIRONMENT') ?? 'mypurecloud.com';
+    pick('genesys-environment', 'GENESYS_ENVIRONMENT') ?? SETTINGS.genesysEnvironment.default;
   const settings: DoctorSettings = {
     project: t.project,
     region: pick('region', 'GRM_REGION') ?? 'europe-west1',
@@ -146,9 +152,15 @@ export async function doctorCommand(
       5,
       100,
     ),
-    windowLagDays: int('window-lag-days', 'WINDOW_LAG_DAYS', 3, 0, 30),
+    windowLagDays: int(
+      'window-lag-days',
+      'WINDOW_LAG_DAYS',
+      SETTINGS.windowLagDays.default,
+      SETTINGS.windowLagDays.min,
+      SETTINGS.windowLagDays.max,
+    ),
     timeZone,
-    metadataMode,
+    metadataMode: metadataMode as Config['metadataMode'],
     now: io.now(),
     probeToken: randomBytes(3).toString('hex'),
   };

@@ -5,12 +5,11 @@
  * `npm run stack` prints; no Cloud Scheduler, Eventarc or Cloud Run admin
  * API there). Returns the ports and what closes them.
  */
-import {PubSub} from '@google-cloud/pubsub';
-import {Storage} from '@google-cloud/storage';
 import type {AuthClient} from 'google-auth-library';
 import {BucketPolicy, ImpersonatingProbe} from '../adapters/bucket-iam';
 import {GoogleDeploymentApis} from '../adapters/deployment-apis';
 import {GenesysPermissionProbes} from '../adapters/genesys-permissions';
+import {pubsubClient, storageClient} from '../adapters/operator-clients';
 import {plannerClient} from '../adapters/planner-client';
 import {SecretVersions} from '../adapters/secret-versions';
 import {SendGridScopes} from '../adapters/sendgrid-scopes';
@@ -35,14 +34,9 @@ export function doctorPorts(
   genesysEnvironment: string,
   local: LocalEndpoints | undefined,
 ): {ports: DoctorPorts; close(): Promise<void>} {
-  const storage = (auth?: AuthClient) =>
-    new Storage({
-      projectId: s.project,
-      useAuthWithCustomEndpoint: true,
-      ...(local ? {apiEndpoint: local.gcs} : {}),
-      ...(auth ? {authClient: auth} : {}),
-    });
-  const pubsub = new PubSub({projectId: s.project, ...(local ? {apiEndpoint: local.pubsub} : {})});
+  const storage = (authClient?: AuthClient) =>
+    storageClient({project: s.project, endpoint: local?.gcs, authClient});
+  const pubsub = pubsubClient({project: s.project, endpoint: local?.pubsub});
   const secrets = new SecretVersions(
     s.project,
     local

@@ -5,6 +5,7 @@
  * unknown is an error that names the flag, so a typo never silently falls back
  * to a default.
  */
+import {readWords} from '../../functions/ops/argv';
 
 export interface FlagSpec {
   /** Flag name without the leading dashes. */
@@ -23,22 +24,17 @@ export class UsageError extends Error {
   override name = 'UsageError' as const;
 }
 
-/** Parses `argv` (without node and script) against `specs`. */
+/** Parses `argv` (without node and script) against `specs`, read by node:util's parseArgs. */
 export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]): ParsedFlags {
   const byName = new Map(specs.map(s => [s.name, s]));
+  const valued = specs.filter(s => !s.boolean).map(s => s.name);
   const out: ParsedFlags = new Map();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) {
-      throw new UsageError(`unexpected argument "${arg}" (flags start with --)`);
+  for (const word of readWords(argv, valued)) {
+    if (word.kind === 'positional') {
+      throw new UsageError(`unexpected argument "${word.value}" (flags start with --)`);
     }
-    let name = arg.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    }
+    const {name} = word;
+    let {value} = word;
     const spec = byName.get(name);
     if (!spec) {
       throw new UsageError(
@@ -49,8 +45,7 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]):
       if (value !== undefined) throw new UsageError(`--${name} takes no value`);
       value = 'true';
     } else if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      throw new UsageError(`--${name} needs a value`);
     }
     const list = out.get(name) ?? [];
     if (list.length > 0 && !spec.repeatable && !spec.boolean) {

@@ -4,7 +4,8 @@ import {backoffMs, decide, parseRetryAfter} from '../../functions/core/retry';
 import {parseConfig} from '../../functions/config';
 import {ConfigError, RetryableError} from '../../functions/core/errors';
 import {createLogger, redact, withLogContext} from '../../functions/logger';
-import {classify, parseCredentials} from '../../functions/adapters/genesys';
+import {parseCredentials} from '../../functions/adapters/genesys';
+import {classify} from '../../functions/adapters/genesys-connection';
 
 describe('retry policy', () => {
   it('should wait exactly Retry-After (plus a little jitter) on a 429', () => {

@@ -10,7 +10,8 @@ import {execFileSync, spawnSync} from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {LOCAL_DEFAULTS} from '../../local/stack';
-import {DEFAULT_TOPIC, grm} from '../../functions/ops/grm';
+import {grm} from '../../functions/ops/grm';
+import {DEFAULT_TOPIC} from '../../functions/ops/grm-target';
 import {RECORDINGS_SCHEMA} from '../../functions/core/recordings-index';
 import {
   Block,

@@ -2,15 +2,18 @@
  * The Terraform, checked offline (no Google provider can be downloaded here;
  * terraform-schema.spec.ts checks every argument against the provider's own
  * schema): it agrees with the code — entry points with what functions/
- * registers, every setting of config.ts reachable from a variable with the
- * same default and range — and keeps the deployment's promises: APIs first,
- * internal-only worker and checker, least-privilege identities, dead letters
- * kept, a source archive that holds only what the functions need.
+ * registers, every setting of the settings table (functions/config.ts) set
+ * from the variable it names, with the same default and range — and keeps
+ * the deployment's promises: APIs first, internal-only worker and checker,
+ * least-privilege identities, dead letters kept, a source archive that holds
+ * only what the functions need.
  */
 import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {SETTINGS} from '../../functions/config';
 import {indexObjectName, indexPrefix} from '../../functions/core/object-names';
+import type {ChoiceSetting, IntSetting, Setting} from '../../functions/core/settings';
 import {INDEX_PARTITION_KEY, RECORDINGS_SCHEMA} from '../../functions/core/recordings-index';
 import {
   Block,
@@ -38,43 +41,27 @@ function registeredFunctions(): string[] {
   });
 }
 
-const CONFIG = read('functions/config.ts');
-/** Every environment variable config.ts reads. */
-const configVariables = () =>
-  new Set(
-    [...CONFIG.matchAll(/(?:str|int|oneOf)\('([A-Z_]+)'|env\.([A-Z_]+)/g)].map(
-      m => (m[1] ?? m[2])!,
-    ),
-  );
-/** The numeric settings: name, default, min, max. */
-const intSettings = () =>
-  [...CONFIG.matchAll(/int\('([A-Z_]+)', ([\d_]+), ([\d_]+), ([\d_]+)\)/g)].map(m => ({
-    name: m[1]!,
-    fallback: Number(m[2]!.replace(/_/g, '')),
-    min: Number(m[3]!.replace(/_/g, '')),
-    max: Number(m[4]!.replace(/_/g, '')),
-  }));
-/** The settings with a fixed set of values: name, default, values. */
-const choiceSettings = () =>
-  [...CONFIG.matchAll(/oneOf\('([A-Z_]+)', '([a-z]+)', \[([^\]]+)\]/g)].map(m => ({
-    name: m[1]!,
-    fallback: m[2]!,
-    values: [...m[3]!.matchAll(/'([a-z]+)'/g)].map(v => v[1]!),
-  }));
-/** Settings only the local stack uses (emulator and simulator addresses). */
-const LOCAL_ONLY = [
-  'GENESYS_GATEWAY_URL',
-  'SECRET_MANAGER_EMULATOR_HOST',
-  'SENDGRID_API_URL',
-  'PUBSUB_EMULATOR_HOST',
-  'GCP_PROJECT',
-];
+/** Every setting, from the settings table. */
+const SETTING_LIST: readonly Setting[] = Object.values(SETTINGS);
+
+/** The Terraform variable a setting comes from, if any (the table says; absent: its name). */
+const variableOf = (s: Setting): string | undefined =>
+  s.terraform === undefined
+    ? s.name.toLowerCase()
+    : typeof s.terraform === 'object' && 'variable' in s.terraform
+      ? s.terraform.variable
+      : undefined;
 
 /**
- * Settings Terraform derives from other variables instead of a variable of
- * their own, with the expression that must set them.
+ * How Terraform sets the settings the table says it makes of something else
+ * than a variable's value (`as`, `fixed`): a resource's name, a function's
+ * max instance count.
  */
 const DERIVED: Record<string, string> = {
+  BUCKET: '${google_storage_bucket.recordings.name}',
+  BATCHES_TOPIC: '${google_pubsub_topic.batches.name}',
+  GENESYS_CREDENTIALS_SECRET: '${google_secret_manager_secret.secret["genesys_clients"].secret_id}',
+  SENDGRID_KEY_SECRET: '${google_secret_manager_secret.secret["sendgrid_api_key"].secret_id}',
   // Each instance paces itself to its share of a client's budget: the instances that may run.
   WORKER_INSTANCES: '${tostring(local.functions.worker.max_instances)}',
   PLANNER_INSTANCES: '${tostring(local.functions.planner.max_instances)}',
@@ -118,46 +105,71 @@ describe('infra/ (Terraform)', () => {
     );
   });
 
-  it('should set only environment variables the code reads, and every setting it reads', () => {
-    const known = configVariables();
+  it('should set only environment variables the code reads, and every setting but the local-only ones', () => {
+    const known = new Set(SETTING_LIST.map(s => s.name));
     known.add('LOG_EXECUTION_ID'); // read by the Functions Framework
     known.add('ROLLOUT_ID'); // read by nobody: changing it rolls new instances
     for (const key of Object.keys(env()))
       assert.ok(known.has(key), `${key} is set by Terraform but never read`);
-    for (const name of known)
-      assert.ok(name in env() || LOCAL_ONLY.includes(name), `${name} cannot be set from Terraform`);
+    for (const s of SETTING_LIST)
+      assert.strictEqual(
+        s.name in env(),
+        s.terraform !== 'local',
+        `${s.name}: ${s.terraform === 'local' ? 'local only, yet set' : 'cannot be set from Terraform'}`,
+      );
   });
 
-  it('should give every numeric setting a variable with the default and range of config.ts', () => {
-    const settings = intSettings();
-    assert.ok(settings.length >= 10, 'config.ts parsed');
-    for (const {name, fallback, min, max} of settings) {
-      if (name in DERIVED) {
-        assert.strictEqual(env()[name], DERIVED[name], `${name} is derived`);
+  it('should set every setting from the variable the settings table names, or as it says', () => {
+    const derived = SETTING_LIST.filter(
+      s => typeof s.terraform === 'object' && ('fixed' in s.terraform || s.terraform.as),
+    );
+    assert.deepStrictEqual(derived.map(s => s.name).sort(), Object.keys(DERIVED).sort());
+    for (const s of SETTING_LIST) {
+      const v = variableOf(s);
+      if (v) assert.ok(variable(docs, v), `var.${v} of ${s.name}`);
+      if (s.name in DERIVED) {
+        assert.strictEqual(env()[s.name], DERIVED[s.name], `${s.name} is derived`);
         continue;
       }
-      const v = name.toLowerCase();
-      assert.strictEqual(env()[name], `\${tostring(var.${v})}`, `${name} comes from var.${v}`);
-      assert.strictEqual(variable(docs, v).default, fallback, `var.${v} default`);
+      if (!v) continue;
+      const expected =
+        s.type === 'int'
+          ? `\${tostring(var.${v})}`
+          : s.type === 'emails'
+            ? `\${join(",", var.${v})}`
+            : `\${var.${v}}`;
+      assert.strictEqual(env()[s.name], expected, `${s.name} comes from var.${v}`);
+    }
+  });
+
+  it('should give every numeric setting a variable with the default and range of the settings table', () => {
+    const ints = SETTING_LIST.filter((s): s is IntSetting => s.type === 'int');
+    assert.ok(ints.length >= 10);
+    for (const s of ints) {
+      const v = variableOf(s);
+      if (!v) continue;
+      // Another variable's default is its own (worker_max_instances); its range is the setting's.
+      if (v === s.name.toLowerCase())
+        assert.strictEqual(variable(docs, v).default, s.default, `var.${v} default`);
       const condition = validation(v);
       assert.ok(
         condition.includes(`floor(var.${v}) == var.${v}`),
         `var.${v} must be an integer: ${condition}`,
       );
-      assert.ok(condition.includes(`var.${v} >= ${min}`), `var.${v} >= ${min}: ${condition}`);
-      assert.ok(condition.includes(`var.${v} <= ${max}`), `var.${v} <= ${max}: ${condition}`);
+      assert.ok(condition.includes(`var.${v} >= ${s.min}`), `var.${v} >= ${s.min}: ${condition}`);
+      assert.ok(condition.includes(`var.${v} <= ${s.max}`), `var.${v} <= ${s.max}: ${condition}`);
     }
   });
 
-  it('should give every choice setting a variable with the default and values of config.ts', () => {
-    const settings = choiceSettings();
-    assert.ok(settings.length >= 2, 'config.ts parsed');
-    for (const {name, fallback, values} of settings) {
-      const v = name.toLowerCase();
-      assert.strictEqual(env()[name], `\${var.${v}}`);
-      assert.strictEqual(variable(docs, v).default, fallback);
+  it('should give every choice setting a variable with the default and values of the settings table', () => {
+    const choices = SETTING_LIST.filter((s): s is ChoiceSetting => s.type === 'choice');
+    assert.ok(choices.length >= 2);
+    for (const s of choices) {
+      const v = s.name.toLowerCase();
+      assert.strictEqual(variableOf(s), v);
+      assert.strictEqual(variable(docs, v).default, s.default);
       assert.ok(
-        validation(v).includes(`contains([${values.map(x => `"${x}"`).join(', ')}], var.${v})`),
+        validation(v).includes(`contains([${s.values.map(x => `"${x}"`).join(', ')}], var.${v})`),
         validation(v),
       );
     }
