@@ -213,19 +213,13 @@ export function secretClient(
 }
 
 /**
- * Whether the stack's checker has handled the storage event of `object`
- * (its `checked` log line): what a test waits for before it asserts that
- * the event changed nothing.
+ * Whether the GCS emulator has delivered the finalize event of `object` and
+ * had it acknowledged (its record of finished deliveries): what a test waits
+ * for before it asserts that the event changed nothing.
  */
-export function checkerHandled(stack: Stack, object: string): boolean {
-  const log = `${stack.dirs.logs}/function-checkDay.log`;
-  if (!fs.existsSync(log)) return false;
-  return fs
-    .readFileSync(log, 'utf8')
-    .split('\n')
-    .some(line => {
-      if (!line.startsWith('{')) return false;
-      const entry = JSON.parse(line) as {message?: string; object?: string};
-      return entry.message === 'checked' && entry.object === object;
-    });
+export async function eventDelivered(stack: Stack, object: string): Promise<boolean> {
+  const res = await fetch(`${stack.gcsUrl}/_admin/events`);
+  if (!res.ok) throw new Error(`GCS emulator events: HTTP ${res.status}`);
+  const {recent} = (await res.json()) as {recent: Array<{subject?: string; status?: string}>};
+  return recent.some(r => r.subject === `objects/${object}` && r.status === 'delivered');
 }

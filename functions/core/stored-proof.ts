@@ -7,7 +7,8 @@
  * again and compared). Pure: services/stored-recordings.ts lists the objects.
  */
 import {PermanentError} from './errors';
-import {StoredObject, hasVerifiedMark} from '../ports';
+import type {StoredObject} from '../ports';
+import {hasVerifiedMark} from './verified-mark';
 
 /** Custom metadata of a recording object: the bytes the exporter meant to store. */
 export const EXPECTED_SIZE_KEY = 'expectedSize';

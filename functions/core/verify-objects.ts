@@ -4,7 +4,7 @@
  * back), objects nothing expects, noncurrent generations nothing accounts
  * for, and what was written with a retention. Pure.
  */
-import {VERIFIED_KEY} from '../ports';
+import {VERIFIED_KEY} from './verified-mark';
 import type {ObjectRetention, StoredObject} from '../ports';
 import {recordingFolders} from './claims';
 import {metadataFolder} from './object-names';

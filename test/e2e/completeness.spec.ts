@@ -25,7 +25,7 @@ import {
 import {storageEventHeaders} from '../../local/gcs/events';
 import type {Ledger} from '../../functions/core/ledger';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
-import {checkerHandled, mailAbout, requireGcloud, withFaults} from '../helpers';
+import {eventDelivered, mailAbout, requireGcloud, withFaults} from '../helpers';
 
 const run = promisify(execFile);
 const env = LOCAL_EXPORT_ENV;
@@ -181,8 +181,8 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
       60_000,
     );
     await eventually(
-      "the checker's handling of the report's event",
-      () => (checkerHandled(stack, report) ? true : undefined),
+      "the report's event delivered to the checker and acknowledged",
+      async () => ((await eventDelivered(stack, report)) ? true : undefined),
       60_000,
     );
     const after = await bucket.file(`${env}/${DAY}/_FAILURE`).getMetadata();
