@@ -54,12 +54,13 @@ describe('a function with an invalid configuration', function () {
     return fn;
   }
 
+  // In the order of the settings table (functions/config.ts), which the docs follow.
   const expected = [
+    'BUCKET is required',
     'EXPORT_ENV must be lower-case letters, digits, "-" or "_", got "Not A Folder"',
+    'WINDOW_LAG_DAYS must be an integer from 0 to 30, got "99"',
     'DEVELOPER_EMAILS holds invalid addresses: not-an-address',
     'MAIL_FROM is required',
-    'BUCKET is required',
-    'WINDOW_LAG_DAYS must be an integer from 0 to 30, got "99"',
   ];
 
   it('should log every problem as ERROR at cold start and on each planner request, and answer JSON', async () => {
