@@ -12,6 +12,7 @@ import {
   sdkClient,
   startSimulator,
 } from '../setup/simulator';
+import {eventually} from '../setup/stack';
 
 interface ErrorBodyLike {
   status?: number;
@@ -28,17 +29,9 @@ interface Extended<T> {
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
-/** Polls `fn` until it returns a value (what a test waits for instead of a fixed sleep). */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+/** Polls `fn` every 20 ms until it returns a value (the simulator's states last a few 100 ms). */
+const until = <T>(what: string, fn: () => Promise<T | undefined>) =>
+  eventually(what, fn, 15_000, 20);
 
 async function login(
   port: number,

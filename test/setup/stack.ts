@@ -97,6 +97,7 @@ export async function eventually<T>(
   what: string,
   fn: () => T | undefined | Promise<T | undefined>,
   timeoutMs = 20_000,
+  intervalMs = 100,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -104,7 +105,7 @@ export async function eventually<T>(
     if (value !== undefined) return value;
     if (Date.now() > deadline)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise(r => setTimeout(r, 100));
+    await new Promise(r => setTimeout(r, intervalMs));
   }
 }
 
