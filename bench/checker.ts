@@ -16,7 +16,7 @@ import {createLogger} from '../functions/logger';
 import {systemClock} from '../functions/container';
 import {Checker} from '../functions/services/checker';
 import {mapLimit} from '../functions/services/objects';
-import {recordingFolders} from '../functions/core/claims';
+import {recordingFolders} from '../functions/core/reports-vs-bucket';
 
 const BATCHES = 500;
 const PER_BATCH = 100;

@@ -22,7 +22,7 @@ import * as fs from 'node:fs';
 import {Readable} from 'node:stream';
 import {PLAN_PART_CONVERSATIONS} from '../functions/core/day-plan';
 import type {DayPlan, PlanIndex, PlanPart} from '../functions/core/day-plan';
-import {recordingFolders} from '../functions/core/claims';
+import {recordingFolders} from '../functions/core/reports-vs-bucket';
 import {
   batchReportsPrefix,
   planObjectName,

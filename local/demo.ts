@@ -35,7 +35,7 @@ import {
   waitForMarker,
 } from './run-day';
 import {defaultDay, isValidDay} from '../functions/core/time-window';
-import {plural} from '../functions/core/units';
+import {plural} from '../functions/core/human-format';
 import {FAULT_PROFILES} from './fault-profiles';
 import {verifierFor} from '../functions/ops/grm';
 import {verificationText} from '../functions/ops/grm-text';

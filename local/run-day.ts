@@ -19,7 +19,7 @@ import type {DayPlan} from '../functions/core/day-plan';
 import type {DayOutcome} from '../functions/core/day-outcome';
 import type {Ledger} from '../functions/core/ledger';
 import {renderTable} from '../functions/core/tables';
-import {formatBytes, plural} from '../functions/core/units';
+import {formatBytes, plural} from '../functions/core/human-format';
 
 /** A `_SUCCESS` or `_FAILURE` as the checker writes it. */
 export type DayMarker = Omit<DayOutcome, 'kind'> & {

@@ -7,7 +7,7 @@
 import {RECORDING_TYPES} from './content-types';
 import type {DayOutcome} from './day-outcome';
 import {renderTable} from './tables';
-import {formatBytes, plural} from './units';
+import {formatBytes, plural} from './human-format';
 
 export interface RenderedMail {
   subject: string;

@@ -7,7 +7,7 @@
  * Pure: the checker reads and swaps the ledger.
  */
 import {createHash} from 'node:crypto';
-import {gapId} from './claims';
+import {gapId} from './reports-vs-bucket';
 import type {DayOutcome} from './day-outcome';
 
 /** Custom metadata of a marker and of the index: the fingerprint of the outcome they hold. */

@@ -8,7 +8,7 @@
 import {sameJson} from './canonical';
 import {DecidedRecord, claimsOf} from './decided-records';
 import type {ReportRef} from './day-outcome';
-import type {DayMarker} from './operations';
+import type {DayMarker} from './day-status';
 import type {IndexRow} from './recordings-index';
 import {BatchReport, countRecording, emptyTotals} from './report';
 import type {Finding} from './verify';

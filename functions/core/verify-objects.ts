@@ -6,7 +6,7 @@
  */
 import {VERIFIED_KEY} from './verified-mark';
 import type {ObjectRetention, StoredObject} from '../ports';
-import {recordingFolders} from './claims';
+import {recordingFolders} from './reports-vs-bucket';
 import {metadataFolder} from './object-names';
 import {retentionProblem} from './retention';
 import type {Day} from './time-window';

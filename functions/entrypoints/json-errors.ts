@@ -46,7 +46,7 @@
  */
 import {createRequire} from 'node:module';
 import type {IncomingMessage, ServerResponse} from 'node:http';
-import {formatBytes} from '../core/units';
+import {formatBytes} from '../core/human-format';
 import {createLogger, Logger} from '../logger';
 
 /** What a body-parser (http-errors) error carries. */

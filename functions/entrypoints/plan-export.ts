@@ -11,7 +11,7 @@ import * as functions from '../adapters/functions-framework';
 import {container} from '../container';
 import {InputError, PermanentError} from '../core/errors';
 import {excerpt, parsePlanRequest} from '../core/plan-request';
-import {formatBytes} from '../core/units';
+import {formatBytes} from '../core/human-format';
 import {bodyTooLarge, configureRequestBody, installJsonErrors} from './json-errors';
 import {createLogger} from '../logger';
 import {logConfigProblems} from './startup';

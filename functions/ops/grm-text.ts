@@ -2,9 +2,9 @@
  * What grm prints for people (machines get `--json`): one function per
  * command's result, each a block of text, tables rendered as text.
  */
-import {DayState, statusTable, typeBreakdown} from '../core/operations';
+import {DayState, statusTable, typeBreakdown} from '../core/day-status';
 import {renderTable} from '../core/tables';
-import {formatBytes, plural} from '../core/units';
+import {formatBytes, plural} from '../core/human-format';
 import {DayVerification, countFindings} from '../core/verify';
 import type {Operator} from './operator';
 

@@ -13,7 +13,7 @@ import type {Storage} from '@google-cloud/storage';
 import {GcsStore} from '../adapters/gcs';
 import {operatorClients, storageClient} from '../adapters/operator-clients';
 import {InputError, PipelineError} from '../core/errors';
-import {DayState, typeBreakdown} from '../core/operations';
+import {DayState, typeBreakdown} from '../core/day-status';
 import {SETTINGS} from '../config';
 import {addDays} from '../core/time-window';
 import {DayVerification} from '../core/verify';

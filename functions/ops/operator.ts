@@ -2,7 +2,7 @@
  * The operator's use cases behind `grm`: read a day's state, its gaps and
  * what fixes them, replay the gaps, rerun days through the planner, and
  * handle dead letters. I/O goes through ports; the rules are in
- * core/operations.ts.
+ * core/day-status.ts.
  */
 import {adhocBatchId} from '../core/batches';
 import {InputError, PermanentError} from '../core/errors';
@@ -17,7 +17,7 @@ import {
   planObjectName,
   waiverObjectName,
 } from '../core/object-names';
-import {DayMarker, DayState, EmailView, dayState, gapAction} from '../core/operations';
+import {DayMarker, DayState, EmailView, dayState, gapAction} from '../core/day-status';
 import type {StoredPlan} from '../core/day-plan';
 import type {BatchReport} from '../core/report';
 import {PERMANENT_REASON, Waiver, newWaiver} from '../core/waivers';

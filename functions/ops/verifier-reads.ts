@@ -9,7 +9,7 @@ import type {DecidedRecord} from '../core/decided-records';
 import {PermanentError} from '../core/errors';
 import {MAX_INDEX_BYTES, MAX_MARKER_BYTES, MAX_REPORT_BYTES} from '../core/limits';
 import {decisionRecordsObjectName, indexObjectName} from '../core/object-names';
-import type {DayMarker} from '../core/operations';
+import type {DayMarker} from '../core/day-status';
 import type {IndexRow} from '../core/recordings-index';
 import type {BatchReport} from '../core/report';
 import type {Finding} from '../core/verify';

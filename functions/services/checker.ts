@@ -28,7 +28,7 @@
  * services/day-inputs.ts, step 4 services/developer-email.ts and step 5
  * services/recordings-index.ts.
  */
-import {confirmClaims, keepOpenGaps} from '../core/claims';
+import {confirmClaims, keepOpenGaps} from '../core/reports-vs-bucket';
 import {DayOutcome, ReportRef, decideDay} from '../core/day-outcome';
 import type {StoredPlan} from '../core/day-plan';
 import {RetryableError} from '../core/errors';

@@ -6,7 +6,7 @@
  * unreadable report (or a provisional one left stale) a failed batch, an
  * unreadable waiver no waiver. Only a retryable error is thrown.
  */
-import {recordingFolders} from '../core/claims';
+import {recordingFolders} from '../core/reports-vs-bucket';
 import type {ReportRef} from '../core/day-outcome';
 import {
   DayPlan,

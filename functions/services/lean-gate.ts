@@ -17,7 +17,7 @@
  * with the reason; the batch reports carry it too (core/lean-notes.ts).
  */
 import {PermanentError} from '../core/errors';
-import {VIEW_SENSITIVE_DATA} from '../core/lean';
+import {VIEW_SENSITIVE_DATA} from '../core/lean-inference';
 import type {Logger} from '../logger';
 import type {Clock, GenesysSession} from '../ports';
 

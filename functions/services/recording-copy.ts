@@ -13,7 +13,7 @@
  */
 import {Readable, Transform} from 'node:stream';
 import {baseContentType, extensionFor} from '../core/content-types';
-import {filterChatTranscript} from '../core/chat';
+import {filterChatTranscript} from '../core/chat-transcript';
 import {PermanentError, RetryableError} from '../core/errors';
 import {recordingObjectName} from '../core/object-names';
 import {DEADLINE_REASON, markExported} from '../core/recording-outcomes';

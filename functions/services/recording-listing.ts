@@ -6,13 +6,13 @@
  * pending its download or with the outcome its file state decides
  * (core/recording-outcomes.ts). In lean mode one batch download request by
  * conversation id lists them instead, where its results and the analytics
- * record prove them (core/lean.ts); the other conversations fall back to
+ * record prove them (core/lean-inference.ts); the other conversations fall back to
  * their metadata, and the results serve as the download's first round.
  */
 import type {BatchResults} from '../core/batch-results';
 import {conversationAttributes} from '../core/conversation-attributes';
 import {RetryableError} from '../core/errors';
-import {leanListing} from '../core/lean';
+import {leanListing} from '../core/lean-inference';
 import {type BatchMessage, refuseOtherDays} from '../core/messages';
 import {DEADLINE_REASON, recordingsFromMetadata} from '../core/recording-outcomes';
 import type {ExportConversation} from '../core/report';

@@ -12,11 +12,7 @@
 import {InputError, PermanentError, PermissionDeniedError, RetryableError} from '../core/errors';
 import {adhocBatchId, clientFor} from '../core/batches';
 import type {BatchMessage} from '../core/messages';
-import {
-  attemptsObjectName,
-  batchReportObjectName,
-  rejectedMessageObjectName,
-} from '../core/object-names';
+import {batchReportObjectName} from '../core/object-names';
 import {
   BatchReport,
   canonicalReport,
@@ -30,7 +26,9 @@ import {defaultDay} from '../core/time-window';
 import type {BatchMetadataMode, ModeReport} from '../core/lean-notes';
 import {Logger, addLogContext, withLogContext} from '../logger';
 import {Clock, ObjectExistsError, ObjectStore} from '../ports';
+import {DeliveryCounter} from './delivery-count';
 import {Exporter} from './exporter';
+import {recordRejectedMessage} from './rejected-messages';
 
 export interface WorkerDeps {
   env: string;
@@ -69,7 +67,8 @@ export class BatchWorker {
   ): Promise<BatchReport> {
     const {deps} = this;
     this.refuseUnfinishedDay(message.day);
-    const {attempt, lastError} = await this.countAttempt(message, batchId, messageId);
+    const counter = new DeliveryCounter(deps, message, batchId, messageId);
+    const {attempt, lastError} = await counter.count();
     addLogContext({attempt});
     const d: Delivery = {
       message,
@@ -133,7 +132,7 @@ export class BatchWorker {
       }
       if (err instanceof RetryableError && !final) {
         deps.logger.warn('batch will be retried', {...log, reason: err.message, error: err});
-        await this.noteError(d, err.message);
+        await counter.noteError(attempt, err.message);
         throw err;
       }
       const reason = err instanceof Error ? err.message : String(err);
@@ -224,44 +223,8 @@ export class BatchWorker {
   }
 
   /** Records a message that could not be parsed, so it is visible, then lets it be acknowledged. */
-  async reject(messageId: string, reason: string, raw: unknown): Promise<void> {
-    // The payload as received, compact; a value nested too deeply to serialise is left out
-    // (JSON.stringify would overflow the stack, and the delivery would never be acknowledged).
-    let payload: string | undefined;
-    try {
-      payload = JSON.stringify(raw) ?? 'null';
-    } catch {
-      payload = undefined;
-    }
-    // Its own name per delivery: the id and the payload are hashed into it (a redelivery, the same).
-    const name = rejectedMessageObjectName(this.deps.env, messageId, payload ?? '');
-    const recorded = payload !== undefined && payload.length <= 1_000_000;
-    const head = JSON.stringify(
-      {
-        kind: 'rejected-message',
-        messageId,
-        reason,
-        receivedAt: new Date(this.deps.clock.now()).toISOString(),
-        ...(payload === undefined
-          ? {rawOmitted: 'too deeply nested to record'}
-          : recorded
-            ? {}
-            : {rawOmitted: `${payload.length} characters`, rawExcerpt: payload.slice(0, 1000)}),
-      },
-      null,
-      2,
-    );
-    // The payload is spliced in as it is: serialising it again, indented, could be quadratic.
-    const text = recorded ? `${head.slice(0, -2)},\n  "raw": ${payload}\n}` : head;
-    try {
-      await this.deps.store.write(name, Buffer.from(text), {
-        contentType: 'application/json',
-        ifGenerationMatch: 0,
-      });
-    } catch (err) {
-      if (!(err instanceof ObjectExistsError)) throw err;
-    }
-    this.deps.logger.error('rejected a malformed batch message', {messageId, reason, object: name});
+  reject(messageId: string, reason: string, raw: unknown): Promise<void> {
+    return recordRejectedMessage(this.deps, messageId, reason, raw);
   }
 
   /** The report of a batch that could not run: every conversation of the message, with `reason`. */
@@ -342,54 +305,6 @@ export class BatchWorker {
     }
     throw new RetryableError(`could not write the batch report ${name}: it kept changing`);
   }
-
-  /** Increments the batch's delivery counter in GCS; returns this attempt's number and the last error noted. */
-  private async countAttempt(
-    message: BatchMessage,
-    batchId: string,
-    messageId: string,
-  ): Promise<{attempt: number; lastError?: string}> {
-    const name = this.attemptsName(message, batchId, messageId);
-    for (let i = 0; i < 10; i++) {
-      const current = await this.deps.store.readJson<Attempts>(name);
-      const attempt = (current?.value.attempts ?? 0) + 1;
-      const lastError =
-        typeof current?.value.lastError === 'string' ? current.value.lastError : undefined;
-      try {
-        await this.deps.store.write(
-          name,
-          Buffer.from(JSON.stringify({attempts: attempt, ...(lastError ? {lastError} : {})})),
-          {contentType: 'application/json', ifGenerationMatch: current?.generation ?? 0},
-        );
-        return {attempt, ...(lastError ? {lastError} : {})};
-      } catch (err) {
-        if (!(err instanceof ObjectExistsError)) throw err;
-      }
-    }
-    throw new RetryableError(`could not count the attempt of batch ${batchId}`);
-  }
-
-  /** Remembers why this attempt failed, for the report of the final one (best effort). */
-  private async noteError(d: Delivery, reason: string): Promise<void> {
-    const {attempt} = d;
-    const name = this.attemptsName(d.message, d.batchId, d.messageId);
-    try {
-      const current = await this.deps.store.readJson<Attempts>(name);
-      if (current?.value.attempts !== attempt) return; // a later delivery counted meanwhile
-      await this.deps.store.write(
-        name,
-        Buffer.from(JSON.stringify({attempts: attempt, lastError: reason.slice(0, 500)})),
-        {contentType: 'application/json', ifGenerationMatch: current.generation},
-      );
-    } catch (err) {
-      this.deps.logger.warn('could not note the error of this attempt', {error: err});
-    }
-  }
-
-  /** The delivery counter of one message of the batch. */
-  private attemptsName(message: BatchMessage, batchId: string, messageId: string): string {
-    return attemptsObjectName(this.deps.env, message.day, message.runId, batchId, messageId);
-  }
 }
 
 /** One counted delivery of a batch message: what its reports are made of. */
@@ -399,11 +314,6 @@ interface Delivery {
   messageId: string;
   attempt: number;
   startedAt: string;
-}
-
-interface Attempts {
-  attempts: number;
-  lastError?: unknown;
 }
 
 /**

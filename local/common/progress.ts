@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {plural} from '../../functions/core/units';
+import {plural} from '../../functions/core/human-format';
 
 export interface ProgressFigures {
   batchesReported: number;

@@ -3,7 +3,7 @@ import * as assert from 'node:assert';
 import {decodeMessageData, parseBatchMessage} from '../../functions/core/messages';
 import {InputError, PermanentError} from '../../functions/core/errors';
 import {baseContentType, extensionFor, recordingType} from '../../functions/core/content-types';
-import {filterChatTranscript} from '../../functions/core/chat';
+import {filterChatTranscript} from '../../functions/core/chat-transcript';
 import {adhocBatchId, clientFor, planBatches} from '../../functions/core/batches';
 import {
   batchReportObjectName,

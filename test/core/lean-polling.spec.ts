@@ -1,5 +1,5 @@
 import * as assert from 'node:assert';
-import {analyticsFacts, leanRecordings, leanType} from '../../functions/core/lean';
+import {analyticsFacts, leanRecordings, leanType} from '../../functions/core/lean-inference';
 import {
   MAX_POLL_MS,
   MIN_POLL_MS,

@@ -34,7 +34,7 @@ import {
   shellEnv,
 } from '../../local/product';
 import {DayMarker, readJson, runDay, storageFor, waitForMarker} from '../../local/run-day';
-import type {DayState} from '../../functions/core/operations';
+import type {DayState} from '../../functions/core/day-status';
 import {eventually} from '../setup/stack';
 import {DocBlock, docBlocks, withLocal} from '../setup/doc-blocks';
 import {runCommand, skipWithoutGcloud} from '../helpers';

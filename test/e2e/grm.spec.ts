@@ -13,7 +13,7 @@ import {PubSub} from '@google-cloud/pubsub';
 import type {Stack} from '../../local/stack';
 import {LOCAL_EXPORT_ENV} from '../../local/product';
 import {DayMarker, readJson, runDay, storageFor} from '../../local/run-day';
-import type {DayState} from '../../functions/core/operations';
+import type {DayState} from '../../functions/core/day-status';
 import type {GapView} from '../../functions/ops/operator';
 import {grm} from '../../functions/ops/grm';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';

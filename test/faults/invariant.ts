@@ -24,7 +24,7 @@ import type {DayPlan} from '../../functions/core/day-plan';
 import type {BatchReport} from '../../functions/core/report';
 import {lastEmailed} from '../../functions/core/ledger';
 import type {Ledger} from '../../functions/core/ledger';
-import {parseRecordingName, recordingFolders} from '../../functions/core/claims';
+import {parseRecordingName, recordingFolders} from '../../functions/core/reports-vs-bucket';
 
 /** What a case expects of the day. */
 export interface Expectation {

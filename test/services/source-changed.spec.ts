@@ -14,13 +14,13 @@
 import * as assert from 'node:assert';
 import {randomBytes} from 'node:crypto';
 import type {GcsStore} from '../../functions/adapters/gcs';
-import {confirmClaims, recordingFolders} from '../../functions/core/claims';
+import {confirmClaims, recordingFolders} from '../../functions/core/reports-vs-bucket';
 import {extensionFor, recordingType} from '../../functions/core/content-types';
 import type {DayPlan} from '../../functions/core/day-plan';
 import {decideDay} from '../../functions/core/day-outcome';
 import type {BatchMessage} from '../../functions/core/messages';
 import {metadataObjectName, recordingObjectName} from '../../functions/core/object-names';
-import {gapAction} from '../../functions/core/operations';
+import {gapAction} from '../../functions/core/day-status';
 import type {BatchReport, ReportRecording} from '../../functions/core/report';
 import {createLogger} from '../../functions/logger';
 import {EXPECTED_SIZE_KEY} from '../../functions/core/stored-proof';

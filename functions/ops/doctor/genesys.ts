@@ -19,7 +19,7 @@
  */
 import {CheckResult, failed, passed, skipped} from '../../core/doctor';
 import type {GenesysCredentials} from '../../core/genesys-credentials';
-import {VIEW_SENSITIVE_DATA} from '../../core/lean';
+import {VIEW_SENSITIVE_DATA} from '../../core/lean-inference';
 import type {CallOutcome, DoctorSettings, GenesysProbes} from './ports';
 
 /** No conversation has this id: the metadata call's answer is about the permission. */
