@@ -7,6 +7,8 @@ import {Writable} from 'node:stream';
 import {hasGcloud} from '../local/run-day';
 import type {Stack} from '../local/stack';
 import {BatchReport, ReportConversation, totalsOf} from '../functions/core/report';
+import type {DayPlan} from '../functions/core/day-plan';
+import {addDays} from '../functions/core/time-window';
 
 /** A Writable that hands every chunk to `onChunk` (the end of a pipeline). */
 export function sink(onChunk: (chunk: Buffer) => void): Writable {
@@ -135,6 +137,39 @@ export function batchReportOf(
     ...times,
     conversations,
     totals: totalsOf(conversations),
+    ...extra,
+  };
+}
+
+/**
+ * A version-1 plan of `day` as the planner writes one: `batches` maps each batch id to its
+ * conversation ids, in order. By default a scheduled, jobs-discovered plan of the UTC day,
+ * made three days later; `extra` overrides any field.
+ */
+export function dayPlanOf(
+  ids: {day: string; runId: string},
+  batches: Record<string, string[]>,
+  extra: Partial<DayPlan> = {},
+): DayPlan {
+  const {day} = ids;
+  const list = Object.entries(batches).map(([batchId, conversationIds]) => ({
+    batchId,
+    conversationIds,
+  }));
+  return {
+    kind: 'plan',
+    version: 1,
+    ...ids,
+    window: {
+      start: `${day}T00:00:00.000Z`,
+      end: `${addDays(day, 1)}T00:00:00.000Z`,
+      timeZone: 'UTC',
+    },
+    createdAt: `${addDays(day, 3)}T00:00:00.000Z`,
+    trigger: 'schedule',
+    discovery: 'jobs',
+    conversations: list.reduce((n, b) => n + b.conversationIds.length, 0),
+    batches: list,
     ...extra,
   };
 }

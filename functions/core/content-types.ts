@@ -55,6 +55,12 @@ const EXTENSIONS: Record<string, string> = {
   'text/plain': 'txt',
 };
 
+/** The extension of a recording whose content type has none known. */
+export const FALLBACK_EXTENSION = 'bin';
+
+/** Every content type with a known extension (the lifecycle rules' suffixes derive from them). */
+export const KNOWN_CONTENT_TYPES: readonly string[] = Object.keys(EXTENSIONS);
+
 /** The media type without parameters, lower case. */
 export function baseContentType(contentType: string): string {
   return contentType.split(';')[0]!.trim().toLowerCase();

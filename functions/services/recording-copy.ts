@@ -12,7 +12,7 @@
  * (HTTP 403) is handed back to the batch download stage to ask for anew.
  */
 import {Readable, Transform} from 'node:stream';
-import {baseContentType, extensionFor} from '../core/content-types';
+import {FALLBACK_EXTENSION, baseContentType, extensionFor} from '../core/content-types';
 import {filterChatTranscript} from '../core/chat-transcript';
 import {PermanentError, RetryableError} from '../core/errors';
 import {recordingObjectName} from '../core/object-names';
@@ -109,7 +109,7 @@ export class RecordingCopy {
   ): Promise<void> {
     const {store, media, settings} = this.deps;
     const contentType = result.contentType ?? 'application/octet-stream';
-    const ext = extensionFor(contentType) ?? 'bin';
+    const ext = extensionFor(contentType) ?? FALLBACK_EXTENSION;
     const name = recordingObjectName(
       settings.env,
       day,

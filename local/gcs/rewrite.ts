@@ -18,6 +18,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {SessionFiles} from './session-files';
 import {randomBytes} from 'node:crypto';
 import {pipeline} from 'node:stream/promises';
 import {FileStore, ObjectProps, Preconditions, StoreError, StoredObject} from './store';
@@ -80,11 +81,11 @@ export function maxBytesParam(raw: string | null): number | undefined {
 export class Rewrites {
   private readonly sessions = new Map<string, RewriteSession>();
   private readonly busy = new Set<string>();
-  private readonly dir: string;
+  private readonly files: SessionFiles<RewriteSession>;
   private loaded = false;
 
   constructor(private readonly store: FileStore) {
-    this.dir = path.join(store.metaDir, 'rewrites');
+    this.files = new SessionFiles(path.join(store.metaDir, 'rewrites'));
   }
 
   /** objects.copy: always one call. */
@@ -118,7 +119,7 @@ export class Rewrites {
       given: {body: JSON.stringify(req.body), pre: JSON.stringify(req.pre), maxBytesPerCall: max},
       copied: 0,
     };
-    await fs.promises.writeFile(this.partPath(session.token), '');
+    await fs.promises.writeFile(this.files.partPath(session.token), '');
     this.sessions.set(session.token, session);
     return this.step(session, source);
   }
@@ -152,7 +153,7 @@ export class Rewrites {
   private async step(session: RewriteSession, source: StoredObject): Promise<RewriteResult> {
     this.busy.add(session.token);
     try {
-      const part = this.partPath(session.token);
+      const part = this.files.partPath(session.token);
       const end = Math.min(source.size, session.copied + session.given.maxBytesPerCall);
       await pipeline(
         fs.createReadStream(this.store.contentPath(source), {
@@ -163,7 +164,7 @@ export class Rewrites {
       );
       session.copied = end;
       if (session.copied < source.size) {
-        await this.save(session);
+        await this.files.save(session.token, session);
         return {
           done: false,
           totalBytesRewritten: session.copied,
@@ -174,7 +175,7 @@ export class Rewrites {
       await fsyncFile(part);
       const object = this.commit(source, session, part);
       this.sessions.delete(session.token);
-      await fs.promises.rm(this.statePath(session.token), {force: true});
+      await fs.promises.rm(this.files.statePath(session.token), {force: true});
       return {done: true, object};
     } finally {
       this.busy.delete(session.token);
@@ -227,31 +228,12 @@ export class Rewrites {
     }
   }
 
-  private partPath(token: string): string {
-    return path.join(this.dir, `${token}.bin`);
-  }
-
-  private statePath(token: string): string {
-    return path.join(this.dir, `${token}.json`);
-  }
-
-  private async save(session: RewriteSession): Promise<void> {
-    const tmp = `${this.statePath(session.token)}.tmp`;
-    await fs.promises.writeFile(tmp, JSON.stringify(session));
-    await fs.promises.rename(tmp, this.statePath(session.token));
-  }
-
   private async load(): Promise<void> {
     if (this.loaded) return;
     this.loaded = true;
-    await fs.promises.mkdir(this.dir, {recursive: true});
-    for (const file of await fs.promises.readdir(this.dir)) {
-      if (!file.endsWith('.json')) continue;
-      const session = JSON.parse(
-        await fs.promises.readFile(path.join(this.dir, file), 'utf8'),
-      ) as RewriteSession;
+    for (const session of await this.files.readAll()) {
       // The bytes copied so far are what the part file holds (a crash may have cut a step).
-      const part = this.partPath(session.token);
+      const part = this.files.partPath(session.token);
       const size = fs.existsSync(part) ? fs.statSync(part).size : -1;
       if (size < session.copied) continue; // lost: the caller's token is refused and it starts again
       await fs.promises.truncate(part, session.copied);

@@ -22,6 +22,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {SessionFiles} from './session-files';
 import {randomBytes} from 'node:crypto';
 import type {IncomingMessage} from 'node:http';
 import {pipeline} from 'node:stream/promises';
@@ -74,11 +75,11 @@ export class ResumableUploads {
   /** Running checksums while chunks arrive in order; rebuilt from disk otherwise. */
   private readonly sums = new Map<string, Checksums>();
   private readonly busy = new Set<string>();
-  private readonly dir: string;
+  private readonly files: SessionFiles<SessionState>;
   private loaded = false;
 
   constructor(private readonly store: FileStore) {
-    this.dir = path.join(store.metaDir, 'uploads');
+    this.files = new SessionFiles(path.join(store.metaDir, 'uploads'));
   }
 
   async create(init: Omit<SessionState, 'id' | 'received'>): Promise<SessionState> {
@@ -94,9 +95,9 @@ export class ResumableUploads {
       );
     }
     const session: SessionState = {...init, id: randomBytes(16).toString('hex'), received: 0};
-    await fs.promises.writeFile(this.partPath(session.id), '');
+    await fs.promises.writeFile(this.files.partPath(session.id), '');
     this.sums.set(session.id, new Checksums());
-    await this.save(session);
+    await this.files.save(session.id, session);
     this.sessions.set(session.id, session);
     return session;
   }
@@ -106,8 +107,8 @@ export class ResumableUploads {
     this.get(id);
     this.sessions.delete(id);
     this.sums.delete(id);
-    await fs.promises.rm(this.partPath(id), {force: true});
-    await fs.promises.rm(this.statePath(id), {force: true});
+    await fs.promises.rm(this.files.partPath(id), {force: true});
+    await fs.promises.rm(this.files.statePath(id), {force: true});
   }
 
   async put(id: string, req: IncomingMessage): Promise<PutResult> {
@@ -194,7 +195,7 @@ export class ResumableUploads {
     req: IncomingMessage,
     skip: number,
   ): Promise<boolean> {
-    const part = this.partPath(session.id);
+    const part = this.files.partPath(session.id);
     const running = skip === 0 ? this.sums.get(session.id) : undefined;
     if (!running) this.sums.delete(session.id);
     const hashing: Transform = running ? new HashingStream(running) : new SkipBytes(0);
@@ -207,12 +208,12 @@ export class ResumableUploads {
       whole = false;
     }
     session.received = (await fs.promises.stat(part)).size;
-    await this.save(session);
+    await this.files.save(session.id, session);
     return whole && req.complete;
   }
 
   private async finish(session: SessionState, req: IncomingMessage): Promise<PutResult> {
-    const part = this.partPath(session.id);
+    const part = this.files.partPath(session.id);
     let sums = this.sums.get(session.id);
     if (!sums || sums.size !== session.received) sums = await checksumFile(part);
     const digests = sums.digests();
@@ -238,7 +239,7 @@ export class ResumableUploads {
     }
     this.sums.delete(session.id);
     // Kept in memory so a status query still answers with the object.
-    await fs.promises.rm(this.statePath(session.id), {force: true});
+    await fs.promises.rm(this.files.statePath(session.id), {force: true});
     return {kind: 'complete', object: session.object};
   }
 
@@ -246,8 +247,8 @@ export class ResumableUploads {
   private async terminate(session: SessionState, reason: string): Promise<void> {
     session.terminated = reason;
     this.sums.delete(session.id);
-    await fs.promises.rm(this.partPath(session.id), {force: true});
-    await this.save(session);
+    await fs.promises.rm(this.files.partPath(session.id), {force: true});
+    await this.files.save(session.id, session);
   }
 
   private get(id: string): SessionState {
@@ -263,29 +264,10 @@ export class ResumableUploads {
     return session;
   }
 
-  private partPath(id: string): string {
-    return path.join(this.dir, `${id}.bin`);
-  }
-
-  private statePath(id: string): string {
-    return path.join(this.dir, `${id}.json`);
-  }
-
-  private async save(session: SessionState): Promise<void> {
-    const tmp = `${this.statePath(session.id)}.tmp`;
-    await fs.promises.writeFile(tmp, JSON.stringify(session));
-    await fs.promises.rename(tmp, this.statePath(session.id));
-  }
-
   private async load(): Promise<void> {
     if (this.loaded) return;
     this.loaded = true;
-    await fs.promises.mkdir(this.dir, {recursive: true});
-    for (const file of await fs.promises.readdir(this.dir)) {
-      if (!file.endsWith('.json')) continue;
-      const session = JSON.parse(
-        await fs.promises.readFile(path.join(this.dir, file), 'utf8'),
-      ) as SessionState;
+    for (const session of await this.files.readAll()) {
       this.sessions.set(session.id, session);
     }
   }

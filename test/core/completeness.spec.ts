@@ -13,7 +13,7 @@ import {parsePlanRequest} from '../../functions/core/plan-request';
 import {replayCommand, shellQuote} from '../../functions/core/replay';
 import {mergeReplayReport} from '../../functions/core/report';
 import type {BatchReport, ReportConversation} from '../../functions/core/report';
-import {batchReportOf} from '../helpers';
+import {batchReportOf, dayPlanOf} from '../helpers';
 import {lastEmailed, newLedger} from '../../functions/core/ledger';
 
 const DAY = '2026-03-29';
@@ -21,25 +21,14 @@ const RUN = 'r20260401t000000-0a0b0c';
 const id = (n: number) => `${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`;
 
 function plan(batches: Record<string, number[]>): DayPlan {
-  return {
-    kind: 'plan',
-    version: 1,
-    day: DAY,
-    runId: RUN,
+  const ids = Object.fromEntries(Object.entries(batches).map(([b, ns]) => [b, ns.map(id)]));
+  return dayPlanOf({day: DAY, runId: RUN}, ids, {
     window: {
       start: '2026-03-28T23:00:00.000Z',
       end: '2026-03-29T22:00:00.000Z',
       timeZone: 'Europe/Brussels',
     },
-    createdAt: '2026-04-01T00:00:00.000Z',
-    trigger: 'schedule',
-    discovery: 'jobs',
-    conversations: Object.values(batches).flat().length,
-    batches: Object.entries(batches).map(([batchId, ids]) => ({
-      batchId,
-      conversationIds: ids.map(id),
-    })),
-  };
+  });
 }
 
 function ref(

@@ -9,14 +9,14 @@ import * as assert from 'node:assert';
 import {mergeRecords, parseRecords, recordsNdjson} from '../../functions/core/decided-records';
 import type {ReportRef} from '../../functions/core/day-outcome';
 import type {IndexRow} from '../../functions/core/recordings-index';
-import {BatchReport, canonicalReport} from '../../functions/core/report';
+import {canonicalReport} from '../../functions/core/report';
 import {expectedFromRecords} from '../../functions/core/verify';
 import {indexAgainstRecords, reportsAgainstRecords} from '../../functions/core/verify-bookkeeping';
 import {checkObject, hiddenGenerations} from '../../functions/core/verify-objects';
 import type {StoredObject} from '../../functions/ports';
+import {sampleNames, sampleReport} from './sample-report';
 
-const REC = 'e/2026-11-28/call/c1_r1.opus';
-const META = 'e/2026-11-28/metadata/c1.json';
+const {recording: REC, metadata: META} = sampleNames('e');
 
 function ref(
   generation: string,
@@ -24,39 +24,11 @@ function ref(
 ): ReportRef {
   const [recGen, recMd5] = copies.rec ?? ['7', 'cmVj'];
   const [metaGen, metaMd5] = copies.meta ?? ['5', 'bWV0YQ=='];
-  const report: BatchReport = {
-    kind: 'batch-report',
-    version: 1,
-    day: '2026-11-28',
-    runId: 'r1',
-    batchId: 'b0001',
-    messageId: '1',
-    attempt: 1,
-    status: 'complete',
-    startedAt: 'T0',
-    finishedAt: 'T1',
-    totals: {} as BatchReport['totals'],
-    conversations: [
-      {
-        conversationId: 'c1',
-        metadataObject: META,
-        metadataStored: {generation: metaGen, size: 10, md5Hash: metaMd5, crc32c: 'AAAAAQ=='},
-        recordings: [
-          {
-            recordingId: 'r1',
-            type: 'call',
-            outcome: 'exported',
-            object: REC,
-            size: 100,
-            md5Hash: recMd5,
-            crc32c: 'AAAAAg==',
-            generation: recGen,
-          },
-          {recordingId: 'r2', type: 'call', outcome: 'failed', reason: 'pending download'},
-        ],
-      },
-    ],
-  };
+  const report = sampleReport('e', {
+    recording: {generation: recGen, md5Hash: recMd5},
+    metadata: {generation: metaGen, md5Hash: metaMd5},
+    other: {recordingId: 'r2', type: 'call', outcome: 'failed', reason: 'pending download'},
+  });
   return {object: 'e/2026-11-28/_manifest/runs/r1/batches/b0001.json', generation, report};
 }
 

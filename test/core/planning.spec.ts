@@ -17,7 +17,7 @@ import {
 import {decideDay} from '../../functions/core/day-outcome';
 import {PermanentError} from '../../functions/core/errors';
 import {addDays} from '../../functions/core/time-window';
-import {batchReportOf} from '../helpers';
+import {batchReportOf, dayPlanOf} from '../helpers';
 
 const DAY = '2026-03-29';
 const RUN = 'r20260401t000000-0a0b0c';
@@ -122,26 +122,18 @@ describe('balanced OAuth clients (plannedClient)', () => {
 describe('replaying on the planned client', () => {
   it("should replay a batch whose report names no client on the client the plan assigned it, else on the report's", () => {
     const ids = Array.from({length: 3}, randomId);
-    const plan: DayPlan = {
-      kind: 'plan',
-      version: 1,
-      day: DAY,
-      runId: RUN,
-      window: {
-        start: `${DAY}T00:00:00.000Z`,
-        end: `${addDays(DAY, 1)}T00:00:00.000Z`,
-        timeZone: 'UTC',
+    const plan = dayPlanOf(
+      {day: DAY, runId: RUN},
+      {},
+      {
+        conversations: 3,
+        clients: 4,
+        batches: [
+          {batchId: 'b0000-a', client: 3, conversationIds: [ids[0]!, ids[1]!]},
+          {batchId: 'b0001-b', client: 0, conversationIds: [ids[2]!]},
+        ],
       },
-      createdAt: '2026-04-01T00:00:00.000Z',
-      trigger: 'schedule',
-      discovery: 'jobs',
-      conversations: 3,
-      clients: 4,
-      batches: [
-        {batchId: 'b0000-a', client: 3, conversationIds: [ids[0]!, ids[1]!]},
-        {batchId: 'b0001-b', client: 0, conversationIds: [ids[2]!]},
-      ],
-    };
+    );
     const failed = (batchId: string, oauthClient?: number) => ({
       object: `r/${batchId}`,
       generation: '1',

@@ -10,7 +10,6 @@ import {
   sanitizeAttributes,
 } from '../../functions/core/conversation-attributes';
 import {decideDay, Gap, ReportRef} from '../../functions/core/day-outcome';
-import type {DayPlan} from '../../functions/core/day-plan';
 import {indexObjectName, indexPrefix, classifyObject} from '../../functions/core/object-names';
 import {
   BigQueryField,
@@ -26,7 +25,7 @@ import {
 import type {ReportConversation} from '../../functions/core/report';
 import {newWaiver} from '../../functions/core/waivers';
 import {MAX_REPORT_BYTES} from '../../functions/core/limits';
-import {batchReportOf} from '../helpers';
+import {batchReportOf, dayPlanOf} from '../helpers';
 
 const DAY = '2026-03-29';
 const RUN = 'r20260401t000000-0a0b0c';
@@ -301,22 +300,11 @@ describe('recordings index (pure)', () => {
   });
 
   describe('rows of a decided day', () => {
-    const plan: DayPlan = {
-      kind: 'plan',
-      version: 1,
-      day: DAY,
-      runId: RUN,
-      window: {start: '2026-03-29T00:00:00.000Z', end: '2026-03-30T00:00:00.000Z', timeZone: 'UTC'},
-      createdAt: '2026-04-01T00:00:00.000Z',
-      trigger: 'schedule',
-      discovery: 'jobs',
-      conversations: 7,
-      batches: [
-        {batchId: 'b1', conversationIds: [conv(1), conv(2), conv(3)]},
-        {batchId: 'b2', conversationIds: [conv(4), conv(5)]},
-        {batchId: 'b3', conversationIds: [conv(6), conv(7)]},
-      ],
-    };
+    const plan = dayPlanOf(
+      {day: DAY, runId: RUN},
+      {b1: [conv(1), conv(2), conv(3)], b2: [conv(4), conv(5)], b3: [conv(6), conv(7)]},
+      {createdAt: '2026-04-01T00:00:00.000Z'},
+    );
     const times = {startedAt: '2026-04-01T00:00:01.000Z', finishedAt: '2026-04-01T00:00:09.000Z'};
     const exported = (n: number) => ({
       recordingId: rec(n),

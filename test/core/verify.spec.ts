@@ -13,47 +13,17 @@ import {
   unretained,
 } from '../../functions/core/verify-objects';
 import type {StoredObject} from '../../functions/ports';
+import {sampleNames, sampleReport} from './sample-report';
 
 const NOW = Date.parse('2026-12-02T12:00:00Z');
-const REC = 'local/2026-11-28/call/c1_r1.opus';
-const META = 'local/2026-11-28/metadata/c1.json';
+const {recording: REC, metadata: META} = sampleNames('local');
 
 function report(over: Partial<BatchReport['conversations'][number]> = {}): BatchReport {
-  return {
-    kind: 'batch-report',
-    version: 1,
-    day: '2026-11-28',
-    runId: 'r1',
-    batchId: 'b0001',
-    messageId: '1',
-    attempt: 1,
-    status: 'complete',
-    startedAt: '2026-12-01T00:00:00Z',
-    finishedAt: '2026-12-01T00:01:00Z',
-    totals: {} as BatchReport['totals'],
-    conversations: [
-      {
-        conversationId: 'c1',
-        metadataObject: META,
-        metadataStored: {generation: '5', size: 10, md5Hash: 'bWV0YQ==', crc32c: 'AAAAAQ=='},
-        recordings: [
-          {
-            recordingId: 'r1',
-            type: 'call',
-            outcome: 'exported',
-            object: REC,
-            size: 100,
-            md5Hash: 'cmVj',
-            crc32c: 'AAAAAg==',
-            generation: '7',
-            retention: {mode: 'Locked', retainUntilTime: '2033-11-28T00:00:00.000Z'},
-          },
-          {recordingId: 'r2', type: 'call', outcome: 'skipped', reason: 'deleted'},
-        ],
-        ...over,
-      },
-    ],
-  };
+  return sampleReport('local', {
+    recording: {retention: {mode: 'Locked', retainUntilTime: '2033-11-28T00:00:00.000Z'}},
+    other: {recordingId: 'r2', type: 'call', outcome: 'skipped', reason: 'deleted'},
+    conversation: over,
+  });
 }
 
 function stored(name: string, over: Partial<StoredObject> = {}): StoredObject {

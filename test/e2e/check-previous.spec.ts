@@ -17,7 +17,7 @@ import {
 import type {DayPlan} from '../../functions/core/day-plan';
 import type {PlanSummary} from '../../functions/services/planner';
 import {declareProductDays, useProductStack} from '../setup/stack';
-import {mailAbout, withFaults} from '../helpers';
+import {dayPlanOf, mailAbout, withFaults} from '../helpers';
 
 const env = LOCAL_EXPORT_ENV;
 const PREV = '2026-08-03';
@@ -117,18 +117,11 @@ describe('check-previous: a day without _SUCCESS is emailed about and rerun, up 
     const conv = (n: number) => `${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`;
     async function writePlan(day: string, createdAt: string): Promise<void> {
       const storage = storageFor(stack);
-      const plan: DayPlan = {
-        kind: 'plan',
-        version: 1,
-        day,
-        runId: 'r20260101t000000-aaaaaa',
-        window: {start: `${day}T00:00:00.000Z`, end: `${day}T23:59:59.999Z`, timeZone: 'UTC'},
-        createdAt,
-        trigger: 'schedule',
-        discovery: 'jobs',
-        conversations: 1,
-        batches: [{batchId: 'b0000-000000000000', conversationIds: [conv(1)]}],
-      };
+      const plan = dayPlanOf(
+        {day, runId: 'r20260101t000000-aaaaaa'},
+        {'b0000-000000000000': [conv(1)]},
+        {createdAt},
+      );
       await storage
         .bucket(stack.bucket)
         .file(`${env}/${day}/_manifest/plan.json`)

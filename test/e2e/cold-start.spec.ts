@@ -20,7 +20,6 @@ import {ChildProcess, spawn} from 'node:child_process';
 import {randomBytes, randomUUID} from 'node:crypto';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import type {DayPlan} from '../../functions/core/day-plan';
 import {
   batchReportObjectName,
   markerObjectName,
@@ -32,7 +31,7 @@ import {productEnv} from '../../local/product';
 import {fetchTruth, storeFor} from '../../local/run-day';
 import type {Stack} from '../../local/stack';
 import {PREFIX, ProbeReport, ProbeRequest} from '../fixtures/functions/cold-start-protocol';
-import {batchReportOf} from '../helpers';
+import {batchReportOf, dayPlanOf} from '../helpers';
 import {useProductStack} from '../setup/stack';
 
 const PROBE = path.join(__dirname, '..', 'fixtures', 'functions', 'cold-start-probe.ts');
@@ -150,25 +149,11 @@ describe('cold start: each entry point loads only the SDKs it uses', function ()
 
     // A report while the day waits for another one: the bucket is read, no email.
     const ids = ['c0000001', 'c0000002'].map(p => `${p}-0000-4000-8000-000000000000`);
-    const plan: DayPlan = {
-      kind: 'plan',
-      version: 1,
-      day: DAY,
-      runId: RUN,
-      window: {
-        start: `${DAY}T00:00:00.000Z`,
-        end: `${addDays(DAY, 1)}T00:00:00.000Z`,
-        timeZone: 'UTC',
-      },
-      createdAt: new Date().toISOString(),
-      trigger: 'explicit',
-      discovery: 'jobs',
-      conversations: 2,
-      batches: [
-        {batchId: 'b1', conversationIds: [ids[0]!]},
-        {batchId: 'b2', conversationIds: [ids[1]!]},
-      ],
-    };
+    const plan = dayPlanOf(
+      {day: DAY, runId: RUN},
+      {b1: [ids[0]!], b2: [ids[1]!]},
+      {createdAt: new Date().toISOString(), trigger: 'explicit'},
+    );
     const store = storeFor(stack);
     const write = (name: string, value: unknown) =>
       store.write(name, Buffer.from(JSON.stringify(value)), {

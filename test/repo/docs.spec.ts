@@ -26,6 +26,7 @@ const ROOT = path.join(__dirname, '..', '..');
 const DOCS = [
   'README.md',
   'infra/README.md',
+  'infra/DESIGN.md',
   ...fs.readdirSync(path.join(ROOT, 'docs')).map(f => `docs/${f}`),
 ].filter(f => f.endsWith('.md'));
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');

@@ -8,9 +8,12 @@
  * the deployment's data, with every service agent granted the key.
  */
 import * as assert from 'node:assert';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import {RECORDING_TYPES} from '../../functions/core/content-types';
+import {
+  FALLBACK_EXTENSION,
+  KNOWN_CONTENT_TYPES,
+  RECORDING_TYPES,
+  extensionFor,
+} from '../../functions/core/content-types';
 import * as names from '../../functions/core/object-names';
 import {
   Block,
@@ -23,7 +26,6 @@ import {
   variable,
 } from '../../local/iam/terraform';
 
-const ROOT = path.join(__dirname, '..', '..');
 const ENV = 'brave';
 const DAY = '2026-03-29';
 const RUN = 'r20260401t000000-ab12cd';
@@ -32,14 +34,12 @@ const REC = '9f8e7d6c-0000-4000-8000-000000000002';
 
 /** The file extensions content-types.ts gives audio and video. */
 function mediaExtensions(): string[] {
-  const text = fs.readFileSync(path.join(ROOT, 'functions/core/content-types.ts'), 'utf8');
-  const exts = [...text.matchAll(/'(?:audio|video)\/[^']+': '([a-z0-9]+)'/g)].map(m => `.${m[1]!}`);
-  return [...new Set(exts)].sort();
+  const media = KNOWN_CONTENT_TYPES.filter(t => /^(audio|video)\//.test(t));
+  return [...new Set(media.map(t => `.${extensionFor(t)!}`))].sort();
 }
 /** Every extension content-types.ts knows, and the worker's fallback. */
 function allExtensions(): string[] {
-  const text = fs.readFileSync(path.join(ROOT, 'functions/core/content-types.ts'), 'utf8');
-  return [...new Set([...text.matchAll(/'[a-z]+\/[^']+': '([a-z0-9]+)'/g)].map(m => m[1]!)), 'bin'];
+  return [...new Set([...KNOWN_CONTENT_TYPES.map(t => extensionFor(t)!), FALLBACK_EXTENSION])];
 }
 
 interface Rule {

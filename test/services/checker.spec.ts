@@ -23,7 +23,7 @@ import {CheckResult, Checker, CheckerSettings} from '../../functions/services/ch
 import {inspectDay} from '../../functions/services/previous-days';
 import type {Mailer, ObjectStore} from '../../functions/ports';
 import {TestStack, useStack} from '../setup/stack';
-import {batchReportOf, mailAbout} from '../helpers';
+import {batchReportOf, dayPlanOf, mailAbout} from '../helpers';
 import {LogEntry, matches} from '../repo/log-filter';
 import {interpolate, loadInfra, locals} from '../../local/iam/terraform';
 import {storageFor} from '../../local/run-day';
@@ -150,21 +150,10 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
     (await mailAbout(stack, DAY)).filter(m => m.text.includes(`/${env}/${DAY}/`));
 
   async function seed(batches: Record<string, {ids: number[]; failed?: number[]}>, write2 = true) {
-    const plan: DayPlan = {
-      kind: 'plan',
-      version: 1,
-      day: DAY,
-      runId: RUN,
-      window: {start: `${DAY}T00:00:00.000Z`, end: '2026-05-07T00:00:00.000Z', timeZone: 'UTC'},
-      createdAt: '2026-05-09T00:00:00.000Z',
-      trigger: 'schedule',
-      discovery: 'jobs',
-      conversations: Object.values(batches).reduce((n, b) => n + b.ids.length, 0),
-      batches: Object.entries(batches).map(([batchId, b]) => ({
-        batchId,
-        conversationIds: b.ids.map(conv),
-      })),
-    };
+    const plan = dayPlanOf(
+      {day: DAY, runId: RUN},
+      Object.fromEntries(Object.entries(batches).map(([batchId, b]) => [batchId, b.ids.map(conv)])),
+    );
     await write(`${env}/${DAY}/_manifest/plan.json`, plan);
     // The recordings the reports may call exported, as the worker would have stored them.
     for (const b of Object.values(batches))

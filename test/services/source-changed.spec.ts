@@ -16,7 +16,6 @@ import {randomBytes} from 'node:crypto';
 import type {GcsStore} from '../../functions/adapters/gcs';
 import {confirmClaims, recordingFolders} from '../../functions/core/reports-vs-bucket';
 import {extensionFor, recordingType} from '../../functions/core/content-types';
-import type {DayPlan} from '../../functions/core/day-plan';
 import {decideDay} from '../../functions/core/day-outcome';
 import type {BatchMessage} from '../../functions/core/messages';
 import {metadataObjectName, recordingObjectName} from '../../functions/core/object-names';
@@ -27,6 +26,7 @@ import {EXPECTED_SIZE_KEY} from '../../functions/core/stored-proof';
 import {type TestSimulator, startSimulator} from '../setup/simulator';
 import {inProcessWorker, simulatedDay} from './in-process-worker';
 import type {Truth} from '../../local/run-day';
+import {dayPlanOf} from '../helpers';
 
 const DAY = '2023-03-12';
 const CONVERSATIONS = 12;
@@ -103,18 +103,11 @@ describe('recordings changed at the source after their export (in-process: one o
 
   /** The day as the checker decides it from this one batch report and the bucket's listing. */
   async function checkerVerdict(env: string, report: BatchReport) {
-    const plan: DayPlan = {
-      kind: 'plan',
-      version: 1,
-      day: DAY,
-      runId: SECOND_RUN,
-      window: {start: `${DAY}T00:00:00.000Z`, end: '2023-03-13T00:00:00.000Z', timeZone: 'UTC'},
-      createdAt: '2023-04-01T00:00:00.000Z',
-      trigger: 'explicit',
-      discovery: 'query',
-      conversations: CONVERSATIONS,
-      batches: [{batchId: BATCH, conversationIds: ids()}],
-    };
+    const plan = dayPlanOf(
+      {day: DAY, runId: SECOND_RUN},
+      {[BATCH]: ids()},
+      {createdAt: '2023-04-01T00:00:00.000Z', trigger: 'explicit', discovery: 'query'},
+    );
     const listing = (await Promise.all(recordingFolders(env, DAY).map(f => store.list(f)))).flat();
     const confirmed = confirmClaims(
       env,
