@@ -17,7 +17,7 @@ locals {
     var.notification_channels,
     [for c in google_monitoring_notification_channel.email : c.id],
   )
-  alert_docs = "See infra/README.md, \"When an alert fires\". Bucket gs://${var.bucket_name}/${var.export_env}/, project ${var.project_id}."
+  alert_docs = "See infra/README.md, \"When an alert fires\", and the dashboard: ${local.dashboard_url} . Bucket gs://${var.bucket_name}/${var.export_env}/, project ${var.project_id}."
 }
 
 resource "google_monitoring_notification_channel" "email" {

@@ -27,6 +27,11 @@ output "composer_environment_variables" {
   }
 }
 
+output "dashboard_url" {
+  description = "The Cloud Monitoring dashboard of this deployment (infra/README.md, \"The dashboard\")."
+  value       = local.dashboard_url
+}
+
 output "dead_letter_subscription" {
   description = "Subscription holding batch messages that kept failing (pull it to read them)."
   value       = google_pubsub_subscription.dead_letter_keep.name

@@ -227,10 +227,12 @@ export class GenesysConnection {
       try {
         const res = (await fn(s.apis)) as Extended<T>;
         s.settle(ticket, res.headers);
+        s.answered(operation, res.status);
         return res.body;
       } catch (err) {
         const failure = classify(err, clock.now());
         s.settle(ticket, (err as {headers?: Record<string, string>} | null)?.headers);
+        s.answered(operation, failure.kind === 'http' ? failure.status : failure.kind);
         if (
           failure.kind === 'http' &&
           failure.status === 429 &&
@@ -283,6 +285,20 @@ export class GenesysConnection {
       headerNumber(headers, 'inin-ratelimit-reset'),
       now,
     );
+  }
+
+  /**
+   * One line per request sent (DEBUG): the dashboard counts Genesys requests
+   * per OAuth client and status from it (infra/dashboard.tf), 429s included.
+   * `status` is the HTTP status, or `network` / `other` when none came.
+   */
+  private answered(operation: string, status: number | string): void {
+    this.opts.logger.debug('Genesys request', {
+      event: 'genesys_request',
+      operation,
+      clientIndex: this.clientIndex,
+      status: String(status),
+    });
   }
 
   /** Logs a retry and waits for it. */

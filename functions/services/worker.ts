@@ -147,9 +147,12 @@ export class BatchWorker {
       clearTimeout(timer);
     }
     report = await this.writeReport(report);
+    // `event`, `seconds` and `totals` feed the dashboard's log-based metrics (infra/dashboard.tf).
     deps.logger.info('batch report written', {
       ...log,
+      event: 'batch_reported',
       status: report.status,
+      seconds: (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000,
       totals: report.totals,
     });
     return report;

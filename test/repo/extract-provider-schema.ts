@@ -56,6 +56,7 @@ const WANTED: Record<string, string[]> = {
       'service_account_iam_member',
       'logging_metric',
       'monitoring_alert_policy',
+      'monitoring_dashboard',
       'monitoring_notification_channel',
       'kms_crypto_key_iam_member',
       'bigquery_dataset',

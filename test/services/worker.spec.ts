@@ -17,6 +17,9 @@ import {inProcessWorker} from './in-process-worker';
 import {TestStack, useStack} from '../setup/stack';
 import {TestSimulator, startSimulator} from '../setup/simulator';
 import {withFaults} from '../helpers';
+import {LogEntry, extract, matches} from '../repo/log-filter';
+import {interpolate, loadInfra, locals, resource} from '../../local/iam/terraform';
+import type {BatchReport} from '../../functions/core/report';
 import {storageFor} from '../../local/run-day';
 
 const DAY = '2023-03-07';
@@ -205,6 +208,104 @@ describe('worker logs (in-process: Genesys simulator with faults, GCS emulator)'
     const all = [...first, ...second, printed].join('\n');
     for (const leak of ['demo-secret', 'Signature=', 'Expires=', 'Bearer ey'])
       assert.ok(!all.includes(leak), `a log line leaks ${leak}`);
+  });
+  it("should log what the dashboard's log-based metrics of infra/ select and extract", async () => {
+    const env = `wmet-${randomBytes(4).toString('hex')}`;
+    const entries: LogEntry[] = [];
+    const logger = createLogger({service: 'genesys-recording-migrator', env}, (severity, line) =>
+      entries.push({
+        resource: {type: 'cloud_run_revision', labels: {service_name: 'grm-worker'}},
+        severity,
+        jsonPayload: JSON.parse(line) as Record<string, unknown>,
+      }),
+    );
+    const message: BatchMessage = {
+      day: DAY,
+      runId: RUN,
+      batchId: 'b0001-0123456789ab',
+      conversationIds: truth.conversations.map(c => c.conversationId),
+    };
+    // One 429 with Retry-After on a batch download request: the adapter waits and sends it again.
+    const report = await withFaults(
+      sim.url,
+      {
+        method: 'POST',
+        path: '^/api/v2/recording/batchrequests$',
+        action: 'status',
+        status: 429,
+        headers: {'Retry-After': '1'},
+        times: 1,
+      },
+      () => worker(env, logger).handle(message, 'm-metrics'),
+    );
+    assert.strictEqual(report.status, 'complete');
+
+    const docs = await loadInfra();
+    const all = locals(docs);
+    const values = {'var.prefix': 'grm', 'replace(local.prefix, "-", "_")': 'grm_'};
+    const metric = (name: string) => {
+      const body = resource(docs, 'google_logging_metric', name) as {
+        filter: string;
+        value_extractor?: string;
+        label_extractors?: Record<string, string>;
+      };
+      return {...body, filter: interpolate(body.filter, values, all)};
+    };
+
+    // Batch reports: one line per report, with its status, duration and totals per type.
+    const seconds = metric('batch_seconds');
+    const reported = entries.filter(e => matches(seconds.filter, e));
+    assert.strictEqual(reported.length, 1);
+    const line = reported[0]!;
+    assert.strictEqual(extract(seconds.label_extractors!.status!, line), 'complete');
+    const took = Number(extract(seconds.value_extractor!, line));
+    assert.strictEqual(took, (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000);
+    assert.ok(took > 0, `${took} seconds`);
+    for (const type of all.recording_types as Array<keyof BatchReport['totals']>) {
+      const totals = report.totals[type] as {exported: number; bytes: number};
+      for (const [name, want] of [
+        ['exported_recordings', totals.exported],
+        ['exported_bytes', totals.bytes],
+      ] as const) {
+        const body = resource(docs, 'google_logging_metric', name) as {value_extractor: string};
+        const extractor = interpolate(body.value_extractor, {'each.key': type}, all);
+        assert.strictEqual(extract(extractor, line), String(want), `${name}[${type}]`);
+      }
+    }
+    assert.ok(report.totals.call.exported > 0 && report.totals.call.bytes > 0);
+
+    // Genesys requests: one line per request, by client and status, the 429 among them.
+    const requests = metric('genesys_requests');
+    const sent = entries.filter(e => matches(requests.filter, e));
+    const labels = sent.map(e =>
+      Object.fromEntries(
+        Object.entries(requests.label_extractors!).map(([k, x]) => [k, extract(x, e)]),
+      ),
+    );
+    assert.ok(labels.length >= 4, `only ${labels.length} requests`);
+    assert.deepStrictEqual(
+      new Set(labels.map(l => l.client)),
+      new Set([String(report.oauthClient)]),
+    );
+    assert.deepStrictEqual(
+      labels.filter(l => l.status === '429').length,
+      1,
+      JSON.stringify(labels),
+    );
+    assert.ok(labels.every(l => l.status === '200' || l.status === '202' || l.status === '429'));
+    // Not the other lines, and not another deployment's worker.
+    assert.ok(entries.length > sent.length + reported.length);
+    const elsewhere = {
+      ...line,
+      resource: {type: 'cloud_run_revision', labels: {service_name: 'prod-worker'}},
+    };
+    assert.strictEqual(matches(seconds.filter, elsewhere), false);
+    // The planner's requests count too.
+    const planner = {
+      ...sent[0]!,
+      resource: {type: 'cloud_run_revision', labels: {service_name: 'grm-planner'}},
+    };
+    assert.strictEqual(matches(requests.filter, planner), true);
   });
 });
 
