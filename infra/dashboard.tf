@@ -9,13 +9,16 @@
 #  - the worker logs {"event":"batch_reported","status":...,"seconds":...,
 #    "totals":{"call":{"exported":...,"bytes":...},...}} for every batch report;
 #  - the Genesys adapter (planner and worker) logs {"event":"genesys_request",
-#    "clientIndex":N,"status":"200"|"429"|...} for every request answered.
+#    "clientIndex":N,"status":"200"|"429"|...} for every request answered;
+#  - the checker logs {"event":"day_gaps","kind":...,"gaps":N} per kind of gap
+#    of each decision.
 # test/services/worker.spec.ts runs these filters and extractors over the
 # worker's real log lines; test/repo/dashboard.spec.ts checks the dashboard
 # against the Monitoring API's message definitions and every metric it charts.
 locals {
   worker_logs      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.prefix}worker\""
   batches_reported = "${local.worker_logs} AND jsonPayload.event=\"batch_reported\""
+  day_gaps         = "${local.checker_logs} AND jsonPayload.event=\"day_gaps\""
   genesys_requests = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(\"${local.prefix}planner\" OR \"${local.prefix}worker\") AND jsonPayload.event=\"genesys_request\""
   # functions/core/content-types.ts RECORDING_TYPES: one folder and one pair of metrics each.
   recording_types = ["call", "chat", "email", "message", "screen"]
@@ -135,6 +138,38 @@ resource "google_logging_metric" "genesys_requests" {
   depends_on = [google_project_service.apis]
 }
 
+# Gaps of each decision of a day, by kind (functions/core/gap-kinds.ts): the
+# checker logs {"event":"day_gaps","kind":...,"gaps":N} once per kind when it
+# decides a day with gaps.
+resource "google_logging_metric" "gaps" {
+  project     = var.project_id
+  name        = "${local.metric_prefix}gaps"
+  description = "Gaps of a day's decision, by kind of gap (what fixes it)."
+  filter      = local.day_gaps
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = "1"
+    labels {
+      key         = "kind"
+      value_type  = "STRING"
+      description = "the kind of gap: archived, uploading, source-error, batch-failed, transient, ..."
+    }
+  }
+  value_extractor = "EXTRACT(jsonPayload.gaps)"
+  label_extractors = {
+    kind = "EXTRACT(jsonPayload.kind)"
+  }
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 16
+      growth_factor      = 2
+      scale              = 1
+    }
+  }
+  depends_on = [google_project_service.apis]
+}
+
 resource "google_monitoring_dashboard" "main" {
   project        = var.project_id
   dashboard_json = local.dashboard_json
@@ -146,5 +181,6 @@ resource "google_monitoring_dashboard" "main" {
     google_logging_metric.exported_recordings,
     google_logging_metric.exported_bytes,
     google_logging_metric.genesys_requests,
+    google_logging_metric.gaps,
   ]
 }

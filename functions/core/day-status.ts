@@ -106,52 +106,6 @@ export function gapsByReason(gaps: Gap[]): Array<{reason: string; count: number}
     .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
 }
 
-/** What fixes a gap with this reason (the exporter's and the checker's reasons). */
-export function gapAction(reason: string, day: string): string {
-  const replay = `then \`grm replay ${day}\``;
-  const rules: Array<[RegExp, string]> = [
-    [
-      /fileState ARCHIVED/,
-      `restore the recording from the archive in Genesys Cloud (or set archived_policy = skip), ${replay}`,
-    ],
-    [/fileState RESTORING/, `wait until Genesys Cloud has restored it, ${replay}`],
-    [/fileState UPLOADING/, `wait until the upload to Genesys Cloud has finished, ${replay}`],
-    [
-      /fileState ERROR/,
-      `the recording is broken at the source; if Genesys support cannot repair it, accept it with \`grm waive ${day} --recording ID --reason ...\``,
-    ],
-    [
-      /returned no result for it in time|completed without a result for it/,
-      `if the same recordings keep coming back, the OAuth client probably lacks recording:recording:viewSensitiveData (sensitive recordings are left out of batch downloads); grant it, ${replay}`,
-    ],
-    [
-      /already exists with different content/,
-      `another object with other bytes holds this name in the bucket: compare it with the source, have someone with delete rights remove it, ${replay}`,
-    ],
-    [
-      /does not hold its conversation/,
-      `the current plan leaves out a conversation the archive holds: plan the day again with \`grm rerun ${day}\``,
-    ],
-    [
-      /also holds recording/,
-      `two objects hold one recording: compare both with the source, have someone with delete rights remove the one that is not the record (the bucket keeps it as a noncurrent version), ${replay}`,
-    ],
-    [
-      /the batch report says exported, but|does not account for recording/,
-      `the batch report and the bucket disagree (a report written by hand, or an object removed): \`grm replay ${day}\` exports the conversation again and writes its report`,
-    ],
-    [/unsupported media type/, `a media type this version does not export: upgrade, ${replay}`],
-    [
-      /batch failed|missing from the batch report/,
-      `read the worker's log lines for this batch (jsonPayload.batchId), fix the cause, ${replay}`,
-    ],
-  ];
-  const found = rules.find(([re]) => re.test(reason));
-  return found
-    ? found[1]
-    : `a transient error is likely: \`grm replay ${day}\`; if it comes back, read the worker's log for the batch`;
-}
-
 /** The rows of `grm status` as a table for people. */
 export function statusTable(states: DayState[], formatBytes: (n: number) => string): string[][] {
   const rows = [

@@ -5,7 +5,9 @@
  * commands built from configuration.
  */
 import {RECORDING_TYPES} from './content-types';
-import type {DayOutcome} from './day-outcome';
+import type {DayOutcome, Gap} from './day-outcome';
+import type {DayStateName} from './day-status';
+import {GapGroup, gapGroups} from './gap-kinds';
 import {renderTable} from './tables';
 import {formatBytes, plural} from './human-format';
 
@@ -90,41 +92,165 @@ function runLine(o: DayOutcome): string {
   );
 }
 
-/** `_FAILURE` was written: what is missing, why, and how to replay it. */
-export function failureMail(o: DayOutcome, ctx: MailContext): RenderedMail {
+/** One night of the strip of recent nights (oldest first, the day itself last). */
+export interface Night {
+  day: string;
+  state: DayStateName;
+}
+
+/** What changed since the decision before this one. */
+export interface SinceLastDecision {
+  /** The decision this one replaced, if any (undefined: the day's first). */
+  previous?: {runId: string; status: 'success' | 'failure'; missing: DayOutcome['missing']};
+  /** Gaps no earlier email of this run named. */
+  newGaps: number;
+  /** Gaps an earlier email named that are still open. */
+  stillOpen: number;
+  /** Gaps an earlier email named that are closed now. */
+  closed: number;
+}
+
+/** Where the day's history comes from: the checker reads it before it sends. */
+export interface MailHistory {
+  nights?: Night[];
+  since?: SinceLastDecision;
+}
+
+const NIGHT_MARK: Record<DayStateName, string> = {
+  success: '✓',
+  failure: '✗',
+  running: '…',
+  'never planned': '·',
+};
+const NIGHT_COLOUR: Record<DayStateName, string> = {
+  success: '#2e7d32',
+  failure: '#c62828',
+  running: '#f9a825',
+  'never planned': '#bdbdbd',
+};
+
+function nightsText(nights: Night[]): string[] {
+  if (nights.length === 0) return [];
+  const counts = (['failure', 'running', 'never planned'] as const)
+    .map(st => [st, nights.filter(n => n.state === st).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([st, n]) => `${n} ${st}`);
+  return [
+    `The last ${plural(nights.length, 'night')} (${nights[0]!.day} to ${nights.at(-1)!.day}; ✓ success, ✗ failure, … running, · never planned):`,
+    `  ${nights.map(n => NIGHT_MARK[n.state]).join('')}${counts.length ? `  (${counts.join(', ')})` : '  (all success)'}`,
+  ];
+}
+
+function nightsHtml(nights: Night[]): string {
+  if (nights.length === 0) return '';
+  const cells = nights
+    .map(
+      n =>
+        `<td title="${escapeHtml(`${n.day}: ${n.state}`)}" data-day="${escapeHtml(n.day)}" data-state="${escapeHtml(n.state)}" style="width:14px;height:14px;padding:0;background:${NIGHT_COLOUR[n.state]}"></td>`,
+    )
+    .join('');
+  const legend = (Object.keys(NIGHT_COLOUR) as DayStateName[])
+    .map(
+      st =>
+        `<span style="display:inline-block;width:10px;height:10px;background:${NIGHT_COLOUR[st]}"></span> ${escapeHtml(st)}`,
+    )
+    .join(' &nbsp; ');
+  return (
+    `<h3>The last ${escapeHtml(plural(nights.length, 'night'))}</h3>` +
+    `<table style="border-collapse:separate;border-spacing:2px"><tr>${cells}</tr></table>` +
+    `<p style="font-size:smaller">${escapeHtml(nights[0]!.day)} to ${escapeHtml(nights.at(-1)!.day)}: ${legend}</p>`
+  );
+}
+
+function sinceText(since: SinceLastDecision | undefined): string | undefined {
+  if (!since) return undefined;
+  const before = since.previous
+    ? `The previous decision (run ${since.previous.runId}) was ${since.previous.status === 'success' ? '_SUCCESS' : `_FAILURE, ${missingPhrase(since.previous)}`}.`
+    : 'This is the first decision of this day.';
+  const told = since.stillOpen + since.closed > 0;
+  const change = told
+    ? ` Since the last email: ${since.newGaps} new ${since.newGaps === 1 ? 'gap' : 'gaps'}, ${since.stillOpen} still open, ${since.closed} closed.`
+    : '';
+  return before + change;
+}
+
+function gapText(g: Gap): string {
+  return `${g.conversationId}${g.recordingId ? ` / ${g.recordingId} (${g.type ?? 'call'})` : ''}: ${g.reason}`;
+}
+
+/** How many gaps of each group to list, at most `max` in all, at least one per group. */
+function listed(groups: GapGroup[], max: number): number[] {
+  const each = Math.max(1, Math.floor(max / Math.max(1, groups.length)));
+  return groups.map(g => Math.min(g.gaps.length, each));
+}
+
+const GRM_SETUP =
+  'run grm from a checkout of genesys-recording-migrator (npx grm …); it reads the deployment from GRM_PROJECT, GRM_BUCKET and GRM_ENV (docs/operations.md, "Setting up grm").';
+
+/** `_FAILURE` was written: the gaps by what fixes them, each with its `grm` command. */
+export function failureMail(
+  o: DayOutcome,
+  ctx: MailContext,
+  history: MailHistory = {},
+): RenderedMail {
   const subject = `[${PRODUCT}] ${ctx.env} ${o.day}: _FAILURE, ${missingPhrase(o)}`;
-  const shown = o.gaps.slice(0, ctx.maxGaps);
-  const more = o.gaps.length - shown.length;
-  const gapText = (g: DayOutcome['gaps'][number]) =>
-    `${g.conversationId}${g.recordingId ? ` / ${g.recordingId} (${g.type ?? 'call'})` : ''}: ${g.reason}`;
+  const groups = gapGroups(o.gaps, o.day);
+  const shown = listed(groups, ctx.maxGaps);
   const rows = summaryRows(o);
+  const since = sinceText(history.since);
+  const what = (g: GapGroup) => `${g.title}: ${plural(g.gaps.length, 'gap')}`;
   const text = [
     `The export of ${o.day} (${ctx.env}) is not complete: ${missingPhrase(o)}.`,
-    `Details: ${where(ctx, o, '_FAILURE')}`,
-    runLine(o),
+    '',
+    `What fixes it, by kind (${GRM_SETUP.replace(/\.$/, '')}):`,
+    ...groups.flatMap((g, i) => [
+      '',
+      `${i + 1}. ${what(g)}`,
+      `   ${g.fix}, then run:`,
+      `     ${g.command}`,
+      ...g.gaps.slice(0, shown[i]).map(x => `   - ${gapText(x)}`),
+      ...(g.gaps.length > shown[i]!
+        ? [`   … and ${g.gaps.length - shown[i]!} more, all listed in _FAILURE.`]
+        : []),
+    ]),
+    '',
+    ...nightsText(history.nights ?? []),
+    ...(since ? [since] : []),
     '',
     renderTable(rows, {indent: '  ', numeric: true}),
     '',
-    `Gaps (${shown.length} of ${o.gaps.length}):`,
-    ...shown.map(g => `  - ${gapText(g)}`),
-    ...(more > 0 ? [`  … and ${more} more, all listed in _FAILURE.`] : []),
-    '',
-    `To replay the ${plural(o.replay.length, 'failed batch')} (after fixing the cause, e.g. restoring archived recordings):`,
-    ...o.replay.map(r => `  ${r.command}`),
-    '',
-    'A replay rewrites the batch report; the checker then decides the day again and replaces _FAILURE with _SUCCESS once nothing is missing.',
+    runLine(o),
+    `Details: ${where(ctx, o, '_FAILURE')} (its "replay" field has the same replay as gcloud commands).`,
+    'A replay rewrites the batch reports; the checker then decides the day again and replaces _FAILURE with _SUCCESS once nothing is missing.',
   ].join('\n');
   const html = [
     `<p>The export of <b>${escapeHtml(o.day)}</b> (${escapeHtml(ctx.env)}) is not complete: <b>${escapeHtml(missingPhrase(o))}</b>.</p>`,
-    `<p>Details: <code>${escapeHtml(where(ctx, o, '_FAILURE'))}</code><br>${escapeHtml(runLine(o))}</p>`,
+    '<h3>What fixes it, by kind</h3>',
+    `<p style="font-size:smaller">${escapeHtml(GRM_SETUP.charAt(0).toUpperCase() + GRM_SETUP.slice(1))}</p>`,
+    '<ol>' +
+      groups
+        .map(
+          (g, i) =>
+            `<li data-kind="${escapeHtml(g.kind)}"><b>${escapeHtml(what(g))}</b><br>${escapeHtml(g.fix)}, then run:` +
+            `<pre style="background:#f5f5f5;padding:4px 8px">${escapeHtml(g.command)}</pre>` +
+            '<ul>' +
+            g.gaps
+              .slice(0, shown[i])
+              .map(x => `<li><code>${escapeHtml(gapText(x))}</code></li>`)
+              .join('') +
+            '</ul>' +
+            (g.gaps.length > shown[i]!
+              ? `<p>… and ${g.gaps.length - shown[i]!} more, all listed in <code>_FAILURE</code>.</p>`
+              : '') +
+            '</li>',
+        )
+        .join('') +
+      '</ol>',
+    nightsHtml(history.nights ?? []),
+    since ? `<p>${escapeHtml(since)}</p>` : '',
     htmlTable(rows),
-    `<h3>Gaps (${shown.length} of ${o.gaps.length})</h3>`,
-    '<ul>' + shown.map(g => `<li><code>${escapeHtml(gapText(g))}</code></li>`).join('') + '</ul>',
-    more > 0 ? `<p>… and ${more} more, all listed in <code>_FAILURE</code>.</p>` : '',
-    `<h3>Replay the ${escapeHtml(plural(o.replay.length, 'failed batch'))}</h3>`,
-    '<p>After fixing the cause (for example restoring archived recordings), run:</p>',
-    o.replay.map(r => `<pre>${escapeHtml(r.command)}</pre>`).join(''),
-    '<p>A replay rewrites the batch report; the checker then decides the day again and replaces <code>_FAILURE</code> with <code>_SUCCESS</code> once nothing is missing.</p>',
+    `<p>${escapeHtml(runLine(o))}<br>Details: <code>${escapeHtml(where(ctx, o, '_FAILURE'))}</code> (its <code>replay</code> field has the same replay as <code>gcloud</code> commands).</p>`,
+    '<p>A replay rewrites the batch reports; the checker then decides the day again and replaces <code>_FAILURE</code> with <code>_SUCCESS</code> once nothing is missing.</p>',
   ].join('\n');
   return {subject, text, html};
 }
@@ -134,6 +260,7 @@ export function recoveredMail(
   o: DayOutcome,
   ctx: MailContext,
   previous: {runId: string; missing: DayOutcome['missing']},
+  history: MailHistory = {},
 ): RenderedMail {
   const subject = `[${PRODUCT}] ${ctx.env} ${o.day}: _SUCCESS, the earlier _FAILURE is resolved`;
   const rows = summaryRows(o);
@@ -149,11 +276,13 @@ export function recoveredMail(
     runLine(o),
     '',
     renderTable(rows, {indent: '  ', numeric: true}),
+    ...(history.nights?.length ? ['', ...nightsText(history.nights)] : []),
   ].join('\n');
   const html = [
     `<p><b>${escapeHtml(o.day)}</b> (${escapeHtml(ctx.env)}) is now complete: <code>_SUCCESS</code> replaced <code>_FAILURE</code>.</p>`,
     `<p>${escapeHtml(before)}${waived ? `<br>${escapeHtml(waived)}` : ''}<br>Details: <code>${escapeHtml(where(ctx, o, '_SUCCESS'))}</code><br>${escapeHtml(runLine(o))}</p>`,
     htmlTable(rows),
+    nightsHtml(history.nights ?? []),
   ].join('\n');
   return {subject, text, html};
 }

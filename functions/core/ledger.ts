@@ -9,6 +9,7 @@
 import {createHash} from 'node:crypto';
 import {gapId} from './reports-vs-bucket';
 import type {DayOutcome} from './day-outcome';
+import type {SinceLastDecision} from './emails';
 
 /** Custom metadata of a marker and of the index: the fingerprint of the outcome they hold. */
 export const FINGERPRINT_KEY = 'outcome-fingerprint';
@@ -97,6 +98,19 @@ const MAX_CHANGED = 20;
 /** The last outcome the developers were emailed about, if any (what they were told). */
 export function lastEmailed(ledger: Pick<Ledger, 'history'>): DecisionSummary | undefined {
   return [...(ledger.history ?? [])].reverse().find(h => h.emailed);
+}
+
+/** What changed between the decision before this ledger's and it, for the email. */
+export function sinceLastDecision(ledger: Ledger): SinceLastDecision {
+  const now = new Set(ledger.gapKeys);
+  const told = new Set(ledger.notified);
+  const p = ledger.previous;
+  return {
+    ...(p ? {previous: {runId: p.runId, status: p.status, missing: p.missing}} : {}),
+    newGaps: ledger.gapKeys.filter(k => !told.has(k)).length,
+    stillOpen: ledger.gapKeys.filter(k => told.has(k)).length,
+    closed: ledger.notified.filter(k => !now.has(k)).length,
+  };
 }
 
 function gapKey(g: DayOutcome['gaps'][number]): string {

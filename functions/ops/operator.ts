@@ -17,7 +17,8 @@ import {
   planObjectName,
   waiverObjectName,
 } from '../core/object-names';
-import {DayMarker, DayState, EmailView, dayState, gapAction} from '../core/day-status';
+import {DayMarker, DayState, EmailView, dayState} from '../core/day-status';
+import {gapAction} from '../core/gap-kinds';
 import type {StoredPlan} from '../core/day-plan';
 import type {BatchReport} from '../core/report';
 import {PERMANENT_REASON, Waiver, newWaiver} from '../core/waivers';

@@ -29,6 +29,7 @@
  * services/recordings-index.ts.
  */
 import {confirmClaims, keepOpenGaps} from '../core/reports-vs-bucket';
+import {gapGroups} from '../core/gap-kinds';
 import {DayOutcome, ReportRef, decideDay} from '../core/day-outcome';
 import type {StoredPlan} from '../core/day-plan';
 import {RetryableError} from '../core/errors';
@@ -218,6 +219,16 @@ export class Checker {
           missing: outcome.missing,
           previous: value.previous?.status,
         });
+        // One line per kind of gap: the dashboard's gaps chart (infra/dashboard.tf).
+        for (const g of gapGroups(outcome.gaps, plan.day)) {
+          logger.info('day gaps', {
+            event: 'day_gaps',
+            day: plan.day,
+            runId: plan.runId,
+            kind: g.kind,
+            gaps: g.gaps.length,
+          });
+        }
         await this.record(plan.day, decidedFrom, value);
       } else {
         // Recorded before the basis moves: the fast path never skips records not yet written.

@@ -6,12 +6,13 @@
  * than `emailClaimMs` is taken to be abandoned and claimed again.
  */
 import type {DayOutcome} from '../core/day-outcome';
-import {MailContext, failureMail, recoveredMail} from '../core/emails';
+import {MailContext, MailHistory, failureMail, recoveredMail} from '../core/emails';
 import {RetryableError} from '../core/errors';
-import {EmailState, Ledger, emailSettled, lastEmailed} from '../core/ledger';
+import {EmailState, Ledger, emailSettled, lastEmailed, sinceLastDecision} from '../core/ledger';
 import type {Logger} from '../logger';
 import type {Clock, Mailer, ObjectStore} from '../ports';
 import {StoredLedger, readLedger, swapLedger} from './ledger';
+import {recentNights} from './recent-nights';
 
 export interface EmailSettings {
   env: string;
@@ -99,10 +100,14 @@ export class DeveloperEmail {
       maxGaps: settings.emailMaxGaps,
     };
     const told = lastEmailed(claim);
+    const history: MailHistory = {
+      nights: await recentNights(this.deps, settings.env, outcome.day, outcome.status),
+      since: sinceLastDecision(claim),
+    };
     const rendered =
       claim.email.kind === 'recovered' && told
-        ? recoveredMail(outcome, ctx, told)
-        : failureMail(outcome, ctx);
+        ? recoveredMail(outcome, ctx, told, history)
+        : failureMail(outcome, ctx, history);
     try {
       const mailer = await this.deps.mailer();
       await mailer.send({

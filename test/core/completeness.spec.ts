@@ -3,7 +3,7 @@ import * as assert from 'node:assert';
 import {execFileSync} from 'node:child_process';
 import {decideDay, ReportRef} from '../../functions/core/day-outcome';
 import type {DayPlan} from '../../functions/core/day-plan';
-import {escapeHtml, failureMail, previousDayMail, recoveredMail} from '../../functions/core/emails';
+import {failureMail, previousDayMail, recoveredMail} from '../../functions/core/emails';
 import {formatBytes, plural} from '../../functions/core/human-format';
 import {isWaiverOf, newWaiver} from '../../functions/core/waivers';
 import {waitForVerdict} from '../../functions/ops/grm';
@@ -431,13 +431,98 @@ describe('developer emails', () => {
       m.subject,
       `[genesys-recording-migrator] brave ${DAY}: _FAILURE, 3 recordings missing`,
     );
-    assert.ok(m.text.includes('Gaps (2 of 3):'));
+    assert.ok(m.text.includes('1. a transient error: 3 gaps'), m.text);
     assert.ok(m.text.includes('… and 1 more, all listed in _FAILURE.'));
-    assert.ok(m.text.includes(failing.replay[0]!.command));
+    assert.ok(m.text.includes(`grm replay ${DAY} --wait 600`));
+    assert.ok(!m.text.includes('gcloud pubsub'), 'the raw gcloud replay stays in _FAILURE');
     assert.ok(m.text.includes(`gs://acme/brave/${DAY}/_FAILURE`));
     assert.ok(!m.html.includes('<b>broken</b>'), 'reasons are escaped in HTML');
     assert.ok(m.html.includes('&lt;b&gt;broken&lt;/b&gt; 1'));
-    assert.ok(m.html.includes(escapeHtml(failing.replay[0]!.command)));
+    assert.ok(m.html.includes(`grm replay ${DAY} --wait 600`));
+  });
+
+  it('should lead with the gaps grouped by what fixes them, each with its grm command', () => {
+    const reasons = [
+      'archived at the source (fileState ARCHIVED): restore it, then replay',
+      'in an error state at the source (fileState ERROR)',
+      'archived at the source (fileState ARCHIVED): restore it, then replay',
+      'still uploading at the source (fileState UPLOADING): replay later',
+      'in an error state at the source (fileState ERROR)',
+      'archived at the source (fileState ARCHIVED): restore it, then replay',
+    ];
+    const mixed = decideDay(
+      plan({b1: reasons.map((_, i) => i + 1)}),
+      [
+        ref(
+          'b1',
+          reasons.map((reason, i) => ({
+            conversationId: id(i + 1),
+            recordings: [
+              {recordingId: id(40 + i), type: 'call' as const, outcome: 'failed' as const, reason},
+            ],
+          })),
+        ),
+      ],
+      target,
+    );
+    const m = failureMail(mixed, {env: 'brave', bucket: 'acme', maxGaps: 25});
+    const headings = [...m.text.matchAll(/^(\d)\. (.*)$/gm)].map(x => x[2]);
+    assert.deepStrictEqual(headings, [
+      'archived in Genesys Cloud: 3 gaps',
+      'broken at the source: 2 gaps',
+      'still uploading to Genesys Cloud: 1 gap',
+    ]);
+    const commands = [...m.text.matchAll(/^ {5}(grm .*)$/gm)].map(x => x[1]);
+    assert.deepStrictEqual(commands, [
+      `grm replay ${DAY} --wait 600`,
+      `grm waive ${DAY} --recording ${id(41)} --recording ${id(44)} --reason "broken at the source (fileState ERROR); Genesys case NUMBER" --by YOUR_EMAIL`,
+      `grm replay ${DAY} --wait 600`,
+    ]);
+    assert.ok(
+      m.text.indexOf('1. archived') < m.text.indexOf('recordings  expected'),
+      'the groups come before the counts',
+    );
+    assert.deepStrictEqual(
+      [...m.html.matchAll(/<li data-kind="([a-z-]+)">/g)].map(x => x[1]),
+      ['archived', 'source-error', 'uploading'],
+    );
+  });
+
+  it("should show the last nights' states and what changed since the previous decision", () => {
+    const nights = [
+      {day: '2026-03-26', state: 'success' as const},
+      {day: '2026-03-27', state: 'never planned' as const},
+      {day: '2026-03-28', state: 'failure' as const},
+      {day: DAY, state: 'failure' as const},
+    ];
+    const m = failureMail(
+      failing,
+      {env: 'brave', bucket: 'acme', maxGaps: 5},
+      {
+        nights,
+        since: {
+          previous: {runId: 'r-1', status: 'failure', missing: {recordings: 5, conversations: 0}},
+          newGaps: 1,
+          stillOpen: 2,
+          closed: 3,
+        },
+      },
+    );
+    assert.match(m.text, /^ {2}✓·✗✗ {2}\(2 failure, 1 never planned\)$/m);
+    assert.match(
+      m.text,
+      /The previous decision \(run r-1\) was _FAILURE, 5 recordings missing\. Since the last email: 1 new gap, 2 still open, 3 closed\./,
+    );
+    assert.deepStrictEqual(
+      [...m.html.matchAll(/data-day="([^"]+)" data-state="([^"]+)"/g)].map(x => [x[1], x[2]]),
+      nights.map(n => [n.day, n.state]),
+    );
+    const first = failureMail(
+      failing,
+      {env: 'brave', bucket: 'acme', maxGaps: 5},
+      {since: {newGaps: 3, stillOpen: 0, closed: 0}},
+    );
+    assert.match(first.text, /This is the first decision of this day\.\n/);
   });
 
   it('should count in English and sizes in human units, and say that the table counts recordings', () => {
@@ -464,7 +549,6 @@ describe('developer emails', () => {
     );
     const m = failureMail(twoBatches, {env: 'brave', bucket: 'acme', maxGaps: 5});
     assert.match(m.text, /2 conversations in 2 batches,/);
-    assert.match(m.text, /To replay the 1 failed batch \(/);
     assert.doesNotMatch(m.text + m.html, /batchs/);
     assert.match(m.text, /^ {2}recordings +expected +exported +skipped +failed +size$/m);
     assert.match(m.text, /^ {2}all types +2 +1 +0 +1 +17\.9 MiB$/m);

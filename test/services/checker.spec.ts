@@ -24,8 +24,8 @@ import {inspectDay} from '../../functions/services/previous-days';
 import type {Mailer, ObjectStore} from '../../functions/ports';
 import {TestStack, useStack} from '../setup/stack';
 import {batchReportOf, dayPlanOf, mailAbout} from '../helpers';
-import {LogEntry, matches} from '../repo/log-filter';
-import {interpolate, loadInfra, locals} from '../../local/iam/terraform';
+import {LogEntry, extract, matches} from '../repo/log-filter';
+import {interpolate, loadInfra, locals, resource} from '../../local/iam/terraform';
 import {storageFor} from '../../local/run-day';
 
 const DAY = '2026-05-06';
@@ -201,6 +201,23 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       resource: {type: 'cloud_run_revision', labels: {service_name: 'prod-checker'}},
     };
     assert.strictEqual(matches(filter('days_decided'), elsewhere), false);
+    // The gaps chart: one line per kind of gap of a decision, its count the metric's value.
+    const gaps = resource(await loadInfra(), 'google_logging_metric', 'gaps') as {
+      filter: string;
+      value_extractor: string;
+      label_extractors: Record<string, string>;
+    };
+    const gapLines = entries.filter(e =>
+      matches(interpolate(gaps.filter, {'var.prefix': 'grm'}, all), e),
+    );
+    assert.deepStrictEqual(
+      gapLines.map(e => [
+        extract(gaps.label_extractors.kind!, e),
+        extract(gaps.value_extractor, e),
+      ]),
+      [['archived', '1']],
+      'the failure had one archived gap; the success none',
+    );
   });
 
   it('should wait until every planned batch has reported', async () => {

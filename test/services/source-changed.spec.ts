@@ -19,7 +19,7 @@ import {extensionFor, recordingType} from '../../functions/core/content-types';
 import {decideDay} from '../../functions/core/day-outcome';
 import type {BatchMessage} from '../../functions/core/messages';
 import {metadataObjectName, recordingObjectName} from '../../functions/core/object-names';
-import {gapAction} from '../../functions/core/day-status';
+import {gapAction} from '../../functions/core/gap-kinds';
 import type {BatchReport, ReportRecording} from '../../functions/core/report';
 import {createLogger} from '../../functions/logger';
 import {EXPECTED_SIZE_KEY} from '../../functions/core/stored-proof';

@@ -16,7 +16,7 @@ import {
   batchReportObjectName,
   recordingObjectName,
 } from '../../functions/core/object-names';
-import {gapAction} from '../../functions/core/day-status';
+import {gapAction} from '../../functions/core/gap-kinds';
 import type {BatchReport} from '../../functions/core/report';
 import {Logger, createLogger} from '../../functions/logger';
 import {EXPECTED_SIZE_KEY} from '../../functions/core/stored-proof';
