@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {promisify} from 'node:util';
 import {chromium} from 'playwright-core';
-import type {Browser, Page} from 'playwright-core';
+import type {Browser, Locator, Page} from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -153,6 +153,16 @@ export class HeadlessBrowser {
   async close(): Promise<void> {
     await this.browser.close();
   }
+}
+
+/** What the browser computes for CSS `property` of each element `locator` finds. */
+export function computedStyles(locator: Locator, property: string): Promise<string[]> {
+  return locator.evaluateAll((elements, p) => {
+    const view = globalThis as unknown as {
+      getComputedStyle(e: unknown): {getPropertyValue(p: string): string};
+    };
+    return elements.map(e => view.getComputedStyle(e).getPropertyValue(p));
+  }, property);
 }
 
 /** A CSS colour as Chromium computes it (`rgb(r, g, b)`) from `#rrggbb`. */
