@@ -267,7 +267,7 @@ details.day{position:relative}details.day>summary{list-style:none;cursor:pointer
 details.day>summary::-webkit-details-marker{display:none}
 details.day>summary:focus-visible{outline:2px solid #000;outline-offset:1px}
 details.day[open]>summary{outline:2px solid #000}
-.pop{position:absolute;z-index:10;top:2.4rem;left:0;width:32rem;max-width:88vw;background:#fff;border:1px solid #bbb;border-radius:6px;box-shadow:0 4px 18px rgba(0,0,0,.18);padding:.7rem .9rem}
+.pop{position:absolute;z-index:10;top:2.4rem;left:0;width:35rem;max-width:90vw;background:#fff;border:1px solid #bbb;border-radius:6px;box-shadow:0 4px 18px rgba(0,0,0,.18);padding:.7rem .9rem}
 details.day.late .pop{left:auto;right:0}
 .tag{font-size:.75rem;padding:1px 6px;border-radius:3px;font-weight:normal}
 .counts{border-collapse:collapse;margin:.3rem 0;font-size:.85rem}.counts th,.counts td{padding:2px 8px;text-align:right;border-bottom:1px solid #eee}
