@@ -10,8 +10,9 @@
  * `_FAILURE` (with its email in the SendGrid sink); the source then recovers,
  * the replay commands from `_FAILURE` are run, and the day turns `_SUCCESS`.
  * Ends with `grm verify` of the day (with `--retention-days`, in a bucket with
- * object retention, every object retained as in production). Exits 0 only on
- * `_SUCCESS` with every exportable recording verified and the day intact.
+ * object retention, every object retained as in production) and its `grm
+ * report` page. Exits 0 only on `_SUCCESS` with every exportable recording
+ * verified and the day intact.
  */
 import {UsageError, flag, numberFlag, parseFlags, usage} from './common/cli';
 import {startStack} from './stack';
@@ -32,6 +33,7 @@ import {
   replay,
   runDay,
   storageFor,
+  storeFor,
   waitForMarker,
 } from './run-day';
 import {defaultDay, isValidDay} from '../functions/core/time-window';
@@ -39,6 +41,7 @@ import {plural} from '../functions/core/human-format';
 import {FAULT_PROFILES} from './fault-profiles';
 import {verifierFor} from '../functions/ops/grm';
 import {verificationText} from '../functions/ops/grm-text';
+import {writeReport} from '../functions/ops/report-command';
 
 const SPECS = [
   {name: 'conversations', help: 'conversations on the exported day (default 200)'},
@@ -188,6 +191,17 @@ async function main(): Promise<number> {
     say(
       `\ngrm verify ${day} --deep${retained ? ' --require-retention' : ''}:\n${verificationText(proof)}`,
     );
+    const page = `${stack.dirs.root}/report.html`;
+    await writeReport({
+      store: storeFor(stack),
+      bucket: stack.bucket,
+      env: LOCAL_EXPORT_ENV,
+      from: day,
+      to: day,
+      out: page,
+      now: Date.now,
+    });
+    say(`\ngrm report ${day}: ${page} (open it in a browser)`);
     const ok = verified && marker.marker === '_SUCCESS' && proof.intact;
     say(
       ok

@@ -112,6 +112,14 @@ export const COMMANDS: Record<string, Command> = {
       },
     ],
   },
+  report: {
+    args: '[FROM..TO]',
+    summary:
+      'write the days as one HTML page: a calendar coloured by state (each day opens its counts and gaps), charts per day',
+    flags: [
+      {name: 'out', value: 'FILE.html', help: 'where the page goes (written whole or not at all)'},
+    ],
+  },
   doctor: {
     args: '',
     summary:
@@ -188,6 +196,11 @@ export function parse(
     }
   }
   return {positional, flags: out};
+}
+
+/** The newest nightly window's day: `windowLagDays` before today (UTC), as the planner plans. */
+export function newestDay(now: number): string {
+  return addDays(new Date(now).toISOString().slice(0, 10), -SETTINGS.windowLagDays.default);
 }
 
 export function day(value: string | undefined, what: string): string {

@@ -14,7 +14,6 @@ import {GcsStore} from '../adapters/gcs';
 import {operatorClients, storageClient} from '../adapters/operator-clients';
 import {InputError, PipelineError} from '../core/errors';
 import {DayState, typeBreakdown} from '../core/day-status';
-import {SETTINGS} from '../config';
 import {addDays} from '../core/time-window';
 import {DayVerification} from '../core/verify';
 import {digestStream} from '../checksums';
@@ -27,6 +26,7 @@ import {
   dayRange,
   daysBetween,
   help,
+  newestDay,
   parse,
   seconds,
 } from './grm-cli';
@@ -41,6 +41,7 @@ import {
   waivedText,
 } from './grm-text';
 import {Operator} from './operator';
+import {reportCommand} from './report-command';
 import {Verifier} from './verifier';
 
 export interface Io {
@@ -160,15 +161,14 @@ export async function grm(argv: string[], io: Io): Promise<number> {
       throw new UsageError(`unexpected argument "${positional[maxArgs]}"`);
     const t = target(flags, io.env);
     if (command === 'doctor') return await doctorCommand(t, flags, io, m => new UsageError(m));
+    if (command === 'report') return await reportCommand(t, flags, positional, io);
     const op = operatorFor(t, io, closers);
     const json = flags.has('json');
     const print = (value: unknown, text: () => string) =>
       io.out(json ? JSON.stringify(value, null, 2) : text());
     switch (command) {
       case 'status': {
-        const to = flags.has('to')
-          ? day(flags.get('to'), '--to')
-          : addDays(new Date(io.now()).toISOString().slice(0, 10), -SETTINGS.windowLagDays.default);
+        const to = flags.has('to') ? day(flags.get('to'), '--to') : newestDay(io.now());
         const from = flags.has('from') ? day(flags.get('from'), '--from') : addDays(to, -6);
         const states = await op.status(daysBetween(from, to));
         print(states, () => statusText(states));

@@ -5,25 +5,24 @@
  * core/day-status.ts.
  */
 import {adhocBatchId} from '../core/batches';
-import {InputError, PermanentError} from '../core/errors';
+import {InputError} from '../core/errors';
 import {MAX_MARKER_BYTES} from '../core/limits';
 import type {BatchMessage} from '../core/messages';
 import {parseBatchMessage} from '../core/messages';
 import {
   batchReportObjectName,
-  batchReportsPrefix,
-  decisionObjectName,
   markerObjectName,
   planObjectName,
   waiverObjectName,
 } from '../core/object-names';
-import {DayMarker, DayState, EmailView, dayState} from '../core/day-status';
+import type {DayMarker, DayState} from '../core/day-status';
 import {gapAction} from '../core/gap-kinds';
 import type {StoredPlan} from '../core/day-plan';
 import type {BatchReport} from '../core/report';
 import {PERMANENT_REASON, Waiver, newWaiver} from '../core/waivers';
 import type {DeadLetter, DeadLetterQueue, ObjectStore, Publisher} from '../ports';
 import {mapLimit} from '../services/objects';
+import {readDayStates} from './day-states';
 
 export interface OperatorDeps {
   env: string;
@@ -69,46 +68,9 @@ const DEAD_LETTER_CHUNK = 100;
 export class Operator {
   constructor(private readonly deps: OperatorDeps) {}
 
+  /** Each day's state, as `grm status` shows it (day-states.ts reads it). */
   async status(days: string[]): Promise<DayState[]> {
-    return mapLimit(days, 8, day => this.dayStatus(day));
-  }
-
-  private async dayStatus(day: string): Promise<DayState> {
-    const {env, store} = this.deps;
-    // A marker counts only as the checker's decision: the one whose fingerprint the ledger holds
-    // (an unreadable or hand-made object of that name is no verdict).
-    const [success, failure, plan, ledger] = await Promise.all([
-      this.readMarker(markerObjectName(env, day, '_SUCCESS')),
-      this.readMarker(markerObjectName(env, day, '_FAILURE')),
-      store.readJson<StoredPlan>(planObjectName(env, day)),
-      store.readJson<{runId: string; fingerprint?: string; email: EmailView}>(
-        decisionObjectName(env, day),
-      ),
-    ]);
-    const marker = [success, failure].find(
-      m => m && m.fingerprint === ledger?.value.fingerprint && m.runId === ledger?.value.runId,
-    );
-    const current = plan?.value;
-    const reported =
-      current && (!marker || marker.runId !== current.runId)
-        ? (await store.list(batchReportsPrefix(env, day, current.runId))).length
-        : undefined;
-    return dayState({
-      day,
-      ...(marker ? {marker} : {}),
-      ...(current ? {plan: current} : {}),
-      ...(reported !== undefined ? {reported} : {}),
-      ...(ledger && marker ? {email: ledger.value.email} : {}),
-    });
-  }
-
-  private async readMarker(name: string): Promise<DayMarker | undefined> {
-    try {
-      return (await this.deps.store.readJson<DayMarker>(name, MAX_MARKER_BYTES))?.value;
-    } catch (err) {
-      if (err instanceof PermanentError) return undefined;
-      throw err;
-    }
+    return readDayStates(this.deps.store, this.deps.env, days);
   }
 
   /** The day's `_FAILURE` with every gap and its fix; undefined when the day has none. */

@@ -4,7 +4,7 @@
  * prints (and nothing else of ours: PATH and HOME), on a stack of its own
  * whose organisation has a lossy 2026-11-20, the day the docs name. The
  * blocks run in the order an operator would take them: where the day
- * stands, its gaps, `grm doctor`, a replay before the source has recovered,
+ * stands, its gaps, `grm doctor`, `grm report`, a replay before the source has recovered,
  * a waiver, the source's recovery and the `_FAILURE` replay through
  * `gcloud storage cat … | jq … | bash` (the day turns `_SUCCESS`), `grm
  * verify`, an ad-hoc publish (its conversations are exported), the reruns
@@ -15,9 +15,9 @@
  * a block marked `<!-- run with --local -->` (a deployment's `grm`
  * commands) runs each `grm` command with `--local`; the docs' placeholders
  * (`5a8c…`, `9d1e…`: conversations; `7c1f…-…-…`, `9a02…-…-…`: recordings
- * that can never be exported) become ids of the day's gaps; `npx` runs in
- * the checkout (grm runs from a checkout) while the commands' own files land
- * in a scratch folder. A block marked `<!-- not run: REASON -->` is not run;
+ * that can never be exported) become ids of the day's gaps; `npx` takes grm
+ * from the checkout (grm runs from a checkout) while the commands run in a
+ * scratch folder, where the files they write land. A block marked `<!-- not run: REASON -->` is not run;
  * every other block must be, and a command that stops working fails here.
  */
 import * as assert from 'node:assert';
@@ -125,8 +125,9 @@ describe('the docs’ commands, run against the local stack on a lossy day', fun
       return command;
     });
     const script = [
-      // grm runs from a checkout: npx finds it there; the commands' own files land in the scratch folder.
-      'npx() { (cd "$DOCS_TEST_CHECKOUT" && command npx "$@"); }',
+      // grm runs from a checkout: npx finds it there, while the commands run in the scratch
+      // folder, so the files they write (> november.json, --out report.html) land there.
+      'npx() { command npx --prefix "$DOCS_TEST_CHECKOUT" "$@"; }',
       `mark() { local s=$?; printf '\\n${RS}%s${RS}\\n' "$s"; printf '\\n${RS}%s${RS}\\n' "$s" >&2; }`,
       ...commands.flatMap(c => [c, 'mark']),
     ].join('\n');
@@ -179,13 +180,22 @@ describe('the docs’ commands, run against the local stack on a lossy day', fun
 
   it('should show where the day stands (grm status, gaps: exit 1) and what grm doctor finds, as the operator and as the owner', async () => {
     // Read-only, so side by side (grm doctor's probes as the owner write only under 1970-01-01).
-    const [[local], [month], [gaps], asOperator, asOwner] = await Promise.all([
+    const [[local], [month], [gaps], asOperator, asOwner, reports] = await Promise.all([
       run('npx grm status --local --from 2026-11-20'),
       run('npx grm status --from 2026-11-01'),
       run('npx grm gaps 2026-11-20'),
       run('npx grm doctor'),
       run('GCE_METADATA_HOST=$GRM_LOCAL_OWNER_METADATA_HOST npx grm doctor --local'),
+      run('npx grm report --out'),
     ]);
+    exits(reports, 0, 0);
+    assert.match(
+      reports[1]!.stdout,
+      /^wrote 2026\.html: 2026-01-01 to 2026-12-31, 365 days \(.*1 _FAILURE/,
+    );
+    const year = fs.readFileSync(path.join(scratch, '2026.html'), 'utf8');
+    assert.match(year, new RegExp(`data-day="${DAY}" data-look="failure"`));
+    assert.ok(fs.existsSync(path.join(scratch, 'report.html')));
     exits([local!, month!, gaps!], 1, 1, 1);
     assert.match(local!.stdout, new RegExp(`^${DAY} +_FAILURE +${failure.runId}`, 'm'));
     const days = JSON.parse(
