@@ -8,7 +8,7 @@
  * retries so far) and the checker's marker, and checks the bucket
  * against the simulator's ground truth. With `--faults lossy` the day ends in
  * `_FAILURE` (with its email in the SendGrid sink); the source then recovers,
- * the replay commands from `_FAILURE` are run, and the day turns `_SUCCESS`.
+ * the `grm replay` command its email names is run, and the day turns `_SUCCESS`.
  * Ends with `grm verify` of the day (with `--retention-days`, in a bucket with
  * object retention, every object retained as in production) and its `grm
  * report` page. Exits 0 only on `_SUCCESS` with every exportable recording
@@ -29,15 +29,16 @@ import {
   DayResult,
   describeDay,
   describeMarker,
+  mailAbout,
   refresh,
   replay,
   runDay,
+  runGrmLine,
   storageFor,
   storeFor,
   waitForMarker,
 } from './run-day';
 import {defaultDay, isValidDay} from '../functions/core/time-window';
-import {plural} from '../functions/core/human-format';
 import {FAULT_PROFILES} from './fault-profiles';
 import {verifierFor} from '../functions/ops/grm';
 import {verificationText} from '../functions/ops/grm-text';
@@ -155,12 +156,20 @@ async function main(): Promise<number> {
     let marker = result.marker!;
     say('\n' + (await describeMarker(stack, marker)));
     if (marker.marker === '_FAILURE' && profile.org === 'lossy') {
-      say(
-        '\nThe source recovers (the simulator restores archived recordings, finishes uploads and clears errors);' +
-          ` replaying the ${plural(marker.replay.length, 'failed batch')} with the commands from _FAILURE…`,
-      );
+      // The developer email's own command, as the operator would run it once the source is fixed.
+      const mail = (await mailAbout(stack, day)).find(m => m.subject.includes('_FAILURE'));
+      const command = mail ? /^ {5}(grm replay .*)$/m.exec(mail.text)?.[1] : undefined;
       await fetch(`${stack.genesysUrl}/_admin/recover?day=${day}`, {method: 'POST'});
-      for (const line of await replay(stack, marker)) say(`  ${line}`);
+      const recovers =
+        '\nThe source recovers (the simulator restores archived recordings, finishes uploads and clears errors);';
+      if (command) {
+        say(`${recovers} running the command from the developer email: npx ${command}`);
+        const ran = await runGrmLine(stack, command);
+        for (const line of (ran.out + ran.err).trim().split('\n')) say(`  ${line}`);
+      } else {
+        say(`${recovers} replaying with the commands from _FAILURE…`);
+        for (const line of await replay(stack, marker)) say(`  ${line}`);
+      }
       // Each replayed batch rewrites its report and the checker decides again; wait for the
       // verdict once all of them are in (or show where the day stands after two minutes).
       const runId = marker.runId;

@@ -504,6 +504,33 @@ export async function replay(stack: Stack, marker: DayMarker): Promise<string[]>
   return out;
 }
 
+/**
+ * Runs a `grm` command line as an operator would from another shell of the
+ * stack (its exported variables, `--local`): how the demo follows the
+ * developer email. Resolves its exit code and output.
+ */
+export function runGrmLine(
+  stack: Stack,
+  line: string,
+): Promise<{code: number; out: string; err: string}> {
+  const argv = [...line.matchAll(/"([^"]*)"|(\S+)/g)].map(m => m[1] ?? m[2]!);
+  if (argv.shift() !== 'grm') throw new Error(`not a grm command: ${line}`);
+  const main = path.join(__dirname, '..', 'functions', 'ops', 'main.ts');
+  return new Promise(resolve =>
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', main, ...argv, '--local'],
+      {timeout: 700_000, env: {...process.env, ...stack.env}},
+      (err, stdout, stderr) =>
+        resolve({
+          code: err ? (typeof err.code === 'number' ? err.code : 1) : 0,
+          out: stdout,
+          err: stderr,
+        }),
+    ),
+  );
+}
+
 /** Reads the run's reports again (after a replay) and re-checks the bucket against the truth. */
 export async function refresh(stack: Stack, result: DayResult): Promise<DayResult> {
   const env = result.marker?.env ?? 'local';

@@ -184,6 +184,11 @@ function listed(groups: GapGroup[], max: number): number[] {
   return groups.map(g => Math.min(g.gaps.length, each));
 }
 
+/** How a group's command follows its fix. */
+function runPhrase(g: GapGroup): string {
+  return g.command.startsWith('grm waive') ? '; to accept them, run' : ', then run';
+}
+
 const GRM_SETUP =
   'run grm from a checkout of genesys-recording-migrator (npx grm …); it reads the deployment from GRM_PROJECT, GRM_BUCKET and GRM_ENV (docs/operations.md, "Setting up grm").';
 
@@ -206,7 +211,7 @@ export function failureMail(
     ...groups.flatMap((g, i) => [
       '',
       `${i + 1}. ${what(g)}`,
-      `   ${g.fix}, then run:`,
+      `   ${g.fix}${runPhrase(g)}:`,
       `     ${g.command}`,
       ...g.gaps.slice(0, shown[i]).map(x => `   - ${gapText(x)}`),
       ...(g.gaps.length > shown[i]!
@@ -231,8 +236,8 @@ export function failureMail(
       groups
         .map(
           (g, i) =>
-            `<li data-kind="${escapeHtml(g.kind)}"><b>${escapeHtml(what(g))}</b><br>${escapeHtml(g.fix)}, then run:` +
-            `<pre style="background:#f5f5f5;padding:4px 8px">${escapeHtml(g.command)}</pre>` +
+            `<li data-kind="${escapeHtml(g.kind)}"><b>${escapeHtml(what(g))}</b><br>${escapeHtml(g.fix)}${runPhrase(g)}:` +
+            `<pre style="background:#f5f5f5;padding:4px 8px;white-space:pre-wrap;overflow-wrap:anywhere">${escapeHtml(g.command)}</pre>` +
             '<ul>' +
             g.gaps
               .slice(0, shown[i])

@@ -85,7 +85,7 @@ describe('grm report page', () => {
     assert.strictEqual(m.totals.all.waived, 1);
     assert.strictEqual(m.totals.call.bytes, 16_000);
     const failed = m.days[1]!;
-    assert.match(failed.gaps[0]!.action, /restore the recording from the archive/);
+    assert.match(failed.gaps[0]!.action, /restore the recordings from the archive/);
     assert.match(failed.gaps[1]!.action, /grm replay 2026-10-06/);
     assert.deepStrictEqual([m.days[3]!.reported, m.days[3]!.batches], [1, 3]);
   });

@@ -99,7 +99,7 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
     assert.strictEqual(await readJson(stack, `${env}/${DAY}/_SUCCESS`), undefined);
   });
 
-  it('should send exactly one email with the table, the gaps and the replay commands', async () => {
+  it('should send exactly one email with the gaps by kind, their grm commands and the table', async () => {
     const mails = await mailAbout(stack, DAY);
     assert.strictEqual(mails.length, 1, mails.map(m => m.subject).join(' | '));
     const mail = mails[0]!;
@@ -110,8 +110,17 @@ describe('completeness: _FAILURE, one email, racing events, replay to _SUCCESS',
     );
     const text = mail.text;
     assert.ok(text.includes('expected  exported  skipped  failed'), text);
-    for (const g of failure.gaps.slice(0, 25)) assert.ok(text.includes(g.recordingId!));
-    for (const r of failure.replay) assert.ok(text.includes(r.command));
+    // The gaps it lists are the day's, at most EMAIL_MAX_GAPS (25) of them, every kind named.
+    const listed = [...text.matchAll(/^ {3}- \S+ \/ (\S+) /gm)].map(m => m[1]!);
+    const ids = new Set(failure.gaps.map(g => g.recordingId));
+    assert.ok(listed.length > 0 && listed.length <= 25, text);
+    assert.ok(
+      listed.every(id => ids.has(id)),
+      'only gaps of the day',
+    );
+    assert.ok(text.includes(`grm replay ${DAY} --wait 600`), text);
+    // The raw replay stays in _FAILURE, not in the email.
+    for (const r of failure.replay) assert.ok(!text.includes(r.command));
     assert.ok(mail.html.includes('<table'));
     assert.ok(!text.includes('SG.') && !mail.html.includes('secret'));
   });

@@ -1,7 +1,7 @@
 /**
  * `npm run demo` as a person runs it (a child process with its own stack).
  * With `--faults lossy` a two-batch day ends in _FAILURE, the source
- * recovers, the replay commands run, and the demo exits 0 only once the day
+ * recovers, the email's `grm replay` runs, and the demo exits 0 only once the day
  * is _SUCCESS. With `--faults flaky` (not a terminal) the demo prints plain
  * progress lines while the batches run. Neither prints a
  * MaxListenersExceededWarning (googleapis/google-cloud-node#9185).
@@ -44,10 +44,13 @@ describe('npm run demo -- --faults lossy', function () {
       assert.strictEqual(code, 0, stdout.slice(-2000));
       assert.match(stdout, /_FAILURE written for .*: .* 2 batches to replay/);
       assert.match(stdout, /email to the developers: ".*: _FAILURE, \d+ recordings? missing"/);
+      // The command the developer email names, run as the operator would.
       assert.match(
         stdout,
-        /\$ CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB=.* gcloud pubsub topics publish/,
+        /running the command from the developer email: npx grm replay \S+ --wait 600\n/,
       );
+      assert.match(stdout, /\n {2}\S+ is now _SUCCESS: /);
+      assert.match(stdout, /\ngrm report \S+: .*report\.html/);
       assert.match(
         stdout,
         /email to the developers: ".*: _SUCCESS, the earlier _FAILURE is resolved"/,

@@ -18,6 +18,8 @@ import type {GapView} from '../../functions/ops/operator';
 import {grm} from '../../functions/ops/grm';
 import {declareProductDays, eventually, useProductStack} from '../setup/stack';
 import {asIdentity, mailAbout} from '../helpers';
+import {HeadlessBrowser, computedStyles, requireChromium, rgb} from '../browser';
+import {gapGroups} from '../../functions/core/gap-kinds';
 
 const env = LOCAL_EXPORT_ENV;
 const FAILED = '2026-10-05';
@@ -178,6 +180,51 @@ describe('grm against the local stack', function () {
       out.join(''),
       /STORAGE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST, .*GCE_METADATA_HOST.* are set, so the Google clients would talk to the local stack/,
     );
+  });
+
+  it("should render the failure email in a browser: the fixes by kind with their commands, the nights' strip in its colours", async function () {
+    await requireChromium(this);
+    const mail = (await mailAbout(stack, FAILED)).find(m => m.subject.includes('_FAILURE'))!;
+    const browser = await HeadlessBrowser.launch();
+    try {
+      const opened = await browser.open({html: mail.html}, {width: 900});
+      const {page} = opened;
+      const kinds = await page
+        .locator('li[data-kind]')
+        .evaluateAll(els => els.map(e => e.getAttribute('data-kind')));
+      assert.deepStrictEqual(
+        kinds,
+        gapGroups(failure.gaps, FAILED).map(g => g.kind),
+        'one item per kind of gap, the largest first',
+      );
+      // The commands shown are the text part's, one per kind.
+      const shown = await page.locator('li[data-kind] > pre').allInnerTexts();
+      const inText = [...mail.text.matchAll(/^ {5}(grm .*)$/gm)].map(m => m[1]!);
+      assert.deepStrictEqual(shown, inText);
+      // The strip: one cell per night, coloured by its state, this day last and failed.
+      const cells = page.locator('td[data-state]');
+      const states = await cells.evaluateAll(els => els.map(e => e.getAttribute('data-state')!));
+      const colours = await computedStyles(cells, 'background-color');
+      const colour = {
+        success: '#2e7d32',
+        failure: '#c62828',
+        running: '#f9a825',
+        'never planned': '#bdbdbd',
+      } as Record<string, string>;
+      assert.deepStrictEqual(
+        colours,
+        states.map(st => rgb(colour[st]!)),
+      );
+      assert.strictEqual(states.length, 30);
+      assert.strictEqual(states.at(-1), 'failure');
+      assert.deepStrictEqual(opened.errors, []);
+      assert.deepStrictEqual(opened.requests, [], 'an email page asks for nothing');
+      const shot = await opened.screenshot('failure-email');
+      process.stdout.write(`    (screenshot: ${shot})\n`);
+      await opened.close();
+    } finally {
+      await browser.close();
+    }
   });
 
   it('should replay only the conversations that still have gaps, and turn _FAILURE into _SUCCESS', async () => {
