@@ -5,7 +5,7 @@
  * are in. Nothing else is read: never the batch reports themselves.
  */
 import {PermanentError} from '../core/errors';
-import {MAX_MARKER_BYTES} from '../core/limits';
+import {MAX_LEDGER_BYTES, MAX_MARKER_BYTES, MAX_PLAN_BYTES} from '../core/limits';
 import {
   batchReportsPrefix,
   decisionObjectName,
@@ -35,9 +35,10 @@ async function readDayState(store: ObjectStore, env: string, day: string): Promi
   const [success, failure, plan, ledger] = await Promise.all([
     readMarker(store, markerObjectName(env, day, '_SUCCESS')),
     readMarker(store, markerObjectName(env, day, '_FAILURE')),
-    store.readJson<StoredPlan>(planObjectName(env, day)),
+    store.readJson<StoredPlan>(planObjectName(env, day), MAX_PLAN_BYTES),
     store.readJson<{runId: string; fingerprint?: string; email: EmailView}>(
       decisionObjectName(env, day),
+      MAX_LEDGER_BYTES,
     ),
   ]);
   const marker = [success, failure].find(

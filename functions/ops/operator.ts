@@ -6,7 +6,7 @@
  */
 import {adhocBatchId} from '../core/batches';
 import {InputError} from '../core/errors';
-import {MAX_MARKER_BYTES} from '../core/limits';
+import {MAX_MARKER_BYTES, MAX_PLAN_BYTES, MAX_REPORT_BYTES} from '../core/limits';
 import type {BatchMessage} from '../core/messages';
 import {parseBatchMessage} from '../core/messages';
 import {
@@ -80,7 +80,7 @@ export class Operator {
         markerObjectName(this.deps.env, day, '_FAILURE'),
         MAX_MARKER_BYTES,
       ),
-      this.deps.store.readJson<StoredPlan>(planObjectName(this.deps.env, day)),
+      this.deps.store.readJson<StoredPlan>(planObjectName(this.deps.env, day), MAX_PLAN_BYTES),
     ]);
     if (!failure) return undefined;
     if (plan && plan.value.runId !== failure.value.runId) {
@@ -183,6 +183,7 @@ export class Operator {
     const report = await this.deps.store
       .readJson<BatchReport>(
         batchReportObjectName(this.deps.env, message.day, message.runId, batchId),
+        MAX_REPORT_BYTES,
       )
       .catch(() => undefined);
     const why = !report

@@ -6,6 +6,7 @@
  * a bad object: whatever cannot be read or understood becomes a finding of
  * its day.
  */
+import {MAX_LEDGER_BYTES, MAX_PLAN_BYTES} from '../core/limits';
 import {PermanentError} from '../core/errors';
 import {decisionObjectName, markerObjectName, planObjectName} from '../core/object-names';
 import {
@@ -94,9 +95,9 @@ export class Verifier {
       this.read.marker(successName, findings),
       this.read.marker(failureName, findings),
       store
-        .readJson<{runId?: string; createdAt?: string}>(planObjectName(env, day))
+        .readJson<{runId?: string; createdAt?: string}>(planObjectName(env, day), MAX_PLAN_BYTES)
         .catch(() => undefined),
-      store.readJson<LedgerView>(ledgerName).catch((err: unknown) => {
+      store.readJson<LedgerView>(ledgerName, MAX_LEDGER_BYTES).catch((err: unknown) => {
         if (!(err instanceof PermanentError)) throw err;
         findings.push({kind: 'altered', object: ledgerName, detail: `unreadable: ${err.message}`});
         return undefined;

@@ -13,6 +13,7 @@ import {InputError, PermanentError, PermissionDeniedError, RetryableError} from 
 import {adhocBatchId, clientFor} from '../core/batches';
 import type {BatchMessage} from '../core/messages';
 import {batchReportObjectName} from '../core/object-names';
+import {MAX_REPORT_BYTES} from '../core/limits';
 import {
   BatchReport,
   canonicalReport,
@@ -176,7 +177,7 @@ export class BatchWorker {
   private async existingReport(d: Delivery): Promise<BatchReport | undefined> {
     const name = batchReportObjectName(this.deps.env, d.message.day, d.message.runId, d.batchId);
     try {
-      const value = (await this.deps.store.readJson<unknown>(name))?.value;
+      const value = (await this.deps.store.readJson<unknown>(name, MAX_REPORT_BYTES))?.value;
       return isReport(value, d.batchId) ? value : undefined;
     } catch (err) {
       // Unusable content counts as no report; a refused read is the deployment's fault.
@@ -286,7 +287,7 @@ export class BatchWorker {
         existing =
           report.runId === undefined
             ? await store.stat(name).then(o => o && {value: undefined, generation: o.generation})
-            : await store.readJson<unknown>(name);
+            : await store.readJson<unknown>(name, MAX_REPORT_BYTES);
       } catch (err) {
         if (!(err instanceof PermanentError) || err instanceof PermissionDeniedError) throw err;
         existing = await store
