@@ -6,7 +6,7 @@
  * reports). `grm report --json` prints it; report-page.ts renders it.
  */
 import {RECORDING_TYPES, RecordingType} from './content-types';
-import type {DayState, DayStateName} from './day-status';
+import type {DayState} from './day-status';
 import {gapAction} from './gap-kinds';
 import type {TypeTotals} from './report';
 
@@ -77,21 +77,11 @@ export function dayLook(s: Pick<DayState, 'state' | 'totals'>): DayLook {
   return s.state === 'success' && (s.totals?.all?.waived ?? 0) > 0 ? 'waived' : s.state;
 }
 
-export interface ReportDay {
-  day: string;
+/** A day as the page shows it: its state as `grm status` reads it, its look, its gaps' fixes. */
+export interface ReportDay extends Omit<DayState, 'gapsByReason' | 'fingerprint' | 'reports'> {
   look: DayLook;
-  state: DayStateName;
-  runId?: string;
-  /** Running days: when the run was planned, and batch reports in of planned batches. */
-  since?: string;
-  reported?: number;
-  batches?: number;
-  /** Per recording type and `all` (decided days). */
-  totals?: Record<string, TypeTotals>;
   /** Gaps by reason, most frequent first, each with what fixes it. */
   gaps: Array<{reason: string; count: number; action: string}>;
-  autoReruns: number;
-  email?: string;
 }
 
 export interface ReportModel {

@@ -5,68 +5,12 @@
  * values that do not exist, two members of one oneof (a widget that is both
  * a chart and a text) and malformed Durations are reported with their path.
  */
-import * as protobuf from 'protobufjs';
+import type * as protobuf from 'protobufjs';
+import {validateMessage} from './proto-json';
 
 const protos =
   require('@google-cloud/monitoring-dashboards/build/protos/protos.json') as protobuf.INamespace;
 
-const NUMBERS = new Set(['double', 'float', 'int32', 'int64', 'uint32', 'uint64', 'sint32']);
-
 export function validateDashboard(doc: unknown): string[] {
-  const root = protobuf.Root.fromJSON(protos);
-  const dashboard = root.lookupType('google.monitoring.dashboard.v1.Dashboard');
-  const problems: string[] = [];
-  walk(dashboard, doc, 'dashboard', problems);
-  return problems;
-}
-
-function walk(type: protobuf.Type, value: unknown, at: string, out: string[]): void {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    out.push(`${at}: expected an object for ${type.name}`);
-    return;
-  }
-  for (const [key, v] of Object.entries(value)) {
-    const field = type.fields[key];
-    const path = `${at}.${key}`;
-    if (!field) {
-      out.push(`${path}: unknown field of ${type.name}`);
-      continue;
-    }
-    field.resolve();
-    if (field.map) {
-      if (typeof v !== 'object' || v === null || Array.isArray(v))
-        out.push(`${path}: expected a map`);
-    } else if (field.repeated) {
-      if (!Array.isArray(v)) out.push(`${path}: expected a list`);
-      else v.forEach((item, i) => check(field, item, `${path}[${i}]`, out));
-    } else {
-      check(field, v, path, out);
-    }
-  }
-  for (const oneof of type.oneofsArray) {
-    if (oneof.name.startsWith('_')) continue; // proto3 `optional`, not a choice
-    const set = oneof.oneof.filter(name => name in value);
-    if (set.length > 1) out.push(`${at}: ${set.join(' and ')} are one choice of ${type.name}`);
-  }
-}
-
-function check(field: protobuf.Field, v: unknown, path: string, out: string[]): void {
-  const rt = field.resolvedType;
-  if (rt instanceof protobuf.Type) {
-    if (rt.fullName === '.google.protobuf.Duration') {
-      if (typeof v !== 'string' || !/^\d+(\.\d+)?s$/.test(v))
-        out.push(`${path}: a Duration must look like "60s"`);
-      return;
-    }
-    walk(rt, v, path, out);
-  } else if (rt instanceof protobuf.Enum) {
-    if (typeof v !== 'string' || !(v in rt.values))
-      out.push(`${path}: "${String(v)}" is not one of ${Object.keys(rt.values).join(', ')}`);
-  } else if (field.type === 'string' && typeof v !== 'string') {
-    out.push(`${path}: expected a string`);
-  } else if (field.type === 'bool' && typeof v !== 'boolean') {
-    out.push(`${path}: expected true or false`);
-  } else if (NUMBERS.has(field.type) && typeof v !== 'number') {
-    out.push(`${path}: expected a number`);
-  }
+  return validateMessage(protos, 'google.monitoring.dashboard.v1.Dashboard', doc, 'dashboard');
 }
