@@ -7,8 +7,14 @@ export const DEFAULT_CLIENT = 'demo-client:demo-secret';
 /** Without it, batch downloads silently leave out recordings flagged as sensitive. */
 export const VIEW_SENSITIVE_DATA = 'recording:recording:viewSensitiveData';
 
+/** Restoring an archived recording (`PUT …/recordings/{id}` with a later archive date). */
+export const RESTORE = 'recording:recording:restore';
+
+/** Changing a recording's retention dates other than by a restore. */
+export const EDIT_RETENTION = 'recording:recording:editRetention';
+
 /** The permissions a client can be configured to lack (all others are always granted). */
-const MODELLED: readonly string[] = [VIEW_SENSITIVE_DATA];
+export const MODELLED: readonly string[] = [VIEW_SENSITIVE_DATA, RESTORE, EDIT_RETENTION];
 
 export interface OAuthClient {
   secret: string;
@@ -18,7 +24,7 @@ export interface OAuthClient {
 
 /**
  * Parses `--client` specs: `ID:SECRET` (a client with every permission the
- * export needs) or `ID:SECRET;lacks=PERMISSION[,PERMISSION…]`. A secret may
+ * simulator models) or `ID:SECRET;lacks=PERMISSION[,PERMISSION…]`. A secret may
  * hold anything but `;`.
  */
 export function parseClients(specs: readonly string[]): Map<string, OAuthClient> {

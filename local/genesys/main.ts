@@ -11,7 +11,7 @@ import {Organisation, StateProfile} from './org';
 import {createSimulator} from './server';
 import {parseSettings} from './settings';
 import {UsageError, flag, numberFlag, portFlag} from '../common/cli';
-import {DEFAULT_CLIENT, VIEW_SENSITIVE_DATA, parseClients} from './clients';
+import {DEFAULT_CLIENT, MODELLED, parseClients} from './clients';
 import {close, listen} from '../common/http';
 import {runService} from '../common/service-main';
 
@@ -35,7 +35,7 @@ runService(
     },
     {
       name: 'client',
-      help: `OAuth client ID:SECRET, or ID:SECRET;lacks=${VIEW_SENSITIVE_DATA} (default ${DEFAULT_CLIENT})`,
+      help: `OAuth client ID:SECRET, or ID:SECRET;lacks=PERMISSION[,PERMISSION…] with PERMISSION one of ${MODELLED.join(', ')} (default ${DEFAULT_CLIENT})`,
       repeatable: true,
     },
     {name: 'settings', help: 'JSON object of runtime settings (see GET /_admin/config)'},

@@ -17,6 +17,7 @@ import {
   encodeConversationId,
   uuid,
 } from './random';
+import {Retention, withRetention} from './retention';
 
 export type Channel = 'voice' | 'chat' | 'email' | 'message';
 export type RecordingMedia = 'audio' | 'chat' | 'email' | 'message' | 'screen';
@@ -70,8 +71,13 @@ export interface Recording {
   sessionId: string;
   startTime?: string;
   endTime: string;
-  archiveDate: string;
-  deleteDate: string;
+  /** When it will be, or was, archived: only set for recordings an archive date applies to. */
+  archiveDate?: string;
+  /** `CLOUDARCHIVE` once archived (also while restoring or restored). */
+  archiveMedium?: 'CLOUDARCHIVE';
+  /** When a restored recording goes back to the archive. */
+  restoreExpirationTime?: string;
+  deleteDate?: string;
   region: string;
 }
 
@@ -151,6 +157,10 @@ export class Organisation {
   private readonly skeletons = new Map<string, DaySkeleton>();
   /** File states changed at runtime (a restore finished, an upload completed), by recording id. */
   private readonly changedStates = new Map<string, FileState>();
+  /** Archive and delete dates set and restores asked for at runtime, by recording id. */
+  private readonly retention = new Map<string, Retention>();
+  /** The organisation's clock: retention changes and restores move with it. */
+  clock: () => number = () => Date.now();
   readonly users: Person[];
   readonly queues: Person[];
   readonly wrapUpCodes: Person[];
@@ -220,7 +230,8 @@ export class Organisation {
   /**
    * The source recovers for `day`: archived recordings are restored, restores
    * finish, uploads finish and errored recordings become available. Returns how many changed,
-   * by their previous state.
+   * by their previous state. A recovered recording forgets its runtime restore: it stays
+   * restored, without an expiry.
    */
   recoverDay(day: string): Record<string, number> {
     const recovered: Partial<Record<FileState, FileState>> = {
@@ -235,10 +246,22 @@ export class Organisation {
         const to = recovered[r.fileState];
         if (!to) continue;
         this.changedStates.set(r.id, to);
+        const deleteMs = this.retention.get(r.id)?.deleteMs;
+        if (deleteMs === undefined) this.retention.delete(r.id);
+        else this.retention.set(r.id, {deleteMs});
         changed[r.fileState] = (changed[r.fileState] ?? 0) + 1;
       }
     }
     return changed;
+  }
+
+  /** The retention changes made to a recording at runtime, if any. */
+  retentionOf(recordingId: string): Retention | undefined {
+    return this.retention.get(recordingId);
+  }
+
+  setRetention(recordingId: string, retention: Retention): void {
+    this.retention.set(recordingId, retention);
   }
 
   /** The full conversation `index` of `day`. */
@@ -343,7 +366,12 @@ export class Organisation {
         size = 0; // computed from the generated transcript
     }
     const start = new Date(conv.startMs).toISOString();
-    return {
+    // The seeded archive facts: an archived recording was archived when its conversation ended
+    // (any earlier date could lie before the conversation); restoring and restored ones are in
+    // the archive medium too. Others have no archive date until a PUT sets one.
+    const archived = fileState === 'ARCHIVED';
+    const inArchive = archived || fileState === 'RESTORING' || fileState === 'RESTORED';
+    const seeded: Recording = {
       id,
       conversationId: conv.id,
       media,
@@ -357,10 +385,13 @@ export class Organisation {
       sessionId: uuid(c.seed, 'session', conv.id, k),
       startTime: media === 'screen' ? start : undefined,
       endTime: new Date(conv.endMs).toISOString(),
-      archiveDate: new Date(conv.startMs + 90 * DAY_MS).toISOString(),
+      ...(archived ? {archiveDate: new Date(conv.endMs).toISOString()} : {}),
+      ...(inArchive ? {archiveMedium: 'CLOUDARCHIVE' as const} : {}),
       deleteDate: new Date(conv.startMs + 730 * DAY_MS).toISOString(),
       region: 'eu-west-1',
     };
+    const retention = this.retention.get(id);
+    return retention ? withRetention(seeded, retention, this.clock()) : seeded;
   }
 
   /** Start, end and channel: the part of a conversation the skeleton needs. */

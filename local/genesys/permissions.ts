@@ -18,15 +18,22 @@
  * organisation refuses it.
  */
 import {ApiError} from './errors';
-import {OAuthClient, VIEW_SENSITIVE_DATA} from './clients';
+import {EDIT_RETENTION, OAuthClient, RESTORE, VIEW_SENSITIVE_DATA} from './clients';
 
-/** What the organisation's role for the export grants (infra/README.md lists it). */
-export const EXPORT_PERMISSIONS: readonly string[] = [
+/**
+ * What the simulator's clients are granted: the organisation's role for the
+ * export (infra/README.md lists it), plus the two retention permissions of
+ * `PUT …/recordings/{id}` (restore an archived recording, change retention
+ * dates otherwise).
+ */
+export const GRANTED_PERMISSIONS: readonly string[] = [
   'analytics:conversationDetail:view',
   'recording:recording:view',
   'recording:recordingSegment:view',
   VIEW_SENSITIVE_DATA,
   'recording:screenRecording:view',
+  RESTORE,
+  EDIT_RETENTION,
 ];
 
 /** The organisation's only division. */
@@ -45,7 +52,7 @@ export function holds(
   dropSensitive: boolean,
 ): boolean {
   const wanted = permission.toLowerCase();
-  const granted = EXPORT_PERMISSIONS.find(p => p.toLowerCase() === wanted);
+  const granted = GRANTED_PERMISSIONS.find(p => p.toLowerCase() === wanted);
   if (!granted || !client) return false;
   if (granted === VIEW_SENSITIVE_DATA && dropSensitive) return false;
   return !client.lacks.some(l => l.toLowerCase() === wanted);

@@ -9,7 +9,8 @@
  * documented 429 body and `Retry-After`, a token-creation limit per client
  * (429 with an OAuth error body and `Retry-After`), `inin-ratelimit-*` and
  * `ININ-Correlation-Id` headers on every API response, errors in the
- * ErrorBody shape. Admin API (not Genesys): `/_admin/…`
+ * ErrorBody shape. Restores of archived recordings by `PUT …/recordings/{id}`
+ * move with the clock (retention.ts). Admin API (not Genesys): `/_admin/…`
  * (`recover?day=` turns a day's archived, restoring, uploading and errored
  * recordings into restored or available ones, as if the source had recovered).
  */
@@ -24,7 +25,8 @@ import {BatchRequests, UrlSigner} from './batches';
 import {mediaFor, mediaOf, chatTranscript, emailTranscript, messagingTranscript} from './media';
 import {ApiError, errorBody} from './errors';
 import {OAuthClient, VIEW_SENSITIVE_DATA} from './clients';
-import {divisionsPermitted} from './permissions';
+import {divisionsPermitted, holds} from './permissions';
+import {applyRequest, parseRetentionRequest, plan} from './retention';
 import {DEFAULT_SETTINGS, Settings, parseSettings} from './settings';
 import {ClientUsage, MinuteWindow, TokenUsage} from './limits';
 import {FaultInjector, serveFaultAdmin} from '../common/faults';
@@ -84,6 +86,7 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
   const org = opts.org;
   const settings: Settings = {...DEFAULT_SETTINGS, ...opts.settings};
   const now = opts.now ?? (() => Date.now());
+  org.clock = now;
   const tokens = new Map<string, Token>();
   // The limits' sliding minutes: accepted API requests per token and per
   // client, tokens created per client. Resetting the counters leaves them be.
@@ -237,6 +240,12 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
       handle: ctx => singleRecording(ctx),
     },
     {
+      method: 'PUT',
+      pattern: new RegExp(`^/api/v2/conversations/${UUID}/recordings/${UUID}$`),
+      name: 'PUT /api/v2/conversations/{conversationId}/recordings/{recordingId}',
+      handle: ctx => putRecording(ctx),
+    },
+    {
       method: 'POST',
       pattern: /^\/api\/v2\/recording\/batchrequests$/,
       name: 'POST /api/v2/recording/batchrequests',
@@ -312,14 +321,50 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
       ...(r.mediaSubject ? {mediaSubject: r.mediaSubject} : {}),
       annotations: [],
       fileState: r.fileState,
-      archiveDate: r.archiveDate,
-      archiveMedium: 'CLOUDARCHIVE',
-      deleteDate: r.deleteDate,
-      maxAllowedRestorationsForOrg: 100,
-      remainingRestorationsAllowedForOrg: 100,
+      ...(r.restoreExpirationTime ? {restoreExpirationTime: r.restoreExpirationTime} : {}),
+      ...(r.archiveDate ? {archiveDate: r.archiveDate} : {}),
+      ...(r.archiveMedium ? {archiveMedium: r.archiveMedium} : {}),
+      ...(r.deleteDate ? {deleteDate: r.deleteDate} : {}),
+      // Documented as deprecated: "Always returns 10000 since the restoration limit is no
+      // longer enforced."
+      maxAllowedRestorationsForOrg: 10000,
+      remainingRestorationsAllowedForOrg: 10000,
       sessionId: r.sessionId,
       region: r.region,
       selfUri: `/api/v2/conversations/${conversationId}/recordingmetadata/${r.id}`,
+    };
+  }
+
+  /**
+   * `PUT …/recordings/{rid}`: changes archive and delete dates; a later
+   * archive date on an archived recording restores it (retention.ts).
+   * Answers the `Recording` as it stands after the change.
+   */
+  async function putRecording(ctx: Ctx): Promise<unknown> {
+    const conv = conversation(ctx.params[0]!, ctx.nowMs);
+    const rec = recording(conv, ctx.params[1]!);
+    const clearExport = ctx.url.searchParams.get('clearExport');
+    if (clearExport !== null && clearExport !== 'true' && clearExport !== 'false')
+      throw new ApiError(400, 'bad.request', 'clearExport must be true or false.');
+    const request = parseRetentionRequest(await jsonBody(ctx.req));
+    const p = plan(rec, request, ctx.nowMs);
+    const client = opts.clients.get(ctx.clientId);
+    const missing = p.needs.filter(n => !holds(client, n, settings.dropSensitive));
+    if (missing.length)
+      throw new ApiError(
+        403,
+        'missing.permissions',
+        `Unable to perform the requested action. You are missing the following permission(s): [${missing.join(', ')}]`,
+      );
+    org.setRetention(
+      rec.id,
+      applyRequest(rec, org.retentionOf(rec.id), request, p, ctx.nowMs, settings.restoreDelayMs),
+    );
+    const after = recording(conversation(conv.id, ctx.nowMs), rec.id);
+    return {
+      ...recordingMetadata(conv.id, after),
+      users: [{id: conv.agent.id, name: conv.agent.name}],
+      recordingFileRole: 'CUSTOMER_EXPERIENCE',
     };
   }
 
@@ -645,7 +690,8 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
 
   /**
    * Ground truth: every conversation that started in [from, to) (or on a UTC
-   * day) with its recordings, whether each is exportable, and the exact size,
+   * day) with its recordings, whether each is exportable now (a restored one
+   * until its `restoreExpirationTime`), and the exact size,
    * MD5 and CRC32C (base64, as GCS reports them) of the bytes served for it.
    */
   async function truth(res: ServerResponse, url: URL): Promise<void> {
@@ -681,6 +727,7 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
             contentType: r.contentType,
             sensitive: r.sensitive,
             exportable,
+            ...(r.restoreExpirationTime ? {restoreExpirationTime: r.restoreExpirationTime} : {}),
           };
           if (exportable) {
             const m = mediaFor(conv, r, settings.jsonShape);
