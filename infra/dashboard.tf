@@ -12,8 +12,8 @@
 #    "clientIndex":N,"status":"200"|"429"|...} for every request answered;
 #  - the checker logs {"event":"day_gaps","kind":...,"gaps":N} per kind of gap
 #    of each decision.
-# test/services/worker.spec.ts runs these filters and extractors over the
-# worker's real log lines; test/repo/dashboard.spec.ts checks the dashboard
+# test/services/worker.spec.ts and checker.spec.ts run these filters and
+# extractors over the functions' real log lines; test/repo/dashboard.spec.ts checks the dashboard
 # against the Monitoring API's message definitions and every metric it charts.
 locals {
   worker_logs      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.prefix}worker\""

@@ -10,6 +10,8 @@ import type {DayStateName} from './day-status';
 import {GapGroup, gapGroups} from './gap-kinds';
 import {renderTable} from './tables';
 import {formatBytes, plural} from './human-format';
+import {escapeHtml} from './html';
+import type {SinceLastDecision} from './ledger';
 
 export interface RenderedMail {
   subject: string;
@@ -25,15 +27,6 @@ export interface MailContext {
 }
 
 const PRODUCT = 'genesys-recording-migrator';
-
-export function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
 
 export function missingPhrase(o: Pick<DayOutcome, 'missing'>): string {
   const parts = [`${plural(o.missing.recordings, 'recording')} missing`];
@@ -96,18 +89,6 @@ function runLine(o: DayOutcome): string {
 export interface Night {
   day: string;
   state: DayStateName;
-}
-
-/** What changed since the decision before this one. */
-export interface SinceLastDecision {
-  /** The decision this one replaced, if any (undefined: the day's first). */
-  previous?: {runId: string; status: 'success' | 'failure'; missing: DayOutcome['missing']};
-  /** Gaps no earlier email of this run named. */
-  newGaps: number;
-  /** Gaps an earlier email named that are still open. */
-  stillOpen: number;
-  /** Gaps an earlier email named that are closed now. */
-  closed: number;
 }
 
 /** Where the day's history comes from: the checker reads it before it sends. */
@@ -178,19 +159,30 @@ function gapText(g: Gap): string {
   return `${g.conversationId}${g.recordingId ? ` / ${g.recordingId} (${g.type ?? 'call'})` : ''}: ${g.reason}`;
 }
 
-/** How many gaps of each group to list, at most `max` in all, at least one per group. */
+/** How many gaps of each group to list: `max` in all, dealt out one per group in turn. */
 function listed(groups: GapGroup[], max: number): number[] {
-  const each = Math.max(1, Math.floor(max / Math.max(1, groups.length)));
-  return groups.map(g => Math.min(g.gaps.length, each));
+  const shown = groups.map(() => 0);
+  for (let left = max, dealt = true; left > 0 && dealt;) {
+    dealt = false;
+    for (let i = 0; i < groups.length && left > 0; i++) {
+      if (shown[i]! < groups[i]!.gaps.length) {
+        shown[i]!++;
+        left--;
+        dealt = true;
+      }
+    }
+  }
+  return shown;
 }
 
-/** How a group's command follows its fix. */
-function runPhrase(g: GapGroup): string {
-  return g.command.startsWith('grm waive') ? '; to accept them, run' : ', then run';
+/** What a waiver command leaves out, when the group is larger than the ids it names. */
+function unnamed(g: GapGroup, day: string): string | undefined {
+  if (!g.command.startsWith('grm waive') || g.named >= g.gaps.length) return undefined;
+  return `(it names the first ${g.named} of ${g.gaps.length}; \`grm gaps ${day}\` lists the others)`;
 }
 
 const GRM_SETUP =
-  'run grm from a checkout of genesys-recording-migrator (npx grm …); it reads the deployment from GRM_PROJECT, GRM_BUCKET and GRM_ENV (docs/operations.md, "Setting up grm").';
+  'Run grm from a checkout of genesys-recording-migrator as npx grm. It reads the deployment from GRM_PROJECT, GRM_BUCKET and GRM_ENV, and grm rerun the planner from GRM_PLANNER_URL (docs/operations.md, "Setting up grm").';
 
 /** `_FAILURE` was written: the gaps by what fixes them, each with its `grm` command. */
 export function failureMail(
@@ -207,17 +199,21 @@ export function failureMail(
   const text = [
     `The export of ${o.day} (${ctx.env}) is not complete: ${missingPhrase(o)}.`,
     '',
-    `What fixes it, by kind (${GRM_SETUP.replace(/\.$/, '')}):`,
+    'What fixes it, by kind:',
     ...groups.flatMap((g, i) => [
       '',
       `${i + 1}. ${what(g)}`,
-      `   ${g.fix}${runPhrase(g)}:`,
+      `   Fix: ${g.fix}.`,
+      '   Then run:',
       `     ${g.command}`,
+      ...(unnamed(g, o.day) ? [`   ${unnamed(g, o.day)!}`] : []),
       ...g.gaps.slice(0, shown[i]).map(x => `   - ${gapText(x)}`),
       ...(g.gaps.length > shown[i]!
         ? [`   … and ${g.gaps.length - shown[i]!} more, all listed in _FAILURE.`]
         : []),
     ]),
+    '',
+    GRM_SETUP,
     '',
     ...nightsText(history.nights ?? []),
     ...(since ? [since] : []),
@@ -231,13 +227,13 @@ export function failureMail(
   const html = [
     `<p>The export of <b>${escapeHtml(o.day)}</b> (${escapeHtml(ctx.env)}) is not complete: <b>${escapeHtml(missingPhrase(o))}</b>.</p>`,
     '<h3>What fixes it, by kind</h3>',
-    `<p style="font-size:smaller">${escapeHtml(GRM_SETUP.charAt(0).toUpperCase() + GRM_SETUP.slice(1))}</p>`,
     '<ol>' +
       groups
         .map(
           (g, i) =>
-            `<li data-kind="${escapeHtml(g.kind)}"><b>${escapeHtml(what(g))}</b><br>${escapeHtml(g.fix)}${runPhrase(g)}:` +
+            `<li data-kind="${escapeHtml(g.kind)}"><b>${escapeHtml(what(g))}</b><br>Fix: ${escapeHtml(g.fix)}.<br>Then run:` +
             `<pre style="background:#f5f5f5;padding:4px 8px;white-space:pre-wrap;overflow-wrap:anywhere">${escapeHtml(g.command)}</pre>` +
+            (unnamed(g, o.day) ? `<p>${escapeHtml(unnamed(g, o.day)!)}</p>` : '') +
             '<ul>' +
             g.gaps
               .slice(0, shown[i])
@@ -251,6 +247,7 @@ export function failureMail(
         )
         .join('') +
       '</ol>',
+    `<p style="font-size:smaller">${escapeHtml(GRM_SETUP)}</p>`,
     nightsHtml(history.nights ?? []),
     since ? `<p>${escapeHtml(since)}</p>` : '',
     htmlTable(rows),

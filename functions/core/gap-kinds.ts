@@ -6,12 +6,14 @@
  * Pure: reasons in, kinds out.
  */
 import type {Gap} from './day-outcome';
+import {isGenesysId} from './ids';
 
 export type GapKindKey =
   | 'archived'
   | 'restoring'
   | 'uploading'
   | 'source-error'
+  | 'unexpected-state'
   | 'left-out'
   | 'name-taken'
   | 'unplanned-conversation'
@@ -66,6 +68,13 @@ const KINDS: readonly KindRule[] = [
     step: 'waive',
   },
   {
+    key: 'unexpected-state',
+    match: /unexpected fileState/,
+    title: 'a file state this version does not know',
+    fix: 'Genesys reports a file state this version does not export; if it will not change, accept them',
+    step: 'waive',
+  },
+  {
     key: 'left-out',
     match: /returned no result for it in time|completed without a result for it/,
     title: 'left out of the batch download',
@@ -95,7 +104,8 @@ const KINDS: readonly KindRule[] = [
   },
   {
     key: 'report-disagrees',
-    match: /the batch report says exported, but|does not account for recording/,
+    match:
+      /the batch report says exported, but|does not account for recording|no longer accounts for/,
     title: 'report and bucket disagree',
     fix: 'the batch report and the bucket disagree (a report written by hand, or an object removed): a replay exports the conversation again and writes its report',
     step: 'replay',
@@ -141,7 +151,9 @@ export function gapCommand(key: GapKindKey, day: string, recordingIds: string[] 
     case 'rerun':
       return `grm rerun ${day}`;
     case 'waive': {
-      const named = recordingIds.length > 0 ? recordingIds : ['ID'];
+      // Only well-formed ids go into a command someone will paste into a shell.
+      const safe = recordingIds.filter(isGenesysId);
+      const named = safe.length > 0 ? safe : ['ID'];
       return (
         `grm waive ${day} ${named.map(id => `--recording ${id}`).join(' ')} ` +
         '--reason "broken at the source (fileState ERROR); Genesys case NUMBER" --by YOUR_EMAIL'
@@ -155,11 +167,9 @@ export function gapCommand(key: GapKindKey, day: string, recordingIds: string[] 
 /** What fixes a gap with this reason, as one sentence ending in its command. */
 export function gapAction(reason: string, day: string): string {
   const rule = ruleFor(reason);
-  const command =
-    rule.step === 'waive'
-      ? `\`grm waive ${day} --recording ID --reason ...\``
-      : `\`${gapCommand(rule.key, day)}\``;
-  return rule.step === 'waive' ? `${rule.fix} with ${command}` : `${rule.fix}, then ${command}`;
+  return rule.step === 'waive'
+    ? `${rule.fix} with \`grm waive ${day} --recording ID --reason ... --by EMAIL\``
+    : `${rule.fix}, then \`${gapCommand(rule.key, day)}\``;
 }
 
 /** The gaps of one kind, with what fixes them. */
@@ -169,6 +179,8 @@ export interface GapGroup {
   fix: string;
   /** The `grm` command to run once `fix` is done (with the recordings to waive, if any). */
   command: string;
+  /** Recordings the command names (a waiver names at most `maxNamed`). */
+  named: number;
   gaps: Gap[];
 }
 
@@ -180,7 +192,9 @@ export function gapGroups(gaps: readonly Gap[], day: string, maxNamed = 25): Gap
   const byKind = new Map<GapKindKey, Gap[]>();
   for (const g of gaps) {
     const key = gapKind(g.reason);
-    byKind.set(key, [...(byKind.get(key) ?? []), g]);
+    const list = byKind.get(key);
+    if (list) list.push(g);
+    else byKind.set(key, [g]);
   }
   const order = (k: GapKindKey) => KINDS.findIndex(r => r.key === k);
   return [...byKind.entries()]
@@ -192,13 +206,26 @@ export function gapGroups(gaps: readonly Gap[], day: string, maxNamed = 25): Gap
           a.conversationId.localeCompare(b.conversationId) ||
           (a.recordingId ?? '').localeCompare(b.recordingId ?? ''),
       );
-      const ids = sorted.flatMap(g => (g.recordingId ? [g.recordingId] : [])).slice(0, maxNamed);
+      const ids = sorted
+        .flatMap(g => (g.recordingId && isGenesysId(g.recordingId) ? [g.recordingId] : []))
+        .slice(0, maxNamed);
       return {
         kind,
         title: rule.title,
         fix: rule.fix,
         command: gapCommand(kind, day, ids),
+        named: rule.step === 'waive' ? ids.length : 0,
         gaps: sorted,
       };
     });
+}
+
+/** How many gaps of each kind (the checker's log line for the dashboard), without sorting. */
+export function gapKindCounts(gaps: readonly Gap[]): Map<GapKindKey, number> {
+  const counts = new Map<GapKindKey, number>();
+  for (const g of gaps) {
+    const key = gapKind(g.reason);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
 }

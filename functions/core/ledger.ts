@@ -9,7 +9,6 @@
 import {createHash} from 'node:crypto';
 import {gapId} from './reports-vs-bucket';
 import type {DayOutcome} from './day-outcome';
-import type {SinceLastDecision} from './emails';
 
 /** Custom metadata of a marker and of the index: the fingerprint of the outcome they hold. */
 export const FINGERPRINT_KEY = 'outcome-fingerprint';
@@ -98,6 +97,18 @@ const MAX_CHANGED = 20;
 /** The last outcome the developers were emailed about, if any (what they were told). */
 export function lastEmailed(ledger: Pick<Ledger, 'history'>): DecisionSummary | undefined {
   return [...(ledger.history ?? [])].reverse().find(h => h.emailed);
+}
+
+/** What changed since the decision before this one. */
+export interface SinceLastDecision {
+  /** The decision this one replaced, if any (undefined: the day's first). */
+  previous?: {runId: string; status: 'success' | 'failure'; missing: DayOutcome['missing']};
+  /** Gaps no earlier email of this run named. */
+  newGaps: number;
+  /** Gaps an earlier email named that are still open. */
+  stillOpen: number;
+  /** Gaps an earlier email named that are closed now. */
+  closed: number;
 }
 
 /** What changed between the decision before this ledger's and it, for the email. */

@@ -4,7 +4,7 @@
  * browser's tooltip), axes with the largest value and month or week ticks.
  * No library, nothing fetched. Pure: data in, markup out (every text escaped).
  */
-import {escapeHtml} from './emails';
+import {escapeHtml} from './html';
 
 export interface Series {
   name: string;

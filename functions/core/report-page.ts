@@ -10,7 +10,7 @@
  */
 import {createHash} from 'node:crypto';
 import {RECORDING_TYPES} from './content-types';
-import {escapeHtml as esc} from './emails';
+import {escapeHtml as esc} from './html';
 import {formatBytes, plural} from './human-format';
 import {stackedBars} from './report-charts';
 import {DayLook, LOOKS, ReportDay, ReportModel, chartedReasons, lookStyle} from './report-model';
@@ -163,17 +163,33 @@ export function dayDetails(d: ReportDay): string {
         ),
       )} by reason</h5><ul class="gaps">` +
         d.gaps
+          .slice(0, MAX_REASONS_SHOWN)
           .map(
             g =>
               `<li><span class="n">${g.count} ×</span> <span class="reason">${esc(g.reason)}</span>` +
               `<div class="fix">fix: ${esc(g.action)}</div></li>`,
           )
           .join('') +
-        `</ul><p class="muted">Every gap: <code>${esc(`grm gaps ${d.day}`)}</code></p>`,
+        '</ul>' +
+        (d.gaps.length > MAX_REASONS_SHOWN
+          ? `<p class="muted">… and ${esc(plural(d.gaps.length - MAX_REASONS_SHOWN, 'other reason'))} (${esc(
+              plural(
+                d.gaps.slice(MAX_REASONS_SHOWN).reduce((n, g) => n + g.count, 0),
+                'gap',
+              ),
+            )})</p>`
+          : '') +
+        `<p class="muted">Every gap: <code>${esc(`grm gaps ${d.day}`)}</code></p>`,
     );
   }
   return lines.join('');
 }
+
+/**
+ * Reasons a day lists at most: reasons that name objects or ids are one per
+ * gap, and a page of a bad year must stay a page.
+ */
+const MAX_REASONS_SHOWN = 12;
 
 function countsTable(d: ReportDay): string {
   const t = d.totals!;

@@ -125,7 +125,11 @@ export class Operator {
 
   /** Asks the planner for a new run of a day or an inclusive range of days. */
   async rerun(from: string, to: string = from): Promise<{status: number; body: unknown}> {
-    if (!this.deps.callPlanner) throw new InputError('no planner URL is configured', 400);
+    if (!this.deps.callPlanner)
+      throw new InputError(
+        'no planner URL is configured: give --planner-url or set GRM_PLANNER_URL',
+        400,
+      );
     return this.deps.callPlanner(from === to ? {day: from} : {from, to});
   }
 

@@ -29,7 +29,7 @@
  * services/recordings-index.ts.
  */
 import {confirmClaims, keepOpenGaps} from '../core/reports-vs-bucket';
-import {gapGroups} from '../core/gap-kinds';
+import {gapKindCounts} from '../core/gap-kinds';
 import {DayOutcome, ReportRef, decideDay} from '../core/day-outcome';
 import type {StoredPlan} from '../core/day-plan';
 import {RetryableError} from '../core/errors';
@@ -220,13 +220,13 @@ export class Checker {
           previous: value.previous?.status,
         });
         // One line per kind of gap: the dashboard's gaps chart (infra/dashboard.tf).
-        for (const g of gapGroups(outcome.gaps, plan.day)) {
+        for (const [kind, gaps] of gapKindCounts(outcome.gaps)) {
           logger.info('day gaps', {
             event: 'day_gaps',
             day: plan.day,
             runId: plan.runId,
-            kind: g.kind,
-            gaps: g.gaps.length,
+            kind,
+            gaps,
           });
         }
         await this.record(plan.day, decidedFrom, value);

@@ -488,6 +488,44 @@ describe('developer emails', () => {
     );
   });
 
+  it('should list at most EMAIL_MAX_GAPS gaps in all, and say when a waiver names only some of its group', () => {
+    const n = 30;
+    const broken = decideDay(
+      plan({b1: Array.from({length: n}, (_, i) => i + 1)}),
+      [
+        ref(
+          'b1',
+          Array.from({length: n}, (_, i) => ({
+            conversationId: id(i + 1),
+            recordings: [
+              {
+                recordingId: id(100 + i),
+                type: 'call' as const,
+                outcome: 'failed' as const,
+                reason:
+                  i < 3
+                    ? 'batch failed: boom'
+                    : 'in an error state at the source (fileState ERROR)',
+              },
+            ],
+          })),
+        ),
+      ],
+      target,
+    );
+    const m = failureMail(broken, {env: 'brave', bucket: 'acme', maxGaps: 5});
+    assert.strictEqual([...m.text.matchAll(/^ {3}- /gm)].length, 5, 'five gaps listed in all');
+    assert.ok(
+      m.text.includes(`(it names the first 25 of 27; \`grm gaps ${DAY}\` lists the others)`),
+      m.text,
+    );
+    assert.ok(
+      m.text.includes('… and 24 more, all listed in _FAILURE.'),
+      'the larger group shows 3',
+    );
+    assert.ok(m.text.includes('… and 1 more, all listed in _FAILURE.'), 'the smaller shows 2');
+  });
+
   it("should show the last nights' states and what changed since the previous decision", () => {
     const nights = [
       {day: '2026-03-26', state: 'success' as const},

