@@ -1,22 +1,25 @@
 /**
  * The states of the nights before a day, for the strip in the developer
- * email: from the objects alone (a marker, else a plan), a few small
- * metadata reads per night, never a report. A night that cannot be read is
- * left out of the strip rather than shown as something it may not be.
+ * email: each night's decision as the checker recorded it in its ledger
+ * (not a marker's mere presence, which anyone with write access could
+ * fake), else whether it was planned; never a report. A night that cannot
+ * be read is left out of the strip rather than shown as something it may
+ * not be.
  */
 import type {Night} from '../core/emails';
 import type {DayStateName} from '../core/day-status';
-import {markerObjectName, planObjectName} from '../core/object-names';
+import {decisionObjectName, planObjectName} from '../core/object-names';
 import {addDays} from '../core/time-window';
 import type {Logger} from '../logger';
 import type {ObjectStore} from '../ports';
+import {readLedger} from './ledger';
 
 /** Nights in the strip, the day itself included. */
 export const RECENT_NIGHTS = 30;
 
 async function stateOf(store: ObjectStore, env: string, day: string): Promise<DayStateName> {
-  if (await store.stat(markerObjectName(env, day, '_SUCCESS'))) return 'success';
-  if (await store.stat(markerObjectName(env, day, '_FAILURE'))) return 'failure';
+  const decided = await readLedger(store, decisionObjectName(env, day));
+  if (decided) return decided.value.status === 'success' ? 'success' : 'failure';
   return (await store.stat(planObjectName(env, day))) ? 'running' : 'never planned';
 }
 
