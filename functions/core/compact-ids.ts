@@ -64,11 +64,17 @@ export function unpackBase64(bytes: Uint8Array, at: number, n: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset + at, n).toString('base64');
 }
 
-/** A growable array of fixed-size records in one typed array. */
-export function grow<T extends Uint8Array | Uint16Array | Int32Array | Float64Array>(a: T, need: number): T {
-  if (need <= a.length) return a;
-  const next = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2));
-  next.set(a);
+type Typed = Uint8Array | Uint16Array | Int32Array | Float64Array;
+
+/** `a`, or a copy twice as long (at least `need`) when it is shorter than `need`. */
+export function grow<T extends Typed>(a: T, need: number): T {
+  return need <= a.length ? a : resized(a, Math.max(need, a.length * 2));
+}
+
+/** A copy of `a` of length `n` (zeros after its own values). */
+export function resized<T extends Typed>(a: T, n: number): T {
+  const next = new (a.constructor as new (n: number) => T)(n);
+  next.set(a.length <= n ? a : a.subarray(0, n));
   return next;
 }
 

@@ -395,6 +395,7 @@ describe('checker outputs (byte for byte, a generated 3,000-conversation day)', 
     for (const b of day.reports.keys()) writeReport(day, b);
     await step(reportName(0));
     if (process.env.RECORD_CHECKER_OUTPUTS) {
+      // eslint-disable-next-line no-console -- the record mode prints what to paste
       console.log(JSON.stringify(steps, null, 2));
       return;
     }

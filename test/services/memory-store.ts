@@ -95,6 +95,11 @@ export class MemoryStore implements ObjectStore {
     );
   }
 
+  async *listPages(prefix: string): AsyncGenerator<StoredObject[]> {
+    const all = await this.list(prefix);
+    for (let i = 0; i < all.length; i += 1000) yield all.slice(i, i + 1000);
+  }
+
   delete(name: string, generation: string): Promise<boolean> {
     const v = this.live.get(name);
     if (!v) return Promise.resolve(false);
