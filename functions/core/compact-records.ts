@@ -97,6 +97,13 @@ export class CompactRecords implements RecordTable {
     this.stamp = new Int32Array(n);
   }
 
+  /** Records held in the compact form. */
+  get compacted(): number {
+    let n = 0;
+    for (let i = 0; i < this.count; i++) if (!(this.flags[i]! & GONE)) n++;
+    return n;
+  }
+
   get(object: string): DecidedRecord | undefined {
     const odd = this.odd.get(object);
     if (odd) return odd;

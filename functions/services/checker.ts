@@ -29,6 +29,7 @@
  * services/recordings-index.ts.
  */
 import {IdTable} from '../core/compact-ids';
+import {CompactRecords} from '../core/compact-records';
 import {DayDecision, DayOutcome} from '../core/day-outcome';
 import type {StoredPlan} from '../core/day-plan';
 import {RetryableError} from '../core/errors';
@@ -217,10 +218,10 @@ export class Checker {
           missing: outcome.missing,
           previous: value.previous?.status,
         });
-        await this.record(plan.day, day, value);
+        await this.record(plan.day, day, value, ids);
       } else {
         // Recorded before the basis moves: the fast path never skips records not yet written.
-        await this.record(plan.day, day, before.value);
+        await this.record(plan.day, day, before.value, ids);
         if (before.value.basis !== basis && emailSettled(before.value.email)) {
           // Same outcome from rewritten reports (a replay that changed nothing): remember the
           // new basis so later duplicates take the fast path. Losing this race costs nothing.
@@ -269,8 +270,15 @@ export class Checker {
   }
 
   /** The decision's objects into the day's decided records (before its markers are written). */
-  private async record(day: string, reports: DayReports, ledger: Ledger): Promise<void> {
+  private async record(
+    day: string,
+    reports: DayReports,
+    ledger: Ledger,
+    ids: IdTable,
+  ): Promise<void> {
     const {settings, store, logger} = this.deps;
+    // About a metadata document and a recording per conversation.
+    const capacity = 2 * ids.size;
     await recordDecision(
       store,
       logger,
@@ -279,6 +287,7 @@ export class Checker {
         for await (const {ref} of reports.again()) yield ref;
       },
       {runId: ledger.runId, status: ledger.status, decidedAt: ledger.decidedAt},
+      () => new CompactRecords(settings.env, day, ids, capacity),
     );
   }
 
