@@ -72,6 +72,9 @@ export class CompactRecords implements RecordTable {
   private readonly extIndex = new Map<string, number>();
   private readonly probe = new Uint8Array(16);
   private readonly scratch = new Uint8Array(52);
+  private lastName: string | undefined;
+  private lastIndex = -1;
+  private lastStamp = 0;
   private count = 0;
   private readonly metadataFolder: string;
 
@@ -121,6 +124,7 @@ export class CompactRecords implements RecordTable {
     if (i >= 0 && this.encode(record, i)) return;
     if (i >= 0) {
       // No longer in the compact form (an earlier copy, say): kept as it is from now on.
+      this.lastName = undefined;
       this.flags[i]! |= GONE;
       if (this.flags[i]! & SEEN) this.oddSeen.add(object);
       this.odd.set(object, record);
@@ -130,10 +134,15 @@ export class CompactRecords implements RecordTable {
     this.reserve(n + 1);
     if (this.encode(record, n)) {
       this.count++;
+      this.lastName = object;
+      this.lastIndex = n;
       const c = this.conv[n]!;
       this.next[n] = this.head[c]!;
       this.head[c] = n;
-    } else this.odd.set(object, record);
+    } else {
+      this.lastName = undefined;
+      this.odd.set(object, record);
+    }
   }
 
   seen(object: string): boolean {
@@ -165,8 +174,16 @@ export class CompactRecords implements RecordTable {
     while (k < odd.length) yield this.odd.get(odd[k++]!)!;
   }
 
-  /** The compact record of `object`, or -1. */
+  /** The compact record of `object`, or -1 (the last answer is kept: a merge asks thrice). */
   private find(object: string): number {
+    if (object === this.lastName) return this.lastIndex;
+    const i = this.lookup(object);
+    this.lastName = object;
+    this.lastIndex = i;
+    return i;
+  }
+
+  private lookup(object: string): number {
     let kind: number;
     let conversationId: string;
     let recordingId = '';
@@ -230,12 +247,7 @@ export class CompactRecords implements RecordTable {
       e = known ?? this.exts.push(extension) - 1;
       this.extIndex.set(extension, e);
     }
-    const stampKey = JSON.stringify([r.runId, r.decidedAt, r.sealedBy ?? null]);
-    let s = this.stampIndex.get(stampKey);
-    if (s === undefined) {
-      s = this.stamps.push([r.runId, r.decidedAt, r.sealedBy]) - 1;
-      this.stampIndex.set(stampKey, s);
-    }
+    const s = this.stampOf(r.runId, r.decidedAt, r.sealedBy);
     const c = this.ids.add(r.conversationId);
     if (this.head.length <= c) {
       const head = new Int32Array(Math.max(c + 1, this.head.length * 2)).fill(-1);
@@ -253,6 +265,21 @@ export class CompactRecords implements RecordTable {
     this.flags[i] = (this.flags[i]! & SEEN) | (hasCrc ? HAS_CRC : 0);
     this.stamp[i] = s;
     return true;
+  }
+
+  /** The number of a (run, time, seal) a record carries: a day's records share a few. */
+  private stampOf(runId: string, decidedAt: string, sealedBy: string | undefined): number {
+    const last = this.stamps[this.lastStamp];
+    if (last && last[0] === runId && last[1] === decidedAt && last[2] === sealedBy)
+      return this.lastStamp;
+    const key = JSON.stringify([runId, decidedAt, sealedBy ?? null]);
+    let s = this.stampIndex.get(key);
+    if (s === undefined) {
+      s = this.stamps.push([runId, decidedAt, sealedBy]) - 1;
+      this.stampIndex.set(key, s);
+    }
+    this.lastStamp = s;
+    return s;
   }
 
   private nameOf(i: number): string {
