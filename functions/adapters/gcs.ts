@@ -192,7 +192,7 @@ export class GcsStore implements ObjectStore {
     }
   }
 
-  async *listPages(prefix: string): AsyncGenerator<StoredObject[]> {
+  async *listPages(prefix: string, pageSize = 1000): AsyncGenerator<StoredObject[]> {
     let pageToken: string | undefined;
     do {
       let files: File[];
@@ -201,7 +201,7 @@ export class GcsStore implements ObjectStore {
         [files, next] = await this.bucket.getFiles({
           prefix,
           autoPaginate: false,
-          maxResults: 1000,
+          maxResults: pageSize,
           ...(pageToken ? {pageToken} : {}),
         });
       } catch (err) {
