@@ -51,7 +51,7 @@ const PLANNER_TARGET_BYTES = 512 * MiB;
 /** Half the checker function's memory (infra/functions.tf): what a large day may take. */
 const CHECKER_TARGET_BYTES = 512 * MiB;
 /** The checker child's V8 heap limit (--max-old-space-size), within that target. */
-const CHECKER_HEAP_MIB = 400;
+const CHECKER_HEAP_MIB = 256;
 /** The planner function's timeout (infra/functions.tf). */
 const PLANNER_TIMEOUT_MS = 1800_000;
 /** The checker function's timeout (infra/functions.tf). */

@@ -17,9 +17,9 @@ import {RECORDING_TYPES, RecordingType} from './content-types';
 import {
   IdTable,
   compareUuid,
-  grow,
   packBase64,
   packUuid,
+  resized,
   unpackBase64,
   unpackUuid,
 } from './compact-ids';
@@ -37,13 +37,13 @@ export class BucketListing implements ClaimLookup {
   readonly unplanned: Gap[] = [];
   private readonly strays = new Map<string, StoredFacts>();
   private head: Int32Array;
-  private next = new Int32Array(1024);
-  private rec = new Uint8Array(16 * 1024);
-  private type = new Uint8Array(1024);
-  private ext = new Uint16Array(1024);
-  private size = new Float64Array(1024);
-  private md5 = new Uint8Array(16 * 1024);
-  private crc = new Uint8Array(4 * 1024);
+  private next: Int32Array;
+  private rec: Uint8Array;
+  private type: Uint8Array;
+  private ext: Uint16Array;
+  private size: Float64Array;
+  private md5: Uint8Array;
+  private crc: Uint8Array;
   private readonly oddRec = new Map<number, string>();
   private readonly oddHashes = new Map<number, {md5Hash: string; crc32c: string}>();
   private readonly exts: string[] = [];
@@ -53,14 +53,24 @@ export class BucketListing implements ClaimLookup {
 
   /**
    * @param ids - the plan's conversation ids; numbers below `planned` are the plan's
+   * @param capacity - recordings expected (room is made for more as they come)
    */
   constructor(
     private readonly env: string,
     private readonly day: string,
     private readonly ids: IdTable,
     private readonly planned: number,
+    capacity = planned,
   ) {
     this.head = new Int32Array(planned).fill(-1);
+    const n = Math.max(16, capacity);
+    this.next = new Int32Array(n);
+    this.rec = new Uint8Array(16 * n);
+    this.type = new Uint8Array(n);
+    this.ext = new Uint16Array(n);
+    this.size = new Float64Array(n);
+    this.md5 = new Uint8Array(16 * n);
+    this.crc = new Uint8Array(4 * n);
   }
 
   /** Objects held compactly (planned conversations' recordings). */
@@ -152,12 +162,15 @@ export class BucketListing implements ClaimLookup {
   }
 
   private reserve(n: number): void {
-    this.next = grow(this.next, n);
-    this.rec = grow(this.rec, 16 * n);
-    this.type = grow(this.type, n);
-    this.ext = grow(this.ext, n);
-    this.size = grow(this.size, n);
-    this.md5 = grow(this.md5, 16 * n);
-    this.crc = grow(this.crc, 4 * n);
+    if (n <= this.next.length) return;
+    // By half as much again: a day has about as many recordings as the plan has conversations.
+    const m = Math.ceil(Math.max(n, this.next.length * 1.5));
+    this.next = resized(this.next, m);
+    this.rec = resized(this.rec, 16 * m);
+    this.type = resized(this.type, m);
+    this.ext = resized(this.ext, m);
+    this.size = resized(this.size, m);
+    this.md5 = resized(this.md5, 16 * m);
+    this.crc = resized(this.crc, 4 * m);
   }
 }
