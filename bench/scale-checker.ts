@@ -367,7 +367,9 @@ async function main(n: number, participants: number): Promise<void> {
     const listed = await store.list(store.reportsPrefix);
     // Each report parsed and let go, as deciding needs no more (holding them all is not reading).
     await mapLimit(listed, 16, async o => void (await store.readJson(o.name)));
-    await Promise.all(recordingFolders(ENV, DAY).map(f => store.list(f)));
+    // The listing a page at a time and let go, as the checker takes it.
+    for (const folder of recordingFolders(ENV, DAY))
+      for await (const _page of store.listPages(folder));
   });
   console.log(
     JSON.stringify({
