@@ -47,8 +47,13 @@ const batchId = (b: number) => `b${String(b).padStart(4, '0')}-${hex(b * 2654435
 const objectOf = (i: number) =>
   recordingObjectName(ENV, DAY, 'call', conversationId(i), recordingId(i), 'ogg');
 const sizeOf = (i: number) => 150_000 + (i % 100_000);
-const md5Of = (i: number) => Buffer.from(`md5-${hex(i, 8)}-0000`).toString('base64');
-const crcOf = (i: number) => Buffer.from(hex(i, 6), 'hex').toString('base64');
+/** An MD5 (16 bytes) and a CRC32C (4 bytes) in base64, as GCS gives them. */
+const hex32 = (n: number) => hex(n >>> 0, 8);
+const md5Of = (i: number) =>
+  Buffer.from(`${hex32(i)}${hex32(i * 40503)}${hex32(~i)}${hex32(i * 7)}`, 'hex').toString(
+    'base64',
+  );
+const crcOf = (i: number) => Buffer.from(hex32(i * 2654435761), 'hex').toString('base64');
 
 /** A day of `n` conversations as the planner and the workers leave it in the bucket. */
 /** A conversation's attributes with `participants` participants (none when 0). */
@@ -282,17 +287,36 @@ class SyntheticDay implements ObjectStore {
     if (prefix === this.reportsPrefix) {
       out = Array.from({length: this.batches}, (_, b) => this.meta(this.reportName(b), 20_000 + b));
     } else if (prefix === `${ENV}/${DAY}/call/`) {
-      out = Array.from({length: this.n}, (_, i) => ({
-        name: objectOf(i),
-        size: sizeOf(i),
-        md5Hash: md5Of(i),
-        crc32c: crcOf(i),
-        generation: String(1_000_000 + i),
-        contentType: 'audio/ogg',
-      }));
+      out = Array.from({length: this.n}, (_, i) => this.recordingObject(i));
     }
     for (const w of this.written.values()) if (w.object.name.startsWith(prefix)) out.push(w.object);
     return Promise.resolve(out);
+  }
+
+  /** The listing a page of 1,000 at a time, generated as it is taken (as GCS pages it). */
+  async *listPages(prefix: string): AsyncGenerator<StoredObject[]> {
+    if (prefix !== `${ENV}/${DAY}/call/`) {
+      yield await this.list(prefix);
+      return;
+    }
+    for (let first = 0; first < this.n; first += 1000)
+      yield Array.from({length: Math.min(1000, this.n - first)}, (_, k) =>
+        this.recordingObject(first + k),
+      );
+    yield [...this.written.values()]
+      .filter(w => w.object.name.startsWith(prefix))
+      .map(w => w.object);
+  }
+
+  private recordingObject(i: number): StoredObject {
+    return {
+      name: objectOf(i),
+      size: sizeOf(i),
+      md5Hash: md5Of(i),
+      crc32c: crcOf(i),
+      generation: String(1_000_000 + i),
+      contentType: 'audio/ogg',
+    };
   }
 
   delete(name: string, generation: string): Promise<boolean> {
@@ -341,8 +365,11 @@ async function main(n: number, participants: number): Promise<void> {
   // Baseline: what deciding cannot do without, through the same store.
   const baseline = await time(async () => {
     const listed = await store.list(store.reportsPrefix);
-    await mapLimit(listed, 16, o => store.readJson(o.name));
-    await Promise.all(recordingFolders(ENV, DAY).map(f => store.list(f)));
+    // Each report parsed and let go, as deciding needs no more (holding them all is not reading).
+    await mapLimit(listed, 16, async o => void (await store.readJson(o.name)));
+    // The listing a page at a time and let go, as the checker takes it.
+    for (const folder of recordingFolders(ENV, DAY))
+      for await (const _page of store.listPages(folder));
   });
   console.log(
     JSON.stringify({

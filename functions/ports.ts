@@ -163,6 +163,12 @@ export interface ObjectStore {
    */
   list(prefix: string, opts?: {versions?: boolean}): Promise<StoredObject[]>;
   /**
+   * The same objects as `list`, a page at a time (of up to `pageSize`, by
+   * default 1,000), so that a caller holds one page, not a listing of a
+   * million objects.
+   */
+  listPages?(prefix: string, pageSize?: number): AsyncIterable<StoredObject[]>;
+  /**
    * Deletes `name` only if it still has `generation`. Resolves false when it
    * was already gone; rejects with ObjectExistsError when it changed.
    */

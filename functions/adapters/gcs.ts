@@ -192,6 +192,26 @@ export class GcsStore implements ObjectStore {
     }
   }
 
+  async *listPages(prefix: string, pageSize = 1000): AsyncGenerator<StoredObject[]> {
+    let pageToken: string | undefined;
+    do {
+      let files: File[];
+      let next: {pageToken?: string} | null | undefined;
+      try {
+        [files, next] = await this.bucket.getFiles({
+          prefix,
+          autoPaginate: false,
+          maxResults: pageSize,
+          ...(pageToken ? {pageToken} : {}),
+        });
+      } catch (err) {
+        throw storeFailure(err, `could not list gs://${this.bucket.name}/${prefix}`, {prefix});
+      }
+      yield files.map(f => toStored(f.name, f.metadata));
+      pageToken = next?.pageToken;
+    } while (pageToken);
+  }
+
   async delete(name: string, generation: string): Promise<boolean> {
     try {
       await this.bucket.file(name).delete({ifGenerationMatch: Number(generation)});

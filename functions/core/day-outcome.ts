@@ -6,7 +6,7 @@
  *
  * Pure: the checker reads the objects, this decides.
  */
-import {leanNotes} from './lean-notes';
+import {ModeReport, leanNotes} from './lean-notes';
 import {createHash} from 'node:crypto';
 import {RECORDING_TYPES, RecordingType} from './content-types';
 import type {DayPlan} from './day-plan';
@@ -101,21 +101,55 @@ export function decideDay(
   /** Gaps outside every planned batch (recordings stored for conversations the plan lacks). */
   unplanned: Gap[] = [],
 ): DayOutcome {
-  const waivedBy = waivedRecordings(waivers);
-  const waived: Waived[] = [];
   const byBatch = new Map(reports.map(r => [r.report.batchId, r]));
-  const totals = Object.fromEntries(
-    [...RECORDING_TYPES, 'all'].map(t => [t, emptyTotals()]),
-  ) as DayOutcome['totals'];
-  const gaps: Gap[] = [];
-  const skipped: Skipped[] = [];
-  const replays: BatchReplay[] = [];
-  let finished = Date.parse(plan.createdAt);
+  const decision = new DayDecision(plan, replay, waivers);
   for (const batch of plan.batches) {
     const ref = byBatch.get(batch.batchId);
     if (!ref) throw new Error(`batch ${batch.batchId} has no report yet`);
+    decision.add(batch, ref);
+  }
+  return decision.finish(unplanned);
+}
+
+/**
+ * {@link decideDay} one batch at a time: `add` every planned batch's report in
+ * plan order, then `finish`. What it keeps is the verdict's own (counts, gaps,
+ * replays, one line per batch), never the reports.
+ */
+export class DayDecision {
+  private readonly waivedBy: Map<string, WaiverRef>;
+  private readonly waived: Waived[] = [];
+  private readonly totals = Object.fromEntries(
+    [...RECORDING_TYPES, 'all'].map(t => [t, emptyTotals()]),
+  ) as DayOutcome['totals'];
+  private readonly gaps: Gap[] = [];
+  private readonly skipped: Skipped[] = [];
+  private readonly replays: BatchReplay[] = [];
+  private readonly reports: DayOutcome['reports'] = [];
+  private readonly modes: Array<Pick<ModeReport, 'leanRefused'>> = [];
+  private finished: number;
+
+  constructor(
+    private readonly plan: Omit<DayPlan, 'batches'> & {batches: readonly unknown[]},
+    private readonly replay: ReplayTarget,
+    waivers: WaiverRef[] = [],
+  ) {
+    this.waivedBy = waivedRecordings(waivers);
+    this.finished = Date.parse(plan.createdAt);
+  }
+
+  /** The next planned batch (in plan order) with its report. */
+  add(batch: DayPlan['batches'][number], ref: ReportRef): void {
+    const {plan, totals, gaps, skipped, waived, waivedBy} = this;
     const report = ref.report;
-    finished = Math.max(finished, Date.parse(report.finishedAt) || 0);
+    this.reports.push({
+      batchId: batch.batchId,
+      object: ref.object,
+      generation: ref.generation,
+      status: report.status,
+    });
+    this.modes.push({leanRefused: (report as ModeReport).leanRefused});
+    this.finished = Math.max(this.finished, Date.parse(report.finishedAt) || 0);
     const before = gaps.length;
     const seen = new Set<string>();
     const planned = new Set(batch.conversationIds);
@@ -182,80 +216,83 @@ export function decideDay(
         // on the one the plan assigned it (a batch whose report was never written).
         ...(client !== undefined ? {client} : {}),
       };
-      replays.push({
+      this.replays.push({
         batchId: batch.batchId,
         conversations: message.conversationIds.length,
         gaps: gaps.length - before,
         message,
-        command: replayCommand(replay, message),
+        command: replayCommand(this.replay, message),
       });
     }
   }
-  for (const g of unplanned) {
-    // A waiver covers these as any gap: the recording and the reason it was written for.
-    const w = g.recordingId ? waivedBy.get(g.recordingId) : undefined;
-    if (g.recordingId && w && w.waiver.reasons[g.recordingId] === g.reason) {
-      const type = g.type ?? 'call';
-      for (const t of [totals[type], totals.all]) t.waived = (t.waived ?? 0) + 1;
-      const {reason, by, at} = w.waiver;
-      waived.push({
-        conversationId: g.conversationId,
-        recordingId: g.recordingId,
-        type,
-        reason: g.reason,
-        waiver: {object: w.object, reason, by, at},
-      });
-    } else {
-      gaps.push(g);
+
+  /** The verdict, once every planned batch was added. */
+  finish(
+    /** Gaps outside every planned batch (recordings stored for conversations the plan lacks). */
+    unplanned: Gap[] = [],
+  ): DayOutcome {
+    const {plan, totals, gaps, waived, waivedBy, finished} = this;
+    if (this.reports.length !== plan.batches.length)
+      throw new Error(`${plan.batches.length - this.reports.length} batches have no report yet`);
+    for (const g of unplanned) {
+      // A waiver covers these as any gap: the recording and the reason it was written for.
+      const w = g.recordingId ? waivedBy.get(g.recordingId) : undefined;
+      if (g.recordingId && w && w.waiver.reasons[g.recordingId] === g.reason) {
+        const type = g.type ?? 'call';
+        for (const t of [totals[type], totals.all]) t.waived = (t.waived ?? 0) + 1;
+        const {reason, by, at} = w.waiver;
+        waived.push({
+          conversationId: g.conversationId,
+          recordingId: g.recordingId,
+          type,
+          reason: g.reason,
+          waiver: {object: w.object, reason, by, at},
+        });
+      } else {
+        gaps.push(g);
+      }
     }
+    const status = gaps.length === 0 ? 'success' : 'failure';
+    const missing = {
+      recordings: gaps.filter(g => g.recordingId !== undefined).length,
+      conversations: new Set(
+        gaps.filter(g => g.recordingId === undefined).map(g => g.conversationId),
+      ).size,
+    };
+    const notes = leanNotes(this.modes);
+    const fingerprint = createHash('sha256')
+      .update(
+        JSON.stringify({
+          runId: plan.runId,
+          status,
+          totals,
+          gaps: gaps.map(g => [g.conversationId, g.recordingId ?? '', g.reason]),
+          waived: waived.map(w => [w.recordingId, w.waiver.object]),
+        }),
+      )
+      .digest('hex')
+      .slice(0, 32);
+    return {
+      kind: 'day-outcome',
+      version: 1,
+      status,
+      day: plan.day,
+      runId: plan.runId,
+      window: plan.window,
+      plannedAt: plan.createdAt,
+      finishedAt: new Date(finished).toISOString(),
+      seconds: Math.max(0, Math.round((finished - Date.parse(plan.createdAt)) / 100) / 10),
+      conversations: plan.conversations,
+      batches: plan.batches.length,
+      totals,
+      missing,
+      gaps,
+      skipped: this.skipped,
+      waived,
+      replay: this.replays,
+      reports: this.reports,
+      fingerprint,
+      ...(notes.length > 0 ? {notes} : {}),
+    };
   }
-  const status = gaps.length === 0 ? 'success' : 'failure';
-  const missing = {
-    recordings: gaps.filter(g => g.recordingId !== undefined).length,
-    conversations: new Set(gaps.filter(g => g.recordingId === undefined).map(g => g.conversationId))
-      .size,
-  };
-  const notes = leanNotes(plan.batches.map(b => byBatch.get(b.batchId)!.report));
-  const fingerprint = createHash('sha256')
-    .update(
-      JSON.stringify({
-        runId: plan.runId,
-        status,
-        totals,
-        gaps: gaps.map(g => [g.conversationId, g.recordingId ?? '', g.reason]),
-        waived: waived.map(w => [w.recordingId, w.waiver.object]),
-      }),
-    )
-    .digest('hex')
-    .slice(0, 32);
-  return {
-    kind: 'day-outcome',
-    version: 1,
-    status,
-    day: plan.day,
-    runId: plan.runId,
-    window: plan.window,
-    plannedAt: plan.createdAt,
-    finishedAt: new Date(finished).toISOString(),
-    seconds: Math.max(0, Math.round((finished - Date.parse(plan.createdAt)) / 100) / 10),
-    conversations: plan.conversations,
-    batches: plan.batches.length,
-    totals,
-    missing,
-    gaps,
-    skipped,
-    waived,
-    replay: replays,
-    reports: plan.batches.map(b => {
-      const ref = byBatch.get(b.batchId)!;
-      return {
-        batchId: b.batchId,
-        object: ref.object,
-        generation: ref.generation,
-        status: ref.report.status,
-      };
-    }),
-    fingerprint,
-    ...(notes.length > 0 ? {notes} : {}),
-  };
 }

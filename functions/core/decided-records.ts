@@ -129,6 +129,38 @@ function sameCopy(a: RecordedCopy, b: RecordedCopy): boolean {
   return a.generation === b.generation && a.size === b.size && a.md5Hash === b.md5Hash;
 }
 
+/** Where a merge keeps the records: a Map, or a compact table for large days. */
+export interface RecordTable {
+  get(object: string): DecidedRecord | undefined;
+  set(record: DecidedRecord): void;
+  /** Whether this decision already claimed the object, and noting that it did. */
+  seen(object: string): boolean;
+  see(object: string): void;
+  /** Every record, in name order. */
+  inOrder(): Iterable<DecidedRecord>;
+}
+
+/** Records in a Map (and the objects this decision claimed in a Set). */
+export class MapRecords implements RecordTable {
+  private readonly claimed = new Set<string>();
+  constructor(readonly records = new Map<string, DecidedRecord>()) {}
+  get(object: string) {
+    return this.records.get(object);
+  }
+  set(record: DecidedRecord) {
+    this.records.set(record.object, record);
+  }
+  seen(object: string) {
+    return this.claimed.has(object);
+  }
+  see(object: string) {
+    this.claimed.add(object);
+  }
+  *inOrder() {
+    for (const name of [...this.records.keys()].sort()) yield this.records.get(name)!;
+  }
+}
+
 /**
  * The records after a decision: the previous ones, plus every object the
  * decision's reports record for the first time, a metadata document's newer
@@ -140,67 +172,76 @@ export function mergeRecords(
   reports: readonly ReportRef[],
   decision: Decision,
 ): {records: Map<string, DecidedRecord>; changed: boolean; conflicts: RecordConflict[]} {
-  const records = new Map(previous);
-  const conflicts: RecordConflict[] = [];
-  let changed = false;
-  const seal = decision.status === 'success' ? {sealedBy: decision.runId} : {};
-  const seen = new Set<string>();
-  for (const {claim, report} of claimsOf(reports)) {
-    const {object} = claim;
-    const record = records.get(object);
-    if (!record) {
-      records.set(object, {
-        ...claim,
+  const table = new MapRecords(new Map(previous));
+  const merge = new RecordsMerge(table, decision);
+  for (const ref of reports) merge.add(ref);
+  return {records: table.records, changed: merge.changed, conflicts: merge.conflicts};
+}
+
+/** {@link mergeRecords} one report at a time, into a {@link RecordTable}. */
+export class RecordsMerge {
+  changed = false;
+  readonly conflicts: RecordConflict[] = [];
+
+  constructor(
+    private readonly records: RecordTable,
+    private readonly decision: Decision,
+  ) {}
+
+  add(ref: ReportRef): void {
+    const {records, decision, conflicts} = this;
+    const seal = decision.status === 'success' ? {sealedBy: decision.runId} : {};
+    for (const {claim, report} of claimsOf([ref])) {
+      const {object} = claim;
+      const record = records.get(object);
+      if (!record) {
+        records.set({...claim, runId: decision.runId, decidedAt: decision.decidedAt, ...seal});
+        records.see(object);
+        this.changed = true;
+        continue;
+      }
+      if (sameCopy(record, claim)) {
+        if (decision.status === 'success' && record.sealedBy === undefined) {
+          records.set({...record, sealedBy: decision.runId});
+          this.changed = true;
+        }
+        records.see(object);
+        continue;
+      }
+      // A second claim in this decision (a conversation in two batches): the first stands.
+      const follows =
+        !records.seen(object) &&
+        record.what === 'metadata' &&
+        claim.what === 'metadata' &&
+        record.sealedBy !== decision.runId;
+      if (!follows) {
+        conflicts.push({object, record, reported: copyOf(claim), report});
+        continue;
+      }
+      const {
+        earlier = [],
+        sealedBy: _sealed,
+        crc32c: _crc32c,
+        retention: _retention,
+        generation,
+        size,
+        md5Hash,
+        runId,
+        decidedAt,
+        ...identity
+      } = record;
+      records.set({
+        ...identity,
+        ...copyOf(claim),
         runId: decision.runId,
         decidedAt: decision.decidedAt,
         ...seal,
+        earlier: [...earlier, {generation, size, md5Hash, runId, decidedAt}],
       });
-      seen.add(object);
-      changed = true;
-      continue;
+      records.see(object);
+      this.changed = true;
     }
-    if (sameCopy(record, claim)) {
-      if (decision.status === 'success' && record.sealedBy === undefined) {
-        records.set(object, {...record, sealedBy: decision.runId});
-        changed = true;
-      }
-      seen.add(object);
-      continue;
-    }
-    // A second claim in this decision (a conversation in two batches): the first stands.
-    const follows =
-      !seen.has(object) &&
-      record.what === 'metadata' &&
-      claim.what === 'metadata' &&
-      record.sealedBy !== decision.runId;
-    if (!follows) {
-      conflicts.push({object, record, reported: copyOf(claim), report});
-      continue;
-    }
-    const {
-      earlier = [],
-      sealedBy: _sealed,
-      crc32c: _crc32c,
-      retention: _retention,
-      generation,
-      size,
-      md5Hash,
-      runId,
-      decidedAt,
-      ...identity
-    } = record;
-    records.set(object, {
-      ...identity,
-      ...copyOf(claim),
-      runId: decision.runId,
-      decidedAt: decision.decidedAt,
-      ...seal,
-      earlier: [...earlier, {generation, size, md5Hash, runId, decidedAt}],
-    });
-    seen.add(object);
-    changed = true;
   }
-  return {records, changed, conflicts};
 }
 
 const RECORD_ORDER: readonly (keyof DecidedRecord)[] = [
@@ -225,14 +266,17 @@ const RECORD_ORDER: readonly (keyof DecidedRecord)[] = [
  * in chunks of about `chunkBytes` (a large day is never one string).
  */
 export function* recordsNdjson(
-  records: ReadonlyMap<string, DecidedRecord>,
+  records: ReadonlyMap<string, DecidedRecord> | RecordTable,
   chunkBytes = 1024 * 1024,
 ): Generator<Buffer> {
-  const names = [...records.keys()].sort();
+  const inOrder =
+    records instanceof Map
+      ? new MapRecords(records as Map<string, DecidedRecord>).inOrder()
+      : (records as RecordTable).inOrder();
   let lines: string[] = [];
   let size = 0;
-  for (const name of names) {
-    const line = `${JSON.stringify(ordered(records.get(name)!, RECORD_ORDER))}\n`;
+  for (const record of inOrder) {
+    const line = `${JSON.stringify(ordered(record, RECORD_ORDER))}\n`;
     lines.push(line);
     size += line.length;
     if (size >= chunkBytes) {
@@ -269,21 +313,28 @@ function recordProblem(v: unknown): string | undefined {
  * cannot be read is never guessed at.
  */
 export function parseRecords(text: string): Map<string, DecidedRecord> {
-  const out = new Map<string, DecidedRecord>();
+  const table = new MapRecords();
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
-  lines.forEach((line, i) => {
+  parseRecordLines(lines, table);
+  return table.records;
+}
+
+/** {@link parseRecords} line by line, into a table (empty lines are not records). */
+export function parseRecordLines(lines: Iterable<string>, table: RecordTable): void {
+  let i = 0;
+  for (const line of lines) {
+    i++;
     let value: unknown;
     try {
       value = JSON.parse(line);
     } catch {
-      throw new Error(`line ${i + 1} is not JSON`);
+      throw new Error(`line ${i} is not JSON`);
     }
     const problem = recordProblem(value);
-    if (problem) throw new Error(`line ${i + 1}: ${problem}`);
+    if (problem) throw new Error(`line ${i}: ${problem}`);
     const r = value as DecidedRecord;
-    if (out.has(r.object)) throw new Error(`line ${i + 1}: a second record of ${r.object}`);
-    out.set(r.object, r);
-  });
-  return out;
+    if (table.get(r.object)) throw new Error(`line ${i}: a second record of ${r.object}`);
+    table.set(r);
+  }
 }

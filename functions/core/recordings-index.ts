@@ -22,7 +22,7 @@ import {RECORDING_TYPES, RecordingType} from './content-types';
 import {ConversationAttributes, sanitizeAttributes} from './conversation-attributes';
 import type {DayOutcome, Gap, ReportRef} from './day-outcome';
 import type {DayPlan} from './day-plan';
-import type {ReportConversation, ReportRecording} from './report';
+import type {BatchReport, ReportConversation, ReportRecording} from './report';
 import schemaFile from './recordings-schema.json';
 
 /** A column of a BigQuery table schema (the JSON format of `bq` and of Terraform's `schema`). */
@@ -265,6 +265,24 @@ function recordingColumns(
     : {...base, outcome: 'failed', reason: text(r.reason) ?? 'failed'};
 }
 
+/** What every row of a decided day shares, and the waivers its rows look up. */
+export interface RowContext {
+  run_id: string;
+  decided_at: string;
+  waived: ReadonlyMap<string, DayOutcome['waived'][number]>;
+}
+
+export function rowContext(
+  outcome: Pick<DayOutcome, 'runId' | 'waived'>,
+  decidedAt: string,
+): RowContext {
+  return {
+    decided_at: timestamp(decidedAt) ?? decidedAt,
+    run_id: outcome.runId,
+    waived: new Map(outcome.waived.map(w => [waiverKey(w.conversationId, w.recordingId), w])),
+  };
+}
+
 /**
  * The index rows of a decided day, one at a time, in plan order: every
  * recording of every planned conversation (as decideDay sees it: a
@@ -273,41 +291,50 @@ function recordingColumns(
  * lacks, and the recordings stored for conversations outside the plan.
  */
 export function* indexRows(src: IndexSource): Generator<IndexRow> {
-  const decided_at = timestamp(src.decidedAt) ?? src.decidedAt;
-  const run_id = src.outcome.runId;
-  const waived = new Map(
-    src.outcome.waived.map(w => [waiverKey(w.conversationId, w.recordingId), w]),
-  );
+  const ctx = rowContext(src.outcome, src.decidedAt);
   const byBatch = new Map(src.reports.map(r => [r.report.batchId, r.report]));
-  for (const batch of src.plan.batches) {
-    const report = byBatch.get(batch.batchId);
-    const common = {batch_id: batch.batchId, run_id, decided_at};
-    const planned = new Set(batch.conversationIds);
-    const seen = new Set<string>();
-    for (const c of report?.conversations ?? []) {
-      if (!planned.has(c.conversationId) || seen.has(c.conversationId)) continue;
-      seen.add(c.conversationId);
-      const conversation = conversationColumns(c, common);
-      if (c.error) yield {...conversation, outcome: 'failed', reason: text(c.error) ?? 'failed'};
-      for (const r of c.recordings) {
-        const w = waived.get(waiverKey(c.conversationId, String(r.recordingId)));
-        yield {...conversation, ...recordingColumns(r, r.outcome === 'failed' ? w : undefined)};
-      }
-    }
-    for (const id of batch.conversationIds) {
-      if (seen.has(id)) continue;
-      yield {
-        conversation_id: id,
-        ...common,
-        outcome: 'failed',
-        reason:
-          report?.status === 'failed'
-            ? `batch failed: ${report.error ?? 'no reason given'}`
-            : 'planned but missing from the batch report',
-      };
+  for (const batch of src.plan.batches) yield* batchRows(ctx, batch, byBatch.get(batch.batchId));
+  yield* unplannedRows(ctx, src.unplanned);
+}
+
+/** The rows of one planned batch (see {@link indexRows}). */
+export function* batchRows(
+  ctx: RowContext,
+  batch: DayPlan['batches'][number],
+  report: BatchReport | undefined,
+): Generator<IndexRow> {
+  const {run_id, decided_at, waived} = ctx;
+  const common = {batch_id: batch.batchId, run_id, decided_at};
+  const planned = new Set(batch.conversationIds);
+  const seen = new Set<string>();
+  for (const c of report?.conversations ?? []) {
+    if (!planned.has(c.conversationId) || seen.has(c.conversationId)) continue;
+    seen.add(c.conversationId);
+    const conversation = conversationColumns(c, common);
+    if (c.error) yield {...conversation, outcome: 'failed', reason: text(c.error) ?? 'failed'};
+    for (const r of c.recordings) {
+      const w = waived.get(waiverKey(c.conversationId, String(r.recordingId)));
+      yield {...conversation, ...recordingColumns(r, r.outcome === 'failed' ? w : undefined)};
     }
   }
-  for (const g of src.unplanned) {
+  for (const id of batch.conversationIds) {
+    if (seen.has(id)) continue;
+    yield {
+      conversation_id: id,
+      ...common,
+      outcome: 'failed',
+      reason:
+        report?.status === 'failed'
+          ? `batch failed: ${report.error ?? 'no reason given'}`
+          : 'planned but missing from the batch report',
+    };
+  }
+}
+
+/** The rows of the recordings stored for conversations outside the plan. */
+export function* unplannedRows(ctx: RowContext, unplanned: readonly Gap[]): Generator<IndexRow> {
+  const {run_id, decided_at, waived} = ctx;
+  for (const g of unplanned) {
     const w = g.recordingId ? waived.get(waiverKey(g.conversationId, g.recordingId)) : undefined;
     yield {
       conversation_id: g.conversationId,
@@ -325,49 +352,4 @@ export function* indexRows(src: IndexSource): Generator<IndexRow> {
       ),
     };
   }
-}
-
-export class IndexRowError extends Error {
-  override name = 'IndexRowError' as const;
-}
-
-/** How much was written, filled in as the chunks are taken. */
-export interface IndexStats {
-  rows: number;
-  bytes: number;
-}
-
-/**
- * The rows as newline-delimited JSON in chunks of about `chunkBytes`, each row
- * checked against the schema first (a row BigQuery would refuse fails every
- * query of the day: it is never written).
- * @throws IndexRowError for a row that does not fit the schema
- */
-export function* ndjsonChunks(
-  rows: Iterable<IndexRow>,
-  stats: IndexStats = {rows: 0, bytes: 0},
-  chunkBytes = 256 * 1024,
-): Generator<Buffer> {
-  let lines: string[] = [];
-  let size = 0;
-  const take = () => {
-    const out = Buffer.from(lines.join(''), 'utf8');
-    lines = [];
-    size = 0;
-    stats.bytes += out.length;
-    return out;
-  };
-  for (const row of rows) {
-    const problems = rowProblems(row);
-    if (problems.length > 0)
-      throw new IndexRowError(
-        `index row of conversation ${String(row.conversation_id).slice(0, 64)} does not fit recordings-schema.json: ${problems.slice(0, 5).join('; ')}`,
-      );
-    const line = `${JSON.stringify(row)}\n`;
-    lines.push(line);
-    size += line.length;
-    stats.rows++;
-    if (size >= chunkBytes) yield take();
-  }
-  if (lines.length > 0) yield take();
 }

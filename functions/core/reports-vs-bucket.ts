@@ -59,18 +59,26 @@ export function parseRecordingName(env: string, day: string, name: string): Pars
   return undefined;
 }
 
+/** What confirmation asks of the day's listing. */
+export interface ClaimLookup {
+  /** The listed object of that name. */
+  facts(name: string): StoredFacts | undefined;
+  /** The listed recording objects of a planned conversation, in listing order. */
+  objectsOf(conversationId: string): readonly ParsedName[];
+}
+
 function checkClaim(
   env: string,
   day: string,
   conversationId: string,
   r: ReportRecording,
-  stored: Map<string, StoredFacts>,
+  stored: ClaimLookup,
 ): string | undefined {
   const object = r.object ?? '';
   const expected = recordingObjectStem(env, day, r.type ?? 'call', conversationId, r.recordingId);
   if (!object.startsWith(expected) || object.slice(expected.length).includes('/'))
     return `the batch report says exported, but names ${object ? `object ${object}` : 'no object'}, not one under ${expected}*`;
-  const o = stored.get(object);
+  const o = stored.facts(object);
   if (!o) return `the batch report says exported, but gs object ${object} is not in the bucket`;
   if (o.size !== r.size || o.md5Hash !== r.md5Hash || o.crc32c !== r.crc32c)
     return (
@@ -81,9 +89,21 @@ function checkClaim(
   return undefined;
 }
 
+/** The gap of a recording object whose conversation the day's plan does not hold. */
+export function unplannedGap(p: ParsedName): Gap {
+  return {
+    batchId: UNPLANNED_BATCH,
+    conversationId: p.conversationId,
+    recordingId: p.recordingId,
+    type: p.type,
+    reason: `gs object ${p.name} is in the bucket, but the day's plan does not hold its conversation`,
+  };
+}
+
 /**
  * The reports as the bucket confirms them, and the gaps of recordings stored
- * for conversations the plan does not hold.
+ * for conversations the plan does not hold (the whole day at once; the
+ * checker confirms one report at a time with {@link confirmReport}).
  */
 export function confirmClaims(
   env: string,
@@ -100,52 +120,57 @@ export function confirmClaims(
     const p = parseRecordingName(env, plan.day, o.name);
     if (!p) continue;
     if (!batchOf.has(p.conversationId)) {
-      unplanned.push({
-        batchId: UNPLANNED_BATCH,
-        conversationId: p.conversationId,
-        recordingId: p.recordingId,
-        type: p.type,
-        reason: `gs object ${o.name} is in the bucket, but the day's plan does not hold its conversation`,
-      });
+      unplanned.push(unplannedGap(p));
       continue;
     }
     byConversation.set(p.conversationId, [...(byConversation.get(p.conversationId) ?? []), p]);
   }
-  const confirmed = reports.map(ref => {
-    const conversations = ref.report.conversations.map(c => {
-      const recordings = c.recordings.map(r => {
-        if (r.outcome !== 'exported') return r;
-        const problem = checkClaim(env, plan.day, c.conversationId, r, stored);
-        return problem ? {...r, outcome: 'failed' as const, reason: problem} : r;
-      });
-      const mentioned = new Set(recordings.map(r => r.recordingId));
-      for (const p of byConversation.get(c.conversationId) ?? []) {
-        const i = recordings.findIndex(r => r.recordingId === p.recordingId);
-        const r = recordings[i];
-        if (r?.outcome === 'exported' && r.object !== p.name) {
-          // Two objects for one recording (by hand, or its content type changed between runs):
-          // which one is the record is not for the checker to guess.
-          recordings[i] = {
-            ...r,
-            outcome: 'failed',
-            reason: `gs object ${p.name} also holds recording ${p.recordingId}, besides ${String(r.object)} that the batch report names`,
-          };
-          continue;
-        }
-        if (mentioned.has(p.recordingId)) continue;
-        mentioned.add(p.recordingId);
-        recordings.push({
-          recordingId: p.recordingId,
-          type: p.type,
-          outcome: 'failed',
-          reason: `a recording object is in the bucket, but the batch report does not account for recording ${p.recordingId}`,
-        });
-      }
-      return {...c, recordings};
+  const lookup: ClaimLookup = {
+    facts: name => stored.get(name),
+    objectsOf: id => byConversation.get(id) ?? [],
+  };
+  return {reports: reports.map(ref => confirmReport(env, plan.day, ref, lookup)), unplanned};
+}
+
+/** One report as the bucket confirms it. */
+export function confirmReport(
+  env: string,
+  day: string,
+  ref: ReportRef,
+  stored: ClaimLookup,
+): ReportRef {
+  const conversations = ref.report.conversations.map(c => {
+    const recordings = c.recordings.map(r => {
+      if (r.outcome !== 'exported') return r;
+      const problem = checkClaim(env, day, c.conversationId, r, stored);
+      return problem ? {...r, outcome: 'failed' as const, reason: problem} : r;
     });
-    return {...ref, report: {...ref.report, conversations}};
+    const mentioned = new Set(recordings.map(r => r.recordingId));
+    for (const p of stored.objectsOf(c.conversationId)) {
+      const i = recordings.findIndex(r => r.recordingId === p.recordingId);
+      const r = recordings[i];
+      if (r?.outcome === 'exported' && r.object !== p.name) {
+        // Two objects for one recording (by hand, or its content type changed between runs):
+        // which one is the record is not for the checker to guess.
+        recordings[i] = {
+          ...r,
+          outcome: 'failed',
+          reason: `gs object ${p.name} also holds recording ${p.recordingId}, besides ${String(r.object)} that the batch report names`,
+        };
+        continue;
+      }
+      if (mentioned.has(p.recordingId)) continue;
+      mentioned.add(p.recordingId);
+      recordings.push({
+        recordingId: p.recordingId,
+        type: p.type,
+        outcome: 'failed',
+        reason: `a recording object is in the bucket, but the batch report does not account for recording ${p.recordingId}`,
+      });
+    }
+    return {...c, recordings};
   });
-  return {reports: confirmed, unplanned};
+  return {...ref, report: {...ref.report, conversations}};
 }
 
 /** The identity of a gap as the ledger remembers it: `conversationId/recordingId` (or `conversationId/`). */
@@ -153,11 +178,8 @@ export function gapId(g: Pick<Gap, 'conversationId' | 'recordingId'>): string {
   return `${g.conversationId}/${g.recordingId ?? ''}`;
 }
 
-/**
- * Puts back, as failures, the recordings that were gaps of this run's
- * previous decision and that the reports no longer mention at all.
- */
-export function keepOpenGaps(reports: ReportRef[], previous: readonly string[]): ReportRef[] {
+/** The recordings of the run's previous gaps, by conversation (conversation gaps left out). */
+export function openGapsByConversation(previous: readonly string[]): Map<string, string[]> {
   const byConversation = new Map<string, string[]>();
   for (const id of previous) {
     const [conversationId, recordingId] = id.split('/');
@@ -167,8 +189,26 @@ export function keepOpenGaps(reports: ReportRef[], previous: readonly string[]):
       recordingId,
     ]);
   }
+  return byConversation;
+}
+
+/**
+ * Puts back, as failures, the recordings that were gaps of this run's
+ * previous decision and that the reports no longer mention at all.
+ */
+export function keepOpenGaps(reports: ReportRef[], previous: readonly string[]): ReportRef[] {
+  const byConversation = openGapsByConversation(previous);
   if (byConversation.size === 0) return reports;
-  return reports.map(ref => ({
+  return reports.map(ref => keepOpenGapsIn(ref, byConversation));
+}
+
+/** {@link keepOpenGaps} of one report. */
+export function keepOpenGapsIn(
+  ref: ReportRef,
+  byConversation: ReadonlyMap<string, readonly string[]>,
+): ReportRef {
+  if (byConversation.size === 0) return ref;
+  return {
     ...ref,
     report: {
       ...ref.report,
@@ -191,5 +231,5 @@ export function keepOpenGaps(reports: ReportRef[], previous: readonly string[]):
         };
       }),
     },
-  }));
+  };
 }

@@ -28,9 +28,10 @@
  * services/day-inputs.ts, step 4 services/developer-email.ts and step 5
  * services/recordings-index.ts.
  */
-import {confirmClaims, keepOpenGaps} from '../core/reports-vs-bucket';
+import {IdTable} from '../core/compact-ids';
+import {CompactRecords} from '../core/compact-records';
+import {DayDecision, DayOutcome} from '../core/day-outcome';
 import {gapKindCounts} from '../core/gap-kinds';
-import {DayOutcome, ReportRef, decideDay} from '../core/day-outcome';
 import type {StoredPlan} from '../core/day-plan';
 import {RetryableError} from '../core/errors';
 import {
@@ -51,6 +52,7 @@ import {
 } from '../core/object-names';
 import type {ReplayTarget} from '../core/replay';
 import {DayInputs} from './day-inputs';
+import {DayReports} from './day-reports';
 import {recordDecision} from './decided-records';
 import {DeveloperEmail, EmailDeps, EmailSettings} from './developer-email';
 import {MAX_ROUNDS, json, readLedger, swapLedger} from './ledger';
@@ -171,37 +173,35 @@ export class Checker {
     if (!withIds.plan) return this.badPlan(stored.day, withIds.problems.join('; '));
     const plan = withIds.plan;
     const ledgerName = decisionObjectName(settings.env, plan.day);
+    // The plan's conversation ids, numbered compactly: the listing is held against them.
+    const ids = new IdTable();
+    for (const b of plan.batches) for (const id of b.conversationIds) ids.add(id);
+    const planned = ids.size;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const before = await readLedger(store, ledgerName);
-      const reports = await this.inputs.reports(plan);
-      const provisional = reports.filter(r => r.report.provisional).length;
+      // Never from bookkeeping alone: what the reports claim is held against one listing.
+      const listing = await this.inputs.listing(plan.day, ids, planned);
+      const open = before?.value.runId === plan.runId ? (before.value.gapIds ?? []) : [];
+      const day = new DayReports(settings.env, this.inputs, plan, listing, open);
+      const waivers = await this.inputs.waivers(plan.day);
+      const verdict = new DayDecision(plan, settings.replay, waivers.refs);
+      let provisional = 0;
+      for await (const {batch, ref, provisional: p} of day.first()) {
+        if (p) provisional++;
+        else if (provisional === 0) verdict.add(batch, ref);
+      }
       if (provisional > 0) {
         // A final attempt is still exporting; its own report, or the next delivery's, follows.
         return {
           action: 'waiting',
           day: plan.day,
           runId: plan.runId,
-          reported: reports.length - provisional,
+          reported: plan.batches.length - provisional,
           batches: plan.batches.length,
         };
       }
-      const waivers = await this.inputs.waivers(plan.day);
-      // Never from bookkeeping alone: what the reports claim is held against one listing.
-      const listing = await this.inputs.recordings(plan.day);
-      const confirmed = confirmClaims(settings.env, plan, reports, listing);
-      const open = before?.value.runId === plan.runId ? (before.value.gapIds ?? []) : [];
-      const decidedFrom = keepOpenGaps(confirmed.reports, open);
-      const outcome = decideDay(
-        plan,
-        decidedFrom,
-        settings.replay,
-        waivers.refs,
-        confirmed.unplanned,
-      );
-      const basis = basisOf([
-        ...reports.map(r => ({name: r.object, generation: r.generation})),
-        ...waivers.basis,
-      ]);
+      const outcome = verdict.finish(listing.unplanned);
+      const basis = basisOf([...day.basis(), ...waivers.basis]);
       let ledger = before;
       let action: 'decided' | 'unchanged' = 'unchanged';
       if (before?.value.fingerprint !== outcome.fingerprint) {
@@ -229,10 +229,10 @@ export class Checker {
             gaps,
           });
         }
-        await this.record(plan.day, decidedFrom, value);
+        await this.record(plan.day, day, value, ids);
       } else {
         // Recorded before the basis moves: the fast path never skips records not yet written.
-        await this.record(plan.day, decidedFrom, before.value);
+        await this.record(plan.day, day, before.value, ids);
         if (before.value.basis !== basis && emailSettled(before.value.email)) {
           // Same outcome from rewritten reports (a replay that changed nothing): remember the
           // new basis so later duplicates take the fast path. Losing this race costs nothing.
@@ -256,8 +256,8 @@ export class Checker {
       const indexed = await this.index.write(
         {
           plan,
-          reports: decidedFrom,
-          unplanned: confirmed.unplanned,
+          batches: () => day.again(),
+          unplanned: listing.unplanned,
           outcome,
           decidedAt: after.value.decidedAt,
         },
@@ -281,13 +281,25 @@ export class Checker {
   }
 
   /** The decision's objects into the day's decided records (before its markers are written). */
-  private async record(day: string, reports: ReportRef[], ledger: Ledger): Promise<void> {
+  private async record(
+    day: string,
+    reports: DayReports,
+    ledger: Ledger,
+    ids: IdTable,
+  ): Promise<void> {
     const {settings, store, logger} = this.deps;
-    await recordDecision(store, logger, decisionRecordsObjectName(settings.env, day), reports, {
-      runId: ledger.runId,
-      status: ledger.status,
-      decidedAt: ledger.decidedAt,
-    });
+    // About a metadata document and a recording per conversation.
+    const capacity = 2 * ids.size;
+    await recordDecision(
+      store,
+      logger,
+      decisionRecordsObjectName(settings.env, day),
+      async function* () {
+        for await (const {ref} of reports.again()) yield ref;
+      },
+      {runId: ledger.runId, status: ledger.status, decidedAt: ledger.decidedAt},
+      () => new CompactRecords(settings.env, day, ids, capacity),
+    );
   }
 
   /** Writes the outcome's marker (unless it already holds this outcome) and removes the other. */

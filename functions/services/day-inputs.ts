@@ -6,6 +6,8 @@
  * unreadable report (or a provisional one left stale) a failed batch, an
  * unreadable waiver no waiver. Only a retryable error is thrown.
  */
+import {BucketListing} from '../core/bucket-listing';
+import type {IdTable} from '../core/compact-ids';
 import {recordingFolders} from '../core/reports-vs-bucket';
 import type {ReportRef} from '../core/day-outcome';
 import {
@@ -37,6 +39,13 @@ export interface DayInputsDeps {
   store: ObjectStore;
   clock: Clock;
   logger: Logger;
+}
+
+/** A batch report as read: `unreadable` when it is not a report (`problem` says why). */
+export interface ReadReport {
+  ref: ReportRef;
+  state: 'read' | 'unreadable';
+  problem?: string;
 }
 
 /** The day's plan; `problem` when it is not one a run of ours wrote. */
@@ -147,49 +156,58 @@ export class DayInputs {
     return problems.length > 0 ? {problems} : assemblePlan(index, parts);
   }
 
-  /** Every planned batch's report: read, or the failed report it counts as. */
-  async reports(plan: DayPlan): Promise<ReportRef[]> {
-    return (await this.readReports(plan)).map(r => this.staleProvisional(r));
-  }
-
-  /** Every object in the day's recording folders: what the reports claim is held against it. */
-  async recordings(day: string): Promise<StoredObject[]> {
+  /**
+   * The day's recording folders as confirmation needs them, listed a page at
+   * a time into a compact listing (core/bucket-listing.ts).
+   */
+  async listing(day: string, ids: IdTable, planned: number): Promise<BucketListing> {
     const {settings, store} = this.deps;
-    return (await Promise.all(recordingFolders(settings.env, day).map(f => store.list(f)))).flat();
-  }
-
-  private async readReports(plan: DayPlan): Promise<ReportRef[]> {
-    const {settings, store} = this.deps;
-    const prefix = batchReportsPrefix(settings.env, plan.day, plan.runId);
-    return mapLimit(plan.batches, REPORT_READ_CONCURRENCY, async b => {
-      const object = `${prefix}${b.batchId}.json`;
-      let read: {value: BatchReport; generation: string} | undefined;
-      let problem: string | undefined;
-      try {
-        read = await store.readJson<BatchReport>(object, MAX_REPORT_BYTES);
-      } catch (err) {
-        if (err instanceof RetryableError) throw err;
-        problem = err instanceof Error ? err.message : String(err);
+    const listing = new BucketListing(settings.env, day, ids, planned);
+    for (const folder of recordingFolders(settings.env, day)) {
+      if (store.listPages) {
+        for await (const page of store.listPages(folder)) for (const o of page) listing.add(o);
+      } else {
+        for (const o of await store.list(folder)) listing.add(o);
       }
-      if (read && isReport(read.value, b.batchId))
-        return {object, generation: read.generation, report: read.value};
-      // An unreadable report is a failed batch: its conversations become gaps, a replay rewrites it.
-      const error = `the batch report is unreadable: ${problem ?? 'not a batch report'}`;
-      return {
-        object,
-        generation: read?.generation ?? '0',
-        report: unreadableReport(plan, b.batchId, error),
-      };
-    });
+    }
+    return listing;
+  }
+
+  /**
+   * A planned batch's report: read (at `generation`, when given), or the
+   * failed report it counts as; `state` says which.
+   */
+  async readReport(plan: DayPlan, batchId: string, generation?: string): Promise<ReadReport> {
+    const {settings, store} = this.deps;
+    const object = `${batchReportsPrefix(settings.env, plan.day, plan.runId)}${batchId}.json`;
+    let read: {value: BatchReport; generation: string} | undefined;
+    let problem: string | undefined;
+    try {
+      read = await store.readJson<BatchReport>(object, MAX_REPORT_BYTES, generation);
+    } catch (err) {
+      if (err instanceof RetryableError) throw err;
+      problem = err instanceof Error ? err.message : String(err);
+    }
+    if (read && isReport(read.value, batchId)) {
+      const ref = {object, generation: read.generation, report: read.value};
+      return {ref, state: 'read'};
+    }
+    // An unreadable report is a failed batch: its conversations become gaps, a replay rewrites it.
+    return {
+      ref: unreadable(plan, batchId, object, read?.generation ?? '0', problem),
+      state: 'unreadable',
+      problem,
+    };
   }
 
   /**
    * A provisional report that nothing replaced long after any attempt could still run (its
    * message was dead-lettered, say) counts as the failed report it is.
    */
-  private staleProvisional(ref: ReportRef): ReportRef {
+  staleProvisional(ref: ReportRef, force = false): ReportRef {
     const r = ref.report;
-    if (!r.provisional || this.deps.clock.now() - Date.parse(r.startedAt) < PROVISIONAL_STALE_MS)
+    if (!r.provisional) return ref;
+    if (!force && this.deps.clock.now() - Date.parse(r.startedAt) < PROVISIONAL_STALE_MS)
       return ref;
     const error =
       "batch failed: the final attempt's provisional report was never replaced (no later delivery came; see grm dead-letters)";
@@ -199,6 +217,18 @@ export class DayInputs {
       report: {...rest, error, conversations: r.conversations.map(c => ({...c, error}))},
     };
   }
+}
+
+/** The report an unreadable batch report at `generation` counts as (`problem`: why it is). */
+export function unreadable(
+  plan: DayPlan,
+  batchId: string,
+  object: string,
+  generation: string,
+  problem: string | undefined,
+): ReportRef {
+  const error = `the batch report is unreadable: ${problem ?? 'not a batch report'}`;
+  return {object, generation, report: unreadableReport(plan, batchId, error)};
 }
 
 function unreadableReport(plan: DayPlan, batchId: string, error: string): BatchReport {

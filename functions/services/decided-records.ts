@@ -8,8 +8,11 @@ import {Readable} from 'node:stream';
 import {
   DecidedRecord,
   Decision,
+  MapRecords,
   RecordConflict,
-  mergeRecords,
+  RecordTable,
+  RecordsMerge,
+  parseRecordLines,
   parseRecords,
   recordsNdjson,
 } from '../core/decided-records';
@@ -43,18 +46,24 @@ export async function readRecords(
  * read are never replaced (that would launder whatever changed them): the
  * day keeps deciding, and the error is logged for `grm verify` to report.
  * Resolves the conflicts: reports that say otherwise of a recorded object.
+ *
+ * `reports` gives the decision's reports one at a time (again on every
+ * round); `table` holds the records (a compact table for large days).
  */
 export async function recordDecision(
   store: ObjectStore,
   logger: Logger,
   name: string,
-  reports: readonly ReportRef[],
+  reports: () => AsyncIterable<ReportRef>,
   decision: Decision,
+  table: () => RecordTable = () => new MapRecords(),
 ): Promise<RecordConflict[]> {
   for (let round = 0; round < ROUNDS; round++) {
-    let before: Awaited<ReturnType<typeof readRecords>>;
+    let records: RecordTable;
+    let generation: string | undefined;
     try {
-      before = await readRecords(store, name);
+      records = table();
+      generation = await readRecordsInto(store, name, records);
     } catch (err) {
       if (!(err instanceof PermanentError)) throw err;
       logger.error('the decided records are unreadable; they are left as they are', {
@@ -63,11 +72,9 @@ export async function recordDecision(
       });
       return [];
     }
-    const {records, changed, conflicts} = mergeRecords(
-      before?.records ?? new Map(),
-      reports,
-      decision,
-    );
+    const merge = new RecordsMerge(records, decision);
+    for await (const ref of reports()) merge.add(ref);
+    const {changed, conflicts} = merge;
     if (conflicts.length > 0)
       logger.error('reports say otherwise of objects a decision already recorded', {
         object: name,
@@ -84,7 +91,7 @@ export async function recordDecision(
     try {
       await store.write(name, Readable.from(recordsNdjson(records)), {
         contentType: 'application/x-ndjson',
-        ifGenerationMatch: before?.generation ?? 0,
+        ifGenerationMatch: generation ?? 0,
       });
       return conflicts;
     } catch (err) {
@@ -92,4 +99,37 @@ export async function recordDecision(
     }
   }
   throw new RetryableError(`${name} kept changing; retrying later`);
+}
+
+/**
+ * The records into `table`, a line at a time (the object's text is never one
+ * string); resolves their generation, undefined when the day has none yet.
+ * @throws PermanentError when they are not the checker's records
+ */
+async function readRecordsInto(
+  store: ObjectStore,
+  name: string,
+  table: RecordTable,
+): Promise<string | undefined> {
+  const read = await store.readBytes(name, MAX_RECORDS_BYTES);
+  if (!read) return undefined;
+  try {
+    parseRecordLines(linesOf(read.bytes), table);
+  } catch (err) {
+    throw new PermanentError(
+      `gs object ${name} is not the checker's records: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  return read.generation;
+}
+
+/** The lines of a UTF-8 text (without a last empty one), each decoded on its own. */
+function* linesOf(bytes: Buffer): Generator<string> {
+  let start = 0;
+  while (start < bytes.length) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    yield bytes.toString('utf8', start, end);
+    start = end + 1;
+  }
 }

@@ -76,3 +76,30 @@ export async function mapLimit<T, R>(
   await Promise.all(workers);
   return out;
 }
+
+/**
+ * `load` of every item, up to `limit` at a time, yielded in the items' order:
+ * at most `limit` results are held, however many items there are.
+ */
+export async function* inOrder<T, R>(
+  items: readonly T[],
+  limit: number,
+  load: (item: T, index: number) => Promise<R>,
+): AsyncGenerator<[T, R]> {
+  const pending: Array<Promise<R>> = [];
+  let next = 0;
+  const fill = () => {
+    while (next < items.length && pending.length < limit) {
+      const i = next++;
+      const p = load(items[i]!, i);
+      p.catch(() => undefined); // awaited in turn below; never an unhandled rejection meanwhile
+      pending.push(p);
+    }
+  };
+  fill();
+  for (let i = 0; i < items.length; i++) {
+    const r = await pending.shift()!;
+    fill();
+    yield [items[i]!, r];
+  }
+}

@@ -9,7 +9,10 @@ import {Readable} from 'node:stream';
 import {RetryableError} from '../core/errors';
 import {FINGERPRINT_KEY, INDEX_BASIS_KEY, RUN_ID_KEY, emailSettled} from '../core/ledger';
 import {decisionObjectName, indexObjectName} from '../core/object-names';
-import {IndexSource, IndexStats, indexRows, ndjsonChunks} from '../core/recordings-index';
+import type {DayOutcome, Gap, ReportRef} from '../core/day-outcome';
+import type {DayPlan} from '../core/day-plan';
+import {IndexStats, NdjsonChunker} from '../core/index-ndjson';
+import {batchRows, rowContext, unplannedRows} from '../core/recordings-index';
 import type {Logger} from '../logger';
 import {ObjectExistsError, ObjectStore, StoredObject} from '../ports';
 import {MAX_ROUNDS, StoredLedger, readLedger, swapLedger} from './ledger';
@@ -18,6 +21,21 @@ export interface IndexDeps {
   settings: {env: string};
   store: ObjectStore;
   logger: Logger;
+}
+
+/** What the index is built from: the inputs of the day's verdict, and the verdict. */
+export interface IndexInput {
+  plan: Pick<DayPlan, 'day' | 'runId'>;
+  /**
+   * The reports the verdict was decided from, confirmed against the bucket,
+   * one per planned batch in plan order (read again on every attempt).
+   */
+  batches: () => AsyncIterable<{batch: DayPlan['batches'][number]; ref: ReportRef}>;
+  /** Recordings stored for conversations the plan lacks. */
+  unplanned: readonly Gap[];
+  outcome: Pick<DayOutcome, 'runId' | 'waived'>;
+  /** When the outcome was decided (the ledger's decidedAt). */
+  decidedAt: string;
 }
 
 export class RecordingsIndexWriter {
@@ -29,7 +47,7 @@ export class RecordingsIndexWriter {
    * from, each attempt guarded by the generation just read. Never throws:
    * resolves false, after logging why, when the index could not be written.
    */
-  async write(src: IndexSource, fingerprint: string, basis: string): Promise<boolean> {
+  async write(src: IndexInput, fingerprint: string, basis: string): Promise<boolean> {
     const {settings, store, logger} = this.deps;
     const name = indexObjectName(settings.env, src.plan.day);
     const log = {day: src.plan.day, runId: src.plan.runId, object: name};
@@ -58,7 +76,7 @@ export class RecordingsIndexWriter {
           });
         const stats: IndexStats = {rows: 0, bytes: 0};
         try {
-          const stored = await store.write(name, indexBody(src, stats), {
+          const stored = await store.write(name, await indexBody(src, stats), {
             contentType: 'application/x-ndjson',
             metadata: {
               [FINGERPRINT_KEY]: fingerprint,
@@ -118,18 +136,35 @@ export function indexIsOf(
   );
 }
 
+/** The index's rows as NDJSON chunks, built a report at a time. */
+async function* indexChunks(src: IndexInput, stats: IndexStats): AsyncGenerator<Buffer> {
+  const ctx = rowContext(src.outcome, src.decidedAt);
+  const chunker = new NdjsonChunker(stats);
+  for await (const {batch, ref} of src.batches())
+    for (const row of batchRows(ctx, batch, ref.report)) {
+      const chunk = chunker.push(row);
+      if (chunk) yield chunk;
+    }
+  for (const row of unplannedRows(ctx, src.unplanned)) {
+    const chunk = chunker.push(row);
+    if (chunk) yield chunk;
+  }
+  const last = chunker.end();
+  if (last) yield last;
+}
+
 /**
  * The index's bytes: a Buffer when they fit one chunk (an empty day included),
  * else a stream that builds the rows as the upload takes them.
  */
-function indexBody(src: IndexSource, stats: IndexStats): Buffer | Readable {
-  const chunks = ndjsonChunks(indexRows(src), stats);
-  const first = chunks.next();
+async function indexBody(src: IndexInput, stats: IndexStats): Promise<Buffer | Readable> {
+  const chunks = indexChunks(src, stats);
+  const first = await chunks.next();
   if (first.done) return Buffer.alloc(0);
-  const second = chunks.next();
+  const second = await chunks.next();
   if (second.done) return first.value;
   return Readable.from(
-    (function* () {
+    (async function* () {
       yield first.value;
       yield second.value;
       yield* chunks;

@@ -9,7 +9,12 @@ import * as sinon from 'sinon';
 import {CRC32C} from '@google-cloud/storage';
 import {GcsStore} from '../../functions/adapters/gcs';
 import {PermanentError, RetryableError} from '../../functions/core/errors';
-import {ObjectExistsError, VERIFIED_KEY, hasVerifiedMark} from '../../functions/ports';
+import {
+  ObjectExistsError,
+  StoredObject,
+  VERIFIED_KEY,
+  hasVerifiedMark,
+} from '../../functions/ports';
 import {mapLimit} from '../../functions/services/objects';
 import {TestStack, useStack} from '../setup/stack';
 import {bytes} from '../helpers';
@@ -313,6 +318,26 @@ describe('GcsStore (official client, GCS emulator)', () => {
     assert.strictEqual(await store.delete(object, second.generation), true);
     assert.strictEqual(await store.stat(object), undefined);
   });
+  it('should list a page at a time the same objects as the whole listing, in name order', async () => {
+    const prefix = `store-test/pages-${randomBytes(4).toString('hex')}/`;
+    for (let i = 0; i < 7; i++)
+      await store.write(`${prefix}${i}.json`, Buffer.from(`{"i":${i}}`), {
+        contentType: 'application/json',
+        ifGenerationMatch: 0,
+      });
+    const pages: StoredObject[][] = [];
+    for await (const page of store.listPages(prefix, 3)) pages.push(page);
+    assert.deepStrictEqual(
+      pages.map(p => p.length),
+      [3, 3, 1],
+    );
+    assert.deepStrictEqual(pages.flat(), await store.list(prefix));
+    assert.deepStrictEqual(
+      pages.flat().map(o => o.name),
+      Array.from({length: 7}, (_, i) => `${prefix}${i}.json`),
+    );
+  });
+
   it('should refuse a second object under a name with ifGenerationMatch 0, multipart or resumable, with ObjectExistsError', async () => {
     for (const [i, body] of [
       () => bytes(1000, 3),

@@ -11,14 +11,12 @@ import {
 } from '../../functions/core/conversation-attributes';
 import {decideDay, Gap, ReportRef} from '../../functions/core/day-outcome';
 import {indexObjectName, indexPrefix, classifyObject} from '../../functions/core/object-names';
+import {IndexRowError, IndexStats, ndjsonChunks} from '../../functions/core/index-ndjson';
 import {
   BigQueryField,
   IndexRow,
-  IndexRowError,
-  IndexStats,
   RECORDINGS_SCHEMA,
   indexRows,
-  ndjsonChunks,
   rowProblems,
   schemaProblems,
 } from '../../functions/core/recordings-index';
