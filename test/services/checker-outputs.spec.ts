@@ -238,7 +238,7 @@ const EXPECTED: Array<Record<string, string>> = [
     '2026-03-04/_manifest/decision-records.ndjson': '3ac439e471e1dc4cb1877940',
     '2026-03-04/_manifest/decision.json': '7c98eec5609e0f6f244cdc02',
     '_index/day=2026-03-04/recordings.ndjson': '3581f42ada6373a2e724893d',
-    'mail 0': '22c0d71cff14ea41102352a0',
+    'mail 0': '72219388245e577345f0857c',
   },
   {
     result:
@@ -247,7 +247,7 @@ const EXPECTED: Array<Record<string, string>> = [
     '2026-03-04/_manifest/decision-records.ndjson': '287380a4456ded0175296d59',
     '2026-03-04/_manifest/decision.json': '6450a9431d90db6226eb37e2',
     '_index/day=2026-03-04/recordings.ndjson': '2301a583d0f8f8b76a65b26b',
-    'mail 0': '22c0d71cff14ea41102352a0',
+    'mail 0': '72219388245e577345f0857c',
   },
   {
     result:
@@ -256,7 +256,7 @@ const EXPECTED: Array<Record<string, string>> = [
     '2026-03-04/_manifest/decision-records.ndjson': '287380a4456ded0175296d59',
     '2026-03-04/_manifest/decision.json': '6450a9431d90db6226eb37e2',
     '_index/day=2026-03-04/recordings.ndjson': '2301a583d0f8f8b76a65b26b',
-    'mail 0': '22c0d71cff14ea41102352a0',
+    'mail 0': '72219388245e577345f0857c',
   },
   {
     result:
@@ -265,8 +265,8 @@ const EXPECTED: Array<Record<string, string>> = [
     '2026-03-04/_manifest/decision-records.ndjson': '0fb22dbc62fca36eadd7470c',
     '2026-03-04/_manifest/decision.json': '8d3306a88591f8c1ae8db910',
     '_index/day=2026-03-04/recordings.ndjson': 'ba52bf6cf023b52e97251cb0',
-    'mail 0': '22c0d71cff14ea41102352a0',
-    'mail 1': '887deaf1a1e92edded08fb23',
+    'mail 0': '72219388245e577345f0857c',
+    'mail 1': '1ddb765256d9d3c99cb1a0b7',
   },
 ];
 

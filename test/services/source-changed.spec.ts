@@ -242,7 +242,7 @@ describe('recordings changed at the source after their export (in-process: one o
         'complete (no mark of a passed check by this exporter); it was left untouched',
     );
     // The action is still the file state's: once restored, a replay compares the object.
-    assert.match(gapAction(h.reason!, DAY), /^restore the recording from the archive/);
+    assert.match(gapAction(h.reason!, DAY), /^restore the recordings from the archive/);
     const t = outcome(twice);
     assert.strictEqual(t.outcome, 'failed', JSON.stringify(t));
     assert.match(
