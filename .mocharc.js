@@ -8,10 +8,41 @@
 // FILE alone.
 const fs = require('node:fs');
 
+// Options whose value is the next argument (`--config .mocharc.faults.cjs` names no spec).
+const TAKES_VALUE = new Set([
+  '--config',
+  '--reporter',
+  '-R',
+  '--reporter-option',
+  '-O',
+  '--grep',
+  '-g',
+  '--fgrep',
+  '-f',
+  '--timeout',
+  '-t',
+  '--require',
+  '-r',
+  '--ui',
+  '-u',
+  '--file',
+  '--ignore',
+  '--extension',
+  '--slow',
+  '-s',
+  '--retries',
+  '--jobs',
+  '-j',
+]);
+
 // A file, a folder or a glob (quoted globs reach mocha unexpanded).
-const named = process.argv
-  .slice(2)
-  .filter(a => !a.startsWith('-') && (fs.existsSync(a) || /[*?]|\.[cm]?[jt]s$/.test(a)));
+const argv = process.argv.slice(2);
+const named = argv.filter(
+  (a, i) =>
+    !a.startsWith('-') &&
+    !TAKES_VALUE.has(argv[i - 1] ?? '') &&
+    (fs.existsSync(a) || /[*?]|\.[cm]?[jt]s$/.test(a)),
+);
 
 module.exports = {
   require: ['tsx/cjs', './test/setup/root-hooks.ts'],

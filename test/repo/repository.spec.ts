@@ -112,6 +112,38 @@ describe('repository', () => {
     assert.deepStrictEqual([...files], [file]);
   });
 
+  it('should run the fault matrix and the gcloud suite from their own configs (a --config value names no spec)', function () {
+    this.timeout(120_000);
+    for (const [config, dir] of [
+      ['.mocharc.faults.cjs', 'test/faults'],
+      ['.mocharc.gcloud.cjs', 'test/gcloud'],
+    ] as const) {
+      const run = spawnSync(
+        process.execPath,
+        [
+          path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'),
+          '--config',
+          config,
+          '--dry-run',
+          '--reporter',
+          'json',
+        ],
+        {cwd: ROOT, encoding: 'utf8', env: {...process.env, METADATA_SERVER_DETECTION: 'none'}},
+      );
+      assert.strictEqual(run.status, 0, run.stderr.slice(-2000));
+      const json = JSON.parse(run.stdout.slice(run.stdout.indexOf('{'))) as {
+        tests: Array<{file: string}>;
+      };
+      const files = [...new Set(json.tests.map(t => path.relative(ROOT, t.file)))];
+      assert.ok(files.length > 0, `${config} runs some tests`);
+      assert.deepStrictEqual(
+        files.filter(f => !f.startsWith(`${dir}/`)),
+        [],
+        `${config} runs only ${dir}`,
+      );
+    }
+  });
+
   it('should compile with strict TypeScript and unchecked-index safety', () => {
     const tsconfig = JSON.parse(read('tsconfig.json')) as {
       compilerOptions: Record<string, unknown>;
