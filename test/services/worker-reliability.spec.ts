@@ -346,7 +346,10 @@ describe('worker reliability (in-process: crashes, stalls, deadlines, wrong obje
       const got = all.find(y => y.recordingId === x.r.recordingId)!;
       assert.strictEqual(got.outcome, 'failed', JSON.stringify(got));
       assert.match(got.reason!, /already exists with different content/);
-      assert.match(gapAction(got.reason!, DAY), /remove it, then `grm replay 2023-03-07 --wait 600`/);
+      assert.match(
+        gapAction(got.reason!, DAY),
+        /remove it, then `grm replay 2023-03-07 --wait 600`/,
+      );
     }
   });
 
