@@ -100,15 +100,11 @@ export interface ReportModel {
   days: ReportDay[];
 }
 
-export function reportModel(input: {
-  project?: string;
-  bucket: string;
-  env: string;
-  from: string;
-  to: string;
-  generatedAt: string;
-  states: DayState[];
-}): ReportModel {
+export function reportModel(
+  input: Pick<ReportModel, 'project' | 'bucket' | 'env' | 'from' | 'to' | 'generatedAt'> & {
+    states: DayState[];
+  },
+): ReportModel {
   const days = input.states.map(reportDay);
   const looks = Object.fromEntries(LOOKS.map(l => [l.look, 0])) as Record<DayLook, number>;
   for (const d of days) looks[d.look]++;
