@@ -133,6 +133,22 @@ export const SETTINGS = {
     doc: 'most planner instances at once (Terraform sets their max instance count); see `WORKER_INSTANCES`',
     terraform: {fixed: "the planner's max instance count"},
   },
+  migrationShare: {
+    name: 'MIGRATION_SHARE',
+    type: 'int',
+    default: 50,
+    min: 1,
+    max: 100,
+    doc: "percent of each worker instance's budget on every OAuth client that a history migration's batches may use; the nightly run always has the whole budget (see [migration](migration.md))",
+  },
+  migrationOutstandingBatches: {
+    name: 'MIGRATION_OUTSTANDING_BATCHES',
+    type: 'int',
+    default: 2,
+    min: 1,
+    max: 1000,
+    doc: 'most batches of a history migration published and not yet reported at once: the most a nightly day can find ahead of it in the queue (see [migration](migration.md))',
+  },
   metadataMode: {
     name: 'METADATA',
     type: 'choice',

@@ -20,6 +20,7 @@ import type {GenesysCloud} from './adapters/genesys';
 import type {SecretReader} from './adapters/secrets';
 import type {Checker} from './services/checker';
 import type {Planner} from './services/planner';
+import type {Migration} from './services/migration';
 import type {BatchWorker} from './services/worker';
 import type {Clock, Mailer, Publisher} from './ports';
 
@@ -32,6 +33,8 @@ export interface Container {
   config: Config;
   logger: Logger;
   planner(): Promise<Planner>;
+  /** The history migration, run by the planner's function. */
+  migration(): Promise<Migration>;
   worker(): Promise<BatchWorker>;
   checker(): Promise<Checker>;
 }
@@ -62,6 +65,7 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
             workers: config.workerInstances,
             planners: config.plannerInstances,
             role,
+            migrationSharePercent: config.migrationShare,
             maxAttempts: config.genesysMaxAttempts,
             clock: systemClock,
             logger,
@@ -114,6 +118,24 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
         genesys,
         store,
         publisher,
+        mailer: getMailer,
+        clock: systemClock,
+        logger,
+      });
+    }),
+    migration: once(async () => {
+      const [planner, store] = await Promise.all([instance!.planner(), getStore()]);
+      return new (load.migration().Migration)({
+        settings: {
+          env: config.env,
+          bucket: config.bucket,
+          developers: config.developerEmails,
+          runGraceMinutes: config.runGraceMinutes,
+          outstanding: config.migrationOutstandingBatches,
+        },
+        store,
+        publisher,
+        planner,
         mailer: getMailer,
         clock: systemClock,
         logger,
@@ -190,6 +212,7 @@ const load = {
   checker: (): typeof import('./services/checker') => require('./services/checker'),
   exporter: (): typeof import('./services/exporter') => require('./services/exporter'),
   planner: (): typeof import('./services/planner') => require('./services/planner'),
+  migration: (): typeof import('./services/migration') => require('./services/migration'),
   worker: (): typeof import('./services/worker') => require('./services/worker'),
 };
 

@@ -61,9 +61,18 @@ export interface GenesysSession {
   divisionsPermitted(permission: string): Promise<number>;
 }
 
+/**
+ * What a session's calls are made for: `lane: 'migration'` paces them to the
+ * migration's share of the budget; a meter counts the requests sent.
+ */
+export interface GenesysCallContext {
+  lane?: 'migration';
+  meter?: {requests: number};
+}
+
 export interface Genesys {
   readonly clientCount: number;
-  session(index: number): Promise<GenesysSession>;
+  session(index: number, context?: GenesysCallContext): Promise<GenesysSession>;
 }
 
 export interface MediaResponse {

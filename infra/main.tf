@@ -66,6 +66,9 @@ locals {
     MAX_BATCH_ATTEMPTS    = tostring(var.max_batch_attempts)
     MEDIA_IDLE_TIMEOUT_MS = tostring(var.media_idle_timeout_ms)
     METADATA              = var.metadata
+    # A history migration's part of each worker's budget, and its batches in flight at most.
+    MIGRATION_SHARE               = tostring(var.migration_share)
+    MIGRATION_OUTSTANDING_BATCHES = tostring(var.migration_outstanding_batches)
     # Set by the worker on every recording and metadata document it creates.
     RETENTION_DAYS = tostring(var.retention_days)
     RETENTION_MODE = var.retention_mode

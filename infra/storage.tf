@@ -106,16 +106,18 @@ locals {
   rejected = "resource.name.startsWith(\"${local.objects}_rejected/\")"
   # The recordings index the checker writes per decided day (bigquery.tf reads it).
   index = "resource.name.startsWith(\"${local.objects}_index/\")"
+  # A history migration's record and the days it yields to: the planner's.
+  migration = "resource.name.startsWith(\"${local.objects}_migration/\")"
   # Everything in the folder but the recordings themselves: markers, plans,
   # reports, ledger, metadata, rejected messages, the recordings index.
-  bookkeeping = "(${local.markers} || ${local.manifest} || ${local.metadata} || ${local.rejected} || ${local.index})"
+  bookkeeping = "(${local.markers} || ${local.manifest} || ${local.metadata} || ${local.rejected} || ${local.index} || ${local.migration})"
   # Operators' waivers: only operators create them (operators.tf).
   waivers = "resource.name.extract(\"${local.objects}{day}/_manifest/waivers/\") != \"\""
   # The checker's ledger (_manifest/decision.json) and decided records
   # (_manifest/decision-records.ndjson): every name that starts so.
   ledger = "resource.name.extract(\"${local.objects}{day}/_manifest/decision\") != \"\""
   # The checker's and the planner's objects, which the worker never writes.
-  decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || ${local.ledger} || resource.name.endsWith(\"/plan.json\") || ${local.index})"
+  decisions = "(resource.name.endsWith(\"/_SUCCESS\") || resource.name.endsWith(\"/_FAILURE\") || ${local.ledger} || resource.name.endsWith(\"/plan.json\") || ${local.index} || ${local.migration})"
   # What the worker gives a retention when it creates it: recordings and
   # metadata documents, under the same condition as its create grant. One
   # grant per kind of object: a single expression over all of them would
@@ -138,7 +140,14 @@ locals {
       sa    = "planner"
       role  = "roles/storage.objectViewer"
       title = "read own markers and manifests"
-      when  = "${local.listing} || (${local.in_env} && (${local.markers} || ${local.manifest}))"
+      when  = "${local.listing} || (${local.in_env} && (${local.markers} || ${local.manifest} || ${local.migration}))"
+    }
+    # Writes a history migration's record and the days it yields to.
+    planner_writes_migration = {
+      sa    = "planner"
+      role  = "roles/storage.objectUser"
+      title = "write the migration record"
+      when  = "${local.in_env} && ${local.migration}"
     }
     # Creates each run's plan, once.
     planner_creates_runs = {

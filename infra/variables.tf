@@ -162,6 +162,26 @@ variable "metadata" {
   }
 }
 
+variable "migration_share" {
+  description = "Percent of each worker instance's budget on every OAuth client that a history migration's batches may use; the nightly run always has the whole budget (docs/migration.md) (MIGRATION_SHARE)."
+  type        = number
+  default     = 50
+  validation {
+    condition     = var.migration_share >= 1 && var.migration_share <= 100 && floor(var.migration_share) == var.migration_share
+    error_message = "migration_share must be an integer from 1 to 100."
+  }
+}
+
+variable "migration_outstanding_batches" {
+  description = "Most batches of a history migration published and not yet reported at once: the most a nightly day can find ahead of it in the queue (docs/migration.md) (MIGRATION_OUTSTANDING_BATCHES)."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.migration_outstanding_batches >= 1 && var.migration_outstanding_batches <= 1000 && floor(var.migration_outstanding_batches) == var.migration_outstanding_batches
+    error_message = "migration_outstanding_batches must be an integer from 1 to 1000."
+  }
+}
+
 variable "download_concurrency" {
   description = "Recording downloads in flight per batch (DOWNLOAD_CONCURRENCY)."
   type        = number

@@ -520,7 +520,14 @@ export function runGrmLine(
     execFile(
       process.execPath,
       ['--import', 'tsx', main, ...argv, '--local'],
-      {timeout: 700_000, env: {...process.env, ...stack.env}},
+      {
+        timeout: 700_000,
+        env: {
+          ...process.env,
+          ...stack.env,
+          ...(stack.functions.planner ? {PLANNER_URL: stack.functions.planner.url} : {}),
+        },
+      },
       (err, stdout, stderr) =>
         resolve({
           code: err ? (typeof err.code === 'number' ? err.code : 1) : 0,
@@ -538,4 +545,34 @@ export async function refresh(stack: Stack, result: DayResult): Promise<DayResul
   if (!plan) throw new Error('the plan disappeared');
   const reports = await waitForReports(stack, env, plan, 60_000);
   return {...result, ...(await summarise(stack, env, result.day, reports))};
+}
+
+/**
+ * What Cloud Scheduler's migration-tick job does in production (every
+ * minute), every `everyMs` here: asks the planner for the migration's next
+ * step, one request at a time. Resolves the steps' answers on `stop()`.
+ */
+export function startMigrationTicker(
+  stack: Stack,
+  everyMs: number,
+): {stop(): Promise<Array<{status: number; step?: string}>>} {
+  const steps: Array<{status: number; step?: string}> = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const res = await callPlanner(stack, {migration: {action: 'tick'}}).catch((err: unknown) => ({
+        status: 0,
+        body: {step: String(err)},
+      }));
+      steps.push({status: res.status, step: res.body.step as string | undefined});
+      await new Promise(r => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return steps;
+    },
+  };
 }

@@ -16,7 +16,7 @@ import {
   isCredentialsRefusal,
   parseRetryAfter,
 } from '../core/retry';
-import type {Clock} from '../ports';
+import type {Clock, GenesysCallContext} from '../ports';
 import type {Logger} from '../logger';
 import type {GenesysCredentials} from '../core/genesys-credentials';
 
@@ -35,6 +35,11 @@ export interface GenesysOptions {
   planners: number;
   /** Which of them this instance is. */
   role: 'planner' | 'worker';
+  /**
+   * Percent of the instance's budget on each client that batches of the
+   * migration lane may use (MIGRATION_SHARE; default 100).
+   */
+  migrationSharePercent?: number;
   maxAttempts: number;
   clock: Clock;
   random?: () => number;
@@ -100,6 +105,13 @@ function headerNumber(
   return v !== undefined && /^\d+$/.test(String(v).trim()) ? Number(v) : undefined;
 }
 
+/**
+ * What a call is made for: the migration lane is paced to its share of the
+ * budget on top of the instance's budget, and a meter counts the requests
+ * sent (a batch report says how many its batch cost).
+ */
+export type CallContext = GenesysCallContext;
+
 /** Where the next call that any client may make starts looking for room. */
 let spreadCursor = 0;
 
@@ -108,6 +120,12 @@ export interface GenesysApis {
   readonly analytics: InstanceType<typeof platformClient.AnalyticsApi>;
   readonly recording: InstanceType<typeof platformClient.RecordingApi>;
   readonly authorization: InstanceType<typeof platformClient.AuthorizationApi>;
+}
+
+/** A request's slot in the instance's budget, and in the lane's when it has one. */
+interface Ticket {
+  ticket: number;
+  lane?: number;
 }
 
 export class GenesysConnection {
@@ -127,6 +145,8 @@ export class GenesysConnection {
     private readonly pacer: RequestBudget,
     /** Every client's connection of this instance (this one included), for calls any client may make. */
     private readonly peers: readonly GenesysConnection[],
+    /** The migration lane's part of `pacer` (reserved from as well as `pacer`). */
+    private readonly lanePacer?: RequestBudget,
   ) {
     this.api = new platformClient.ApiClientClass();
     this.api.config.live_reload_config = false;
@@ -211,19 +231,22 @@ export class GenesysConnection {
     operation: string,
     fn: (apis: GenesysApis) => Promise<unknown>,
     pinned = true,
+    context: CallContext = {},
   ): Promise<T> {
     const {clock, maxAttempts} = this.opts;
     const random = this.opts.random ?? Math.random;
+    const lane = context.lane === 'migration';
     let relogged = false;
     for (let attempt = 1; ; attempt++) {
-      const [s, ticket] = await this.slot(pinned ? [this] : this.peers);
+      const [s, ticket] = await this.slot(pinned ? [this] : this.peers, lane);
       try {
         await s.ensureToken();
       } catch (err) {
-        s.pacer.cancel(ticket); // never sent
+        s.cancel(ticket); // never sent
         throw err;
       }
       const generation = s.tokenGeneration;
+      if (context.meter) context.meter.requests++;
       try {
         const res = (await fn(s.apis)) as Extended<T>;
         s.settle(ticket, res.headers);
@@ -257,27 +280,47 @@ export class GenesysConnection {
     }
   }
 
-  /** Waits for a slot of one of these connections' budgets: the first with room, in turn. */
+  /**
+   * Waits for a slot of one of these connections' budgets: the first with
+   * room, in turn. A migration-lane call needs room in the lane's budget and
+   * in the instance's.
+   */
   private async slot(
     candidates: readonly GenesysConnection[],
-  ): Promise<[GenesysConnection, number]> {
+    lane: boolean,
+  ): Promise<[GenesysConnection, Ticket]> {
     const {clock} = this.opts;
     for (;;) {
       let wait = Infinity;
       const start = spreadCursor++;
       for (let k = 0; k < candidates.length; k++) {
         const s = candidates[(start + k) % candidates.length]!;
-        const r = s.pacer.reserve(clock.now());
-        if ('ticket' in r) return [s, r.ticket];
+        const now = clock.now();
+        const l = lane && s.lanePacer ? s.lanePacer.reserve(now) : undefined;
+        if (l && !('ticket' in l)) {
+          wait = Math.min(wait, l.waitMs);
+          continue;
+        }
+        const r = s.pacer.reserve(now);
+        if ('ticket' in r) return [s, {ticket: r.ticket, ...(l ? {lane: l.ticket} : {})}];
+        if (l) s.lanePacer!.cancel(l.ticket);
         wait = Math.min(wait, r.waitMs);
       }
       await clock.sleep(wait);
     }
   }
 
+  /** The request was never sent: its slots are free at once. */
+  private cancel(t: Ticket): void {
+    this.pacer.cancel(t.ticket);
+    if (t.lane !== undefined) this.lanePacer?.cancel(t.lane);
+  }
+
   /** The request has its answer: frees its slot a window later and notes what the server said. */
-  private settle(ticket: number, headers: Record<string, string> | undefined): void {
+  private settle(t: Ticket, headers: Record<string, string> | undefined): void {
     const now = this.opts.clock.now();
+    if (t.lane !== undefined) this.lanePacer?.settle(t.lane, now);
+    const ticket = t.ticket;
     this.pacer.settle(ticket, now);
     this.pacer.observe(
       headerNumber(headers, 'inin-ratelimit-allowed'),

@@ -15,7 +15,7 @@ import type {
   GenesysSession,
   RecordingMeta,
 } from '../ports';
-import {GenesysConnection, GenesysOptions} from './genesys-connection';
+import {CallContext, GenesysConnection, GenesysOptions} from './genesys-connection';
 
 export {parseCredentials} from '../core/genesys-credentials';
 export type {GenesysCredentials} from '../core/genesys-credentials';
@@ -31,10 +31,18 @@ const JOB_DEADLINE_MS = 30 * 60_000;
 
 /** One OAuth client's Genesys calls, each made on its connection (or, unpinned, on any client's). */
 class Session implements GenesysSession {
-  constructor(private readonly conn: GenesysConnection) {}
+  constructor(
+    private readonly conn: GenesysConnection,
+    private readonly context: CallContext = {},
+  ) {}
 
   get clientIndex(): number {
     return this.conn.clientIndex;
+  }
+
+  /** This session's calls in another lane, or counted on another meter. */
+  within(context: CallContext): Session {
+    return new Session(this.conn, context);
   }
 
   async dataAvailability(): Promise<number> {
@@ -42,6 +50,7 @@ class Session implements GenesysSession {
       'jobs availability',
       a => a.analytics.getAnalyticsConversationsDetailsJobsAvailability(),
       false,
+      this.context,
     );
     const at = Date.parse(body.dataAvailabilityDate ?? '');
     if (!Number.isFinite(at)) throw new RetryableError('Genesys returned no dataAvailabilityDate');
@@ -50,12 +59,16 @@ class Session implements GenesysSession {
 
   async *discoverWithJob(window: Window): AsyncIterable<DiscoveredConversation[]> {
     const interval = `${new Date(window.startMs).toISOString()}/${new Date(window.endMs).toISOString()}`;
-    const {jobId} = await this.conn.call<{jobId: string}>('create analytics job', a =>
-      a.analytics.postAnalyticsConversationsDetailsJobs({
-        interval,
-        order: 'asc',
-        orderBy: 'conversationStart',
-      }),
+    const {jobId} = await this.conn.call<{jobId: string}>(
+      'create analytics job',
+      a =>
+        a.analytics.postAnalyticsConversationsDetailsJobs({
+          interval,
+          order: 'asc',
+          orderBy: 'conversationStart',
+        }),
+      true,
+      this.context,
     );
     const deadline = this.conn.clock.now() + JOB_DEADLINE_MS;
     // A job is never done the moment it is created: every poll costs a request of the budget.
@@ -64,6 +77,8 @@ class Session implements GenesysSession {
       const status = await this.conn.call<{state?: string; errorMessage?: string}>(
         'poll analytics job',
         a => a.analytics.getAnalyticsConversationsDetailsJob(jobId),
+        true,
+        this.context,
       );
       if (status.state === 'FULFILLED') break;
       if (status.state === 'FAILED' || status.state === 'CANCELLED' || status.state === 'EXPIRED') {
@@ -79,11 +94,15 @@ class Session implements GenesysSession {
       const page = await this.conn.call<{
         conversations?: DiscoveredConversation[];
         cursor?: string;
-      }>('read analytics job results', a =>
-        a.analytics.getAnalyticsConversationsDetailsJobResults(jobId, {
-          pageSize: JOB_PAGE_SIZE,
-          ...(cursor ? {cursor} : {}),
-        }),
+      }>(
+        'read analytics job results',
+        a =>
+          a.analytics.getAnalyticsConversationsDetailsJobResults(jobId, {
+            pageSize: JOB_PAGE_SIZE,
+            ...(cursor ? {cursor} : {}),
+          }),
+        true,
+        this.context,
       );
       yield (page.conversations ?? []).map(c => ({
         conversationId: c.conversationId,
@@ -105,6 +124,8 @@ class Session implements GenesysSession {
             orderBy: 'conversationStart',
             paging: {pageSize: QUERY_PAGE_SIZE, pageNumber},
           }),
+        true,
+        this.context,
       );
       const conversations = page.conversations ?? [];
       yield conversations.map(c => ({
@@ -123,6 +144,7 @@ class Session implements GenesysSession {
         'conversation details',
         a => a.analytics.getAnalyticsConversationsDetails({id: chunk}),
         false,
+        this.context,
       );
       out.push(...(body.conversations ?? []));
     }
@@ -135,6 +157,7 @@ class Session implements GenesysSession {
         'recording metadata',
         a => a.recording.getConversationRecordingmetadata(conversationId),
         false,
+        this.context,
       );
     } catch (err) {
       if (err instanceof NotFoundError) return undefined;
@@ -143,23 +166,32 @@ class Session implements GenesysSession {
   }
 
   async submitBatch(items: Array<{conversationId: string; recordingId?: string}>): Promise<string> {
-    const body = await this.conn.call<{id: string}>('submit batch download', a =>
-      a.recording.postRecordingBatchrequests({batchDownloadRequestList: items}),
+    const body = await this.conn.call<{id: string}>(
+      'submit batch download',
+      a => a.recording.postRecordingBatchrequests({batchDownloadRequestList: items}),
+      true,
+      this.context,
     );
     return body.id;
   }
 
   async batchStatus(jobId: string): Promise<BatchStatus> {
-    const body = await this.conn.call<BatchStatus>('poll batch download', a =>
-      a.recording.getRecordingBatchrequest(jobId),
+    const body = await this.conn.call<BatchStatus>(
+      'poll batch download',
+      a => a.recording.getRecordingBatchrequest(jobId),
+      true,
+      this.context,
     );
     return {...body, results: body.results ?? []};
   }
 
   async divisionsPermitted(permission: string): Promise<number> {
     // On this client's own token: the answer is about the client that asks.
-    const body = await this.conn.call<{total?: unknown}>('divisions permitted', a =>
-      a.authorization.getAuthorizationDivisionspermittedPagedMe(permission, {pageSize: 1}),
+    const body = await this.conn.call<{total?: unknown}>(
+      'divisions permitted',
+      a => a.authorization.getAuthorizationDivisionspermittedPagedMe(permission, {pageSize: 1}),
+      true,
+      this.context,
     );
     const total = body.total;
     if (typeof total !== 'number' || !Number.isSafeInteger(total) || total < 0)
@@ -196,17 +228,32 @@ export class GenesysCloud implements Genesys {
         workers: o.workers,
         planners: o.planners,
       });
+      const lane = Math.max(1, Math.floor((share * (o.migrationSharePercent ?? 100)) / 100));
       const connections: GenesysConnection[] = [];
       o.clients.forEach((creds, i) =>
-        connections.push(new GenesysConnection(i, creds, o, new RequestBudget(share), connections)),
+        connections.push(
+          new GenesysConnection(
+            i,
+            creds,
+            o,
+            new RequestBudget(share),
+            connections,
+            new RequestBudget(lane),
+          ),
+        ),
       );
       this.sessions.push(...connections.map(c => new Session(c)));
     }
     return this.sessions;
   }
 
-  async session(index: number): Promise<GenesysSession> {
+  /**
+   * The session of client `index` (modulo their number); with a context, a
+   * view of it whose calls go in that lane and count on that meter.
+   */
+  async session(index: number, context?: CallContext): Promise<GenesysSession> {
     const n = this.clientCount;
-    return this.all()[((index % n) + n) % n]!;
+    const session = this.all()[((index % n) + n) % n]!;
+    return context ? session.within(context) : session;
   }
 }

@@ -38,7 +38,8 @@ export interface PlanHeader {
   runId: string;
   window: {start: string; end: string; timeZone: string};
   createdAt: string;
-  trigger: 'schedule' | 'explicit' | 'check-previous';
+  /** `migration`: a history migration planned it, and publishes its batches a few at a time. */
+  trigger: 'schedule' | 'explicit' | 'check-previous' | 'migration';
   discovery: 'jobs' | 'query';
   conversations: number;
   /** OAuth clients configured when planned: the batches' `client` went round-robin over them. */

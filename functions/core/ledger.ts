@@ -147,12 +147,14 @@ function summaryOf(ledger: Ledger): DecisionSummary {
  * The ledger of a new outcome. A failure is emailed when it holds a gap no
  * sent email of this run mentioned (a replay that fixes some gaps updates
  * `_FAILURE` quietly); a success is emailed when it follows an emailed failure.
+ * `quiet`: never emailed (a history migration's day: its summaries tell).
  */
 export function newLedger(
   outcome: DayOutcome,
   previous: Ledger | undefined,
   nowMs: number,
   basis?: string,
+  quiet = false,
 ): Ledger {
   const gapKeys = outcome.gaps.map(gapKey);
   const previousSent = previous?.email.state === 'sent';
@@ -165,7 +167,8 @@ export function newLedger(
     outcome.status === 'success' &&
     previous?.status === 'failure' &&
     (previousSent || previous.notified.length > 0);
-  const needed = (outcome.status === 'failure' && gapKeys.some(k => !known.has(k))) || recovered;
+  const needed =
+    !quiet && ((outcome.status === 'failure' && gapKeys.some(k => !known.has(k))) || recovered);
   const changed = changedReports(outcome, previous);
   return {
     kind: 'decision',

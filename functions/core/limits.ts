@@ -49,3 +49,6 @@ export const MAX_INDEX_BYTES = 512 * MiB;
  * checker decides in its memory) ~2 records each.
  */
 export const MAX_RECORDS_BYTES = 256 * MiB;
+
+/** A migration's record (ten years of planned days are ~50 KB) and the priority days list. */
+export const MAX_MIGRATION_BYTES = 1 * MiB;

@@ -22,6 +22,11 @@ export interface BatchMessage {
    * evenly; replays keep it. Without it the worker derives one from the batch id.
    */
   client?: number;
+  /**
+   * `migration`: the batch is a history migration's; the worker paces its
+   * Genesys calls to the migration's share of its budget (MIGRATION_SHARE).
+   */
+  lane?: 'migration';
 }
 
 /** Largest `client` index a message may name. */
@@ -30,7 +35,7 @@ export const MAX_CLIENT_INDEX = 999;
 /** Most conversations one message may carry. */
 export const MAX_CONVERSATIONS_PER_MESSAGE = 1000;
 
-const FIELDS = new Set(['day', 'conversationIds', 'runId', 'batchId', 'client']);
+const FIELDS = new Set(['day', 'conversationIds', 'runId', 'batchId', 'client', 'lane']);
 
 /** Parses and validates a decoded message body; throws InputError naming every problem. */
 export function parseBatchMessage(value: unknown): BatchMessage {
@@ -73,6 +78,8 @@ export function parseBatchMessage(value: unknown): BatchMessage {
     )
   )
     problems.push(`"client" must be an integer from 0 to ${MAX_CLIENT_INDEX}`);
+  if (v.lane !== undefined && v.lane !== 'migration')
+    problems.push('"lane" must be "migration" when present');
   if ((v.runId === undefined) !== (v.batchId === undefined))
     problems.push('"runId" and "batchId" go together');
   if (problems.length > 0) throw new InputError(`invalid batch message: ${problems.join('; ')}`);
@@ -81,6 +88,7 @@ export function parseBatchMessage(value: unknown): BatchMessage {
     conversationIds: ids as string[],
     ...(v.runId !== undefined ? {runId: v.runId as string, batchId: v.batchId as string} : {}),
     ...(v.client !== undefined ? {client: v.client as number} : {}),
+    ...(v.lane === 'migration' ? {lane: 'migration' as const} : {}),
   };
 }
 

@@ -178,3 +178,13 @@ export function classifyObject(env: string, name: string): DecisiveObject | unde
   if (m[5]) return {kind: 'waiver', day};
   return {kind: 'report', day, runId: m[3]!, batchId: m[4]!};
 }
+
+/** A history migration's record (core/migration.ts): one per export env. */
+export function migrationObjectName(env: string): string {
+  return `${env}/_migration/migration.json`;
+}
+
+/** The days planned by the schedule, check-previous or an operator, that a migration yields to. */
+export function priorityDaysObjectName(env: string): string {
+  return `${env}/_migration/priority-days.json`;
+}

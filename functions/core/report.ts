@@ -118,6 +118,8 @@ export interface BatchReport {
   metadataMode?: 'full' | 'lean';
   /** METADATA=lean was configured and the batch ran in full mode: why (core/lean-notes.ts). */
   leanRefused?: string;
+  /** Genesys requests the batch's attempt sent (complete reports): what a migration counts. */
+  genesysRequests?: number;
   startedAt: string;
   finishedAt: string;
   conversations: ReportConversation[];
@@ -218,6 +220,7 @@ const REPORT_ORDER: readonly (keyof BatchReport)[] = [
   'oauthClient',
   'metadataMode',
   'leanRefused',
+  'genesysRequests',
   'startedAt',
   'finishedAt',
   'conversations',

@@ -11,6 +11,8 @@ import * as functions from '../adapters/functions-framework';
 import {container} from '../container';
 import {InputError, PermanentError} from '../core/errors';
 import {excerpt, parsePlanRequest} from '../core/plan-request';
+import {parseMigrationRequest} from '../core/migration';
+import {defaultDay} from '../core/time-window';
 import {formatBytes} from '../core/human-format';
 import {bodyTooLarge, configureRequestBody, installJsonErrors} from './json-errors';
 import {createLogger} from '../logger';
@@ -71,10 +73,27 @@ functions.http(PLANNER_FUNCTION, async (req, res) => {
         415,
       );
     }
+    const body = raw === undefined || raw === '' ? {} : raw;
+    if (typeof body === 'object' && body !== null && 'migration' in body) {
+      // A history migration's request (grm migrate, or its every-minute tick): nothing else with it.
+      const fields = Object.keys(body);
+      if (fields.length > 1)
+        throw new InputError(
+          `"migration" goes alone; also got ${fields
+            .filter(f => f !== 'migration')
+            .map(f => excerpt(f))
+            .join(', ')}`,
+        );
+      if (req.method !== 'POST') throw new InputError(`use POST, not ${req.method}`, 405);
+      const latest = defaultDay(Date.now(), c.config.timeZone, c.config.windowLagDays);
+      const migration = parseMigrationRequest((body as {migration: unknown}).migration, latest);
+      res.status(200).json(await (await c.migration()).handle(migration));
+      return;
+    }
     const request = parsePlanRequest(
       {
         method: req.method,
-        body: raw === undefined || raw === '' ? {} : raw,
+        body,
         scheduleTime: req.get('x-cloudscheduler-scheduletime'),
       },
       Date.now(),

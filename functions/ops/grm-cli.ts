@@ -126,6 +126,35 @@ export const COMMANDS: Record<string, Command> = {
       'check a deployment before its first night: secrets, Genesys permissions, SendGrid, wiring, bucket rights, a planner dry run; exit 1 on any failed check',
     flags: DOCTOR_FLAGS,
   },
+  migrate: {
+    args: 'FROM..TO|status|pause|resume|cancel',
+    summary:
+      'move a span of history (months or years) into the archive below the nightly run; status, pause, resume, cancel',
+    flags: [
+      {
+        name: 'monthly-calls',
+        value: 'N',
+        help: 'pause when the migration has made N Genesys calls this month',
+      },
+      {
+        name: 'estimate',
+        help: 'only estimate the span: conversations (sampled dry runs), calls, time, bytes, cost',
+      },
+      {name: 'clients', value: 'N', help: '--estimate: OAuth clients configured (default 1)'},
+      {name: 'workers', value: 'N', help: '--estimate: worker instances (default 10)'},
+      {name: 'share', value: 'PERCENT', help: '--estimate: MIGRATION_SHARE (default 50)'},
+      {
+        name: 'bytes-per-conversation',
+        value: 'N',
+        help: '--estimate: bytes a conversation (default 1 MB)',
+      },
+      {
+        name: 'planner-url',
+        value: 'URL',
+        help: 'planner URL (GRM_PLANNER_URL; --local: PLANNER_URL)',
+      },
+    ],
+  },
   'dead-letters': {
     args: '',
     summary: 'list the batch messages in the dead-letter subscription, and replay them on request',

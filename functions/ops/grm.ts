@@ -42,6 +42,7 @@ import {
 } from './grm-text';
 import {Operator} from './operator';
 import {reportCommand} from './report-command';
+import {migrateCommand} from './migrate-command';
 import {Verifier} from './verifier';
 
 export interface Io {
@@ -162,6 +163,22 @@ export async function grm(argv: string[], io: Io): Promise<number> {
     const t = target(flags, io.env);
     if (command === 'doctor') return await doctorCommand(t, flags, io, m => new UsageError(m));
     if (command === 'report') return await reportCommand(t, flags, positional, io);
+    if (command === 'migrate') {
+      const clients = operatorClients(t);
+      closers.push(() => clients.close());
+      return await migrateCommand(
+        {
+          store: clients.store,
+          env: t.env,
+          now: io.now,
+          ...(clients.callPlanner ? {callPlanner: clients.callPlanner} : {}),
+          out: io.out,
+          json: flags.has('json'),
+        },
+        positional[0],
+        flags,
+      );
+    }
     const op = operatorFor(t, io, closers);
     const json = flags.has('json');
     const print = (value: unknown, text: () => string) =>

@@ -205,7 +205,9 @@ export class Checker {
       let ledger = before;
       let action: 'decided' | 'unchanged' = 'unchanged';
       if (before?.value.fingerprint !== outcome.fingerprint) {
-        const value = newLedger(outcome, before?.value, clock.now(), basis);
+        // A history migration's day is told in the migration's summaries, not one email a day.
+        const quiet = plan.trigger === 'migration';
+        const value = newLedger(outcome, before?.value, clock.now(), basis, quiet);
         const generation = await swapLedger(store, ledgerName, value, before?.generation ?? 0);
         if (generation === undefined) continue; // someone decided first: look again
         ledger = {value, generation};

@@ -57,11 +57,15 @@ export interface ExportResult extends BatchMetadataMode {
   conversations: ExportConversation[];
   clientIndex: number;
   metadataMode: 'full' | 'lean';
+  /** Genesys requests the export sent. */
+  requests: number;
 }
 
 export interface ExportOptions {
   /** Fires when the batch must stop exporting to report before its function times out. */
   signal?: AbortSignal;
+  /** The batch is a history migration's: its calls are paced to the migration's share. */
+  lane?: 'migration';
 }
 
 export interface ExporterDeps {
@@ -101,7 +105,11 @@ export class Exporter {
     clientIndex: number,
     opts: ExportOptions = {},
   ): Promise<ExportResult> {
-    const session = await this.deps.genesys.session(clientIndex);
+    const meter = {requests: 0};
+    const session = await this.deps.genesys.session(clientIndex, {
+      meter,
+      ...(opts.lane ? {lane: opts.lane} : {}),
+    });
     const {metadataMode, leanRefused} = await this.mode(session);
     const listed = await this.listing.list(session, message, metadataMode, opts.signal);
     const {conversations, details, metas, prefetched} = listed;
@@ -118,6 +126,7 @@ export class Exporter {
       clientIndex: session.clientIndex,
       metadataMode,
       ...(leanRefused !== undefined ? {leanRefused} : {}),
+      requests: meter.requests,
     };
   }
 

@@ -35,6 +35,7 @@ import type {
 } from '../ports';
 import {replaceObject} from './objects';
 import {inspectDay} from './previous-days';
+import {registerPriorityDay} from './priority-days';
 
 export interface PlannerSettings {
   env: string;
@@ -129,6 +130,31 @@ export class Planner {
   }
 
   /**
+   * Plans a day of a history migration: discovery and the plan, no batch
+   * published (the migration publishes them a few at a time). `meter`
+   * counts the Genesys requests discovery sent.
+   */
+  async planMigrationDay(
+    day: Day,
+    meter: {requests: number},
+  ): Promise<{runId: string; batches: number; conversations: number}> {
+    const session = await this.deps.genesys.session(0, {meter});
+    const window = windowOf(day, this.deps.settings.timeZone);
+    const watermark = await session.dataAvailability();
+    if (watermark < window.endMs)
+      throw new InputError(`analytics data for ${day} is not complete yet`, 409);
+    const request: PlanRequest = {
+      days: [day],
+      dryRun: false,
+      runMs: this.deps.clock.now(),
+      trigger: 'explicit',
+      checkPrevious: false,
+    };
+    const planned = await this.planDay(session, day, request, undefined, true);
+    return {runId: planned.runId, batches: planned.batches, conversations: planned.conversations};
+  }
+
+  /**
    * The days before each requested day without `_SUCCESS` are planned again
    * (at most `maxAutoReruns` times each) and the developers told. A run that
    * is younger than the grace period and has no marker yet is left to finish.
@@ -216,6 +242,7 @@ export class Planner {
     day: Day,
     request: PlanRequest,
     autoRerun?: AutoRerun,
+    migration = false,
   ): Promise<PlanSummary['days'][number]> {
     const {settings, clock, logger, genesys} = this.deps;
     const window = windowOf(day, settings.timeZone);
@@ -231,7 +258,7 @@ export class Planner {
         timeZone: settings.timeZone,
       },
       createdAt: new Date(clock.now()).toISOString(),
-      trigger: autoRerun ? 'check-previous' : request.trigger,
+      trigger: migration ? 'migration' : autoRerun ? 'check-previous' : request.trigger,
       discovery,
       conversations: ids.size,
       clients: Math.max(1, genesys.clientCount),
@@ -241,6 +268,9 @@ export class Planner {
     const out = {day, runId, window: header.window, conversations: ids.size, batches, published: 0};
     if (request.dryRun) return out;
     await this.writePlan(header, ids);
+    if (migration) return out;
+    // Registered before its batches go out: a migration publishes nothing while it is undecided.
+    await registerPriorityDay(this.deps.store, settings.env, {day, runId}, clock.now());
     out.published = await this.publish(header, ids);
     logger.info('day planned', {day, runId, conversations: ids.size, batches, discovery});
     return out;

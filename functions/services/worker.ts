@@ -115,7 +115,10 @@ export class BatchWorker {
     const timer = setTimeout(() => deadline.abort(), deps.batchDeadlineMs);
     let report: BatchReport;
     try {
-      const result = await deps.exporter.export(message, clientIndex, {signal: deadline.signal});
+      const result = await deps.exporter.export(message, clientIndex, {
+        signal: deadline.signal,
+        ...(message.lane ? {lane: message.lane} : {}),
+      });
       if (!final && hasRetryableFailures(result.conversations)) {
         throw new RetryableError('some recordings failed with errors a retry may fix', {batchId});
       }
@@ -123,6 +126,7 @@ export class BatchWorker {
       report = this.report(d, 'complete', conversations, result.clientIndex, undefined, {
         metadataMode: result.metadataMode,
         ...(result.leanRefused !== undefined ? {leanRefused: result.leanRefused} : {}),
+        genesysRequests: result.requests,
       });
     } catch (err) {
       if (err instanceof InputError) {
@@ -242,7 +246,7 @@ export class BatchWorker {
     conversations: BatchReport['conversations'],
     oauthClient?: number,
     error?: string,
-    mode: BatchMetadataMode = {},
+    mode: BatchMetadataMode & {genesysRequests?: number} = {},
   ): ModeReport {
     const {message, batchId, messageId, attempt, startedAt} = d;
     return {

@@ -33,7 +33,7 @@ describe('Genesys budget (SDK against the simulator)', function () {
    * A fresh adapter; `events` records its waits and retries in order. Its clock jumps over
    * every wait (a sleep lasts at most 5 ms), so a minute's pause costs the test nothing.
    */
-  function adapter(tokenRequestsPerMinute = 100_000) {
+  function adapter(tokenRequestsPerMinute = 100_000, migrationSharePercent?: number) {
     const events: string[] = [];
     let skipped = 0;
     const clock: Clock = {
@@ -53,6 +53,7 @@ describe('Genesys budget (SDK against the simulator)', function () {
       workers: 1,
       planners: 1,
       role: 'worker',
+      ...(migrationSharePercent !== undefined ? {migrationSharePercent} : {}),
       maxAttempts: 4,
       clock,
       random: () => 0.5,
@@ -81,6 +82,34 @@ describe('Genesys budget (SDK against the simulator)', function () {
     await sim.admin('tokens/expire', {method: 'POST'});
     await Promise.all(Array.from({length: 8}, () => session.recordingMetadata(randomUUID())));
     assert.strictEqual((await tokens()) - before, 1);
+  });
+
+  it("should pace the migration lane to its share of the instance's budget, and count its requests", async () => {
+    // An instance's budget of 10 a minute, the migration's share 50 %: 5 a minute.
+    const {genesys, events} = adapter(10, 50);
+    const meter = {requests: 0};
+    const lane = await genesys.session(0, {lane: 'migration', meter});
+    for (let i = 0; i < 5; i++) await lane.dataAvailability();
+    assert.ok(
+      !events.some(e => e.startsWith('wait')),
+      `waited within the share: ${events.join(' | ')}`,
+    );
+    assert.strictEqual(meter.requests, 5);
+    // The nightly lane still has the other half now.
+    const nightly = await genesys.session(0);
+    for (let i = 0; i < 5; i++) await nightly.dataAvailability();
+    assert.ok(
+      !events.some(e => e.startsWith('wait')),
+      `the nightly lane waited: ${events.join(' | ')}`,
+    );
+    assert.strictEqual(meter.requests, 5, 'the nightly calls are not on the migration meter');
+    // The sixth migration call waits for the window to move.
+    await lane.dataAvailability();
+    const waited = events
+      .filter(e => e.startsWith('wait'))
+      .reduce((n, e) => n + Number(e.slice(5)), 0);
+    assert.ok(waited >= 55_000, `the sixth call waited only ${waited} ms`);
+    assert.strictEqual(meter.requests, 6);
   });
 
   it("should stop when the server's headers say its window is full, before any 429", async () => {

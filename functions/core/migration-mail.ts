@@ -1,0 +1,60 @@
+/**
+ * The developers' email about a history migration: one per milestone (a
+ * quarter of its days decided, then done), and one when its monthly call
+ * cap pauses it; never one per day. It names the days that ended
+ * `_FAILURE`, each with the command that shows its gaps.
+ */
+import {escapeHtml} from './html';
+import {MigrationRecord, spanDays} from './migration';
+
+export interface MigrationMail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** Days named in one email at most; the rest are counted. */
+export const MAIL_MAX_DAYS = 50;
+
+export function migrationMail(
+  m: MigrationRecord,
+  event: {kind: 'milestone'; percent: number} | {kind: 'capped'; untilMonth: string},
+  where: {env: string; bucket: string},
+): MigrationMail {
+  const total = spanDays(m);
+  const decided = m.counted.length + m.skipped;
+  const failed = m.failed ?? [];
+  const calls = Object.values(m.calls).reduce((a, b) => a + b, 0);
+  const head =
+    event.kind === 'milestone'
+      ? event.percent >= 100
+        ? `History migration ${m.id} is done: ${m.from} to ${m.to}`
+        : `History migration ${m.id}: ${event.percent} % of its days decided`
+      : `History migration ${m.id} paused: its monthly call cap is reached`;
+  const lines = [
+    head,
+    '',
+    `Span: ${m.from} to ${m.to} (${total} days), env ${where.env}, bucket ${where.bucket}.`,
+    `Decided: ${decided} of ${total} days (${m.skipped} were _SUCCESS already); ${failed.length} _FAILURE.`,
+    `Genesys calls: ${calls} in total` +
+      (m.monthlyCallCap !== undefined ? `; cap ${m.monthlyCallCap} a month` : '') +
+      '.',
+  ];
+  if (event.kind === 'capped')
+    lines.push(
+      `Nothing more is exported until ${event.untilMonth}; it resumes by itself then.`,
+      'To go on sooner, raise the cap: grm migrate cancel, then grm migrate FROM..TO with a higher --monthly-calls (days already _SUCCESS are skipped).',
+    );
+  if (failed.length > 0) {
+    lines.push(
+      '',
+      'Days that ended _FAILURE (see each with grm status DAY; fix, then grm rerun DAY):',
+    );
+    for (const d of failed.slice(0, MAIL_MAX_DAYS)) lines.push(`  ${d}`);
+    if (failed.length > MAIL_MAX_DAYS) lines.push(`  … and ${failed.length - MAIL_MAX_DAYS} more`);
+  }
+  lines.push('', 'Progress at any time: grm migrate status');
+  const text = lines.join('\n');
+  const html = `<pre style="font-family:monospace">${escapeHtml(text)}</pre>`;
+  return {subject: `[grm] ${head}`, text, html};
+}

@@ -1,0 +1,413 @@
+/**
+ * A history migration, run by the planner: `start` writes its record,
+ * `control` pauses, resumes or cancels it, and `tick` (Cloud Scheduler,
+ * every minute) takes its next step (core/migration.ts decides which):
+ * count what finished days cost, publish a few more batches of the current
+ * day, plan the next day, or finish. Every step writes the record with the
+ * generation it read, so two ticks at once cannot both advance it; a batch
+ * published twice (a tick that died before writing the record) is exported
+ * once, as any redelivered message is.
+ */
+import {randomBytes} from 'node:crypto';
+import {InputError, PermanentError} from '../core/errors';
+import {MAX_LEDGER_BYTES, MAX_MIGRATION_BYTES, MAX_REPORT_BYTES} from '../core/limits';
+import type {BatchMessage} from '../core/messages';
+import {
+  MigrationRecord,
+  MigrationRequest,
+  TickAction,
+  controlMigration,
+  dayAfter,
+  decideTick,
+  migrationProblems,
+  milestoneReached,
+  monthOf,
+  newMigration,
+  nextMonth,
+  spanDays,
+} from '../core/migration';
+import {migrationMail} from '../core/migration-mail';
+import {
+  batchReportsPrefix,
+  decisionObjectName,
+  migrationObjectName,
+  planObjectName,
+} from '../core/object-names';
+import type {Day} from '../core/time-window';
+import type {Logger} from '../logger';
+import {Clock, Mailer, ObjectExistsError, ObjectStore, Publisher} from '../ports';
+import {planBatchRange, readRunPlan} from './plan-batches';
+import {inspectDay} from './previous-days';
+import {undecidedPriorityDays} from './priority-days';
+
+export interface MigrationSettings {
+  env: string;
+  bucket: string;
+  developers: string[];
+  runGraceMinutes: number;
+  /** Most migration batches published and unreported at once. */
+  outstanding: number;
+}
+
+export interface MigrationDeps {
+  settings: MigrationSettings;
+  store: ObjectStore;
+  publisher: Publisher;
+  planner: {
+    planMigrationDay(
+      day: Day,
+      meter: {requests: number},
+    ): Promise<{runId: string; batches: number; conversations: number}>;
+  };
+  mailer: () => Promise<Mailer>;
+  clock: Clock;
+  logger: Logger;
+  newId?: (nowMs: number) => string;
+}
+
+/** What a request to the migration did, as the planner answers it. */
+export interface MigrationAnswer {
+  migration?: MigrationRecord;
+  /** What the tick did (tick only). */
+  step?: string;
+}
+
+interface Held {
+  record: MigrationRecord;
+  generation: string | number;
+}
+
+function defaultId(nowMs: number): string {
+  const stamp = new Date(nowMs).toISOString().slice(0, 10).replace(/-/g, '');
+  return `m${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+export class Migration {
+  constructor(private readonly deps: MigrationDeps) {}
+
+  async handle(request: MigrationRequest): Promise<MigrationAnswer> {
+    if (request.action === 'start') return {migration: await this.start(request)};
+    if (request.action === 'tick') return this.tick();
+    return {migration: await this.control(request.action)};
+  }
+
+  /** The stored record, or undefined; PermanentError when it is not one the planner wrote. */
+  async read(): Promise<Held | undefined> {
+    const name = migrationObjectName(this.deps.settings.env);
+    const got = await this.deps.store.readJson<MigrationRecord>(name, MAX_MIGRATION_BYTES);
+    if (!got) return undefined;
+    const problems = migrationProblems(got.value);
+    if (problems.length > 0)
+      throw new PermanentError(`${name} is not a migration record: ${problems.join('; ')}`);
+    return {record: got.value, generation: got.generation};
+  }
+
+  /** Writes `record` if the stored one is still `generation`; false when another writer won. */
+  private async write(record: MigrationRecord, generation: string | number): Promise<boolean> {
+    const name = migrationObjectName(this.deps.settings.env);
+    const stamped = {...record, updatedAt: new Date(this.deps.clock.now()).toISOString()};
+    try {
+      await this.deps.store.write(name, Buffer.from(JSON.stringify(stamped, null, 2)), {
+        contentType: 'application/json',
+        ifGenerationMatch: generation,
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof ObjectExistsError) return false;
+      throw err;
+    }
+  }
+
+  private async start(
+    request: Extract<MigrationRequest, {action: 'start'}>,
+  ): Promise<MigrationRecord> {
+    const {clock} = this.deps;
+    const held = await this.read();
+    if (held && (held.record.state === 'running' || held.record.state === 'paused'))
+      throw new InputError(
+        `migration ${held.record.id} (${held.record.from} to ${held.record.to}) is ${held.record.state}; cancel it first (grm migrate cancel)`,
+        409,
+      );
+    const now = clock.now();
+    const record = newMigration(request, (this.deps.newId ?? defaultId)(now), now);
+    if (!(await this.write(record, held?.generation ?? 0)))
+      throw new InputError('another migration was started at the same time', 409);
+    this.deps.logger.info('migration started', {
+      event: 'migration_started',
+      migration: record.id,
+      from: record.from,
+      to: record.to,
+    });
+    return record;
+  }
+
+  private async control(action: 'pause' | 'resume' | 'cancel'): Promise<MigrationRecord> {
+    const held = await this.read();
+    if (!held) throw new InputError('no migration: start one with grm migrate FROM..TO', 404);
+    const next = controlMigration(held.record, action, this.deps.clock.now());
+    if (!(await this.write(next, held.generation)))
+      throw new InputError('the migration changed meanwhile; try again', 409);
+    this.deps.logger.info(`migration ${action}`, {
+      event: `migration_${action}`,
+      migration: next.id,
+    });
+    return next;
+  }
+
+  /** One step of the migration (Cloud Scheduler calls it every minute). */
+  async tick(): Promise<MigrationAnswer> {
+    const held = await this.read();
+    if (!held) return {step: 'no migration'};
+    const {settings, clock, store} = this.deps;
+    let {record} = held;
+    const now = clock.now();
+    const graceMs = settings.runGraceMinutes * 60_000;
+    record = await this.countDecided(record);
+    const reached = milestoneReached(
+      record.counted.length + record.skipped,
+      spanDays(record),
+      record.milestone,
+    );
+    if (reached !== undefined) record = {...record, milestone: reached};
+    const c = record.current;
+    const priorityDays =
+      record.state === 'running'
+        ? await undecidedPriorityDays(store, settings.env, now, graceMs)
+        : [];
+    const reported = c
+      ? (await store.list(batchReportsPrefix(settings.env, c.day, c.runId))).length
+      : undefined;
+    let action: TickAction = decideTick(record, {
+      nowMs: now,
+      priorityDays,
+      reported,
+      currentDecided: c ? record.counted.includes(c.day) : undefined,
+      outstanding: settings.outstanding,
+    });
+    // Before finishing, a day whose run stalled (planned longer ago than the grace, undecided)
+    // is planned once more.
+    if (action.do === 'finish' || (action.do === 'nothing' && action.why.startsWith('waiting'))) {
+      const stalled = await this.stalledDay(record, now, graceMs);
+      if (stalled) action = {do: 'plan', day: stalled};
+    }
+    const step = await this.act(record, action, now);
+    if (!(await this.write(step.record, held.generation))) {
+      this.deps.logger.info('migration tick lost a race: another tick or an operator wrote first', {
+        migration: record.id,
+      });
+      return {migration: record, step: 'raced'};
+    }
+    // Emails go once the record that says they went is written.
+    if (reached !== undefined && reached < 100)
+      await this.send(step.record, {kind: 'milestone', percent: reached});
+    if (step.after) await step.after();
+    return {migration: step.record, step: step.what};
+  }
+
+  private async act(
+    record: MigrationRecord,
+    action: TickAction,
+    now: number,
+  ): Promise<{record: MigrationRecord; what: string; after?: () => Promise<void>}> {
+    const {settings, logger} = this.deps;
+    const at = new Date(now).toISOString();
+    switch (action.do) {
+      case 'nothing':
+        return {record, what: `waiting: ${action.why}`};
+      case 'resume-month': {
+        const {pause: _p, ...rest} = record;
+        logger.info('migration resumes: a new month', {migration: record.id});
+        return {record: {...rest, state: 'running'}, what: 'resumed in a new month'};
+      }
+      case 'pause-cap': {
+        const untilMonth = nextMonth(action.month);
+        const paused: MigrationRecord = {
+          ...record,
+          state: 'paused',
+          pause: {by: 'monthly-cap', at, untilMonth},
+        };
+        logger.warn('migration paused: its monthly call cap is reached', {
+          event: 'migration_capped',
+          migration: record.id,
+          untilMonth,
+        });
+        return {
+          record: paused,
+          what: `paused until ${untilMonth}: monthly call cap reached`,
+          after: () => this.send(paused, {kind: 'capped', untilMonth}),
+        };
+      }
+      case 'publish': {
+        const c = record.current!;
+        const plan = await readRunPlan(this.deps.store, settings.env, c.day, c.runId);
+        const batches = await planBatchRange(this.deps.store, plan, c.published, action.count);
+        const messages: BatchMessage[] = batches.map(b => ({
+          day: c.day,
+          conversationIds: b.conversationIds,
+          runId: c.runId,
+          batchId: b.batchId,
+          ...(b.client !== undefined ? {client: b.client} : {}),
+          lane: 'migration',
+        }));
+        // Published before the record says so: a tick that dies here publishes them again,
+        // and the worker exports a batch once however often it is delivered.
+        await this.deps.publisher.publishJson(messages);
+        return {
+          record: {...record, current: {...c, published: c.published + messages.length}},
+          what: `published ${messages.length} batches of ${c.day}`,
+        };
+      }
+      case 'plan':
+        return this.planDay(record, action.day, now);
+      case 'finish': {
+        logger.info('migration done', {event: 'migration_done', migration: record.id});
+        const done: MigrationRecord = {...record, state: 'done', milestone: 100};
+        return {
+          record: done,
+          what: 'done',
+          after: () => this.send(done, {kind: 'milestone', percent: 100}),
+        };
+      }
+    }
+  }
+
+  /** Plans `day` (or skips it when it is `_SUCCESS` already) and moves the cursor past it. */
+  private async planDay(
+    record: MigrationRecord,
+    day: Day,
+    now: number,
+  ): Promise<{record: MigrationRecord; what: string}> {
+    const {settings, store} = this.deps;
+    const again = record.planned.includes(day);
+    const next = again ? record.next : dayAfter(record, day);
+    const cursor = next === undefined ? {} : {next};
+    const {next: _n, ...rest} = record;
+    if (!again && (await inspectDay(store, settings.env, day, now)).state === 'success') {
+      return {
+        record: {...rest, ...cursor, skipped: record.skipped + 1},
+        what: `skipped ${day}: _SUCCESS already`,
+      };
+    }
+    const meter = {requests: 0};
+    let planned;
+    try {
+      planned = await this.deps.planner.planMigrationDay(day, meter);
+    } catch (err) {
+      if (err instanceof InputError && err.status === 409)
+        return {record, what: `waiting: ${err.message}`};
+      throw err;
+    }
+    const month = monthOf(now);
+    const calls = {...record.calls, [month]: (record.calls[month] ?? 0) + meter.requests};
+    const current = {
+      day,
+      runId: planned.runId,
+      batches: planned.batches,
+      published: 0,
+      plannedAt: new Date(now).toISOString(),
+    };
+    const updated: MigrationRecord = {
+      ...rest,
+      ...cursor,
+      current,
+      calls,
+      planned: again ? record.planned : [...record.planned, day],
+      counted: record.counted.filter(d => d !== day),
+      failed: (record.failed ?? []).filter(d => d !== day),
+      ...(again ? {replanned: [...(record.replanned ?? []), day]} : {}),
+    };
+    this.deps.logger.info('migration day planned', {
+      event: 'migration_day_planned',
+      migration: record.id,
+      day,
+      runId: planned.runId,
+      conversations: planned.conversations,
+      batches: planned.batches,
+      again,
+    });
+    return {record: updated, what: `planned ${day} (${planned.batches} batches)`};
+  }
+
+  /**
+   * Planned days the checker has decided since the last tick: counted (their
+   * reports' Genesys requests go into this month's calls), and noted when
+   * `_FAILURE`.
+   */
+  private async countDecided(record: MigrationRecord): Promise<MigrationRecord> {
+    const {store, settings} = this.deps;
+    let out = record;
+    for (const day of record.planned) {
+      if (out.counted.includes(day)) continue;
+      const plan = (
+        await store.readJson<{runId?: string}>(planObjectName(settings.env, day), MAX_LEDGER_BYTES)
+      )?.value;
+      const ledger = (
+        await store
+          .readJson<{runId?: string; status?: string}>(
+            decisionObjectName(settings.env, day),
+            MAX_LEDGER_BYTES,
+          )
+          .catch(err => {
+            if (err instanceof PermanentError) return undefined;
+            throw err;
+          })
+      )?.value;
+      if (!plan?.runId || ledger?.runId !== plan.runId) continue;
+      let requests = 0;
+      for (const o of await store.list(batchReportsPrefix(settings.env, day, plan.runId))) {
+        const r = (
+          await store
+            .readJson<{genesysRequests?: unknown}>(o.name, MAX_REPORT_BYTES)
+            .catch(() => undefined)
+        )?.value;
+        if (typeof r?.genesysRequests === 'number' && Number.isSafeInteger(r.genesysRequests))
+          requests += r.genesysRequests;
+      }
+      const month = monthOf(this.deps.clock.now());
+      out = {
+        ...out,
+        counted: [...out.counted, day],
+        calls: {...out.calls, [month]: (out.calls[month] ?? 0) + requests},
+        ...(ledger.status === 'failure' ? {failed: [...(out.failed ?? []), day]} : {}),
+      };
+    }
+    return out;
+  }
+
+  /** A planned, undecided day whose plan is older than the grace, not planned again before. */
+  private async stalledDay(
+    record: MigrationRecord,
+    now: number,
+    graceMs: number,
+  ): Promise<Day | undefined> {
+    for (const day of record.planned) {
+      if (record.counted.includes(day) || record.replanned?.includes(day)) continue;
+      const state = await inspectDay(this.deps.store, this.deps.settings.env, day, now);
+      if (state.state !== 'success' && (state.planAgeMs ?? 0) > graceMs) return day;
+    }
+    return undefined;
+  }
+
+  /** Emails the developers; a mail failure is logged, never fatal to the migration. */
+  private async send(
+    record: MigrationRecord,
+    event: Parameters<typeof migrationMail>[1],
+  ): Promise<void> {
+    const {settings, logger} = this.deps;
+    try {
+      const mail = migrationMail(record, event, {env: settings.env, bucket: settings.bucket});
+      await (
+        await this.deps.mailer()
+      ).send({
+        to: settings.developers,
+        ...mail,
+        tags: {kind: 'migration', migration: record.id},
+      });
+    } catch (err) {
+      logger.error('could not email the migration milestone', {
+        migration: record.id,
+        reason: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+}
