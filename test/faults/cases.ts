@@ -21,6 +21,7 @@ import {
   runDay,
   storeFor,
   invokeHeaders,
+  startMigrationTicker,
 } from '../../local/run-day';
 import type {Stack} from '../../local/stack';
 import type {DayPlan} from '../../functions/core/day-plan';
@@ -801,6 +802,69 @@ export const FAULT_CASES: FaultCase[] = [
         );
         return v.summary;
       });
+    },
+  },
+  {
+    id: 'migration-crash-redeploy',
+    covers: 'a history migration survives a worker crash and a planner redeploy',
+    how: "a four-day migration runs on the every-minute tick (every 300 ms here); once its second day is under way the worker process is SIGKILLed, then the planner's (a redeploy: a new instance, nothing kept in memory); the stack restarts both and the tick goes on",
+    result: 'the migration ends done by itself, every day _SUCCESS, each recording stored once',
+    day: '2025-05-10',
+    conversations: 15,
+    otherDays: {'2025-05-11': 15, '2025-05-12': 15, '2025-05-13': 15},
+    async run(ctx) {
+      const days = [ctx.day, '2025-05-11', '2025-05-12', '2025-05-13'];
+      for (const d of days.slice(1)) await post(`${ctx.stack.genesysUrl}/_admin/recover?day=${d}`);
+      const record = () =>
+        readJson<{state: string; planned: string[]; current?: {day: string}}>(
+          ctx.stack,
+          `${env}/_migration/migration.json`,
+        );
+      const started = await callPlanner(
+        ctx.stack,
+        {migration: {action: 'start', from: days[0], to: days[3]}},
+        {},
+        'operator',
+      );
+      assert.strictEqual(started.status, 200, JSON.stringify(started.body));
+      const ticker = startMigrationTicker(ctx.stack, 300);
+      const {worker, planner} = ctx.stack.functions;
+      const restarts = {worker: worker!.restarts, planner: planner!.restarts};
+      try {
+        await eventually(
+          'the second day under way',
+          async () => (((await record())?.planned.length ?? 0) >= 2 ? true : undefined),
+          120_000,
+        );
+        worker!.kill('SIGKILL');
+        await worker!.serving(60_000);
+        planner!.kill('SIGKILL');
+        await planner!.serving(60_000);
+        await eventually(
+          'the migration to finish',
+          async () => ((await record())?.state === 'done' ? true : undefined),
+          300_000,
+          500,
+        );
+      } finally {
+        await ticker.stop();
+      }
+      assert.ok(worker!.restarts > restarts.worker, 'the worker was not restarted');
+      assert.ok(planner!.restarts > restarts.planner, 'the planner was not restarted');
+      let objects = 0;
+      for (const d of days) {
+        const ledger = await ledgerOf(ctx.stack, d);
+        assert.strictEqual(ledger?.status, 'success', `${d} is _SUCCESS`);
+        const all = await storeFor(ctx.stack).list(`${env}/${d}/`, {versions: true});
+        const stored = all.filter(o => !o.name.includes('/_') && !o.name.includes('/metadata/'));
+        assert.strictEqual(
+          new Set(stored.map(o => o.name)).size,
+          stored.length,
+          `${d}: a recording stored twice`,
+        );
+        objects += stored.length;
+      }
+      return `4 days _SUCCESS after a worker crash and a planner redeploy; ${objects} recordings, each stored once`;
     },
   },
 ];
