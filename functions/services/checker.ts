@@ -285,8 +285,8 @@ export class Checker {
     ids: IdTable,
   ): Promise<void> {
     const {settings, store, logger} = this.deps;
-    // About a metadata document and a recording per conversation.
-    const capacity = 2 * ids.size;
+    // About a recording per conversation (metadata documents have a row each anyway).
+    const capacity = ids.size;
     await recordDecision(
       store,
       logger,
