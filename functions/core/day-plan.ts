@@ -14,6 +14,7 @@
  * form together from them (`assemblePlan`).
  */
 import type {PlannedBatch} from './batches';
+import {IdTable} from './compact-ids';
 import {isGenesysId, isToken} from './ids';
 import {MAX_CONVERSATIONS_PER_MESSAGE} from './messages';
 import type {Day} from './time-window';
@@ -191,26 +192,67 @@ function indexProblems(p: Partial<PlanIndex>): string[] {
 }
 
 /**
- * The version-1 form of a (valid) version-2 plan, from its parts as read
- * (undefined: missing), with what makes them unusable: a part that is not
- * the one the plan names (its run, its index, its batches in order with the
- * counts the plan says), and, over the whole day, a conversation twice.
+ * A planned batch whose conversation ids are the numbers `first` to
+ * `first + count - 1` of the plan's {@link IdTable} (numbered in plan order):
+ * 16 bytes an id, made strings again only while the batch is used.
  */
-export function assemblePlan(
-  index: PlanIndex,
-  parts: Array<unknown>,
-): {plan?: DayPlan; problems: string[]} {
-  const problems: string[] = [];
-  const batches: PlannedBatch[] = [];
-  let next = 0;
-  for (const [k, ref] of index.parts.entries()) {
-    const part = parts[k] as Partial<PlanPart> | undefined | null;
+export class NumberedBatch implements PlannedBatch {
+  declare readonly client?: number;
+
+  constructor(
+    readonly batchId: string,
+    private readonly ids: IdTable,
+    readonly first: number,
+    readonly count: number,
+    client: number | undefined,
+  ) {
+    if (client !== undefined) this.client = client;
+  }
+
+  /** The batch's ids as strings, a new list on every call. */
+  get conversationIds(): string[] {
+    const out = new Array<string>(this.count);
+    for (let k = 0; k < this.count; k++) out[k] = this.ids.id(this.first + k);
+    return out;
+  }
+}
+
+/**
+ * A (valid) version-2 plan put together from its parts, one part at a time
+ * in order (`add`, undefined for a missing part), into the version-1 form
+ * with {@link NumberedBatch}es: the day's ids are held once, as bytes, and a
+ * part's text can go as soon as it is added. `finish` says what makes the
+ * parts unusable: a part that is not the one the plan names (its run, its
+ * index, its batches in order with the counts the plan says), and, over the
+ * whole day, an id that is not a Genesys id or a conversation twice.
+ */
+export class PlanAssembly {
+  /** The plan's conversation ids, numbered in plan order. */
+  readonly ids = new IdTable();
+  private readonly batches: NumberedBatch[] = [];
+  private readonly problems: string[] = [];
+  private next = 0;
+  private k = 0;
+  /** Ids of the day as a version-1 plan's check counts them (it stops at a bad batch). */
+  private counted = 0;
+  private badBatch = false;
+  private twice = false;
+
+  constructor(private readonly index: PlanIndex) {}
+
+  /** The next part as read (undefined: missing). */
+  add(value: unknown): void {
+    const {index, problems} = this;
+    const k = this.k++;
+    const ref = index.parts[k];
+    if (!ref) throw new Error(`the plan has ${index.parts.length} parts, not ${k + 1}`);
+    const part = value as Partial<PlanPart> | undefined | null;
     const where = `plan part ${ref.object}`;
-    const expected = index.batches.slice(next, next + ref.batches);
-    next += ref.batches;
+    const expected = index.batches.slice(this.next, this.next + ref.batches);
+    this.next += ref.batches;
     if (part === undefined) {
       problems.push(`${where} is missing`);
-      continue;
+      return;
     }
     if (
       typeof part !== 'object' ||
@@ -222,11 +264,11 @@ export function assemblePlan(
       !Array.isArray(part.batches)
     ) {
       problems.push(`${where} is not part ${k} of run ${index.runId} of ${index.day}`);
-      continue;
+      return;
     }
     if (part.batches.length !== expected.length) {
       problems.push(`${where} holds ${part.batches.length} batches, the plan says ${ref.batches}`);
-      continue;
+      return;
     }
     for (const [i, b] of (part.batches as unknown[]).entries()) {
       const batch = b as Partial<PlannedBatch> | null;
@@ -243,17 +285,76 @@ export function assemblePlan(
         );
         break;
       }
-      batches.push({
-        batchId: want.batchId,
-        conversationIds: batch.conversationIds as string[],
-        ...(want.client !== undefined ? {client: want.client} : {}),
-      });
+      if (problems.length === 0) this.number(want, batch.conversationIds as unknown[]);
     }
   }
-  if (problems.length > 0) return {problems};
-  const {parts: _parts, batches: _batches, version: _version, ...header} = index;
-  const plan: DayPlan = {...header, version: 1, batches};
-  // Ids valid, none twice over the whole day, and the count the plan says.
-  const whole = planProblems(plan, index.day);
-  return whole.length > 0 ? {problems: whole} : {plan, problems: []};
+
+  /** Numbers a batch's ids (checked as a version-1 plan checks them). */
+  private number(want: IndexedBatch, conversationIds: unknown[]): void {
+    if (this.badBatch) return;
+    if (!conversationIds.every(isGenesysId)) {
+      this.badBatch = true;
+      return;
+    }
+    const first = this.ids.size;
+    for (const id of conversationIds) if (this.ids.add(id) < first) this.twice = true;
+    this.counted += conversationIds.length;
+    this.batches.push(
+      new NumberedBatch(want.batchId, this.ids, first, this.ids.size - first, want.client),
+    );
+  }
+
+  /** The plan, once every part was added; else what makes it unusable. */
+  finish(): {plan?: DayPlan; ids?: IdTable; problems: string[]} {
+    const {index} = this;
+    if (this.k !== index.parts.length)
+      throw new Error(`${index.parts.length - this.k} parts of the plan were not added`);
+    if (this.problems.length > 0) return {problems: this.problems};
+    // What a version-1 plan's check (planProblems) says of the same batches.
+    const whole: string[] = [];
+    if (this.badBatch) whole.push('a batch is not {batchId, conversationIds: [Genesys ids]}');
+    if (this.twice) whole.push('a conversation is in more than one batch');
+    if (index.conversations !== this.counted)
+      whole.push(
+        `"conversations" is ${String(index.conversations)}, the batches hold ${this.counted}`,
+      );
+    if (whole.length > 0) return {problems: whole};
+    const {parts: _parts, batches: _batches, version: _version, ...header} = index;
+    return {plan: {...header, version: 1, batches: this.batches}, ids: this.ids, problems: []};
+  }
+}
+
+/**
+ * The version-1 form of a (valid) version-2 plan, from its parts as read
+ * (undefined: missing), with what makes them unusable ({@link PlanAssembly},
+ * its batches as plain objects).
+ */
+export function assemblePlan(
+  index: PlanIndex,
+  parts: Array<unknown>,
+): {plan?: DayPlan; problems: string[]} {
+  const assembly = new PlanAssembly(index);
+  for (const k of index.parts.keys()) assembly.add(parts[k]);
+  const {plan, problems} = assembly.finish();
+  if (!plan) return {problems};
+  const batches = plan.batches.map(b => ({
+    batchId: b.batchId,
+    conversationIds: b.conversationIds,
+    ...(b.client !== undefined ? {client: b.client} : {}),
+  }));
+  return {plan: {...plan, batches}, problems: []};
+}
+
+/**
+ * A (valid) version-1 plan with {@link NumberedBatch}es, as {@link PlanAssembly}
+ * gives a version-2 one: its ids numbered in plan order.
+ */
+export function numberedPlan(plan: DayPlan): {plan: DayPlan; ids: IdTable} {
+  const ids = new IdTable();
+  const batches = plan.batches.map(b => {
+    const first = ids.size;
+    for (const id of b.conversationIds) ids.add(id);
+    return new NumberedBatch(b.batchId, ids, first, ids.size - first, b.client);
+  });
+  return {plan: {...plan, batches}, ids};
 }

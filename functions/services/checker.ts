@@ -28,7 +28,7 @@
  * services/day-inputs.ts, step 4 services/developer-email.ts and step 5
  * services/recordings-index.ts.
  */
-import {IdTable} from '../core/compact-ids';
+import type {IdTable} from '../core/compact-ids';
 import {CompactRecords} from '../core/compact-records';
 import {DayDecision, DayOutcome} from '../core/day-outcome';
 import {gapKindCounts} from '../core/gap-kinds';
@@ -169,13 +169,10 @@ export class Checker {
 
   private async decide(stored: StoredPlan): Promise<CheckResult> {
     const {settings, store, logger, clock} = this.deps;
-    const withIds = await this.inputs.withIds(stored);
-    if (!withIds.plan) return this.badPlan(stored.day, withIds.problems.join('; '));
-    const plan = withIds.plan;
-    const ledgerName = decisionObjectName(settings.env, plan.day);
     // The plan's conversation ids, numbered compactly: the listing is held against them.
-    const ids = new IdTable();
-    for (const b of plan.batches) for (const id of b.conversationIds) ids.add(id);
+    const {plan, ids, problems} = await this.inputs.withIds(stored);
+    if (!plan || !ids) return this.badPlan(stored.day, problems.join('; '));
+    const ledgerName = decisionObjectName(settings.env, plan.day);
     const planned = ids.size;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const before = await readLedger(store, ledgerName);
@@ -290,8 +287,8 @@ export class Checker {
     ids: IdTable,
   ): Promise<void> {
     const {settings, store, logger} = this.deps;
-    // About a metadata document and a recording per conversation.
-    const capacity = 2 * ids.size;
+    // About a recording per conversation (metadata documents have a row each anyway).
+    const capacity = ids.size;
     await recordDecision(
       store,
       logger,

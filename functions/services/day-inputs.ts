@@ -13,9 +13,10 @@ import type {ReportRef} from '../core/day-outcome';
 import {
   DayPlan,
   PlanIndex,
+  PlanAssembly,
   StoredPlan,
-  assemblePlan,
   isPlanIndex,
+  numberedPlan,
   planProblems,
 } from '../core/day-plan';
 import {RetryableError} from '../core/errors';
@@ -32,7 +33,7 @@ import {BatchReport, isReport, totalsOf} from '../core/report';
 import {WaiverRef, isWaiverOf} from '../core/waivers';
 import type {Logger} from '../logger';
 import type {Clock, ObjectStore, StoredObject} from '../ports';
-import {mapLimit} from './objects';
+import {inOrder, mapLimit} from './objects';
 
 export interface DayInputsDeps {
   settings: {env: string};
@@ -127,33 +128,33 @@ export class DayInputs {
   }
 
   /**
-   * The plan with every batch's conversation ids: a version-1 plan as it is,
-   * a version-2 one put together from its parts (read now, only to decide).
+   * The plan with every batch's conversation ids, held as bytes and numbered
+   * in plan order (its batches are NumberedBatches): a version-1 plan as it
+   * is, a version-2 one put together from its parts (read now, only to
+   * decide, in order, each let go once its ids are held).
    */
-  async withIds(stored: StoredPlan): Promise<{plan?: DayPlan; problems: string[]}> {
-    if (!isPlanIndex(stored)) return {plan: stored, problems: []};
+  async withIds(stored: StoredPlan): Promise<{plan?: DayPlan; ids?: IdTable; problems: string[]}> {
+    if (!isPlanIndex(stored)) return {...numberedPlan(stored), problems: []};
     const {settings, store} = this.deps;
     const index: PlanIndex = stored;
     const problems: string[] = [];
-    const parts = await mapLimit(
-      index.parts.map((ref, k) => ({ref, k})),
-      PART_READ_CONCURRENCY,
-      async ({ref, k}) => {
-        const name = planPartObjectName(settings.env, index.day, index.runId, k);
-        if (ref.object !== name) {
-          problems.push(`part ${k} is named ${ref.object.slice(0, 200)}, not ${name}`);
-          return null;
-        }
-        try {
-          return (await store.readJson<unknown>(name, MAX_PLAN_BYTES))?.value;
-        } catch (err) {
-          if (err instanceof RetryableError) throw err;
-          problems.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
-          return null;
-        }
-      },
-    );
-    return problems.length > 0 ? {problems} : assemblePlan(index, parts);
+    const assembly = new PlanAssembly(index);
+    const parts = inOrder(index.parts, PART_READ_CONCURRENCY, async (ref, k) => {
+      const name = planPartObjectName(settings.env, index.day, index.runId, k);
+      if (ref.object !== name) {
+        problems.push(`part ${k} is named ${ref.object.slice(0, 200)}, not ${name}`);
+        return null;
+      }
+      try {
+        return (await store.readJson<unknown>(name, MAX_PLAN_BYTES))?.value;
+      } catch (err) {
+        if (err instanceof RetryableError) throw err;
+        problems.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+        return null;
+      }
+    });
+    for await (const [, part] of parts) if (problems.length === 0) assembly.add(part);
+    return problems.length > 0 ? {problems} : assembly.finish();
   }
 
   /**

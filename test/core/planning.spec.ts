@@ -10,8 +10,10 @@ import {ConversationIdList} from '../../functions/core/conversation-ids';
 import {
   DayPlan,
   PlanIndex,
+  PlanAssembly,
   PlanPart,
   assemblePlan,
+  numberedPlan,
   planProblems,
 } from '../../functions/core/day-plan';
 import {decideDay} from '../../functions/core/day-outcome';
@@ -271,5 +273,58 @@ describe('version-2 plans (batch list in plan.json, ids in parts)', () => {
       }),
       /a conversation is in more than one batch/,
     );
+    // An id that is not a Genesys id, as a version-1 plan's check says it.
+    assert.match(
+      problems(p => {
+        p[1]!.batches[1]!.conversationIds[3] = 'NOT-AN-ID';
+        return p;
+      }),
+      /a batch is not \{batchId, conversationIds: \[Genesys ids\]\}/,
+    );
+  });
+
+  it("should hold the day's ids once, numbered in plan order, a part at a time", () => {
+    const assembly = new PlanAssembly(index);
+    for (const part of parts) assembly.add(clone(part));
+    const {plan, ids, problems} = assembly.finish();
+    assert.deepStrictEqual(problems, []);
+    assert.strictEqual(ids!.size, 250);
+    const inPlanOrder = batches.flatMap(b => b.conversationIds);
+    assert.deepStrictEqual(
+      Array.from({length: ids!.size}, (_, n) => ids!.id(n)),
+      inPlanOrder,
+    );
+    // Each batch gives its ids (a new list each time, so a caller's edit changes nothing).
+    for (const [i, b] of plan!.batches.entries()) {
+      assert.deepStrictEqual(b.conversationIds, batches[i]!.conversationIds);
+      assert.notStrictEqual(b.conversationIds, b.conversationIds);
+      assert.strictEqual(b.client, batches[i]!.client);
+      assert.strictEqual(b.batchId, batches[i]!.batchId);
+    }
+    assert.throws(() => new PlanAssembly(index).finish(), /3 parts of the plan were not added/);
+  });
+
+  it('should number a version-1 plan the same way', () => {
+    const {plan, ids} = numberedPlan(v1);
+    assert.deepStrictEqual(
+      Array.from({length: ids.size}, (_, n) => ids.id(n)),
+      batches.flatMap(b => b.conversationIds),
+    );
+    assert.deepStrictEqual(
+      plan.batches.map(b => ({batchId: b.batchId, ids: b.conversationIds, client: b.client})),
+      batches.map(b => ({batchId: b.batchId, ids: b.conversationIds, client: b.client})),
+    );
+    const target = {project: 'p', topic: 't'};
+    const reports = batches.map(b => ({
+      object: `r/${b.batchId}`,
+      generation: '1',
+      report: batchReportOf(
+        {day: DAY, runId: RUN, batchId: b.batchId},
+        b.conversationIds.slice(1).map(conversationId => ({conversationId, recordings: []})),
+        {startedAt: '2026-04-01T00:00:01.000Z', finishedAt: '2026-04-01T00:00:02.000Z'},
+      ),
+    }));
+    // Gaps and replays (built from the batches' ids) are the same from either form.
+    assert.deepStrictEqual(decideDay(plan, reports, target), decideDay(v1, reports, target));
   });
 });
