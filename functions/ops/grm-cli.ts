@@ -33,6 +33,13 @@ export const COMMON: Flag[] = [
   {name: 'help', help: 'show this help'},
 ];
 
+/** Commands that ask the planner take its URL. */
+const PLANNER_URL: Flag = {
+  name: 'planner-url',
+  value: 'URL',
+  help: 'planner URL (GRM_PLANNER_URL; --local: PLANNER_URL)',
+};
+
 interface Command {
   args: string;
   summary: string;
@@ -69,13 +76,7 @@ export const COMMANDS: Record<string, Command> = {
   rerun: {
     args: 'DAY|FROM..TO',
     summary: 'ask the planner for a new run of a day or a range (your own identity)',
-    flags: [
-      {
-        name: 'planner-url',
-        value: 'URL',
-        help: 'planner URL (GRM_PLANNER_URL; --local: PLANNER_URL)',
-      },
-    ],
+    flags: [PLANNER_URL],
   },
   waive: {
     args: 'DAY',
@@ -148,11 +149,7 @@ export const COMMANDS: Record<string, Command> = {
         value: 'N',
         help: '--estimate: bytes a conversation (default 1 MB)',
       },
-      {
-        name: 'planner-url',
-        value: 'URL',
-        help: 'planner URL (GRM_PLANNER_URL; --local: PLANNER_URL)',
-      },
+      PLANNER_URL,
     ],
   },
   'dead-letters': {

@@ -54,9 +54,15 @@ export interface Io {
   sleep(ms: number): Promise<void>;
 }
 
-function operatorFor(t: Target, io: Io, closers: Array<() => Promise<void>>): Operator {
+/** The deployment's clients, closed when the command ends. */
+function clientsFor(t: Target, closers: Array<() => Promise<void>>) {
   const clients = operatorClients(t);
   closers.push(() => clients.close());
+  return clients;
+}
+
+function operatorFor(t: Target, io: Io, closers: Array<() => Promise<void>>): Operator {
+  const clients = clientsFor(t, closers);
   return new Operator({
     env: t.env,
     now: io.now,
@@ -164,8 +170,7 @@ export async function grm(argv: string[], io: Io): Promise<number> {
     if (command === 'doctor') return await doctorCommand(t, flags, io, m => new UsageError(m));
     if (command === 'report') return await reportCommand(t, flags, positional, io);
     if (command === 'migrate') {
-      const clients = operatorClients(t);
-      closers.push(() => clients.close());
+      const clients = clientsFor(t, closers);
       return await migrateCommand(
         {
           store: clients.store,

@@ -38,6 +38,25 @@ async function planner(d: MigrateDeps, body: unknown): Promise<{status: number; 
   return d.callPlanner(body);
 }
 
+/** Sends a migration request to the planner and prints its answer; 0 when it took it. */
+async function ask(
+  d: MigrateDeps,
+  body: unknown,
+  said: (m: MigrationRecord) => string,
+): Promise<number> {
+  const res = await planner(d, body);
+  const ok = res.status >= 200 && res.status < 300;
+  const answer = res.body as {migration?: MigrationRecord; error?: string};
+  d.out(
+    d.json
+      ? JSON.stringify(res, null, 2)
+      : ok && answer.migration
+        ? said(answer.migration)
+        : `The planner answered ${res.status}: ${answer.error ?? JSON.stringify(res.body)}`,
+  );
+  return ok ? 0 : 1;
+}
+
 function intFlag(
   value: string | undefined,
   name: string,
@@ -76,15 +95,7 @@ export async function migrateCommand(
     return status.days.failure > 0 ? 1 : 0;
   }
   if (arg === 'pause' || arg === 'resume' || arg === 'cancel') {
-    const res = await planner(d, {migration: {action: arg}});
-    const ok = res.status >= 200 && res.status < 300;
-    const body = res.body as {migration?: MigrationRecord; error?: string};
-    print(res, () =>
-      ok && body.migration
-        ? `Migration ${body.migration.id} is ${body.migration.state}`
-        : `The planner answered ${res.status}: ${body.error ?? JSON.stringify(res.body)}`,
-    );
-    return ok ? 0 : 1;
+    return ask(d, {migration: {action: arg}}, m => `Migration ${m.id} is ${m.state}`);
   }
   const [from, to] = dayRange(arg);
   if (from > to) throw new UsageError(`FROM ${from} is after TO ${to}`);
@@ -122,15 +133,10 @@ export async function migrateCommand(
     return 0;
   }
   const cap = intFlag(flags.get('monthly-calls'), 'monthly-calls', 1, 1_000_000_000);
-  const res = await planner(d, {
-    migration: {action: 'start', from, to, ...(cap !== undefined ? {monthlyCallCap: cap} : {})},
-  });
-  const ok = res.status >= 200 && res.status < 300;
-  const body = res.body as {migration?: MigrationRecord; error?: string};
-  print(res, () =>
-    ok && body.migration
-      ? `Migration ${body.migration.id} started: ${from} to ${to}, ${spanDays({from, to})} days. It runs below the nightly run, a step a minute; see grm migrate status.`
-      : `The planner answered ${res.status}: ${body.error ?? JSON.stringify(res.body)}`,
+  return ask(
+    d,
+    {migration: {action: 'start', from, to, ...(cap !== undefined ? {monthlyCallCap: cap} : {})}},
+    m =>
+      `Migration ${m.id} started: ${from} to ${to}, ${spanDays({from, to})} days. It runs below the nightly run, a step a minute; see grm migrate status.`,
   );
-  return ok ? 0 : 1;
 }

@@ -10,7 +10,7 @@
  */
 import {randomBytes} from 'node:crypto';
 import {InputError, PermanentError} from '../core/errors';
-import {MAX_LEDGER_BYTES, MAX_MIGRATION_BYTES, MAX_REPORT_BYTES} from '../core/limits';
+import {MAX_MIGRATION_BYTES, MAX_PLAN_BYTES, MAX_REPORT_BYTES} from '../core/limits';
 import type {BatchMessage} from '../core/messages';
 import {
   MigrationRecord,
@@ -27,17 +27,12 @@ import {
   spanDays,
 } from '../core/migration';
 import {migrationMail} from '../core/migration-mail';
-import {
-  batchReportsPrefix,
-  decisionObjectName,
-  migrationObjectName,
-  planObjectName,
-} from '../core/object-names';
+import {batchReportsPrefix, migrationObjectName, planObjectName} from '../core/object-names';
 import type {Day} from '../core/time-window';
 import type {Logger} from '../logger';
 import {Clock, Mailer, ObjectExistsError, ObjectStore, Publisher} from '../ports';
 import {planBatchRange, readRunPlan} from './plan-batches';
-import {inspectDay} from './previous-days';
+import {inspectDay, readLedger} from './previous-days';
 import {undecidedPriorityDays} from './priority-days';
 
 export interface MigrationSettings {
@@ -339,26 +334,17 @@ export class Migration {
     for (const day of record.planned) {
       if (out.counted.includes(day)) continue;
       const plan = (
-        await store.readJson<{runId?: string}>(planObjectName(settings.env, day), MAX_LEDGER_BYTES)
+        await store.readJson<{runId?: string}>(planObjectName(settings.env, day), MAX_PLAN_BYTES)
       )?.value;
-      const ledger = (
-        await store
-          .readJson<{runId?: string; status?: string}>(
-            decisionObjectName(settings.env, day),
-            MAX_LEDGER_BYTES,
-          )
-          .catch(err => {
-            if (err instanceof PermanentError) return undefined;
-            throw err;
-          })
-      )?.value;
+      const ledger = await readLedger(store, settings.env, day);
       if (!plan?.runId || ledger?.runId !== plan.runId) continue;
       let requests = 0;
       for (const o of await store.list(batchReportsPrefix(settings.env, day, plan.runId))) {
         const r = (
-          await store
-            .readJson<{genesysRequests?: unknown}>(o.name, MAX_REPORT_BYTES)
-            .catch(() => undefined)
+          await store.readJson<{genesysRequests?: unknown}>(o.name, MAX_REPORT_BYTES).catch(err => {
+            if (err instanceof PermanentError) return undefined; // unreadable: counts nothing
+            throw err;
+          })
         )?.value;
         if (typeof r?.genesysRequests === 'number' && Number.isSafeInteger(r.genesysRequests))
           requests += r.genesysRequests;

@@ -109,18 +109,8 @@ export class Planner {
 
   async plan(request: PlanRequest): Promise<PlanSummary> {
     const session = await this.deps.genesys.session(0);
-    const watermark = await session.dataAvailability();
+    await this.requireData(session, request.days);
     const summary: PlanSummary = {dryRun: request.dryRun, days: []};
-    for (const day of request.days) {
-      const window = windowOf(day, this.deps.settings.timeZone);
-      if (watermark < window.endMs) {
-        throw new InputError(
-          `analytics data for ${day} is not complete yet: Genesys reports data available up to ` +
-            `${new Date(watermark).toISOString()}, the window ends ${new Date(window.endMs).toISOString()}`,
-          409,
-        );
-      }
-    }
     const {checkPreviousDays} = this.deps.settings;
     if (request.checkPrevious && !request.dryRun && checkPreviousDays > 0) {
       summary.previous = await this.checkPrevious(session, request);
@@ -139,10 +129,7 @@ export class Planner {
     meter: {requests: number},
   ): Promise<{runId: string; batches: number; conversations: number}> {
     const session = await this.deps.genesys.session(0, {meter});
-    const window = windowOf(day, this.deps.settings.timeZone);
-    const watermark = await session.dataAvailability();
-    if (watermark < window.endMs)
-      throw new InputError(`analytics data for ${day} is not complete yet`, 409);
+    await this.requireData(session, [day]);
     const request: PlanRequest = {
       days: [day],
       dryRun: false,
@@ -152,6 +139,21 @@ export class Planner {
     };
     const planned = await this.planDay(session, day, request, undefined, true);
     return {runId: planned.runId, batches: planned.batches, conversations: planned.conversations};
+  }
+
+  /** InputError (409) unless Genesys' analytics data is complete for every day's window. */
+  private async requireData(session: GenesysSession, days: readonly Day[]): Promise<void> {
+    const watermark = await session.dataAvailability();
+    for (const day of days) {
+      const window = windowOf(day, this.deps.settings.timeZone);
+      if (watermark < window.endMs) {
+        throw new InputError(
+          `analytics data for ${day} is not complete yet: Genesys reports data available up to ` +
+            `${new Date(watermark).toISOString()}, the window ends ${new Date(window.endMs).toISOString()}`,
+          409,
+        );
+      }
+    }
   }
 
   /**

@@ -75,7 +75,8 @@ export async function inspectDay(
   };
 }
 
-async function readLedger(
+/** The day's ledger, if it is one the checker could have written (unreadable: undefined). */
+export async function readLedger(
   store: ObjectStore,
   env: string,
   day: string,

@@ -7,10 +7,11 @@
  * no longer holds the migration back (check-previous takes care of it).
  */
 import {PermanentError} from '../core/errors';
-import {MAX_LEDGER_BYTES, MAX_MIGRATION_BYTES} from '../core/limits';
-import {decisionObjectName, priorityDaysObjectName} from '../core/object-names';
+import {MAX_MIGRATION_BYTES} from '../core/limits';
+import {priorityDaysObjectName} from '../core/object-names';
 import type {Day} from '../core/time-window';
 import {ObjectExistsError, ObjectStore} from '../ports';
+import {readLedger} from './previous-days';
 
 export interface PriorityDay {
   day: Day;
@@ -86,15 +87,7 @@ export async function undecidedPriorityDays(
   const undecided: Day[] = [];
   for (const d of days) {
     if (!(nowMs - Date.parse(d.at) < graceMs)) continue;
-    let ledgerRun: unknown;
-    try {
-      ledgerRun = (
-        await store.readJson<{runId?: unknown}>(decisionObjectName(env, d.day), MAX_LEDGER_BYTES)
-      )?.value?.runId;
-    } catch (err) {
-      if (!(err instanceof PermanentError)) throw err;
-    }
-    if (ledgerRun !== d.runId) undecided.push(d.day);
+    if ((await readLedger(store, env, d.day))?.runId !== d.runId) undecided.push(d.day);
   }
   return undecided;
 }

@@ -9,6 +9,7 @@
  * only what the functions need.
  */
 import * as assert from 'node:assert';
+import {parseMigrationRequest} from '../../functions/core/migration';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {SETTINGS} from '../../functions/config';
@@ -298,23 +299,35 @@ describe('infra/ (Terraform)', () => {
     );
   });
 
-  it('should have Cloud Scheduler call the planner with an OIDC token for its URL', () => {
-    const job = resource(docs, 'google_cloud_scheduler_job', 'nightly') as {
-      http_target: Array<{
-        uri: string;
-        oidc_token: Array<{audience: string; service_account_email: string}>;
-      }>;
+  it('should have Cloud Scheduler call the planner with an OIDC token for its URL (the nightly run and the migration tick)', () => {
+    for (const name of ['nightly', 'migration_tick']) {
+      const job = resource(docs, 'google_cloud_scheduler_job', name) as {
+        http_target: Array<{
+          uri: string;
+          body: string;
+          oidc_token: Array<{audience: string; service_account_email: string}>;
+        }>;
+      };
+      const target = job.http_target[0]!;
+      assert.match(
+        target.uri,
+        /google_cloudfunctions2_function\.fn\["planner"\]\.service_config\[0\]\.uri/,
+      );
+      assert.strictEqual(target.oidc_token[0]!.audience, target.uri);
+      assert.strictEqual(
+        target.oidc_token[0]!.service_account_email,
+        '${google_service_account.sa["scheduler"].email}',
+      );
+    }
+    // The tick's body is a request the planner takes as a migration tick.
+    const tick = resource(docs, 'google_cloud_scheduler_job', 'migration_tick') as {
+      http_target: Array<{body: string}>;
     };
-    const target = job.http_target[0]!;
-    assert.match(
-      target.uri,
-      /google_cloudfunctions2_function\.fn\["planner"\]\.service_config\[0\]\.uri/,
-    );
-    assert.strictEqual(target.oidc_token[0]!.audience, target.uri);
-    assert.strictEqual(
-      target.oidc_token[0]!.service_account_email,
-      '${google_service_account.sa["scheduler"].email}',
-    );
+    const literal = /^\$\{base64encode\((".*")\)\}$/.exec(tick.http_target[0]!.body)?.[1];
+    assert.ok(literal, `the tick's body is not base64encode("…"): ${tick.http_target[0]!.body}`);
+    const body = JSON.parse(JSON.parse(literal) as string) as {migration: unknown};
+    assert.deepStrictEqual(Object.keys(body), ['migration']);
+    assert.deepStrictEqual(parseMigrationRequest(body.migration, '2026-01-01'), {action: 'tick'});
   });
 
   it('should push batches to the worker with an OIDC audience, a retry policy and a dead-letter topic, and never expire', () => {
