@@ -7,7 +7,8 @@ import {Writable} from 'node:stream';
 import {hasGcloud} from '../local/run-day';
 import type {Stack} from '../local/stack';
 import {BatchReport, ReportConversation, totalsOf} from '../functions/core/report';
-import type {DayPlan} from '../functions/core/day-plan';
+import type {DayPlan, PlanIndex, PlanPart} from '../functions/core/day-plan';
+import type {PlannedBatch} from '../functions/core/batches';
 import {addDays} from '../functions/core/time-window';
 
 /** A Writable that hands every chunk to `onChunk` (the end of a pipeline). */
@@ -172,6 +173,42 @@ export function dayPlanOf(
     batches: list,
     ...extra,
   };
+}
+
+/**
+ * The version-2 form of a version-1 plan, as the planner writes a large day: plan.json lists
+ * the batches, each group of `groups` (consecutive batches, in order) is a part named
+ * `partName(k)`.
+ */
+export function planInParts(
+  plan: DayPlan,
+  groups: PlannedBatch[][],
+  partName: (k: number) => string,
+): {index: PlanIndex; parts: PlanPart[]} {
+  const {batches, version: _version, ...header} = plan;
+  const index: PlanIndex = {
+    ...header,
+    version: 2,
+    batches: batches.map(b => ({
+      batchId: b.batchId,
+      conversations: b.conversationIds.length,
+      ...(b.client !== undefined ? {client: b.client} : {}),
+    })),
+    parts: groups.map((g, k) => ({
+      object: partName(k),
+      batches: g.length,
+      conversations: g.reduce((n, b) => n + b.conversationIds.length, 0),
+    })),
+  };
+  const parts: PlanPart[] = groups.map((g, k) => ({
+    kind: 'plan-part',
+    version: 2,
+    day: plan.day,
+    runId: plan.runId,
+    part: k,
+    batches: g,
+  }));
+  return {index, parts};
 }
 
 /** Runs `fn` with fault `rules` active on a stand-in (its `/_admin/faults`), then clears them. */

@@ -9,7 +9,6 @@ import {cutBatches, planBatches, plannedClient} from '../../functions/core/batch
 import {ConversationIdList} from '../../functions/core/conversation-ids';
 import {
   DayPlan,
-  PlanIndex,
   PlanAssembly,
   PlanPart,
   assemblePlan,
@@ -19,7 +18,7 @@ import {
 import {decideDay} from '../../functions/core/day-outcome';
 import {PermanentError} from '../../functions/core/errors';
 import {addDays} from '../../functions/core/time-window';
-import {batchReportOf, dayPlanOf} from '../helpers';
+import {batchReportOf, dayPlanOf, planInParts} from '../helpers';
 
 const DAY = '2026-03-29';
 const RUN = 'r20260401t000000-0a0b0c';
@@ -181,29 +180,7 @@ describe('version-2 plans (batch list in plan.json, ids in parts)', () => {
   /** Parts of 3, 3 and 1 batches. */
   const groups = [batches.slice(0, 3), batches.slice(3, 6), batches.slice(6)];
   const object = (k: number) => `e/${DAY}/_manifest/runs/${RUN}/plan-parts/${k}.json`;
-  const index: PlanIndex = {
-    ...header,
-    version: 2,
-    conversations: 250,
-    batches: batches.map(b => ({
-      batchId: b.batchId,
-      conversations: b.conversationIds.length,
-      client: b.client!,
-    })),
-    parts: groups.map((g, k) => ({
-      object: object(k),
-      batches: g.length,
-      conversations: g.reduce((n, b) => n + b.conversationIds.length, 0),
-    })),
-  };
-  const parts: PlanPart[] = groups.map((g, k) => ({
-    kind: 'plan-part',
-    version: 2,
-    day: DAY,
-    runId: RUN,
-    part: k,
-    batches: g,
-  }));
+  const {index, parts} = planInParts(v1, groups, object);
   const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
   it('should accept the index and put together the plan a version-1 plan.json holds', () => {

@@ -25,10 +25,8 @@ import {createHash} from 'node:crypto';
 import type {Mail, StoredObject} from '../../functions/ports';
 import type {ReportConversation, ReportRecording, StoredCopy} from '../../functions/core/report';
 import type {RecordingType} from '../../functions/core/content-types';
-import {createLogger} from '../../functions/logger';
-import {Checker} from '../../functions/services/checker';
 import {batchReportOf, dayPlanOf} from '../helpers';
-import {MemoryStore} from './memory-store';
+import {MemoryStore, memoryChecker} from './memory-store';
 
 const ENV = 'golden';
 const DAY = '2026-03-04';
@@ -276,27 +274,7 @@ describe('checker outputs (byte for byte, a generated 3,000-conversation day)', 
   it('should write the same ledger, markers, records, index and emails as before', async () => {
     const day = generate();
     const mails: Mail[] = [];
-    let now = Date.parse('2026-03-07T06:00:00.000Z');
-    const checker = () =>
-      new Checker({
-        settings: {
-          env: ENV,
-          bucket: 'golden',
-          developers: ['dev@example.com'],
-          emailMaxGaps: 10,
-          replay: {project: 'p', topic: 't'},
-        },
-        store: day.store,
-        mailer: () =>
-          Promise.resolve({
-            send: (m: Mail) => {
-              mails.push(m);
-              return Promise.resolve();
-            },
-          }),
-        clock: {now: () => (now += 1000), sleep: () => Promise.resolve()},
-        logger: createLogger({}, () => {}),
-      });
+    const checker = memoryChecker(day.store, ENV, mails, Date.parse('2026-03-07T06:00:00.000Z'));
     const steps: Array<Record<string, string>> = [];
     const step = async (event: string) => {
       const result = await checker().handle(event);

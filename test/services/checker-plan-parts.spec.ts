@@ -8,14 +8,13 @@
  * agree.
  */
 import * as assert from 'node:assert';
-import type {DayPlan, PlanIndex, PlanPart} from '../../functions/core/day-plan';
+import type {DayPlan, PlanIndex} from '../../functions/core/day-plan';
 import {planObjectName, planPartObjectName} from '../../functions/core/object-names';
 import type {ReportConversation} from '../../functions/core/report';
 import type {Mail} from '../../functions/ports';
-import {createLogger} from '../../functions/logger';
-import {Checker, CheckResult} from '../../functions/services/checker';
-import {batchReportOf, dayPlanOf} from '../helpers';
-import {MemoryStore} from './memory-store';
+import type {CheckResult} from '../../functions/services/checker';
+import {batchReportOf, dayPlanOf, planInParts} from '../helpers';
+import {MemoryStore, memoryChecker} from './memory-store';
 
 const ENV = 'parts';
 const DAY = '2026-05-06';
@@ -40,29 +39,7 @@ const v1: DayPlan = dayPlanOf(
 for (const [b, batch] of v1.batches.entries()) batch.client = b % 2;
 /** Parts of 2, 2 and 1 batches. */
 const groups = [v1.batches.slice(0, 2), v1.batches.slice(2, 4), v1.batches.slice(4)];
-const {batches: _batches, version: _version, ...header} = v1;
-const v2: PlanIndex = {
-  ...header,
-  version: 2,
-  batches: v1.batches.map(b => ({
-    batchId: b.batchId,
-    conversations: b.conversationIds.length,
-    client: b.client!,
-  })),
-  parts: groups.map((g, k) => ({
-    object: partName(k),
-    batches: g.length,
-    conversations: g.reduce((n, b) => n + b.conversationIds.length, 0),
-  })),
-};
-const parts: PlanPart[] = groups.map((g, k) => ({
-  kind: 'plan-part',
-  version: 2,
-  day: DAY,
-  runId: RUN,
-  part: k,
-  batches: g,
-}));
+const {index: v2, parts} = planInParts(v1, groups, partName);
 
 /** The day in a store: recordings, reports (one leaves a conversation out), parts, the plan. */
 function dayWith(plan: DayPlan | PlanIndex): MemoryStore {
@@ -107,26 +84,7 @@ function dayWith(plan: DayPlan | PlanIndex): MemoryStore {
 
 async function decide(store: MemoryStore): Promise<{result: CheckResult; mails: Mail[]}> {
   const mails: Mail[] = [];
-  let now = Date.parse('2026-05-09T06:00:00.000Z');
-  const checker = new Checker({
-    settings: {
-      env: ENV,
-      bucket: 'parts',
-      developers: ['dev@example.com'],
-      emailMaxGaps: 10,
-      replay: {project: 'p', topic: 't'},
-    },
-    store,
-    mailer: () =>
-      Promise.resolve({
-        send: (m: Mail) => {
-          mails.push(m);
-          return Promise.resolve();
-        },
-      }),
-    clock: {now: () => (now += 1000), sleep: () => Promise.resolve()},
-    logger: createLogger({}, () => {}),
-  });
+  const checker = memoryChecker(store, ENV, mails, Date.parse('2026-05-09T06:00:00.000Z'))();
   return {result: await checker.handle(reportName(BATCHES - 1)), mails};
 }
 

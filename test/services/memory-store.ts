@@ -7,7 +7,10 @@
  */
 import {createHash} from 'node:crypto';
 import {Readable} from 'node:stream';
+import type {Mail} from '../../functions/ports';
 import {ObjectExistsError, ObjectStore, StoredObject, WriteOptions} from '../../functions/ports';
+import {createLogger} from '../../functions/logger';
+import {Checker} from '../../functions/services/checker';
 
 interface Version {
   bytes: Buffer;
@@ -109,4 +112,38 @@ export class MemoryStore implements ObjectStore {
     this.old.set(`${name}#${generation}`, v);
     return Promise.resolve(true);
   }
+}
+
+/**
+ * A checker of export env `env` (in a bucket of that name) over a memory
+ * store, whose emails land in `mails` and whose clock moves a second at
+ * every reading, from `startMs`.
+ */
+export function memoryChecker(
+  store: MemoryStore,
+  env: string,
+  mails: Mail[],
+  startMs: number,
+): () => Checker {
+  let now = startMs;
+  return () =>
+    new Checker({
+      settings: {
+        env,
+        bucket: env,
+        developers: ['dev@example.com'],
+        emailMaxGaps: 10,
+        replay: {project: 'p', topic: 't'},
+      },
+      store,
+      mailer: () =>
+        Promise.resolve({
+          send: (m: Mail) => {
+            mails.push(m);
+            return Promise.resolve();
+          },
+        }),
+      clock: {now: () => (now += 1000), sleep: () => Promise.resolve()},
+      logger: createLogger({}, () => {}),
+    });
 }
