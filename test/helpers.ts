@@ -1,6 +1,7 @@
 /** Small builders and stream helpers shared by the tests. */
-import {spawn} from 'node:child_process';
+import {execFile, spawn} from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {SecretManagerServiceClient} from '@google-cloud/secret-manager';
 import {Writable} from 'node:stream';
@@ -294,4 +295,21 @@ export async function eventDelivered(stack: Stack, object: string): Promise<bool
   if (!res.ok) throw new Error(`GCS emulator events: HTTP ${res.status}`);
   const {recent} = (await res.json()) as {recent: Array<{subject?: string; status?: string}>};
   return recent.some(r => r.subject === `objects/${object}` && r.status === 'delivered');
+}
+
+const DEMO_ROOT = path.join(__dirname, '..');
+
+/** Runs the demo with `args` and `root` as its state directory; its exit code and output. */
+export function runDemo(
+  root: string,
+  args: string[],
+): Promise<{code: number; stdout: string; stderr: string}> {
+  return new Promise(resolve =>
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'local/demo.ts', ...args, '--root', root],
+      {cwd: DEMO_ROOT, timeout: 280_000, maxBuffer: 16 * 1024 * 1024},
+      (err, stdout, stderr) => resolve({code: err ? Number(err.code ?? 1) : 0, stdout, stderr}),
+    ),
+  );
 }
