@@ -5,7 +5,8 @@
  */
 import type {Ledger} from '../core/ledger';
 import {MAX_LEDGER_BYTES} from '../core/limits';
-import {ObjectExistsError, ObjectStore} from '../ports';
+import type {ObjectStore} from '../ports';
+import {swapJson} from './objects';
 
 /**
  * Rounds of read–decide–swap, and attempts at each object the checker replaces under a
@@ -27,22 +28,13 @@ export function readLedger(store: ObjectStore, name: string): Promise<StoredLedg
  * Compare-and-swap of the ledger (generation 0: only if there is none yet);
  * resolves the new generation, or undefined if it had changed.
  */
-export async function swapLedger(
+export function swapLedger(
   store: ObjectStore,
   name: string,
   value: Ledger,
   generation: string | number,
 ): Promise<string | undefined> {
-  try {
-    const stored = await store.write(name, json(value), {
-      contentType: 'application/json',
-      ifGenerationMatch: generation,
-    });
-    return stored.generation;
-  } catch (err) {
-    if (err instanceof ObjectExistsError) return undefined;
-    throw err;
-  }
+  return swapJson(store, name, json(value), generation);
 }
 
 /** A bookkeeping object's bytes: indented JSON, as people read it. */

@@ -2,6 +2,29 @@
 import {ObjectExistsError, ObjectStore, StoredObject} from '../ports';
 
 /**
+ * Writes a JSON document to `name` only if it still has `generation` (0:
+ * only if it does not exist). Resolves the new generation, or undefined when
+ * another writer changed it first.
+ */
+export async function swapJson(
+  store: ObjectStore,
+  name: string,
+  bytes: Buffer,
+  generation: string | number,
+): Promise<string | undefined> {
+  try {
+    const stored = await store.write(name, bytes, {
+      contentType: 'application/json',
+      ifGenerationMatch: generation,
+    });
+    return stored.generation;
+  } catch (err) {
+    if (err instanceof ObjectExistsError) return undefined;
+    throw err;
+  }
+}
+
+/**
  * Writes `bytes` to `name` whether it exists or not, each attempt guarded by
  * the generation just read, so a concurrent writer's version is never
  * overwritten unseen. With `current`, an existing object it accepts is left
