@@ -12,6 +12,7 @@
 import {ConfigError} from './core/errors';
 import {EMAIL_RE} from './core/ids';
 import {Env, Setting, Value, readSetting} from './core/settings';
+import {cronProblem} from './core/cron';
 import {isValidTimeZone} from './core/time-window';
 
 const URL_CHECK = (v: string) =>
@@ -62,6 +63,13 @@ export const SETTINGS = {
     min: 0,
     max: 30,
     doc: 'a run exports the day this many days before its own',
+  },
+  schedule: {
+    name: 'SCHEDULE',
+    type: 'text',
+    optional: true,
+    check: cronProblem,
+    doc: "the nightly run's schedule, the Cloud Scheduler job's cron expression in `TIME_ZONE` (five fields, e.g. `0 2 * * *`): a history migration keeps quiet `MIGRATION_QUIET_MINUTES` before each start. A form read more than one way (App Engine syntax, both the day of the month and of the week restricted) is refused at start. Unset: no quiet window",
   },
   maxBackfillDays: {
     name: 'MAX_BACKFILL_DAYS',
@@ -149,6 +157,54 @@ export const SETTINGS = {
     max: 1000,
     doc: 'most batches of a history migration published and not yet reported at once: the most a nightly day can find ahead of it in the queue (see [migration](migration.md))',
   },
+  restoreOutstanding: {
+    name: 'RESTORE_OUTSTANDING',
+    type: 'int',
+    default: 500,
+    min: 1,
+    max: 2000,
+    doc: 'most archived recordings being restored at once (asked for and not yet exported)',
+  },
+  restoreHoldHours: {
+    name: 'RESTORE_HOLD_HOURS',
+    type: 'int',
+    default: 72,
+    min: 1,
+    max: 720,
+    doc: "how long a restored recording is asked to stay restored (the archive date a restore sets, from the request): long enough for Genesys Cloud's restore and the export",
+  },
+  restorePollSeconds: {
+    name: 'RESTORE_POLL_SECONDS',
+    type: 'int',
+    default: 600,
+    min: 1,
+    max: 86_400,
+    doc: 'how often a requested restore is read again from Genesys Cloud',
+  },
+  restoreCallsPerTick: {
+    name: 'RESTORE_CALLS_PER_TICK',
+    type: 'int',
+    default: 60,
+    min: 2,
+    max: 1000,
+    doc: "most Genesys calls the planner's every-minute tick makes for restores (a restore asked for costs two, a check one)",
+  },
+  analyticsHorizonDays: {
+    name: 'ANALYTICS_HORIZON_DAYS',
+    type: 'int',
+    default: 1826,
+    min: 90,
+    max: 36_600,
+    doc: "how far back, in days, the analytics jobs API is relied on to enumerate a day's conversations; older days (and days past the organisation's maximum interaction data retention) are refused and reported, never planned empty (see [migration](migration.md#the-history-horizon))",
+  },
+  migrationQuietMinutes: {
+    name: 'MIGRATION_QUIET_MINUTES',
+    type: 'int',
+    default: 15,
+    min: 0,
+    max: 720,
+    doc: "minutes before each scheduled nightly run (`SCHEDULE`) in which a history migration publishes and plans nothing, until the night's day is planned: its batches finish and its calls leave Genesys' minute first; 0: off (see [migration](migration.md#how-the-nightly-run-is-protected))",
+  },
   metadataMode: {
     name: 'METADATA',
     type: 'choice',
@@ -199,9 +255,9 @@ export const SETTINGS = {
   archivedPolicy: {
     name: 'ARCHIVED_POLICY',
     type: 'choice',
-    default: 'fail',
-    values: ['fail', 'skip'],
-    doc: '`fail` or `skip` archived recordings',
+    default: 'restore',
+    values: ['restore', 'fail', 'skip'],
+    doc: '`restore` archived recordings (the pipeline asks Genesys Cloud to restore them, exports them once restored and decides their day again; the OAuth clients need the `recording:*:restore` permissions), `fail` them (gaps an operator restores by hand or with `grm restore DAY`) or `skip` them (see [migration](migration.md#archived-recordings))',
   },
   maxBatchAttempts: {
     name: 'MAX_BATCH_ATTEMPTS',

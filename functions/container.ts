@@ -14,6 +14,7 @@
  * measures it. Only types are imported statically here.
  */
 import {Config, parseConfig} from './config';
+import {parseCron} from './core/cron';
 import {createLogger, Logger} from './logger';
 import type {GcsStore} from './adapters/gcs';
 import type {GenesysCloud} from './adapters/genesys';
@@ -21,6 +22,7 @@ import type {SecretReader} from './adapters/secrets';
 import type {Checker} from './services/checker';
 import type {Planner} from './services/planner';
 import type {Migration} from './services/migration';
+import type {Restores} from './services/restores';
 import type {BatchWorker} from './services/worker';
 import type {Clock, Mailer, Publisher} from './ports';
 
@@ -35,6 +37,8 @@ export interface Container {
   planner(): Promise<Planner>;
   /** The history migration, run by the planner's function. */
   migration(): Promise<Migration>;
+  /** Restores of archived recordings, run by the planner's function. */
+  restores(): Promise<Restores>;
   worker(): Promise<BatchWorker>;
   checker(): Promise<Checker>;
 }
@@ -114,6 +118,7 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
           runGraceMinutes: config.runGraceMinutes,
           bucket: config.bucket,
           developers: config.developerEmails,
+          horizonDays: config.analyticsHorizonDays,
         },
         genesys,
         store,
@@ -132,11 +137,33 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
           developers: config.developerEmails,
           runGraceMinutes: config.runGraceMinutes,
           outstanding: config.migrationOutstandingBatches,
+          quiet: {
+            ...(config.schedule ? {schedule: parseCron(config.schedule)} : {}),
+            timeZone: config.timeZone,
+            quietMinutes: config.migrationQuietMinutes,
+          },
         },
         store,
         publisher,
         planner,
         mailer: getMailer,
+        clock: systemClock,
+        logger,
+      });
+    }),
+    restores: once(async () => {
+      const [genesys, store] = await Promise.all([getGenesys.planner(), getStore()]);
+      return new (load.restores().Restores)({
+        settings: {
+          env: config.env,
+          outstanding: config.restoreOutstanding,
+          holdHours: config.restoreHoldHours,
+          pollMs: config.restorePollSeconds * 1000,
+          callsPerTick: config.restoreCallsPerTick,
+        },
+        store,
+        publisher,
+        genesys,
         clock: systemClock,
         logger,
       });
@@ -184,6 +211,7 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
           developers: config.developerEmails,
           emailMaxGaps: config.emailMaxGaps,
           replay: replayTarget,
+          archivedPolicy: config.archivedPolicy,
         },
         store,
         mailer: getMailer,
@@ -213,6 +241,7 @@ const load = {
   exporter: (): typeof import('./services/exporter') => require('./services/exporter'),
   planner: (): typeof import('./services/planner') => require('./services/planner'),
   migration: (): typeof import('./services/migration') => require('./services/migration'),
+  restores: (): typeof import('./services/restores') => require('./services/restores'),
   worker: (): typeof import('./services/worker') => require('./services/worker'),
 };
 

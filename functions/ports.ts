@@ -59,6 +59,32 @@ export interface GenesysSession {
    * when Genesys will not say (the route refused, or no answer).
    */
   divisionsPermitted(permission: string): Promise<number>;
+  /**
+   * The organisation's maximum interaction data retention
+   * (`analytics/dataretention/settings`): its days, or none set (a 404, or
+   * no days in the answer). Rejects when Genesys will not say.
+   */
+  analyticsRetention(): Promise<{retentionDays: number} | {none: true}>;
+  /** One recording's state (recording metadata), or undefined when Genesys does not know it. */
+  recordingState(conversationId: string, recordingId: string): Promise<RecordingState | undefined>;
+  /**
+   * Moves a recording's archive date (`PUT …/recordings/{id}`), keeping its
+   * delete date: on an archived recording, a restore that lasts until then.
+   * Answers the recording's state after the change.
+   */
+  setArchiveDate(
+    conversationId: string,
+    recordingId: string,
+    archiveDate: string,
+    deleteDate: string | undefined,
+  ): Promise<RecordingState>;
+}
+
+/** What a restore needs to know of one recording. */
+export interface RecordingState {
+  fileState?: string;
+  deleteDate?: string;
+  restoreExpirationTime?: string;
 }
 
 /**

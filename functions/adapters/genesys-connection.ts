@@ -236,7 +236,9 @@ export class GenesysConnection {
     const {clock, maxAttempts} = this.opts;
     const random = this.opts.random ?? Math.random;
     const lane = context.lane === 'migration';
-    let relogged = false;
+    // A 401 renews a client's token once per call; an unpinned retry may land on another
+    // client, whose token may be just as stale (revoked together), and gets its own renewal.
+    const relogged = new Set<GenesysConnection>();
     for (let attempt = 1; ; attempt++) {
       const [s, ticket] = await this.slot(pinned ? [this] : this.peers, lane);
       try {
@@ -263,9 +265,9 @@ export class GenesysConnection {
         )
           // The whole client waits, not only this call: the window is the server's.
           s.pacer.pauseUntil(clock.now() + failure.retryAfterSeconds * 1000);
-        const decision: Decision = decide(failure, attempt, maxAttempts, random(), relogged);
+        const decision: Decision = decide(failure, attempt, maxAttempts, random(), relogged.has(s));
         if (decision.action === 'relogin') {
-          relogged = true;
+          relogged.add(s);
           // Only a token no other call has replaced meanwhile is dropped.
           if (generation === s.tokenGeneration) s.tokenExpiry = 0;
           continue;

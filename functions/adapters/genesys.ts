@@ -14,6 +14,7 @@ import type {
   Genesys,
   GenesysSession,
   RecordingMeta,
+  RecordingState,
 } from '../ports';
 import {CallContext, GenesysConnection, GenesysOptions} from './genesys-connection';
 
@@ -23,6 +24,15 @@ export type {GenesysOptions} from './genesys-connection';
 
 /** Requests per analytics job results page, and per query page. */
 const JOB_PAGE_SIZE = 1000;
+
+/** The fields a restore reads, each only when Genesys answered a string. */
+function pickState(body: unknown): RecordingState {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const out: RecordingState = {};
+  for (const k of ['fileState', 'deleteDate', 'restoreExpirationTime'] as const)
+    if (typeof b[k] === 'string') out[k] = b[k];
+  return out;
+}
 const QUERY_PAGE_SIZE = 100;
 /** The first wait for an analytics job before asking whether it is done, in ms. */
 const JOB_FIRST_POLL_MS = 1000;
@@ -183,6 +193,63 @@ class Session implements GenesysSession {
       this.context,
     );
     return {...body, results: body.results ?? []};
+  }
+
+  async analyticsRetention(): Promise<{retentionDays: number} | {none: true}> {
+    try {
+      const body = await this.conn.call<{retentionDays?: unknown}>(
+        'analytics data retention',
+        a => a.analytics.getAnalyticsDataretentionSettings(),
+        true, // on the client that asked for the watermark: no second login
+        this.context,
+      );
+      const days = body?.retentionDays;
+      return typeof days === 'number' && Number.isSafeInteger(days) && days > 0
+        ? {retentionDays: days}
+        : {none: true};
+    } catch (err) {
+      // What Genesys answers an organisation without the setting is not documented: a 404 is none.
+      if (err instanceof NotFoundError) return {none: true};
+      throw err;
+    }
+  }
+
+  async recordingState(
+    conversationId: string,
+    recordingId: string,
+  ): Promise<RecordingState | undefined> {
+    try {
+      const body = await this.conn.call<RecordingState>(
+        'recording state',
+        a => a.recording.getConversationRecordingmetadataRecordingId(conversationId, recordingId),
+        true, // on this session's client: the one whose restore permission counts
+        this.context,
+      );
+      return pickState(body);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  async setArchiveDate(
+    conversationId: string,
+    recordingId: string,
+    archiveDate: string,
+    deleteDate: string | undefined,
+  ): Promise<RecordingState> {
+    // The delete date goes back as it was: the body is the recording's retention, not a patch.
+    const body = await this.conn.call<RecordingState>(
+      'restore recording',
+      a =>
+        a.recording.putConversationRecording(conversationId, recordingId, {
+          archiveDate,
+          ...(deleteDate !== undefined ? {deleteDate} : {}),
+        }),
+      true,
+      this.context,
+    );
+    return pickState(body);
   }
 
   async divisionsPermitted(permission: string): Promise<number> {

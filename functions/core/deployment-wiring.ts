@@ -26,14 +26,19 @@ export interface SchedulerWant {
   job: string;
   plannerUrl: string;
   scheduler: string;
+  /** The planner's every-minute tick (migration and restores), not the nightly job. */
+  tick?: boolean;
 }
 
 export function schedulerJobCheck(
   job: SchedulerJobView | undefined,
   want: SchedulerWant,
 ): CheckResult {
-  const id = 'wiring.scheduler';
+  const id = want.tick ? 'wiring.tick' : 'wiring.scheduler';
   const title = `Cloud Scheduler job ${want.job}`;
+  const stops = want.tick
+    ? 'so no history migration or restore of archived recordings advances'
+    : 'so no night is planned';
   if (!job)
     return failed(id, title, `no job ${want.job} in ${want.region}`, `${APPLY}; or check --region`);
   if (job.state !== 'ENABLED') {
@@ -41,10 +46,12 @@ export function schedulerJobCheck(
     return failed(
       id,
       title,
-      `the job is ${job.state ?? 'in no state'}, so no night is planned`,
-      job.state === 'PAUSED'
-        ? `${resume} (unless a Cloud Composer DAG triggers the nightly run: composer_service_account pauses the job on purpose)`
-        : APPLY,
+      `the job is ${job.state ?? 'in no state'}, ${stops}`,
+      job.state !== 'PAUSED'
+        ? APPLY
+        : want.tick
+          ? resume
+          : `${resume} (unless a Cloud Composer DAG triggers the nightly run: composer_service_account pauses the job on purpose)`,
     );
   }
   const problems: string[] = [];

@@ -47,11 +47,23 @@ export class InputError extends PipelineError {
   override name = 'InputError' as const;
   constructor(
     message: string,
-    /** HTTP status for callers of the planner (400, 405, 409, 413, 415). */
+    /** HTTP status for callers of the planner (400, 405, 409, 413, 415, 422). */
     readonly status = 400,
     context: Record<string, string | number | undefined> = {},
   ) {
     super(message, context);
+  }
+}
+
+/** A day before the history horizon (core/history-horizon.ts): not planned, reported (422). */
+export class BeyondHorizonError extends InputError {
+  constructor(
+    message: string,
+    readonly day: string,
+    /** The oldest day enumerable: every day before it is beyond too. */
+    readonly oldest: string,
+  ) {
+    super(message, 422);
   }
 }
 

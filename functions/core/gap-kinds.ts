@@ -9,6 +9,7 @@ import type {Gap} from './day-outcome';
 import {isGenesysId} from './ids';
 
 export type GapKindKey =
+  | 'restore-requested'
   | 'archived'
   | 'restoring'
   | 'uploading'
@@ -24,7 +25,7 @@ export type GapKindKey =
   | 'transient';
 
 /** The `grm` step that follows the fix of a kind. */
-type Step = 'replay' | 'rerun' | 'waive';
+type Step = 'replay' | 'rerun' | 'waive' | 'watch-restores';
 
 interface KindRule {
   key: GapKindKey;
@@ -40,10 +41,17 @@ interface KindRule {
 /** In the order they are tried; the last, without a pattern, takes every other reason. */
 const KINDS: readonly KindRule[] = [
   {
+    key: 'restore-requested',
+    match: /restore requested by the pipeline/,
+    title: 'archived in Genesys Cloud; the pipeline is restoring them',
+    fix: 'nothing: the pipeline exports them once Genesys Cloud has restored them (hours) and decides the day again; if a restore was refused (grant the OAuth clients recording:recording:restore), grm restore {day} asks again',
+    step: 'watch-restores',
+  },
+  {
     key: 'archived',
     match: /fileState ARCHIVED/,
     title: 'archived in Genesys Cloud',
-    fix: 'restore the recordings from the archive in Genesys Cloud (or set archived_policy = skip)',
+    fix: 'restore the recordings from the archive in Genesys Cloud (grm restore DAY has the pipeline do it, export them and decide the day again; or set archived_policy = skip)',
     step: 'replay',
   },
   {
@@ -150,6 +158,8 @@ export function gapCommand(key: GapKindKey, day: string, recordingIds: string[] 
   switch (rule.step) {
     case 'rerun':
       return `grm rerun ${day}`;
+    case 'watch-restores':
+      return 'grm restore status';
     case 'waive': {
       // Only well-formed ids go into a command someone will paste into a shell.
       const safe = recordingIds.filter(isGenesysId);
@@ -169,7 +179,9 @@ export function gapAction(reason: string, day: string): string {
   const rule = ruleFor(reason);
   return rule.step === 'waive'
     ? `${rule.fix} with \`grm waive ${day} --recording ID --reason ... --by EMAIL\``
-    : `${rule.fix}, then \`${gapCommand(rule.key, day)}\``;
+    : `${rule.fix.replace('grm restore DAY', `grm restore ${day}`).replace('{day}', day)}${
+        rule.step === 'watch-restores' ? '; see' : ', then'
+      } \`${gapCommand(rule.key, day)}\``;
 }
 
 /** The gaps of one kind, with what fixes them. */

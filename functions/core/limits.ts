@@ -52,3 +52,6 @@ export const MAX_RECORDS_BYTES = 256 * MiB;
 
 /** A migration's record (ten years of planned days are ~50 KB) and the priority days list. */
 export const MAX_MIGRATION_BYTES = 1 * MiB;
+
+/** The restore record: RESTORE_OUTSTANDING (at most 2,000) entries of a few hundred bytes. */
+export const MAX_RESTORES_BYTES = 4 * MiB;

@@ -22,6 +22,7 @@ export function migrationMail(
   where: {env: string; bucket: string},
 ): MigrationMail {
   const total = spanDays(m);
+  const beyond = [...(m.beyond ?? [])].sort();
   const decided = m.counted.length + m.skipped;
   const failed = m.failed ?? [];
   const calls = Object.values(m.calls).reduce((a, b) => a + b, 0);
@@ -44,6 +45,12 @@ export function migrationMail(
     lines.push(
       `Nothing more is exported until ${event.untilMonth}; it resumes by itself then.`,
       'To go on sooner, raise the cap: grm migrate cancel, then grm migrate FROM..TO with a higher --monthly-calls (days already _SUCCESS are skipped).',
+    );
+  if (beyond.length > 0)
+    lines.push(
+      '',
+      `Not enumerable: ${beyond.length} days from ${beyond[0]} to ${beyond.at(-1)} lie before the history horizon; they were never planned nor called complete.`,
+      `Why: ${m.horizon ?? 'before the history horizon'}`,
     );
   if (failed.length > 0) {
     lines.push(

@@ -7,6 +7,7 @@ import type {DayState} from './day-status';
 import {formatBytes} from './human-format';
 import {MigrationRecord, monthOf, spanDays} from './migration';
 import {PLANNER_RESERVE} from './budget';
+import {NightlyHold, holdText} from './quiet-window';
 
 export interface MigrationStatus {
   id: string;
@@ -20,9 +21,13 @@ export interface MigrationStatus {
     failure: number;
     running: number;
     skipped: number;
+    /** Before the history horizon: not enumerable, never planned. */
+    beyond: number;
     left: number;
   };
   failed: string[];
+  /** The days before the history horizon, as a range, and why (absent when none). */
+  beyond?: {from: string; to: string; why: string};
   recordings: number;
   bytes: number;
   calls: {thisMonth: number; total: number; monthlyCap?: number};
@@ -31,6 +36,8 @@ export interface MigrationStatus {
   /** When the last day is expected to be decided, at the measured rate (absent before a day is). */
   eta?: string;
   current?: MigrationRecord['current'];
+  /** Set while it holds for the nightly run (the quiet window before it). */
+  quiet?: NightlyHold;
 }
 
 /** The status from the record and the states of its planned days. */
@@ -50,11 +57,12 @@ export function migrationStatus(
       bytes += t.bytes;
     }
   const total = spanDays(m);
-  const left = total - planned.length - m.skipped;
+  const beyond = m.beyond ?? [];
+  const left = total - planned.length - m.skipped - beyond.length;
   const callsTotal = Object.values(m.calls).reduce((a, b) => a + b, 0);
   const hours = Math.max((nowMs - Date.parse(m.createdAt)) / 3600_000, 1 / 60);
   const daysPerHour = (decided + m.skipped) / hours;
-  const remaining = total - decided - m.skipped;
+  const remaining = total - decided - m.skipped - beyond.length;
   const eta =
     daysPerHour > 0 && remaining > 0 && (m.state === 'running' || m.state === 'paused')
       ? new Date(nowMs + (remaining / daysPerHour) * 3600_000).toISOString()
@@ -71,9 +79,19 @@ export function migrationStatus(
       failure: failure.length,
       running: planned.length - decided,
       skipped: m.skipped,
+      beyond: beyond.length,
       left,
     },
     failed: failure.map(s => s.day),
+    ...(beyond.length > 0
+      ? {
+          beyond: {
+            from: [...beyond].sort()[0]!,
+            to: [...beyond].sort().at(-1)!,
+            why: m.horizon ?? 'before the history horizon',
+          },
+        }
+      : {}),
     recordings,
     bytes,
     calls: {
@@ -84,6 +102,7 @@ export function migrationStatus(
     rate: {daysPerHour, callsPerMinute: callsTotal / (hours * 60)},
     ...(eta ? {eta} : {}),
     ...(m.current ? {current: m.current} : {}),
+    ...(m.quiet && m.state === 'running' ? {quiet: m.quiet} : {}),
   };
 }
 
@@ -94,7 +113,8 @@ export function migrationStatusText(s: MigrationStatus): string {
       (s.pause
         ? ` (${s.pause.by === 'monthly-cap' ? `monthly call cap reached; resumes in ${s.pause.untilMonth}` : 'by an operator'} since ${s.pause.at})`
         : ''),
-    `Days: ${d.success} _SUCCESS, ${d.failure} _FAILURE, ${d.running} running, ${d.skipped} skipped (_SUCCESS before), ${d.left} left, of ${d.total}`,
+    `Days: ${d.success} _SUCCESS, ${d.failure} _FAILURE, ${d.running} running, ${d.skipped} skipped (_SUCCESS before), ` +
+      `${d.beyond > 0 ? `${d.beyond} beyond the history horizon, ` : ''}${d.left} left, of ${d.total}`,
     `Exported: ${s.recordings} recordings, ${formatBytes(s.bytes)}`,
     `Genesys calls: ${s.calls.thisMonth} this month` +
       (s.calls.monthlyCap !== undefined ? ` (cap ${s.calls.monthlyCap})` : '') +
@@ -102,6 +122,11 @@ export function migrationStatusText(s: MigrationStatus): string {
     `Rate: ${s.rate.daysPerHour.toFixed(1)} days an hour, ${s.rate.callsPerMinute.toFixed(0)} calls a minute` +
       (s.eta ? `; done about ${s.eta.slice(0, 16).replace('T', ' ')} UTC` : ''),
   ];
+  if (s.beyond)
+    lines.push(
+      `Not enumerable: ${s.days.beyond} days from ${s.beyond.from} to ${s.beyond.to}, never planned nor called complete: ${s.beyond.why}`,
+    );
+  if (s.quiet) lines.push(`Holding: ${holdText(s.quiet)}`);
   if (s.current)
     lines.push(
       `On: ${s.current.day} (run ${s.current.runId}), ${s.current.published} of ${s.current.batches} batches published`,

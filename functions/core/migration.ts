@@ -9,10 +9,12 @@
  * publishes nothing; otherwise it keeps at most `outstanding` of its batches
  * published and unreported, so a priority day never queues behind more than
  * that many. Its batches carry `lane: "migration"`, and the workers pace them
- * to the migration's share of their budget.
+ * to the migration's share of their budget. Before each scheduled start of
+ * the nightly run it keeps quiet (core/quiet-window.ts).
  */
 import {InputError} from './errors';
 import {isToken} from './ids';
+import {NightlyHold, holdProblems} from './quiet-window';
 import {Day, addDays, daysBetween, isValidDay} from './time-window';
 
 export type MigrationState = 'running' | 'paused' | 'cancelled' | 'done';
@@ -50,6 +52,11 @@ export interface MigrationRecord {
   /** The next day to plan; absent once every day has been planned or skipped. */
   next?: Day;
   current?: MigrationCurrent;
+  /**
+   * The day published before the current one, kept while some of its batches may be
+   * unreported: they count towards the outstanding bound.
+   */
+  previous?: MigrationCurrent;
   /** Days planned, and days skipped because they were `_SUCCESS` already. */
   planned: Day[];
   skipped: number;
@@ -59,10 +66,18 @@ export interface MigrationRecord {
   counted: Day[];
   /** Of those, the days that ended `_FAILURE`. */
   failed?: Day[];
+  /**
+   * Days before the history horizon (core/history-horizon.ts): never
+   * planned, reported. `horizon` says why, as the planner last said it.
+   */
+  beyond?: Day[];
+  horizon?: string;
   /** Days planned again because their run stalled (each at most once). */
   replanned?: Day[];
   /** Percent of the span last told to the developers (0, 25, 50, 75, 100). */
   milestone: number;
+  /** Set while the last tick held for the nightly run (its quiet window). */
+  quiet?: NightlyHold;
 }
 
 /** The operator's requests, as the planner takes them: `{"migration":{"action":…}}`. */
@@ -213,10 +228,15 @@ export interface TickFacts {
   currentDecided?: boolean;
   /** Most migration batches published and unreported at once. */
   outstanding: number;
+  /** Batches of the previous day published and not yet reported (none when absent). */
+  previousInFlight?: number;
+  /** Set inside the quiet window before the nightly run, until its day is listed. */
+  hold?: NightlyHold;
 }
 
 export type TickAction =
   | {do: 'nothing'; why: string}
+  | {do: 'quiet'; hold: NightlyHold}
   | {do: 'resume-month'}
   | {do: 'pause-cap'; month: string}
   | {do: 'publish'; count: number}
@@ -226,9 +246,11 @@ export type TickAction =
 /**
  * The next step of a migration. Only a running migration moves; a
  * cap-paused one resumes in its new month. While a priority day is
- * undecided nothing is published. The current day's batches go out at most
- * `outstanding` unreported at a time; once all are out, the next day is
- * planned (just in time: its discovery runs while the last batches export).
+ * undecided nothing is published, and in the quiet window before the
+ * nightly run nothing is published or planned. The current day's batches go
+ * out at most `outstanding` unreported at a time; once all are out, the next
+ * day is planned (just in time: its discovery runs while the last batches
+ * export).
  */
 export function decideTick(m: MigrationRecord, f: TickFacts): TickAction {
   const month = monthOf(f.nowMs);
@@ -240,16 +262,35 @@ export function decideTick(m: MigrationRecord, f: TickFacts): TickAction {
     return {do: 'pause-cap', month};
   if (f.priorityDays.length > 0)
     return {do: 'nothing', why: `priority days undecided: ${f.priorityDays.join(', ')}`};
+  if (f.hold) return {do: 'quiet', hold: f.hold};
   const c = m.current;
+  const before = f.previousInFlight ?? 0;
   if (c && c.published < c.batches) {
-    const inFlight = c.published - (f.reported ?? 0);
+    const inFlight = c.published - (f.reported ?? 0) + before;
     const room = f.outstanding - inFlight;
     if (room <= 0) return {do: 'nothing', why: `${inFlight} batches in flight`};
     return {do: 'publish', count: Math.min(room, c.batches - c.published)};
   }
+  // The next day waits for the previous one's batches: only two days' batches are counted.
+  if (m.next !== undefined && before > 0)
+    return {do: 'nothing', why: `${before} batches of ${m.previous?.day} in flight`};
   if (m.next !== undefined) return {do: 'plan', day: m.next};
   if (c && !f.currentDecided) return {do: 'nothing', why: `waiting for ${c.day} to be decided`};
   return {do: 'finish'};
+}
+
+/**
+ * Batches of a day published and not reported, `reported` of them being;
+ * none once it was planned longer ago than the grace (a stalled run is
+ * planned again, not waited for).
+ */
+export function inFlightOf(
+  d: MigrationCurrent,
+  reported: number,
+  nowMs: number,
+  graceMs: number,
+): number {
+  return nowMs - Date.parse(d.plannedAt) > graceMs ? 0 : Math.max(0, d.published - reported);
 }
 
 /** The day after `day` within the span, or undefined past its end. */
@@ -289,23 +330,25 @@ export function migrationProblems(value: unknown): string[] {
     p.push('"planned" or "counted" is not a list of days');
   if (!isCount(m.skipped) || !isCount(m.milestone))
     p.push('"skipped" or "milestone" is not a count');
+  if (m.beyond !== undefined && !isDayList(m.beyond)) p.push('"beyond" is not a list of days');
   if (
     typeof m.calls !== 'object' ||
     m.calls === null ||
     !Object.entries(m.calls).every(([k, n]) => /^\d{4}-\d{2}$/.test(k) && isCount(n))
   )
     p.push('"calls" is not a map of months to counts');
-  const c = m.current;
-  if (
-    c !== undefined &&
-    (typeof c !== 'object' ||
-      c === null ||
-      !isValidDay(c.day) ||
-      !isToken(c.runId) ||
-      !isCount(c.batches) ||
-      !isCount(c.published) ||
-      c.published > c.batches)
-  )
-    p.push('"current" is not a day being published');
+  const isDay = (c: MigrationCurrent | undefined) =>
+    c === undefined ||
+    (typeof c === 'object' &&
+      c !== null &&
+      isValidDay(c.day) &&
+      isToken(c.runId) &&
+      isCount(c.batches) &&
+      isCount(c.published) &&
+      c.published <= c.batches);
+  if (!isDay(m.current)) p.push('"current" is not a day being published');
+  if (!isDay(m.previous)) p.push('"previous" is not a day published');
+  if (m.quiet !== undefined && holdProblems(m.quiet).length > 0)
+    p.push('"quiet" is not a hold for the nightly run');
   return p;
 }

@@ -188,3 +188,19 @@ export function migrationObjectName(env: string): string {
 export function priorityDaysObjectName(env: string): string {
   return `${env}/_migration/priority-days.json`;
 }
+
+/** The restores of archived recordings under way: the planner's record. */
+export function restoresObjectName(env: string): string {
+  return `${env}/_migration/restores.json`;
+}
+
+/** Where decided days' recordings awaiting a restore are queued, a folder per day. */
+export function restoreInboxPrefix(env: string): string {
+  return `${env}/_migration/restore-inbox/`;
+}
+
+/** One decided outcome's queue of recordings awaiting a restore (`fingerprint`: the outcome's). */
+export function restoreInboxObjectName(env: string, day: Day, fingerprint: string): string {
+  const safe = fingerprint.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
+  return `${restoreInboxPrefix(env)}${day}/${safe}.json`;
+}

@@ -15,6 +15,16 @@ export interface ConversationRecording {
   r: ExportRecording;
 }
 
+/** What archived recordings may count as (ARCHIVED_POLICY). */
+export type ArchivedPolicy = 'restore' | 'fail' | 'skip';
+
+/**
+ * What an archived (or restoring) recording's reason says under
+ * ARCHIVED_POLICY=restore: the checker queues it for the planner's restores.
+ */
+export const RESTORE_REQUESTED =
+  'restore requested by the pipeline; exported once Genesys Cloud has restored it';
+
 /** The reason a recording carries until a stage settles it. */
 export const PENDING_DOWNLOAD = 'pending download';
 
@@ -24,7 +34,7 @@ export const DEADLINE_REASON =
 /** The outcome a recording gets from its file state alone, or undefined if it should be downloaded. */
 export function outcomeFromState(
   meta: RecordingMeta,
-  archivedPolicy: 'fail' | 'skip',
+  archivedPolicy: ArchivedPolicy,
 ): Pick<ExportRecording, 'outcome' | 'reason'> | undefined {
   switch (meta.fileState) {
     case 'AVAILABLE':
@@ -33,16 +43,25 @@ export function outcomeFromState(
     case 'DELETED':
       return {outcome: 'skipped', reason: 'deleted at the source (fileState DELETED)'};
     case 'ARCHIVED':
-      return archivedPolicy === 'skip'
-        ? {outcome: 'skipped', reason: 'archived at the source; skipped by ARCHIVED_POLICY=skip'}
-        : {
-            outcome: 'failed',
-            reason: 'archived at the source (fileState ARCHIVED): restore it, then replay',
-          };
+      if (archivedPolicy === 'skip')
+        return {
+          outcome: 'skipped',
+          reason: 'archived at the source; skipped by ARCHIVED_POLICY=skip',
+        };
+      return {
+        outcome: 'failed',
+        reason:
+          archivedPolicy === 'restore'
+            ? `archived at the source (fileState ARCHIVED): ${RESTORE_REQUESTED}`
+            : 'archived at the source (fileState ARCHIVED): restore it, then replay',
+      };
     case 'RESTORING':
       return {
         outcome: 'failed',
-        reason: 'being restored from the archive (fileState RESTORING): replay later',
+        reason:
+          archivedPolicy === 'restore'
+            ? `being restored from the archive (fileState RESTORING): ${RESTORE_REQUESTED}`
+            : 'being restored from the archive (fileState RESTORING): replay later',
       };
     case 'UPLOADING':
       return {
@@ -64,7 +83,7 @@ export function outcomeFromState(
 export function recordingsFromMetadata(
   conversationId: string,
   list: RecordingMeta[] | undefined,
-  archivedPolicy: 'fail' | 'skip',
+  archivedPolicy: ArchivedPolicy,
 ): ExportConversation {
   const conv: ExportConversation = {conversationId, recordings: []};
   if (list === undefined) {

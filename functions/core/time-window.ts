@@ -68,7 +68,7 @@ export function daysBetween(a: Day, b: Day): number {
 }
 
 /** The wall-clock date and time at an instant, as a UTC-based ms number. */
-function wallClockMs(ms: number, timeZone: string): number {
+export function wallClockMs(ms: number, timeZone: string): number {
   const parts: Record<string, number> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(ms))) {
     if (p.type !== 'literal') parts[p.type] = Number(p.value);
@@ -77,6 +77,27 @@ function wallClockMs(ms: number, timeZone: string): number {
     Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!) +
     (((ms % 1000) + 1000) % 1000)
   );
+}
+
+/**
+ * The instants whose wall clock in `timeZone` reads `wallMs` (a wall-clock
+ * date and time as a UTC-based ms number), earliest first: one, or two where
+ * the clocks go back. Where they go forward over it (a time the clock skips)
+ * none exists: then both readings, with the offset before the change and
+ * with the offset after it.
+ */
+export function instantsAtWallClock(wallMs: number, timeZone: string): number[] {
+  const candidates = new Set<number>();
+  for (const probe of [wallMs - DAY_MS, wallMs, wallMs + DAY_MS])
+    candidates.add(wallMs - (wallClockMs(probe, timeZone) - probe));
+  const all = [...candidates].sort((a, b) => a - b);
+  const exact = all.filter(c => wallClockMs(c, timeZone) === wallMs);
+  return exact.length > 0 ? exact : all;
+}
+
+/** The local time of day at an instant, `HH:MM`. */
+export function localTime(ms: number, timeZone: string): string {
+  return new Date(wallClockMs(ms, timeZone)).toISOString().slice(11, 16);
 }
 
 /** The local calendar date at an instant. */

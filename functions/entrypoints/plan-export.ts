@@ -12,11 +12,31 @@ import {container} from '../container';
 import {InputError, PermanentError} from '../core/errors';
 import {excerpt, parsePlanRequest} from '../core/plan-request';
 import {parseMigrationRequest} from '../core/migration';
+import {parseRestoreRequest} from '../core/restores';
 import {defaultDay} from '../core/time-window';
 import {formatBytes} from '../core/human-format';
 import {bodyTooLarge, configureRequestBody, installJsonErrors} from './json-errors';
 import {createLogger} from '../logger';
 import {logConfigProblems} from './startup';
+
+/**
+ * The one field of a background request (`{"migration":…}` or
+ * `{"restore":…}`), which goes alone; undefined for a plan request.
+ */
+function aloneField(
+  body: unknown,
+  fields: readonly string[],
+): {field: string; value: unknown} | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const field = fields.find(f => f in body);
+  if (!field) return undefined;
+  const others = Object.keys(body).filter(f => f !== field);
+  if (others.length > 0)
+    throw new InputError(
+      `"${field}" goes alone; also got ${others.map(f => excerpt(f)).join(', ')}`,
+    );
+  return {field, value: (body as Record<string, unknown>)[field]};
+}
 
 /** The registered name (Terraform's `entry_point`). */
 export const PLANNER_FUNCTION = 'planExport';
@@ -74,20 +94,30 @@ functions.http(PLANNER_FUNCTION, async (req, res) => {
       );
     }
     const body = raw === undefined || raw === '' ? {} : raw;
-    if (typeof body === 'object' && body !== null && 'migration' in body) {
-      // A history migration's request (grm migrate, or its every-minute tick): nothing else with it.
-      const fields = Object.keys(body);
-      if (fields.length > 1)
-        throw new InputError(
-          `"migration" goes alone; also got ${fields
-            .filter(f => f !== 'migration')
-            .map(f => excerpt(f))
-            .join(', ')}`,
-        );
+    const background = aloneField(body, ['migration', 'restore']);
+    if (background) {
       if (req.method !== 'POST') throw new InputError(`use POST, not ${req.method}`, 405);
+      if (background.field === 'restore') {
+        // grm restore DAY: the day's archived recordings queued for the restores.
+        const {day} = parseRestoreRequest(background.value);
+        res.status(200).json(await (await c.restores()).queueDay(day));
+        return;
+      }
+      // A history migration's request (grm migrate, or the every-minute tick).
       const latest = defaultDay(Date.now(), c.config.timeZone, c.config.windowLagDays);
-      const migration = parseMigrationRequest((body as {migration: unknown}).migration, latest);
-      res.status(200).json(await (await c.migration()).handle(migration));
+      const migration = parseMigrationRequest(background.value, latest);
+      if (migration.action !== 'tick') {
+        res.status(200).json(await (await c.migration()).handle(migration));
+        return;
+      }
+      // The tick advances the restores too; one failing does not stop the other.
+      const [restores, advanced] = await Promise.allSettled([
+        c.restores().then(r => r.tick()),
+        c.migration().then(m => m.handle(migration)),
+      ]);
+      if (restores.status === 'rejected') throw restores.reason;
+      if (advanced.status === 'rejected') throw advanced.reason;
+      res.status(200).json({...advanced.value, restores: restores.value});
       return;
     }
     const request = parsePlanRequest(

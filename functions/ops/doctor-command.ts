@@ -74,6 +74,11 @@ export const DOCTOR_FLAGS = [
     value: 'MODE',
     help: `metadata, ${SETTINGS.metadataMode.values.join(' or ')} (METADATA; default ${SETTINGS.metadataMode.default}): lean runs only on clients holding viewSensitiveData`,
   },
+  {
+    name: 'archived-policy',
+    value: 'POLICY',
+    help: `${SETTINGS.archivedPolicy.values.join(', ')} (ARCHIVED_POLICY; default ${SETTINGS.archivedPolicy.default}): restore needs the clients to hold recording:recording:restore`,
+  },
 ];
 
 export interface DoctorIo {
@@ -105,6 +110,11 @@ export async function doctorCommand(
   const metadataMode = pick('metadata', 'METADATA') ?? SETTINGS.metadataMode.default;
   if (!modes.includes(metadataMode))
     throw usage(`--metadata takes ${modes.join(' or ')}, got "${metadataMode}"`);
+  const policies: readonly string[] = SETTINGS.archivedPolicy.values;
+  const archivedPolicy =
+    pick('archived-policy', 'ARCHIVED_POLICY') ?? SETTINGS.archivedPolicy.default;
+  if (!policies.includes(archivedPolicy))
+    throw usage(`--archived-policy takes ${policies.join(', ')}, got "${archivedPolicy}"`);
   let local: LocalEndpoints | undefined;
   if (t.local) {
     const missing = [
@@ -161,6 +171,7 @@ export async function doctorCommand(
     ),
     timeZone,
     metadataMode: metadataMode as Config['metadataMode'],
+    archivedPolicy: archivedPolicy as Config['archivedPolicy'],
     now: io.now(),
     probeToken: randomBytes(3).toString('hex'),
   };

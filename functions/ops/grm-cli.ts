@@ -152,6 +152,12 @@ export const COMMANDS: Record<string, Command> = {
       PLANNER_URL,
     ],
   },
+  restore: {
+    args: 'DAY|status',
+    summary:
+      "have the pipeline restore a day's archived recordings from Genesys Cloud, export them and decide the day again; status: where the restores stand",
+    flags: [PLANNER_URL],
+  },
   'dead-letters': {
     args: '',
     summary: 'list the batch messages in the dead-letter subscription, and replay them on request',

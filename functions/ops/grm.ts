@@ -43,6 +43,7 @@ import {
 import {Operator} from './operator';
 import {reportCommand} from './report-command';
 import {migrateCommand} from './migrate-command';
+import {restoreCommand} from './restore-command';
 import {Verifier} from './verifier';
 
 export interface Io {
@@ -169,20 +170,19 @@ export async function grm(argv: string[], io: Io): Promise<number> {
     const t = target(flags, io.env);
     if (command === 'doctor') return await doctorCommand(t, flags, io, m => new UsageError(m));
     if (command === 'report') return await reportCommand(t, flags, positional, io);
-    if (command === 'migrate') {
+    if (command === 'migrate' || command === 'restore') {
       const clients = clientsFor(t, closers);
-      return await migrateCommand(
-        {
-          store: clients.store,
-          env: t.env,
-          now: io.now,
-          ...(clients.callPlanner ? {callPlanner: clients.callPlanner} : {}),
-          out: io.out,
-          json: flags.has('json'),
-        },
-        positional[0],
-        flags,
-      );
+      const deps = {
+        store: clients.store,
+        env: t.env,
+        now: io.now,
+        ...(clients.callPlanner ? {callPlanner: clients.callPlanner} : {}),
+        out: io.out,
+        json: flags.has('json'),
+      };
+      return command === 'migrate'
+        ? await migrateCommand(deps, positional[0], flags)
+        : await restoreCommand(deps, positional[0]);
     }
     const op = operatorFor(t, io, closers);
     const json = flags.has('json');

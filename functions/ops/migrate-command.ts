@@ -32,7 +32,11 @@ export interface MigrateDeps {
 /** Days sampled for an estimate, spread over the span. */
 export const ESTIMATE_SAMPLES = 5;
 
-async function planner(d: MigrateDeps, body: unknown): Promise<{status: number; body: unknown}> {
+/** Sends `body` to the planner (grm's planner URL), or says how to configure one. */
+export async function planner(
+  d: MigrateDeps,
+  body: unknown,
+): Promise<{status: number; body: unknown}> {
   if (!d.callPlanner)
     throw new UsageError('no planner URL is configured: give --planner-url or set GRM_PLANNER_URL');
   return d.callPlanner(body);

@@ -50,6 +50,7 @@ import {
   indexObjectName,
   markerObjectName,
 } from '../core/object-names';
+import type {ArchivedPolicy} from '../core/recording-outcomes';
 import type {ReplayTarget} from '../core/replay';
 import {DayInputs} from './day-inputs';
 import {DayReports} from './day-reports';
@@ -58,9 +59,12 @@ import {DeveloperEmail, EmailDeps, EmailSettings} from './developer-email';
 import {MAX_ROUNDS, json, readLedger, swapLedger} from './ledger';
 import {removeObject, replaceObject} from './objects';
 import {RecordingsIndexWriter, indexIsOf} from './recordings-index';
+import {queueRestores} from './restores';
 
 export interface CheckerSettings extends EmailSettings {
   replay: ReplayTarget;
+  /** `restore`: a decided day's archived recordings are queued for the planner's restores. */
+  archivedPolicy?: ArchivedPolicy;
 }
 
 /** What the email needs (the mailer built on first use), with the checker's settings. */
@@ -242,6 +246,9 @@ export class Checker {
         }
       }
       await this.writeMarkers(outcome, ledger!.value);
+      // Queued before the email that says so (once per outcome, whoever gets here first).
+      if (settings.archivedPolicy === 'restore' && outcome.status === 'failure')
+        await queueRestores(store, settings.env, outcome, clock.now());
       const after = await readLedger(store, ledgerName);
       if (after?.value.fingerprint !== outcome.fingerprint) continue; // superseded meanwhile
       // The email does not wait for the index, nor the index for the email: both are tried.

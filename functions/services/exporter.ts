@@ -24,6 +24,7 @@
  * time: when the batch's deadline signal fires every recording not yet
  * stored fails with a retryable reason, so the batch always reports.
  */
+import type {ArchivedPolicy} from '../core/recording-outcomes';
 import type {BatchMessage} from '../core/messages';
 import type {BatchMetadataMode} from '../core/lean-notes';
 import type {ExportConversation} from '../core/report';
@@ -39,7 +40,7 @@ import {StoredRecordings} from './stored-recordings';
 
 export interface ExporterSettings {
   env: string;
-  archivedPolicy: 'fail' | 'skip';
+  archivedPolicy: ArchivedPolicy;
   batchPollDeadlineMs: number;
   downloadConcurrency: number;
   /** Time zone of the day windows: a batch's conversations must start inside its day. */

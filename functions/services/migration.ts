@@ -3,13 +3,15 @@
  * `control` pauses, resumes or cancels it, and `tick` (Cloud Scheduler,
  * every minute) takes its next step (core/migration.ts decides which):
  * count what finished days cost, publish a few more batches of the current
- * day, plan the next day, or finish. Every step writes the record with the
- * generation it read, so two ticks at once cannot both advance it; a batch
+ * day, plan the next day, or finish; or hold, in the quiet window before the
+ * nightly run (core/quiet-window.ts) and while a priority day is undecided.
+ * Every step writes the record with the generation it read, so two ticks
+ * at once cannot both advance it; a batch
  * published twice (a tick that died before writing the record) is exported
  * once, as any redelivered message is.
  */
 import {randomBytes} from 'node:crypto';
-import {InputError, PermanentError} from '../core/errors';
+import {BeyondHorizonError, InputError, PermanentError} from '../core/errors';
 import {MAX_MIGRATION_BYTES, MAX_PLAN_BYTES, MAX_REPORT_BYTES} from '../core/limits';
 import type {BatchMessage} from '../core/messages';
 import {
@@ -19,6 +21,7 @@ import {
   controlMigration,
   dayAfter,
   decideTick,
+  inFlightOf,
   migrationProblems,
   milestoneReached,
   monthOf,
@@ -28,12 +31,15 @@ import {
 } from '../core/migration';
 import {migrationMail} from '../core/migration-mail';
 import {batchReportsPrefix, migrationObjectName, planObjectName} from '../core/object-names';
+import {QuietSettings, holdText} from '../core/quiet-window';
 import type {Day} from '../core/time-window';
 import type {Logger} from '../logger';
-import {Clock, Mailer, ObjectExistsError, ObjectStore, Publisher} from '../ports';
+import {Clock, Mailer, ObjectStore, Publisher} from '../ports';
+import {json} from './ledger';
+import {swapJson} from './objects';
 import {planBatchRange, readRunPlan} from './plan-batches';
 import {inspectDay, readLedger} from './previous-days';
-import {undecidedPriorityDays} from './priority-days';
+import {nightlyHoldAt, undecidedPriorityDays} from './priority-days';
 
 export interface MigrationSettings {
   env: string;
@@ -42,6 +48,8 @@ export interface MigrationSettings {
   runGraceMinutes: number;
   /** Most migration batches published and unreported at once. */
   outstanding: number;
+  /** The nightly run's schedule and the quiet before it; absent: no quiet window. */
+  quiet?: QuietSettings;
 }
 
 export interface MigrationDeps {
@@ -101,16 +109,7 @@ export class Migration {
   private async write(record: MigrationRecord, generation: string | number): Promise<boolean> {
     const name = migrationObjectName(this.deps.settings.env);
     const stamped = {...record, updatedAt: new Date(this.deps.clock.now()).toISOString()};
-    try {
-      await this.deps.store.write(name, Buffer.from(JSON.stringify(stamped, null, 2)), {
-        contentType: 'application/json',
-        ifGenerationMatch: generation,
-      });
-      return true;
-    } catch (err) {
-      if (err instanceof ObjectExistsError) return false;
-      throw err;
-    }
+    return (await swapJson(this.deps.store, name, json(stamped), generation)) !== undefined;
   }
 
   private async start(
@@ -159,7 +158,7 @@ export class Migration {
     const graceMs = settings.runGraceMinutes * 60_000;
     record = await this.countDecided(record);
     const reached = milestoneReached(
-      record.counted.length + record.skipped,
+      record.counted.length + record.skipped + (record.beyond?.length ?? 0),
       spanDays(record),
       record.milestone,
     );
@@ -169,15 +168,24 @@ export class Migration {
       record.state === 'running'
         ? await undecidedPriorityDays(store, settings.env, now, graceMs)
         : [];
-    const reported = c
-      ? (await store.list(batchReportsPrefix(settings.env, c.day, c.runId))).length
+    const p = record.previous;
+    const previousInFlight = p
+      ? inFlightOf(p, (await this.reports(p)).length, now, graceMs)
       : undefined;
+    if (p && previousInFlight === 0) record = {...record, previous: undefined};
+    const hold =
+      record.state === 'running' && settings.quiet
+        ? await nightlyHoldAt(store, settings.env, settings.quiet, now)
+        : undefined;
+    const reported = c ? (await this.reports(c)).length : undefined;
     let action: TickAction = decideTick(record, {
       nowMs: now,
       priorityDays,
       reported,
       currentDecided: c ? record.counted.includes(c.day) : undefined,
       outstanding: settings.outstanding,
+      ...(previousInFlight ? {previousInFlight} : {}),
+      ...(hold ? {hold} : {}),
     });
     // Before finishing, a day whose run stalled (planned longer ago than the grace, undecided)
     // is planned once more.
@@ -185,7 +193,8 @@ export class Migration {
       const stalled = await this.stalledDay(record, now, graceMs);
       if (stalled) action = {do: 'plan', day: stalled};
     }
-    const step = await this.act(record, action, now);
+    const {quiet: _q, ...plain} = record;
+    const step = await this.act(action.do === 'quiet' ? record : plain, action, now);
     if (!(await this.write(step.record, held.generation))) {
       this.deps.logger.info('migration tick lost a race: another tick or an operator wrote first', {
         migration: record.id,
@@ -209,6 +218,8 @@ export class Migration {
     switch (action.do) {
       case 'nothing':
         return {record, what: `waiting: ${action.why}`};
+      case 'quiet':
+        return {record: {...record, quiet: action.hold}, what: `waiting: ${holdText(action.hold)}`};
       case 'resume-month': {
         const {pause: _p, ...rest} = record;
         logger.info('migration resumes: a new month', {migration: record.id});
@@ -288,6 +299,28 @@ export class Migration {
     try {
       planned = await this.deps.planner.planMigrationDay(day, meter);
     } catch (err) {
+      if (err instanceof BeyondHorizonError) {
+        // Nothing can enumerate it, nor any day up to the horizon: reported as such, at once,
+        // never planned empty and called complete.
+        const days = horizonGap(record, day, err.oldest);
+        this.deps.logger.warn('migration days beyond the history horizon', {
+          event: 'migration_days_beyond_horizon',
+          migration: record.id,
+          from: day,
+          days: days.length,
+          reason: err.message,
+        });
+        const after = again ? record.next : dayAfter(record, days.at(-1)!);
+        return {
+          record: {
+            ...rest,
+            ...(after === undefined ? {} : {next: after}),
+            beyond: [...(record.beyond ?? []), ...days],
+            horizon: err.message,
+          },
+          what: `beyond the history horizon: ${days.length} day(s) from ${day}`,
+        };
+      }
       if (err instanceof InputError && err.status === 409)
         return {record, what: `waiting: ${err.message}`};
       throw err;
@@ -305,6 +338,7 @@ export class Migration {
       ...rest,
       ...cursor,
       current,
+      ...(record.current ? {previous: record.current} : {}),
       calls,
       planned: again ? record.planned : [...record.planned, day],
       counted: record.counted.filter(d => d !== day),
@@ -360,6 +394,11 @@ export class Migration {
     return out;
   }
 
+  /** The batch reports of a migrated day's run. */
+  private reports(d: {day: Day; runId: string}) {
+    return this.deps.store.list(batchReportsPrefix(this.deps.settings.env, d.day, d.runId));
+  }
+
   /** A planned, undecided day whose plan is older than the grace, not planned again before. */
   private async stalledDay(
     record: MigrationRecord,
@@ -396,4 +435,12 @@ export class Migration {
       });
     }
   }
+}
+
+/** The span's days from `day` to the one before `oldest` (at least `day`), not planned before. */
+function horizonGap(record: MigrationRecord, day: Day, oldest: Day): Day[] {
+  const days: Day[] = [];
+  for (let d: Day | undefined = day; d !== undefined && d < oldest; d = dayAfter(record, d))
+    if (!record.planned.includes(d)) days.push(d);
+  return days.length > 0 ? days : [day];
 }

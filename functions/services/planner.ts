@@ -17,7 +17,14 @@ import {
   StoredPlan,
 } from '../core/day-plan';
 import {PreviousDayFinding, previousDayMail} from '../core/emails';
-import {InputError, JobFailedError} from '../core/errors';
+import {BeyondHorizonError, InputError, JobFailedError, PermanentError} from '../core/errors';
+import {
+  MIN_RETENTION_DAYS,
+  RetentionAnswer,
+  beyondHorizon,
+  beyondHorizonMessage,
+  historyHorizon,
+} from '../core/history-horizon';
 import type {BatchMessage} from '../core/messages';
 import {planObjectName, planPartObjectName, runPlanObjectName} from '../core/object-names';
 import type {PlanRequest} from '../core/plan-request';
@@ -51,7 +58,12 @@ export interface PlannerSettings {
   developers: string[];
   /** Most conversations plan.json lists itself, and one plan part holds (default PLAN_PART_CONVERSATIONS). */
   planPartConversations?: number;
+  /** ANALYTICS_HORIZON_DAYS: how far back the analytics jobs API is relied on (default 1826). */
+  horizonDays?: number;
 }
+
+/** ANALYTICS_HORIZON_DAYS' default: five years. */
+const DEFAULT_HORIZON_DAYS = 1826;
 
 /** Batch messages published per acknowledged chunk. */
 const PUBLISH_CHUNK = 500;
@@ -141,7 +153,11 @@ export class Planner {
     return {runId: planned.runId, batches: planned.batches, conversations: planned.conversations};
   }
 
-  /** InputError (409) unless Genesys' analytics data is complete for every day's window. */
+  /**
+   * InputError (409) unless Genesys' analytics data is complete for every
+   * day's window; BeyondHorizonError (422) for a day before the history
+   * horizon (core/history-horizon.ts), which nothing could enumerate.
+   */
   private async requireData(session: GenesysSession, days: readonly Day[]): Promise<void> {
     const watermark = await session.dataAvailability();
     for (const day of days) {
@@ -154,6 +170,23 @@ export class Planner {
         );
       }
     }
+    const {timeZone, horizonDays = DEFAULT_HORIZON_DAYS} = this.deps.settings;
+    const now = this.deps.clock.now();
+    // Days younger than the shortest retention Genesys allows need no question (the nightly run).
+    const recent = historyHorizon(now, timeZone, MIN_RETENTION_DAYS, {none: true});
+    if (beyondHorizon(days, recent).length === 0) return;
+    let retention: RetentionAnswer;
+    try {
+      retention = await session.analyticsRetention();
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err;
+      retention = {
+        unknown: `Genesys would not say: ${(err as Error).message}; the OAuth client may lack analytics:dataRetention:view`,
+      };
+    }
+    const horizon = historyHorizon(now, timeZone, horizonDays, retention);
+    const [day] = beyondHorizon(days, horizon);
+    if (day) throw new BeyondHorizonError(beyondHorizonMessage(day, horizon), day, horizon.oldest);
   }
 
   /**

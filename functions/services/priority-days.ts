@@ -5,12 +5,16 @@
  * nothing while one of them is undecided. A day counts as decided once the
  * checker's ledger is of its run; one planned longer ago than the run grace
  * no longer holds the migration back (check-previous takes care of it).
+ * The quiet window before the nightly run ends when its day is listed.
  */
 import {PermanentError} from '../core/errors';
 import {MAX_MIGRATION_BYTES} from '../core/limits';
 import {priorityDaysObjectName} from '../core/object-names';
+import {NightlyHold, QuietSettings, nightlyHold, quietStarts} from '../core/quiet-window';
 import type {Day} from '../core/time-window';
-import {ObjectExistsError, ObjectStore} from '../ports';
+import type {ObjectStore} from '../ports';
+import {json} from './ledger';
+import {swapJson} from './objects';
 import {readLedger} from './previous-days';
 
 export interface PriorityDay {
@@ -63,17 +67,31 @@ export async function registerPriorityDay(
     );
     kept.push({...entry, at: new Date(nowMs).toISOString()});
     const body: PriorityDays = {kind: 'priority-days', days: kept};
-    try {
-      await store.write(priorityDaysObjectName(env), Buffer.from(JSON.stringify(body, null, 2)), {
-        contentType: 'application/json',
-        ifGenerationMatch: generation,
-      });
+    // Lost to another writer: read again and retry.
+    if ((await swapJson(store, priorityDaysObjectName(env), json(body), generation)) !== undefined)
       return;
-    } catch (err) {
-      if (!(err instanceof ObjectExistsError)) throw err;
-    }
   }
   throw new Error('the priority days kept changing: another planner writes them at the same time');
+}
+
+/**
+ * The migration's hold for the nightly run at `nowMs` (core/quiet-window.ts):
+ * inside a quiet window, until a day is listed after the scheduled start.
+ * The list is read only inside a window.
+ */
+export async function nightlyHoldAt(
+  store: ObjectStore,
+  env: string,
+  quiet: QuietSettings,
+  nowMs: number,
+): Promise<NightlyHold | undefined> {
+  if (quietStarts(quiet, nowMs).length === 0) return undefined;
+  const {days} = await read(store, env);
+  return nightlyHold(
+    quiet,
+    nowMs,
+    days.map(d => Date.parse(d.at)).filter(ms => !Number.isNaN(ms)),
+  );
 }
 
 /** The listed days planned less than `graceMs` ago whose run the checker has not decided yet. */

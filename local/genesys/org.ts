@@ -231,9 +231,9 @@ export class Organisation {
    * The source recovers for `day`: archived recordings are restored, restores
    * finish, uploads finish and errored recordings become available. Returns how many changed,
    * by their previous state. A recovered recording forgets its runtime restore: it stays
-   * restored, without an expiry.
+   * restored, without an expiry. With `only`, just recordings in those states recover.
    */
-  recoverDay(day: string): Record<string, number> {
+  recoverDay(day: string, only?: readonly FileState[]): Record<string, number> {
     const recovered: Partial<Record<FileState, FileState>> = {
       ARCHIVED: 'RESTORED',
       RESTORING: 'RESTORED',
@@ -244,7 +244,7 @@ export class Organisation {
     for (let i = 0; i < this.countFor(day); i++) {
       for (const r of this.conversation(day, i).recordings) {
         const to = recovered[r.fileState];
-        if (!to) continue;
+        if (!to || (only && !only.includes(r.fileState))) continue;
         this.changedStates.set(r.id, to);
         const deleteMs = this.retention.get(r.id)?.deleteMs;
         if (deleteMs === undefined) this.retention.delete(r.id);

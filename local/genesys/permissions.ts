@@ -20,6 +20,9 @@
 import {ApiError} from './errors';
 import {EDIT_RETENTION, OAuthClient, RESTORE, VIEW_SENSITIVE_DATA} from './clients';
 
+/** Reading the organisation's analytics data retention setting. */
+export const DATA_RETENTION_VIEW = 'analytics:dataRetention:view';
+
 /**
  * What the simulator's clients are granted: the organisation's role for the
  * export (infra/README.md lists it), plus the two retention permissions of
@@ -28,6 +31,7 @@ import {EDIT_RETENTION, OAuthClient, RESTORE, VIEW_SENSITIVE_DATA} from './clien
  */
 export const GRANTED_PERMISSIONS: readonly string[] = [
   'analytics:conversationDetail:view',
+  DATA_RETENTION_VIEW,
   'recording:recording:view',
   'recording:recordingSegment:view',
   VIEW_SENSITIVE_DATA,

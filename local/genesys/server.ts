@@ -19,13 +19,13 @@ import {createServer as createHttpServer, IncomingMessage, Server, ServerRespons
 import {createServer as createHttpsServer} from 'node:https';
 import {pipeline} from 'node:stream/promises';
 import {Transform} from 'node:stream';
-import {Organisation} from './org';
+import {FileState, Organisation} from './org';
 import {AnalyticsJobs, detailRecord, runQuery, utcDaysBetween} from './analytics';
 import {BatchRequests, UrlSigner} from './batches';
 import {mediaFor, mediaOf, chatTranscript, emailTranscript, messagingTranscript} from './media';
 import {ApiError, errorBody} from './errors';
 import {OAuthClient, VIEW_SENSITIVE_DATA} from './clients';
-import {divisionsPermitted, holds} from './permissions';
+import {DATA_RETENTION_VIEW, divisionsPermitted, holds} from './permissions';
 import {applyRequest, parseRetentionRequest, plan} from './retention';
 import {DEFAULT_SETTINGS, Settings, parseSettings} from './settings';
 import {ClientUsage, MinuteWindow, TokenUsage} from './limits';
@@ -139,6 +139,28 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
           maxPageSize: settings.queryMaxPageSize,
           maxResults: 100_000,
         }),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/v2\/analytics\/dataretention\/settings$/,
+      name: 'GET /api/v2/analytics/dataretention/settings',
+      handle: ctx => {
+        if (!holds(opts.clients.get(ctx.clientId), DATA_RETENTION_VIEW, false))
+          throw new ApiError(
+            403,
+            'missing.permissions',
+            `Missing permission ${DATA_RETENTION_VIEW}`,
+          );
+        const days = settings.analyticsRetentionDays;
+        if (days === 0)
+          throw new ApiError(
+            404,
+            'not.found',
+            'No maximum data retention is set for the organization.',
+          );
+        const set = new Date(ctx.nowMs - 30 * 86_400_000).toISOString();
+        return {retentionDays: days, dateCreated: set, dateModified: set};
+      },
     },
     {
       method: 'GET',
@@ -683,7 +705,13 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     if (p === '/_admin/recover' && req.method === 'POST') {
       const day = url.searchParams.get('day') ?? '';
       if (!DAY_RE.test(day)) return sendJson(res, 400, {error: 'recover needs ?day=YYYY-MM-DD'});
-      return sendJson(res, 200, {day, recovered: org.recoverDay(day)});
+      // ?states=UPLOADING,ERROR: only recordings in those states recover (default: all four).
+      const states = url.searchParams.get('states');
+      const only = states ? (states.split(',') as FileState[]) : undefined;
+      const known = ['ARCHIVED', 'RESTORING', 'UPLOADING', 'ERROR'];
+      if (only?.some(s => !known.includes(s)))
+        return sendJson(res, 400, {error: `states takes ${known.join(', ')}, comma-separated`});
+      return sendJson(res, 200, {day, recovered: org.recoverDay(day, only)});
     }
     sendJson(res, 404, {error: `unknown admin route ${req.method} ${p}`});
   }

@@ -53,6 +53,12 @@ export interface Settings {
   truncateMediaRate: number;
   /** How far the analytics data-availability watermark lags behind now, in minutes. */
   availabilityLagMinutes: number;
+  /**
+   * The organisation's maximum interaction data retention, in days
+   * (`GET /api/v2/analytics/dataretention/settings`); 0: none set, and the
+   * route answers 404 (what Genesys answers then is not documented).
+   */
+  analyticsRetentionDays: number;
   jobQueuedMs: number;
   jobPendingMs: number;
   /** How long analytics job results stay readable, in ms. */
@@ -92,6 +98,7 @@ export const DEFAULT_SETTINGS: Settings = {
   dropSensitive: false,
   truncateMediaRate: 0,
   availabilityLagMinutes: 360,
+  analyticsRetentionDays: 0,
   jobQueuedMs: 100,
   jobPendingMs: 300,
   jobExpiryMs: 2 * 86_400_000,
@@ -132,6 +139,11 @@ export function parseSettings(input: unknown): Partial<Settings> {
   ) {
     throw new Error('setting "urlTtlMinutes" must be between 2 and 60, as in Genesys Cloud');
   }
+  const days = out.analyticsRetentionDays as number | undefined;
+  if (days !== undefined && days !== 0 && (!Number.isInteger(days) || days < 90 || days > 1826))
+    throw new Error(
+      'setting "analyticsRetentionDays" must be 0 (none) or whole days from 90 to 1826, as in Genesys Cloud',
+    );
   for (const key of ['batchErrorRate', 'batchDuplicateRate', 'truncateMediaRate'] as const) {
     if (out[key] !== undefined && (out[key] as number) > 1)
       throw new Error(`setting "${key}" must be between 0 and 1`);

@@ -33,7 +33,7 @@ describe('Genesys login retries (SDK against the simulator, faults on oauth/toke
   });
 
   /** A fresh adapter (no token yet) whose clock records every wait and sleeps at most 5 ms. */
-  function adapter(secret = SECRET, maxAttempts = 4) {
+  function adapter(secret = SECRET, maxAttempts = 4, clients = 1) {
     const waits: number[] = [];
     const lines: string[] = [];
     const clock: Clock = {
@@ -44,7 +44,10 @@ describe('Genesys login retries (SDK against the simulator, faults on oauth/toke
       },
     };
     const genesys = new GenesysCloud({
-      clients: [{clientId: 'demo-client', clientSecret: secret}],
+      clients: Array.from({length: clients}, () => ({
+        clientId: 'demo-client',
+        clientSecret: secret,
+      })),
       environment: 'mypurecloud.ie',
       gatewayUrl: sim.url,
       tokenRequestsPerMinute: 100_000,
@@ -110,6 +113,19 @@ describe('Genesys login retries (SDK against the simulator, faults on oauth/toke
       assert.ok(!lines.join('\n').includes(SECRET), 'the secret is not logged');
     });
   }
+
+  it("should renew each client's revoked token once when an unpinned call's retry lands on another client", async () => {
+    // Two clients, each with a token; then Genesys revokes both (every token expired at once).
+    const {genesys} = adapter(SECRET, 2, 2);
+    const none = '00000000-0000-4000-8000-000000000000';
+    for (const i of [0, 1]) await (await genesys.session(i)).recordingState(none, none);
+    const res = await fetch(`${sim.url}/_admin/tokens/expire`, {method: 'POST'});
+    assert.strictEqual(res.status, 200);
+    // Unpinned: the first attempt's 401 renews one client's token, the retry goes to the other
+    // client, whose 401 renews its own; before, that second 401 failed the call.
+    const at = await (await genesys.session(0)).dataAvailability();
+    assert.ok(Number.isFinite(at));
+  });
 
   it('should give up after the attempt budget with a retryable error when the token endpoint keeps failing', async () => {
     const {genesys, lines} = adapter(SECRET, 3);

@@ -3,6 +3,7 @@
  * write falls into the kind whose fix and command fit it, and the groups
  * come out largest first, their gaps in a stable order.
  */
+import {RESTORE_REQUESTED} from '../../functions/core/recording-outcomes';
 import * as assert from 'node:assert';
 import {gapAction, gapGroups, gapKind} from '../../functions/core/gap-kinds';
 
@@ -13,6 +14,11 @@ describe('gap kinds', () => {
     const cases: Array<[string, string]> = [
       ['archived at the source (fileState ARCHIVED): restore it, then replay', 'archived'],
       ['being restored from the archive (fileState RESTORING): replay later', 'restoring'],
+      [`archived at the source (fileState ARCHIVED): ${RESTORE_REQUESTED}`, 'restore-requested'],
+      [
+        `being restored from the archive (fileState RESTORING): ${RESTORE_REQUESTED}`,
+        'restore-requested',
+      ],
       ['still uploading at the source (fileState UPLOADING): replay later', 'uploading'],
       ['in an error state at the source (fileState ERROR)', 'source-error'],
       ['the batch download request returned no result for it in time', 'left-out'],
@@ -51,7 +57,11 @@ describe('gap kinds', () => {
   it('should end each action with the grm command that follows the fix', () => {
     assert.match(
       gapAction('archived at the source (fileState ARCHIVED)', DAY),
-      /^restore the recordings from the archive in Genesys Cloud .*, then `grm replay 2026-03-29 --wait 600`$/,
+      /^restore the recordings from the archive in Genesys Cloud \(grm restore 2026-03-29 has .*\), then `grm replay 2026-03-29 --wait 600`$/,
+    );
+    assert.match(
+      gapAction(`archived at the source (fileState ARCHIVED): ${RESTORE_REQUESTED}`, DAY),
+      /^nothing: the pipeline exports them .*grm restore 2026-03-29 asks again; see `grm restore status`$/,
     );
     assert.match(
       gapAction("x, but the day's plan does not hold its conversation", DAY),

@@ -3,13 +3,20 @@ import {
   MigrationRecord,
   controlMigration,
   decideTick,
+  inFlightOf,
   migrationProblems,
   milestoneReached,
   newMigration,
   nextMonth,
   parseMigrationRequest,
 } from '../../functions/core/migration';
-import {estimateMigration, migrationStatus} from '../../functions/core/migration-status';
+import {
+  estimateMigration,
+  migrationStatus,
+  migrationStatusText,
+} from '../../functions/core/migration-status';
+import {nightlyHold} from '../../functions/core/quiet-window';
+import {parseCron} from '../../functions/core/cron';
 import {migrationMail} from '../../functions/core/migration-mail';
 import type {DayState} from '../../functions/core/day-status';
 
@@ -87,10 +94,78 @@ describe('migration (core)', () => {
         day: '2026-01-02',
       });
     });
+    it("should count the previous day's unreported batches in the bound, and plan a third day only once they are reported", () => {
+      const previous = {day: '2026-01-01', runId: 'r1', batches: 1, published: 1, plannedAt: ''};
+      const on = started({
+        next: '2026-01-03',
+        previous,
+        current: {day: '2026-01-02', runId: 'r2', batches: 3, published: 0, plannedAt: ''},
+      });
+      assert.deepStrictEqual(decideTick(on, facts({reported: 0, previousInFlight: 1})), {
+        do: 'publish',
+        count: 1,
+      });
+      assert.deepStrictEqual(decideTick(on, facts({reported: 0})), {do: 'publish', count: 2});
+      const out = {...on, current: {...on.current!, published: 3}};
+      assert.deepStrictEqual(decideTick(out, facts({reported: 2, previousInFlight: 1})), {
+        do: 'nothing',
+        why: '1 batches of 2026-01-01 in flight',
+      });
+      assert.deepStrictEqual(decideTick(out, facts({reported: 2})), {
+        do: 'plan',
+        day: '2026-01-03',
+      });
+      // In flight: published and not reported, until the run is older than the grace.
+      const plannedAt = new Date(NOW - 3600_000).toISOString();
+      assert.strictEqual(inFlightOf({...previous, published: 3, plannedAt}, 1, NOW, 7200_000), 2);
+      assert.strictEqual(inFlightOf({...previous, published: 3, plannedAt}, 1, NOW, 1800_000), 0);
+      assert.deepStrictEqual(migrationProblems(on), []);
+      assert.ok(migrationProblems({...on, previous: {day: 'x'}}).length > 0);
+    });
     it('should publish nothing while a priority day is undecided', () => {
       const a = decideTick(started(), facts({priorityDays: ['2026-12-01']}));
       assert.strictEqual(a.do, 'nothing');
       assert.match((a as {why: string}).why, /priority days undecided: 2026-12-01/);
+    });
+    it('should publish and plan nothing in the quiet window before the nightly run', () => {
+      // 09:50 UTC, ten minutes before a nightly run at 11:00 in Brussels (10:00 UTC).
+      const quiet = {
+        schedule: parseCron('0 11 * * *'),
+        timeZone: 'Europe/Brussels',
+        quietMinutes: 15,
+      };
+      const hold = nightlyHold(quiet, NOW - 10 * 60_000, [])!;
+      assert.strictEqual(hold.nightlyAt, '2026-12-07T10:00:00.000Z');
+      const on = started({
+        next: '2026-01-02',
+        current: {day: '2026-01-01', runId: 'r1', batches: 5, published: 1, plannedAt: ''},
+      });
+      assert.deepStrictEqual(decideTick(on, facts({reported: 1, hold})), {do: 'quiet', hold});
+      assert.deepStrictEqual(decideTick(on, facts({reported: 1})), {do: 'publish', count: 2});
+      // Nor is the next day planned (its discovery would run into the nightly run).
+      const allOut = {...on, current: {...on.current!, published: 5}};
+      assert.deepStrictEqual(decideTick(allOut, facts({reported: 5, hold})), {do: 'quiet', hold});
+      assert.strictEqual(decideTick(allOut, facts({reported: 5})).do, 'plan');
+      // Once the night's day is listed, the priority-day yield holds it instead.
+      assert.strictEqual(
+        decideTick(on, facts({reported: 1, hold, priorityDays: ['2026-12-04']})).do,
+        'nothing',
+      );
+      // A migration that is not running is not held for anything.
+      assert.deepStrictEqual(decideTick(started({state: 'paused'}), facts({hold})), {
+        do: 'nothing',
+        why: 'paused',
+      });
+      // The record keeps the hold, and status says so in the schedule's zone.
+      const held = {...on, quiet: hold};
+      assert.deepStrictEqual(migrationProblems(held), []);
+      assert.ok(migrationProblems({...on, quiet: {...hold, timeZone: 'Mars/Base'}}).length > 0);
+      const text = migrationStatusText(migrationStatus(held, [], NOW - 10 * 60_000));
+      assert.match(
+        text,
+        /Holding: quiet for the nightly run at 11:00 \(Europe\/Brussels\): since 10:45, until its day is planned \(11:30 at the latest\)/,
+      );
+      assert.doesNotMatch(migrationStatusText(migrationStatus(on, [], NOW)), /Holding/);
     });
     it('should finish only once the last day is decided', () => {
       const last = started({
@@ -174,6 +249,7 @@ describe('migration (core)', () => {
       failure: 1,
       running: 1,
       skipped: 1,
+      beyond: 0,
       left: 6,
     });
     assert.strictEqual(s.recordings, 4);

@@ -105,7 +105,7 @@ describe('configuration', () => {
     assert.strictEqual(c.timeZone, 'UTC');
     assert.strictEqual(c.windowLagDays, 3);
     assert.strictEqual(c.batchSize, 100);
-    assert.strictEqual(c.archivedPolicy, 'fail');
+    assert.strictEqual(c.archivedPolicy, 'restore');
     assert.strictEqual(c.discovery, 'auto');
     assert.strictEqual(c.checkPreviousDays, 1);
     assert.strictEqual(c.maxAutoReruns, 2);

@@ -95,6 +95,7 @@ describe('grm doctor --local', function () {
       assert.deepStrictEqual(byStatus(run, 'fail'), []);
       assert.deepStrictEqual(byStatus(run, 'skipped'), [
         'wiring.scheduler',
+        'wiring.tick',
         'wiring.push',
         'wiring.eventarc',
       ]);
@@ -126,7 +127,7 @@ describe('grm doctor --local', function () {
         /^bucket write as worker +pass +created and read back local\/1970-01-01\/_manifest\/runs\/doctor-[0-9a-f]{6}\/attempts\/doctor-[0-9a-f]{6}\.json as grm-worker@demo-project\.iam\.gserviceaccount\.com, then deleted it$/m,
       );
       assert.match(run.out, /^Cloud Scheduler job +skipped +not on the local stack/m);
-      assert.match(run.out, /^\d+ passed, 0 failed, 3 skipped$/m);
+      assert.match(run.out, /^\d+ passed, 0 failed, 4 skipped$/m);
       assertNoSecrets(run, ['demo-secret', 'second-secret', 'SG.local-sink-key-0000000']);
     });
 

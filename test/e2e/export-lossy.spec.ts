@@ -3,6 +3,7 @@
  * recordings: none of them is exported or silently dropped; each appears in
  * the batch report as failed with its reason; everything exportable still lands.
  */
+import {RESTORE_REQUESTED} from '../../functions/core/recording-outcomes';
 import * as assert from 'node:assert';
 import type {Stack} from '../../local/stack';
 import {LOCAL_EXPORT_ENV} from '../../local/product';
@@ -34,7 +35,7 @@ describe('export path with unavailable recordings (lossy organisation)', functio
     );
     const reasons = result.reasons.failed;
     assert.strictEqual(
-      reasons['archived at the source (fileState ARCHIVED): restore it, then replay'],
+      reasons[`archived at the source (fileState ARCHIVED): ${RESTORE_REQUESTED}`],
       count('ARCHIVED'),
     );
     assert.strictEqual(
@@ -46,7 +47,7 @@ describe('export path with unavailable recordings (lossy organisation)', functio
       count('ERROR'),
     );
     assert.strictEqual(
-      reasons['being restored from the archive (fileState RESTORING): replay later'],
+      reasons[`being restored from the archive (fileState RESTORING): ${RESTORE_REQUESTED}`],
       count('RESTORING') || undefined,
     );
     const failed = Object.values(result.totals).reduce((n, t) => n + t.failed, 0);

@@ -95,12 +95,39 @@ describe('grm doctor checks on a deployment (fake ports)', () => {
       results.map(r => [r.id, r.status]),
       [
         ['wiring.scheduler', 'pass'],
+        ['wiring.tick', 'pass'],
         ['wiring.push', 'pass'],
         ['wiring.dead-letter', 'pass'],
         ['wiring.eventarc', 'pass'],
       ],
     );
     assert.strictEqual(plannerUrl, URLS['grm-planner']);
+  });
+
+  it('should fail a paused tick job: no migration or restore would advance', async () => {
+    const base = deployment();
+    const {results} = await checkWiring(
+      ports(
+        deployment({
+          schedulerJob: async (job: string) => ({
+            ...(await base.schedulerJob(job))!,
+            ...(job === 'grm-migration-tick' ? {state: 'PAUSED'} : {}),
+          }),
+        }),
+      ),
+      settings,
+    );
+    assert.strictEqual(results.find(r => r.id === 'wiring.scheduler')!.status, 'pass');
+    const tick = results.find(r => r.id === 'wiring.tick')!;
+    assert.strictEqual(tick.status, 'fail');
+    assert.match(
+      tick.detail,
+      /PAUSED, so no history migration or restore of archived recordings advances/,
+    );
+    assert.match(
+      tick.fix!,
+      /^gcloud scheduler jobs resume grm-migration-tick --location=europe-west1/,
+    );
   });
 
   it('should fail a refused lookup naming the role that reads it, and a missing service', async () => {
@@ -157,6 +184,41 @@ describe('grm doctor checks on a deployment (fake ports)', () => {
     );
     assert.strictEqual(refused.status, 'fail');
     assert.match(refused.fix!, /operator_members \(roles\/run\.invoker on the planner\)/);
+  });
+
+  it('should check the restore permission only under ARCHIVED_POLICY=restore, failing a client without it', async () => {
+    const held = (permission: string) => permission !== 'recording:recording:restore';
+    const probe: GenesysClientProbe = {
+      login: async () => undefined,
+      analyticsQuery: async () => ({status: 200}),
+      recordingMetadata: async () => ({status: 404}),
+      divisionsPermitted: async (permission: string) => ({
+        status: 200,
+        total: held(permission) ? 1 : 0,
+      }),
+    };
+    const clients = [{clientId: 'c1', clientSecret: 'never-shown'}];
+    const restoring = await checkGenesys({client: () => probe}, clients, 'x', 'full', 'restore');
+    const row = restoring.find(r => r.id === 'genesys.c1.restore')!;
+    assert.strictEqual(row.status, 'fail');
+    assert.match(
+      row.detail,
+      /held in no division: with ARCHIVED_POLICY=restore every restore .* is refused/,
+    );
+    assert.match(row.fix!, /recording:recording:restore .*; or set archived_policy = "fail"$/);
+    const failing = await checkGenesys({client: () => probe}, clients, 'x', 'full', 'fail');
+    assert.ok(
+      !failing.some(r => r.id === 'genesys.c1.restore'),
+      'no row without the restore policy',
+    );
+    const holding = await checkGenesys(
+      {client: () => ({...probe, divisionsPermitted: async () => ({status: 200, total: 1})})},
+      clients,
+      'x',
+      'full',
+      'restore',
+    );
+    assert.strictEqual(holding.find(r => r.id === 'genesys.c1.restore')!.status, 'pass');
   });
 
   it('should skip viewSensitiveData, saying why, when Genesys will not answer for the client', async () => {

@@ -13,6 +13,7 @@ import {GenesysCloud} from '../../functions/adapters/genesys';
 import type {DayPlan, PlanIndex, PlanPart, StoredPlan} from '../../functions/core/day-plan';
 import type {BatchMessage} from '../../functions/core/messages';
 import type {PlanRequest} from '../../functions/core/plan-request';
+import {BeyondHorizonError} from '../../functions/core/errors';
 import {createLogger} from '../../functions/logger';
 import type {Publisher} from '../../functions/ports';
 import {Checker} from '../../functions/services/checker';
@@ -122,6 +123,33 @@ describe('planner (in-process: Genesys simulator, GCS emulator)', function () {
     (await store.readJson<StoredPlan>(`${env}/${day}/_manifest/plan.json`))!.value;
   const counts = (clients: Array<number | undefined>, n: number) =>
     Array.from({length: n}, (_, c) => clients.filter(x => x === c).length);
+
+  it("should refuse a day before the organisation's data retention as beyond the history horizon, and plan one after it", async () => {
+    const {planner: p} = planner(1);
+    const recent = new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10);
+    await sim.admin('config', {method: 'PATCH', body: {analyticsRetentionDays: 365}});
+    try {
+      const old = await p.plan({...plan([DAY]), dryRun: true}).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      assert.ok(old instanceof BeyondHorizonError, String(old));
+      assert.strictEqual(old.status, 422);
+      assert.match(
+        old.message,
+        new RegExp(
+          `^${DAY} is before the history horizon .*maximum interaction data retention \\(365 days`,
+        ),
+      );
+      const fine = await p.plan({...plan([recent]), dryRun: true});
+      assert.strictEqual(fine.days[0]!.day, recent);
+    } finally {
+      await sim.admin('config', {method: 'PATCH', body: {analyticsRetentionDays: 0}});
+    }
+    // No setting: ANALYTICS_HORIZON_DAYS alone decides, and DAY is within five years.
+    const summary = await p.plan({...plan([DAY]), dryRun: true});
+    assert.strictEqual(summary.days[0]!.day, DAY);
+  });
 
   it('should name an OAuth client in every batch message, round-robin: 4 batches on 2 clients 2/2, on 4 clients 1/1/1/1', async () => {
     const two = planner(2);

@@ -140,7 +140,8 @@ const productDays: Record<ProductProfile, Record<string, number>> = {
 
 const PROFILE_ENV: Record<ProductProfile, Record<string, string>> = {
   clean: {},
-  lossy: {},
+  // Restores checked every second (the simulator restores in seconds, below).
+  lossy: {RESTORE_POLL_SECONDS: '1'},
   faults: {
     BATCH_SIZE: '10',
     MEDIA_IDLE_TIMEOUT_MS: '2000',
@@ -192,7 +193,9 @@ export function useProductStack(
         settings:
           profile === 'faults'
             ? {batchPerResultMs: 1, batchDuplicateRate: 0.2}
-            : {batchPerResultMs: 1},
+            : profile === 'lossy'
+              ? {batchPerResultMs: 1, restoreDelayMs: 4000}
+              : {batchPerResultMs: 1},
         ...(profile === 'faults' ? {screenBytes: 6 * 1024 * 1024} : {}),
       },
       // As in production (max_delivery_attempts): a worker that is down while it restarts

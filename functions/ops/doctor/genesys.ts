@@ -16,6 +16,10 @@
  *   METADATA=lean the row also says what the worker will do: it asks the
  *   same question at its first use of each client, and runs a client that
  *   does not prove the permission in full mode (services/lean-gate.ts).
+ * - recording:recording:restore, with ARCHIVED_POLICY=restore: the planner
+ *   restores archived recordings on the first client, and Genesys refuses a
+ *   restore without it; asked the same way (no call can ask without
+ *   restoring something).
  */
 import {CheckResult, failed, passed, skipped} from '../../core/doctor';
 import type {GenesysCredentials} from '../../core/genesys-credentials';
@@ -26,6 +30,9 @@ import type {CallOutcome, DoctorSettings, GenesysProbes} from './ports';
 export const NO_CONVERSATION = '00000000-0000-0000-0000-000000000000';
 
 export const SENSITIVE = VIEW_SENSITIVE_DATA;
+
+/** Restoring an archived recording (`PUT …/recordings/{id}` with a later archive date). */
+export const RESTORE = 'recording:recording:restore';
 
 type MetadataMode = DoctorSettings['metadataMode'];
 
@@ -42,6 +49,7 @@ export async function checkGenesys(
   clients: readonly GenesysCredentials[] | undefined,
   where: string,
   metadataMode: MetadataMode = 'full',
+  archivedPolicy: DoctorSettings['archivedPolicy'] = 'fail',
 ): Promise<CheckResult[]> {
   if (!clients)
     return [
@@ -53,7 +61,7 @@ export async function checkGenesys(
     ];
   const results: CheckResult[] = [];
   for (const creds of clients)
-    results.push(...(await checkClient(probes, creds, where, metadataMode)));
+    results.push(...(await checkClient(probes, creds, where, metadataMode, archivedPolicy)));
   return results;
 }
 
@@ -62,6 +70,7 @@ async function checkClient(
   creds: GenesysCredentials,
   where: string,
   metadataMode: MetadataMode,
+  archivedPolicy: DoctorSettings['archivedPolicy'],
 ): Promise<CheckResult[]> {
   const name = creds.clientId;
   const id = (what: string) => `genesys.${name}.${what}`;
@@ -100,6 +109,8 @@ async function checkClient(
   results.push(
     sensitive(id('sensitive'), name, await probe.divisionsPermitted(SENSITIVE), metadataMode),
   );
+  if (archivedPolicy === 'restore')
+    results.push(restore(id('restore'), name, await probe.divisionsPermitted(RESTORE)));
   return results;
 }
 
@@ -175,5 +186,36 @@ function sensitive(
     refused(
       `Genesys would not say (divisionspermitted/paged/me answered HTTP ${outcome.status} for this client-credentials token), and no call fails without it; check the client's roles in Admin > OAuth`,
     ),
+  );
+}
+
+/** The restore permission's row, under ARCHIVED_POLICY=restore. */
+function restore(id: string, client: string, outcome: CallOutcome): CheckResult {
+  const title = `Genesys client ${client}: ${RESTORE}`;
+  if ('error' in outcome)
+    return skipped(
+      id,
+      title,
+      `the call did not get an answer (${outcome.error}); run doctor again`,
+    );
+  if (outcome.status >= 200 && outcome.status < 300) {
+    const n = outcome.total ?? 0;
+    if (n > 0)
+      return passed(
+        id,
+        title,
+        `held in ${n} division${n === 1 ? '' : 's'}: archived recordings can be restored`,
+      );
+    return failed(
+      id,
+      title,
+      'held in no division: with ARCHIVED_POLICY=restore every restore the planner asks for is refused, and archived recordings stay gaps',
+      `${ROLE_FIX(client, `${RESTORE} (and recording:screenRecording:restore)`)}; or set archived_policy = "fail"`,
+    );
+  }
+  return skipped(
+    id,
+    title,
+    `Genesys would not say (divisionspermitted/paged/me answered HTTP ${outcome.status}); check the client's roles in Admin > OAuth`,
   );
 }

@@ -133,6 +133,8 @@ export interface DoctorSettings {
   timeZone: string;
   /** METADATA the worker runs with: lean mode only on clients that prove viewSensitiveData. */
   metadataMode: 'full' | 'lean';
+  /** ARCHIVED_POLICY: `restore` needs the clients to hold the restore permission. */
+  archivedPolicy?: 'restore' | 'fail' | 'skip';
   now: number;
   /** Makes each probe's object name unique. */
   probeToken: string;

@@ -15,7 +15,13 @@ import type {DoctorPorts, DoctorSettings} from './ports';
 
 export async function runDoctor(p: DoctorPorts, s: DoctorSettings): Promise<CheckResult[]> {
   const secrets = await checkSecrets(p.secrets, s);
-  const genesys = await checkGenesys(p.genesys, secrets.clients, s.genesysAt, s.metadataMode);
+  const genesys = await checkGenesys(
+    p.genesys,
+    secrets.clients,
+    s.genesysAt,
+    s.metadataMode,
+    s.archivedPolicy,
+  );
   const sendgrid = await checkSendGrid(p.sendgrid, secrets.sendgridKey);
   const wiring = await checkWiring(p, s);
   const bucket = await checkBucket(p, s, sampleIds(s));

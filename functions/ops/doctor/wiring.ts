@@ -82,6 +82,11 @@ export async function checkWiring(p: DoctorPorts, s: DoctorSettings): Promise<Wi
         `${LOCAL}: no Cloud Scheduler (npm run demo calls the planner as the job would)`,
       ),
       skipped(
+        'wiring.tick',
+        'Cloud Scheduler tick job',
+        `${LOCAL}: no Cloud Scheduler (the stack's tests call the planner's tick as the job would)`,
+      ),
+      skipped(
         'wiring.push',
         `push subscription ${subscriptionName} → worker`,
         `${LOCAL}: the emulator pushes without an OIDC token and the stack's push agent signs as the push identity, so there is no endpoint or token to compare`,
@@ -122,9 +127,15 @@ export async function checkWiring(p: DoctorPorts, s: DoctorSettings): Promise<Wi
   const planner = s.plannerUrl ?? (await url('planner'));
   const worker = await url('worker');
 
-  const job = `${s.prefix}-nightly-export`;
-  if (typeof planner !== 'string') results.push(planner);
-  else {
+  // The nightly job, then the every-minute tick that runs migrations and restores.
+  for (const [job, tick] of [
+    [`${s.prefix}-nightly-export`, false],
+    [`${s.prefix}-migration-tick`, true],
+  ] as const) {
+    if (typeof planner !== 'string') {
+      if (!tick) results.push(planner);
+      continue;
+    }
     try {
       results.push(
         schedulerJobCheck(await d.schedulerJob(job), {
@@ -133,12 +144,13 @@ export async function checkWiring(p: DoctorPorts, s: DoctorSettings): Promise<Wi
           job,
           plannerUrl: planner,
           scheduler: serviceAccount(s, 'scheduler'),
+          tick,
         }),
       );
     } catch (err) {
       results.push(
         lookupFailed(
-          'wiring.scheduler',
+          tick ? 'wiring.tick' : 'wiring.scheduler',
           `Cloud Scheduler job ${job}`,
           err,
           'roles/cloudscheduler.viewer',

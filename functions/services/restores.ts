@@ -1,0 +1,350 @@
+/**
+ * Restores of archived recordings, run by the planner (core/restores.ts holds
+ * the decisions). The checker, or `grm restore DAY`, queues a decided day's
+ * archived recordings as an inbox file; every tick:
+ *   1. takes inbox recordings into the record while fewer than
+ *      RESTORE_OUTSTANDING are outstanding;
+ *   2. reads each queued recording and asks Genesys Cloud to restore it (a
+ *      later archive date, its delete date kept), and reads requested ones
+ *      again every RESTORE_POLL_SECONDS, at most RESTORE_CALLS_PER_TICK calls;
+ *   3. replays the conversations whose recordings are restored, so the
+ *      worker exports them and the checker decides their day again;
+ *   4. writes the record with the generation it read (a racing tick loses and
+ *      its replays are redelivered ones: exported once), then removes the
+ *      inbox files it took in whole and rewrites the rest.
+ * A recording no restore can bring back (refused, deleted, unknown) leaves
+ * the record with its reason; its day stays `_FAILURE`.
+ */
+import {PermanentError} from '../core/errors';
+import {FINGERPRINT_KEY} from '../core/ledger';
+import {MAX_MARKER_BYTES, MAX_RESTORES_BYTES} from '../core/limits';
+import type {DayOutcome} from '../core/day-outcome';
+import {
+  markerObjectName,
+  restoreInboxObjectName,
+  restoreInboxPrefix,
+  restoresObjectName,
+} from '../core/object-names';
+import {
+  RestoreInbox,
+  RestorePacing,
+  RestoreRecord,
+  emptyRestoreRecord,
+  entriesToVisit,
+  markRequested,
+  markRestored,
+  refuse,
+  restoreInbox,
+  restoreInboxProblems,
+  restoreRecordProblems,
+  restoreUntil,
+  stepFor,
+  takeFromInbox,
+  takeReplays,
+} from '../core/restores';
+import type {Day} from '../core/time-window';
+import type {Logger} from '../logger';
+import {
+  Clock,
+  Genesys,
+  GenesysSession,
+  ObjectExistsError,
+  ObjectStore,
+  Publisher,
+  StoredObject,
+} from '../ports';
+import {swapJson} from './objects';
+
+export interface RestoreSettings extends RestorePacing {
+  env: string;
+  /** Most recordings being restored at once. */
+  outstanding: number;
+  /** How long a restored copy is asked to last (the archive date set), in hours. */
+  holdHours: number;
+}
+
+export interface RestoreDeps {
+  settings: RestoreSettings;
+  store: ObjectStore;
+  publisher: Publisher;
+  genesys: Genesys;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** What one tick did. */
+export interface RestoreTick {
+  took: number;
+  requested: number;
+  restored: number;
+  replayed: number;
+  refused: number;
+  outstanding: number;
+  /** Set when another tick wrote the record first: nothing of this one was kept. */
+  lost?: true;
+}
+
+/** The largest queue file read: {@link MAX_QUEUED_PER_FILE} recordings fit well within it. */
+const MAX_INBOX_BYTES = 32 * 1024 * 1024;
+
+/** Days whose queue files one tick looks at (the oldest first). */
+const DAYS_PER_TICK = 50;
+
+/** Queues a decided outcome's recordings awaiting a restore (idempotent: one file per outcome). */
+export async function queueRestores(
+  store: ObjectStore,
+  env: string,
+  outcome: DayOutcome,
+  nowMs: number,
+): Promise<number> {
+  const inbox = restoreInbox(outcome, nowMs);
+  if (!inbox) return 0;
+  try {
+    await store.write(
+      restoreInboxObjectName(env, outcome.day, outcome.fingerprint),
+      Buffer.from(JSON.stringify(inbox)),
+      {contentType: 'application/json', ifGenerationMatch: 0},
+    );
+  } catch (err) {
+    if (!(err instanceof ObjectExistsError)) throw err; // this outcome was queued already
+  }
+  return inbox.batches.reduce((n, b) => n + b.recordings.length, 0);
+}
+
+export class Restores {
+  constructor(private readonly deps: RestoreDeps) {}
+
+  /** `grm restore DAY`: queues the archived recordings of a day's `_FAILURE`. */
+  async queueDay(day: Day): Promise<{day: Day; queued: number}> {
+    const {store, settings, clock} = this.deps;
+    const got = await store.readJson<DayOutcome>(
+      markerObjectName(settings.env, day, '_FAILURE'),
+      MAX_MARKER_BYTES,
+    );
+    if (!got) return {day, queued: 0};
+    const outcome = got.value;
+    if (!Array.isArray(outcome.gaps) || !Array.isArray(outcome.replay) || outcome.day !== day)
+      throw new PermanentError(`the _FAILURE of ${day} is not a day outcome the checker wrote`);
+    return {day, queued: await queueRestores(store, settings.env, outcome, clock.now())};
+  }
+
+  /** The record as stored (an empty one when there is none yet), and its generation (0: none). */
+  async read(): Promise<{record: RestoreRecord; generation: string | number}> {
+    const {store, settings, clock} = this.deps;
+    const name = restoresObjectName(settings.env);
+    const got = await store.readJson<RestoreRecord>(name, MAX_RESTORES_BYTES);
+    if (!got) return {record: emptyRestoreRecord(clock.now()), generation: 0};
+    const problems = restoreRecordProblems(got.value);
+    if (problems.length > 0)
+      throw new PermanentError(`${name} is not a restore record: ${problems.join('; ')}`);
+    return {record: got.value, generation: got.generation};
+  }
+
+  async tick(): Promise<RestoreTick> {
+    const {settings, clock, publisher, logger} = this.deps;
+    const {record, generation} = await this.read();
+    const before = record.entries.length;
+    const inboxes = await this.intake(record);
+    const took = record.entries.length - before;
+    const counts = {requested: 0, restored: 0, refused: 0};
+    const visits = entriesToVisit(record, clock.now(), settings);
+    if (visits.length > 0) {
+      const session = await this.deps.genesys.session(0);
+      for (const entry of visits) {
+        const step = await this.visit(session, record, entry);
+        if (step in counts) counts[step as keyof typeof counts]++;
+      }
+    }
+    const replays = takeReplays(record);
+    if (replays.length > 0) await publisher.publishJson(replays);
+    const written = await this.write(record, generation);
+    const replayed = replays.reduce((n, m) => n + m.conversationIds.length, 0);
+    const answer: RestoreTick = {took, ...counts, replayed, outstanding: record.entries.length};
+    if (!written) return {...answer, lost: true};
+    await this.settleInboxes(inboxes);
+    if (took + counts.requested + counts.restored + counts.refused + replays.length > 0)
+      logger.info('restores advanced', {event: 'restores', ...answer});
+    return answer;
+  }
+
+  /**
+   * Step 1: the queue files of up to {@link DAYS_PER_TICK} days, oldest day
+   * first. A day's current file is the one of the outcome its `_FAILURE`
+   * holds (the marker's fingerprint, read from its metadata): that outcome
+   * lists every gap of the day still awaiting a restore. The day's other
+   * files are superseded, and all of them once the day is no longer
+   * `_FAILURE`: they are removed unread. The current file is read only
+   * while there is room.
+   */
+  private async intake(record: RestoreRecord): Promise<Inboxes> {
+    const {store, settings, clock} = this.deps;
+    const out: Inboxes = {taken: [], superseded: []};
+    const prefix = restoreInboxPrefix(settings.env);
+    const byDay = new Map<string, StoredObject[]>();
+    for (const o of await store.list(prefix)) {
+      // Only names the pipeline gives (DAY/FINGERPRINT.json); anything else is not a queue file.
+      const rest = o.name.slice(prefix.length);
+      if (!/^\d{4}-\d{2}-\d{2}\/[A-Za-z0-9_-]+\.json$/.test(rest)) continue;
+      const day = rest.slice(0, 10);
+      byDay.set(day, [...(byDay.get(day) ?? []), o]);
+    }
+    for (const day of [...byDay.keys()].sort().slice(0, DAYS_PER_TICK)) {
+      const marker = await store.stat(markerObjectName(settings.env, day, '_FAILURE'));
+      const fingerprint = marker?.metadata?.[FINGERPRINT_KEY];
+      const current = fingerprint ? restoreInboxObjectName(settings.env, day, fingerprint) : '';
+      for (const o of byDay.get(day)!) {
+        if (o.name !== current) {
+          out.superseded.push({name: o.name, generation: o.generation});
+          continue;
+        }
+        if (record.entries.length >= settings.outstanding) continue;
+        const got = await this.readInbox(o.name, day);
+        if (!got) continue;
+        const left = takeFromInbox(record, got.inbox, settings.outstanding, clock.now());
+        out.taken.push({name: o.name, ...got, left});
+      }
+    }
+    return out;
+  }
+
+  /** A queue file of `day`, or undefined (gone, too large, or not one the pipeline wrote: logged). */
+  private async readInbox(
+    name: string,
+    day: string,
+  ): Promise<{inbox: RestoreInbox; generation: string} | undefined> {
+    let problems: string[];
+    try {
+      const got = await this.deps.store.readJson<RestoreInbox>(name, MAX_INBOX_BYTES);
+      if (!got) return undefined;
+      problems = restoreInboxProblems(got.value);
+      if (problems.length === 0 && got.value.day !== day) problems = [`it names ${got.value.day}`];
+      if (problems.length === 0) return {inbox: got.value, generation: got.generation};
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err;
+      problems = [(err as Error).message]; // not JSON, or larger than any the checker writes
+    }
+    // Left in place for someone to look at; the day is not restored until it is fixed.
+    this.deps.logger.error('a restore queue file is not one the pipeline wrote; left in place', {
+      object: name,
+      problems,
+    });
+    return undefined;
+  }
+
+  /** Step 2 for one entry: what Genesys says of it, and the request it needs. */
+  private async visit(
+    session: GenesysSession,
+    record: RestoreRecord,
+    entry: RestoreRecord['entries'][number],
+  ): Promise<'requested' | 'restored' | 'refused' | 'waiting'> {
+    const {clock, settings, logger} = this.deps;
+    const later = (err: unknown) => {
+      // Transient (rate limit, outage, a login that failed): the entry waits for a later tick.
+      logger.warn('a restore step failed; the next tick tries again', {
+        recordingId: entry.recordingId,
+        error: (err as Error).message,
+      });
+      return 'waiting' as const;
+    };
+    let state;
+    try {
+      state = await session.recordingState(entry.conversationId, entry.recordingId);
+    } catch (err) {
+      return later(err);
+    }
+    const step = stepFor(entry, state, clock.now(), settings.holdHours * 3_600_000);
+    if (step.step === 'restored') {
+      markRestored(record, entry, state!, clock.now());
+      return 'restored';
+    }
+    if (step.step === 'refuse') {
+      refuse(record, entry, step.reason, clock.now());
+      return 'refused';
+    }
+    if (step.step === 'wait') {
+      entry.checkedAt = new Date(clock.now()).toISOString();
+      return 'waiting';
+    }
+    const until = restoreUntil(clock.now(), settings.holdHours, state!.deleteDate);
+    if (!until) {
+      refuse(
+        record,
+        entry,
+        `its delete date ${state!.deleteDate} is too close for a restore`,
+        clock.now(),
+      );
+      return 'refused';
+    }
+    let after;
+    try {
+      after = await session.setArchiveDate(
+        entry.conversationId,
+        entry.recordingId,
+        until,
+        state!.deleteDate,
+      );
+    } catch (err) {
+      // Genesys refused this restore (no restore permission, not eligible): no retry fixes it.
+      if (err instanceof PermanentError && /\bHTTP (400|403|404|409|422)\b/.test(err.message)) {
+        refuse(record, entry, `restore refused by Genesys Cloud: ${err.message}`, clock.now());
+        return 'refused';
+      }
+      return later(err);
+    }
+    markRequested(record, entry, clock.now());
+    if (after.fileState === 'RESTORED' || after.fileState === 'AVAILABLE') {
+      markRestored(record, entry, after, clock.now());
+      return 'restored';
+    }
+    return 'requested';
+  }
+
+  private async write(record: RestoreRecord, generation: string | number): Promise<boolean> {
+    const {store, settings, clock} = this.deps;
+    record.updatedAt = new Date(clock.now()).toISOString();
+    const bytes = Buffer.from(JSON.stringify(record));
+    return (
+      (await swapJson(store, restoresObjectName(settings.env), bytes, generation)) !== undefined
+    );
+  }
+
+  /** Step 4: queue files taken in whole, or superseded, go; the others keep what is left. */
+  private async settleInboxes({taken, superseded}: Inboxes): Promise<void> {
+    const {store} = this.deps;
+    const goes = [...superseded, ...taken.filter(t => t.left.length === 0)];
+    const shrinks = taken.filter(
+      t => t.left.length > 0 && count(t.left) !== count(t.inbox.batches),
+    );
+    for (const {name, generation} of goes) await settle(() => store.delete(name, generation));
+    for (const {name, generation, left, inbox} of shrinks)
+      await settle(() =>
+        store.write(name, Buffer.from(JSON.stringify({...inbox, batches: left})), {
+          contentType: 'application/json',
+          ifGenerationMatch: generation,
+        }),
+      );
+  }
+}
+
+interface InboxFile {
+  name: string;
+  generation: string;
+}
+
+interface Inboxes {
+  taken: Array<InboxFile & {inbox: RestoreInbox; left: RestoreInbox['batches']}>;
+  superseded: InboxFile[];
+}
+
+/** Changed meanwhile: the next tick reads it again; a recording outstanding is not taken twice. */
+async function settle(change: () => Promise<unknown>): Promise<void> {
+  try {
+    await change();
+  } catch (err) {
+    if (!(err instanceof ObjectExistsError)) throw err;
+  }
+}
+
+function count(batches: RestoreInbox['batches']): number {
+  return batches.reduce((n, b) => n + b.recordings.length, 0);
+}

@@ -1,0 +1,176 @@
+/**
+ * The migration's tick on an in-memory bucket: in the quiet window before
+ * the nightly run it holds (nothing planned, nothing published), says so in
+ * its step and its record, and lets go once the night's day is listed (then
+ * the priority-day yield holds it) or without a schedule; and its batches in
+ * flight stay within the outstanding bound across days.
+ */
+import * as assert from 'node:assert';
+import {parseCron} from '../../functions/core/cron';
+import type {MigrationRecord} from '../../functions/core/migration';
+import {
+  batchReportsPrefix,
+  migrationObjectName,
+  planObjectName,
+  runPlanObjectName,
+} from '../../functions/core/object-names';
+import {createLogger} from '../../functions/logger';
+import type {Clock} from '../../functions/ports';
+import {Migration, MigrationSettings} from '../../functions/services/migration';
+import {registerPriorityDay} from '../../functions/services/priority-days';
+import {dayPlanOf} from '../helpers';
+import {MemoryStore} from './memory-store';
+
+const ENV = 'brave';
+const at = (iso: string) => Date.parse(iso);
+
+function setup(quiet: MigrationSettings['quiet'], empty = true) {
+  const store = new MemoryStore();
+  let now = at('2026-12-07T01:40:00Z');
+  const clock: Clock = {now: () => now, sleep: () => Promise.resolve()};
+  const planned: string[] = [];
+  const published: unknown[] = [];
+  const migration = new Migration({
+    settings: {
+      env: ENV,
+      bucket: 'b',
+      developers: ['dev@example.com'],
+      runGraceMinutes: 720,
+      outstanding: 2,
+      ...(quiet ? {quiet} : {}),
+    },
+    store,
+    publisher: {
+      publishJson: values => {
+        published.push(...values);
+        return Promise.resolve(values.map((_, i) => String(i)));
+      },
+    },
+    planner: {
+      // A day of one batch of one conversation (none with `empty`), its plan written as the
+      // planner writes it.
+      planMigrationDay: day => {
+        planned.push(day);
+        const runId = `r-${day}`;
+        const id = `00000000-0000-4000-8000-${day.replace(/-/g, '').padStart(12, '0')}`;
+        const plan = dayPlanOf({day, runId}, empty ? {} : {[`b-${day}`]: [id]});
+        const bytes = Buffer.from(JSON.stringify(plan));
+        store.put(runPlanObjectName(ENV, day, runId), bytes);
+        store.put(planObjectName(ENV, day), bytes);
+        return Promise.resolve({
+          runId,
+          batches: plan.batches.length,
+          conversations: plan.conversations,
+        });
+      },
+    },
+    mailer: () => Promise.reject(new Error('no mail here')),
+    clock,
+    logger: createLogger({}, () => {}),
+  });
+  const record = async () =>
+    (await store.readJson<MigrationRecord>(migrationObjectName(ENV)))!.value;
+  /** The batch of `day` reports. */
+  const report = (day: string) =>
+    store.write(`${batchReportsPrefix(ENV, day, `r-${day}`)}b-${day}.json`, Buffer.from('{}'), {
+      contentType: 'application/json',
+      ifGenerationMatch: 0,
+    });
+  return {
+    store,
+    migration,
+    planned,
+    published,
+    record,
+    report,
+    setNow: (iso: string) => (now = at(iso)),
+  };
+}
+
+describe('the migration tick in the quiet window before the nightly run', () => {
+  const quiet = {schedule: parseCron('0 2 * * *'), timeZone: 'UTC', quietMinutes: 15};
+
+  it('should hold from Q minutes before the start until the night lists its day', async () => {
+    const t = setup(quiet);
+    await t.migration.handle({action: 'start', from: '2026-01-01', to: '2026-01-03'});
+
+    t.setNow('2026-12-07T01:50:00Z');
+    const held = await t.migration.tick();
+    assert.strictEqual(
+      held.step,
+      'waiting: quiet for the nightly run at 02:00 (UTC): since 01:45, until its day is planned (02:30 at the latest)',
+    );
+    assert.deepStrictEqual(t.planned, [], 'no day planned in the quiet window');
+    assert.strictEqual((await t.record()).quiet?.nightlyAt, '2026-12-07T02:00:00.000Z');
+
+    // Past the start, the night's day not listed yet: still quiet.
+    t.setNow('2026-12-07T02:01:00Z');
+    assert.match((await t.migration.tick()).step!, /^waiting: quiet for the nightly run at 02:00/);
+
+    // Listed: the priority-day yield takes over, and the record no longer says quiet.
+    await registerPriorityDay(
+      t.store,
+      ENV,
+      {day: '2026-12-04', runId: 'night'},
+      at('2026-12-07T02:02:00Z'),
+    );
+    t.setNow('2026-12-07T02:03:00Z');
+    assert.strictEqual(
+      (await t.migration.tick()).step,
+      'waiting: priority days undecided: 2026-12-04',
+    );
+    assert.strictEqual((await t.record()).quiet, undefined);
+    assert.deepStrictEqual(t.planned, []);
+    assert.deepStrictEqual(t.published, []);
+  });
+
+  it('should plan as usual outside the window, and always without a schedule', async () => {
+    const t = setup(quiet);
+    await t.migration.handle({action: 'start', from: '2026-01-01', to: '2026-01-03'});
+    t.setNow('2026-12-07T01:44:00Z');
+    assert.strictEqual((await t.migration.tick()).step, 'planned 2026-01-01 (0 batches)');
+
+    const none = setup(undefined);
+    await none.migration.handle({action: 'start', from: '2026-01-01', to: '2026-01-03'});
+    none.setNow('2026-12-07T01:55:00Z');
+    assert.strictEqual((await none.migration.tick()).step, 'planned 2026-01-01 (0 batches)');
+    assert.strictEqual((await none.record()).quiet, undefined);
+  });
+});
+
+describe('the migration tick: batches in flight across days', () => {
+  it('should keep at most MIGRATION_OUTSTANDING_BATCHES unreported, counting the previous day', async () => {
+    const t = setup(undefined, false);
+    await t.migration.handle({action: 'start', from: '2026-01-01', to: '2026-01-05'});
+    const steps: string[] = [];
+    const tick = async () => steps.push((await t.migration.tick()).step!);
+    await tick(); // plan 01-01
+    await tick(); // publish its batch
+    await tick(); // plan 01-02, while 01-01's batch runs
+    await tick(); // publish 01-02's batch: 2 in flight
+    await tick(); // 01-03 waits for 01-01's batch
+    assert.deepStrictEqual(steps, [
+      'planned 2026-01-01 (1 batches)',
+      'published 1 batches of 2026-01-01',
+      'planned 2026-01-02 (1 batches)',
+      'published 1 batches of 2026-01-02',
+      'waiting: 1 batches of 2026-01-01 in flight',
+    ]);
+    assert.strictEqual((await t.record()).previous?.day, '2026-01-01');
+    await t.report('2026-01-01');
+    await tick(); // plan 01-03: 01-02 is the previous day now
+    await tick(); // publish 01-03's batch beside 01-02's
+    await tick();
+    assert.deepStrictEqual(steps.slice(5), [
+      'planned 2026-01-03 (1 batches)',
+      'published 1 batches of 2026-01-03',
+      'waiting: 1 batches of 2026-01-02 in flight',
+    ]);
+    assert.strictEqual(t.published.length, 3);
+    // A previous day planned longer ago than the run grace no longer holds it (a stalled run is
+    // planned again, not waited for).
+    t.setNow('2026-12-07T13:41:00Z');
+    await tick();
+    assert.strictEqual(steps.at(-1), 'planned 2026-01-04 (1 batches)');
+  });
+});

@@ -1,0 +1,255 @@
+/**
+ * The restores' tick in-process: the real Genesys adapter against a private
+ * simulator (a lossy organisation; one client lacks the restore permission),
+ * the real GcsStore against the GCS emulator, and a capturing publisher (the
+ * Pub/Sub port, a seam). What the end-to-end run cannot show: a refused
+ * restore leaves the record with its reason and no replay; a day's older
+ * queue files are superseded by its newest; at most RESTORE_OUTSTANDING are
+ * taken, the rest stays queued; a tick that loses the record's race keeps
+ * nothing.
+ */
+import * as assert from 'node:assert';
+import {randomBytes} from 'node:crypto';
+import {GcsStore} from '../../functions/adapters/gcs';
+import {GenesysCloud} from '../../functions/adapters/genesys';
+import type {DayOutcome} from '../../functions/core/day-outcome';
+import type {BatchMessage} from '../../functions/core/messages';
+import {FINGERPRINT_KEY} from '../../functions/core/ledger';
+import {
+  markerObjectName,
+  restoreInboxPrefix,
+  restoresObjectName,
+} from '../../functions/core/object-names';
+import {createLogger} from '../../functions/logger';
+import type {Publisher} from '../../functions/ports';
+import {Restores, queueRestores} from '../../functions/services/restores';
+import type {RestoreRecord} from '../../functions/core/restores';
+import {fastClock} from './in-process-worker';
+import {TestStack, useStack} from '../setup/stack';
+import {TestSimulator, startSimulator} from '../setup/simulator';
+import {storageFor} from '../../local/run-day';
+
+const DAY = '2026-09-03';
+const quiet = createLogger({}, () => {});
+
+interface Target {
+  conversationId: string;
+  recordingId: string;
+}
+
+class CapturingPublisher implements Publisher {
+  readonly messages: BatchMessage[] = [];
+  publishJson(values: unknown[]): Promise<string[]> {
+    this.messages.push(...(values as BatchMessage[]));
+    return Promise.resolve(values.map(String));
+  }
+}
+
+/** A decided outcome whose gaps are `targets`, archived, in batch b1. */
+function outcomeOf(targets: Target[], fingerprint: string): DayOutcome {
+  return {
+    day: DAY,
+    runId: 'r1',
+    fingerprint,
+    gaps: targets.map(t => ({batchId: 'b1', ...t, reason: 'archived (fileState ARCHIVED)'})),
+    replay: [],
+  } as unknown as DayOutcome;
+}
+
+describe('restores (in-process: Genesys simulator, GCS emulator)', function () {
+  this.timeout(120_000);
+  let stack: TestStack;
+  let sim: TestSimulator;
+  let store: GcsStore;
+  let env: string;
+  const archived: Target[] = [];
+
+  before(async function () {
+    this.timeout(120_000);
+    stack = await useStack();
+    sim = await startSimulator([
+      '--seed',
+      'restores',
+      '--conversations-per-day',
+      '200',
+      '--profile',
+      'lossy',
+      '--client',
+      'demo-client:demo-secret',
+      '--client',
+      'no-restore:no-restore-secret;lacks=recording:recording:restore',
+      '--settings',
+      JSON.stringify({restoreDelayMs: 60_000}),
+    ]);
+    store = new GcsStore(stack.bucket, storageFor(stack));
+    const truth = await sim.admin<{
+      conversations: Array<{
+        conversationId: string;
+        recordings: Array<{
+          recordingId: string;
+          fileState: string;
+          media: string;
+          sensitive?: boolean;
+        }>;
+      }>;
+    }>(`truth?day=${DAY}&checksums=false`);
+    for (const c of truth.conversations)
+      for (const r of c.recordings)
+        if (r.fileState === 'ARCHIVED' && r.media === 'audio' && !r.sensitive)
+          archived.push({conversationId: c.conversationId, recordingId: r.recordingId});
+    assert.ok(archived.length >= 6, 'the lossy day has archived recordings');
+  });
+
+  after(async () => {
+    await sim?.stop();
+  });
+
+  beforeEach(() => {
+    env = `rst-${randomBytes(4).toString('hex')}`;
+  });
+
+  function restores(clientId: string, outstanding: number) {
+    const publisher = new CapturingPublisher();
+    const r = new Restores({
+      settings: {env, outstanding, holdHours: 24, pollMs: 1000, callsPerTick: 100},
+      store,
+      publisher,
+      genesys: new GenesysCloud({
+        clients: [
+          {clientId, clientSecret: `${clientId === 'demo-client' ? 'demo' : 'no-restore'}-secret`},
+        ],
+        environment: 'mypurecloud.ie',
+        gatewayUrl: sim.url,
+        tokenRequestsPerMinute: 100_000,
+        clientRequestsPerMinute: 1_000_000,
+        workers: 1,
+        planners: 1,
+        role: 'planner',
+        maxAttempts: 2,
+        clock: fastClock,
+        logger: quiet,
+      }),
+      clock: {now: () => Date.now(), sleep: () => Promise.resolve()},
+      logger: quiet,
+    });
+    return {r, publisher};
+  }
+
+  /** The day's `_FAILURE` as the checker writes it: its outcome's fingerprint in the metadata. */
+  async function failure(fingerprint: string): Promise<void> {
+    const name = markerObjectName(env, DAY, '_FAILURE');
+    const now = await store.stat(name);
+    await store.write(name, Buffer.from('{}'), {
+      contentType: 'application/json',
+      metadata: {[FINGERPRINT_KEY]: fingerprint},
+      ifGenerationMatch: now?.generation ?? 0,
+    });
+  }
+
+  async function inbox(): Promise<string[]> {
+    return (await store.list(restoreInboxPrefix(env))).map(o => o.name);
+  }
+
+  it('should refuse a restore the client may not make: the reason kept, no replay, the queue emptied', async () => {
+    const targets = archived.slice(0, 2);
+    await queueRestores(store, env, outcomeOf(targets, 'fp-refused'), Date.now());
+    await failure('fp-refused');
+    const {r, publisher} = restores('no-restore', 10);
+    const tick = await r.tick();
+    assert.deepStrictEqual(
+      {
+        took: tick.took,
+        refused: tick.refused,
+        requested: tick.requested,
+        outstanding: tick.outstanding,
+      },
+      {took: 2, refused: 2, requested: 0, outstanding: 0},
+    );
+    const {record} = await r.read();
+    assert.strictEqual(record.refused.length, 2);
+    for (const f of record.refused)
+      assert.match(f.reason, /restore refused by Genesys Cloud: .*403/);
+    assert.deepStrictEqual(publisher.messages, []);
+    assert.deepStrictEqual(await inbox(), []);
+  });
+
+  it("should take the queue file of the day's _FAILURE only, at most the outstanding cap, and keep the rest queued", async () => {
+    const older = archived.slice(2, 6);
+    const newer = archived.slice(2, 5); // one was exported meanwhile: the newer outcome lacks it
+    // The older outcome's file is written last (a slow checker): the marker says which is current.
+    await queueRestores(store, env, outcomeOf(newer, 'fp-newer'), Date.now() - 60_000);
+    await queueRestores(store, env, outcomeOf(older, 'fp-older'), Date.now());
+    await failure('fp-newer');
+    const {r} = restores('demo-client', 2);
+    const tick = await r.tick();
+    assert.strictEqual(tick.took, 2);
+    assert.strictEqual(tick.requested, 2);
+    const {record} = await r.read();
+    assert.deepStrictEqual(
+      record.entries.map(e => e.recordingId),
+      newer.slice(0, 2).map(t => t.recordingId),
+    );
+    // The older file is gone; the newer one keeps the recording there was no room for.
+    const left = await inbox();
+    assert.deepStrictEqual(left, [`${restoreInboxPrefix(env)}${DAY}/fp-newer.json`]);
+    const kept = (await store.readJson<{batches: Array<{recordings: Target[]}>}>(left[0]!))!.value;
+    assert.deepStrictEqual(kept.batches[0]!.recordings, [newer[2]]);
+    // Restores take a minute at the source: the next tick only waits (nothing taken, nothing new).
+    const again = await r.tick();
+    assert.deepStrictEqual(
+      {took: again.took, requested: again.requested, outstanding: again.outstanding},
+      {took: 0, requested: 0, outstanding: 2},
+    );
+  });
+
+  it('should leave a queue file it cannot use in place, say so, and remove the files of a day no longer _FAILURE', async () => {
+    const lines: string[] = [];
+    const {r} = restores('demo-client', 10);
+    (r as unknown as {deps: {logger: unknown}}).deps.logger = createLogger({}, (_s, line) =>
+      lines.push(line),
+    );
+    const name = `${restoreInboxPrefix(env)}${DAY}/fp-bad.json`;
+    await store.write(name, Buffer.from('not json'), {
+      contentType: 'application/json',
+      ifGenerationMatch: 0,
+    });
+    await failure('fp-bad');
+    const tick = await r.tick();
+    assert.strictEqual(tick.took, 0);
+    assert.deepStrictEqual(await inbox(), [name]);
+    assert.ok(
+      lines.some(l => l.includes('not one the pipeline wrote') && l.includes('fp-bad')),
+      lines.join('\n'),
+    );
+    // The day decided _SUCCESS since: its queue files go, unread.
+    const marker = await store.stat(markerObjectName(env, DAY, '_FAILURE'));
+    await store.delete(markerObjectName(env, DAY, '_FAILURE'), marker!.generation);
+    await r.tick();
+    assert.deepStrictEqual(await inbox(), []);
+  });
+
+  it('should keep nothing of a tick that lost the race for the record', async () => {
+    await queueRestores(store, env, outcomeOf(archived.slice(0, 1), 'fp-race'), Date.now());
+    await failure('fp-race');
+    const {r} = restores('demo-client', 10);
+    // Another tick writes the record between this one's read and its write.
+    const read = r.read.bind(r);
+    let raced = false;
+    r.read = async () => {
+      const got = await read();
+      if (!raced) {
+        raced = true;
+        await store.write(restoresObjectName(env), Buffer.from(JSON.stringify(got.record)), {
+          contentType: 'application/json',
+          ifGenerationMatch: got.generation,
+        });
+      }
+      return got;
+    };
+    const tick = await r.tick();
+    assert.strictEqual(tick.lost, true);
+    const stored = (await store.readJson<RestoreRecord>(restoresObjectName(env)))!.value;
+    assert.deepStrictEqual(stored.entries, []);
+    assert.strictEqual((await inbox()).length, 1, 'the queue file stays for the next tick');
+  });
+});
