@@ -66,12 +66,22 @@ locals {
     MAX_BATCH_ATTEMPTS    = tostring(var.max_batch_attempts)
     MEDIA_IDLE_TIMEOUT_MS = tostring(var.media_idle_timeout_ms)
     METADATA              = var.metadata
-    # A history migration's part of each worker's budget, and its batches in flight at most.
+    # A history migration's part of each worker's budget, its batches in flight at most, and the
+    # quiet before each nightly run (the planner reads the nightly job's schedule, in TIME_ZONE).
     MIGRATION_SHARE               = tostring(var.migration_share)
     MIGRATION_OUTSTANDING_BATCHES = tostring(var.migration_outstanding_batches)
+    MIGRATION_QUIET_MINUTES       = tostring(var.migration_quiet_minutes)
+    SCHEDULE                      = var.schedule
     # Set by the worker on every recording and metadata document it creates.
     RETENTION_DAYS = tostring(var.retention_days)
     RETENTION_MODE = var.retention_mode
+    # How far back the analytics jobs API is relied on (the history horizon).
+    ANALYTICS_HORIZON_DAYS = tostring(var.analytics_horizon_days)
+    # Restores of archived recordings (ARCHIVED_POLICY=restore), run by the planner's tick.
+    RESTORE_OUTSTANDING    = tostring(var.restore_outstanding)
+    RESTORE_HOLD_HOURS     = tostring(var.restore_hold_hours)
+    RESTORE_POLL_SECONDS   = tostring(var.restore_poll_seconds)
+    RESTORE_CALLS_PER_TICK = tostring(var.restore_calls_per_tick)
     # Read by nobody: changing it rolls new instances of every function.
     ROLLOUT_ID          = var.rollout_id
     RUN_GRACE_MINUTES   = tostring(var.run_grace_minutes)

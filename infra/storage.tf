@@ -106,8 +106,11 @@ locals {
   rejected = "resource.name.startsWith(\"${local.objects}_rejected/\")"
   # The recordings index the checker writes per decided day (bigquery.tf reads it).
   index = "resource.name.startsWith(\"${local.objects}_index/\")"
-  # A history migration's record and the days it yields to: the planner's.
+  # The planner's background work: a history migration's record and the days
+  # it yields to, the restores of archived recordings and their queue.
   migration = "resource.name.startsWith(\"${local.objects}_migration/\")"
+  # The queue of recordings awaiting a restore, which the checker adds to.
+  restore_inbox = "resource.name.startsWith(\"${local.objects}_migration/restore-inbox/\")"
   # Everything in the folder but the recordings themselves: markers, plans,
   # reports, ledger, metadata, rejected messages, the recordings index.
   bookkeeping = "(${local.markers} || ${local.manifest} || ${local.metadata} || ${local.rejected} || ${local.index} || ${local.migration})"
@@ -142,11 +145,13 @@ locals {
       title = "read own markers and manifests"
       when  = "${local.listing} || (${local.in_env} && (${local.markers} || ${local.manifest} || ${local.migration}))"
     }
-    # Writes a history migration's record and the days it yields to.
+    # Writes a history migration's record and the days it yields to, and the
+    # restore record; queues a day's archived recordings (grm restore DAY) and
+    # removes what it took from the queue.
     planner_writes_migration = {
       sa    = "planner"
       role  = "roles/storage.objectUser"
-      title = "write the migration record"
+      title = "write the migration and restore records"
       when  = "${local.in_env} && ${local.migration}"
     }
     # Creates each run's plan, once.
@@ -204,6 +209,14 @@ locals {
       role  = "roles/storage.objectUser"
       title = "write the ledger and markers"
       when  = "${local.in_env} && (${local.markers} || ${local.ledger})"
+    }
+    # Queues a decided day's archived recordings for the planner's restores
+    # (once per outcome: it never replaces or removes a queue file).
+    checker_queues_restores = {
+      sa    = "checker"
+      role  = "roles/storage.objectCreator"
+      title = "queue restores"
+      when  = "${local.in_env} && ${local.restore_inbox}"
     }
     # Writes each decided day's recordings index, replacing the previous one.
     checker_replaces_index = {

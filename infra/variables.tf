@@ -25,12 +25,62 @@ variable "archive_reader_members" {
 }
 
 variable "archived_policy" {
-  description = "What an ARCHIVED recording counts as: fail (a gap to fix) or skip (ARCHIVED_POLICY)."
+  description = "What an ARCHIVED recording counts as: restore (the pipeline restores it in Genesys Cloud, exports it and decides its day again; the OAuth clients need the recording:*:restore permissions), fail (a gap to fix) or skip (ARCHIVED_POLICY)."
   type        = string
-  default     = "fail"
+  default     = "restore"
   validation {
-    condition     = contains(["fail", "skip"], var.archived_policy)
-    error_message = "archived_policy must be one of fail, skip."
+    condition     = contains(["restore", "fail", "skip"], var.archived_policy)
+    error_message = "archived_policy must be one of restore, fail, skip."
+  }
+}
+
+variable "analytics_horizon_days" {
+  description = "How far back, in days, the analytics jobs API is relied on to enumerate a day's conversations; older days, and days past the organisation's maximum interaction data retention, are refused and reported, never planned empty (ANALYTICS_HORIZON_DAYS)."
+  type        = number
+  default     = 1826
+  validation {
+    condition     = var.analytics_horizon_days >= 90 && var.analytics_horizon_days <= 36600 && floor(var.analytics_horizon_days) == var.analytics_horizon_days
+    error_message = "analytics_horizon_days must be an integer from 90 to 36600."
+  }
+}
+
+variable "restore_outstanding" {
+  description = "Most archived recordings being restored at once, asked for and not yet exported (RESTORE_OUTSTANDING)."
+  type        = number
+  default     = 500
+  validation {
+    condition     = var.restore_outstanding >= 1 && var.restore_outstanding <= 2000 && floor(var.restore_outstanding) == var.restore_outstanding
+    error_message = "restore_outstanding must be an integer from 1 to 2000."
+  }
+}
+
+variable "restore_hold_hours" {
+  description = "How long a restored recording is asked to stay restored, from the request: the archive date a restore sets (RESTORE_HOLD_HOURS)."
+  type        = number
+  default     = 72
+  validation {
+    condition     = var.restore_hold_hours >= 1 && var.restore_hold_hours <= 720 && floor(var.restore_hold_hours) == var.restore_hold_hours
+    error_message = "restore_hold_hours must be an integer from 1 to 720."
+  }
+}
+
+variable "restore_poll_seconds" {
+  description = "How often a requested restore is read again from Genesys Cloud (RESTORE_POLL_SECONDS)."
+  type        = number
+  default     = 600
+  validation {
+    condition     = var.restore_poll_seconds >= 1 && var.restore_poll_seconds <= 86400 && floor(var.restore_poll_seconds) == var.restore_poll_seconds
+    error_message = "restore_poll_seconds must be an integer from 1 to 86400."
+  }
+}
+
+variable "restore_calls_per_tick" {
+  description = "Most Genesys calls the planner's every-minute tick makes for restores (RESTORE_CALLS_PER_TICK)."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.restore_calls_per_tick >= 2 && var.restore_calls_per_tick <= 1000 && floor(var.restore_calls_per_tick) == var.restore_calls_per_tick
+    error_message = "restore_calls_per_tick must be an integer from 2 to 1000."
   }
 }
 
@@ -179,6 +229,16 @@ variable "migration_outstanding_batches" {
   validation {
     condition     = var.migration_outstanding_batches >= 1 && var.migration_outstanding_batches <= 1000 && floor(var.migration_outstanding_batches) == var.migration_outstanding_batches
     error_message = "migration_outstanding_batches must be an integer from 1 to 1000."
+  }
+}
+
+variable "migration_quiet_minutes" {
+  description = "Minutes before each scheduled nightly run (schedule) in which a history migration publishes and plans nothing, until the night's day is planned, so that its batches have finished and its calls have left Genesys' minute; 0: off (docs/migration.md) (MIGRATION_QUIET_MINUTES)."
+  type        = number
+  default     = 15
+  validation {
+    condition     = var.migration_quiet_minutes >= 0 && var.migration_quiet_minutes <= 720 && floor(var.migration_quiet_minutes) == var.migration_quiet_minutes
+    error_message = "migration_quiet_minutes must be an integer from 0 to 720."
   }
 }
 
@@ -471,9 +531,15 @@ variable "run_grace_minutes" {
 }
 
 variable "schedule" {
-  description = "Cron schedule of the nightly run (Cloud Scheduler syntax), in time_zone."
+  description = "Cron schedule of the nightly run (Cloud Scheduler's unix-cron, five fields), in time_zone. The planner reads it too (SCHEDULE): a history migration keeps quiet migration_quiet_minutes before each start. Restrict the day of the month or the day of the week, not both."
   type        = string
   default     = "0 0 * * *"
+  validation {
+    # Five fields, the day of the month or the day of the week "*": the forms the planner reads
+    # (functions/core/cron.ts); it refuses out-of-range values when it starts.
+    condition     = can(regex("^\\s*[0-9A-Za-z*,/-]+\\s+[0-9A-Za-z*,/-]+\\s+(\\*\\s+[0-9A-Za-z*,/-]+\\s+[0-9A-Za-z*,/-]+|[0-9A-Za-z*,/-]+\\s+[0-9A-Za-z*,/-]+\\s+\\*)\\s*$", var.schedule))
+    error_message = "schedule must be a five-field cron expression such as \"30 2 * * *\", with the day of the month or the day of the week \"*\"."
+  }
 }
 
 variable "secret_replica_locations" {

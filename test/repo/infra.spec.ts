@@ -10,6 +10,8 @@
  */
 import * as assert from 'node:assert';
 import {parseMigrationRequest} from '../../functions/core/migration';
+import {cronProblem} from '../../functions/core/cron';
+import {NIGHTLY_LISTED_WITHIN_MINUTES} from '../../functions/core/quiet-window';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {SETTINGS} from '../../functions/config';
@@ -70,6 +72,7 @@ const DERIVED: Record<string, string> = {
 
 interface FunctionSpec {
   entry_point: string;
+  timeout: number;
   ingress: string;
   invoker: string;
   trigger: boolean;
@@ -328,6 +331,49 @@ describe('infra/ (Terraform)', () => {
     const body = JSON.parse(JSON.parse(literal) as string) as {migration: unknown};
     assert.deepStrictEqual(Object.keys(body), ['migration']);
     assert.deepStrictEqual(parseMigrationRequest(body.migration, '2026-01-01'), {action: 'tick'});
+  });
+
+  it("should give the planner the nightly job's schedule, refusing at plan time the forms it cannot read", () => {
+    const job = resource(docs, 'google_cloud_scheduler_job', 'nightly');
+    assert.strictEqual(job.schedule, '${var.schedule}');
+    assert.strictEqual(job.time_zone, '${var.time_zone}');
+    assert.strictEqual(env().SCHEDULE, '${var.schedule}');
+    assert.strictEqual(env().TIME_ZONE, '${var.time_zone}');
+    assert.strictEqual(cronProblem(String(variable(docs, 'schedule').default)), undefined);
+    // The validation's regular expression (RE2 in Terraform; these constructs read the same in
+    // JavaScript) against the planner's own reading of the schedule.
+    const literal = /can\(regex\(("(?:[^"\\]|\\.)*"), var\.schedule\)\)/.exec(
+      validation('schedule'),
+    )?.[1];
+    assert.ok(literal, `var.schedule has no regex validation: ${validation('schedule')}`);
+    const re = new RegExp(JSON.parse(literal) as string);
+    const readable = [
+      '0 0 * * *',
+      '30 2 * * 1-5',
+      '0 0 * * MON,THU',
+      '*/15 1-3 * * *',
+      ' 5  0 1 JAN *',
+    ];
+    const refused = [
+      '0 2 * *',
+      '0 2 1 * MON',
+      'every 24 hours',
+      '@daily',
+      '0 0 * * * ; rm',
+      '',
+      '0 2 ? * *',
+    ];
+    for (const s of readable) {
+      assert.strictEqual(cronProblem(s), undefined, s);
+      assert.ok(re.test(s), `Terraform refuses "${s}", which the planner reads`);
+    }
+    for (const s of refused) {
+      assert.ok(cronProblem(s), s);
+      assert.ok(!re.test(s), `Terraform lets "${s}" through, which the planner refuses`);
+    }
+    // The quiet window lasts at most until the first attempt of the nightly job has ended.
+    assert.strictEqual(fns.planner!.timeout, NIGHTLY_LISTED_WITHIN_MINUTES * 60);
+    assert.strictEqual(job.attempt_deadline, `${NIGHTLY_LISTED_WITHIN_MINUTES * 60}s`);
   });
 
   it('should push batches to the worker with an OIDC audience, a retry policy and a dead-letter topic, and never expire', () => {
