@@ -1,17 +1,24 @@
 /**
  * A history migration below the nightly run, on the local stack with the
- * real functions and the simulator enforcing a binding per-client limit:
+ * real functions and the simulator enforcing a binding per-client limit,
+ * the way production runs it: the planner knows the nightly schedule
+ * (`SCHEDULE`, a daily cron as Terraform passes it) and the migration keeps
+ * quiet for `MIGRATION_QUIET_MINUTES` before it.
  *
- *   1. a nightly day alone (its time from plan to decision);
- *   2. a 30-day migration started, and, once it is under way, a nightly day
- *      of the same size: its time ÷ the time alone (target ≤ 1.1);
- *   3. the migration alone for the rest: its calls a minute ÷ its share of
- *      the limit (target ≥ 0.9);
+ *   1. the nightly run's time is fixed before the stack starts, a few
+ *      minutes ahead, and given to the planner as `M H * * *`;
+ *   2. a 40-day migration starts; once under way, its calls a minute while
+ *      it runs alone ÷ its share of the limit (target ≥ 0.9);
+ *   3. at the scheduled time (just after its quiet window) a nightly day
+ *      runs beside the migration: its time ÷ the time of the same day alone,
+ *      measured last, once the migration is done (target ≤ 1.1);
  *   4. every migrated day `_SUCCESS`, no 429 anywhere.
  *
  * The tick runs every second here (every minute in production: a tick
  * publishes batches as they are reported, so the interval only bounds how
- * soon the lane refills).
+ * soon the lane refills). The quiet window is bench-sized (3 minutes for
+ * batches of 25 conversations; 15 in production, for batches that may run
+ * up to BATCH_DEADLINE_MS).
  *
  * Standalone: `node --import tsx bench/migration.ts`.
  */
@@ -31,10 +38,20 @@ const env = LOCAL_EXPORT_ENV;
 /** The client's limit a minute: binding, so that every figure is about the budget. */
 const PER_CLIENT = 240;
 const SHARE = 50;
-const MIGRATION_DAYS = 30;
+const MIGRATION_DAYS = 40;
 const MIGRATION_CONVERSATIONS = 25;
 /** A nightly day of about 1,500 calls: several minutes of the workers' 216 a minute. */
 const NIGHTLY_CONVERSATIONS = 1400;
+/** The quiet window before the nightly run, in minutes. */
+const QUIET_MINUTES = 3;
+/**
+ * How far ahead of the stack's start the nightly run is scheduled: the stack's start, the
+ * migration getting under way, its rate measured for up to RATE_MS, and the quiet window.
+ */
+const LEAD_MS = 9 * 60_000;
+const RATE_MS = 180_000;
+/** How long before the quiet window the migration starts (its days must outlast the nightly day). */
+const MIGRATION_LEAD_MS = 300_000;
 
 interface Counters {
   clients: Record<string, {apiCalls: number; rejected: Record<string, number>}>;
@@ -71,33 +88,41 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: numb
   }
 }
 
+const sleep = (ms: number) => new Promise(r => setTimeout(r, Math.max(0, ms)));
+
 export async function migrationBench(dir: string): Promise<BenchRow[]> {
   const today = defaultDay(Date.now(), 'UTC', 0);
   const alone = addDays(today, -10);
   const during = addDays(today, -9);
-  const first = addDays(today, -60);
+  const first = addDays(today, -70);
   const last = addDays(first, MIGRATION_DAYS - 1);
   const perDay: Record<string, number> = {
     [alone]: NIGHTLY_CONVERSATIONS,
     [during]: NIGHTLY_CONVERSATIONS,
   };
   for (let k = 0; k < MIGRATION_DAYS; k++) perDay[addDays(first, k)] = MIGRATION_CONVERSATIONS;
+  // The nightly run at a whole minute (the stack's TIME_ZONE is UTC), as a daily cron.
+  const nightlyAt = Math.ceil((Date.now() + LEAD_MS) / 60_000) * 60_000;
+  const quietFrom = nightlyAt - QUIET_MINUTES * 60_000;
+  const at = new Date(nightlyAt);
+  const schedule = `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
+  console.log(
+    `migration bench: nightly run scheduled "${schedule}" (UTC), quiet from ${new Date(quietFrom).toISOString().slice(11, 19)}`,
+  );
   const stack = await productStack(path.join(dir, 'migration'), {
     perDay,
     env: {
       GENESYS_CLIENT_REQUESTS_PER_MINUTE: String(PER_CLIENT),
       MIGRATION_SHARE: String(SHARE),
+      SCHEDULE: schedule,
+      MIGRATION_QUIET_MINUTES: String(QUIET_MINUTES),
     },
     simulator: {clientRateLimitPerMinute: PER_CLIENT},
   });
   const record = () => readJson<MigrationRecord>(stack, `${env}/_migration/migration.json`);
   try {
-    const aloneRun = await runDay(stack, {day: alone, env, timeoutMs: 1_800_000});
-    const aloneMs = await planToDecision(stack, alone);
-    console.log(`migration bench: nightly day alone ${(aloneMs / 1000).toFixed(0)} s`);
-    // Wait for the nightly day's calls to leave the sliding minute before the migration starts.
-    await new Promise(r => setTimeout(r, 61_000));
-
+    // Started so that it runs a few minutes, its rate measured, before the quiet window.
+    await sleep(quietFrom - MIGRATION_LEAD_MS - Date.now());
     const started = await callPlanner(
       stack,
       {migration: {action: 'start', from: first, to: last}},
@@ -110,38 +135,71 @@ export async function migrationBench(dir: string): Promise<BenchRow[]> {
     let duringMs: number;
     let laneRate: number;
     let duringRun;
+    let quiet: {holdAtStart?: string; publishedMeanwhile: number; callsBefore: number};
+    let steps: Array<{status: number; step?: string}>;
     try {
-      // Under way, its lane full for a minute: then the nightly day comes.
+      // Under way, its lane full: its rate alone, ended before the quiet window.
       await until(
         'the migration under way',
         async () => ((await record())!.counted.length >= 2 ? true : undefined),
         600_000,
       );
-      await new Promise(r => setTimeout(r, 60_000));
+      const before = await counters(stack);
+      const t0 = Date.now();
+      await sleep(Math.min(RATE_MS, quietFrom - 5000 - t0));
+      const after = await counters(stack);
+      if (Date.now() - t0 < 90_000)
+        throw new Error(
+          `the migration got under way too late: ${((Date.now() - t0) / 1000).toFixed(0)} s of its rate before the quiet window`,
+        );
+      laneRate = ((after.calls - before.calls) / (Date.now() - t0)) * 60_000;
+
+      // The quiet window: nothing more published or planned, the migration's calls stop.
+      await sleep(quietFrom - Date.now() + 5000);
+      const entering = (await record())!;
+      await sleep(nightlyAt - Date.now() - 90_000);
+      const late = await counters(stack);
+      await sleep(nightlyAt - Date.now());
+      const atStart = (await record())!;
+      const {calls: callsAtStart} = await counters(stack);
+      console.log(
+        `migration bench: ${entering.counted.length} days decided when the quiet window began, ${atStart.counted.length} at the nightly start`,
+      );
+      if (atStart.state !== 'running' || atStart.planned.length === MIGRATION_DAYS)
+        throw new Error('the migration is out of days to plan at the nightly start: give it more');
+      // Days planned and batches published since the window began (none, if it holds).
+      const sameDay = atStart.current?.day === entering.current?.day;
+      quiet = {
+        ...(atStart.quiet ? {holdAtStart: atStart.quiet.nightlyAt} : {}),
+        publishedMeanwhile:
+          atStart.planned.length -
+          entering.planned.length +
+          (atStart.current?.published ?? 0) -
+          (sameDay ? (entering.current?.published ?? 0) : 0),
+        callsBefore: callsAtStart - late.calls,
+      };
+
+      // The nightly day, at its scheduled time.
       duringRun = await runDay(stack, {day: during, env, timeoutMs: 1_800_000});
       duringMs = await planToDecision(stack, during);
       console.log(
         `migration bench: nightly day with the migration ${(duringMs / 1000).toFixed(0)} s`,
       );
-      // The migration alone again: its rate over the next three minutes (after a minute for
-      // the nightly day's calls to leave the window).
-      await new Promise(r => setTimeout(r, 60_000));
-      const before = await counters(stack);
-      const t0 = Date.now();
-      await new Promise(r => setTimeout(r, 180_000));
-      const after = await counters(stack);
-      const stillRunning = (await record())!.state === 'running';
-      laneRate = ((after.calls - before.calls) / (Date.now() - t0)) * 60_000;
-      if (!stillRunning)
-        console.warn('migration bench: the migration ended inside the rate window');
       await until(
         'the migration to finish',
         async () => ((await record())!.state === 'done' ? true : undefined),
         1_800_000,
       );
     } finally {
-      await ticker.stop();
+      steps = await ticker.stop();
     }
+    const held = steps.filter(t => t.step?.startsWith('waiting: quiet for the nightly run'));
+    // The same nightly day alone, once the migration's calls have left the sliding minute.
+    await sleep(61_000);
+    const aloneRun = await runDay(stack, {day: alone, env, timeoutMs: 1_800_000});
+    const aloneMs = await planToDecision(stack, alone);
+    console.log(`migration bench: nightly day alone ${(aloneMs / 1000).toFixed(0)} s`);
+
     const done = (await record())!;
     const failed = done.failed ?? [];
     const undecided = done.planned.filter(d => !done.counted.includes(d));
@@ -151,16 +209,24 @@ export async function migrationBench(dir: string): Promise<BenchRow[]> {
     return [
       {
         section: 'migration',
-        name: `nightly day (${NIGHTLY_CONVERSATIONS} conversations) with a migration ÷ alone, ${PER_CLIENT}/min per client`,
+        name: `nightly day (${NIGHTLY_CONVERSATIONS} conversations) at its scheduled time, after a ${QUIET_MINUTES}-minute quiet window, with a migration ÷ alone, ${PER_CLIENT}/min per client`,
         value: ratio,
         unit: '',
         target: '≤ 1.1',
-        baseline: `alone ${(aloneMs / 1000).toFixed(0)} s; with the migration ${(duringMs / 1000).toFixed(0)} s`,
+        baseline: `alone ${(aloneMs / 1000).toFixed(0)} s; with the migration ${(duringMs / 1000).toFixed(0)} s; in the quiet window ${held.length} ticks held, ${quiet.publishedMeanwhile} days planned or batches published, ${quiet.callsBefore} Genesys calls in the 90 s before the start`,
         ratio,
         pass:
           ratio <= 1.1 &&
+          quiet.holdAtStart === new Date(nightlyAt).toISOString() &&
+          quiet.publishedMeanwhile === 0 &&
           aloneRun.verification.missing.length === 0 &&
           duringRun.verification.missing.length === 0,
+        detail: {
+          schedule,
+          nightlyAt: new Date(nightlyAt).toISOString(),
+          quiet,
+          held: held[0]?.step,
+        },
       },
       {
         section: 'migration',

@@ -15,7 +15,8 @@
  *      the GCS emulator.
  *   6. The checker deciding a 50k-conversation day from 500 reports vs only reading them;
  *      a duplicate event; ignoring a recording's event (bench/checker.ts).
- *   7. A 30-day history migration beside a nightly day at a binding limit (bench/migration.ts).
+ *   7. A 40-day history migration, and a nightly day at its scheduled time after the quiet
+ *      window, at a binding limit (bench/migration.ts).
  */
 import {createCipheriv, randomBytes} from 'node:crypto';
 import * as fs from 'node:fs';
@@ -338,7 +339,8 @@ async function main(): Promise<void> {
     results.push(...(await throughputBench(dir, quick)));
     // The fleet's figures need minutes of a binding limit: the full run only.
     if (!quick) results.push(...(await fleetBench(dir, false)));
-    // A 30-day migration beside a nightly day at a binding limit: about 25 minutes.
+    // A 40-day migration and a nightly day after its quiet window, at a binding limit: about 30
+    // minutes.
     if (!quick) results.push(...(await migrationBench(dir)));
     for (const r of await coldStartBench({repetitions: quick ? 3 : 9}))
       results.push({
