@@ -31,7 +31,7 @@ export function migrationMail(
       ? event.percent >= 100
         ? `History migration ${m.id} is done: ${m.from} to ${m.to}`
         : `History migration ${m.id}: ${event.percent} % of its days decided`
-      : `History migration ${m.id} paused: its monthly call cap is reached`;
+      : `History migration ${m.id} paused at its monthly call cap`;
   const lines = [
     head,
     '',
@@ -43,6 +43,7 @@ export function migrationMail(
   ];
   if (event.kind === 'capped')
     lines.push(
+      `This month it made ${capMonthCalls(m)} calls of its cap of ${m.monthlyCallCap}; a decided day cost ${perDayText(m, calls)}, so another day would pass the cap.`,
       `Nothing more is exported until ${event.untilMonth}; it resumes by itself then.`,
       'To go on sooner, raise the cap: grm migrate cancel, then grm migrate FROM..TO with a higher --monthly-calls (days already _SUCCESS are skipped).',
     );
@@ -64,4 +65,16 @@ export function migrationMail(
   const text = lines.join('\n');
   const html = `<pre style="font-family:monospace">${escapeHtml(text)}</pre>`;
   return {subject: `[grm] ${head}`, text, html};
+}
+
+/** The calls of the month the migration was paused in (its pause time, else the latest month). */
+function capMonthCalls(m: MigrationRecord): number {
+  const at = m.pause?.at ? m.pause.at.slice(0, 7) : Object.keys(m.calls).sort().at(-1);
+  return at === undefined ? 0 : (m.calls[at] ?? 0);
+}
+
+function perDayText(m: MigrationRecord, calls: number): string {
+  return m.counted.length === 0
+    ? 'nothing measured yet'
+    : `about ${Math.round(calls / m.counted.length)} calls`;
 }

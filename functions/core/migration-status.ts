@@ -111,7 +111,7 @@ export function migrationStatusText(s: MigrationStatus): string {
   const lines = [
     `Migration ${s.id}: ${s.from} to ${s.to}, ${s.state}` +
       (s.pause
-        ? ` (${s.pause.by === 'monthly-cap' ? `monthly call cap reached; resumes in ${s.pause.untilMonth}` : 'by an operator'} since ${s.pause.at})`
+        ? ` (${s.pause.by === 'monthly-cap' ? `at its monthly call cap; resumes in ${s.pause.untilMonth}` : 'by an operator'} since ${s.pause.at})`
         : ''),
     `Days: ${d.success} _SUCCESS, ${d.failure} _FAILURE, ${d.running} running, ${d.skipped} skipped (_SUCCESS before), ` +
       `${d.beyond > 0 ? `${d.beyond} beyond the history horizon, ` : ''}${d.left} left, of ${d.total}`,

@@ -19,7 +19,10 @@ import {Day, addDays, daysBetween, isValidDay} from './time-window';
 
 export type MigrationState = 'running' | 'paused' | 'cancelled' | 'done';
 
-/** Why a migration is paused: an operator paused it, or its monthly call cap was reached. */
+/**
+ * Why a migration is paused: an operator paused it, or its monthly call cap
+ * was reached (or another day would pass it).
+ */
 export interface MigrationPause {
   by: 'operator' | 'monthly-cap';
   at: string;
@@ -250,7 +253,7 @@ export type TickAction =
  * nightly run nothing is published or planned. The current day's batches go
  * out at most `outstanding` unreported at a time; once all are out, the next
  * day is planned (just in time: its discovery runs while the last batches
- * export).
+ * export), unless it would take the month past its call cap (capWouldPass).
  */
 export function decideTick(m: MigrationRecord, f: TickFacts): TickAction {
   const month = monthOf(f.nowMs);
@@ -274,9 +277,29 @@ export function decideTick(m: MigrationRecord, f: TickFacts): TickAction {
   // The next day waits for the previous one's batches: only two days' batches are counted.
   if (m.next !== undefined && before > 0)
     return {do: 'nothing', why: `${before} batches of ${m.previous?.day} in flight`};
+  if (m.next !== undefined && capWouldPass(m, month)) return {do: 'pause-cap', month};
   if (m.next !== undefined) return {do: 'plan', day: m.next};
   if (c && !f.currentDecided) return {do: 'nothing', why: `waiting for ${c.day} to be decided`};
   return {do: 'finish'};
+}
+
+/**
+ * Whether planning another day would take `month` past the monthly cap, at
+ * the calls a decided day has cost on average (the days in flight not yet
+ * counted are charged the same). Conservative: the average includes the
+ * discovery of days not yet decided. The first day of a month always goes,
+ * so a cap below one day's calls moves one day a month.
+ */
+export function capWouldPass(m: MigrationRecord, month: string): boolean {
+  const used = m.calls[month] ?? 0;
+  if (m.monthlyCallCap === undefined || used === 0 || m.counted.length === 0) return false;
+  const perDay = Object.values(m.calls).reduce((a, b) => a + b, 0) / m.counted.length;
+  const inFlight = new Set(
+    [m.current?.day, m.previous?.day].filter(
+      (d): d is Day => d !== undefined && !m.counted.includes(d),
+    ),
+  ).size;
+  return used + perDay * (inFlight + 1) > m.monthlyCallCap;
 }
 
 /**

@@ -232,14 +232,14 @@ export class Migration {
           state: 'paused',
           pause: {by: 'monthly-cap', at, untilMonth},
         };
-        logger.warn('migration paused: its monthly call cap is reached', {
+        logger.warn('migration paused at its monthly call cap', {
           event: 'migration_capped',
           migration: record.id,
           untilMonth,
         });
         return {
           record: paused,
-          what: `paused until ${untilMonth}: monthly call cap reached`,
+          what: `paused until ${untilMonth}: at the monthly call cap`,
           after: () => this.send(paused, {kind: 'capped', untilMonth}),
         };
       }

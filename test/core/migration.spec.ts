@@ -192,6 +192,35 @@ describe('migration (core)', () => {
       assert.strictEqual(nextMonth('2026-12'), '2027-01');
       assert.strictEqual(nextMonth('2027-01'), '2027-02');
     });
+    it('should pause before planning a day that the measured calls per day would take past the cap', () => {
+      // Four days decided for 4,000 calls in all (1,000 a day, discovery included); the day in
+      // flight, 2026-01-05, is not counted yet. This month has 3,000: the day in flight and the
+      // next would take it to about 5,000, within a cap of 5,500; a cap of 4,500 would be passed.
+      const day = (d: string) => ({day: d, runId: 'r', batches: 2, published: 2, plannedAt: ''});
+      const m = started({
+        next: '2026-01-06',
+        planned: ['2026-01-01', '2026-01-02', '2026-01-03', '2026-01-04', '2026-01-05'],
+        counted: ['2026-01-01', '2026-01-02', '2026-01-03', '2026-01-04'],
+        current: day('2026-01-05'),
+      });
+      const within = {...m, monthlyCallCap: 5500, calls: {'2026-11': 1000, '2026-12': 3000}};
+      assert.deepStrictEqual(decideTick(within, facts({reported: 2})), {
+        do: 'plan',
+        day: '2026-01-06',
+      });
+      const past = {...within, monthlyCallCap: 4500};
+      assert.deepStrictEqual(decideTick(past, facts({reported: 2})), {
+        do: 'pause-cap',
+        month: '2026-12',
+      });
+      // Without a cap, or before any day is decided (nothing measured), it plans on.
+      const {monthlyCallCap: _c, ...uncapped} = past;
+      assert.strictEqual(decideTick(uncapped, facts({reported: 2})).do, 'plan');
+      assert.strictEqual(decideTick({...past, counted: []}, facts({reported: 2})).do, 'plan');
+      // The first day of a month always goes, even when one day costs more than the cap.
+      const small = {...within, monthlyCallCap: 500, calls: {'2026-11': 4000}};
+      assert.strictEqual(decideTick(small, facts({reported: 2})).do, 'plan');
+    });
     it('should do nothing for a paused, cancelled or done migration', () => {
       for (const state of ['paused', 'cancelled', 'done'] as const)
         assert.strictEqual(decideTick(started({state}), facts()).do, 'nothing');
@@ -289,9 +318,19 @@ describe('migration (core)', () => {
     assert.match(done.subject, /is done: 2026-01-01 to 2026-01-10/);
     assert.match(done.text, /Days that ended _FAILURE[^\n]*\n {2}2026-01-02/);
     const capped = migrationMail(
-      m,
+      {
+        ...m,
+        monthlyCallCap: 10,
+        state: 'paused',
+        pause: {by: 'monthly-cap', at: '2026-12-06T10:00:00.000Z', untilMonth: '2027-01'},
+      },
       {kind: 'capped', untilMonth: '2027-01'},
       {env: 'e', bucket: 'b'},
+    );
+    assert.match(capped.subject, /paused at its monthly call cap/);
+    assert.match(
+      capped.text,
+      /This month it made 7 calls of its cap of 10; a decided day cost about 4 calls, so another day would pass the cap/,
     );
     assert.match(capped.text, /until 2027-01; it resumes by itself then/);
     assert.ok(!capped.html.includes('<script'), 'escaped');

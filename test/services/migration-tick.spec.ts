@@ -2,14 +2,16 @@
  * The migration's tick on an in-memory bucket: in the quiet window before
  * the nightly run it holds (nothing planned, nothing published), says so in
  * its step and its record, and lets go once the night's day is listed (then
- * the priority-day yield holds it) or without a schedule; and its batches in
- * flight stay within the outstanding bound across days.
+ * the priority-day yield holds it) or without a schedule; its batches in
+ * flight stay within the outstanding bound across days; and it pauses before
+ * a day that would take the month past its call cap.
  */
 import * as assert from 'node:assert';
 import {parseCron} from '../../functions/core/cron';
 import type {MigrationRecord} from '../../functions/core/migration';
 import {
   batchReportsPrefix,
+  decisionObjectName,
   migrationObjectName,
   planObjectName,
   runPlanObjectName,
@@ -172,5 +174,61 @@ describe('the migration tick: batches in flight across days', () => {
     t.setNow('2026-12-07T13:41:00Z');
     await tick();
     assert.strictEqual(steps.at(-1), 'planned 2026-01-04 (1 batches)');
+  });
+});
+
+describe('the migration tick: the monthly call cap', () => {
+  /** `day`'s batch reports `requests` Genesys calls and the checker decides it `_SUCCESS`. */
+  async function decide(t: ReturnType<typeof setup>, day: string, requests: number) {
+    await t.store.write(
+      `${batchReportsPrefix(ENV, day, `r-${day}`)}b-${day}.json`,
+      Buffer.from(JSON.stringify({genesysRequests: requests})),
+      {contentType: 'application/json', ifGenerationMatch: 0},
+    );
+    const ledger = {runId: `r-${day}`, fingerprint: 'f', missing: {}, status: 'success'};
+    await t.store.write(decisionObjectName(ENV, day), Buffer.from(JSON.stringify(ledger)), {
+      contentType: 'application/json',
+      ifGenerationMatch: 0,
+    });
+  }
+
+  async function twoDaysOut(cap: number) {
+    const t = setup(undefined, false);
+    await t.migration.handle({
+      action: 'start',
+      from: '2026-01-01',
+      to: '2026-01-05',
+      monthlyCallCap: cap,
+    });
+    for (let i = 0; i < 4; i++) await t.migration.tick(); // plan and publish 01-01 and 01-02
+    await decide(t, '2026-01-01', 400);
+    return t;
+  }
+
+  it('should pause before planning a day the measured calls per day would take past the cap, and go on next month', async () => {
+    // 01-01 cost 400 calls; 01-02 is in flight: with the next day, about 1,200 this month.
+    const t = await twoDaysOut(1000);
+    assert.strictEqual(
+      (await t.migration.tick()).step,
+      'paused until 2027-01: at the monthly call cap',
+    );
+    const paused = await t.record();
+    assert.strictEqual(paused.state, 'paused');
+    assert.deepStrictEqual(paused.calls, {'2026-12': 400});
+    assert.deepStrictEqual(t.planned, ['2026-01-01', '2026-01-02'], 'nothing planned past the cap');
+    assert.strictEqual((await t.migration.tick()).step, 'waiting: monthly cap');
+    // The day in flight finishes meanwhile and is counted; the new month resumes, and its first
+    // day goes (this month has no calls yet).
+    await decide(t, '2026-01-02', 400);
+    assert.strictEqual((await t.migration.tick()).step, 'waiting: monthly cap');
+    assert.deepStrictEqual((await t.record()).calls, {'2026-12': 800});
+    t.setNow('2027-01-01T00:00:30Z');
+    assert.strictEqual((await t.migration.tick()).step, 'resumed in a new month');
+    assert.strictEqual((await t.migration.tick()).step, 'planned 2026-01-03 (1 batches)');
+  });
+
+  it('should plan on while the month has room for the next day', async () => {
+    const t = await twoDaysOut(1500);
+    assert.strictEqual((await t.migration.tick()).step, 'planned 2026-01-03 (1 batches)');
   });
 });
