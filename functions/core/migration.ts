@@ -316,6 +316,14 @@ export function inFlightOf(
   return nowMs - Date.parse(d.plannedAt) > graceMs ? 0 : Math.max(0, d.published - reported);
 }
 
+/** The span's days from `day` to the one before `oldest` (at least `day`), not planned before. */
+export function horizonGap(record: MigrationRecord, day: Day, oldest: Day): Day[] {
+  const days: Day[] = [];
+  for (let d: Day | undefined = day; d !== undefined && d < oldest; d = dayAfter(record, d))
+    if (!record.planned.includes(d)) days.push(d);
+  return days.length > 0 ? days : [day];
+}
+
 /** The day after `day` within the span, or undefined past its end. */
 export function dayAfter(m: Pick<MigrationRecord, 'to'>, day: Day): Day | undefined {
   const next = addDays(day, 1);

@@ -2,17 +2,17 @@
  * A history migration, run by the planner: `start` writes its record,
  * `control` pauses, resumes or cancels it, and `tick` (Cloud Scheduler,
  * every minute) takes its next step (core/migration.ts decides which):
- * count what finished days cost, publish a few more batches of the current
- * day, plan the next day, or finish; or hold, in the quiet window before the
- * nightly run (core/quiet-window.ts) and while a priority day is undecided.
- * Every step writes the record with the generation it read, so two ticks
- * at once cannot both advance it; a batch
+ * count what finished days cost (services/migration-days.ts), publish a few
+ * more batches of the current day, plan the next day, or finish; or hold, in
+ * the quiet window before the nightly run (core/quiet-window.ts) and while a
+ * priority day is undecided. Every step writes the record with the
+ * generation it read, so two ticks at once cannot both advance it; a batch
  * published twice (a tick that died before writing the record) is exported
  * once, as any redelivered message is.
  */
 import {randomBytes} from 'node:crypto';
 import {BeyondHorizonError, InputError, PermanentError} from '../core/errors';
-import {MAX_MIGRATION_BYTES, MAX_PLAN_BYTES, MAX_REPORT_BYTES} from '../core/limits';
+import {MAX_MIGRATION_BYTES} from '../core/limits';
 import type {BatchMessage} from '../core/messages';
 import {
   MigrationRecord,
@@ -20,6 +20,7 @@ import {
   TickAction,
   controlMigration,
   dayAfter,
+  horizonGap,
   decideTick,
   inFlightOf,
   migrationProblems,
@@ -30,7 +31,7 @@ import {
   spanDays,
 } from '../core/migration';
 import {migrationMail} from '../core/migration-mail';
-import {batchReportsPrefix, migrationObjectName, planObjectName} from '../core/object-names';
+import {migrationObjectName} from '../core/object-names';
 import {QuietSettings, holdText} from '../core/quiet-window';
 import type {Day} from '../core/time-window';
 import type {Logger} from '../logger';
@@ -38,7 +39,8 @@ import {Clock, Mailer, ObjectStore, Publisher} from '../ports';
 import {json} from './ledger';
 import {swapJson} from './objects';
 import {planBatchRange, readRunPlan} from './plan-batches';
-import {inspectDay, readLedger} from './previous-days';
+import {countDecidedDays, reportCount, stalledDay} from './migration-days';
+import {inspectDay} from './previous-days';
 import {nightlyHoldAt, undecidedPriorityDays} from './priority-days';
 
 export interface MigrationSettings {
@@ -156,7 +158,7 @@ export class Migration {
     let {record} = held;
     const now = clock.now();
     const graceMs = settings.runGraceMinutes * 60_000;
-    record = await this.countDecided(record);
+    record = await countDecidedDays(store, settings.env, record, now);
     const reached = milestoneReached(
       record.counted.length + record.skipped + (record.beyond?.length ?? 0),
       spanDays(record),
@@ -170,14 +172,14 @@ export class Migration {
         : [];
     const p = record.previous;
     const previousInFlight = p
-      ? inFlightOf(p, (await this.reports(p)).length, now, graceMs)
+      ? inFlightOf(p, await reportCount(store, settings.env, p), now, graceMs)
       : undefined;
     if (p && previousInFlight === 0) record = {...record, previous: undefined};
     const hold =
       record.state === 'running' && settings.quiet
         ? await nightlyHoldAt(store, settings.env, settings.quiet, now)
         : undefined;
-    const reported = c ? (await this.reports(c)).length : undefined;
+    const reported = c ? await reportCount(store, settings.env, c) : undefined;
     let action: TickAction = decideTick(record, {
       nowMs: now,
       priorityDays,
@@ -190,7 +192,7 @@ export class Migration {
     // Before finishing, a day whose run stalled (planned longer ago than the grace, undecided)
     // is planned once more.
     if (action.do === 'finish' || (action.do === 'nothing' && action.why.startsWith('waiting'))) {
-      const stalled = await this.stalledDay(record, now, graceMs);
+      const stalled = await stalledDay(store, settings.env, record, now, graceMs);
       if (stalled) action = {do: 'plan', day: stalled};
     }
     const {quiet: _q, ...plain} = record;
@@ -357,62 +359,6 @@ export class Migration {
     return {record: updated, what: `planned ${day} (${planned.batches} batches)`};
   }
 
-  /**
-   * Planned days the checker has decided since the last tick: counted (their
-   * reports' Genesys requests go into this month's calls), and noted when
-   * `_FAILURE`.
-   */
-  private async countDecided(record: MigrationRecord): Promise<MigrationRecord> {
-    const {store, settings} = this.deps;
-    let out = record;
-    for (const day of record.planned) {
-      if (out.counted.includes(day)) continue;
-      const plan = (
-        await store.readJson<{runId?: string}>(planObjectName(settings.env, day), MAX_PLAN_BYTES)
-      )?.value;
-      const ledger = await readLedger(store, settings.env, day);
-      if (!plan?.runId || ledger?.runId !== plan.runId) continue;
-      let requests = 0;
-      for (const o of await store.list(batchReportsPrefix(settings.env, day, plan.runId))) {
-        const r = (
-          await store.readJson<{genesysRequests?: unknown}>(o.name, MAX_REPORT_BYTES).catch(err => {
-            if (err instanceof PermanentError) return undefined; // unreadable: counts nothing
-            throw err;
-          })
-        )?.value;
-        if (typeof r?.genesysRequests === 'number' && Number.isSafeInteger(r.genesysRequests))
-          requests += r.genesysRequests;
-      }
-      const month = monthOf(this.deps.clock.now());
-      out = {
-        ...out,
-        counted: [...out.counted, day],
-        calls: {...out.calls, [month]: (out.calls[month] ?? 0) + requests},
-        ...(ledger.status === 'failure' ? {failed: [...(out.failed ?? []), day]} : {}),
-      };
-    }
-    return out;
-  }
-
-  /** The batch reports of a migrated day's run. */
-  private reports(d: {day: Day; runId: string}) {
-    return this.deps.store.list(batchReportsPrefix(this.deps.settings.env, d.day, d.runId));
-  }
-
-  /** A planned, undecided day whose plan is older than the grace, not planned again before. */
-  private async stalledDay(
-    record: MigrationRecord,
-    now: number,
-    graceMs: number,
-  ): Promise<Day | undefined> {
-    for (const day of record.planned) {
-      if (record.counted.includes(day) || record.replanned?.includes(day)) continue;
-      const state = await inspectDay(this.deps.store, this.deps.settings.env, day, now);
-      if (state.state !== 'success' && (state.planAgeMs ?? 0) > graceMs) return day;
-    }
-    return undefined;
-  }
-
   /** Emails the developers; a mail failure is logged, never fatal to the migration. */
   private async send(
     record: MigrationRecord,
@@ -435,12 +381,4 @@ export class Migration {
       });
     }
   }
-}
-
-/** The span's days from `day` to the one before `oldest` (at least `day`), not planned before. */
-function horizonGap(record: MigrationRecord, day: Day, oldest: Day): Day[] {
-  const days: Day[] = [];
-  for (let d: Day | undefined = day; d !== undefined && d < oldest; d = dayAfter(record, d))
-    if (!record.planned.includes(d)) days.push(d);
-  return days.length > 0 ? days : [day];
 }

@@ -1,0 +1,88 @@
+/**
+ * What the migration's tick reads about its planned days: which the checker
+ * has decided (and what their batches cost in Genesys calls), how many batch
+ * reports a day's run has, and which day's run stalled.
+ */
+import {PermanentError} from '../core/errors';
+import {MAX_PLAN_BYTES, MAX_REPORT_BYTES} from '../core/limits';
+import {MigrationRecord, monthOf} from '../core/migration';
+import {batchReportsPrefix, planObjectName} from '../core/object-names';
+import type {Day} from '../core/time-window';
+import type {ObjectStore} from '../ports';
+import {inspectDay, readLedger} from './previous-days';
+
+/**
+ * Planned days the checker has decided since the last tick: counted (their
+ * reports' Genesys requests go into the calls of `nowMs`'s month), and noted
+ * when `_FAILURE`.
+ */
+export async function countDecidedDays(
+  store: ObjectStore,
+  env: string,
+  record: MigrationRecord,
+  nowMs: number,
+): Promise<MigrationRecord> {
+  let out = record;
+  const month = monthOf(nowMs);
+  for (const day of record.planned) {
+    if (out.counted.includes(day)) continue;
+    const plan = (await store.readJson<{runId?: string}>(planObjectName(env, day), MAX_PLAN_BYTES))
+      ?.value;
+    const ledger = await readLedger(store, env, day);
+    if (!plan?.runId || ledger?.runId !== plan.runId) continue;
+    const requests = await runRequests(store, env, day, plan.runId);
+    out = {
+      ...out,
+      counted: [...out.counted, day],
+      calls: {...out.calls, [month]: (out.calls[month] ?? 0) + requests},
+      ...(ledger.status === 'failure' ? {failed: [...(out.failed ?? []), day]} : {}),
+    };
+  }
+  return out;
+}
+
+/** The Genesys requests a run's batch reports say they made (an unreadable report: none). */
+async function runRequests(
+  store: ObjectStore,
+  env: string,
+  day: Day,
+  runId: string,
+): Promise<number> {
+  let requests = 0;
+  for (const o of await store.list(batchReportsPrefix(env, day, runId))) {
+    const r = (
+      await store.readJson<{genesysRequests?: unknown}>(o.name, MAX_REPORT_BYTES).catch(err => {
+        if (err instanceof PermanentError) return undefined;
+        throw err;
+      })
+    )?.value;
+    if (typeof r?.genesysRequests === 'number' && Number.isSafeInteger(r.genesysRequests))
+      requests += r.genesysRequests;
+  }
+  return requests;
+}
+
+/** How many batch reports a migrated day's run has. */
+export async function reportCount(
+  store: ObjectStore,
+  env: string,
+  d: {day: Day; runId: string},
+): Promise<number> {
+  return (await store.list(batchReportsPrefix(env, d.day, d.runId))).length;
+}
+
+/** A planned, undecided day whose plan is older than the grace, not planned again before. */
+export async function stalledDay(
+  store: ObjectStore,
+  env: string,
+  record: MigrationRecord,
+  nowMs: number,
+  graceMs: number,
+): Promise<Day | undefined> {
+  for (const day of record.planned) {
+    if (record.counted.includes(day) || record.replanned?.includes(day)) continue;
+    const state = await inspectDay(store, env, day, nowMs);
+    if (state.state !== 'success' && (state.planAgeMs ?? 0) > graceMs) return day;
+  }
+  return undefined;
+}
