@@ -3,7 +3,7 @@
  * the planner's record and its queue. Pure: the record in, a summary and its
  * text out.
  */
-import type {RestoreRecord, RefusedRestore} from './restores';
+import type {RestoreRecord, RefusedRestore} from './restore-record';
 
 export interface RestoreStatus {
   outstanding: {queued: number; requested: number; restored: number};

@@ -12,7 +12,7 @@ import {
   RestoreRecord,
   restoreInboxProblems,
   restoreRecordProblems,
-} from '../core/restores';
+} from '../core/restore-record';
 import {day as dayArg} from './grm-cli';
 import {MigrateDeps, planner} from './migrate-command';
 

@@ -27,16 +27,18 @@ import {
 } from '../core/object-names';
 import {
   RestoreInbox,
-  RestorePacing,
   RestoreRecord,
   emptyRestoreRecord,
+  restoreInboxProblems,
+  restoreRecordProblems,
+} from '../core/restore-record';
+import {
+  RestorePacing,
   entriesToVisit,
   markRequested,
   markRestored,
   refuse,
   restoreInbox,
-  restoreInboxProblems,
-  restoreRecordProblems,
   restoreUntil,
   stepFor,
   takeFromInbox,

@@ -3,16 +3,18 @@ import type {DayOutcome} from '../../functions/core/day-outcome';
 import {
   MAX_RESTORE_CYCLES,
   RestoreRecord,
-  awaitsRestore,
   emptyRestoreRecord,
+  restoreInboxProblems,
+  restoreRecordProblems,
+} from '../../functions/core/restore-record';
+import {
+  awaitsRestore,
   entriesToVisit,
   markRequested,
   markRestored,
   parseRestoreRequest,
   refuse,
   restoreInbox,
-  restoreInboxProblems,
-  restoreRecordProblems,
   restoreUntil,
   stepFor,
   takeFromInbox,

@@ -20,7 +20,7 @@ import {
   storageFor,
   waitForMarker,
 } from '../../local/run-day';
-import type {RestoreRecord} from '../../functions/core/restores';
+import type {RestoreRecord} from '../../functions/core/restore-record';
 import {restoreInboxPrefix, restoresObjectName} from '../../functions/core/object-names';
 import {declareProductDays, useProductStack} from '../setup/stack';
 

@@ -23,7 +23,7 @@ import {
 import {createLogger} from '../../functions/logger';
 import type {Publisher} from '../../functions/ports';
 import {Restores, queueRestores} from '../../functions/services/restores';
-import type {RestoreRecord} from '../../functions/core/restores';
+import type {RestoreRecord} from '../../functions/core/restore-record';
 import {fastClock} from './in-process-worker';
 import {TestStack, useStack} from '../setup/stack';
 import {TestSimulator, startSimulator} from '../setup/simulator';
