@@ -152,70 +152,61 @@ function sensitive(
   outcome: CallOutcome,
   metadataMode: MetadataMode,
 ): CheckResult {
-  const title = `Genesys client ${client}: ${SENSITIVE}`;
   const lean = metadataMode === 'lean';
-  /** The detail, and in lean mode what the worker will do with a client not proven. */
-  const refused = (detail: string) => (lean ? `${detail}. ${LEAN_REFUSED}` : detail);
-  if ('error' in outcome)
-    return skipped(
-      id,
-      title,
-      refused(`the call did not get an answer (${outcome.error}); run doctor again`),
-    );
-  if (outcome.status >= 200 && outcome.status < 300) {
-    const n = outcome.total ?? 0;
-    if (n > 0)
-      return passed(
-        id,
-        title,
-        `held in ${n} division${n === 1 ? '' : 's'} (divisionspermitted/paged/me)` +
-          (lean ? '; METADATA=lean runs on this client' : ''),
-      );
-    return failed(
-      id,
-      title,
-      refused(
-        'held in no division: batch downloads silently leave out every recording flagged as holding PCI/PII, which become gaps every night',
-      ),
-      ROLE_FIX(client, SENSITIVE),
-    );
-  }
-  return skipped(
-    id,
-    title,
-    refused(
-      `Genesys would not say (divisionspermitted/paged/me answered HTTP ${outcome.status} for this client-credentials token), and no call fails without it; check the client's roles in Admin > OAuth`,
-    ),
-  );
+  return divisionsRow(id, client, SENSITIVE, outcome, {
+    held: divisions =>
+      `held in ${divisions} (divisionspermitted/paged/me)` +
+      (lean ? '; METADATA=lean runs on this client' : ''),
+    none: 'held in no division: batch downloads silently leave out every recording flagged as holding PCI/PII, which become gaps every night',
+    fix: ROLE_FIX(client, SENSITIVE),
+    unknown: status =>
+      `Genesys would not say (divisionspermitted/paged/me answered HTTP ${status} for this client-credentials token), and no call fails without it; check the client's roles in Admin > OAuth`,
+    // In lean mode, what the worker will do with a client not proven.
+    ...(lean ? {notProven: (detail: string) => `${detail}. ${LEAN_REFUSED}`} : {}),
+  });
 }
 
 /** The restore permission's row, under ARCHIVED_POLICY=restore. */
 function restore(id: string, client: string, outcome: CallOutcome): CheckResult {
-  const title = `Genesys client ${client}: ${RESTORE}`;
+  return divisionsRow(id, client, RESTORE, outcome, {
+    held: divisions => `held in ${divisions}: archived recordings can be restored`,
+    none: 'held in no division: with ARCHIVED_POLICY=restore every restore the planner asks for is refused, and archived recordings stay gaps',
+    fix: `${ROLE_FIX(client, `${RESTORE} (and recording:screenRecording:restore)`)}; or set archived_policy = "fail"`,
+    unknown: status =>
+      `Genesys would not say (divisionspermitted/paged/me answered HTTP ${status}); check the client's roles in Admin > OAuth`,
+  });
+}
+
+/** What a permission's divisions row says: held, held in none (and the fix), or not told. */
+interface DivisionsText {
+  held: (divisions: string) => string;
+  none: string;
+  fix: string;
+  unknown: (status: number) => string;
+  /** Adds to every detail short of a pass. */
+  notProven?: (detail: string) => string;
+}
+
+/** A row from divisionspermitted/paged/me: passed when the permission is held in some division. */
+function divisionsRow(
+  id: string,
+  client: string,
+  permission: string,
+  outcome: CallOutcome,
+  text: DivisionsText,
+): CheckResult {
+  const title = `Genesys client ${client}: ${permission}`;
+  const detail = text.notProven ?? ((d: string) => d);
   if ('error' in outcome)
     return skipped(
       id,
       title,
-      `the call did not get an answer (${outcome.error}); run doctor again`,
+      detail(`the call did not get an answer (${outcome.error}); run doctor again`),
     );
   if (outcome.status >= 200 && outcome.status < 300) {
     const n = outcome.total ?? 0;
-    if (n > 0)
-      return passed(
-        id,
-        title,
-        `held in ${n} division${n === 1 ? '' : 's'}: archived recordings can be restored`,
-      );
-    return failed(
-      id,
-      title,
-      'held in no division: with ARCHIVED_POLICY=restore every restore the planner asks for is refused, and archived recordings stay gaps',
-      `${ROLE_FIX(client, `${RESTORE} (and recording:screenRecording:restore)`)}; or set archived_policy = "fail"`,
-    );
+    if (n > 0) return passed(id, title, text.held(`${n} division${n === 1 ? '' : 's'}`));
+    return failed(id, title, detail(text.none), text.fix);
   }
-  return skipped(
-    id,
-    title,
-    `Genesys would not say (divisionspermitted/paged/me answered HTTP ${outcome.status}); check the client's roles in Admin > OAuth`,
-  );
+  return skipped(id, title, detail(text.unknown(outcome.status)));
 }
