@@ -44,6 +44,21 @@ function outcome(gaps: DayOutcome['gaps']): DayOutcome {
   } as unknown as DayOutcome;
 }
 
+/** Batch b1's gap of recording `recording` of conversation `conversation`, archived. */
+const archived = (conversation: number, recording: number) => ({
+  batchId: 'b1',
+  conversationId: id(conversation),
+  recordingId: id(recording),
+  reason: '(fileState ARCHIVED)',
+});
+
+/** A record that took in a decided outcome's `gaps` (at most `capacity` outstanding). */
+function recordOf(gaps: DayOutcome['gaps'], capacity = 5): RestoreRecord {
+  const record = emptyRestoreRecord(T0);
+  takeFromInbox(record, restoreInbox(outcome(gaps), T0)!, capacity, T0);
+  return record;
+}
+
 describe('restores (pure)', () => {
   it('should tell which gap reasons a restore can fix', () => {
     assert.equal(
@@ -123,22 +138,9 @@ describe('restores (pure)', () => {
   });
 
   it('should visit queued entries first within the calls of a tick, then the oldest due checks', () => {
-    const record = emptyRestoreRecord(T0);
-    takeFromInbox(
-      record,
-      restoreInbox(
-        outcome(
-          [1, 2, 3, 4].map(n => ({
-            batchId: 'b1',
-            conversationId: id(n),
-            recordingId: id(10 + n),
-            reason: '(fileState ARCHIVED)',
-          })),
-        ),
-        T0,
-      )!,
+    const record = recordOf(
+      [1, 2, 3, 4].map(n => archived(n, 10 + n)),
       10,
-      T0,
     );
     const [a, b] = record.entries;
     markRequested(record, a!, T0);
@@ -157,23 +159,7 @@ describe('restores (pure)', () => {
   });
 
   it('should step by state: restore archived, wait on its own restores, replay restored, refuse the rest', () => {
-    const record = emptyRestoreRecord(T0);
-    takeFromInbox(
-      record,
-      restoreInbox(
-        outcome([
-          {
-            batchId: 'b1',
-            conversationId: id(1),
-            recordingId: id(11),
-            reason: '(fileState ARCHIVED)',
-          },
-        ]),
-        T0,
-      )!,
-      5,
-      T0,
-    );
+    const record = recordOf([archived(1, 11)]);
     const e = record.entries[0]!;
     const WAIT = 72 * 3_600_000;
     const at = (state: string | undefined, now = T0) =>
@@ -242,35 +228,7 @@ describe('restores (pure)', () => {
   });
 
   it('should replay restored entries as one message per batch with their conversations, and drop them', () => {
-    const record = emptyRestoreRecord(T0);
-    takeFromInbox(
-      record,
-      restoreInbox(
-        outcome([
-          {
-            batchId: 'b1',
-            conversationId: id(1),
-            recordingId: id(11),
-            reason: '(fileState ARCHIVED)',
-          },
-          {
-            batchId: 'b1',
-            conversationId: id(1),
-            recordingId: id(12),
-            reason: '(fileState ARCHIVED)',
-          },
-          {
-            batchId: 'b1',
-            conversationId: id(2),
-            recordingId: id(21),
-            reason: '(fileState ARCHIVED)',
-          },
-        ]),
-        T0,
-      )!,
-      5,
-      T0,
-    );
+    const record = recordOf([archived(1, 11), archived(1, 12), archived(2, 21)]);
     const [e1, e2, e3] = record.entries;
     markRestored(
       record,

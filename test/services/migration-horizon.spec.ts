@@ -11,45 +11,32 @@ import type {MigrationRecord} from '../../functions/core/migration';
 import {migrationMail} from '../../functions/core/migration-mail';
 import {migrationStatus, migrationStatusText} from '../../functions/core/migration-status';
 import {migrationObjectName} from '../../functions/core/object-names';
-import {createLogger} from '../../functions/logger';
-import {Migration} from '../../functions/services/migration';
 import {MemoryStore} from './memory-store';
+import {MIGRATION_ENV, memoryMigration} from './migration-harness';
 
-const ENV = 'brave';
+const ENV = MIGRATION_ENV;
 const OLDEST = '2021-01-02';
 
 describe('a migration at the history horizon', () => {
   it('should record the days before the horizon at once, plan from the horizon on, and report them', async () => {
     const store = new MemoryStore();
     const planned: string[] = [];
-    const migration = new Migration({
-      settings: {
-        env: ENV,
-        bucket: 'b',
-        developers: ['dev@example.com'],
-        runGraceMinutes: 720,
-        outstanding: 2,
-      },
+    const migration = memoryMigration(
       store,
-      publisher: {publishJson: values => Promise.resolve(values.map((_, i) => String(i)))},
-      planner: {
-        planMigrationDay: day => {
-          if (day < OLDEST)
-            return Promise.reject(
-              new BeyondHorizonError(
-                `${day} is before the history horizon (${OLDEST}, set by the test)`,
-                day,
-                OLDEST,
-              ),
-            );
-          planned.push(day);
-          return Promise.resolve({runId: `r-${day}`, batches: 0, conversations: 0});
-        },
+      day => {
+        if (day < OLDEST)
+          return Promise.reject(
+            new BeyondHorizonError(
+              `${day} is before the history horizon (${OLDEST}, set by the test)`,
+              day,
+              OLDEST,
+            ),
+          );
+        planned.push(day);
+        return Promise.resolve({runId: `r-${day}`, batches: 0, conversations: 0});
       },
-      mailer: () => Promise.reject(new Error('no mail here')),
-      clock: {now: () => Date.parse('2026-12-07T12:00:00Z'), sleep: () => Promise.resolve()},
-      logger: createLogger({}, () => {}),
-    });
+      () => Date.parse('2026-12-07T12:00:00Z'),
+    );
     await migration.handle({action: 'start', from: '2020-12-30', to: '2021-01-03'});
     const first = await migration.tick();
     assert.strictEqual(first.step, 'beyond the history horizon: 3 day(s) from 2020-12-30');

@@ -16,60 +16,41 @@ import {
   planObjectName,
   runPlanObjectName,
 } from '../../functions/core/object-names';
-import {createLogger} from '../../functions/logger';
-import type {Clock} from '../../functions/ports';
-import {Migration, MigrationSettings} from '../../functions/services/migration';
+import type {MigrationSettings} from '../../functions/services/migration';
 import {registerPriorityDay} from '../../functions/services/priority-days';
 import {dayPlanOf} from '../helpers';
 import {MemoryStore} from './memory-store';
+import {MIGRATION_ENV, memoryMigration} from './migration-harness';
 
-const ENV = 'brave';
+const ENV = MIGRATION_ENV;
 const at = (iso: string) => Date.parse(iso);
 
 function setup(quiet: MigrationSettings['quiet'], empty = true) {
   const store = new MemoryStore();
   let now = at('2026-12-07T01:40:00Z');
-  const clock: Clock = {now: () => now, sleep: () => Promise.resolve()};
   const planned: string[] = [];
   const published: unknown[] = [];
-  const migration = new Migration({
-    settings: {
-      env: ENV,
-      bucket: 'b',
-      developers: ['dev@example.com'],
-      runGraceMinutes: 720,
-      outstanding: 2,
-      ...(quiet ? {quiet} : {}),
-    },
+  // A day of one batch of one conversation (none with `empty`), its plan written as the
+  // planner writes it.
+  const migration = memoryMigration(
     store,
-    publisher: {
-      publishJson: values => {
-        published.push(...values);
-        return Promise.resolve(values.map((_, i) => String(i)));
-      },
+    day => {
+      planned.push(day);
+      const runId = `r-${day}`;
+      const id = `00000000-0000-4000-8000-${day.replace(/-/g, '').padStart(12, '0')}`;
+      const plan = dayPlanOf({day, runId}, empty ? {} : {[`b-${day}`]: [id]});
+      const bytes = Buffer.from(JSON.stringify(plan));
+      store.put(runPlanObjectName(ENV, day, runId), bytes);
+      store.put(planObjectName(ENV, day), bytes);
+      return Promise.resolve({
+        runId,
+        batches: plan.batches.length,
+        conversations: plan.conversations,
+      });
     },
-    planner: {
-      // A day of one batch of one conversation (none with `empty`), its plan written as the
-      // planner writes it.
-      planMigrationDay: day => {
-        planned.push(day);
-        const runId = `r-${day}`;
-        const id = `00000000-0000-4000-8000-${day.replace(/-/g, '').padStart(12, '0')}`;
-        const plan = dayPlanOf({day, runId}, empty ? {} : {[`b-${day}`]: [id]});
-        const bytes = Buffer.from(JSON.stringify(plan));
-        store.put(runPlanObjectName(ENV, day, runId), bytes);
-        store.put(planObjectName(ENV, day), bytes);
-        return Promise.resolve({
-          runId,
-          batches: plan.batches.length,
-          conversations: plan.conversations,
-        });
-      },
-    },
-    mailer: () => Promise.reject(new Error('no mail here')),
-    clock,
-    logger: createLogger({}, () => {}),
-  });
+    () => now,
+    {...(quiet ? {quiet} : {}), published},
+  );
   const record = async () =>
     (await store.readJson<MigrationRecord>(migrationObjectName(ENV)))!.value;
   /** The batch of `day` reports. */

@@ -1,0 +1,42 @@
+/** A migration over an in-memory bucket, as the services tests build it. */
+import {createLogger} from '../../functions/logger';
+import type {Clock} from '../../functions/ports';
+import {Migration, MigrationDeps, MigrationSettings} from '../../functions/services/migration';
+import type {MemoryStore} from './memory-store';
+
+export const MIGRATION_ENV = 'brave';
+
+/**
+ * A migration of env {@link MIGRATION_ENV} on `store` that plans with
+ * `planMigrationDay`, publishes into `published`, reads the time from `now`
+ * and mails nobody (a mail is logged as failed, never fatal).
+ */
+export function memoryMigration(
+  store: MemoryStore,
+  planMigrationDay: MigrationDeps['planner']['planMigrationDay'],
+  now: () => number,
+  opts: {quiet?: MigrationSettings['quiet']; published?: unknown[]} = {},
+): Migration {
+  const clock: Clock = {now, sleep: () => Promise.resolve()};
+  return new Migration({
+    settings: {
+      env: MIGRATION_ENV,
+      bucket: 'b',
+      developers: ['dev@example.com'],
+      runGraceMinutes: 720,
+      outstanding: 2,
+      ...(opts.quiet ? {quiet: opts.quiet} : {}),
+    },
+    store,
+    publisher: {
+      publishJson: values => {
+        opts.published?.push(...values);
+        return Promise.resolve(values.map((_, i) => String(i)));
+      },
+    },
+    planner: {planMigrationDay},
+    mailer: () => Promise.reject(new Error('no mail here')),
+    clock,
+    logger: createLogger({}, () => {}),
+  });
+}
