@@ -1,6 +1,6 @@
 /**
  * The planner's use case: for each requested day, check the analytics data is
- * available for the whole window, discover the day's conversations (analytics
+ * available for the whole window (services/data-availability.ts), discover the day's conversations (analytics
  * jobs, with the synchronous query as fallback), write the day's plan, and
  * publish its batches, waiting until every publish is acknowledged.
  */
@@ -17,14 +17,7 @@ import {
   StoredPlan,
 } from '../core/day-plan';
 import {PreviousDayFinding, previousDayMail} from '../core/emails';
-import {BeyondHorizonError, InputError, JobFailedError, PermanentError} from '../core/errors';
-import {
-  MIN_RETENTION_DAYS,
-  RetentionAnswer,
-  beyondHorizon,
-  beyondHorizonMessage,
-  historyHorizon,
-} from '../core/history-horizon';
+import {InputError, JobFailedError} from '../core/errors';
 import type {BatchMessage} from '../core/messages';
 import {planObjectName, planPartObjectName, runPlanObjectName} from '../core/object-names';
 import type {PlanRequest} from '../core/plan-request';
@@ -40,6 +33,7 @@ import type {
   ObjectStore,
   Publisher,
 } from '../ports';
+import {DataSettings, requireData} from './data-availability';
 import {replaceObject} from './objects';
 import {inspectDay} from './previous-days';
 import {registerPriorityDay} from './priority-days';
@@ -61,9 +55,6 @@ export interface PlannerSettings {
   /** ANALYTICS_HORIZON_DAYS: how far back the analytics jobs API is relied on (default 1826). */
   horizonDays?: number;
 }
-
-/** ANALYTICS_HORIZON_DAYS' default: five years. */
-const DEFAULT_HORIZON_DAYS = 1826;
 
 /** Batch messages published per acknowledged chunk. */
 const PUBLISH_CHUNK = 500;
@@ -121,7 +112,7 @@ export class Planner {
 
   async plan(request: PlanRequest): Promise<PlanSummary> {
     const session = await this.deps.genesys.session(0);
-    await this.requireData(session, request.days);
+    await requireData(session, request.days, this.dataSettings());
     const summary: PlanSummary = {dryRun: request.dryRun, days: []};
     const {checkPreviousDays} = this.deps.settings;
     if (request.checkPrevious && !request.dryRun && checkPreviousDays > 0) {
@@ -141,7 +132,7 @@ export class Planner {
     meter: {requests: number},
   ): Promise<{runId: string; batches: number; conversations: number}> {
     const session = await this.deps.genesys.session(0, {meter});
-    await this.requireData(session, [day]);
+    await requireData(session, [day], this.dataSettings());
     const request: PlanRequest = {
       days: [day],
       dryRun: false,
@@ -153,40 +144,10 @@ export class Planner {
     return {runId: planned.runId, batches: planned.batches, conversations: planned.conversations};
   }
 
-  /**
-   * InputError (409) unless Genesys' analytics data is complete for every
-   * day's window; BeyondHorizonError (422) for a day before the history
-   * horizon (core/history-horizon.ts), which nothing could enumerate.
-   */
-  private async requireData(session: GenesysSession, days: readonly Day[]): Promise<void> {
-    const watermark = await session.dataAvailability();
-    for (const day of days) {
-      const window = windowOf(day, this.deps.settings.timeZone);
-      if (watermark < window.endMs) {
-        throw new InputError(
-          `analytics data for ${day} is not complete yet: Genesys reports data available up to ` +
-            `${new Date(watermark).toISOString()}, the window ends ${new Date(window.endMs).toISOString()}`,
-          409,
-        );
-      }
-    }
-    const {timeZone, horizonDays = DEFAULT_HORIZON_DAYS} = this.deps.settings;
-    const now = this.deps.clock.now();
-    // Days younger than the shortest retention Genesys allows need no question (the nightly run).
-    const recent = historyHorizon(now, timeZone, MIN_RETENTION_DAYS, {none: true});
-    if (beyondHorizon(days, recent).length === 0) return;
-    let retention: RetentionAnswer;
-    try {
-      retention = await session.analyticsRetention();
-    } catch (err) {
-      if (!(err instanceof PermanentError)) throw err;
-      retention = {
-        unknown: `Genesys would not say: ${(err as Error).message}; the OAuth client may lack analytics:dataRetention:view`,
-      };
-    }
-    const horizon = historyHorizon(now, timeZone, horizonDays, retention);
-    const [day] = beyondHorizon(days, horizon);
-    if (day) throw new BeyondHorizonError(beyondHorizonMessage(day, horizon), day, horizon.oldest);
+  /** What the data-availability check needs: the zone, the horizon and the time now. */
+  private dataSettings(): DataSettings {
+    const {timeZone, horizonDays} = this.deps.settings;
+    return {timeZone, nowMs: this.deps.clock.now(), ...(horizonDays ? {horizonDays} : {})};
   }
 
   /**
