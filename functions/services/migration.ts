@@ -15,6 +15,7 @@ import {BeyondHorizonError, InputError, PermanentError} from '../core/errors';
 import {MAX_MIGRATION_BYTES} from '../core/limits';
 import type {BatchMessage} from '../core/messages';
 import {
+  MigrationCurrent,
   MigrationRecord,
   MigrationRequest,
   TickAction,
@@ -313,11 +314,19 @@ export class Migration {
           reason: err.message,
         });
         const after = again ? record.next : dayAfter(record, days.at(-1)!);
+        // A stalled day planned again that has since fallen past the horizon is no longer
+        // planned, nor waited for: it is beyond, once.
+        const {current, previous, ...others} = rest;
+        const keep = (d: MigrationCurrent | undefined) => (d && d.day !== day ? d : undefined);
+        const kept = {current: keep(current), previous: keep(previous)};
         return {
           record: {
-            ...rest,
+            ...others,
+            ...(kept.current ? {current: kept.current} : {}),
+            ...(kept.previous ? {previous: kept.previous} : {}),
             ...(after === undefined ? {} : {next: after}),
-            beyond: [...(record.beyond ?? []), ...days],
+            planned: record.planned.filter(d => d !== day),
+            beyond: [...new Set([...(record.beyond ?? []), ...days])].sort(),
             horizon: err.message,
           },
           what: `beyond the history horizon: ${days.length} day(s) from ${day}`,

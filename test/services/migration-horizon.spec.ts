@@ -10,12 +10,19 @@ import {BeyondHorizonError} from '../../functions/core/errors';
 import type {MigrationRecord} from '../../functions/core/migration';
 import {migrationMail} from '../../functions/core/migration-mail';
 import {migrationStatus, migrationStatusText} from '../../functions/core/migration-status';
-import {migrationObjectName} from '../../functions/core/object-names';
+import {
+  migrationObjectName,
+  planObjectName,
+  runPlanObjectName,
+} from '../../functions/core/object-names';
+import {dayPlanOf} from '../helpers';
 import {MemoryStore} from './memory-store';
 import {MIGRATION_ENV, memoryMigration} from './migration-harness';
 
 const ENV = MIGRATION_ENV;
 const OLDEST = '2021-01-02';
+const ID = '00000000-0000-4000-8000-000000000001';
+const iso = (ms: number) => new Date(ms).toISOString();
 
 describe('a migration at the history horizon', () => {
   it('should record the days before the horizon at once, plan from the horizon on, and report them', async () => {
@@ -59,5 +66,42 @@ describe('a migration at the history horizon', () => {
       mail.text,
       /Not enumerable: 3 days from 2020-12-30 to 2021-01-01 lie before the history horizon/,
     );
+  });
+
+  it('should record a stalled day that has fallen past the horizon once, and finish', async () => {
+    // 2021-01-02 is planned; its run stalls, and by the time it is planned again the horizon
+    // has moved past it.
+    const store = new MemoryStore();
+    let now = Date.parse('2026-12-07T12:00:00Z');
+    let oldest = '2021-01-01';
+    const migration = memoryMigration(
+      store,
+      day => {
+        if (day < oldest)
+          return Promise.reject(new BeyondHorizonError(`${day} is before ${oldest}`, day, oldest));
+        const plan = dayPlanOf({day, runId: `r-${day}`}, {b1: [ID]}, {createdAt: iso(now)});
+        const bytes = Buffer.from(JSON.stringify(plan));
+        store.put(runPlanObjectName(ENV, day, plan.runId), bytes);
+        store.put(planObjectName(ENV, day), bytes);
+        return Promise.resolve({runId: plan.runId, batches: 1, conversations: 1});
+      },
+      () => now,
+    );
+    await migration.handle({action: 'start', from: '2021-01-02', to: '2021-01-02'});
+    assert.strictEqual((await migration.tick()).step, 'planned 2021-01-02 (1 batches)');
+    assert.strictEqual((await migration.tick()).step, 'published 1 batches of 2021-01-02');
+    now += 13 * 3600_000;
+    oldest = '2021-01-03';
+    assert.strictEqual(
+      (await migration.tick()).step,
+      'beyond the history horizon: 1 day(s) from 2021-01-02',
+    );
+    for (let i = 0; i < 3; i++) await migration.tick();
+    const record = (await store.readJson<MigrationRecord>(migrationObjectName(ENV)))!.value;
+    assert.deepStrictEqual(record.beyond, ['2021-01-02'], 'recorded once');
+    assert.strictEqual(record.state, 'done');
+    const status = migrationStatus(record, [], now);
+    assert.strictEqual(status.days.beyond, 1);
+    assert.strictEqual(status.days.left, 0);
   });
 });
