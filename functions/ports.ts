@@ -83,6 +83,8 @@ export interface GenesysSession {
 /** What a restore needs to know of one recording. */
 export interface RecordingState {
   fileState?: string;
+  /** When it is archived, or was (a restore moves it later). */
+  archiveDate?: string;
   deleteDate?: string;
   restoreExpirationTime?: string;
 }

@@ -29,7 +29,7 @@ const JOB_PAGE_SIZE = 1000;
 function pickState(body: unknown): RecordingState {
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const out: RecordingState = {};
-  for (const k of ['fileState', 'deleteDate', 'restoreExpirationTime'] as const)
+  for (const k of ['fileState', 'archiveDate', 'deleteDate', 'restoreExpirationTime'] as const)
     if (typeof b[k] === 'string') out[k] = b[k];
   return out;
 }

@@ -137,6 +137,9 @@ function entryOk(e: unknown): boolean {
     isGenesysId(e.recordingId) &&
     (e.state === 'queued' || e.state === 'requested' || e.state === 'restored') &&
     isTime(e.queuedAt) &&
+    (['firstRequestedAt', 'requestedAt', 'checkedAt', 'restoredAt', 'expiresAt'] as const).every(
+      k => e[k] === undefined || isTime(e[k]),
+    ) &&
     isCount(e.requests) &&
     (e.client === undefined || isClient(e.client))
   );

@@ -136,8 +136,9 @@ export interface RestorePacing {
 
 /**
  * The entries a tick reads from Genesys, in order: queued ones first (each is
- * read, then asked for), then requested ones not checked for `pollMs`, oldest
- * check first; at most `callsPerTick` (a queued entry costs two calls).
+ * read, then asked for; one whose read failed waits `pollMs`), then requested
+ * ones not checked for `pollMs`, oldest check first; at most `callsPerTick`
+ * (a queued entry costs two calls).
  */
 export function entriesToVisit(
   record: RestoreRecord,
@@ -146,19 +147,18 @@ export function entriesToVisit(
 ): RestoreEntry[] {
   const out: RestoreEntry[] = [];
   let calls = 0;
+  const due = (e: RestoreEntry) =>
+    e.checkedAt === undefined || nowMs - Date.parse(e.checkedAt) >= pacing.pollMs;
   for (const e of record.entries) {
-    if (e.state !== 'queued' || calls + 2 > pacing.callsPerTick) continue;
+    // A queued entry whose read failed waits like a requested one (its checkedAt is set).
+    if (e.state !== 'queued' || !due(e) || calls + 2 > pacing.callsPerTick) continue;
     out.push(e);
     calls += 2;
   }
-  const due = record.entries
-    .filter(
-      e =>
-        e.state === 'requested' &&
-        (e.checkedAt === undefined || nowMs - Date.parse(e.checkedAt) >= pacing.pollMs),
-    )
+  const polls = record.entries
+    .filter(e => e.state === 'requested' && due(e))
     .sort((a, b) => Date.parse(a.checkedAt ?? a.queuedAt) - Date.parse(b.checkedAt ?? b.queuedAt));
-  for (const e of due) {
+  for (const e of polls) {
     if (calls + 1 > pacing.callsPerTick) break;
     out.push(e);
     calls += 1;

@@ -9,9 +9,10 @@
  *      again every RESTORE_POLL_SECONDS, at most RESTORE_CALLS_PER_TICK calls;
  *   3. replays the conversations whose recordings are restored, so the
  *      worker exports them and the checker decides their day again;
- *   4. writes the record with the generation it read (a racing tick loses and
- *      its replays are redelivered ones: exported once), then removes the
- *      inbox files it took in whole and rewrites the rest.
+ *   4. writes the record with the generation it read (a racing tick loses: its
+ *      calls were made twice at worst, and its replays are delivered twice,
+ *      which store each recording once), then removes the inbox files it took
+ *      in whole and rewrites the rest.
  * A recording no restore can bring back (refused, deleted, unknown) leaves
  * the record with its reason; its day stays `_FAILURE`.
  */
@@ -26,6 +27,7 @@ import {
   restoresObjectName,
 } from '../core/object-names';
 import {
+  RestoreEntry,
   RestoreInbox,
   RestoreRecord,
   emptyRestoreRecord,
@@ -152,8 +154,11 @@ export class Restores {
     const visits = entriesToVisit(record, clock.now(), settings);
     if (visits.length > 0) {
       const session = await this.deps.genesys.session(0);
+      // At most RESTORE_CALLS_PER_TICK calls, a poll that finds a lapsed copy asking again included.
+      const budget = {calls: settings.callsPerTick};
       for (const entry of visits) {
-        const step = await this.visit(session, record, entry);
+        if (budget.calls < 1) break;
+        const step = await this.visit(session, record, entry, budget);
         if (step in counts) counts[step as keyof typeof counts]++;
       }
     }
@@ -233,50 +238,56 @@ export class Restores {
     return undefined;
   }
 
-  /** Step 2 for one entry: what Genesys says of it, and the request it needs. */
+  /**
+   * Step 2 for one entry: what Genesys says of it, and the request it needs,
+   * each call taken from `budget` (a PUT with none left waits for the next tick).
+   */
   private async visit(
     session: GenesysSession,
     record: RestoreRecord,
-    entry: RestoreRecord['entries'][number],
+    entry: RestoreEntry,
+    budget: {calls: number},
   ): Promise<'requested' | 'restored' | 'refused' | 'waiting'> {
-    const {clock, settings, logger} = this.deps;
-    const later = (err: unknown) => {
-      // Transient (rate limit, outage, a login that failed): the entry waits for a later tick.
-      logger.warn('a restore step failed; the next tick tries again', {
-        recordingId: entry.recordingId,
-        error: (err as Error).message,
-      });
-      return 'waiting' as const;
-    };
+    const {clock, settings} = this.deps;
+    const now = clock.now();
     let state;
+    budget.calls--;
     try {
       state = await session.recordingState(entry.conversationId, entry.recordingId);
     } catch (err) {
-      return later(err);
+      // The client may not see it (its division): no retry shows it.
+      if (err instanceof PermanentError && /\bHTTP (400|403)\b/.test(err.message)) {
+        refuse(record, entry, `Genesys Cloud would not show its state: ${err.message}`, now);
+        return 'refused';
+      }
+      return this.later(record, entry, err);
     }
-    const step = stepFor(entry, state, clock.now(), settings.holdHours * 3_600_000);
+    const step = stepFor(entry, state, now, settings.holdHours * 3_600_000);
     if (step.step === 'restored') {
-      markRestored(record, entry, state!, clock.now());
+      markRestored(record, entry, state!, now);
       return 'restored';
     }
     if (step.step === 'refuse') {
-      refuse(record, entry, step.reason, clock.now());
+      refuse(record, entry, step.reason, now);
       return 'refused';
     }
     if (step.step === 'wait') {
-      entry.checkedAt = new Date(clock.now()).toISOString();
+      entry.checkedAt = new Date(now).toISOString();
       return 'waiting';
     }
-    const until = restoreUntil(clock.now(), settings.holdHours, state!.deleteDate);
+    const until = restoreUntil(now, settings.holdHours, state!.deleteDate);
     if (!until) {
-      refuse(
-        record,
-        entry,
-        `its delete date ${state!.deleteDate} is too close for a restore`,
-        clock.now(),
-      );
+      refuse(record, entry, `its delete date ${state!.deleteDate} is too close for a restore`, now);
       return 'refused';
     }
+    // Being restored by someone else for longer than this pipeline would ask: never shortened.
+    const theirs = state!.archiveDate ? Date.parse(state!.archiveDate) : NaN;
+    if (state!.fileState === 'RESTORING' && theirs >= Date.parse(until)) {
+      markRequested(record, entry, now);
+      return 'requested';
+    }
+    if (budget.calls < 1) return 'waiting';
+    budget.calls--;
     let after;
     try {
       after = await session.setArchiveDate(
@@ -287,18 +298,46 @@ export class Restores {
       );
     } catch (err) {
       // Genesys refused this restore (no restore permission, not eligible): no retry fixes it.
-      if (err instanceof PermanentError && /\bHTTP (400|403|404|409|422)\b/.test(err.message)) {
-        refuse(record, entry, `restore refused by Genesys Cloud: ${err.message}`, clock.now());
+      // A conflict (409) may pass: it is tried again.
+      if (err instanceof PermanentError && /\bHTTP (400|403|404|422)\b/.test(err.message)) {
+        refuse(record, entry, `restore refused by Genesys Cloud: ${err.message}`, now);
         return 'refused';
       }
-      return later(err);
+      return this.later(record, entry, err);
     }
-    markRequested(record, entry, clock.now());
+    markRequested(record, entry, now);
     if (after.fileState === 'RESTORED' || after.fileState === 'AVAILABLE') {
-      markRestored(record, entry, after, clock.now());
+      markRestored(record, entry, after, now);
       return 'restored';
     }
     return 'requested';
+  }
+
+  /**
+   * A call about `entry` failed for a reason a later try may not meet (rate
+   * limit, outage, conflict): it waits RESTORE_POLL_SECONDS, and is given up
+   * once RESTORE_HOLD_HOURS have passed since it was queued (or first asked for).
+   */
+  private later(record: RestoreRecord, entry: RestoreEntry, err: unknown): 'waiting' | 'refused' {
+    const {clock, settings, logger} = this.deps;
+    const now = clock.now();
+    const message = err instanceof Error ? err.message : String(err);
+    const since = Date.parse(entry.firstRequestedAt ?? entry.queuedAt);
+    if (now - since > settings.holdHours * 3_600_000) {
+      refuse(
+        record,
+        entry,
+        `Genesys Cloud did not answer for it within RESTORE_HOLD_HOURS (${settings.holdHours} h); last: ${message}`,
+        now,
+      );
+      return 'refused';
+    }
+    entry.checkedAt = new Date(now).toISOString();
+    logger.warn('a restore step failed; it is tried again after RESTORE_POLL_SECONDS', {
+      recordingId: entry.recordingId,
+      error: message,
+    });
+    return 'waiting';
   }
 
   private async write(record: RestoreRecord, generation: string | number): Promise<boolean> {

@@ -252,6 +252,23 @@ describe('restores (pure)', () => {
     assert.match(text, /refused .*\n.*HTTP 403/);
   });
 
+  it('should not visit a queued entry whose read failed until a poll interval has passed', () => {
+    const record = recordOf([archived(1, 11), archived(2, 21)]);
+    record.entries[0]!.checkedAt = new Date(T0).toISOString();
+    const pacing = {callsPerTick: 10, pollMs: 600_000};
+    assert.deepEqual(
+      entriesToVisit(record, T0 + 60_000, pacing).map(e => e.recordingId),
+      [id(21)],
+    );
+    assert.deepEqual(
+      entriesToVisit(record, T0 + 600_000, pacing).map(e => e.recordingId),
+      [id(11), id(21)],
+    );
+    // A time the planner could not have written is refused, not read as NaN for ever.
+    record.entries[0]!.checkedAt = 'soon';
+    assert.match(restoreRecordProblems(record).join(), /entries\[0\] is not a restore entry/);
+  });
+
   it('should refuse records and inboxes it did not write, and bad requests', () => {
     assert.notDeepEqual(
       restoreRecordProblems({kind: 'restores', version: 1, entries: [{}], refused: [], totals: {}}),

@@ -71,7 +71,7 @@ describe('restores (in-process: Genesys simulator, GCS emulator)', function () {
       '--seed',
       'restores',
       '--conversations-per-day',
-      '200',
+      '600',
       '--profile',
       'lossy',
       '--client',
@@ -97,7 +97,7 @@ describe('restores (in-process: Genesys simulator, GCS emulator)', function () {
       for (const r of c.recordings)
         if (r.fileState === 'ARCHIVED' && r.media === 'audio' && !r.sensitive)
           archived.push({conversationId: c.conversationId, recordingId: r.recordingId});
-    assert.ok(archived.length >= 6, 'the lossy day has archived recordings');
+    assert.ok(archived.length >= 13, `the lossy day has archived recordings: ${archived.length}`);
   });
 
   after(async () => {
@@ -108,10 +108,20 @@ describe('restores (in-process: Genesys simulator, GCS emulator)', function () {
     env = `rst-${randomBytes(4).toString('hex')}`;
   });
 
-  function restores(clientId: string, outstanding: number) {
+  function restores(
+    clientId: string,
+    outstanding: number,
+    opts: {now?: () => number; callsPerTick?: number} = {},
+  ) {
     const publisher = new CapturingPublisher();
     const r = new Restores({
-      settings: {env, outstanding, holdHours: 24, pollMs: 1000, callsPerTick: 100},
+      settings: {
+        env,
+        outstanding,
+        holdHours: 24,
+        pollMs: 1000,
+        callsPerTick: opts.callsPerTick ?? 100,
+      },
       store,
       publisher,
       genesys: new GenesysCloud({
@@ -129,7 +139,7 @@ describe('restores (in-process: Genesys simulator, GCS emulator)', function () {
         clock: fastClock,
         logger: quiet,
       }),
-      clock: {now: () => Date.now(), sleep: () => Promise.resolve()},
+      clock: {now: opts.now ?? (() => Date.now()), sleep: () => Promise.resolve()},
       logger: quiet,
     });
     return {r, publisher};
@@ -251,5 +261,116 @@ describe('restores (in-process: Genesys simulator, GCS emulator)', function () {
     const stored = (await store.readJson<RestoreRecord>(restoresObjectName(env)))!.value;
     assert.deepStrictEqual(stored.entries, []);
     assert.strictEqual((await inbox()).length, 1, 'the queue file stays for the next tick');
+  });
+
+  describe('when Genesys will not answer', () => {
+    afterEach(() => sim.admin('faults', {method: 'DELETE'}));
+
+    /** Every `method` call on `target`'s recording answers `status`. */
+    const fault = (method: 'GET' | 'PUT', target: Target, status: number) =>
+      sim.admin('faults', {
+        body: {
+          method,
+          path: `recording(?:metadata)?s?/${target.recordingId}`,
+          action: 'status',
+          status,
+        },
+      });
+
+    it('should refuse what the client may not see, wait out outages and conflicts a poll interval, and give them up after the hold time', async () => {
+      assert.ok(archived.length >= 9, 'recordings no other case touches');
+      const [hidden, outage, conflict] = archived.slice(6, 9) as [Target, Target, Target];
+      await fault('GET', hidden, 403);
+      await fault('GET', outage, 503);
+      await fault('PUT', conflict, 409);
+      await queueRestores(store, env, outcomeOf([hidden, outage, conflict], 'fp-no'), Date.now());
+      await failure('fp-no');
+      let now = Date.now();
+      const {r} = restores('demo-client', 10, {now: () => now});
+      const first = await r.tick();
+      assert.deepStrictEqual([first.refused, first.requested, first.outstanding], [1, 0, 2]);
+      let {record} = await r.read();
+      assert.match(record.refused[0]!.reason, /would not show its state: .*HTTP 403/);
+      assert.strictEqual(record.refused[0]!.recordingId, hidden.recordingId);
+      assert.ok(record.entries.every(e => e.state === 'queued' && e.checkedAt !== undefined));
+      // Within the poll interval nothing is asked again: the failing ones do not take every tick.
+      const checked = record.entries.map(e => e.checkedAt);
+      await r.tick();
+      ({record} = await r.read());
+      assert.deepStrictEqual(
+        record.entries.map(e => e.checkedAt),
+        checked,
+      );
+      // Past RESTORE_HOLD_HOURS they are given up, each with what Genesys last said.
+      now += 25 * 3_600_000;
+      const last = await r.tick();
+      assert.deepStrictEqual([last.refused, last.outstanding], [2, 0]);
+      ({record} = await r.read());
+      const reasons = Object.fromEntries(record.refused.map(f => [f.recordingId, f.reason]));
+      assert.match(
+        reasons[outage.recordingId]!,
+        /did not answer for it within RESTORE_HOLD_HOURS \(24 h\); last: .*503/,
+      );
+      assert.match(
+        reasons[conflict.recordingId]!,
+        /did not answer for it within RESTORE_HOLD_HOURS \(24 h\); last: .*409/,
+      );
+    });
+  });
+
+  it('should make no more Genesys calls a tick than RESTORE_CALLS_PER_TICK, and not shorten a restore someone else asked for', async () => {
+    assert.ok(archived.length >= 11, 'recordings no other case touches');
+    const [a, b] = archived.slice(9, 11) as [Target, Target];
+    // Someone restored b for 30 days already: it is RESTORING, its archive date far off.
+    const far = new Date(Date.now() + 30 * 86_400_000).toISOString();
+    const {r: other} = restores('demo-client', 10);
+    const session = await (
+      other as unknown as {deps: {genesys: GenesysCloud}}
+    ).deps.genesys.session(0);
+    await session.setArchiveDate(b.conversationId, b.recordingId, far, undefined);
+    await queueRestores(store, env, outcomeOf([a, b], 'fp-budget'), Date.now());
+    await failure('fp-budget');
+    // a is read and asked for (2 calls); b is read, and adopted as it is (1 call, no PUT).
+    const {r} = restores('demo-client', 10, {callsPerTick: 4});
+    const tick = await r.tick();
+    assert.strictEqual(tick.requested, 2);
+    const state = await session.recordingState(b.conversationId, b.recordingId);
+    assert.strictEqual(state?.archiveDate, far, 'not shortened to RESTORE_HOLD_HOURS');
+  });
+
+  it('should count the restore a poll asks for again within RESTORE_CALLS_PER_TICK', async () => {
+    assert.ok(archived.length >= 13, 'recordings no other case touches');
+    // Two requested restores whose copies lapsed (ARCHIVED again), due for a poll: two calls
+    // pay for both polls, but asking again costs one more each: only one is asked this tick.
+    const lapsed = archived.slice(11, 13);
+    const long = new Date(Date.now() - 3_600_000).toISOString();
+    const record = {
+      ...(await restores('demo-client', 10).r.read()).record,
+      entries: lapsed.map(t => ({
+        day: DAY,
+        runId: 'r1',
+        batchId: 'b1',
+        ...t,
+        state: 'requested' as const,
+        queuedAt: long,
+        firstRequestedAt: long,
+        requestedAt: long,
+        checkedAt: long,
+        requests: 1,
+      })),
+    };
+    await store.write(restoresObjectName(env), Buffer.from(JSON.stringify(record)), {
+      contentType: 'application/json',
+      ifGenerationMatch: 0,
+    });
+    const {r} = restores('demo-client', 10, {callsPerTick: 2});
+    const tick = await r.tick();
+    assert.strictEqual(tick.requested, 1);
+    const after = (await r.read()).record.entries;
+    assert.deepStrictEqual(
+      after.map(e => e.requests),
+      [2, 1],
+      'the second waits for the next tick',
+    );
   });
 });
