@@ -95,6 +95,8 @@ export interface Night {
 export interface MailHistory {
   nights?: Night[];
   since?: SinceLastDecision;
+  /** What the checker could not do and how to make up for it (a failure email says so). */
+  notes?: string[];
 }
 
 const NIGHT_MARK: Record<DayStateName, string> = {
@@ -212,6 +214,7 @@ export function failureMail(
         ? [`   … and ${g.gaps.length - shown[i]!} more, all listed in _FAILURE.`]
         : []),
     ]),
+    ...(history.notes ?? []).flatMap(n => ['', `Note: ${n}`]),
     '',
     GRM_SETUP,
     '',
@@ -247,6 +250,7 @@ export function failureMail(
         )
         .join('') +
       '</ol>',
+    ...(history.notes ?? []).map(n => `<p><b>Note:</b> ${escapeHtml(n)}</p>`),
     `<p style="font-size:smaller">${escapeHtml(GRM_SETUP)}</p>`,
     nightsHtml(history.nights ?? []),
     since ? `<p>${escapeHtml(since)}</p>` : '',

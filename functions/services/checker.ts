@@ -247,15 +247,17 @@ export class Checker {
       }
       await this.writeMarkers(outcome, ledger!.value);
       // Queued before the email that says so (once per outcome, whoever gets here first).
-      if (settings.archivedPolicy === 'restore' && outcome.status === 'failure')
-        await queueRestores(store, settings.env, outcome, clock.now());
+      const notes =
+        settings.archivedPolicy === 'restore' && outcome.status === 'failure'
+          ? await this.queueRestores(outcome)
+          : [];
       const after = await readLedger(store, ledgerName);
       if (after?.value.fingerprint !== outcome.fingerprint) continue; // superseded meanwhile
       // The email does not wait for the index, nor the index for the email: both are tried.
       let email: EmailState['state'] | undefined;
       let emailError: unknown;
       try {
-        email = await this.email.send(outcome, after, ledgerName);
+        email = await this.email.send(outcome, after, ledgerName, notes);
       } catch (err) {
         emailError = err;
       }
@@ -284,6 +286,30 @@ export class Checker {
       };
     }
     throw new RetryableError(`the decision for ${plan.day} kept changing; retrying later`);
+  }
+
+  /**
+   * Queues the outcome's archived recordings for the planner's restores. A
+   * failure (a grant not yet applied, an outage) neither holds back the email
+   * nor the index: it is logged, and the email says how to queue them.
+   */
+  private async queueRestores(outcome: DayOutcome): Promise<string[]> {
+    const {settings, store, clock, logger} = this.deps;
+    try {
+      await queueRestores(store, settings.env, outcome, clock.now());
+      return [];
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      logger.error('the archived recordings were not queued for restore', {
+        event: 'restores_not_queued',
+        day: outcome.day,
+        runId: outcome.runId,
+        reason,
+      });
+      return [
+        `The archived recordings of ${outcome.day} could not be queued for restore (${reason}). Once the checker may create objects under _migration/restore-inbox/ (grm doctor checks it), run: grm restore ${outcome.day}`,
+      ];
+    }
   }
 
   /** The decision's objects into the day's decided records (before its markers are written). */

@@ -45,6 +45,8 @@ export class DeveloperEmail {
     outcome: DayOutcome,
     current: StoredLedger,
     ledgerName: string,
+    /** Said in a failure email besides its gaps (what the checker could not do). */
+    notes: string[] = [],
   ): Promise<EmailState['state']> {
     const {settings, store, clock, logger} = this.deps;
     const claimMs = settings.emailClaimMs ?? 10 * 60_000;
@@ -71,7 +73,7 @@ export class DeveloperEmail {
         };
         const claimed = await swapLedger(store, ledgerName, claim, ledger.generation);
         if (claimed) {
-          await this.sendClaimed(outcome, claim, ledgerName, claimed);
+          await this.sendClaimed(outcome, claim, ledgerName, claimed, notes);
           logger.info('developer email sent', {
             day: outcome.day,
             runId: outcome.runId,
@@ -92,6 +94,7 @@ export class DeveloperEmail {
     claim: Ledger,
     ledgerName: string,
     generation: string,
+    notes: string[],
   ): Promise<void> {
     const {settings} = this.deps;
     const ctx: MailContext = {
@@ -103,6 +106,7 @@ export class DeveloperEmail {
     const history: MailHistory = {
       nights: await recentNights(this.deps, settings.env, outcome.day, outcome.status),
       since: sinceLastDecision(claim),
+      notes,
     };
     const rendered =
       claim.email.kind === 'recovered' && told

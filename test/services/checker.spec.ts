@@ -13,7 +13,7 @@ import {GcsStore} from '../../functions/adapters/gcs';
 import {SendGridMailer} from '../../functions/adapters/sendgrid';
 import type {DayPlan} from '../../functions/core/day-plan';
 import {RetryableError} from '../../functions/core/errors';
-import {indexObjectName} from '../../functions/core/object-names';
+import {indexObjectName, restoreInboxPrefix} from '../../functions/core/object-names';
 import {IndexRow, rowProblems} from '../../functions/core/recordings-index';
 import type {BatchReport, ReportRecording} from '../../functions/core/report';
 import {createLogger, Logger} from '../../functions/logger';
@@ -591,6 +591,43 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       await checker(spy as unknown as ObjectStore).handle(reportName('b1'));
       assert.strictEqual(spy.readJson.callCount, 2);
       assert.strictEqual(spy.write.callCount, 0);
+    });
+
+    it('should send the email and write the index when the restores cannot be queued, the email saying how to queue them', async () => {
+      await seed({b1: {ids: [1, 2], failed: [2]}});
+      const inbox = restoreInboxPrefix(env);
+      // The checker's grant on the queue is not applied yet: GCS refuses the write.
+      const refusing = Object.create(store) as GcsStore;
+      refusing.write = async (name, body, opts) => {
+        if (name.startsWith(inbox))
+          throw new RetryableError(`could not write gs://bucket/${name}: HTTP 403 Forbidden`);
+        return store.write(name, body, opts);
+      };
+      const lines: string[] = [];
+      const logger = createLogger({}, (_s, line) => lines.push(line));
+      const result = await checker(refusing, {archivedPolicy: 'restore'}, logger).handle(
+        reportName('b1'),
+      );
+      assert.strictEqual((result as {status?: string}).status, 'failure');
+      assert.strictEqual((result as {email?: string}).email, 'sent');
+      assert.ok(await store.stat(indexName()), 'the index is written');
+      const [mail] = await mails();
+      assert.match(
+        mail!.text,
+        new RegExp(
+          `Note: The archived recordings of ${DAY} could not be queued for restore \\(.*HTTP 403.*\\)\\. .* run: grm restore ${DAY}`,
+        ),
+      );
+      assert.ok(
+        lines.some(l => l.includes('"event":"restores_not_queued"')),
+        lines.join('\n'),
+      );
+      assert.deepStrictEqual(await store.list(inbox), []);
+      // A redelivery finds the day settled: no second email, and the queue is the operator's
+      // `grm restore DAY`, as the email says.
+      await checker(store, {archivedPolicy: 'restore'}).handle(reportName('b1'));
+      assert.strictEqual((await mails()).length, 1, 'no second email');
+      assert.deepStrictEqual(await store.list(inbox), []);
     });
 
     it("should stream a day's index larger than one upload chunk, every row in it", async () => {
