@@ -1,7 +1,8 @@
 /**
  * What the migration's tick reads about its planned days: which the checker
  * has decided (and what their batches cost in Genesys calls), how many batch
- * reports a day's run has, and which day's run stalled.
+ * reports a day's run has, which day's run stalled, and which failed days
+ * are still `_FAILURE`.
  */
 import {PermanentError} from '../core/errors';
 import {MAX_PLAN_BYTES, MAX_REPORT_BYTES} from '../core/limits';
@@ -85,4 +86,12 @@ export async function stalledDay(
     if (state.state !== 'success' && (state.planAgeMs ?? 0) > graceMs) return day;
   }
   return undefined;
+}
+
+/** Of `days` once decided `_FAILURE`, those still not `_SUCCESS` (a restore or rerun fixes some). */
+export async function stillFailed(store: ObjectStore, env: string, days: Day[]): Promise<Day[]> {
+  const out: Day[] = [];
+  for (const day of days)
+    if ((await readLedger(store, env, day))?.status !== 'success') out.push(day);
+  return out;
 }

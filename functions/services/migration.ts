@@ -40,7 +40,7 @@ import {Clock, Mailer, ObjectStore, Publisher} from '../ports';
 import {json} from './ledger';
 import {swapJson} from './objects';
 import {planBatchRange, readRunPlan} from './plan-batches';
-import {countDecidedDays, reportCount, stalledDay} from './migration-days';
+import {countDecidedDays, reportCount, stalledDay, stillFailed} from './migration-days';
 import {inspectDay} from './previous-days';
 import {nightlyHoldAt, undecidedPriorityDays} from './priority-days';
 
@@ -375,7 +375,12 @@ export class Migration {
   ): Promise<void> {
     const {settings, logger} = this.deps;
     try {
-      const mail = migrationMail(record, event, {env: settings.env, bucket: settings.bucket});
+      // The days still _FAILURE now: restores and reruns fix some after their first decision.
+      const failed = await stillFailed(this.deps.store, settings.env, record.failed ?? []);
+      const mail = migrationMail({...record, failed}, event, {
+        env: settings.env,
+        bucket: settings.bucket,
+      });
       await (
         await this.deps.mailer()
       ).send({

@@ -1,6 +1,6 @@
 /** A migration over an in-memory bucket, as the services tests build it. */
 import {createLogger} from '../../functions/logger';
-import type {Clock} from '../../functions/ports';
+import type {Clock, Mail} from '../../functions/ports';
 import {Migration, MigrationDeps, MigrationSettings} from '../../functions/services/migration';
 import type {MemoryStore} from './memory-store';
 
@@ -9,13 +9,14 @@ export const MIGRATION_ENV = 'brave';
 /**
  * A migration of env {@link MIGRATION_ENV} on `store` that plans with
  * `planMigrationDay`, publishes into `published`, reads the time from `now`
- * and mails nobody (a mail is logged as failed, never fatal).
+ * and mails into `mails` (without it, nobody: a mail is logged as failed,
+ * never fatal).
  */
 export function memoryMigration(
   store: MemoryStore,
   planMigrationDay: MigrationDeps['planner']['planMigrationDay'],
   now: () => number,
-  opts: {quiet?: MigrationSettings['quiet']; published?: unknown[]} = {},
+  opts: {quiet?: MigrationSettings['quiet']; published?: unknown[]; mails?: Mail[]} = {},
 ): Migration {
   const clock: Clock = {now, sleep: () => Promise.resolve()};
   return new Migration({
@@ -35,7 +36,15 @@ export function memoryMigration(
       },
     },
     planner: {planMigrationDay},
-    mailer: () => Promise.reject(new Error('no mail here')),
+    mailer: () =>
+      opts.mails
+        ? Promise.resolve({
+            send: (mail: Mail) => {
+              opts.mails!.push(mail);
+              return Promise.resolve();
+            },
+          })
+        : Promise.reject(new Error('no mail here')),
     clock,
     logger: createLogger({}, () => {}),
   });

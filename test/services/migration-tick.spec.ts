@@ -16,6 +16,7 @@ import {
   planObjectName,
   runPlanObjectName,
 } from '../../functions/core/object-names';
+import type {Mail} from '../../functions/ports';
 import type {MigrationSettings} from '../../functions/services/migration';
 import {registerPriorityDay} from '../../functions/services/priority-days';
 import {dayPlanOf} from '../helpers';
@@ -30,6 +31,7 @@ function setup(quiet: MigrationSettings['quiet'], empty = true) {
   let now = at('2026-12-07T01:40:00Z');
   const planned: string[] = [];
   const published: unknown[] = [];
+  const mails: Mail[] = [];
   // A day of one batch of one conversation (none with `empty`), its plan written as the
   // planner writes it.
   const migration = memoryMigration(
@@ -49,7 +51,7 @@ function setup(quiet: MigrationSettings['quiet'], empty = true) {
       });
     },
     () => now,
-    {...(quiet ? {quiet} : {}), published},
+    {...(quiet ? {quiet} : {}), published, mails},
   );
   const record = async () =>
     (await store.readJson<MigrationRecord>(migrationObjectName(ENV)))!.value;
@@ -64,6 +66,7 @@ function setup(quiet: MigrationSettings['quiet'], empty = true) {
     migration,
     planned,
     published,
+    mails,
     record,
     report,
     setNow: (iso: string) => (now = at(iso)),
@@ -158,21 +161,31 @@ describe('the migration tick: batches in flight across days', () => {
   });
 });
 
-describe('the migration tick: the monthly call cap', () => {
-  /** `day`'s batch reports `requests` Genesys calls and the checker decides it `_SUCCESS`. */
-  async function decide(t: ReturnType<typeof setup>, day: string, requests: number) {
-    await t.store.write(
-      `${batchReportsPrefix(ENV, day, `r-${day}`)}b-${day}.json`,
-      Buffer.from(JSON.stringify({genesysRequests: requests})),
-      {contentType: 'application/json', ifGenerationMatch: 0},
-    );
-    const ledger = {runId: `r-${day}`, fingerprint: 'f', missing: {}, status: 'success'};
-    await t.store.write(decisionObjectName(ENV, day), Buffer.from(JSON.stringify(ledger)), {
+/**
+ * `day`'s batch reports `requests` Genesys calls and the checker decides it
+ * (again, with `status`, once its report is there).
+ */
+async function decide(
+  t: ReturnType<typeof setup>,
+  day: string,
+  requests: number,
+  status: 'success' | 'failure' = 'success',
+) {
+  const report = `${batchReportsPrefix(ENV, day, `r-${day}`)}b-${day}.json`;
+  if (!(await t.store.stat(report)))
+    await t.store.write(report, Buffer.from(JSON.stringify({genesysRequests: requests})), {
       contentType: 'application/json',
       ifGenerationMatch: 0,
     });
-  }
+  const ledger = {runId: `r-${day}`, fingerprint: `f-${status}`, missing: {}, status};
+  const name = decisionObjectName(ENV, day);
+  await t.store.write(name, Buffer.from(JSON.stringify(ledger)), {
+    contentType: 'application/json',
+    ifGenerationMatch: (await t.store.stat(name))?.generation ?? 0,
+  });
+}
 
+describe('the migration tick: the monthly call cap', () => {
   async function twoDaysOut(cap: number) {
     const t = setup(undefined, false);
     await t.migration.handle({
@@ -211,5 +224,28 @@ describe('the migration tick: the monthly call cap', () => {
   it('should plan on while the month has room for the next day', async () => {
     const t = await twoDaysOut(1500);
     assert.strictEqual((await t.migration.tick()).step, 'planned 2026-01-03 (1 batches)');
+  });
+});
+
+describe("the migration's emails", () => {
+  it('should name only the days still _FAILURE when it tells, not a day its restores have since fixed', async () => {
+    const t = setup(undefined, false);
+    await t.migration.handle({action: 'start', from: '2026-01-01', to: '2026-01-03'});
+    for (let i = 0; i < 4; i++) await t.migration.tick(); // plan and publish two days
+    await decide(t, '2026-01-01', 10, 'failure');
+    await decide(t, '2026-01-02', 10);
+    // Both counted, 2026-01-01 failed: the 50 % email names it; the third day is planned.
+    assert.strictEqual((await t.migration.tick()).step, 'planned 2026-01-03 (1 batches)');
+    assert.deepStrictEqual((await t.record()).failed, ['2026-01-01']);
+    assert.match(t.mails.at(-1)!.text, /Days that ended _FAILURE[^\n]*\n {2}2026-01-01/);
+    await t.migration.tick(); // publish it
+    // The first day's archived recordings are restored and exported: it is decided _SUCCESS.
+    await decide(t, '2026-01-01', 10, 'success');
+    await decide(t, '2026-01-03', 10);
+    assert.strictEqual((await t.migration.tick()).step, 'done');
+    const done = t.mails.at(-1)!;
+    assert.match(done.subject, /is done/);
+    assert.match(done.text, /; 0 _FAILURE\./);
+    assert.doesNotMatch(done.text, /Days that ended _FAILURE/);
   });
 });
