@@ -179,7 +179,7 @@ export const SETTINGS = {
     default: 600,
     min: 1,
     max: 86_400,
-    doc: 'how often a requested restore is read again from Genesys Cloud',
+    doc: 'how soon a requested restore is read again from Genesys Cloud (later as it goes on: a quarter of the time since it was asked for)',
   },
   restoreCallsPerTick: {
     name: 'RESTORE_CALLS_PER_TICK',

@@ -102,6 +102,12 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
     topic: config.batchesTopic,
     emulatorHost: config.pubsubEmulatorHost,
   };
+  // The nightly run's schedule and the quiet before it: the migration and the restores hold.
+  const quiet = {
+    ...(config.schedule ? {schedule: parseCron(config.schedule)} : {}),
+    timeZone: config.timeZone,
+    quietMinutes: config.migrationQuietMinutes,
+  };
   instance = {
     config,
     logger,
@@ -137,11 +143,7 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
           developers: config.developerEmails,
           runGraceMinutes: config.runGraceMinutes,
           outstanding: config.migrationOutstandingBatches,
-          quiet: {
-            ...(config.schedule ? {schedule: parseCron(config.schedule)} : {}),
-            timeZone: config.timeZone,
-            quietMinutes: config.migrationQuietMinutes,
-          },
+          quiet,
         },
         store,
         publisher,
@@ -160,6 +162,8 @@ export function container(env: NodeJS.ProcessEnv = process.env): Container {
           holdHours: config.restoreHoldHours,
           pollMs: config.restorePollSeconds * 1000,
           callsPerTick: config.restoreCallsPerTick,
+          runGraceMinutes: config.runGraceMinutes,
+          quiet,
         },
         store,
         publisher,

@@ -65,7 +65,7 @@ variable "restore_hold_hours" {
 }
 
 variable "restore_poll_seconds" {
-  description = "How often a requested restore is read again from Genesys Cloud (RESTORE_POLL_SECONDS)."
+  description = "How soon a requested restore is read again from Genesys Cloud, later as it goes on (RESTORE_POLL_SECONDS)."
   type        = number
   default     = 600
   validation {

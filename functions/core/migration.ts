@@ -235,6 +235,8 @@ export interface TickFacts {
   previousInFlight?: number;
   /** Set inside the quiet window before the nightly run, until its day is listed. */
   hold?: NightlyHold;
+  /** Genesys calls the restores of archived recordings made this month: the cap counts them. */
+  restoreCalls?: number;
 }
 
 export type TickAction =
@@ -261,7 +263,8 @@ export function decideTick(m: MigrationRecord, f: TickFacts): TickAction {
     return month >= m.pause.untilMonth ? {do: 'resume-month'} : {do: 'nothing', why: 'monthly cap'};
   }
   if (m.state !== 'running') return {do: 'nothing', why: m.state};
-  if (m.monthlyCallCap !== undefined && (m.calls[month] ?? 0) >= m.monthlyCallCap)
+  const restoreCalls = f.restoreCalls ?? 0;
+  if (m.monthlyCallCap !== undefined && (m.calls[month] ?? 0) + restoreCalls >= m.monthlyCallCap)
     return {do: 'pause-cap', month};
   if (f.priorityDays.length > 0)
     return {do: 'nothing', why: `priority days undecided: ${f.priorityDays.join(', ')}`};
@@ -277,7 +280,7 @@ export function decideTick(m: MigrationRecord, f: TickFacts): TickAction {
   // The next day waits for the previous one's batches: only two days' batches are counted.
   if (m.next !== undefined && before > 0)
     return {do: 'nothing', why: `${before} batches of ${m.previous?.day} in flight`};
-  if (m.next !== undefined && capWouldPass(m, month)) return {do: 'pause-cap', month};
+  if (m.next !== undefined && capWouldPass(m, month, restoreCalls)) return {do: 'pause-cap', month};
   if (m.next !== undefined) return {do: 'plan', day: m.next};
   if (c && !f.currentDecided) return {do: 'nothing', why: `waiting for ${c.day} to be decided`};
   return {do: 'finish'};
@@ -287,12 +290,14 @@ export function decideTick(m: MigrationRecord, f: TickFacts): TickAction {
  * Whether planning another day would take `month` past the monthly cap, at
  * the calls a decided day has cost on average (the days in flight not yet
  * counted are charged the same). Conservative: the average includes the
- * discovery of days not yet decided. The first day of a month always goes,
- * so a cap below one day's calls moves one day a month.
+ * discovery of days not yet decided. The restores' calls of the month
+ * (`restoreCalls`) count too. The migration's first day of a month always
+ * goes, so a cap below one day's calls moves one day a month.
  */
-export function capWouldPass(m: MigrationRecord, month: string): boolean {
-  const used = m.calls[month] ?? 0;
-  if (m.monthlyCallCap === undefined || used === 0 || m.counted.length === 0) return false;
+export function capWouldPass(m: MigrationRecord, month: string, restoreCalls = 0): boolean {
+  const own = m.calls[month] ?? 0;
+  if (m.monthlyCallCap === undefined || own === 0 || m.counted.length === 0) return false;
+  const used = own + restoreCalls;
   const perDay = Object.values(m.calls).reduce((a, b) => a + b, 0) / m.counted.length;
   const inFlight = new Set(
     [m.current?.day, m.previous?.day].filter(

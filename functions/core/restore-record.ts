@@ -58,6 +58,11 @@ export interface RestoreRecord {
    */
   cycles?: Record<string, number>;
   totals: {requested: number; restored: number; replayed: number; refused: number; lapsed: number};
+  /**
+   * Genesys calls the restores made, per calendar month (UTC, `YYYY-MM`): a
+   * history migration's monthly call cap counts them with its own.
+   */
+  calls?: Record<string, number>;
 }
 
 /** One decided outcome's recordings awaiting a restore, per batch: what the tick takes in. */
@@ -117,6 +122,12 @@ export function restoreRecordProblems(value: unknown): string[] {
     (!isObject(value.cycles) || !Object.values(value.cycles).every(isCount))
   )
     problems.push('cycles are not counts');
+  if (
+    value.calls !== undefined &&
+    (!isObject(value.calls) ||
+      !Object.entries(value.calls).every(([k, n]) => /^\d{4}-\d{2}$/.test(k) && isCount(n)))
+  )
+    problems.push('calls are not a map of months to counts');
   const t = value.totals;
   if (
     !isObject(t) ||

@@ -14,6 +14,8 @@ export interface RestoreStatus {
   totals: RestoreRecord['totals'];
   /** The latest refusals, newest first (at most 10). */
   refused: RefusedRestore[];
+  /** Genesys calls the restores made this month (UTC) and in all. */
+  calls: {thisMonth: number; total: number};
   updatedAt?: string;
 }
 
@@ -46,6 +48,10 @@ export function restoreStatus(
       : {}),
     totals: record?.totals ?? {requested: 0, restored: 0, replayed: 0, refused: 0, lapsed: 0},
     refused: (record?.refused ?? []).slice(-10).reverse(),
+    calls: {
+      thisMonth: record?.calls?.[new Date(nowMs).toISOString().slice(0, 7)] ?? 0,
+      total: Object.values(record?.calls ?? {}).reduce((a, b) => a + b, 0),
+    },
     ...(record ? {updatedAt: record.updatedAt} : {}),
   };
 }
@@ -60,6 +66,7 @@ export function restoreStatusText(s: RestoreStatus): string {
       s.waiting.length === 0 ? 'none' : s.waiting.map(w => `${w.day} (${w.recordings})`).join(', ')
     }`,
     `  so far: ${t.requested} restores asked for, ${t.restored} restored, ${t.replayed} exported again, ${t.lapsed} asked again (not restored by an earlier request), ${t.refused} refused`,
+    `  Genesys calls: ${s.calls.thisMonth} this month, ${s.calls.total} in all (a migration's monthly cap counts them)`,
   ];
   if (s.oldestRequest)
     lines.push(

@@ -137,8 +137,8 @@ export interface RestorePacing {
 /**
  * The entries a tick reads from Genesys, in order: queued ones first (each is
  * read, then asked for; one whose read failed waits `pollMs`), then requested
- * ones not checked for `pollMs`, oldest check first; at most `callsPerTick`
- * (a queued entry costs two calls).
+ * ones due again ({@link pollInterval}), oldest check first; at most
+ * `callsPerTick` (a queued entry costs two calls).
  */
 export function entriesToVisit(
   record: RestoreRecord,
@@ -148,7 +148,7 @@ export function entriesToVisit(
   const out: RestoreEntry[] = [];
   let calls = 0;
   const due = (e: RestoreEntry) =>
-    e.checkedAt === undefined || nowMs - Date.parse(e.checkedAt) >= pacing.pollMs;
+    e.checkedAt === undefined || nowMs - Date.parse(e.checkedAt) >= pollInterval(e, nowMs, pacing);
   for (const e of record.entries) {
     // A queued entry whose read failed waits like a requested one (its checkedAt is set).
     if (e.state !== 'queued' || !due(e) || calls + 2 > pacing.callsPerTick) continue;
@@ -164,6 +164,18 @@ export function entriesToVisit(
     calls += 1;
   }
   return out;
+}
+
+/**
+ * How long after its last check an entry is read again: `pollMs`, or a
+ * quarter of the time since its restore was first asked for when that is
+ * longer. A restore takes hours: the polls thin out as it goes on (about a
+ * dozen in four hours rather than 24 at ten minutes), and a restore is seen
+ * at most a quarter of its duration late.
+ */
+export function pollInterval(e: RestoreEntry, nowMs: number, pacing: RestorePacing): number {
+  const since = e.firstRequestedAt ? nowMs - Date.parse(e.firstRequestedAt) : 0;
+  return Math.max(pacing.pollMs, since / 4);
 }
 
 /** A recording's state as Genesys Cloud answers it (recording metadata or the PUT's answer). */
@@ -289,6 +301,8 @@ export function takeReplays(record: RestoreRecord): BatchMessage[] {
           batchId: e.batchId,
           conversationIds: [],
           ...(e.client !== undefined ? {client: e.client} : {}),
+          // Background work: paced to MIGRATION_SHARE like a migration's batches.
+          lane: 'migration',
         },
         ids: new Set(),
       };

@@ -1,13 +1,13 @@
 /**
  * What the migration's tick reads about its planned days: which the checker
  * has decided (and what their batches cost in Genesys calls), how many batch
- * reports a day's run has, which day's run stalled, and which failed days
- * are still `_FAILURE`.
+ * reports a day's run has, which day's run stalled, which failed days are
+ * still `_FAILURE`, and what the restores cost this month.
  */
 import {PermanentError} from '../core/errors';
-import {MAX_PLAN_BYTES, MAX_REPORT_BYTES} from '../core/limits';
+import {MAX_PLAN_BYTES, MAX_REPORT_BYTES, MAX_RESTORES_BYTES} from '../core/limits';
 import {MigrationRecord, monthOf} from '../core/migration';
-import {batchReportsPrefix, planObjectName} from '../core/object-names';
+import {batchReportsPrefix, planObjectName, restoresObjectName} from '../core/object-names';
 import type {Day} from '../core/time-window';
 import type {ObjectStore} from '../ports';
 import {inspectDay, readLedger} from './previous-days';
@@ -94,4 +94,20 @@ export async function stillFailed(store: ObjectStore, env: string, days: Day[]):
   for (const day of days)
     if ((await readLedger(store, env, day))?.status !== 'success') out.push(day);
   return out;
+}
+
+/** The Genesys calls the restores made in `month` (none without a readable restore record). */
+export async function restoreCallsIn(
+  store: ObjectStore,
+  env: string,
+  month: string,
+): Promise<number> {
+  const got = await store
+    .readJson<{calls?: Record<string, unknown>}>(restoresObjectName(env), MAX_RESTORES_BYTES)
+    .catch(err => {
+      if (err instanceof PermanentError) return undefined; // the restores' tick says why
+      throw err;
+    });
+  const n = got?.value.calls?.[month];
+  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : 0;
 }

@@ -40,7 +40,13 @@ import {Clock, Mailer, ObjectStore, Publisher} from '../ports';
 import {json} from './ledger';
 import {swapJson} from './objects';
 import {planBatchRange, readRunPlan} from './plan-batches';
-import {countDecidedDays, reportCount, stalledDay, stillFailed} from './migration-days';
+import {
+  countDecidedDays,
+  reportCount,
+  restoreCallsIn,
+  stalledDay,
+  stillFailed,
+} from './migration-days';
 import {inspectDay} from './previous-days';
 import {nightlyHoldAt, undecidedPriorityDays} from './priority-days';
 
@@ -181,6 +187,11 @@ export class Migration {
         ? await nightlyHoldAt(store, settings.env, settings.quiet, now)
         : undefined;
     const reported = c ? await reportCount(store, settings.env, c) : undefined;
+    // The cap counts the restores' calls of the month with the migration's own.
+    const restoreCalls =
+      record.monthlyCallCap !== undefined && record.state === 'running'
+        ? await restoreCallsIn(store, settings.env, monthOf(now))
+        : 0;
     let action: TickAction = decideTick(record, {
       nowMs: now,
       priorityDays,
@@ -189,6 +200,7 @@ export class Migration {
       outstanding: settings.outstanding,
       ...(previousInFlight ? {previousInFlight} : {}),
       ...(hold ? {hold} : {}),
+      ...(restoreCalls > 0 ? {restoreCalls} : {}),
     });
     // Before finishing, a day whose run stalled (planned longer ago than the grace, undecided)
     // is planned once more.

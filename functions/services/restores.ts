@@ -6,9 +6,13 @@
  *      RESTORE_OUTSTANDING are outstanding;
  *   2. reads each queued recording and asks Genesys Cloud to restore it (a
  *      later archive date, its delete date kept), and reads requested ones
- *      again every RESTORE_POLL_SECONDS, at most RESTORE_CALLS_PER_TICK calls;
- *   3. replays the conversations whose recordings are restored, so the
- *      worker exports them and the checker decides their day again;
+ *      again every RESTORE_POLL_SECONDS, at most RESTORE_CALLS_PER_TICK calls,
+ *      in the migration's lane and counted per month;
+ *   3. replays the conversations whose recordings are restored (in the
+ *      migration's lane), so the worker exports them and the checker decides
+ *      their day again;
+ * Steps 2 and 3 wait, as a migration does, while a day of the nightly run
+ * (or a rerun) is undecided and in the quiet window before the nightly run.
  *   4. writes the record with the generation it read (a racing tick loses: its
  *      calls were made twice at worst, and its replays are delivered twice,
  *      which store each recording once), then removes the inbox files it took
@@ -46,6 +50,8 @@ import {
   takeFromInbox,
   takeReplays,
 } from '../core/restores';
+import {monthOf} from '../core/migration';
+import {QuietSettings, holdText} from '../core/quiet-window';
 import type {Day} from '../core/time-window';
 import type {Logger} from '../logger';
 import {
@@ -58,6 +64,7 @@ import {
   StoredObject,
 } from '../ports';
 import {swapJson} from './objects';
+import {nightlyHoldAt, undecidedPriorityDays} from './priority-days';
 
 export interface RestoreSettings extends RestorePacing {
   env: string;
@@ -65,6 +72,10 @@ export interface RestoreSettings extends RestorePacing {
   outstanding: number;
   /** How long a restored copy is asked to last (the archive date set), in hours. */
   holdHours: number;
+  /** A priority day planned longer ago than this no longer holds the restores back. */
+  runGraceMinutes: number;
+  /** The nightly run's schedule and the quiet before it; absent: no quiet window. */
+  quiet?: QuietSettings;
 }
 
 export interface RestoreDeps {
@@ -86,6 +97,8 @@ export interface RestoreTick {
   outstanding: number;
   /** Set when another tick wrote the record first: nothing of this one was kept. */
   lost?: true;
+  /** Why no Genesys call was made and nothing replayed: the nightly run goes first. */
+  held?: string;
 }
 
 /** The largest queue file read: {@link MAX_QUEUED_PER_FILE} recordings fit well within it. */
@@ -151,27 +164,59 @@ export class Restores {
     const inboxes = await this.intake(record);
     const took = record.entries.length - before;
     const counts = {requested: 0, restored: 0, refused: 0};
-    const visits = entriesToVisit(record, clock.now(), settings);
+    // Below the nightly run, as a migration: nothing asked of Genesys, nothing replayed.
+    const held = await this.nightlyHeld();
+    const visits = held ? [] : entriesToVisit(record, clock.now(), settings);
     if (visits.length > 0) {
-      const session = await this.deps.genesys.session(0);
+      // In the migration's lane of the planner's budget, each call counted for the month.
+      const meter = {requests: 0};
+      const session = await this.deps.genesys.session(0, {lane: 'migration', meter});
       // At most RESTORE_CALLS_PER_TICK calls, a poll that finds a lapsed copy asking again included.
       const budget = {calls: settings.callsPerTick};
-      for (const entry of visits) {
-        if (budget.calls < 1) break;
-        const step = await this.visit(session, record, entry, budget);
-        if (step in counts) counts[step as keyof typeof counts]++;
+      try {
+        for (const entry of visits) {
+          if (budget.calls < 1) break;
+          const step = await this.visit(session, record, entry, budget);
+          if (step in counts) counts[step as keyof typeof counts]++;
+        }
+      } finally {
+        const month = monthOf(clock.now());
+        record.calls = {...record.calls, [month]: (record.calls?.[month] ?? 0) + meter.requests};
       }
     }
-    const replays = takeReplays(record);
+    const replays = held ? [] : takeReplays(record);
     if (replays.length > 0) await publisher.publishJson(replays);
     const written = await this.write(record, generation);
     const replayed = replays.reduce((n, m) => n + m.conversationIds.length, 0);
-    const answer: RestoreTick = {took, ...counts, replayed, outstanding: record.entries.length};
+    const answer: RestoreTick = {
+      took,
+      ...counts,
+      replayed,
+      outstanding: record.entries.length,
+      ...(held ? {held} : {}),
+    };
     if (!written) return {...answer, lost: true};
     await this.settleInboxes(inboxes);
     if (took + counts.requested + counts.restored + counts.refused + replays.length > 0)
       logger.info('restores advanced', {event: 'restores', ...answer});
     return answer;
+  }
+
+  /** Why the nightly run holds the restores back now (a priority day undecided, the quiet window). */
+  private async nightlyHeld(): Promise<string | undefined> {
+    const {store, settings, clock} = this.deps;
+    const now = clock.now();
+    const days = await undecidedPriorityDays(
+      store,
+      settings.env,
+      now,
+      settings.runGraceMinutes * 60_000,
+    );
+    if (days.length > 0) return `priority days undecided: ${days.join(', ')}`;
+    const hold = settings.quiet
+      ? await nightlyHoldAt(store, settings.env, settings.quiet, now)
+      : undefined;
+    return hold ? holdText(hold) : undefined;
   }
 
   /**

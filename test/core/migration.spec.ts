@@ -217,6 +217,16 @@ describe('migration (core)', () => {
       const {monthlyCallCap: _c, ...uncapped} = past;
       assert.strictEqual(decideTick(uncapped, facts({reported: 2})).do, 'plan');
       assert.strictEqual(decideTick({...past, counted: []}, facts({reported: 2})).do, 'plan');
+      // The restores' calls of the month count too: 3,000 + 1,000 of theirs + 2,000 > 5,500.
+      assert.deepStrictEqual(decideTick(within, facts({reported: 2, restoreCalls: 1000})), {
+        do: 'pause-cap',
+        month: '2026-12',
+      });
+      assert.strictEqual(
+        decideTick(within, facts({reported: 2, restoreCalls: 2500})).do,
+        'pause-cap',
+        'at the cap with theirs',
+      );
       // The first day of a month always goes, even when one day costs more than the cap.
       const small = {...within, monthlyCallCap: 500, calls: {'2026-11': 4000}};
       assert.strictEqual(decideTick(small, facts({reported: 2})).do, 'plan');

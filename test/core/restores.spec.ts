@@ -12,6 +12,7 @@ import {
   entriesToVisit,
   markRequested,
   markRestored,
+  pollInterval,
   parseRestoreRequest,
   refuse,
   restoreInbox,
@@ -238,7 +239,14 @@ describe('restores (pure)', () => {
     );
     markRestored(record, e2!, {fileState: 'RESTORED'}, T0);
     assert.deepEqual(takeReplays(record), [
-      {day: '2026-05-01', runId: 'r1', batchId: 'b1', client: 2, conversationIds: [id(1)]},
+      {
+        day: '2026-05-01',
+        runId: 'r1',
+        batchId: 'b1',
+        client: 2,
+        conversationIds: [id(1)],
+        lane: 'migration',
+      },
     ]);
     assert.deepEqual(record.entries, [e3]);
     assert.equal(record.totals.replayed, 2);
@@ -246,7 +254,11 @@ describe('restores (pure)', () => {
     refuse(record, e3!, 'restore refused by Genesys Cloud: HTTP 403', T0);
     assert.equal(record.entries.length, 0);
     assert.equal(record.refused[0]!.recordingId, id(21));
+    record.calls = {'2026-05': 3, '2026-06': 12};
+    assert.deepEqual(restoreRecordProblems(record), []);
+    assert.notDeepEqual(restoreRecordProblems({...record, calls: {june: 1}}), []);
     const text = restoreStatusText(restoreStatus(record, [{day: '2026-05-02', recordings: 7}], T0));
+    assert.match(text, /Genesys calls: 12 this month, 15 in all/);
     assert.match(text, /2 exported again/);
     assert.match(text, /2026-05-02 \(7\)/);
     assert.match(text, /refused .*\n.*HTTP 403/);
@@ -262,6 +274,20 @@ describe('restores (pure)', () => {
     );
     assert.deepEqual(
       entriesToVisit(record, T0 + 600_000, pacing).map(e => e.recordingId),
+      [id(11), id(21)],
+    );
+    // A restore asked for four hours ago is read again an hour after its last check, not ten
+    // minutes: the polls thin out as it goes on.
+    const e = record.entries[1]!;
+    markRequested(record, e, T0);
+    e.checkedAt = new Date(T0 + 4 * 3_600_000 - 30 * 60_000).toISOString();
+    assert.equal(pollInterval(e, T0 + 4 * 3_600_000, pacing), 3_600_000);
+    assert.deepEqual(
+      entriesToVisit(record, T0 + 4 * 3_600_000, pacing).map(x => x.recordingId),
+      [id(11)],
+    );
+    assert.deepEqual(
+      entriesToVisit(record, T0 + 4 * 3_600_000 + 45 * 60_000, pacing).map(x => x.recordingId),
       [id(11), id(21)],
     );
     // A time the planner could not have written is refused, not read as NaN for ever.

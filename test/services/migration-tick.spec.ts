@@ -14,8 +14,10 @@ import {
   decisionObjectName,
   migrationObjectName,
   planObjectName,
+  restoresObjectName,
   runPlanObjectName,
 } from '../../functions/core/object-names';
+import {emptyRestoreRecord} from '../../functions/core/restore-record';
 import type {Mail} from '../../functions/ports';
 import type {MigrationSettings} from '../../functions/services/migration';
 import {registerPriorityDay} from '../../functions/services/priority-days';
@@ -224,6 +226,16 @@ describe('the migration tick: the monthly call cap', () => {
   it('should plan on while the month has room for the next day', async () => {
     const t = await twoDaysOut(1500);
     assert.strictEqual((await t.migration.tick()).step, 'planned 2026-01-03 (1 batches)');
+  });
+
+  it("should count the restores' calls of the month with its own", async () => {
+    const t = await twoDaysOut(1500);
+    const restores = {...emptyRestoreRecord(Date.now()), calls: {'2026-12': 400, '2026-11': 9000}};
+    t.store.put(restoresObjectName(ENV), Buffer.from(JSON.stringify(restores)));
+    assert.strictEqual(
+      (await t.migration.tick()).step,
+      'paused until 2027-01: at the monthly call cap',
+    );
   });
 });
 

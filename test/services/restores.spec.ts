@@ -6,7 +6,8 @@
  * restore leaves the record with its reason and no replay; a day's older
  * queue files are superseded by its newest; at most RESTORE_OUTSTANDING are
  * taken, the rest stays queued; a tick that loses the record's race keeps
- * nothing.
+ * nothing; failing calls wait and are given up; the calls of a tick stay
+ * within its count; and the restores wait for the nightly run.
  */
 import * as assert from 'node:assert';
 import {randomBytes} from 'node:crypto';
@@ -22,6 +23,7 @@ import {
 } from '../../functions/core/object-names';
 import {createLogger} from '../../functions/logger';
 import type {Publisher} from '../../functions/ports';
+import {registerPriorityDay} from '../../functions/services/priority-days';
 import {Restores, queueRestores} from '../../functions/services/restores';
 import type {RestoreRecord} from '../../functions/core/restore-record';
 import {fastClock} from './in-process-worker';
@@ -121,6 +123,7 @@ describe('restores (in-process: Genesys simulator, GCS emulator)', function () {
         holdHours: 24,
         pollMs: 1000,
         callsPerTick: opts.callsPerTick ?? 100,
+        runGraceMinutes: 720,
       },
       store,
       publisher,
@@ -261,6 +264,28 @@ describe('restores (in-process: Genesys simulator, GCS emulator)', function () {
     const stored = (await store.readJson<RestoreRecord>(restoresObjectName(env)))!.value;
     assert.deepStrictEqual(stored.entries, []);
     assert.strictEqual((await inbox()).length, 1, 'the queue file stays for the next tick');
+  });
+
+  it('should ask Genesys nothing and replay nothing while a day of the nightly run is undecided, then go on, counting its calls', async () => {
+    assert.ok(archived.length >= 14, 'recordings no other case touches');
+    const target = archived[13]!;
+    await queueRestores(store, env, outcomeOf([target], 'fp-held'), Date.now());
+    await failure('fp-held');
+    let now = Date.now();
+    await registerPriorityDay(store, env, {day: '2026-12-06', runId: 'night'}, now);
+    const {r} = restores('demo-client', 10, {now: () => now});
+    const held = await r.tick();
+    assert.deepStrictEqual(
+      [held.held, held.took, held.requested],
+      ['priority days undecided: 2026-12-06', 1, 0],
+    );
+    assert.strictEqual((await r.read()).record.calls, undefined, 'no Genesys call made');
+    // The night's day no longer holds it once older than the run grace (check-previous's).
+    now += 13 * 3_600_000;
+    const went = await r.tick();
+    assert.deepStrictEqual([went.held, went.requested], [undefined, 1]);
+    const month = new Date(now).toISOString().slice(0, 7);
+    assert.deepStrictEqual((await r.read()).record.calls, {[month]: 2}, 'read and asked for');
   });
 
   describe('when Genesys will not answer', () => {
