@@ -199,6 +199,14 @@ export function restoreInboxPrefix(env: string): string {
   return `${env}/_migration/restore-inbox/`;
 }
 
+/**
+ * Where a queue file the planner could not use is kept, out of the queue, for
+ * someone to look at (`rest`: its name below the queue's prefix).
+ */
+export function rejectedInboxObjectName(env: string, rest: string): string {
+  return `${env}/_migration/rejected/restore-inbox/${rest}`;
+}
+
 /** One decided outcome's queue of recordings awaiting a restore (`fingerprint`: the outcome's). */
 export function restoreInboxObjectName(env: string, day: Day, fingerprint: string): string {
   const safe = fingerprint.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);

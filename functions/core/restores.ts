@@ -83,8 +83,12 @@ export function takeFromInbox(
     for (const r of b.recordings) {
       const entry = known.get(r.recordingId);
       if (entry) {
-        // Outstanding already; a newer run of its day (a rerun) gets its replay.
-        if (entry.runId !== inbox.runId || entry.batchId !== b.batchId) {
+        // Outstanding already; a newer run of its day (a rerun) gets its replay. Another day's
+        // file never moves it: its replay goes to the day whose gap it is.
+        if (
+          entry.day === inbox.day &&
+          (entry.runId !== inbox.runId || entry.batchId !== b.batchId)
+        ) {
           entry.runId = inbox.runId;
           entry.batchId = b.batchId;
           if (b.client !== undefined) entry.client = b.client;

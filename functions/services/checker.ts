@@ -59,7 +59,7 @@ import {DeveloperEmail, EmailDeps, EmailSettings} from './developer-email';
 import {MAX_ROUNDS, json, readLedger, swapLedger} from './ledger';
 import {removeObject, replaceObject} from './objects';
 import {RecordingsIndexWriter, indexIsOf} from './recordings-index';
-import {queueRestores} from './restores';
+import {queueRestores} from './restore-queue';
 
 export interface CheckerSettings extends EmailSettings {
   replay: ReplayTarget;

@@ -1,7 +1,8 @@
 /**
  * Restores of archived recordings, run by the planner (core/restores.ts holds
  * the decisions). The checker, or `grm restore DAY`, queues a decided day's
- * archived recordings as an inbox file; every tick:
+ * archived recordings as an inbox file (services/restore-queue.ts); every
+ * tick:
  *   1. takes inbox recordings into the record while fewer than
  *      RESTORE_OUTSTANDING are outstanding;
  *   2. reads each queued recording and asks Genesys Cloud to restore it (a
@@ -20,22 +21,16 @@
  * A recording no restore can bring back (refused, deleted, unknown) leaves
  * the record with its reason; its day stays `_FAILURE`.
  */
-import {PermanentError} from '../core/errors';
-import {FINGERPRINT_KEY} from '../core/ledger';
-import {MAX_MARKER_BYTES, MAX_RESTORES_BYTES} from '../core/limits';
 import type {DayOutcome} from '../core/day-outcome';
-import {
-  markerObjectName,
-  restoreInboxObjectName,
-  restoreInboxPrefix,
-  restoresObjectName,
-} from '../core/object-names';
+import {PermanentError} from '../core/errors';
+import {MAX_MARKER_BYTES, MAX_RESTORES_BYTES} from '../core/limits';
+import {monthOf} from '../core/migration';
+import {markerObjectName, restoresObjectName} from '../core/object-names';
+import {QuietSettings, holdText} from '../core/quiet-window';
 import {
   RestoreEntry,
-  RestoreInbox,
   RestoreRecord,
   emptyRestoreRecord,
-  restoreInboxProblems,
   restoreRecordProblems,
 } from '../core/restore-record';
 import {
@@ -44,26 +39,15 @@ import {
   markRequested,
   markRestored,
   refuse,
-  restoreInbox,
   restoreUntil,
   stepFor,
-  takeFromInbox,
   takeReplays,
 } from '../core/restores';
-import {monthOf} from '../core/migration';
-import {QuietSettings, holdText} from '../core/quiet-window';
 import type {Day} from '../core/time-window';
 import type {Logger} from '../logger';
-import {
-  Clock,
-  Genesys,
-  GenesysSession,
-  ObjectExistsError,
-  ObjectStore,
-  Publisher,
-  StoredObject,
-} from '../ports';
+import type {Clock, Genesys, GenesysSession, ObjectStore, Publisher} from '../ports';
 import {swapJson} from './objects';
+import {RestoreQueue, queueRestores} from './restore-queue';
 import {nightlyHoldAt, undecidedPriorityDays} from './priority-days';
 
 export interface RestoreSettings extends RestorePacing {
@@ -101,35 +85,12 @@ export interface RestoreTick {
   held?: string;
 }
 
-/** The largest queue file read: {@link MAX_QUEUED_PER_FILE} recordings fit well within it. */
-const MAX_INBOX_BYTES = 32 * 1024 * 1024;
-
-/** Days whose queue files one tick looks at (the oldest first). */
-const DAYS_PER_TICK = 50;
-
-/** Queues a decided outcome's recordings awaiting a restore (idempotent: one file per outcome). */
-export async function queueRestores(
-  store: ObjectStore,
-  env: string,
-  outcome: DayOutcome,
-  nowMs: number,
-): Promise<number> {
-  const inbox = restoreInbox(outcome, nowMs);
-  if (!inbox) return 0;
-  try {
-    await store.write(
-      restoreInboxObjectName(env, outcome.day, outcome.fingerprint),
-      Buffer.from(JSON.stringify(inbox)),
-      {contentType: 'application/json', ifGenerationMatch: 0},
-    );
-  } catch (err) {
-    if (!(err instanceof ObjectExistsError)) throw err; // this outcome was queued already
-  }
-  return inbox.batches.reduce((n, b) => n + b.recordings.length, 0);
-}
-
 export class Restores {
-  constructor(private readonly deps: RestoreDeps) {}
+  private readonly queue: RestoreQueue;
+
+  constructor(private readonly deps: RestoreDeps) {
+    this.queue = new RestoreQueue(deps);
+  }
 
   /** `grm restore DAY`: queues the archived recordings of a day's `_FAILURE`. */
   async queueDay(day: Day): Promise<{day: Day; queued: number}> {
@@ -161,7 +122,7 @@ export class Restores {
     const {settings, clock, publisher, logger} = this.deps;
     const {record, generation} = await this.read();
     const before = record.entries.length;
-    const inboxes = await this.intake(record);
+    const inboxes = await this.queue.intake(record);
     const took = record.entries.length - before;
     const counts = {requested: 0, restored: 0, refused: 0};
     // Below the nightly run, as a migration: nothing asked of Genesys, nothing replayed.
@@ -196,7 +157,7 @@ export class Restores {
       ...(held ? {held} : {}),
     };
     if (!written) return {...answer, lost: true};
-    await this.settleInboxes(inboxes);
+    await this.queue.settle(inboxes);
     if (took + counts.requested + counts.restored + counts.refused + replays.length > 0)
       logger.info('restores advanced', {event: 'restores', ...answer});
     return answer;
@@ -217,70 +178,6 @@ export class Restores {
       ? await nightlyHoldAt(store, settings.env, settings.quiet, now)
       : undefined;
     return hold ? holdText(hold) : undefined;
-  }
-
-  /**
-   * Step 1: the queue files of up to {@link DAYS_PER_TICK} days, oldest day
-   * first. A day's current file is the one of the outcome its `_FAILURE`
-   * holds (the marker's fingerprint, read from its metadata): that outcome
-   * lists every gap of the day still awaiting a restore. The day's other
-   * files are superseded, and all of them once the day is no longer
-   * `_FAILURE`: they are removed unread. The current file is read only
-   * while there is room.
-   */
-  private async intake(record: RestoreRecord): Promise<Inboxes> {
-    const {store, settings, clock} = this.deps;
-    const out: Inboxes = {taken: [], superseded: []};
-    const prefix = restoreInboxPrefix(settings.env);
-    const byDay = new Map<string, StoredObject[]>();
-    for (const o of await store.list(prefix)) {
-      // Only names the pipeline gives (DAY/FINGERPRINT.json); anything else is not a queue file.
-      const rest = o.name.slice(prefix.length);
-      if (!/^\d{4}-\d{2}-\d{2}\/[A-Za-z0-9_-]+\.json$/.test(rest)) continue;
-      const day = rest.slice(0, 10);
-      byDay.set(day, [...(byDay.get(day) ?? []), o]);
-    }
-    for (const day of [...byDay.keys()].sort().slice(0, DAYS_PER_TICK)) {
-      const marker = await store.stat(markerObjectName(settings.env, day, '_FAILURE'));
-      const fingerprint = marker?.metadata?.[FINGERPRINT_KEY];
-      const current = fingerprint ? restoreInboxObjectName(settings.env, day, fingerprint) : '';
-      for (const o of byDay.get(day)!) {
-        if (o.name !== current) {
-          out.superseded.push({name: o.name, generation: o.generation});
-          continue;
-        }
-        if (record.entries.length >= settings.outstanding) continue;
-        const got = await this.readInbox(o.name, day);
-        if (!got) continue;
-        const left = takeFromInbox(record, got.inbox, settings.outstanding, clock.now());
-        out.taken.push({name: o.name, ...got, left});
-      }
-    }
-    return out;
-  }
-
-  /** A queue file of `day`, or undefined (gone, too large, or not one the pipeline wrote: logged). */
-  private async readInbox(
-    name: string,
-    day: string,
-  ): Promise<{inbox: RestoreInbox; generation: string} | undefined> {
-    let problems: string[];
-    try {
-      const got = await this.deps.store.readJson<RestoreInbox>(name, MAX_INBOX_BYTES);
-      if (!got) return undefined;
-      problems = restoreInboxProblems(got.value);
-      if (problems.length === 0 && got.value.day !== day) problems = [`it names ${got.value.day}`];
-      if (problems.length === 0) return {inbox: got.value, generation: got.generation};
-    } catch (err) {
-      if (!(err instanceof PermanentError)) throw err;
-      problems = [(err as Error).message]; // not JSON, or larger than any the checker writes
-    }
-    // Left in place for someone to look at; the day is not restored until it is fixed.
-    this.deps.logger.error('a restore queue file is not one the pipeline wrote; left in place', {
-      object: name,
-      problems,
-    });
-    return undefined;
   }
 
   /**
@@ -393,44 +290,4 @@ export class Restores {
       (await swapJson(store, restoresObjectName(settings.env), bytes, generation)) !== undefined
     );
   }
-
-  /** Step 4: queue files taken in whole, or superseded, go; the others keep what is left. */
-  private async settleInboxes({taken, superseded}: Inboxes): Promise<void> {
-    const {store} = this.deps;
-    const goes = [...superseded, ...taken.filter(t => t.left.length === 0)];
-    const shrinks = taken.filter(
-      t => t.left.length > 0 && count(t.left) !== count(t.inbox.batches),
-    );
-    for (const {name, generation} of goes) await settle(() => store.delete(name, generation));
-    for (const {name, generation, left, inbox} of shrinks)
-      await settle(() =>
-        store.write(name, Buffer.from(JSON.stringify({...inbox, batches: left})), {
-          contentType: 'application/json',
-          ifGenerationMatch: generation,
-        }),
-      );
-  }
-}
-
-interface InboxFile {
-  name: string;
-  generation: string;
-}
-
-interface Inboxes {
-  taken: Array<InboxFile & {inbox: RestoreInbox; left: RestoreInbox['batches']}>;
-  superseded: InboxFile[];
-}
-
-/** Changed meanwhile: the next tick reads it again; a recording outstanding is not taken twice. */
-async function settle(change: () => Promise<unknown>): Promise<void> {
-  try {
-    await change();
-  } catch (err) {
-    if (!(err instanceof ObjectExistsError)) throw err;
-  }
-}
-
-function count(batches: RestoreInbox['batches']): number {
-  return batches.reduce((n, b) => n + b.recordings.length, 0);
 }

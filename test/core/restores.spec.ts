@@ -264,6 +264,20 @@ describe('restores (pure)', () => {
     assert.match(text, /refused .*\n.*HTTP 403/);
   });
 
+  it("should not move an outstanding recording to another day's file", () => {
+    const record = recordOf([archived(1, 11)]);
+    const other = {
+      ...restoreInbox(outcome([archived(1, 11)]), T0)!,
+      day: '2026-05-02',
+      runId: 'r9',
+    };
+    assert.deepEqual(takeFromInbox(record, other, 5, T0), []);
+    assert.deepEqual(
+      record.entries.map(e => [e.day, e.runId]),
+      [['2026-05-01', 'r1']],
+    );
+  });
+
   it('should not visit a queued entry whose read failed until a poll interval has passed', () => {
     const record = recordOf([archived(1, 11), archived(2, 21)]);
     record.entries[0]!.checkedAt = new Date(T0).toISOString();

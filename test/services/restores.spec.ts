@@ -15,7 +15,7 @@ import {GcsStore} from '../../functions/adapters/gcs';
 import {GenesysCloud} from '../../functions/adapters/genesys';
 import type {DayOutcome} from '../../functions/core/day-outcome';
 import type {BatchMessage} from '../../functions/core/messages';
-import {FINGERPRINT_KEY} from '../../functions/core/ledger';
+import {FINGERPRINT_KEY, RUN_ID_KEY} from '../../functions/core/ledger';
 import {
   markerObjectName,
   restoreInboxPrefix,
@@ -24,7 +24,8 @@ import {
 import {createLogger} from '../../functions/logger';
 import type {Publisher} from '../../functions/ports';
 import {registerPriorityDay} from '../../functions/services/priority-days';
-import {Restores, queueRestores} from '../../functions/services/restores';
+import {queueRestores} from '../../functions/services/restore-queue';
+import {Restores} from '../../functions/services/restores';
 import type {RestoreRecord} from '../../functions/core/restore-record';
 import {fastClock} from './in-process-worker';
 import {TestStack, useStack} from '../setup/stack';
@@ -148,13 +149,13 @@ describe('restores (in-process: Genesys simulator, GCS emulator)', function () {
     return {r, publisher};
   }
 
-  /** The day's `_FAILURE` as the checker writes it: its outcome's fingerprint in the metadata. */
+  /** The day's `_FAILURE` as the checker writes it: its outcome's fingerprint and run in the metadata. */
   async function failure(fingerprint: string): Promise<void> {
     const name = markerObjectName(env, DAY, '_FAILURE');
     const now = await store.stat(name);
     await store.write(name, Buffer.from('{}'), {
       contentType: 'application/json',
-      metadata: {[FINGERPRINT_KEY]: fingerprint},
+      metadata: {[FINGERPRINT_KEY]: fingerprint, [RUN_ID_KEY]: 'r1'},
       ifGenerationMatch: now?.generation ?? 0,
     });
   }
@@ -215,7 +216,7 @@ describe('restores (in-process: Genesys simulator, GCS emulator)', function () {
     );
   });
 
-  it('should leave a queue file it cannot use in place, say so, and remove the files of a day no longer _FAILURE', async () => {
+  it('should move a queue file it cannot use out of the queue, keeping it, say so, and remove the files of a day no longer _FAILURE', async () => {
     const lines: string[] = [];
     const {r} = restores('demo-client', 10);
     (r as unknown as {deps: {logger: unknown}}).deps.logger = createLogger({}, (_s, line) =>
@@ -229,12 +230,21 @@ describe('restores (in-process: Genesys simulator, GCS emulator)', function () {
     await failure('fp-bad');
     const tick = await r.tick();
     assert.strictEqual(tick.took, 0);
-    assert.deepStrictEqual(await inbox(), [name]);
+    // Out of the queue (it holds no day's place), kept byte for byte for someone to look at.
+    assert.deepStrictEqual(await inbox(), []);
+    const kept = `${env}/_migration/rejected/restore-inbox/${DAY}/fp-bad.json`;
+    assert.strictEqual((await store.readBytes(kept, 100))?.bytes.toString(), 'not json');
     assert.ok(
-      lines.some(l => l.includes('not one the pipeline wrote') && l.includes('fp-bad')),
+      lines.some(l => l.includes('moved aside') && l.includes('fp-bad') && l.includes(kept)),
       lines.join('\n'),
     );
+    // A file of the right name and shape for another run than the _FAILURE's is not taken.
+    await queueRestores(store, env, {...outcomeOf([archived[0]!], 'fp-run'), runId: 'r0'}, 0);
+    await failure('fp-run');
+    assert.strictEqual((await r.tick()).took, 0);
+    assert.ok(lines.some(l => l.includes("it names run r0, the day's _FAILURE run r1")));
     // The day decided _SUCCESS since: its queue files go, unread.
+    await queueRestores(store, env, outcomeOf([archived[0]!], 'fp-old'), Date.now());
     const marker = await store.stat(markerObjectName(env, DAY, '_FAILURE'));
     await store.delete(markerObjectName(env, DAY, '_FAILURE'), marker!.generation);
     await r.tick();
