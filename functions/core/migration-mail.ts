@@ -18,7 +18,9 @@ export const MAIL_MAX_DAYS = 50;
 
 export function migrationMail(
   m: MigrationRecord,
-  event: {kind: 'milestone'; percent: number} | {kind: 'capped'; untilMonth: string},
+  event:
+    | {kind: 'milestone'; percent: number}
+    | {kind: 'capped'; untilMonth: string; reached: boolean; restoreCalls: number},
   where: {env: string; bucket: string},
 ): MigrationMail {
   const total = spanDays(m);
@@ -43,7 +45,14 @@ export function migrationMail(
   ];
   if (event.kind === 'capped')
     lines.push(
-      `This month it made ${capMonthCalls(m)} calls of its cap of ${m.monthlyCallCap}; a decided day cost ${perDayText(m, calls)}, so another day would pass the cap.`,
+      `This month it made ${capMonthCalls(m)} calls` +
+        (event.restoreCalls > 0
+          ? ` and the restores of archived recordings ${event.restoreCalls}`
+          : '') +
+        `, of its cap of ${m.monthlyCallCap}: ` +
+        (event.reached
+          ? 'the cap is reached.'
+          : `a decided day cost ${perDayText(m, calls)}, so another day would pass it.`),
       `Nothing more is exported until ${event.untilMonth}; it resumes by itself then.`,
       'To go on sooner, raise the cap: grm migrate cancel, then grm migrate FROM..TO with a higher --monthly-calls (days already _SUCCESS are skipped).',
     );

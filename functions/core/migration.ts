@@ -243,7 +243,8 @@ export type TickAction =
   | {do: 'nothing'; why: string}
   | {do: 'quiet'; hold: NightlyHold}
   | {do: 'resume-month'}
-  | {do: 'pause-cap'; month: string}
+  /** `reached`: the month has reached the cap; else the next day would pass it. */
+  | {do: 'pause-cap'; month: string; reached: boolean; restoreCalls: number}
   | {do: 'publish'; count: number}
   | {do: 'plan'; day: Day}
   | {do: 'finish'};
@@ -265,7 +266,7 @@ export function decideTick(m: MigrationRecord, f: TickFacts): TickAction {
   if (m.state !== 'running') return {do: 'nothing', why: m.state};
   const restoreCalls = f.restoreCalls ?? 0;
   if (m.monthlyCallCap !== undefined && (m.calls[month] ?? 0) + restoreCalls >= m.monthlyCallCap)
-    return {do: 'pause-cap', month};
+    return {do: 'pause-cap', month, reached: true, restoreCalls};
   if (f.priorityDays.length > 0)
     return {do: 'nothing', why: `priority days undecided: ${f.priorityDays.join(', ')}`};
   if (f.hold) return {do: 'quiet', hold: f.hold};
@@ -280,7 +281,8 @@ export function decideTick(m: MigrationRecord, f: TickFacts): TickAction {
   // The next day waits for the previous one's batches: only two days' batches are counted.
   if (m.next !== undefined && before > 0)
     return {do: 'nothing', why: `${before} batches of ${m.previous?.day} in flight`};
-  if (m.next !== undefined && capWouldPass(m, month, restoreCalls)) return {do: 'pause-cap', month};
+  if (m.next !== undefined && capWouldPass(m, month, restoreCalls))
+    return {do: 'pause-cap', month, reached: false, restoreCalls};
   if (m.next !== undefined) return {do: 'plan', day: m.next};
   if (c && !f.currentDecided) return {do: 'nothing', why: `waiting for ${c.day} to be decided`};
   return {do: 'finish'};
@@ -288,7 +290,7 @@ export function decideTick(m: MigrationRecord, f: TickFacts): TickAction {
 
 /**
  * Whether planning another day would take `month` past the monthly cap, at
- * the calls a decided day has cost on average (the days in flight not yet
+ * the calls a decided day has cost on average (the planned days not yet
  * counted are charged the same). Conservative: the average includes the
  * discovery of days not yet decided. The restores' calls of the month
  * (`restoreCalls`) count too. The migration's first day of a month always
@@ -299,11 +301,8 @@ export function capWouldPass(m: MigrationRecord, month: string, restoreCalls = 0
   if (m.monthlyCallCap === undefined || own === 0 || m.counted.length === 0) return false;
   const used = own + restoreCalls;
   const perDay = Object.values(m.calls).reduce((a, b) => a + b, 0) / m.counted.length;
-  const inFlight = new Set(
-    [m.current?.day, m.previous?.day].filter(
-      (d): d is Day => d !== undefined && !m.counted.includes(d),
-    ),
-  ).size;
+  // Every planned day not counted yet: its batches may be reported and still undecided.
+  const inFlight = m.planned.filter(d => !m.counted.includes(d)).length;
   return used + perDay * (inFlight + 1) > m.monthlyCallCap;
 }
 

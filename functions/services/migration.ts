@@ -255,7 +255,13 @@ export class Migration {
         return {
           record: paused,
           what: `paused until ${untilMonth}: at the monthly call cap`,
-          after: () => this.send(paused, {kind: 'capped', untilMonth}),
+          after: () =>
+            this.send(paused, {
+              kind: 'capped',
+              untilMonth,
+              reached: action.reached,
+              restoreCalls: action.restoreCalls,
+            }),
         };
       }
       case 'publish': {
@@ -316,8 +322,9 @@ export class Migration {
     } catch (err) {
       if (err instanceof BeyondHorizonError) {
         // Nothing can enumerate it, nor any day up to the horizon: reported as such, at once,
-        // never planned empty and called complete.
-        const days = horizonGap(record, day, err.oldest);
+        // never planned empty and called complete. A day planned again (its run stalled) is the
+        // only one: the days after it were planned or skipped already.
+        const days = again ? [day] : horizonGap(record, day, err.oldest);
         this.deps.logger.warn('migration days beyond the history horizon', {
           event: 'migration_days_beyond_horizon',
           migration: record.id,

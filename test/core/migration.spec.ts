@@ -178,7 +178,12 @@ describe('migration (core)', () => {
     });
     it('should pause at the monthly cap and resume in the next month', () => {
       const capped = started({monthlyCallCap: 100, calls: {'2026-12': 100}});
-      assert.deepStrictEqual(decideTick(capped, facts()), {do: 'pause-cap', month: '2026-12'});
+      assert.deepStrictEqual(decideTick(capped, facts()), {
+        do: 'pause-cap',
+        month: '2026-12',
+        reached: true,
+        restoreCalls: 0,
+      });
       const paused = {
         ...capped,
         state: 'paused' as const,
@@ -212,19 +217,31 @@ describe('migration (core)', () => {
       assert.deepStrictEqual(decideTick(past, facts({reported: 2})), {
         do: 'pause-cap',
         month: '2026-12',
+        reached: false,
+        restoreCalls: 0,
       });
       // Without a cap, or before any day is decided (nothing measured), it plans on.
       const {monthlyCallCap: _c, ...uncapped} = past;
       assert.strictEqual(decideTick(uncapped, facts({reported: 2})).do, 'plan');
       assert.strictEqual(decideTick({...past, counted: []}, facts({reported: 2})).do, 'plan');
+      // A planned day no longer in flight (its batches reported) but not decided yet is charged
+      // too: 3,000 + 1,333 × (2 + 1) = 7,000 > 6,000.
+      const undecided = {
+        ...within,
+        monthlyCallCap: 6000,
+        counted: ['2026-01-01', '2026-01-02', '2026-01-03'],
+      };
+      assert.strictEqual(decideTick(undecided, facts({reported: 2})).do, 'pause-cap');
       // The restores' calls of the month count too: 3,000 + 1,000 of theirs + 2,000 > 5,500.
       assert.deepStrictEqual(decideTick(within, facts({reported: 2, restoreCalls: 1000})), {
         do: 'pause-cap',
         month: '2026-12',
+        reached: false,
+        restoreCalls: 1000,
       });
-      assert.strictEqual(
-        decideTick(within, facts({reported: 2, restoreCalls: 2500})).do,
-        'pause-cap',
+      assert.deepStrictEqual(
+        decideTick(within, facts({reported: 2, restoreCalls: 2500})),
+        {do: 'pause-cap', month: '2026-12', reached: true, restoreCalls: 2500},
         'at the cap with theirs',
       );
       // The first day of a month always goes, even when one day costs more than the cap.
@@ -327,20 +344,36 @@ describe('migration (core)', () => {
     const done = migrationMail(m, {kind: 'milestone', percent: 100}, {env: 'e', bucket: 'b'});
     assert.match(done.subject, /is done: 2026-01-01 to 2026-01-10/);
     assert.match(done.text, /Days that ended _FAILURE[^\n]*\n {2}2026-01-02/);
-    const capped = migrationMail(
-      {
-        ...m,
-        monthlyCallCap: 10,
-        state: 'paused',
-        pause: {by: 'monthly-cap', at: '2026-12-06T10:00:00.000Z', untilMonth: '2027-01'},
+    const paused = {
+      ...m,
+      monthlyCallCap: 10,
+      state: 'paused' as const,
+      pause: {
+        by: 'monthly-cap' as const,
+        at: '2026-12-06T10:00:00.000Z',
+        untilMonth: '2027-01',
       },
-      {kind: 'capped', untilMonth: '2027-01'},
-      {env: 'e', bucket: 'b'},
+    };
+    const where = {env: 'e', bucket: 'b'};
+    const capped = migrationMail(
+      paused,
+      {kind: 'capped', untilMonth: '2027-01', reached: false, restoreCalls: 0},
+      where,
     );
     assert.match(capped.subject, /paused at its monthly call cap/);
     assert.match(
       capped.text,
-      /This month it made 7 calls of its cap of 10; a decided day cost about 4 calls, so another day would pass the cap/,
+      /This month it made 7 calls, of its cap of 10: a decided day cost about 4 calls, so another day would pass it/,
+    );
+    // Reached with the restores' calls: said as such, theirs named.
+    const reached = migrationMail(
+      paused,
+      {kind: 'capped', untilMonth: '2027-01', reached: true, restoreCalls: 3},
+      where,
+    );
+    assert.match(
+      reached.text,
+      /This month it made 7 calls and the restores of archived recordings 3, of its cap of 10: the cap is reached\./,
     );
     assert.match(capped.text, /until 2027-01; it resumes by itself then/);
     assert.ok(!capped.html.includes('<script'), 'escaped');

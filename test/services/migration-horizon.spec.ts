@@ -104,4 +104,43 @@ describe('a migration at the history horizon', () => {
     assert.strictEqual(status.days.beyond, 1);
     assert.strictEqual(status.days.left, 0);
   });
+
+  it('should record only the stalled day beyond, not a day after it that was _SUCCESS already', async () => {
+    const store = new MemoryStore();
+    let now = Date.parse('2026-12-07T12:00:00Z');
+    let oldest = '2021-01-01';
+    const migration = memoryMigration(
+      store,
+      day => {
+        if (day < oldest)
+          return Promise.reject(new BeyondHorizonError(`${day} is before ${oldest}`, day, oldest));
+        const plan = dayPlanOf({day, runId: `r-${day}`}, {b1: [ID]}, {createdAt: iso(now)});
+        const bytes = Buffer.from(JSON.stringify(plan));
+        store.put(runPlanObjectName(ENV, day, plan.runId), bytes);
+        store.put(planObjectName(ENV, day), bytes);
+        return Promise.resolve({runId: plan.runId, batches: 1, conversations: 1});
+      },
+      () => now,
+    );
+    await migration.handle({action: 'start', from: '2021-01-02', to: '2021-01-03'});
+    await migration.tick(); // plan 2021-01-02
+    await migration.tick(); // publish it
+    // 2021-01-03 was _SUCCESS already: skipped, the cursor past the span's end.
+    const got = (await store.readJson<MigrationRecord>(migrationObjectName(ENV)))!.value;
+    const {next: _n, ...rest} = got;
+    store.put(migrationObjectName(ENV), Buffer.from(JSON.stringify({...rest, skipped: 1})));
+    now += 13 * 3600_000;
+    oldest = '2021-01-04';
+    for (let i = 0; i < 3; i++) await migration.tick();
+    const record = (await store.readJson<MigrationRecord>(migrationObjectName(ENV)))!.value;
+    assert.deepStrictEqual(
+      {
+        beyond: record.beyond,
+        planned: record.planned,
+        skipped: record.skipped,
+        state: record.state,
+      },
+      {beyond: ['2021-01-02'], planned: [], skipped: 1, state: 'done'},
+    );
+  });
 });
