@@ -33,7 +33,7 @@ import {CompactRecords} from '../core/compact-records';
 import {DayDecision, DayOutcome} from '../core/day-outcome';
 import {gapKindCounts} from '../core/gap-kinds';
 import type {StoredPlan} from '../core/day-plan';
-import {RetryableError} from '../core/errors';
+import {PermanentError, RetryableError} from '../core/errors';
 import {
   EmailState,
   FINGERPRINT_KEY,
@@ -290,8 +290,10 @@ export class Checker {
 
   /**
    * Queues the outcome's archived recordings for the planner's restores. A
-   * failure (a grant not yet applied, an outage) neither holds back the email
-   * nor the index: it is logged, and the email says how to queue them.
+   * refusal no retry changes (the checker's grant on the queue not applied
+   * yet) holds back neither the email nor the index: it is logged, and the
+   * email says how to queue them. A passing failure (an outage) fails the
+   * delivery, which is retried: the email waits for the queue, as it says so.
    */
   private async queueRestores(outcome: DayOutcome): Promise<string[]> {
     const {settings, store, clock, logger} = this.deps;
@@ -299,7 +301,8 @@ export class Checker {
       await queueRestores(store, settings.env, outcome, clock.now());
       return [];
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      if (!(err instanceof PermanentError)) throw err;
+      const reason = err.message;
       logger.error('the archived recordings were not queued for restore', {
         event: 'restores_not_queued',
         day: outcome.day,
@@ -307,7 +310,7 @@ export class Checker {
         reason,
       });
       return [
-        `The archived recordings of ${outcome.day} could not be queued for restore (${reason}). Once the checker may create objects under _migration/restore-inbox/ (grm doctor checks it), run: grm restore ${outcome.day}`,
+        `The archived recordings of ${outcome.day} could not be queued for restore (${reason}). Once the checker may create objects under _migration/restore-inbox/ (infra grants it: checker_queues_restores), run: grm restore ${outcome.day}; the log's restores_not_queued events name every such day.`,
       ];
     }
   }

@@ -122,24 +122,30 @@ export class RestoreQueue {
     const kept = await this.reject(o);
     this.deps.logger.error('a restore queue file is not one the pipeline wrote; moved aside', {
       object: o.name,
-      ...(kept ? {keptAs: kept} : {}),
+      keptAs: kept,
       problems,
     });
     return undefined;
   }
 
-  /** Moves an unusable queue file out of the queue; its new name, or undefined if it changed. */
-  private async reject(o: StoredObject): Promise<string | undefined> {
+  /**
+   * Moves an unusable queue file out of the queue, kept under its name and
+   * generation (two files of one name are two copies); its new name.
+   */
+  private async reject(o: StoredObject): Promise<string> {
     const {store, settings} = this.deps;
     const rest = o.name.slice(restoreInboxPrefix(settings.env).length);
-    const kept = rejectedInboxObjectName(settings.env, rest);
+    const kept = rejectedInboxObjectName(
+      settings.env,
+      rest.replace(/\.json$/, `.${o.generation}.json`),
+    );
     try {
       await store.write(kept, store.read(o.name), {
         contentType: 'application/octet-stream',
         ifGenerationMatch: 0,
       });
     } catch (err) {
-      if (!(err instanceof ObjectExistsError)) throw err; // kept by an earlier tick already
+      if (!(err instanceof ObjectExistsError)) throw err; // this generation was kept already
     }
     await settle(() => store.delete(o.name, o.generation));
     return kept;

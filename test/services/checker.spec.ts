@@ -12,7 +12,7 @@ import * as sinon from 'sinon';
 import {GcsStore} from '../../functions/adapters/gcs';
 import {SendGridMailer} from '../../functions/adapters/sendgrid';
 import type {DayPlan} from '../../functions/core/day-plan';
-import {RetryableError} from '../../functions/core/errors';
+import {PermissionDeniedError, RetryableError} from '../../functions/core/errors';
 import {indexObjectName, restoreInboxPrefix} from '../../functions/core/object-names';
 import {IndexRow, rowProblems} from '../../functions/core/recordings-index';
 import type {BatchReport, ReportRecording} from '../../functions/core/report';
@@ -600,7 +600,7 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       const refusing = Object.create(store) as GcsStore;
       refusing.write = async (name, body, opts) => {
         if (name.startsWith(inbox))
-          throw new RetryableError(`could not write gs://bucket/${name}: HTTP 403 Forbidden`);
+          throw new PermissionDeniedError(`could not write gs://bucket/${name}: permission denied`);
         return store.write(name, body, opts);
       };
       const lines: string[] = [];
@@ -615,7 +615,7 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       assert.match(
         mail!.text,
         new RegExp(
-          `Note: The archived recordings of ${DAY} could not be queued for restore \\(.*HTTP 403.*\\)\\. .* run: grm restore ${DAY}`,
+          `Note: The archived recordings of ${DAY} could not be queued for restore \\(.*permission denied\\)\\. .* run: grm restore ${DAY};`,
         ),
       );
       assert.ok(
@@ -628,6 +628,26 @@ describe('checker (in-process, real GCS emulator and SendGrid sink)', function (
       await checker(store, {archivedPolicy: 'restore'}).handle(reportName('b1'));
       assert.strictEqual((await mails()).length, 1, 'no second email');
       assert.deepStrictEqual(await store.list(inbox), []);
+    });
+
+    it('should retry the delivery, the email waiting, when the restores cannot be queued for a passing reason', async () => {
+      await seed({b1: {ids: [1, 2], failed: [2]}});
+      const inbox = restoreInboxPrefix(env);
+      const flaky = Object.create(store) as GcsStore;
+      flaky.write = async (name, body, opts) => {
+        if (name.startsWith(inbox)) throw new RetryableError(`could not write gs://bucket/${name}`);
+        return store.write(name, body, opts);
+      };
+      await assert.rejects(
+        checker(flaky, {archivedPolicy: 'restore'}).handle(reportName('b1')),
+        RetryableError,
+      );
+      assert.deepStrictEqual(await mails(), [], 'the email waits for the queue');
+      // Redelivered once storage answers: queued, then the email.
+      const again = await checker(store, {archivedPolicy: 'restore'}).handle(reportName('b1'));
+      assert.strictEqual((again as {email?: string}).email, 'sent');
+      assert.strictEqual((await store.list(inbox)).length, 1);
+      assert.doesNotMatch((await mails())[0]!.text, /could not be queued/);
     });
 
     it("should stream a day's index larger than one upload chunk, every row in it", async () => {

@@ -24,6 +24,35 @@ const OLDEST = '2021-01-02';
 const ID = '00000000-0000-4000-8000-000000000001';
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * A migration whose planner writes a one-conversation plan, and refuses days
+ * before `oldest`; `later(oldest)` moves the clock past the run grace (a
+ * planned day's run has stalled) and the horizon to `oldest`.
+ */
+function stalling() {
+  const store = new MemoryStore();
+  let now = Date.parse('2026-12-07T12:00:00Z');
+  let oldest = '2021-01-01';
+  const migration = memoryMigration(
+    store,
+    day => {
+      if (day < oldest)
+        return Promise.reject(new BeyondHorizonError(`${day} is before ${oldest}`, day, oldest));
+      const plan = dayPlanOf({day, runId: `r-${day}`}, {b1: [ID]}, {createdAt: iso(now)});
+      const bytes = Buffer.from(JSON.stringify(plan));
+      store.put(runPlanObjectName(ENV, day, plan.runId), bytes);
+      store.put(planObjectName(ENV, day), bytes);
+      return Promise.resolve({runId: plan.runId, batches: 1, conversations: 1});
+    },
+    () => now,
+  );
+  const later = (horizon: string) => {
+    now += 13 * 3600_000;
+    oldest = horizon;
+  };
+  return {store, migration, later};
+}
+
 describe('a migration at the history horizon', () => {
   it('should record the days before the horizon at once, plan from the horizon on, and report them', async () => {
     const store = new MemoryStore();
@@ -71,27 +100,11 @@ describe('a migration at the history horizon', () => {
   it('should record a stalled day that has fallen past the horizon once, and finish', async () => {
     // 2021-01-02 is planned; its run stalls, and by the time it is planned again the horizon
     // has moved past it.
-    const store = new MemoryStore();
-    let now = Date.parse('2026-12-07T12:00:00Z');
-    let oldest = '2021-01-01';
-    const migration = memoryMigration(
-      store,
-      day => {
-        if (day < oldest)
-          return Promise.reject(new BeyondHorizonError(`${day} is before ${oldest}`, day, oldest));
-        const plan = dayPlanOf({day, runId: `r-${day}`}, {b1: [ID]}, {createdAt: iso(now)});
-        const bytes = Buffer.from(JSON.stringify(plan));
-        store.put(runPlanObjectName(ENV, day, plan.runId), bytes);
-        store.put(planObjectName(ENV, day), bytes);
-        return Promise.resolve({runId: plan.runId, batches: 1, conversations: 1});
-      },
-      () => now,
-    );
+    const {store, migration, later} = stalling();
     await migration.handle({action: 'start', from: '2021-01-02', to: '2021-01-02'});
     assert.strictEqual((await migration.tick()).step, 'planned 2021-01-02 (1 batches)');
     assert.strictEqual((await migration.tick()).step, 'published 1 batches of 2021-01-02');
-    now += 13 * 3600_000;
-    oldest = '2021-01-03';
+    later('2021-01-03');
     assert.strictEqual(
       (await migration.tick()).step,
       'beyond the history horizon: 1 day(s) from 2021-01-02',
@@ -100,28 +113,13 @@ describe('a migration at the history horizon', () => {
     const record = (await store.readJson<MigrationRecord>(migrationObjectName(ENV)))!.value;
     assert.deepStrictEqual(record.beyond, ['2021-01-02'], 'recorded once');
     assert.strictEqual(record.state, 'done');
-    const status = migrationStatus(record, [], now);
+    const status = migrationStatus(record, [], Date.now());
     assert.strictEqual(status.days.beyond, 1);
     assert.strictEqual(status.days.left, 0);
   });
 
   it('should record only the stalled day beyond, not a day after it that was _SUCCESS already', async () => {
-    const store = new MemoryStore();
-    let now = Date.parse('2026-12-07T12:00:00Z');
-    let oldest = '2021-01-01';
-    const migration = memoryMigration(
-      store,
-      day => {
-        if (day < oldest)
-          return Promise.reject(new BeyondHorizonError(`${day} is before ${oldest}`, day, oldest));
-        const plan = dayPlanOf({day, runId: `r-${day}`}, {b1: [ID]}, {createdAt: iso(now)});
-        const bytes = Buffer.from(JSON.stringify(plan));
-        store.put(runPlanObjectName(ENV, day, plan.runId), bytes);
-        store.put(planObjectName(ENV, day), bytes);
-        return Promise.resolve({runId: plan.runId, batches: 1, conversations: 1});
-      },
-      () => now,
-    );
+    const {store, migration, later} = stalling();
     await migration.handle({action: 'start', from: '2021-01-02', to: '2021-01-03'});
     await migration.tick(); // plan 2021-01-02
     await migration.tick(); // publish it
@@ -129,8 +127,7 @@ describe('a migration at the history horizon', () => {
     const got = (await store.readJson<MigrationRecord>(migrationObjectName(ENV)))!.value;
     const {next: _n, ...rest} = got;
     store.put(migrationObjectName(ENV), Buffer.from(JSON.stringify({...rest, skipped: 1})));
-    now += 13 * 3600_000;
-    oldest = '2021-01-04';
+    later('2021-01-04');
     for (let i = 0; i < 3; i++) await migration.tick();
     const record = (await store.readJson<MigrationRecord>(migrationObjectName(ENV)))!.value;
     assert.deepStrictEqual(

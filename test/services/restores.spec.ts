@@ -223,7 +223,7 @@ describe('restores (in-process: Genesys simulator, GCS emulator)', function () {
       lines.push(line),
     );
     const name = `${restoreInboxPrefix(env)}${DAY}/fp-bad.json`;
-    await store.write(name, Buffer.from('not json'), {
+    const bad = await store.write(name, Buffer.from('not json'), {
       contentType: 'application/json',
       ifGenerationMatch: 0,
     });
@@ -232,12 +232,25 @@ describe('restores (in-process: Genesys simulator, GCS emulator)', function () {
     assert.strictEqual(tick.took, 0);
     // Out of the queue (it holds no day's place), kept byte for byte for someone to look at.
     assert.deepStrictEqual(await inbox(), []);
-    const kept = `${env}/_migration/rejected/restore-inbox/${DAY}/fp-bad.json`;
-    assert.strictEqual((await store.readBytes(kept, 100))?.bytes.toString(), 'not json');
+    const keptAs = (generation: string) =>
+      `${env}/_migration/rejected/restore-inbox/${DAY}/fp-bad.${generation}.json`;
+    const first = keptAs(bad.generation);
+    assert.strictEqual((await store.readBytes(first, 100))?.bytes.toString(), 'not json');
     assert.ok(
-      lines.some(l => l.includes('moved aside') && l.includes('fp-bad') && l.includes(kept)),
+      lines.some(l => l.includes('moved aside') && l.includes('fp-bad') && l.includes(first)),
       lines.join('\n'),
     );
+    // Another bad file of the same name is kept too, beside the first.
+    const again = await store.write(name, Buffer.from('[]'), {
+      contentType: 'application/json',
+      ifGenerationMatch: 0,
+    });
+    await r.tick();
+    assert.strictEqual(
+      (await store.readBytes(keptAs(again.generation), 100))?.bytes.toString(),
+      '[]',
+    );
+    assert.ok(await store.stat(first), 'the first copy stays');
     // A file of the right name and shape for another run than the _FAILURE's is not taken.
     await queueRestores(store, env, {...outcomeOf([archived[0]!], 'fp-run'), runId: 'r0'}, 0);
     await failure('fp-run');
