@@ -74,6 +74,10 @@ export function bucketOperations(s: SampleIds): BucketOperation[] {
     ledger: names.decisionObjectName(env, day),
     records: names.decisionRecordsObjectName(env, day),
     index: names.indexObjectName(env, day),
+    migration: names.migrationObjectName(env),
+    restores: names.restoresObjectName(env),
+    inbox: names.restoreInboxObjectName(env, day, 'fingerprint'),
+    rejectedInbox: names.rejectedInboxObjectName(env, `${day}/fingerprint.1.json`),
   };
   const op = (
     identity: FunctionIdentity,
@@ -97,6 +101,17 @@ export function bucketOperations(s: SampleIds): BucketOperation[] {
     op('planner', 'read a batch report', n.report, GET, 'planner_reads'),
     op('planner', "create a run's plan", n.runPlan, CREATE, 'planner_creates_runs'),
     op('planner', "replace the day's plan", n.plan, REPLACE, 'planner_replaces_plan'),
+    op('planner', 'read the migration record', n.migration, GET, 'planner_reads'),
+    op('planner', 'replace the migration record', n.migration, REPLACE, 'planner_writes_migration'),
+    op('planner', 'replace the restore record', n.restores, REPLACE, 'planner_writes_migration'),
+    op('planner', 'remove a restore queue file', n.inbox, DELETE, 'planner_writes_migration'),
+    op(
+      'planner',
+      'keep a rejected restore queue file',
+      n.rejectedInbox,
+      CREATE,
+      'planner_writes_migration',
+    ),
     op('worker', 'list the bucket', undefined, LIST, 'worker_reads'),
     ...RECORDING_TYPES.flatMap(t => [
       op('worker', `read a ${t} recording`, recording(t), GET, 'worker_reads'),
@@ -115,6 +130,7 @@ export function bucketOperations(s: SampleIds): BucketOperation[] {
       'worker_replaces_bookkeeping',
     ),
     op('worker', 'create the decided records', n.records, CREATE, undefined, 'denied'),
+    op('worker', 'create the migration record', n.migration, CREATE, undefined, 'denied'),
     ...RECORDING_TYPES.flatMap(t => [
       op('worker', `delete a ${t} recording`, recording(t), DELETE, undefined, 'denied'),
       op('worker', `replace a ${t} recording`, recording(t), REPLACE, undefined, 'denied'),
@@ -128,6 +144,8 @@ export function bucketOperations(s: SampleIds): BucketOperation[] {
     op('checker', 'replace the ledger', n.ledger, REPLACE, 'checker_replaces_markers'),
     op('checker', 'replace the decided records', n.records, REPLACE, 'checker_replaces_markers'),
     op('checker', 'replace the recordings index', n.index, REPLACE, 'checker_replaces_index'),
+    op('checker', 'queue restores', n.inbox, CREATE, 'checker_queues_restores'),
+    op('checker', 'replace a restore queue file', n.inbox, REPLACE, undefined, 'denied'),
   ];
 }
 

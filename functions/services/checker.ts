@@ -310,7 +310,7 @@ export class Checker {
         reason,
       });
       return [
-        `The archived recordings of ${outcome.day} could not be queued for restore (${reason}). Once the checker may create objects under _migration/restore-inbox/ (infra grants it: checker_queues_restores), run: grm restore ${outcome.day}; the log's restores_not_queued events name every such day.`,
+        `The archived recordings of ${outcome.day} could not be queued for restore (${reason}). Once the checker may create objects under _migration/restore-inbox/ (infra grants it: checker_queues_restores; grm doctor checks it), run: grm restore ${outcome.day}; the log's restores_not_queued events name every such day.`,
       ];
     }
   }

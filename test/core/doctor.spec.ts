@@ -224,14 +224,27 @@ describe('grm doctor (pure parts)', () => {
       );
     });
 
-    it('should find a grant that lets the worker delete or replace recordings, or write the decided records', () => {
+    it('should find a grant that lets the worker delete or replace recordings, or write the decided records or the migration record', () => {
       const wide = [...bindings, {role: 'roles/storage.objectUser', members: [member('worker')]}];
       const found = problems(wide);
-      assert.ok(found.length >= 11);
+      assert.ok(found.length >= 12);
       assert.ok(found.every(v => problemOf(v) === 'excess' && v.operation.identity === 'worker'));
-      assert.ok(found.every(v => /recording|decided records/.test(v.operation.what)));
+      assert.ok(
+        found.every(v => /recording|decided records|migration record/.test(v.operation.what)),
+      );
       assert.ok(found.some(v => v.operation.what === 'create the decided records'));
+      assert.ok(found.some(v => v.operation.what === 'create the migration record'));
       assert.ok(found.some(v => v.grantedBy.some(b => !b.condition)));
+    });
+
+    it("should name the checker's restore queue grant when it is missing", () => {
+      const without = bindings.filter(b => !b.condition?.title?.startsWith('queue restores'));
+      assert.strictEqual(without.length, bindings.length - 1, 'infra/ grants it');
+      const found = problems(without);
+      assert.deepStrictEqual(
+        found.map(v => [v.operation.identity, v.operation.what, v.operation.grant]),
+        [['checker', 'queue restores', 'checker_queues_restores']],
+      );
     });
 
     it('should leave an operation open when a role of unknown permissions could grant it', () => {
