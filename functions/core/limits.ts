@@ -55,3 +55,6 @@ export const MAX_MIGRATION_BYTES = 1 * MiB;
 
 /** The restore record: RESTORE_OUTSTANDING (at most 2,000) entries of a few hundred bytes. */
 export const MAX_RESTORES_BYTES = 4 * MiB;
+
+/** A restore queue file: MAX_QUEUED_PER_FILE (100,000) recordings fit well within it. */
+export const MAX_INBOX_BYTES = 32 * MiB;

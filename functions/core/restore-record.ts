@@ -88,6 +88,11 @@ export const MAX_RESTORE_CYCLES = 3;
 /** Restores asked for one recording (each RESTORE_POLL_SECONDS apart at least) before it is refused. */
 export const MAX_RESTORE_REQUESTS = 3;
 
+/** How many recordings a queue file's batches hold. */
+export function inboxRecordings(batches: RestoreInbox['batches']): number {
+  return batches.reduce((n, b) => n + b.recordings.length, 0);
+}
+
 export function emptyRestoreRecord(nowMs: number): RestoreRecord {
   return {
     kind: 'restores',

@@ -4,12 +4,13 @@
  * them, exports them and decides the day again). `grm restore status`: where
  * the restores stand, read from the bucket.
  */
-import {MAX_RESTORES_BYTES} from '../core/limits';
+import {MAX_INBOX_BYTES, MAX_RESTORES_BYTES} from '../core/limits';
 import {restoreInboxPrefix, restoresObjectName} from '../core/object-names';
 import {restoreStatus, restoreStatusText} from '../core/restore-status';
 import {
   RestoreInbox,
   RestoreRecord,
+  inboxRecordings,
   restoreInboxProblems,
   restoreRecordProblems,
 } from '../core/restore-record';
@@ -18,9 +19,6 @@ import {MigrateDeps, planner} from './migrate-command';
 
 /** What the command needs: the same as grm migrate's. */
 export type RestoreDeps = MigrateDeps;
-
-/** The largest queue file read for the status (a day's archived recordings). */
-const MAX_INBOX_BYTES = 32 * 1024 * 1024;
 
 export async function restoreCommand(d: RestoreDeps, arg: string | undefined): Promise<number> {
   const print = (value: unknown, text: () => string) =>
@@ -42,7 +40,7 @@ export async function restoreCommand(d: RestoreDeps, arg: string | undefined): P
         .readJson<RestoreInbox>(o.name, MAX_INBOX_BYTES)
         .catch(() => undefined); // too large or not JSON: not one the pipeline wrote
       if (!inbox || restoreInboxProblems(inbox.value).length > 0) continue;
-      const n = inbox.value.batches.reduce((k, b) => k + b.recordings.length, 0);
+      const n = inboxRecordings(inbox.value.batches);
       // The planner takes a day's current file and removes the others: count the largest.
       waiting.set(inbox.value.day, Math.max(waiting.get(inbox.value.day) ?? 0, n));
     }

@@ -14,10 +14,17 @@ import {
   restoreInboxObjectName,
   restoreInboxPrefix,
 } from '../core/object-names';
-import {RestoreInbox, RestoreRecord, restoreInboxProblems} from '../core/restore-record';
+import {MAX_INBOX_BYTES} from '../core/limits';
+import {
+  RestoreInbox,
+  RestoreRecord,
+  inboxRecordings,
+  restoreInboxProblems,
+} from '../core/restore-record';
 import {restoreInbox, takeFromInbox} from '../core/restores';
 import type {Logger} from '../logger';
 import {Clock, ObjectExistsError, ObjectStore, StoredObject} from '../ports';
+import {swapJson} from './objects';
 
 export interface RestoreQueueDeps {
   settings: {env: string; outstanding: number};
@@ -25,9 +32,6 @@ export interface RestoreQueueDeps {
   clock: Clock;
   logger: Logger;
 }
-
-/** The largest queue file read: {@link MAX_QUEUED_PER_FILE} recordings fit well within it. */
-const MAX_INBOX_BYTES = 32 * 1024 * 1024;
 
 /** Days whose queue files one tick looks at (the oldest first). */
 const DAYS_PER_TICK = 50;
@@ -41,16 +45,10 @@ export async function queueRestores(
 ): Promise<number> {
   const inbox = restoreInbox(outcome, nowMs);
   if (!inbox) return 0;
-  try {
-    await store.write(
-      restoreInboxObjectName(env, outcome.day, outcome.fingerprint),
-      Buffer.from(JSON.stringify(inbox)),
-      {contentType: 'application/json', ifGenerationMatch: 0},
-    );
-  } catch (err) {
-    if (!(err instanceof ObjectExistsError)) throw err; // this outcome was queued already
-  }
-  return inbox.batches.reduce((n, b) => n + b.recordings.length, 0);
+  // Once per outcome: a file already there is this outcome's, queued before.
+  const name = restoreInboxObjectName(env, outcome.day, outcome.fingerprint);
+  await swapJson(store, name, Buffer.from(JSON.stringify(inbox)), 0);
+  return inboxRecordings(inbox.batches);
 }
 
 export class RestoreQueue {
@@ -156,15 +154,16 @@ export class RestoreQueue {
     const {store} = this.deps;
     const goes = [...superseded, ...taken.filter(t => t.left.length === 0)];
     const shrinks = taken.filter(
-      t => t.left.length > 0 && count(t.left) !== count(t.inbox.batches),
+      t => t.left.length > 0 && inboxRecordings(t.left) !== inboxRecordings(t.inbox.batches),
     );
     for (const {name, generation} of goes) await settle(() => store.delete(name, generation));
+    // Changed meanwhile: the next tick reads it again.
     for (const {name, generation, left, inbox} of shrinks)
-      await settle(() =>
-        store.write(name, Buffer.from(JSON.stringify({...inbox, batches: left})), {
-          contentType: 'application/json',
-          ifGenerationMatch: generation,
-        }),
+      await swapJson(
+        store,
+        name,
+        Buffer.from(JSON.stringify({...inbox, batches: left})),
+        generation,
       );
   }
 }
@@ -187,8 +186,4 @@ async function settle(change: () => Promise<unknown>): Promise<void> {
   } catch (err) {
     if (!(err instanceof ObjectExistsError)) throw err;
   }
-}
-
-function count(batches: RestoreInbox['batches']): number {
-  return batches.reduce((n, b) => n + b.recordings.length, 0);
 }
