@@ -6,6 +6,7 @@
  */
 import {escapeHtml} from './html';
 import {MigrationRecord, spanDays} from './migration';
+import {monthOf, totalCalls} from './monthly-calls';
 
 export interface MigrationMail {
   subject: string;
@@ -27,7 +28,7 @@ export function migrationMail(
   const beyond = [...(m.beyond ?? [])].sort();
   const decided = m.counted.length + m.skipped;
   const failed = m.failed ?? [];
-  const calls = Object.values(m.calls).reduce((a, b) => a + b, 0);
+  const calls = totalCalls(m.calls);
   const head =
     event.kind === 'milestone'
       ? event.percent >= 100
@@ -78,7 +79,7 @@ export function migrationMail(
 
 /** The calls of the month the migration was paused in (its pause time, else the latest month). */
 function capMonthCalls(m: MigrationRecord): number {
-  const at = m.pause?.at ? m.pause.at.slice(0, 7) : Object.keys(m.calls).sort().at(-1);
+  const at = m.pause?.at ? monthOf(Date.parse(m.pause.at)) : Object.keys(m.calls).sort().at(-1);
   return at === undefined ? 0 : (m.calls[at] ?? 0);
 }
 

@@ -5,7 +5,8 @@
  */
 import type {DayState} from './day-status';
 import {formatBytes} from './human-format';
-import {MigrationRecord, monthOf, spanDays} from './migration';
+import {MigrationRecord, spanDays} from './migration';
+import {monthOf, totalCalls} from './monthly-calls';
 import {PLANNER_RESERVE} from './budget';
 import {NightlyHold, holdText} from './quiet-window';
 
@@ -59,7 +60,7 @@ export function migrationStatus(
   const total = spanDays(m);
   const beyond = m.beyond ?? [];
   const left = total - planned.length - m.skipped - beyond.length;
-  const callsTotal = Object.values(m.calls).reduce((a, b) => a + b, 0);
+  const callsTotal = totalCalls(m.calls);
   const hours = Math.max((nowMs - Date.parse(m.createdAt)) / 3600_000, 1 / 60);
   const daysPerHour = (decided + m.skipped) / hours;
   const remaining = total - decided - m.skipped - beyond.length;

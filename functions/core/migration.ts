@@ -13,6 +13,7 @@
  * the nightly run it keeps quiet (core/quiet-window.ts).
  */
 import {InputError} from './errors';
+import {MonthlyCalls, isMonthlyCalls, monthOf, totalCalls} from './monthly-calls';
 import {isToken} from './ids';
 import {NightlyHold, holdProblems} from './quiet-window';
 import {Day, addDays, daysBetween, isValidDay} from './time-window';
@@ -64,7 +65,7 @@ export interface MigrationRecord {
   planned: Day[];
   skipped: number;
   /** Genesys calls per calendar month (UTC, `YYYY-MM`): discovery and the workers' reports. */
-  calls: Record<string, number>;
+  calls: MonthlyCalls;
   /** Planned days decided by the checker (their calls are counted into `calls`). */
   counted: Day[];
   /** Of those, the days that ended `_FAILURE`. */
@@ -174,11 +175,6 @@ export function newMigration(
 /** The days of the span. */
 export function spanDays(m: Pick<MigrationRecord, 'from' | 'to'>): number {
   return daysBetween(m.from, m.to) + 1;
-}
-
-/** The calendar month (UTC) of an instant: `YYYY-MM`. */
-export function monthOf(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 7);
 }
 
 /** The month after `month` (`YYYY-MM`). */
@@ -300,7 +296,7 @@ export function capWouldPass(m: MigrationRecord, month: string, restoreCalls = 0
   const own = m.calls[month] ?? 0;
   if (m.monthlyCallCap === undefined || own === 0 || m.counted.length === 0) return false;
   const used = own + restoreCalls;
-  const perDay = Object.values(m.calls).reduce((a, b) => a + b, 0) / m.counted.length;
+  const perDay = totalCalls(m.calls) / m.counted.length;
   // Every planned day not counted yet: its batches may be reported and still undecided.
   const inFlight = m.planned.filter(d => !m.counted.includes(d)).length;
   return used + perDay * (inFlight + 1) > m.monthlyCallCap;
@@ -366,12 +362,7 @@ export function migrationProblems(value: unknown): string[] {
   if (!isCount(m.skipped) || !isCount(m.milestone))
     p.push('"skipped" or "milestone" is not a count');
   if (m.beyond !== undefined && !isDayList(m.beyond)) p.push('"beyond" is not a list of days');
-  if (
-    typeof m.calls !== 'object' ||
-    m.calls === null ||
-    !Object.entries(m.calls).every(([k, n]) => /^\d{4}-\d{2}$/.test(k) && isCount(n))
-  )
-    p.push('"calls" is not a map of months to counts');
+  if (!isMonthlyCalls(m.calls)) p.push('"calls" is not a map of months to counts');
   const isDay = (c: MigrationCurrent | undefined) =>
     c === undefined ||
     (typeof c === 'object' &&

@@ -6,6 +6,7 @@
  */
 import {isGenesysId, isToken} from './ids';
 import {MAX_CLIENT_INDEX} from './messages';
+import {MonthlyCalls, isMonthlyCalls} from './monthly-calls';
 import {Day, isValidDay} from './time-window';
 
 /** A recording's place in a restore: queued, asked for, or restored and waiting for its replay. */
@@ -62,7 +63,7 @@ export interface RestoreRecord {
    * Genesys calls the restores made, per calendar month (UTC, `YYYY-MM`): a
    * history migration's monthly call cap counts them with its own.
    */
-  calls?: Record<string, number>;
+  calls?: MonthlyCalls;
 }
 
 /** One decided outcome's recordings awaiting a restore, per batch: what the tick takes in. */
@@ -127,11 +128,7 @@ export function restoreRecordProblems(value: unknown): string[] {
     (!isObject(value.cycles) || !Object.values(value.cycles).every(isCount))
   )
     problems.push('cycles are not counts');
-  if (
-    value.calls !== undefined &&
-    (!isObject(value.calls) ||
-      !Object.entries(value.calls).every(([k, n]) => /^\d{4}-\d{2}$/.test(k) && isCount(n)))
-  )
+  if (value.calls !== undefined && !isMonthlyCalls(value.calls))
     problems.push('calls are not a map of months to counts');
   const t = value.totals;
   if (

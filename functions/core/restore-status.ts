@@ -3,6 +3,7 @@
  * the planner's record and its queue. Pure: the record in, a summary and its
  * text out.
  */
+import {monthOf, totalCalls} from './monthly-calls';
 import type {RestoreRecord, RefusedRestore} from './restore-record';
 
 export interface RestoreStatus {
@@ -49,8 +50,8 @@ export function restoreStatus(
     totals: record?.totals ?? {requested: 0, restored: 0, replayed: 0, refused: 0, lapsed: 0},
     refused: (record?.refused ?? []).slice(-10).reverse(),
     calls: {
-      thisMonth: record?.calls?.[new Date(nowMs).toISOString().slice(0, 7)] ?? 0,
-      total: Object.values(record?.calls ?? {}).reduce((a, b) => a + b, 0),
+      thisMonth: record?.calls?.[monthOf(nowMs)] ?? 0,
+      total: totalCalls(record?.calls),
     },
     ...(record ? {updatedAt: record.updatedAt} : {}),
   };

@@ -6,7 +6,8 @@
  */
 import {PermanentError} from '../core/errors';
 import {MAX_PLAN_BYTES, MAX_REPORT_BYTES, MAX_RESTORES_BYTES} from '../core/limits';
-import {MigrationRecord, monthOf} from '../core/migration';
+import type {MigrationRecord} from '../core/migration';
+import {addCalls, monthOf} from '../core/monthly-calls';
 import {batchReportsPrefix, planObjectName, restoresObjectName} from '../core/object-names';
 import type {Day} from '../core/time-window';
 import type {ObjectStore} from '../ports';
@@ -35,7 +36,7 @@ export async function countDecidedDays(
     out = {
       ...out,
       counted: [...out.counted, day],
-      calls: {...out.calls, [month]: (out.calls[month] ?? 0) + requests},
+      calls: addCalls(out.calls, month, requests),
       ...(ledger.status === 'failure' ? {failed: [...(out.failed ?? []), day]} : {}),
     };
   }

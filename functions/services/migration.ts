@@ -26,12 +26,12 @@ import {
   inFlightOf,
   migrationProblems,
   milestoneReached,
-  monthOf,
   newMigration,
   nextMonth,
   spanDays,
 } from '../core/migration';
 import {migrationMail} from '../core/migration-mail';
+import {addCalls, monthOf} from '../core/monthly-calls';
 import {migrationObjectName} from '../core/object-names';
 import {QuietSettings, holdText} from '../core/quiet-window';
 import type {Day} from '../core/time-window';
@@ -356,7 +356,7 @@ export class Migration {
       throw err;
     }
     const month = monthOf(now);
-    const calls = {...record.calls, [month]: (record.calls[month] ?? 0) + meter.requests};
+    const calls = addCalls(record.calls, month, meter.requests);
     const current = {
       day,
       runId: planned.runId,

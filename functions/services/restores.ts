@@ -24,7 +24,7 @@
 import type {DayOutcome} from '../core/day-outcome';
 import {PermanentError} from '../core/errors';
 import {MAX_MARKER_BYTES, MAX_RESTORES_BYTES} from '../core/limits';
-import {monthOf} from '../core/migration';
+import {addCalls, monthOf} from '../core/monthly-calls';
 import {markerObjectName, restoresObjectName} from '../core/object-names';
 import {QuietSettings, holdText} from '../core/quiet-window';
 import {
@@ -141,8 +141,7 @@ export class Restores {
           if (step in counts) counts[step as keyof typeof counts]++;
         }
       } finally {
-        const month = monthOf(clock.now());
-        record.calls = {...record.calls, [month]: (record.calls?.[month] ?? 0) + meter.requests};
+        record.calls = addCalls(record.calls, monthOf(clock.now()), meter.requests);
       }
     }
     const replays = held ? [] : takeReplays(record);
