@@ -15,7 +15,7 @@
 import {InputError} from './errors';
 import {MonthlyCalls, isMonthlyCalls, monthOf, totalCalls} from './monthly-calls';
 import {isToken} from './ids';
-import {NightlyHold, holdProblems} from './quiet-window';
+import {NightlyHold, holdProblems, priorityDaysText} from './quiet-window';
 import {Day, addDays, daysBetween, isValidDay} from './time-window';
 
 export type MigrationState = 'running' | 'paused' | 'cancelled' | 'done';
@@ -263,8 +263,7 @@ export function decideTick(m: MigrationRecord, f: TickFacts): TickAction {
   const restoreCalls = f.restoreCalls ?? 0;
   if (m.monthlyCallCap !== undefined && (m.calls[month] ?? 0) + restoreCalls >= m.monthlyCallCap)
     return {do: 'pause-cap', month, reached: true, restoreCalls};
-  if (f.priorityDays.length > 0)
-    return {do: 'nothing', why: `priority days undecided: ${f.priorityDays.join(', ')}`};
+  if (f.priorityDays.length > 0) return {do: 'nothing', why: priorityDaysText(f.priorityDays)};
   if (f.hold) return {do: 'quiet', hold: f.hold};
   const c = m.current;
   const before = f.previousInFlight ?? 0;

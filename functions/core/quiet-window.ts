@@ -99,6 +99,11 @@ export function holdText(h: NightlyHold): string {
   );
 }
 
+/** The other hold in words: days planned for the nightly run (or a rerun) still undecided. */
+export function priorityDaysText(days: readonly string[]): string {
+  return `priority days undecided: ${days.join(', ')}`;
+}
+
 /** What makes a stored hold unusable (empty when usable). */
 export function holdProblems(value: unknown): string[] {
   const h = value as Partial<NightlyHold> | null;

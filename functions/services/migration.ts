@@ -48,7 +48,7 @@ import {
   stillFailed,
 } from './migration-days';
 import {inspectDay} from './previous-days';
-import {nightlyHoldAt, undecidedPriorityDays} from './priority-days';
+import {nightlyYield} from './priority-days';
 
 export interface MigrationSettings {
   env: string;
@@ -173,19 +173,15 @@ export class Migration {
     );
     if (reached !== undefined) record = {...record, milestone: reached};
     const c = record.current;
-    const priorityDays =
+    const {priorityDays, hold} =
       record.state === 'running'
-        ? await undecidedPriorityDays(store, settings.env, now, graceMs)
-        : [];
+        ? await nightlyYield(store, settings.env, now, graceMs, settings.quiet)
+        : {priorityDays: [], hold: undefined};
     const p = record.previous;
     const previousInFlight = p
       ? inFlightOf(p, await reportCount(store, settings.env, p), now, graceMs)
       : undefined;
     if (p && previousInFlight === 0) record = {...record, previous: undefined};
-    const hold =
-      record.state === 'running' && settings.quiet
-        ? await nightlyHoldAt(store, settings.env, settings.quiet, now)
-        : undefined;
     const reported = c ? await reportCount(store, settings.env, c) : undefined;
     // The cap counts the restores' calls of the month with the migration's own.
     const restoreCalls =

@@ -1,8 +1,8 @@
 /**
- * The days a history migration yields to: every day the planner plans for
- * the schedule, check-previous or an operator is listed (before its batches
- * are published) in a small object of the planner's; the migration publishes
- * nothing while one of them is undecided. A day counts as decided once the
+ * The days a history migration and the restores of archived recordings yield
+ * to: every day the planner plans for the schedule, check-previous or an
+ * operator is listed (before its batches are published) in a small object of
+ * the planner's; neither publishes anything while one of them is undecided. A day counts as decided once the
  * checker's ledger is of its run; one planned longer ago than the run grace
  * no longer holds the migration back (check-previous takes care of it).
  * The quiet window before the nightly run ends when its day is listed.
@@ -74,38 +74,40 @@ export async function registerPriorityDay(
   throw new Error('the priority days kept changing: another planner writes them at the same time');
 }
 
-/**
- * The migration's hold for the nightly run at `nowMs` (core/quiet-window.ts):
- * inside a quiet window, until a day is listed after the scheduled start.
- * The list is read only inside a window.
- */
-export async function nightlyHoldAt(
-  store: ObjectStore,
-  env: string,
-  quiet: QuietSettings,
-  nowMs: number,
-): Promise<NightlyHold | undefined> {
-  if (quietStarts(quiet, nowMs).length === 0) return undefined;
-  const {days} = await read(store, env);
-  return nightlyHold(
-    quiet,
-    nowMs,
-    days.map(d => Date.parse(d.at)).filter(ms => !Number.isNaN(ms)),
-  );
+/** What holds background work back for the nightly run: its undecided days, its quiet window. */
+export interface NightlyYield {
+  /** Days planned by the schedule, check-previous or an operator, still undecided. */
+  priorityDays: Day[];
+  /** Inside a quiet window before the nightly run, until its day is listed (core/quiet-window.ts). */
+  hold?: NightlyHold;
 }
 
-/** The listed days planned less than `graceMs` ago whose run the checker has not decided yet. */
-export async function undecidedPriorityDays(
+/**
+ * What holds a history migration and the restores of archived recordings
+ * back at `nowMs`: the listed days planned less than `graceMs` ago whose run
+ * the checker has not decided yet, and, with a schedule (`quiet`), the quiet
+ * window before the nightly run. The list is read once.
+ */
+export async function nightlyYield(
   store: ObjectStore,
   env: string,
   nowMs: number,
   graceMs: number,
-): Promise<Day[]> {
+  quiet: QuietSettings | undefined,
+): Promise<NightlyYield> {
   const {days} = await read(store, env);
-  const undecided: Day[] = [];
+  const priorityDays: Day[] = [];
   for (const d of days) {
     if (!(nowMs - Date.parse(d.at) < graceMs)) continue;
-    if ((await readLedger(store, env, d.day))?.runId !== d.runId) undecided.push(d.day);
+    if ((await readLedger(store, env, d.day))?.runId !== d.runId) priorityDays.push(d.day);
   }
-  return undecided;
+  const hold =
+    quiet && quietStarts(quiet, nowMs).length > 0
+      ? nightlyHold(
+          quiet,
+          nowMs,
+          days.map(d => Date.parse(d.at)).filter(ms => !Number.isNaN(ms)),
+        )
+      : undefined;
+  return {priorityDays, ...(hold ? {hold} : {})};
 }

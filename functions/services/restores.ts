@@ -26,7 +26,7 @@ import {PermanentError} from '../core/errors';
 import {MAX_MARKER_BYTES, MAX_RESTORES_BYTES} from '../core/limits';
 import {addCalls, monthOf} from '../core/monthly-calls';
 import {markerObjectName, restoresObjectName} from '../core/object-names';
-import {QuietSettings, holdText} from '../core/quiet-window';
+import {QuietSettings, holdText, priorityDaysText} from '../core/quiet-window';
 import {
   RestoreEntry,
   RestoreRecord,
@@ -48,7 +48,7 @@ import type {Logger} from '../logger';
 import type {Clock, Genesys, GenesysSession, ObjectStore, Publisher} from '../ports';
 import {swapJson} from './objects';
 import {RestoreQueue, queueRestores} from './restore-queue';
-import {nightlyHoldAt, undecidedPriorityDays} from './priority-days';
+import {nightlyYield} from './priority-days';
 
 export interface RestoreSettings extends RestorePacing {
   env: string;
@@ -125,8 +125,9 @@ export class Restores {
     const inboxes = await this.queue.intake(record);
     const took = record.entries.length - before;
     const counts = {requested: 0, restored: 0, refused: 0};
-    // Below the nightly run, as a migration: nothing asked of Genesys, nothing replayed.
-    const held = await this.nightlyHeld();
+    // Below the nightly run, as a migration: nothing asked of Genesys, nothing replayed (asked
+    // only when there is something to ask or replay).
+    const held = record.entries.length > 0 ? await this.nightlyHeld() : undefined;
     const visits = held ? [] : entriesToVisit(record, clock.now(), settings);
     if (visits.length > 0) {
       // In the migration's lane of the planner's budget, each call counted for the month.
@@ -165,17 +166,14 @@ export class Restores {
   /** Why the nightly run holds the restores back now (a priority day undecided, the quiet window). */
   private async nightlyHeld(): Promise<string | undefined> {
     const {store, settings, clock} = this.deps;
-    const now = clock.now();
-    const days = await undecidedPriorityDays(
+    const {priorityDays, hold} = await nightlyYield(
       store,
       settings.env,
-      now,
+      clock.now(),
       settings.runGraceMinutes * 60_000,
+      settings.quiet,
     );
-    if (days.length > 0) return `priority days undecided: ${days.join(', ')}`;
-    const hold = settings.quiet
-      ? await nightlyHoldAt(store, settings.env, settings.quiet, now)
-      : undefined;
+    if (priorityDays.length > 0) return priorityDaysText(priorityDays);
     return hold ? holdText(hold) : undefined;
   }
 
