@@ -13,6 +13,7 @@ import {ConfigError} from './core/errors';
 import {EMAIL_RE} from './core/ids';
 import {Env, Setting, Value, readSetting} from './core/settings';
 import {cronProblem} from './core/cron';
+import {DEFAULT_HORIZON_DAYS} from './core/history-horizon';
 import {isValidTimeZone} from './core/time-window';
 
 const URL_CHECK = (v: string) =>
@@ -192,7 +193,7 @@ export const SETTINGS = {
   analyticsHorizonDays: {
     name: 'ANALYTICS_HORIZON_DAYS',
     type: 'int',
-    default: 1826,
+    default: DEFAULT_HORIZON_DAYS,
     min: 90,
     max: 36_600,
     doc: "how far back, in days, the analytics jobs API is relied on to enumerate a day's conversations; older days (and days past the organisation's maximum interaction data retention) are refused and reported, never planned empty (see [migration](migration.md#the-history-horizon))",

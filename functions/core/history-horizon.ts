@@ -61,5 +61,8 @@ export function beyondHorizonMessage(day: Day, horizon: HistoryHorizon): string 
   );
 }
 
+/** ANALYTICS_HORIZON_DAYS' default: five years. */
+export const DEFAULT_HORIZON_DAYS = 1826;
+
 /** The shortest maximum retention Genesys Cloud allows: days younger than this need no question. */
 export const MIN_RETENTION_DAYS = 90;

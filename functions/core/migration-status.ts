@@ -58,7 +58,7 @@ export function migrationStatus(
       bytes += t.bytes;
     }
   const total = spanDays(m);
-  const beyond = m.beyond ?? [];
+  const beyond = [...(m.beyond ?? [])].sort();
   const left = total - planned.length - m.skipped - beyond.length;
   const callsTotal = totalCalls(m.calls);
   const hours = Math.max((nowMs - Date.parse(m.createdAt)) / 3600_000, 1 / 60);
@@ -87,8 +87,8 @@ export function migrationStatus(
     ...(beyond.length > 0
       ? {
           beyond: {
-            from: [...beyond].sort()[0]!,
-            to: [...beyond].sort().at(-1)!,
+            from: beyond[0]!,
+            to: beyond.at(-1)!,
             why: m.horizon ?? 'before the history horizon',
           },
         }

@@ -7,6 +7,7 @@
  */
 import {BeyondHorizonError, InputError, PermanentError} from '../core/errors';
 import {
+  DEFAULT_HORIZON_DAYS,
   MIN_RETENTION_DAYS,
   RetentionAnswer,
   beyondHorizon,
@@ -15,9 +16,6 @@ import {
 } from '../core/history-horizon';
 import {Day, windowOf} from '../core/time-window';
 import type {GenesysSession} from '../ports';
-
-/** ANALYTICS_HORIZON_DAYS' default: five years. */
-export const DEFAULT_HORIZON_DAYS = 1826;
 
 export interface DataSettings {
   timeZone: string;

@@ -52,7 +52,7 @@ export interface PlannerSettings {
   developers: string[];
   /** Most conversations plan.json lists itself, and one plan part holds (default PLAN_PART_CONVERSATIONS). */
   planPartConversations?: number;
-  /** ANALYTICS_HORIZON_DAYS: how far back the analytics jobs API is relied on (default 1826). */
+  /** ANALYTICS_HORIZON_DAYS: how far back the analytics jobs API is relied on (default five years). */
   horizonDays?: number;
 }
 
